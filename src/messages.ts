@@ -1,0 +1,103 @@
+/**
+ * Every error and user-facing message of codecllm, in one place.
+ *
+ * Errors are `CodecLLMError`s with a stable `code` (tests assert both code and text). A parser error always
+ * names the file and the problem on one line: `<file>: <problem>`.
+ *
+ * @example
+ * throw err('E_GGUF', msg.badMagic('model.gguf', 'GGUF'));
+ */
+
+/** Stable error codes. Append-only: codes are part of the public API. */
+export type ErrorCode =
+  | 'E_IO' // file missing / unreadable
+  | 'E_FORMAT' // generic malformed input
+  | 'E_GGUF' // GGUF parser
+  | 'E_SAFETENSORS' // safetensors parser
+  | 'E_CONFIG' // model config missing / unsupported
+  | 'E_ARCH' // unsupported architecture
+  | 'E_DTYPE' // unknown / unsupported dtype
+  | 'E_SHAPE' // shape mismatch
+  | 'E_TOKENIZER'
+  | 'E_MODEL' // model-level misuse
+  | 'E_ARG' // bad argument from a user / CLI
+  | 'E_NATIVE' // native addon missing or failed
+  | 'E_CUDA' // CUDA runtime status
+  | 'E_NVCOMP' // nvCOMP status
+  | 'E_CODEC' // CPU codec failure
+  | 'E_CONTAINER' // .cllm container
+  | 'E_CHECKSUM' // checksum mismatch
+  | 'E_QUANT' // quantizer
+  | 'E_PATCH' // layer patching / verification
+  | 'E_DEFAULT_MODEL' // default model missing / hash mismatch
+  | 'E_OOM'
+  | 'E_KERNEL'; // notebook kernel extension
+
+export class CodecLLMError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'CodecLLMError';
+  }
+}
+
+/** Create a CodecLLMError. */
+export function err(code: ErrorCode, message: string, cause?: unknown): CodecLLMError {
+  return new CodecLLMError(code, message, cause === undefined ? undefined : { cause });
+}
+
+/** True when `e` is a CodecLLMError, optionally with the given code. */
+export function isCodecError(e: unknown, code?: ErrorCode): e is CodecLLMError {
+  return e instanceof CodecLLMError && (code === undefined || e.code === code);
+}
+
+/** Message texts. Each takes the file (or subject) first when there is one. */
+export const msg = {
+  // --- I/O
+  fileNotFound: (file: string) => `${file}: no such file or directory`,
+  notAFile: (file: string) => `${file}: not a regular file`,
+  truncated: (file: string, what: string, need: bigint | number, have: bigint | number) =>
+    `${file}: truncated: ${what} needs ${need} bytes at offset, only ${have} available`,
+  // --- generic parser
+  badMagic: (file: string, fmt: string) => `${file}: not a ${fmt} file (bad magic)`,
+  unsupportedVersion: (file: string, fmt: string, v: number) => `${file}: unsupported ${fmt} version ${v}`,
+  overflow: (file: string, what: string) => `${file}: arithmetic overflow computing ${what}`,
+  tooLarge: (file: string, what: string, value: bigint | number, limit: bigint | number) =>
+    `${file}: ${what} ${value} exceeds limit ${limit}`,
+  unknownDtype: (file: string, tensor: string, dtype: string | number) =>
+    `${file}: tensor '${tensor}' has unknown or unsupported dtype ${dtype}`,
+  badDim: (file: string, tensor: string, dim: string) => `${file}: tensor '${tensor}' has invalid dimension ${dim}`,
+  sizeMismatch: (file: string, tensor: string, expected: bigint | number, got: bigint | number) =>
+    `${file}: tensor '${tensor}' byte size ${got} does not match its dtype and shape (${expected})`,
+  outOfBounds: (file: string, tensor: string, begin: bigint | number, end: bigint | number, size: bigint | number) =>
+    `${file}: tensor '${tensor}' data [${begin}, ${end}) lies outside the data section of ${size} bytes`,
+  dataNotCovered: (file: string, detail: string) => `${file}: tensor data offsets do not cover the data section exactly (${detail})`,
+  duplicateTensor: (file: string, tensor: string) => `${file}: duplicate tensor name '${tensor}'`,
+  badHeader: (file: string, detail: string) => `${file}: malformed header: ${detail}`,
+  badAlignment: (file: string, tensor: string, alignment: number) =>
+    `${file}: tensor '${tensor}' offset is not a multiple of the alignment ${alignment}`,
+  missingTensor: (file: string, tensor: string) => `${file}: tensor '${tensor}' not found`,
+  // --- models
+  missingConfig: (dir: string) => `${dir}: no config.json (not a Hugging Face model folder)`,
+  missingWeights: (dir: string) => `${dir}: no model.safetensors or model.safetensors.index.json`,
+  missingTokenizer: (dir: string) => `${dir}: no tokenizer.json`,
+  unsupportedArch: (file: string, arch: string) =>
+    `${file}: unsupported architecture '${arch}' (supported: llama-family: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; GGUF 'llama', 'qwen2')`,
+  badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
+  shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
+    `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,
+  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or 'default')`,
+  defaultModelMissing: (p: string) =>
+    `default model not found at ${p}: run 'make setup' (or 'bash scripts/fetch-default-model.sh') to fetch SmolLM2-135M-Instruct`,
+  defaultModelHash: (p: string, want: string, got: string) => `${p}: sha256 ${got} does not match the pinned ${want}`,
+  // --- tokenizer
+  tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
+  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  // --- args
+  badArg: (name: string, detail: string) => `invalid ${name}: ${detail}`,
+  // --- native
+  nativeMissing: (what: string) =>
+    `native addon not built (needed for ${what}): run 'npm run build:native' (see README, 'Native addon')`,
+  cudaUnavailable: (what: string) => `CUDA is not available (needed for ${what}): the native addon was built without CUDA or no GPU is visible`,
+} as const;
