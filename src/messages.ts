@@ -94,10 +94,20 @@ export const msg = {
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
   tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  // --- model layer
+  unknownLinear: (p: string) => `no linear layer at module path '${p}'`,
+  weightSize: (p: string, out: number, inp: number, got: number) =>
+    `weight for '${p}' has ${got} elements, expected ${out}x${inp} = ${out * inp}`,
+  noTokenizer: (file: string) => `${file}: the checkpoint carries no tokenizer; pass token ids instead of text`,
   // --- args
   badArg: (name: string, detail: string) => `invalid ${name}: ${detail}`,
   // --- native
   nativeMissing: (what: string) =>
     `native addon not built (needed for ${what}): run 'npm run build:native' (see README, 'Native addon')`,
   cudaUnavailable: (what: string) => `CUDA is not available (needed for ${what}): the native addon was built without CUDA or no GPU is visible`,
+  // --- formats (binary reader, safetensors, gguf)
+  readFailed: (file: string, detail: string) => `${file}: read failed: ${detail}`,
+  closedSource: (file: string) => `${file}: read after close`,
+  badIndex: (file: string, detail: string) => `${file}: malformed safetensors index: ${detail}`,
 } as const;
+

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Generate GGML block test vectors from an INDEPENDENT reference: gguf-py (pip install gguf==0.19.0 numpy).
+
+Writes test/fixtures/formats/ggml-vectors.json:
+  dequant[dtype] = {n, blocks: base64 raw block bytes, f32: base64 little-endian float32 of gguf.quants.dequantize}
+  quant[dtype]   = {n, f32: base64 input, blocks: base64 of gguf.quants.quantize (llama.cpp *_ref quantizers)}
+Blocks for dequant are seeded random bytes whose fp16 scale fields are random finite fp16 values (incl. 0, -0,
+subnormals, +-65504). test/formats-ggml.test.ts compares our TypeScript bit-exactly against these.
+
+Usage: python3 scripts/gen-ggml-vectors.py   (deterministic: same output for the same gguf/numpy versions)
+"""
+import base64, importlib.metadata, json, os, sys
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf.constants import GGML_QUANT_SIZES
+
+OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'formats', 'ggml-vectors.json')
+rng = np.random.default_rng(20240607)
+
+# dtype -> (ggml type, byte offsets of fp16 scale fields in the block, number of blocks)
+DEQ = {
+    'q8_0': (T.Q8_0, [0], 40),
+    'q4_0': (T.Q4_0, [0], 40),
+    'q4_1': (T.Q4_1, [0, 2], 40),
+    'q4_k': (T.Q4_K, [0, 2], 6),
+    'q6_k': (T.Q6_K, [208], 6),
+}
+SPECIAL_F16 = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x7bff, 0xfbff, 0x3c00, 0xbc00]
+
+
+def b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
+
+
+def finite_f16_bits(k: int) -> np.ndarray:
+    bits = rng.integers(0, 1 << 16, size=k, dtype=np.uint32)
+    exp = (bits >> 10) & 0x1F
+    bits = np.where(exp == 0x1F, bits & ~np.uint32(0x4000), bits)  # clear an exponent bit: never Inf/NaN
+    # most scales small like real weights: ~half the blocks get a "normal-looking" scale
+    realistic = np.frombuffer(np.float16(rng.standard_normal(k) * 0.01).tobytes(), dtype=np.uint16).astype(np.uint32)
+    return np.where(rng.random(k) < 0.5, realistic, bits).astype(np.uint16)
+
+
+def dequant_vectors():
+    out = {}
+    for name, (qt, f16_offsets, nblocks) in DEQ.items():
+        block_elems, block_bytes = GGML_QUANT_SIZES[qt]
+        raw = rng.integers(0, 256, size=(nblocks, block_bytes), dtype=np.uint8)
+        for off in f16_offsets:
+            v = finite_f16_bits(nblocks)
+            v[: len(SPECIAL_F16)] = SPECIAL_F16[: nblocks]
+            rng.shuffle(v)
+            raw[:, off : off + 2] = v.view(np.uint8).reshape(nblocks, 2)
+        f32 = gguf.quants.dequantize(raw.reshape(1, -1), qt).astype(np.float32).reshape(-1)
+        assert f32.size == nblocks * block_elems and np.isfinite(f32).all(), name
+        out[name] = {'n': int(f32.size), 'blocks': b64(raw), 'f32': b64(f32.astype('<f4'))}
+    return out
+
+
+def quant_vectors():
+    out = {}
+    for name, qt in (('q8_0', T.Q8_0), ('q4_0', T.Q4_0), ('q4_1', T.Q4_1)):
+        nblocks = 32
+        x = (rng.standard_normal((nblocks, 32)) * (10.0 ** rng.uniform(-4, 1, size=(nblocks, 1)))).astype(np.float32)
+        x[0] = 0.0  # all-zero block: d = 0, id = 0
+        x[1] = 1.5  # constant block
+        x[2] = np.float32(0.5) * np.arange(-16, 16, dtype=np.float32)  # exact ties
+        x[3, 7] = -x[3].__abs__().max() * 2  # a negative extreme
+        q = gguf.quants.quantize(x.reshape(1, -1), qt)
+        out[name] = {'n': int(x.size), 'f32': b64(x.astype('<f4')), 'blocks': b64(q)}
+    return out
+
+
+def main():
+    doc = {
+        'generator': 'scripts/gen-ggml-vectors.py',
+        'reference': f'gguf-py {importlib.metadata.version("gguf")} (gguf.quants), numpy {np.__version__}',
+        'dequant': dequant_vectors(),
+        'quant': quant_vectors(),
+    }
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+    print(f'wrote {OUT} ({os.path.getsize(OUT)} bytes)', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
