@@ -31,7 +31,8 @@ export type ErrorCode =
   | 'E_PATCH' // layer patching / verification
   | 'E_DEFAULT_MODEL' // default model missing / hash mismatch
   | 'E_OOM'
-  | 'E_KERNEL'; // notebook kernel extension
+  | 'E_KERNEL' // notebook kernel extension
+  | 'E_REPORT'; // notebook report (nbclient / nbconvert)
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;
@@ -109,5 +110,21 @@ export const msg = {
   readFailed: (file: string, detail: string) => `${file}: read failed: ${detail}`,
   closedSource: (file: string) => `${file}: read after close`,
   badIndex: (file: string, detail: string) => `${file}: malformed safetensors index: ${detail}`,
+  // --- viz / kernel / report (issue 6)
+  vizNoField: (field: string, have: readonly string[]) => `chart: no field '${field}' in the data (fields: ${have.join(', ') || 'none'})`,
+  vizTensorSize: (shape: readonly number[], len: number) =>
+    `tensorSummary: shape [${shape.join(', ')}] has ${shape.reduce((a, b) => a * b, 1)} elements but the data has ${len}`,
+  vizNotTensor: (what: string) => `tensorSummary: expected a Float32Array, number[], {shape, data} or tfjs Tensor, got ${what}`,
+  kernelNotBuilt: (entry: string) => `codecllm kernel: ${entry} not found: run 'npm run build' first`,
+  kernelNoTslab: (root: string) => `codecllm kernel: tslab not found from ${root}: run 'npm ci'`,
+  kernelInstalled: (dir: string) => `Installed kernelspec 'codecllm' (CodecLLM (TypeScript)) in ${dir}`,
+  kernelNoJupyter: (python: string) =>
+    `codecllm kernel: '${python}' has no jupyter_client (needed to find the kernels folder): pass --prefix or --user, or run 'bash scripts/setup-report.sh'`,
+  reportNoPython: (python: string, detail: string) =>
+    `report: ${python} cannot run nbclient/nbconvert (${detail}): run 'bash scripts/setup-report.sh'`,
+  reportCellError: (notebook: string, cell: number, detail: string) => `${notebook}: cell ${cell} failed: ${detail}`,
+  reportCellTimeout: (notebook: string, cell: number, seconds: number) => `${notebook}: cell ${cell} timed out after ${seconds} s`,
+  reportNoNotebooks: () => `report: no notebooks given and none found in notebooks/`,
+  reportWrote: (dir: string, pages: number) => `report: wrote ${pages} page(s) and index.html to ${dir}`,
 } as const;
 

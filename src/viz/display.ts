@@ -1,0 +1,203 @@
+/**
+ * Showing mime bundles: inside a tslab kernel (ours from kernel-ext/, or plain tslab) as Jupyter `display_data`
+ * with every mime type of the bundle in one message; elsewhere as text/plain on stdout.
+ *
+ * tslab's public `display.raw(type, content)` sends one mime type per message, so it cannot send a bundle (the
+ * frontend would show the JSON and the SVG twice). Its kernel keeps the current cell's message writer in
+ * `tslab/dist/jupyter.js` (`lastWriteDisplayData(content, update)`), which takes a full `display_data` content;
+ * kernel-ext/preload.cjs publishes that module under `Symbol.for('codecllm.kernel')`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import cliProgress from 'cli-progress';
+import type { MimeBundle } from './mime.js';
+import { escapeHtml, formatMs } from './mime.js';
+
+/** `display_data` content as the Jupyter messaging spec defines it. */
+export interface DisplayContent {
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  transient: { display_id?: string };
+}
+
+type WriteDisplayData = (content: DisplayContent, update: boolean) => void;
+
+/** Key under which kernel-ext/preload.cjs publishes `{ jupyter }` (tslab's jupyter module of the running kernel). */
+export const KERNEL_HOOK = Symbol.for('codecllm.kernel');
+
+interface KernelHook {
+  jupyter: { lastWriteDisplayData: WriteDisplayData | null };
+}
+
+let plainTslab: KernelHook['jupyter'] | null | undefined;
+
+/** The current cell's display writer, or null outside a kernel. Looked up per call: tslab replaces it per cell. */
+function writer(): WriteDisplayData | null {
+  const hook = (globalThis as Record<symbol, unknown>)[KERNEL_HOOK] as KernelHook | undefined;
+  if (hook?.jupyter) return hook.jupyter.lastWriteDisplayData ?? null;
+  if ((globalThis as Record<string, unknown>).__tslab__ === undefined) return null;
+  // Plain tslab kernel (not ours): its jupyter module, resolved the way tslab resolves itself.
+  if (plainTslab === undefined) {
+    try {
+      plainTslab = createRequire(import.meta.url)('tslab/dist/jupyter.js') as KernelHook['jupyter'];
+    } catch {
+      plainTslab = null;
+    }
+  }
+  return plainTslab?.lastWriteDisplayData ?? null;
+}
+
+/**
+ * True when running inside a Jupyter kernel (tslab) that can show rich output.
+ *
+ * @example
+ * if (!inKernel()) console.log('plain text only');
+ */
+export function inKernel(): boolean {
+  return writer() !== null;
+}
+
+function isBundle(x: unknown): x is MimeBundle {
+  return typeof x === 'object' && x !== null && typeof (x as MimeBundle)['text/plain'] === 'string';
+}
+
+/** Normalize a bundle for the wire: objects stay objects (JSON mime types), strings stay strings. */
+function toData(bundle: MimeBundle): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(bundle)) if (v !== undefined) data[k] = v;
+  return data;
+}
+
+/**
+ * Show a mime bundle (or the promise of one, e.g. from `chart`): rich in a kernel, text/plain elsewhere.
+ * Anything that is not a bundle is shown as text.
+ *
+ * @example
+ * await display(lineChart(rows, { x: 'step', y: 'loss' }));
+ * await display(table(t));
+ */
+export async function display(bundle: MimeBundle | Promise<MimeBundle> | unknown): Promise<void> {
+  const b = await bundle;
+  const mb: MimeBundle = isBundle(b) ? b : { 'text/plain': typeof b === 'string' ? b : JSON.stringify(b) ?? String(b) };
+  const w = writer();
+  if (w) w({ data: toData(mb), metadata: {}, transient: {} }, false);
+  else process.stdout.write(mb['text/plain'] + '\n');
+}
+
+/**
+ * A display that can be replaced in place (Jupyter `update_display_data`); outside a kernel each `update`
+ * prints text/plain.
+ *
+ * @example
+ * const d = displayHandle(); d.update(table(rows)); … d.update(table(moreRows));
+ */
+export function displayHandle(): { readonly id: string; update(bundle: MimeBundle): void } {
+  const id = randomBytes(8).toString('hex');
+  let shown = false;
+  return {
+    id,
+    update(bundle: MimeBundle) {
+      const w = writer();
+      if (!w) {
+        process.stdout.write(bundle['text/plain'] + '\n');
+        return;
+      }
+      w({ data: toData(bundle), metadata: {}, transient: { display_id: id } }, shown);
+      shown = true;
+    },
+  };
+}
+
+/** Updater returned by `progress`. */
+export interface Progress {
+  /** Set the number of finished steps. */
+  update(done: number, note?: string): void;
+  /** Advance by `n` steps (default 1). */
+  tick(n?: number, note?: string): void;
+  /** Mark finished (shows the total time). */
+  done(note?: string): void;
+}
+
+/** Options of `progress`. */
+export interface ProgressOptions {
+  /** Minimum milliseconds between two kernel updates (the first and the last are always shown). Default 250. */
+  intervalMs?: number;
+  /** Stream for the terminal bar. Default process.stderr. The bar is off when it is not a TTY. */
+  stream?: NodeJS.WriteStream;
+}
+
+/** The bundle a progress display shows. */
+export function progressBundle(label: string, done: number, total: number, elapsedMs: number, note = ''): MimeBundle {
+  const pct = total > 0 ? Math.min(100, (100 * done) / total) : 100;
+  const txt = `${label}: ${done}/${total} (${pct.toFixed(0)}%) ${formatMs(elapsedMs)}${note ? ` ${note}` : ''}`;
+  const html =
+    `<div class="codecllm-progress" style="font:13px monospace">${escapeHtml(label)} ` +
+    `<progress value="${done}" max="${total}" style="width:240px;vertical-align:middle"></progress> ` +
+    `${escapeHtml(`${done}/${total} (${pct.toFixed(0)}%) ${formatMs(elapsedMs)}${note ? ` ${note}` : ''}`)}</div>`;
+  return { 'text/html': html, 'text/plain': txt };
+}
+
+/**
+ * A progress bar for a long loop: an updating display in a kernel (coarse: at most one update per
+ * `intervalMs`, always the first and the last), a cli-progress bar on stderr in a terminal, silent otherwise.
+ *
+ * @example
+ * const p = progress('quantize layers', layers.length);
+ * for (const l of layers) { quantize(l); p.tick(); }
+ * p.done();
+ */
+export function progress(label: string, total: number, options: ProgressOptions = {}): Progress {
+  const t0 = performance.now();
+  const interval = options.intervalMs ?? 250;
+  let cur = 0;
+  let finished = false;
+  if (writer()) {
+    const handle = displayHandle();
+    let last = -Infinity;
+    const show = (note?: string, force = false) => {
+      const now = performance.now();
+      if (!force && now - last < interval) return;
+      last = now;
+      handle.update(progressBundle(label, cur, total, now - t0, note));
+    };
+    show(undefined, true);
+    return {
+      update(done, note) {
+        cur = done;
+        show(note, done >= total);
+      },
+      tick(n = 1, note) {
+        this.update(cur + n, note);
+      },
+      done(note) {
+        if (finished) return;
+        finished = true;
+        show(note, true);
+      },
+    };
+  }
+  const stream = options.stream ?? process.stderr;
+  if (!stream.isTTY) {
+    return { update: (d) => void (cur = d), tick: (n = 1) => void (cur += n), done: () => void (finished = true) };
+  }
+  const bar = new cliProgress.SingleBar(
+    { stream, format: `${label} [{bar}] {value}/{total} {percentage}% {duration_formatted} {note}`, hideCursor: false },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { note: '' });
+  return {
+    update(done, note) {
+      cur = done;
+      bar.update(done, { note: note ?? '' });
+    },
+    tick(n = 1, note) {
+      this.update(cur + n, note);
+    },
+    done(note) {
+      if (finished) return;
+      finished = true;
+      bar.update(cur, { note: note ?? '' });
+      bar.stop();
+    },
+  };
+}
