@@ -95,6 +95,10 @@ export const msg = {
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
   tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  tokenizerUnsupportedPre: (file: string, pre: string, supported: readonly string[]) =>
+    `${file}: unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre; supported: ${supported.join(', ')})`,
+  tokenizerBadField: (file: string, key: string, detail: string) => `${file}: tokenizer metadata '${key}' ${detail}`,
+  tokenizerBadJson: (file: string, detail: string) => `${file}: invalid tokenizer: ${detail}`,
   // --- model layer
   unknownLinear: (p: string) => `no linear layer at module path '${p}'`,
   weightSize: (p: string, out: number, inp: number, got: number) =>

@@ -1,0 +1,230 @@
+/**
+ * Tokenizer tests.
+ *  1. A tiny hand-made byte-level BPE vocabulary built in-process (no model needed): exact ids worked out by hand
+ *     from the merge ranks, per pre-tokenizer; BOS handling; special and user-defined tokens; exact error messages.
+ *  2. The default model (SmolLM2-135M-Instruct GGUF, fetched by `make setup`): ids equal the stored reference
+ *     (data/reference/tokenizer-smollm2.json, made by scripts/reference/tokenizer_ids.py with transformers/tokenizers,
+ *     cross-checked with llama.cpp) on every case, and decode(encode(x)) == x.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import {
+  tokenizerFromGGUF,
+  tokenizerFromHFJson,
+  gguf2TokenizerJson,
+  type GGUFValue,
+  type TextTokenizer,
+} from '../src/model/tokenizer.js';
+import { CodecLLMError } from '../src/messages.js';
+
+// --- 1. tiny vocabulary -------------------------------------------------------------------------------------------
+
+// id: token. 'Ġ' is the byte-level symbol of a space.
+const TINY_TOKENS = [
+  '<|endoftext|>', // 0 control
+  '<|im_start|>', // 1 control
+  'h', 'e', 'l', 'o', 'Ġ', 'w', 'r', 'd', '1', '2', // 2..11
+  'he', 'll', 'hell', 'hello', // 12..15
+  'Ġw', 'or', 'Ġwor', 'Ġworl', 'Ġworld', // 16..20
+  'Ġ1', 'ĠĠ', // 21, 22
+  '<tool>', // 23 user-defined
+];
+const TINY_MERGES = ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'o r', 'Ġw or', 'Ġwor l', 'Ġworl d', 'Ġ 1', 'Ġ Ġ'];
+const TINY_TYPES = TINY_TOKENS.map((t, i) => (i <= 1 ? 3 : t === '<tool>' ? 4 : 1));
+
+function tinyMeta(over: Record<string, GGUFValue | undefined> = {}): Map<string, GGUFValue> {
+  const base: Record<string, GGUFValue | undefined> = {
+    'tokenizer.ggml.model': 'gpt2',
+    'tokenizer.ggml.pre': 'smollm',
+    'tokenizer.ggml.tokens': TINY_TOKENS,
+    'tokenizer.ggml.merges': TINY_MERGES,
+    'tokenizer.ggml.token_type': TINY_TYPES,
+    'tokenizer.ggml.bos_token_id': 1,
+    'tokenizer.ggml.eos_token_id': 0n, // GGUF u64 values arrive as bigint
+    'tokenizer.ggml.add_bos_token': false,
+    ...over,
+  };
+  const m = new Map<string, GGUFValue>();
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) m.set(k, v);
+  return m;
+}
+
+function throwsExact(fn: () => unknown, code: string, message: string) {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof CodecLLMError, `expected CodecLLMError, got ${String(e)}`);
+    assert.equal(e.code, code);
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+describe('tokenizer: tiny hand-made vocabulary', () => {
+  const smol = tokenizerFromGGUF(tinyMeta(), 'tiny.gguf');
+  const gpt2 = tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': 'gpt-2' }), 'tiny.gguf');
+
+  test('merges apply in rank order', () => {
+    // 'hello' -> h e l l o -> he l l o -> he ll o -> hell o -> hello; ' world' -> Ġ w o r l d -> ... -> Ġworld
+    assert.deepEqual(smol.encode('hello world'), [15, 20]);
+    assert.deepEqual(smol.encode('hell'), [14]);
+    assert.deepEqual(smol.encode('held'), [12, 4, 9]);
+  });
+
+  test("'smollm' splits digits before the GPT-2 regex; 'gpt-2' does not", () => {
+    // smollm: 'hello ' | '1' -> hello, Ġ, 1.   gpt-2: 'hello', ' 1' -> hello, Ġ1
+    assert.deepEqual(smol.encode('hello 1'), [15, 6, 10]);
+    assert.deepEqual(gpt2.encode('hello 1'), [15, 21]);
+    // smollm: '  ' | '1' | '2' -> ĠĠ, 1, 2.   gpt-2: ' ' (\s+(?!\S)), ' 12' -> Ġ, Ġ1, 2
+    assert.deepEqual(smol.encode('  12'), [22, 10, 11]);
+    assert.deepEqual(gpt2.encode('  12'), [6, 21, 11]);
+  });
+
+  test('control and user-defined tokens in the text are matched whole', () => {
+    assert.deepEqual(smol.encode('<|im_start|>hello<|endoftext|>'), [1, 15, 0]);
+    assert.deepEqual(smol.encode('<tool>hello'), [23, 15]);
+  });
+
+  test('BOS: from add_bos_token by default, overridable per call', () => {
+    assert.equal(smol.bosId, 1);
+    assert.equal(smol.eosId, 0);
+    assert.equal(smol.addBosDefault, false);
+    assert.deepEqual(smol.encode('hello'), [15]);
+    assert.deepEqual(smol.encode('hello', { addBos: true }), [1, 15]);
+    const withBos = tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.add_bos_token': true }), 'tiny.gguf');
+    assert.deepEqual(withBos.encode('hello'), [1, 15]);
+    assert.deepEqual(withBos.encode(''), [1]);
+    assert.deepEqual(withBos.encode('hello', { addBos: false }), [15]);
+    // llama.cpp's default for a missing add_bos_token: true for the llama3 family, false otherwise
+    const llama3 = tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': 'llama-bpe', 'tokenizer.ggml.add_bos_token': undefined }), 'tiny.gguf');
+    assert.deepEqual(llama3.encode('hello'), [1, 15]);
+  });
+
+  test('decode inverts encode; skipSpecial drops control tokens', () => {
+    assert.equal(smol.decode([15, 20]), 'hello world');
+    assert.equal(smol.decode([1, 15, 6, 10, 0]), '<|im_start|>hello 1<|endoftext|>');
+    assert.equal(smol.decode([1, 15, 6, 10, 0], { skipSpecial: true }), 'hello 1');
+    assert.equal(smol.decode([]), '');
+    for (const s of ['hello world', '  12', 'hello 1 22', '<tool>hello', 'world<|endoftext|>']) assert.equal(smol.decode(smol.encode(s)), s);
+    assert.equal(smol.vocabSize, 24);
+    assert.equal(smol.tokenToString(20), 'Ġworld');
+  });
+
+  test('the tokenizer.json built from GGUF loads through the tokenizer.json path with the same ids', () => {
+    const { json } = gguf2TokenizerJson(tinyMeta(), 'tiny.gguf');
+    const parsed = JSON.parse(JSON.stringify(json));
+    const hf = tokenizerFromHFJson(parsed, 'tiny/tokenizer.json', { bos_token: '<|im_start|>', eos_token: { content: '<|endoftext|>' }, add_bos_token: true });
+    assert.equal(hf.bosId, 1);
+    assert.equal(hf.eosId, 0);
+    assert.deepEqual(hf.encode('hello  12'), [1, 15, 22, 10, 11]);
+    assert.deepEqual(hf.encode('hello  12', { addBos: false }), smol.encode('hello  12'));
+    assert.equal(hf.vocabSize, 24);
+  });
+
+  test('tokenizer.json: BOS taken from a TemplateProcessing post-processor when there is no config', () => {
+    const { json } = gguf2TokenizerJson(tinyMeta(), 'tiny.gguf');
+    const withTemplate = {
+      ...json,
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<|im_start|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [],
+        special_tokens: {},
+      },
+    };
+    const hf = tokenizerFromHFJson(withTemplate, 'tiny/tokenizer.json');
+    assert.equal(hf.addBosDefault, true);
+    assert.deepEqual(hf.encode('hello'), [1, 15]); // once: the library's post-processor is not also run
+  });
+
+  test('errors: unsupported tokenizer models and pre-tokenizers', () => {
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.model': 'llama' }), 'tiny.gguf'),
+      'E_TOKENIZER',
+      "tiny.gguf: unsupported tokenizer model 'llama' (supported: gpt2 byte-level BPE)",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': 'bogus' }), 'tiny.gguf'),
+      'E_TOKENIZER',
+      "tiny.gguf: unsupported pre-tokenizer 'bogus' (tokenizer.ggml.pre; supported: default, gpt-2, phi-2, mpt, olmo, jais, " +
+        'smollm, starcoder, refact, command-r, codeshell, exaone, minerva-7b, llama3, llama-v3, llama-bpe, falcon3, dbrx, ' +
+        'smaug-bpe, qwen2, deepseek-r1-qwen, megrez)',
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.model': undefined }), 'tiny.gguf'),
+      'E_TOKENIZER',
+      "tiny.gguf: tokenizer metadata 'tokenizer.ggml.model' is missing",
+    );
+  });
+
+  test('errors: malformed vocabulary metadata', () => {
+    throwsExact(() => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.tokens': undefined }), 't.gguf'), 'E_TOKENIZER', 't.gguf: GGUF has no tokenizer.ggml.tokens');
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.tokens': ['a', 7] }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.tokens' entry 1 must be a string, got number 7",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.tokens': [...TINY_TOKENS.slice(0, 23), 'he'] }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.tokens' has duplicate token 'he' (ids 12 and 23)",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.merges': ['h e', 'hello'] }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.merges' entry 1 is not 'left right': 'hello'",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.merges': undefined }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.merges' is missing (required for gpt2 BPE)",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.bos_token_id': 24 }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.bos_token_id' must be a token id in [0, 24), got number 24",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.eos_token_id': -1 }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.eos_token_id' must be a token id in [0, 24), got number -1",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.token_type': [1, 1] }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.token_type' must be an array of 24 integers (one per token), got an array of 2",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.add_bos_token': 1 }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.add_bos_token' must be a boolean, got number 1",
+    );
+    throwsExact(
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': ['smollm'] }), 't.gguf'),
+      'E_TOKENIZER',
+      "t.gguf: tokenizer metadata 'tokenizer.ggml.pre' must be a string, got an array of 1",
+    );
+  });
+
+  test('errors: bad tokenizer.json and bad ids', () => {
+    throwsExact(() => tokenizerFromHFJson([], 'x.json'), 'E_TOKENIZER', 'x.json: invalid tokenizer: not a JSON object');
+    throwsExact(() => tokenizerFromHFJson({ added_tokens: [] }, 'x.json'), 'E_TOKENIZER', "x.json: invalid tokenizer: missing 'model'");
+    throwsExact(
+      () => tokenizerFromHFJson({ model: { type: 'BPE', vocab: { a: 1e12 }, merges: [] } }, 'x.json'),
+      'E_TOKENIZER',
+      "x.json: invalid tokenizer: token 'a' has id 1000000000000, expected an integer in [0, 16777216)",
+    );
+    throwsExact(
+      () => tokenizerFromHFJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: 5 } }, 'x.json'),
+      'E_TOKENIZER',
+      "x.json: invalid tokenizer: BPE 'model.merges' is not an array",
+    );
+    throwsExact(
+      () => tokenizerFromHFJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: [] }, pre_tokenizer: { type: 'NoSuchPre' } }, 'x.json'),
+      'E_TOKENIZER',
+      'x.json: invalid tokenizer: Unknown PreTokenizer type: NoSuchPre', // the library's words, on our one line
+    );
+    throwsExact(() => smol.decode([99]), 'E_ARG', 'invalid token id: 99 is out of range [0, 24)');
+    throwsExact(() => smol.decode([1.5]), 'E_ARG', 'invalid token id: 1.5 is out of range [0, 24)');
+    throwsExact(() => smol.tokenToString(-1), 'E_ARG', 'invalid token id: -1 is out of range [0, 24)');
+  });
+});
