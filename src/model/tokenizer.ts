@@ -68,9 +68,10 @@ const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space:
 const isolated = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
 
 const GPT2: PreSpec = { preTokenizer: byteLevel(true), normalizer: null, ignoreMerges: false, addBos: false };
-// llama.cpp splits '\p{N}' first, then the GPT-2 regex == HF Sequence[Digits(individual_digits), ByteLevel].
+// llama.cpp splits '\p{N}' first, then the GPT-2 regex == HF Sequence[Digits(individual_digits), ByteLevel]
+// (written as Split '\p{N}': see `fixDigits` for why).
 const DIGITS_GPT2: PreSpec = {
-  preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] },
+  preTokenizer: { type: 'Sequence', pretokenizers: [isolated('\\p{N}'), byteLevel(true)] },
   normalizer: null,
   ignoreMerges: false,
   addBos: false,
@@ -363,7 +364,7 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
 
   const tok = construct(
     // Components a file leaves out are absent (null); the library insists on the keys.
-    { normalizer: null, pre_tokenizer: null, decoder: null, ...j, post_processor: null, added_tokens: added },
+    { normalizer: null, decoder: null, ...j, pre_tokenizer: fixDigits(j['pre_tokenizer'] ?? null), post_processor: null, added_tokens: added },
     { clean_up_tokenization_spaces: typeof cfg['clean_up_tokenization_spaces'] === 'boolean' ? cfg['clean_up_tokenization_spaces'] : false },
     file,
   );
@@ -372,6 +373,19 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
   const eosId = idOf(tokenName(cfg['eos_token']));
   const addBos = typeof cfg['add_bos_token'] === 'boolean' ? cfg['add_bos_token'] : templateBos !== undefined && idOf(templateBos) !== null;
   return new HFTextTokenizer(tok, bosId, eosId, addBos, maxId + 1);
+}
+
+/**
+ * Rewrite HF `Digits` pre-tokenizers as the equivalent `Split` on `\p{N}` (Isolated). Rust `tokenizers` splits on
+ * `char::is_numeric` (Unicode Nd, Nl, No: '½', '²', '١', '４'), as llama.cpp's `\p{N}` does, but tokenizers.js 0.2.0
+ * builds Digits from JS `\d`, which is ASCII-only even with the u flag, so '½' would stay glued to its neighbours.
+ */
+function fixDigits(pre: unknown): unknown {
+  if (pre === null || typeof pre !== 'object') return pre;
+  const p = pre as Record<string, unknown>;
+  if (p['type'] === 'Digits') return isolated(p['individual_digits'] === true ? '\\p{N}' : '\\p{N}+');
+  if (p['type'] === 'Sequence' && Array.isArray(p['pretokenizers'])) return { ...p, pretokenizers: p['pretokenizers'].map(fixDigits) };
+  return pre;
 }
 
 /** Build the library tokenizer; its own errors (TypeError on odd JSON) become one-line E_TOKENIZER errors. */
