@@ -130,6 +130,26 @@ export const msg = {
   reportCellTimeout: (notebook: string, cell: number, seconds: number) => `${notebook}: cell ${cell} timed out after ${seconds} s`,
   reportNoNotebooks: () => `report: no notebooks given and none found in notebooks/`,
   reportWrote: (dir: string, pages: number) => `report: wrote ${pages} page(s) and index.html to ${dir}`,
+  // --- quant lab (issue 3): spec strings, quantizer, native fast path
+  quantSpecEmpty: () =>
+    `invalid quant spec '': empty (expected e.g. int8:per-channel, int8:group=128:asym, int4:group=64, nf4:group=64, fp8)`,
+  quantSpecFormat: (spec: string, fmt: string) =>
+    `invalid quant spec '${spec}': unknown format '${fmt}' (expected int8, int4, nf4, fp8)`,
+  quantSpecOption: (spec: string, opt: string) =>
+    `invalid quant spec '${spec}': unknown option '${opt}' (expected per-tensor, per-channel, per-input-channel, group=N, sym, asym, scale=fp32|fp16|bf16)`,
+  quantSpecGroup: (spec: string, g: string) => `invalid quant spec '${spec}': group size '${g}' is not one of 32, 64, 128, 256`,
+  quantSpecScale: (spec: string, dt: string) =>
+    `invalid quant spec '${spec}': unknown scale dtype '${dt}' (expected fp32, fp16, bf16)`,
+  quantSpecTwice: (spec: string, what: string) => `invalid quant spec '${spec}': ${what} given twice`,
+  quantSpecAsym: (spec: string, fmt: string) => `invalid quant spec '${spec}': ${fmt} is symmetric only (asym needs int8 or int4)`,
+  quantSpecObject: (detail: string) => `invalid quant spec object: ${detail}`,
+  quantShape: (shape: readonly number[], n: number) =>
+    `quantize: shape [${shape.join(', ')}] is not a 2-D (rows, cols) shape of positive integers covering the ${n} weights`,
+  quantNonFinite: (value: number, row: number, col: number) =>
+    `quantize: non-finite weight ${value} at [${row}, ${col}] (only finite weights can be quantized)`,
+  quantBadTensor: (detail: string) => `quantized tensor is inconsistent: ${detail}`,
+  quantNativeUnsupported: (spec: string) =>
+    `native quantizer does not support '${spec}' (native: int8 with any granularity, int4; nf4 and fp8 run in TS)`,
   // --- native addon, CPU codecs, nvCOMP, device memory (issue 4: codec lab)
   nativeFailed: (detail: string, site: string) => `native addon error: ${detail} (at ${site})`,
   nativeArg: (detail: string) => `invalid argument to the native addon: ${detail}`,

@@ -274,3 +274,95 @@ export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): voi
     /* some filesystems cannot fsync a directory; the rename itself is still atomic */
   }
 }
+
+/**
+ * A growable little-endian byte writer (for the file writers and for building test inputs).
+ *
+ * @example
+ * const w = new ByteWriter(); w.u32(0x46554747); w.string('hi'); const bytes = w.finish();
+ */
+export class ByteWriter {
+  private buf = new Uint8Array(256);
+  private dv = new DataView(this.buf.buffer);
+  length = 0;
+
+  private room(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+      next.set(this.buf.subarray(0, this.length));
+      this.buf = next;
+      this.dv = new DataView(next.buffer);
+    }
+    const p = this.length;
+    this.length += n;
+    return p;
+  }
+  u8(v: number): this {
+    const p = this.room(1);
+    this.dv.setUint8(p, v);
+    return this;
+  }
+  i8(v: number): this {
+    const p = this.room(1);
+    this.dv.setInt8(p, v);
+    return this;
+  }
+  u16(v: number): this {
+    const p = this.room(2);
+    this.dv.setUint16(p, v, true);
+    return this;
+  }
+  i16(v: number): this {
+    const p = this.room(2);
+    this.dv.setInt16(p, v, true);
+    return this;
+  }
+  u32(v: number): this {
+    const p = this.room(4);
+    this.dv.setUint32(p, v, true);
+    return this;
+  }
+  i32(v: number): this {
+    const p = this.room(4);
+    this.dv.setInt32(p, v, true);
+    return this;
+  }
+  u64(v: bigint | number): this {
+    const p = this.room(8);
+    this.dv.setBigUint64(p, BigInt(v), true);
+    return this;
+  }
+  i64(v: bigint | number): this {
+    const p = this.room(8);
+    this.dv.setBigInt64(p, BigInt(v), true);
+    return this;
+  }
+  f32(v: number): this {
+    const p = this.room(4);
+    this.dv.setFloat32(p, v, true);
+    return this;
+  }
+  f64(v: number): this {
+    const p = this.room(8);
+    this.dv.setFloat64(p, v, true);
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.buf.set(b, this.room(b.length));
+    return this;
+  }
+  /** u64 byte length + UTF-8 bytes (GGUF string). */
+  string(s: string): this {
+    const b = Buffer.from(s, 'utf8');
+    return this.u64(b.length).bytes(b);
+  }
+  /** Zero bytes up to a multiple of `a`. */
+  pad(a: number): this {
+    this.room((a - (this.length % a)) % a);
+    return this;
+  }
+  /** The bytes written (a copy; byteOffset 0). */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything codecllm and its tests need on a fresh machine of this kind (Debian, Node 20, Python 3),
+# idempotently: Debian packages (compression libraries for the native addon, chromium for the report test),
+# npm packages (npm ci), Python packages for notebook execution, the native addon, the compiled library and the
+# default model. Each step prints one line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- Debian packages
+APT_PKGS=(libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium)
+missing=()
+for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- npm
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- Python packages (notebook execution for reports)
+if [ -f scripts/requirements.txt ]; then
+  if ! python3 -c "import importlib.metadata as m, sys; [m.version(l.split('==')[0]) for l in open('scripts/requirements.txt') if l.strip() and not l.startswith('#')]" 2>/dev/null; then
+    say "pip install -r scripts/requirements.txt"
+    python3 -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  fi
+fi
+
+# --- native addon (CPU-only when no nvcc)
+if [ -f scripts/build-native.sh ]; then say "native addon"; bash scripts/build-native.sh; fi
+
+# --- library
+say "tsc build"
+node_modules/.bin/tsc -p tsconfig.json
+
+# --- default model
+bash scripts/fetch-default-model.sh | sed 's/^/[setup] /'

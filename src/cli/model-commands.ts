@@ -1,0 +1,142 @@
+/** `codecllm info | generate | eval`: the foundation commands. */
+import type { Command } from 'commander';
+import { openCheckpoint } from '../model/checkpoint.js';
+import { paramCount } from '../model/config.js';
+import { linearPaths } from '../model/names.js';
+import { generate } from '../model/generate.js';
+import { perplexity } from '../eval/perplexity.js';
+import { bitsPerWeight } from '../formats/dtypes.js';
+import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js';
+import { progressBar } from './progress.js';
+
+/** Facts about a checkpoint without loading its weights. */
+export function modelInfo(path: string) {
+  const ck = openCheckpoint(path);
+  try {
+    const c = ck.config;
+    const dtypes: Record<string, number> = {};
+    let bytes = 0;
+    let elems = 0;
+    for (const t of ck.weights.list()) {
+      dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
+      bytes += t.byteLength;
+      elems += t.shape.reduce((a, b) => a * b, 1);
+    }
+    return {
+      file: ck.file,
+      format: ck.format,
+      architecture: c.architecture,
+      layers: c.numLayers,
+      hidden_size: c.hiddenSize,
+      intermediate_size: c.intermediateSize,
+      heads: c.numHeads,
+      kv_heads: c.numKvHeads,
+      head_dim: c.headDim,
+      vocab_size: c.vocabSize,
+      params: paramCount(c),
+      linear_layers: linearPaths(c).length,
+      tied_embeddings: c.tieWordEmbeddings,
+      rope_theta: c.ropeTheta,
+      rms_eps: c.rmsEps,
+      context_length: c.maxPositionEmbeddings,
+      tensor_dtypes: dtypes,
+      weight_bytes: bytes,
+      bits_per_weight: (bytes * 8) / elems,
+      metadata: ck.metadata,
+    };
+  } finally {
+    ck.close();
+  }
+}
+
+export function registerModelCommands(program: Command): void {
+  program
+    .command('info <model>')
+    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .option('--json', 'JSON output')
+    .action((model: string, o: { json?: boolean }) => {
+      const i = modelInfo(model);
+      output(!!o.json, i, () =>
+        [
+          `${i.file} (${i.format})`,
+          `architecture   ${i.architecture}, ${i.layers} layers, hidden ${i.hidden_size}, mlp ${i.intermediate_size}`,
+          `attention      ${i.heads} heads, ${i.kv_heads} kv heads, head dim ${i.head_dim}, rope theta ${i.rope_theta}`,
+          `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
+          `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
+          `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('generate <model>')
+    .description('continue a prompt with the CPU reference model')
+    .requiredOption('--prompt <text>', 'prompt text')
+    .option('--max-tokens <n>', 'tokens to generate', '32')
+    .option('--temperature <t>', '0 = greedy', '0')
+    .option('--top-k <k>', 'top-k sampling', '0')
+    .option('--top-p <p>', 'nucleus sampling', '1')
+    .option('--seed <s>', 'sampling seed', '0')
+    .option('--backend <b>', 'tfjs backend: wasm | cpu')
+    .option('--json', 'JSON output')
+    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
+      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
+      try {
+        const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
+        const bar = progressBar('generating', maxTokens);
+        const r = await generate(m, o.prompt as string, {
+          maxTokens,
+          temperature: numOpt('--temperature', o.temperature as string),
+          topK: intOpt('--top-k', o.topK as string),
+          topP: numOpt('--top-p', o.topP as string),
+          seed: intOpt('--seed', o.seed as string),
+          onToken: (_id, i) => bar.update(i + 1),
+        });
+        bar.stop();
+        const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
+        const res = {
+          model: m.checkpoint.file,
+          prompt: o.prompt,
+          text: r.text,
+          prompt_tokens: r.promptIds.length,
+          tokens: r.ids,
+          prefill_ms: r.prefillMs,
+          decode_tokens_per_s: decodeTokS,
+        };
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
+      } finally {
+        m.dispose();
+      }
+    });
+
+  program
+    .command('eval <model>')
+    .description('perplexity of a text file (strided sliding window; see README)')
+    .requiredOption('--text <file>', 'text file to score')
+    .option('--window <n>', 'tokens per window', '512')
+    .option('--stride <n>', 'window stride (default window/2)')
+    .option('--max-tokens <n>', 'score at most n tokens')
+    .option('--backend <b>', 'tfjs backend: wasm | cpu')
+    .option('--json', 'JSON output')
+    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
+      const text = readText(o.text as string);
+      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
+      try {
+        const bar = progressBar('scoring', 1);
+        const t0 = performance.now();
+        const r = await perplexity(m, text, {
+          window: intOpt('--window', o.window as string, 2),
+          stride: o.stride ? intOpt('--stride', o.stride as string, 1) : undefined,
+          maxTokens: o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined,
+          onProgress: (d, t) => bar.update(d, t),
+        });
+        bar.stop();
+        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
+        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
+      } finally {
+        m.dispose();
+      }
+    });
+}
+
+export { bitsPerWeight };

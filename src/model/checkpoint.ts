@@ -1,0 +1,212 @@
+/**
+ * Opening a model checkpoint: a Hugging Face folder (config.json + safetensors + tokenizer.json), a GGUF file,
+ * or 'default' (SmolLM2-135M-Instruct, fetched by `make setup`). The result exposes the weights under canonical
+ * (Hugging Face) names and layouts, validated against the config, read lazily.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { err, msg, isCodecError } from '../messages.js';
+import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import { openGGUF, type GGUFFile } from '../formats/gguf.js';
+import { openSafetensors, openShardedSafetensors } from '../formats/safetensors.js';
+import { configFromGGUF, configFromHF, type LlamaConfig } from './config.js';
+import { expectedTensors, ggufName } from './names.js';
+import { tokenizerFromGGUF, tokenizerFromHFJson, type TextTokenizer } from './tokenizer.js';
+import { dataDir } from '../util/paths.js';
+
+export type CheckpointFormat = 'hf' | 'gguf' | 'cllm';
+
+export interface Checkpoint {
+  /** Path as given (resolved for 'default'). */
+  readonly file: string;
+  readonly format: CheckpointFormat;
+  readonly config: LlamaConfig;
+  /** Tokenizer from tokenizer.json or GGUF's embedded vocab; null when the checkpoint carries none. */
+  readonly tokenizer: TextTokenizer | null;
+  /** Weights under canonical names, in Hugging Face layout (GGUF's q/k row permutation undone). */
+  readonly weights: TensorSource;
+  /** File-level metadata worth showing (GGUF general.*, safetensors __metadata__). */
+  readonly metadata: Record<string, string>;
+  close(): void;
+}
+
+export const DEFAULT_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';
+
+/** Resolve 'default' to the fetched default model, checking it exists. Other paths are returned as they are. */
+export function resolveModelPath(p: string): string {
+  if (p !== 'default') return p;
+  const f = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
+  if (!fs.existsSync(f)) throw err('E_DEFAULT_MODEL', msg.defaultModelMissing(f));
+  return f;
+}
+
+/** Openers for further container formats (the .cllm container registers itself here). */
+const extraOpeners: { test: (p: string) => boolean; open: (p: string) => Checkpoint }[] = [];
+/** Register an opener for another checkpoint format (used by the codec lab's .cllm container). */
+export function registerCheckpointOpener(test: (p: string) => boolean, open: (p: string) => Checkpoint): void {
+  extraOpeners.push({ test, open });
+}
+
+/**
+ * Open a checkpoint lazily.
+ * @example
+ * const ck = openCheckpoint('default');
+ * console.log(ck.config.numLayers, ck.weights.info('model.layers.0.self_attn.q_proj.weight').shape);
+ */
+export function openCheckpoint(p: string): Checkpoint {
+  const file = resolveModelPath(p);
+  for (const o of extraOpeners) if (o.test(file)) return o.open(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw err('E_IO', msg.fileNotFound(file));
+  }
+  if (st.isDirectory()) return openHF(file);
+  if (file.endsWith('.gguf')) return openGGUFCheckpoint(file);
+  // sniff the magic
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(4);
+  try {
+    fs.readSync(fd, b, 0, 4, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (b.toString('latin1') === 'GGUF') return openGGUFCheckpoint(file);
+  throw err('E_FORMAT', msg.unknownModelPath(file));
+}
+
+function checkShapes(file: string, cfg: LlamaConfig, src: TensorSource): void {
+  const have = new Set(src.list().map((t) => t.name));
+  for (const [name, shape] of expectedTensors(cfg)) {
+    if (!have.has(name)) throw err('E_SHAPE', msg.missingTensor(file, name));
+    const got = src.info(name).shape;
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) throw err('E_SHAPE', msg.shapeMismatch(file, name, shape, got));
+  }
+}
+
+function openHF(dir: string): Checkpoint {
+  const cfgFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(cfgFile)) throw err('E_CONFIG', msg.missingConfig(dir));
+  let cfgJson: unknown;
+  try {
+    cfgJson = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+  } catch (e) {
+    throw err('E_CONFIG', msg.badHeader(cfgFile, `invalid JSON (${(e as Error).message})`));
+  }
+  const config = configFromHF(cfgJson, cfgFile);
+  const single = path.join(dir, 'model.safetensors');
+  const index = path.join(dir, 'model.safetensors.index.json');
+  let weights: TensorSource;
+  let metadata: Record<string, string> = {};
+  if (fs.existsSync(single)) {
+    const s = openSafetensors(single);
+    metadata = { ...s.metadata };
+    weights = s;
+  } else if (fs.existsSync(index)) weights = openShardedSafetensors(index);
+  else throw err('E_IO', msg.missingWeights(dir));
+  try {
+    checkShapes(weights.file, config, weights);
+  } catch (e) {
+    weights.close();
+    throw e;
+  }
+  let tokenizer: TextTokenizer | null = null;
+  const tj = path.join(dir, 'tokenizer.json');
+  if (fs.existsSync(tj)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(fs.readFileSync(tj, 'utf8'));
+    } catch (e) {
+      throw err('E_TOKENIZER', msg.badHeader(tj, `invalid JSON (${(e as Error).message})`));
+    }
+    tokenizer = tokenizerFromHFJson(json, tj);
+  }
+  return { file: dir, format: 'hf', config, tokenizer, weights, metadata, close: () => weights.close() };
+}
+
+/**
+ * Undo llama.cpp's convert-time permutation of q/k rows (HF rotate-half layout -> GGUF interleaved layout).
+ * w is (rows, rowBytes) of raw bytes or elements; GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i.
+ */
+export function unpermuteRows<T extends Uint8Array | Float32Array>(w: T, rows: number, nHead: number): T {
+  const rowLen = w.length / rows;
+  const hd = rows / nHead;
+  const half = hd / 2;
+  const out = new (w.constructor as { new (n: number): T })(w.length);
+  for (let h = 0; h < nHead; h++)
+    for (let i = 0; i < half; i++)
+      for (let j = 0; j < 2; j++) {
+        const src = (h * hd + 2 * i + j) * rowLen;
+        const dst = (h * hd + j * half + i) * rowLen;
+        out.set(w.subarray(src, src + rowLen) as never, dst);
+      }
+  return out;
+}
+
+/** A canonical-name view over a GGUF file. */
+class GGUFCanonicalSource implements TensorSource {
+  readonly file: string;
+  private readonly map = new Map<string, { src: string; permuteHeads: number }>();
+  constructor(private readonly g: GGUFFile, cfg: LlamaConfig) {
+    this.file = g.file;
+    const names = new Set(g.list().map((t) => t.name));
+    const permute = cfg.architecture === 'llama';
+    for (const canonical of expectedTensors(cfg).keys()) {
+      const gn = ggufName(canonical)!;
+      if (!names.has(gn)) continue;
+      let heads = 0;
+      if (permute && /self_attn\.q_proj\./.test(canonical)) heads = cfg.numHeads;
+      if (permute && /self_attn\.k_proj\./.test(canonical)) heads = cfg.numKvHeads;
+      this.map.set(canonical, { src: gn, permuteHeads: heads });
+    }
+  }
+  list(): TensorInfo[] {
+    return [...this.map.keys()].map((n) => this.info(n));
+  }
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
+  private entry(name: string) {
+    const e = this.map.get(name);
+    if (!e) throw err('E_FORMAT', msg.missingTensor(this.file, name));
+    return e;
+  }
+  info(name: string): TensorInfo {
+    const e = this.entry(name);
+    return { ...this.g.info(e.src), name };
+  }
+  readRaw(name: string): Uint8Array {
+    const e = this.entry(name);
+    const raw = this.g.readRaw(e.src);
+    return e.permuteHeads ? unpermuteRows(raw, this.g.info(e.src).shape[0]!, e.permuteHeads) : raw;
+  }
+  readF32(name: string): Float32Array {
+    const e = this.entry(name);
+    const v = this.g.readF32(e.src);
+    return e.permuteHeads ? unpermuteRows(v, this.g.info(e.src).shape[0]!, e.permuteHeads) : v;
+  }
+  close(): void {
+    this.g.close();
+  }
+}
+
+function openGGUFCheckpoint(file: string): Checkpoint {
+  const g = openGGUF(file);
+  try {
+    const names = new Set(g.list().map((t) => t.name));
+    const emb = names.has('token_embd.weight') ? g.info('token_embd.weight').shape[0] : undefined;
+    const config = configFromGGUF(g.metadata, names, file, emb);
+    const weights = new GGUFCanonicalSource(g, config);
+    checkShapes(file, config, weights);
+    let tokenizer: TextTokenizer | null = null;
+    if (g.metadata.has('tokenizer.ggml.tokens')) tokenizer = tokenizerFromGGUF(g.metadata, file);
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of g.metadata) if (k.startsWith('general.') && (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint')) metadata[k] = String(v);
+    return { file, format: 'gguf', config, tokenizer, weights, metadata, close: () => g.close() };
+  } catch (e) {
+    g.close();
+    if (isCodecError(e)) throw e;
+    throw err('E_GGUF', `${file}: ${(e as Error).message}`, e);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Text generation over the reference model: greedy or seeded sampling (temperature, top-k, top-p), KV-cached decode.
+ */
+import { tf } from './backend.js';
+import { err, msg } from '../messages.js';
+import type { LlamaModel } from './llama.js';
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  /** 0 (default) = greedy argmax. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Stop at these ids (default: the tokenizer's eos). */
+  stopIds?: number[];
+  /** Called for every new token. */
+  onToken?: (id: number, index: number) => void;
+}
+
+export interface GenerateResult {
+  promptIds: number[];
+  ids: number[];
+  text: string;
+  /** Time of the prompt prefill and of each decode step, ms. */
+  prefillMs: number;
+  decodeMs: number[];
+}
+
+/** mulberry32: a small seeded PRNG, so sampled generations are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Index of the largest value (first one on ties, as torch.argmax). */
+export function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+/** Pick the next token from logits (vocab,) under the options. */
+export function sampleToken(logits: Float32Array, o: GenerateOptions, rand: () => number): number {
+  const temp = o.temperature ?? 0;
+  if (temp <= 0) return argmax(logits);
+  let idx = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
+  if (o.topK && o.topK > 0) idx = idx.slice(0, o.topK);
+  const max = logits[idx[0]!]!;
+  let probs = idx.map((i) => Math.exp((logits[i]! - max) / temp));
+  let sum = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / sum);
+  if (o.topP && o.topP < 1) {
+    let acc = 0;
+    let n = 0;
+    while (n < probs.length && acc < o.topP) acc += probs[n++]!;
+    idx = idx.slice(0, n);
+    probs = probs.slice(0, n);
+    sum = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((p) => p / sum);
+  }
+  let r = rand();
+  for (let i = 0; i < probs.length; i++) if ((r -= probs[i]!) <= 0) return idx[i]!;
+  return idx[idx.length - 1]!;
+}
+
+/**
+ * Continue a prompt (text or token ids).
+ * @example
+ * const r = await generate(model, 'The capital of France is', { maxTokens: 16 });
+ * console.log(r.text);
+ */
+export async function generate(model: LlamaModel, prompt: string | number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  const tok = model.tokenizer;
+  let promptIds: number[];
+  if (typeof prompt === 'string') {
+    if (!tok) throw err('E_TOKENIZER', msg.noTokenizer(model.checkpoint.file));
+    promptIds = tok.encode(prompt);
+  } else promptIds = [...prompt];
+  if (promptIds.length === 0 && model.config.bosTokenId !== null) promptIds = [model.config.bosTokenId];
+  const maxTokens = o.maxTokens ?? 32;
+  const stop = new Set(o.stopIds ?? (tok?.eosId !== null && tok?.eosId !== undefined ? [tok.eosId] : model.config.eosTokenId !== null ? [model.config.eosTokenId] : []));
+  const rand = rng(o.seed ?? 0);
+  const cache = model.newCache();
+  const ids: number[] = [];
+  const decodeMs: number[] = [];
+  let prefillMs = 0;
+  try {
+    let input = promptIds;
+    for (let i = 0; i < maxTokens; i++) {
+      const t0 = performance.now();
+      const { logits } = model.forward(input, cache, { lastOnly: true });
+      const row = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const next = sampleToken(row, o, rand);
+      const dt = performance.now() - t0;
+      if (i === 0) prefillMs = dt;
+      else decodeMs.push(dt);
+      if (stop.has(next)) break;
+      ids.push(next);
+      o.onToken?.(next, i);
+      input = [next];
+    }
+  } finally {
+    model.disposeCache(cache);
+  }
+  return { promptIds, ids, text: tok ? tok.decode(ids) : ids.join(' '), prefillMs, decodeMs };
+}
+
+export { tf };

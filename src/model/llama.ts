@@ -1,0 +1,383 @@
+/**
+ * The readable Llama-family reference forward on tfjs (CPU): embeddings, RMSNorm, rotary embeddings (rotate-half,
+ * Hugging Face layout), grouped-query attention with a KV cache, SwiGLU MLP, lm_head. float32 throughout.
+ *
+ * Every layer is a plain object: a notebook can inspect `model.blocks[3].q.weightT`, or replace a linear's weight with
+ * `model.setWeight('model.layers.3.self_attn.q_proj', w)`; the quant lab's `patch()` does exactly that.
+ *
+ * Shapes: T = tokens in this call, P = tokens already in the cache, h = hidden, H/Hkv = heads, D = head dim.
+ */
+import { tf, initBackend, type BackendName } from './backend.js';
+import { err, msg } from '../messages.js';
+import { openCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { LlamaConfig } from './config.js';
+import { linearPaths, type LinearKind } from './names.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+/** What a patch installed into a linear (set by the quant lab). */
+export interface PatchInfo {
+  /** Quantization spec string, e.g. 'int8:per-channel'. */
+  quant: string;
+  codec?: string;
+  mode?: string;
+  [k: string]: unknown;
+}
+
+/** One linear layer y = x Wᵀ + b. The weight is kept transposed, (in, out), for a fast x·Wᵀ on tfjs. */
+export interface LinearLayer {
+  /** Full module path, e.g. `model.layers.3.self_attn.q_proj` (lm_head: `lm_head`). */
+  readonly path: string;
+  readonly kind: LinearKind;
+  /** Block index, null for lm_head. */
+  readonly layer: number | null;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Wᵀ, (in, out), float32. */
+  weightT: tf.Tensor2D;
+  bias: tf.Tensor1D | null;
+  /** null while the original weight is installed. */
+  patch: PatchInfo | null;
+  /** Optional replacement forward, x (T, in) -> (T, out): fault injection, activation quantization, … */
+  forward?: (x: tf.Tensor2D) => tf.Tensor2D;
+}
+
+export interface Block {
+  readonly index: number;
+  inputNorm: tf.Tensor1D;
+  postNorm: tf.Tensor1D;
+  q: LinearLayer;
+  k: LinearLayer;
+  v: LinearLayer;
+  o: LinearLayer;
+  gate: LinearLayer;
+  up: LinearLayer;
+  down: LinearLayer;
+}
+
+/** Per-layer KV cache: k[l], v[l] are (Hkv, P, D). */
+export interface KVCache {
+  length: number;
+  k: (tf.Tensor3D | null)[];
+  v: (tf.Tensor3D | null)[];
+}
+
+export interface ForwardOptions {
+  /** Compute logits only for the last position (generation). Default false. */
+  lastOnly?: boolean;
+  /** Also return the residual stream after every block, (T, h) each, as Float32Arrays. */
+  collectResiduals?: boolean;
+}
+
+export interface ForwardResult {
+  /** (T, vocab) or (1, vocab) with lastOnly. Caller disposes. */
+  logits: tf.Tensor2D;
+  /** residuals[l] is the residual stream after block l, (T, h) row-major; only with collectResiduals. */
+  residuals?: Float32Array[];
+}
+
+export interface LoadOptions {
+  backend?: BackendName;
+  /** Called after each tensor is loaded: (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const BLOCK_KINDS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+
+/** Transpose a row-major (rows, cols) matrix. */
+export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = w[base + c]!;
+  }
+  return out;
+}
+
+export class LlamaModel {
+  readonly blocks: Block[] = [];
+  embed!: tf.Tensor2D;
+  norm!: tf.Tensor1D;
+  lmHead!: LinearLayer;
+  private readonly byPath = new Map<string, LinearLayer>();
+  private ropeCos: Float32Array;
+  private ropeSin: Float32Array;
+  private ropeLen = 0;
+
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly tokenizer: TextTokenizer | null,
+    /** The checkpoint the weights came from (kept open: originals are re-read from it, not kept in memory). */
+    readonly checkpoint: Checkpoint,
+  ) {
+    this.ropeCos = new Float32Array(0);
+    this.ropeSin = new Float32Array(0);
+  }
+
+  /**
+   * Load a model from a checkpoint path ('default', a .gguf, an HF folder, a .cllm) or an open Checkpoint.
+   * @example
+   * const m = await LlamaModel.load('default');
+   * const { logits } = m.forward([1, 2, 3]); logits.dispose();
+   */
+  static async load(source: string | Checkpoint, opts: LoadOptions = {}): Promise<LlamaModel> {
+    await initBackend(opts.backend);
+    const ck = typeof source === 'string' ? openCheckpoint(source) : source;
+    const m = new LlamaModel(ck.config, ck.tokenizer, ck);
+    const c = ck.config;
+    const total = 2 + c.numLayers * (9 + (c.attentionBias ? 3 : 0)) + (c.tieWordEmbeddings ? 0 : 1);
+    let done = 0;
+    const tick = () => opts.onProgress?.(++done, total);
+    const vec = (name: string) => {
+      const t = tf.tensor1d(ck.weights.readF32(name));
+      tick();
+      return t;
+    };
+    const embed = ck.weights.readF32('model.embed_tokens.weight');
+    m.embed = tf.tensor2d(embed, [c.vocabSize, c.hiddenSize]);
+    tick();
+    const paths = linearPaths(c);
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = `model.layers.${l}.`;
+      const lin = {} as Record<(typeof BLOCK_KINDS)[number], LinearLayer>;
+      for (const kind of BLOCK_KINDS) {
+        const entry = paths[l * 7 + BLOCK_KINDS.indexOf(kind)]!;
+        const w = ck.weights.readF32(entry.path + '.weight');
+        const [out, inp] = ck.weights.info(entry.path + '.weight').shape as [number, number];
+        const hasBias = ck.weights.has(entry.path + '.bias');
+        lin[kind] = {
+          path: entry.path,
+          kind,
+          layer: l,
+          inFeatures: inp,
+          outFeatures: out,
+          weightT: tf.tensor2d(transpose2d(w, out, inp), [inp, out]),
+          bias: hasBias ? tf.tensor1d(ck.weights.readF32(entry.path + '.bias')) : null,
+          patch: null,
+        };
+        tick();
+        if (hasBias) tick();
+      }
+      m.blocks.push({ index: l, inputNorm: vec(p + 'input_layernorm.weight'), postNorm: vec(p + 'post_attention_layernorm.weight'), ...lin });
+    }
+    m.norm = vec('model.norm.weight');
+    const head = c.tieWordEmbeddings ? embed : ck.weights.readF32('lm_head.weight');
+    m.lmHead = {
+      path: 'lm_head',
+      kind: 'lm_head',
+      layer: null,
+      inFeatures: c.hiddenSize,
+      outFeatures: c.vocabSize,
+      weightT: tf.tensor2d(transpose2d(head, c.vocabSize, c.hiddenSize), [c.hiddenSize, c.vocabSize]),
+      bias: null,
+      patch: null,
+    };
+    if (!c.tieWordEmbeddings) tick();
+    for (const b of m.blocks) for (const k of BLOCK_KINDS) m.byPath.set(b[k].path, b[k]);
+    m.byPath.set('lm_head', m.lmHead);
+    return m;
+  }
+
+  /** All linear layers in module order (blocks' q,k,v,o,gate,up,down, then lm_head). */
+  linears(): LinearLayer[] {
+    return [...this.byPath.values()];
+  }
+
+  /** The linear at a full module path; throws E_MODEL naming the path when absent. */
+  linear(path: string): LinearLayer {
+    const l = this.byPath.get(path);
+    if (!l) throw err('E_MODEL', msg.unknownLinear(path));
+    return l;
+  }
+
+  /** The installed weight of a linear, (out, in) row-major. */
+  getWeight(path: string): Float32Array {
+    const l = this.linear(path);
+    return transpose2d(l.weightT.dataSync() as Float32Array, l.inFeatures, l.outFeatures);
+  }
+
+  /** The original weight of a linear as stored in the checkpoint, (out, in) — re-read, never cached. */
+  originalWeight(path: string): Float32Array {
+    const l = this.linear(path);
+    return this.checkpoint.weights.readF32(l.kind === 'lm_head' && this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : path + '.weight');
+  }
+
+  /**
+   * Install a new weight, (out, in) row-major, into a linear; the previous tensor is released.
+   * @example
+   * m.setWeight('model.layers.0.mlp.down_proj', dequantized, { quant: 'int8:per-channel' });
+   */
+  setWeight(path: string, w: Float32Array, patch: PatchInfo | null = null): void {
+    const l = this.linear(path);
+    if (w.length !== l.inFeatures * l.outFeatures) throw err('E_SHAPE', msg.weightSize(path, l.outFeatures, l.inFeatures, w.length));
+    const t = tf.tensor2d(transpose2d(w, l.outFeatures, l.inFeatures), [l.inFeatures, l.outFeatures]);
+    l.weightT.dispose();
+    l.weightT = t;
+    l.patch = patch;
+  }
+
+  /** An empty KV cache. */
+  newCache(): KVCache {
+    const n = this.config.numLayers;
+    return { length: 0, k: new Array(n).fill(null), v: new Array(n).fill(null) };
+  }
+
+  /** Release every cached tensor of a KV cache. */
+  disposeCache(cache: KVCache): void {
+    for (const t of [...cache.k, ...cache.v]) t?.dispose();
+    cache.k.fill(null);
+    cache.v.fill(null);
+    cache.length = 0;
+  }
+
+  private ensureRope(n: number): void {
+    if (n <= this.ropeLen) return;
+    const c = this.config;
+    const D = c.headDim;
+    const len = Math.max(n, 2 * this.ropeLen, 256);
+    const invFreq = ropeInvFreq(c);
+    this.ropeCos = new Float32Array(len * D);
+    this.ropeSin = new Float32Array(len * D);
+    for (let p = 0; p < len; p++)
+      for (let i = 0; i < D / 2; i++) {
+        // HF: freqs = pos * inv_freq computed in float32; emb = cat(freqs, freqs)
+        const f = Math.fround(p * invFreq[i]!);
+        const cs = Math.cos(f);
+        const sn = Math.sin(f);
+        this.ropeCos[p * D + i] = cs;
+        this.ropeCos[p * D + i + D / 2] = cs;
+        this.ropeSin[p * D + i] = sn;
+        this.ropeSin[p * D + i + D / 2] = sn;
+      }
+    this.ropeLen = len;
+  }
+
+  /** x (T, in) -> (T, out) */
+  private lin(l: LinearLayer, x: tf.Tensor2D): tf.Tensor2D {
+    if (l.forward) return l.forward(x);
+    const y = tf.matMul(x, l.weightT) as tf.Tensor2D;
+    return l.bias ? (tf.add(y, l.bias) as tf.Tensor2D) : y;
+  }
+
+  /** x (T, h) -> (T, h) */
+  private rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D): tf.Tensor2D {
+    const ms = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.config.rmsEps))), w) as tf.Tensor2D;
+  }
+
+  /** x (n, T, D) with cos/sin (T, D): x*cos + rotate_half(x)*sin */
+  private rope(x: tf.Tensor3D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor3D {
+    const D = this.config.headDim;
+    const [x1, x2] = tf.split(x, [D / 2, D / 2], 2);
+    const rot = tf.concat([tf.neg(x2!), x1!], 2);
+    return tf.add(tf.mul(x, cos), tf.mul(rot, sin));
+  }
+
+  /**
+   * Run `tokens` through the model, appending to `cache` when given (prefill when the cache is empty, decode after).
+   * @example
+   * const cache = m.newCache();
+   * const { logits } = m.forward(ids, cache, { lastOnly: true });
+   */
+  forward(tokens: readonly number[], cache?: KVCache, opts: ForwardOptions = {}): ForwardResult {
+    const c = this.config;
+    const T = tokens.length;
+    if (T === 0) throw err('E_ARG', msg.badArg('tokens', 'empty sequence'));
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw err('E_ARG', msg.badArg('tokens', `token id ${t} outside [0, ${c.vocabSize})`));
+    const P = cache?.length ?? 0;
+    const S = P + T;
+    const { numHeads: H, numKvHeads: Hkv, headDim: D } = c;
+    const G = H / Hkv;
+    this.ensureRope(S);
+    const residuals: Float32Array[] | undefined = opts.collectResiduals ? [] : undefined;
+    // additive causal mask for the (G*T, S) score rows of one kv head: row g*T+t sees columns s <= P+t
+    const maskData = new Float32Array(G * T * S);
+    for (let g = 0; g < G; g++)
+      for (let t = 0; t < T; t++) for (let s = P + t + 1; s < S; s++) maskData[(g * T + t) * S + s] = -Infinity;
+    const logits = tf.tidy(() => {
+      const cos = tf.tensor2d(this.ropeCos.subarray(P * D, S * D), [T, D]);
+      const sin = tf.tensor2d(this.ropeSin.subarray(P * D, S * D), [T, D]);
+      const mask = tf.tensor2d(maskData, [G * T, S]);
+      const scale = 1 / Math.sqrt(D);
+      let x = tf.gather(this.embed, tf.tensor1d(tokens as number[], 'int32')) as tf.Tensor2D; // (T, h)
+      for (const b of this.blocks) {
+        const hn = this.rmsNorm(x, b.inputNorm);
+        const q = this.rope(tf.transpose(tf.reshape(this.lin(b.q, hn), [T, H, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (H, T, D)
+        let k = this.rope(tf.transpose(tf.reshape(this.lin(b.k, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (Hkv, T, D)
+        let v = tf.transpose(tf.reshape(this.lin(b.v, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D;
+        if (cache) {
+          const pk = cache.k[b.index];
+          const pv = cache.v[b.index];
+          if (pk && pv) {
+            k = tf.concat([pk, k], 1);
+            v = tf.concat([pv, v], 1);
+          }
+          pk?.dispose();
+          pv?.dispose();
+          cache.k[b.index] = tf.keep(k);
+          cache.v[b.index] = tf.keep(v);
+        }
+        // GQA: query heads h = kv*G + g share kv head `kv`; group them as (Hkv, G*T, D)
+        const qg = tf.reshape(q, [Hkv, G * T, D]);
+        const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), scale), mask); // (Hkv, G*T, S)
+        const att = tf.matMul(tf.softmax(scores, -1), v); // (Hkv, G*T, D)
+        const merged = tf.reshape(tf.transpose(tf.reshape(att, [H, T, D]), [1, 0, 2]), [T, H * D]) as tf.Tensor2D;
+        x = tf.add(x, this.lin(b.o, merged));
+        const hn2 = this.rmsNorm(x, b.postNorm);
+        const gate = this.lin(b.gate, hn2);
+        const mlp = this.lin(b.down, tf.mul(tf.mul(gate, tf.sigmoid(gate)), this.lin(b.up, hn2)) as tf.Tensor2D);
+        x = tf.add(x, mlp);
+        if (residuals) residuals.push(x.dataSync() as Float32Array);
+      }
+      let last = x;
+      if (opts.lastOnly && T > 1) last = tf.slice(x, [T - 1, 0], [1, c.hiddenSize]);
+      return this.lin(this.lmHead, this.rmsNorm(last, this.norm));
+    });
+    if (cache) cache.length = S;
+    return residuals ? { logits, residuals } : { logits };
+  }
+
+  /** Bytes of float32 tensors held by this model (embeddings, norms, linears by kind). */
+  memory(): { total: number; byKind: Record<string, number> } {
+    const byKind: Record<string, number> = { embed: this.embed.size * 4, norm: this.norm.size * 4 };
+    for (const b of this.blocks) byKind.norm! += (b.inputNorm.size + b.postNorm.size) * 4;
+    for (const l of this.linears()) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.weightT.size * 4 + (l.bias ? l.bias.size * 4 : 0);
+    return { total: Object.values(byKind).reduce((a, b) => a + b, 0), byKind };
+  }
+
+  /** Release all tensors and the checkpoint. */
+  dispose(): void {
+    this.embed.dispose();
+    this.norm.dispose();
+    for (const b of this.blocks) {
+      b.inputNorm.dispose();
+      b.postNorm.dispose();
+    }
+    for (const l of this.linears()) {
+      l.weightT.dispose();
+      l.bias?.dispose();
+    }
+    this.checkpoint.close();
+  }
+}
+
+/** Rotary inverse frequencies (D/2), with linear or llama3 scaling, computed as Hugging Face does (float32). */
+export function ropeInvFreq(c: LlamaConfig): Float32Array {
+  const D = c.headDim;
+  const inv = new Float32Array(D / 2);
+  for (let i = 0; i < D / 2; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / D);
+  const rs = c.ropeScaling;
+  if (rs?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] = inv[i]! / rs.factor;
+  if (rs?.type === 'llama3') {
+    const lowWl = rs.originalMaxPositionEmbeddings / rs.lowFreqFactor;
+    const highWl = rs.originalMaxPositionEmbeddings / rs.highFreqFactor;
+    for (let i = 0; i < inv.length; i++) {
+      const wl = (2 * Math.PI) / inv[i]!;
+      if (wl > lowWl) inv[i] = inv[i]! / rs.factor;
+      else if (wl >= highWl) {
+        const smooth = (rs.originalMaxPositionEmbeddings / wl - rs.lowFreqFactor) / (rs.highFreqFactor - rs.lowFreqFactor);
+        inv[i] = (1 - smooth) * (inv[i]! / rs.factor) + smooth * inv[i]!;
+      }
+    }
+  }
+  return inv;
+}

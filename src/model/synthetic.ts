@@ -1,0 +1,176 @@
+/**
+ * Synthetic Llama-family checkpoints: seeded random weights for a given config, written as a Hugging Face folder
+ * (config.json + model.safetensors) or a GGUF file. Unit tests use tiny ones so they need no real model; speed work
+ * uses full-size ones (random weights are fine for timing, never for compression ratios).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LlamaConfig } from './config.js';
+import { expectedTensors, ggufName } from './names.js';
+import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
+import { writeSafetensors } from '../formats/safetensors.js';
+import { writeGGUF, type GGUFType } from '../formats/gguf.js';
+import { quantizeBlocks } from '../formats/ggml-blocks.js';
+
+/** A small Llama config for tests (GQA 4:2, tied embeddings off). Override any field. */
+export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
+  return {
+    architecture: 'llama',
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    vocabSize: 256,
+    rmsEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    maxPositionEmbeddings: 256,
+    tieWordEmbeddings: false,
+    attentionBias: false,
+    bosTokenId: 1,
+    eosTokenId: 2,
+    ...over,
+  };
+}
+
+/** Seeded standard normal generator (mulberry32 + Box–Muller). */
+export function normalRng(seed: number): () => number {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+/**
+ * Seeded random weights for every tensor the config implies (canonical names, PyTorch shapes).
+ * Norm weights are 1 + 0.1·N(0,1); others N(0, std²) with std = 1/sqrt(fan_in) (embeddings: 1).
+ * @example
+ * const w = syntheticWeights(tinyConfig(), 42);
+ */
+export function syntheticWeights(c: LlamaConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+  const rnd = normalRng(seed);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of expectedTensors(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const isNorm = name.endsWith('layernorm.weight') || name === 'model.norm.weight';
+    const std = name.includes('embed_tokens') ? 1 : isNorm || name.endsWith('.bias') ? 0.1 : 1 / Math.sqrt(shape[1] ?? 1);
+    for (let i = 0; i < n; i++) data[i] = (isNorm ? 1 : 0) + std * rnd();
+    out.set(name, { shape, data });
+  }
+  return out;
+}
+
+function encodeElements(dt: ElementDType, v: Float32Array): Uint8Array {
+  if (dt === 'f32') return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  const u = new Uint16Array(v.length);
+  for (let i = 0; i < v.length; i++) u[i] = dt === 'f16' ? f32ToF16(v[i]!) : f32ToBf16(v[i]!);
+  return new Uint8Array(u.buffer);
+}
+
+/** HF config.json object for a config. */
+export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
+  return {
+    architectures: [c.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: c.architecture,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    vocab_size: c.vocabSize,
+    rms_norm_eps: c.rmsEps,
+    rope_theta: c.ropeTheta,
+    rope_scaling: c.ropeScaling ? { rope_type: c.ropeScaling.type, ...ropeScalingJson(c) } : null,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    attention_bias: c.attentionBias,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
+    hidden_act: 'silu',
+    torch_dtype: 'float32',
+  };
+}
+
+function ropeScalingJson(c: LlamaConfig): Record<string, number> {
+  const r = c.ropeScaling!;
+  return r.type === 'linear'
+    ? { factor: r.factor }
+    : { factor: r.factor, low_freq_factor: r.lowFreqFactor, high_freq_factor: r.highFreqFactor, original_max_position_embeddings: r.originalMaxPositionEmbeddings };
+}
+
+/**
+ * Write an HF folder: config.json + model.safetensors in `dtype`.
+ * @example
+ * writeHFModel('/tmp/tiny', tinyConfig(), syntheticWeights(tinyConfig(), 1), 'f32');
+ */
+export function writeHFModel(dir: string, c: LlamaConfig, w: Map<string, { shape: number[]; data: Float32Array }>, dtype: ElementDType = 'f32'): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(hfConfigJson(c), null, 1));
+  writeSafetensors(
+    path.join(dir, 'model.safetensors'),
+    [...w].map(([name, t]) => ({ name, dtype: name.includes('norm') ? 'f32' : dtype, shape: t.shape, data: encodeElements(name.includes('norm') ? 'f32' : dtype, t.data) })),
+    { format: 'pt' },
+  );
+}
+
+/** Apply llama.cpp's convert-time q/k permutation (HF -> GGUF rows); the inverse of checkpoint.unpermuteRows. */
+export function permuteRows(w: Float32Array, rows: number, nHead: number): Float32Array {
+  const rowLen = w.length / rows;
+  const hd = rows / nHead;
+  const half = hd / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < nHead; h++)
+    for (let i = 0; i < half; i++)
+      for (let j = 0; j < 2; j++) out.set(w.subarray((h * hd + j * half + i) * rowLen, (h * hd + j * half + i + 1) * rowLen), (h * hd + 2 * i + j) * rowLen);
+  return out;
+}
+
+/**
+ * Write a GGUF (v3) with llama.cpp naming and metadata; 2-D weights in `dtype` (f32, f16, q8_0, q4_0, q4_1), norms f32.
+ * A minimal byte-level vocab is embedded when `tokens` is given.
+ * @example
+ * writeGGUFModel('/tmp/tiny.gguf', tinyConfig(), syntheticWeights(tinyConfig(), 1), 'q8_0');
+ */
+export function writeGGUFModel(
+  file: string,
+  c: LlamaConfig,
+  w: Map<string, { shape: number[]; data: Float32Array }>,
+  dtype: 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1' = 'f32',
+  extraMetadata: { key: string; type: GGUFType; value: unknown }[] = [],
+): void {
+  const a = c.architecture;
+  const u32 = 'uint32' as GGUFType;
+  const f32 = 'float32' as GGUFType;
+  const metadata: { key: string; type: GGUFType; value: unknown }[] = [
+    { key: 'general.architecture', type: 'string' as GGUFType, value: a },
+    { key: 'general.name', type: 'string' as GGUFType, value: 'synthetic' },
+    { key: `${a}.block_count`, type: u32, value: c.numLayers },
+    { key: `${a}.context_length`, type: u32, value: c.maxPositionEmbeddings },
+    { key: `${a}.embedding_length`, type: u32, value: c.hiddenSize },
+    { key: `${a}.feed_forward_length`, type: u32, value: c.intermediateSize },
+    { key: `${a}.attention.head_count`, type: u32, value: c.numHeads },
+    { key: `${a}.attention.head_count_kv`, type: u32, value: c.numKvHeads },
+    { key: `${a}.rope.freq_base`, type: f32, value: c.ropeTheta },
+    { key: `${a}.attention.layer_norm_rms_epsilon`, type: f32, value: c.rmsEps },
+    { key: `${a}.vocab_size`, type: u32, value: c.vocabSize },
+    ...extraMetadata,
+  ];
+  const tensors = [...w].map(([name, t]) => {
+    let data = t.data;
+    if (a === 'llama' && /self_attn\.q_proj\.weight$/.test(name)) data = permuteRows(data, t.shape[0]!, c.numHeads);
+    if (a === 'llama' && /self_attn\.k_proj\.weight$/.test(name)) data = permuteRows(data, t.shape[0]!, c.numKvHeads);
+    const dt = t.shape.length === 2 ? dtype : 'f32';
+    const bytes = dt === 'f32' || dt === 'f16' ? encodeElements(dt, data) : quantizeBlocks(dt, data);
+    return { name: ggufName(name)!, dtype: dt, shape: t.shape, data: bytes };
+  });
+  writeGGUF(file, { metadata: metadata as never, tensors });
+}
