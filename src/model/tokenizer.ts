@@ -187,9 +187,14 @@ function toInt(v: GGUFValue): number | null {
   return null;
 }
 
+/** A token or string for a one-line message: quoted, control characters escaped, cut at 40 characters. */
+function q(s: string): string {
+  return `'${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s).slice(1, -1)}'`;
+}
+
 function describe(v: GGUFValue): string {
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
+  if (typeof v === 'string') return q(v);
   return `${typeof v} ${String(v)}`;
 }
 
@@ -232,7 +237,7 @@ export function gguf2TokenizerJson(
   const vocab: Record<string, number> = Object.create(null);
   for (let i = 0; i < n; i++) {
     const t = tokens[i]!;
-    if (vocab[t] !== undefined) badField(file, 'tokenizer.ggml.tokens', `has duplicate token '${t}' (ids ${vocab[t]} and ${i})`);
+    if (vocab[t] !== undefined) badField(file, 'tokenizer.ggml.tokens', `has duplicate token ${q(t)} (ids ${vocab[t]} and ${i})`);
     vocab[t] = i;
   }
 
@@ -241,7 +246,7 @@ export function gguf2TokenizerJson(
   for (let i = 0; i < merges.length; i++) {
     const m = merges[i]!;
     const at = m.indexOf(' ', 1);
-    if (at < 0) badField(file, 'tokenizer.ggml.merges', `entry ${i} is not 'left right': '${m.slice(0, 40)}'`);
+    if (at < 0) badField(file, 'tokenizer.ggml.merges', `entry ${i} is not 'left right': ${q(m)}`);
     mergePairs[i] = [m.slice(0, at), m.slice(at + 1)];
   }
 
@@ -257,7 +262,7 @@ export function gguf2TokenizerJson(
   if (types) {
     for (let i = 0; i < n; i++) {
       const ty = types[i];
-      if (ty === TOKEN_TYPE_CONTROL || ty === TOKEN_TYPE_USER_DEFINED) {
+      if ((ty === TOKEN_TYPE_CONTROL || ty === TOKEN_TYPE_USER_DEFINED) && tokens[i] !== '') {
         added.push({
           id: i,
           content: tokens[i],
@@ -307,7 +312,7 @@ export function gguf2TokenizerJson(
 export function tokenizerFromGGUF(meta: Map<string, GGUFValue>, file: string): TextTokenizer {
   const { json, bosId, eosId, addBos } = gguf2TokenizerJson(meta, file);
   const tok = construct(json, { clean_up_tokenization_spaces: false }, file);
-  return new HFTextTokenizer(tok, bosId, eosId, addBos, (meta.get('tokenizer.ggml.tokens') as string[]).length);
+  return new HFTextTokenizer(file, tok, bosId, eosId, addBos, (meta.get('tokenizer.ggml.tokens') as string[]).length);
 }
 
 /**
@@ -342,11 +347,11 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
   const entries: [string, unknown][] = Array.isArray(vocab)
     ? (vocab as unknown[]).map((e, i) => [String(Array.isArray(e) ? e[0] : i), i]) // Unigram: [[piece, score], ...]
     : Object.entries(vocab);
-  for (const [t, id] of entries) checkId(id, `token '${t.slice(0, 40)}'`);
+  for (const [t, id] of entries) checkId(id, `token ${q(t)}`);
   for (const a of added) {
     if (a === null || typeof a !== 'object' || typeof (a as Record<string, unknown>)['content'] !== 'string')
       throw err('E_TOKENIZER', msg.tokenizerBadJson(file, 'an added token has no string content'));
-    checkId((a as Record<string, unknown>)['id'], `added token '${String((a as Record<string, unknown>)['content']).slice(0, 40)}'`);
+    checkId((a as Record<string, unknown>)['id'], `added token ${q(String((a as Record<string, unknown>)['content']))}`);
   }
   if (maxId < 0) throw err('E_TOKENIZER', msg.tokenizerBadJson(file, 'empty vocabulary'));
 
@@ -372,7 +377,7 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
   const bosId = idOf(tokenName(cfg['bos_token'])) ?? idOf(templateBos);
   const eosId = idOf(tokenName(cfg['eos_token']));
   const addBos = typeof cfg['add_bos_token'] === 'boolean' ? cfg['add_bos_token'] : templateBos !== undefined && idOf(templateBos) !== null;
-  return new HFTextTokenizer(tok, bosId, eosId, addBos, maxId + 1);
+  return new HFTextTokenizer(file, tok, bosId, eosId, addBos, maxId + 1);
 }
 
 /**
@@ -399,6 +404,7 @@ function construct(json: object, config: object, file: string): Tokenizer {
 
 class HFTextTokenizer implements TextTokenizer {
   constructor(
+    private readonly file: string,
     private readonly tok: Tokenizer,
     readonly bosId: number | null,
     readonly eosId: number | null,
@@ -408,7 +414,7 @@ class HFTextTokenizer implements TextTokenizer {
 
   encode(text: string, opts?: { addBos?: boolean }): number[] {
     if (typeof text !== 'string') throw err('E_ARG', msg.badArg('text', `expected a string, got ${typeof text}`));
-    const ids = text.length === 0 ? [] : this.tok.encode(text, { add_special_tokens: false }).ids;
+    const ids = text.length === 0 ? [] : this.run('encode', () => this.tok.encode(text, { add_special_tokens: false }).ids);
     if ((opts?.addBos ?? this.addBosDefault) && this.bosId !== null) ids.unshift(this.bosId);
     return ids;
   }
@@ -416,7 +422,7 @@ class HFTextTokenizer implements TextTokenizer {
   decode(ids: number[], opts?: { skipSpecial?: boolean }): string {
     for (const id of ids) this.checkId(id);
     if (ids.length === 0) return ''; // the library rejects an empty list
-    return this.tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false });
+    return this.run('decode', () => this.tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false }));
   }
 
   tokenToString(id: number): string {
@@ -424,6 +430,15 @@ class HFTextTokenizer implements TextTokenizer {
     const s = this.tok.id_to_token(id);
     if (s === undefined) throw err('E_ARG', msg.badArg('token id', `${id} has no vocabulary entry`));
     return s;
+  }
+
+  /** Run the library; an error inside it (a component configured in a way it cannot run) becomes E_TOKENIZER. */
+  private run<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw err('E_TOKENIZER', msg.tokenizerBadJson(this.file, `${what} failed: ${e instanceof Error ? e.message : String(e)}`), e);
+    }
   }
 
   private checkId(id: number): void {
