@@ -7,6 +7,9 @@ Writes test/fixtures/formats/ggml-vectors.json:
 Blocks for dequant are seeded random bytes whose fp16 scale fields are random finite fp16 values (incl. 0, -0,
 subnormals, +-65504). test/formats-ggml.test.ts compares our TypeScript bit-exactly against these.
 
+Also writes test/fixtures/formats/gguf-py-tiny.gguf (+ .json with the expected metadata, shapes and float32 values)
+with gguf-py's own GGUFWriter, so our GGUF reader is checked against an independent writer.
+
 Usage: python3 scripts/gen-ggml-vectors.py   (deterministic: same output for the same gguf/numpy versions)
 """
 import base64, importlib.metadata, json, os, sys
@@ -72,6 +75,45 @@ def quant_vectors():
     return out
 
 
+def gguf_fixture():
+    path = os.path.join(os.path.dirname(OUT), 'gguf-py-tiny.gguf')
+    w = gguf.GGUFWriter(path, 'llama')  # writes general.architecture
+    w.add_uint32('llama.block_count', 2)
+    w.add_float32('llama.rope.freq_base', 10000.5)
+    w.add_bool('tokenizer.ggml.add_bos_token', True)
+    w.add_int64('test.int64', -(1 << 40))
+    w.add_uint64('test.uint64', (1 << 63) + 5)
+    w.add_array('tokenizer.ggml.tokens', ['<s>', 'héllo', '世界', ''])
+    w.add_array('test.int32s', [1, -2, 3])
+    f32 = (rng.standard_normal((3, 4)) * 2).astype(np.float32)
+    f16 = rng.standard_normal((2, 8)).astype(np.float16)
+    x = rng.standard_normal((2, 64)).astype(np.float32)
+    q8 = gguf.quants.quantize(x, T.Q8_0)
+    q4k = rng.integers(0, 256, size=(1, 144), dtype=np.uint8)
+    q4k[:, 0:4] = np.array([0.01, 0.002], dtype=np.float16).view(np.uint8)
+    w.add_tensor('f32.weight', f32)
+    w.add_tensor('f16.weight', f16)
+    w.add_tensor('q8.weight', q8, raw_dtype=T.Q8_0)
+    w.add_tensor('q4k.weight', q4k, raw_dtype=T.Q4_K)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    expect = {
+        'f32.weight': {'shape': [3, 4], 'dtype': 'f32', 'f32': b64(f32.astype('<f4'))},
+        'f16.weight': {'shape': [2, 8], 'dtype': 'f16', 'f32': b64(f16.astype('<f4'))},
+        'q8.weight': {'shape': [2, 64], 'dtype': 'q8_0', 'f32': b64(gguf.quants.dequantize(q8, T.Q8_0).astype('<f4'))},
+        'q4k.weight': {'shape': [1, 256], 'dtype': 'q4_k', 'f32': b64(gguf.quants.dequantize(q4k, T.Q4_K).astype('<f4'))},
+    }
+    r = gguf.GGUFReader(path)  # cross-check gguf-py agrees with itself on shapes
+    for t in r.tensors:
+        assert list(reversed([int(v) for v in t.shape])) == expect[t.name]['shape'], t.name
+    with open(path[:-5] + '.json', 'w') as f:
+        json.dump({'generator': 'scripts/gen-ggml-vectors.py (gguf.GGUFWriter)', 'tensors': expect}, f, indent=1)
+        f.write('\n')
+    print(f'wrote {path} ({os.path.getsize(path)} bytes)', file=sys.stderr)
+
+
 def main():
     doc = {
         'generator': 'scripts/gen-ggml-vectors.py',
@@ -84,6 +126,7 @@ def main():
         json.dump(doc, f, indent=1)
         f.write('\n')
     print(f'wrote {OUT} ({os.path.getsize(OUT)} bytes)', file=sys.stderr)
+    gguf_fixture()
 
 
 if __name__ == '__main__':

@@ -348,7 +348,8 @@ export class ByteWriter {
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.buf.set(b, this.room(b.length));
+    const p = this.room(b.length); // room() may replace this.buf: take the offset first
+    this.buf.set(b, p);
     return this;
   }
   /** u64 byte length + UTF-8 bytes (GGUF string). */
