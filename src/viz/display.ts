@@ -68,20 +68,27 @@ function toData(bundle: MimeBundle): Record<string, unknown> {
   return data;
 }
 
-/**
- * Show a mime bundle (or the promise of one, e.g. from `chart`): rich in a kernel, text/plain elsewhere.
- * Anything that is not a bundle is shown as text.
- *
- * @example
- * await display(lineChart(rows, { x: 'step', y: 'loss' }));
- * await display(table(t));
- */
-export async function display(bundle: MimeBundle | Promise<MimeBundle> | unknown): Promise<void> {
-  const b = await bundle;
-  const mb: MimeBundle = isBundle(b) ? b : { 'text/plain': typeof b === 'string' ? b : JSON.stringify(b) ?? String(b) };
+function show(b: unknown): void {
+  const mb: MimeBundle = isBundle(b) ? b : { 'text/plain': typeof b === 'string' ? b : (JSON.stringify(b) ?? String(b)) };
   const w = writer();
   if (w) w({ data: toData(mb), metadata: {}, transient: {} }, false);
   else process.stdout.write(mb['text/plain'] + '\n');
+}
+
+/**
+ * Show a mime bundle: rich in a kernel, text/plain elsewhere. Given a promise (e.g. from `chart`), returns a
+ * promise to await. Anything that is not a bundle is shown as text.
+ *
+ * @example
+ * display(table(t));
+ * await display(lineChart(rows, { x: 'step', y: 'loss' }));
+ */
+export function display(bundle: MimeBundle): void;
+export function display(bundle: Promise<MimeBundle>): Promise<void>;
+export function display(bundle: unknown): void | Promise<void>;
+export function display(bundle: unknown): void | Promise<void> {
+  if (bundle instanceof Promise) return bundle.then(show);
+  show(bundle);
 }
 
 /**
