@@ -54,7 +54,7 @@ export interface Block {
   down: LinearLayer;
 }
 
-/** Per-layer KV cache: k[l], v[l] are (Hkv, P, D). */
+/** Per-layer KV cache: k[l] holds Kᵀ as (Hkv, D, P), v[l] holds V as (Hkv, P, D). */
 export interface KVCache {
   length: number;
   k: (tf.Tensor3D | null)[];
@@ -302,24 +302,32 @@ export class LlamaModel {
       for (const b of this.blocks) {
         const hn = this.rmsNorm(x, b.inputNorm);
         const q = this.rope(tf.transpose(tf.reshape(this.lin(b.q, hn), [T, H, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (H, T, D)
-        let k = this.rope(tf.transpose(tf.reshape(this.lin(b.k, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (Hkv, T, D)
-        let v = tf.transpose(tf.reshape(this.lin(b.v, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D;
+        const k = this.rope(tf.transpose(tf.reshape(this.lin(b.k, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (Hkv, T, D)
+        // the cache keeps Kᵀ as (Hkv, D, S) and V as (Hkv, S, D): attention then runs as plain 2-D matmuls, which
+        // tfjs-wasm sends to XNNPACK (batched or transposed-B matmuls take a path ~6x slower there)
+        let kT = tf.transpose(k, [0, 2, 1]) as tf.Tensor3D; // (Hkv, D, T)
+        let v = tf.transpose(tf.reshape(this.lin(b.v, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D; // (Hkv, T, D)
         if (cache) {
           const pk = cache.k[b.index];
           const pv = cache.v[b.index];
           if (pk && pv) {
-            k = tf.concat([pk, k], 1);
+            kT = tf.concat([pk, kT], 2);
             v = tf.concat([pv, v], 1);
           }
           pk?.dispose();
           pv?.dispose();
-          cache.k[b.index] = tf.keep(k);
+          cache.k[b.index] = tf.keep(kT);
           cache.v[b.index] = tf.keep(v);
         }
-        // GQA: query heads h = kv*G + g share kv head `kv`; group them as (Hkv, G*T, D)
-        const qg = tf.reshape(q, [Hkv, G * T, D]);
-        const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), scale), mask); // (Hkv, G*T, S)
-        const att = tf.matMul(tf.softmax(scores, -1), v); // (Hkv, G*T, D)
+        // GQA: query heads h = kv*G + g share kv head `kv`; per kv head the queries form a (G*T, D) matrix
+        const qg = tf.unstack(tf.reshape(q, [Hkv, G * T, D])) as tf.Tensor2D[];
+        const kTs = tf.unstack(kT) as tf.Tensor2D[];
+        const vs = tf.unstack(v) as tf.Tensor2D[];
+        const heads = qg.map((qh, h) => {
+          const scores = tf.add(tf.mul(tf.matMul(qh, kTs[h]!), scale), mask); // (G*T, S)
+          return tf.matMul(tf.softmax(scores, -1), vs[h]!); // (G*T, D)
+        });
+        const att = tf.stack(heads); // (Hkv, G*T, D)
         const merged = tf.reshape(tf.transpose(tf.reshape(att, [H, T, D]), [1, 0, 2]), [T, H * D]) as tf.Tensor2D;
         x = tf.add(x, this.lin(b.o, merged));
         const hn2 = this.rmsNorm(x, b.postNorm);
