@@ -54,6 +54,9 @@ EDGE_CASES = [
     ("accents nfc", "Café déjà vu."),
     ("accents nfd", "Cafe\u0301"),
     ("nbsp and zero-width", "a\u00a0b\u200bc"),
+    ("nel and bom", "a\u0085b \ufeffBOM \ufeff\ufeff x"),
+    ("unicode spaces", "a\u3000b\u2028c\u202fd  \u1680x\u000bx\u000cx"),
+    ("non-ascii digits", "x\u00b2\u00b3 \U0001d7d9\u00bd \u0661\u0662 \uff14\uff15"),
     ("special tokens", "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"),
 ]
 
@@ -161,9 +164,11 @@ def main() -> int:
         "cases": out_cases,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    # One line per case (ids stay readable in diffs), ASCII-escaped so the file's bytes never depend on an editor.
+    cases_json = ",\n  ".join(json.dumps(c) for c in doc.pop("cases"))
+    head = json.dumps(doc, indent=1)
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        f.write(head[:-2] + ',\n "cases": [\n  ' + cases_json + "\n ]\n}\n")
     print(
         f"wrote {args.out}: {len(out_cases)} cases; transformers' unpatched GGUF tokenizer differs on {n_tf_diff}; "
         f"llama.cpp cross-check: {'agrees' if llama is not None else 'skipped'}"
