@@ -22,9 +22,9 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { err, msg } from '../messages.js';
+import type { GGUFValue } from '../formats/gguf.js';
 
-/** A GGUF metadata value (mirrors `GGUFValue` in src/formats/gguf.ts; structurally identical). */
-export type GGUFValue = number | bigint | string | boolean | GGUFValue[];
+export type { GGUFValue };
 
 /** Largest vocabulary accepted (ids must fit well inside int32; real vocabularies are < 1M). */
 export const MAX_VOCAB = 1 << 24;
