@@ -257,6 +257,8 @@ const HOSTILE: [string, Uint8Array, string, string][] = [
   ['overlapping tensors', raw({ nTensors: 2n, infos: infos(info('a', [16], 0, 0), info('b', [16], 0, 32)), data: 96 }),
     `${F}: tensor data offsets do not cover the data section exactly (tensor 'b' at 32 overlaps data up to 64)`, 'E_GGUF'],
   ['duplicate tensor', raw({ nTensors: 2n, infos: infos(info('a', [8], 0, 0), info('a', [8], 0, 32)), data: 64 }), `${F}: duplicate tensor name 'a'`, 'E_GGUF'],
+  ['newline in a tensor name is escaped (one-line message)', raw({ nTensors: 1n, infos: info('a\nb\u2028', [32], 6, 0) }), `${F}: tensor 'a\\u000ab\\u2028' has unknown or unsupported dtype Q5_0 (ggml type 6)`, 'E_DTYPE'],
+  ['control chars in a key are escaped', raw({ nKv: 1n, kv: (w) => w.string('k\r\x00').u32(13) }), `${F}: malformed header: metadata 'k\\u000d\\u0000' has unknown value type 13`, 'E_GGUF'],
   ['absurd tensor name', raw({ nTensors: 1n, infos: (w) => w.u64(1n << 33n).bytes(new Uint8Array(24)) }), `${F}: name of tensor 0 length 8589934592 exceeds limit 65536`, 'E_GGUF'],
 ];
 

@@ -159,6 +159,8 @@ const HOSTILE: [string, Uint8Array, string, string][] = [
   ['bytes after last tensor', file({ a: T('F32', [2], [0, 8]) }, 16), `${F}: tensor data offsets do not cover the data section exactly (8 bytes after the last tensor)`, 'E_SAFETENSORS'],
   ['duplicate tensor', file('{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1), `${F}: duplicate tensor name 'w'`, 'E_SAFETENSORS'],
   ['metadata not strings', file({ __metadata__: { a: 1 } }), `${F}: malformed header: __metadata__ must map strings to strings`, 'E_SAFETENSORS'],
+  ['newline in a name and dtype is escaped', file({ 'w\n': T('X\nY', [1], [0, 1]) }, 1), `${F}: tensor 'w\\u000a' has unknown or unsupported dtype X\\u000aY`, 'E_DTYPE'],
+  ['long names are cut', file({ ['n'.repeat(200)]: T('F32', [-1], [0, 0]) }), `${F}: tensor '${'n'.repeat(80)}…' has invalid dimension -1`, 'E_SAFETENSORS'],
   ['dtype missing', file({ w: { shape: [1], data_offsets: [0, 1] } }, 1), `${F}: malformed header: tensor 'w' has no dtype string`, 'E_SAFETENSORS'],
 ];
 

@@ -367,3 +367,15 @@ export class ByteWriter {
     return this.buf.slice(0, this.length);
   }
 }
+
+/**
+ * A string from a file made safe to show in a one-line message: control, format and line/paragraph-separator
+ * characters escaped as \uXXXX, cut to `max` characters (with '…'). Names that are already plain come back as is.
+ *
+ * @example
+ * printable('a\nb'); // 'a\\u000ab'
+ */
+export function printable(s: string, max = 80): string {
+  const t = s.length > max ? `${s.slice(0, max)}…` : s;
+  return t.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

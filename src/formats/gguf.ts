@@ -18,7 +18,7 @@ import { DTYPES, decodeToF32, type ElementDType, type GGMLBlockDType, type Stora
 import { dequantizeBlocks } from './ggml-blocks.js';
 import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
 import {
-  BinaryReader, ByteWriter, alignUp, bufferSource, openFileSource, parseWithGrowingPrefix, safeAdd, safeMul, toSafe,
+  BinaryReader, ByteWriter, alignUp, bufferSource, openFileSource, parseWithGrowingPrefix, printable, safeAdd, safeMul, toSafe,
   writeFileAtomic, type ByteSource, type ParseCtx,
 } from './binary.js';
 
@@ -151,15 +151,16 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
   const keys = new Set<string>();
   for (let i = 0; i < nKv; i++) {
     const key = r.string(GGUF_LIMITS.keyBytes, `metadata key ${i}`);
-    if (keys.has(key)) throw bad(`duplicate metadata key '${key}'`);
+    const shown = printable(key); // the key as messages show it
+    if (keys.has(key)) throw bad(`duplicate metadata key '${shown}'`);
     keys.add(key);
-    const type = readType(r, key);
+    const type = readType(r, shown);
     if (type === 'array') {
       const save = r.pos;
-      const itemType = readType(r, key);
+      const itemType = readType(r, shown);
       r.pos = save;
-      entries.push({ key, type, itemType, value: readValue(r, type, key, 0) });
-    } else entries.push({ key, type, value: readValue(r, type, key, 0) });
+      entries.push({ key, type, itemType, value: readValue(r, type, shown, 0) });
+    } else entries.push({ key, type, value: readValue(r, type, shown, 0) });
   }
 
   let alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -168,7 +169,7 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
     const v = al.value;
     const ok = (al.type === 'uint32' || al.type === 'uint64' || al.type === 'uint16' || al.type === 'uint8') && (typeof v === 'number' || typeof v === 'bigint');
     const a = ok && BigInt(v as number | bigint) <= 0x40000000n ? Number(v) : 0;
-    if (a <= 0 || (a & (a - 1)) !== 0) throw bad(`general.alignment ${String(v)} is not a power of two`);
+    if (a <= 0 || (a & (a - 1)) !== 0) throw bad(`general.alignment ${printable(String(v))} is not a power of two`);
     alignment = a;
   }
 
@@ -177,31 +178,32 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
   const names = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
     const name = r.string(GGUF_LIMITS.nameBytes, `name of tensor ${i}`);
-    if (names.has(name)) throw err('E_GGUF', msg.duplicateTensor(file, name));
+    const nm = printable(name); // the name as messages show it
+    if (names.has(name)) throw err('E_GGUF', msg.duplicateTensor(file, nm));
     names.add(name);
-    const nDims = r.u32(`dims of '${name}'`);
-    if (nDims > GGUF_LIMITS.dims) throw bad(`tensor '${name}' has ${nDims} dimensions (at most ${GGUF_LIMITS.dims})`);
+    const nDims = r.u32(`dims of '${nm}'`);
+    if (nDims > GGUF_LIMITS.dims) throw bad(`tensor '${nm}' has ${nDims} dimensions (at most ${GGUF_LIMITS.dims})`);
     const ne: number[] = [];
     let n = 1;
     for (let j = 0; j < nDims; j++) {
-      const d = r.i64(`dims of '${name}'`);
-      if (d <= 0n || d > BigInt(Number.MAX_SAFE_INTEGER)) throw err('E_GGUF', msg.badDim(file, name, `ne[${j}] = ${d}`));
+      const d = r.i64(`dims of '${nm}'`);
+      if (d <= 0n || d > BigInt(Number.MAX_SAFE_INTEGER)) throw err('E_GGUF', msg.badDim(file, nm, `ne[${j}] = ${d}`));
       ne.push(Number(d));
-      n = safeMul(ctx, n, Number(d), `element count of tensor '${name}'`);
+      n = safeMul(ctx, n, Number(d), `element count of tensor '${nm}'`);
     }
-    const ggmlType = r.u32(`type of '${name}'`);
+    const ggmlType = r.u32(`type of '${nm}'`);
     const dtype = FROM_GGML[ggmlType];
     if (dtype === undefined) {
       const tn = GGML_TYPE_NAMES[ggmlType];
-      throw err('E_DTYPE', msg.unknownDtype(file, name, tn ? `${tn} (ggml type ${ggmlType})` : `ggml type ${ggmlType}`));
+      throw err('E_DTYPE', msg.unknownDtype(file, nm, tn ? `${tn} (ggml type ${ggmlType})` : `ggml type ${ggmlType}`));
     }
     const { blockElems, blockBytes } = DTYPES[dtype];
     if ((ne[0] ?? 1) % blockElems !== 0) {
-      throw err('E_GGUF', msg.badDim(file, name, `ne[0] = ${ne[0] ?? 1} (not a multiple of the ${dtype} block of ${blockElems})`));
+      throw err('E_GGUF', msg.badDim(file, nm, `ne[0] = ${ne[0] ?? 1} (not a multiple of the ${dtype} block of ${blockElems})`));
     }
-    const byteLength = safeMul(ctx, n / blockElems, blockBytes, `byte size of tensor '${name}'`);
-    const offset = toSafe(ctx, r.u64(`offset of '${name}'`), `offset of tensor '${name}'`);
-    if (offset % alignment !== 0) throw err('E_GGUF', msg.badAlignment(file, name, alignment));
+    const byteLength = safeMul(ctx, n / blockElems, blockBytes, `byte size of tensor '${nm}'`);
+    const offset = toSafe(ctx, r.u64(`offset of '${nm}'`), `offset of tensor '${nm}'`);
+    if (offset % alignment !== 0) throw err('E_GGUF', msg.badAlignment(file, nm, alignment));
     tensors.push({ name, dtype, shape: [...ne].reverse(), byteLength, ggmlType, offset, ne });
   }
 
@@ -211,9 +213,10 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
   const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
   let cursor = 0;
   for (const t of sorted) {
-    const end = safeAdd(ctx, t.offset, t.byteLength, `end of tensor '${t.name}'`);
-    if (end > dataSize) throw err('E_GGUF', msg.outOfBounds(file, t.name, t.offset, end, dataSize));
-    if (t.offset < cursor) throw err('E_GGUF', msg.dataNotCovered(file, `tensor '${t.name}' at ${t.offset} overlaps data up to ${cursor}`));
+    const nm = printable(t.name);
+    const end = safeAdd(ctx, t.offset, t.byteLength, `end of tensor '${nm}'`);
+    if (end > dataSize) throw err('E_GGUF', msg.outOfBounds(file, nm, t.offset, end, dataSize));
+    if (t.offset < cursor) throw err('E_GGUF', msg.dataNotCovered(file, `tensor '${nm}' at ${t.offset} overlaps data up to ${cursor}`));
     cursor = end;
   }
   return { version, entries, alignment, tensors, dataOffset };
@@ -252,7 +255,7 @@ export class GGUFFile implements TensorSource {
   }
   info(name: string): GGUFTensorInfo {
     const t = this.byName.get(name);
-    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, name));
+    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, printable(name)));
     return t;
   }
   readRaw(name: string): Uint8Array {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { err, msg } from '../messages.js';
 import { DTYPES, decodeToF32, type ElementDType } from './dtypes.js';
 import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
-import { bufferSource, openFileSource, safeMul, writeFileAtomic, type ByteSource, type ParseCtx } from './binary.js';
+import { bufferSource, openFileSource, printable, safeMul, writeFileAtomic, type ByteSource, type ParseCtx } from './binary.js';
 
 /** Largest accepted header (the safetensors reference uses the same bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -107,43 +107,45 @@ export function parseSafetensorsHeader(header: Uint8Array | string, fileSize: nu
   }
   if (!isObj(json)) throw bad('header is not a JSON object');
   const dup = findDuplicateKey(text);
-  if (dup && dup.depth === 1) throw err('E_SAFETENSORS', msg.duplicateTensor(file, dup.key));
-  if (dup) throw bad(`duplicate key '${dup.key}'`);
+  if (dup && dup.depth === 1) throw err('E_SAFETENSORS', msg.duplicateTensor(file, printable(dup.key)));
+  if (dup) throw bad(`duplicate key '${printable(dup.key)}'`);
 
   let metadata: Record<string, string> = {};
   const tensors: SafetensorsEntry[] = [];
   for (const [name, v] of Object.entries(json)) {
+    const nm = printable(name); // the name as messages show it
     if (name === '__metadata__') {
       if (!isObj(v) || !Object.values(v).every((s) => typeof s === 'string')) throw bad('__metadata__ must map strings to strings');
       metadata = Object.fromEntries(Object.entries(v)) as Record<string, string>;
       continue;
     }
-    if (!isObj(v)) throw bad(`entry '${name}' is not an object`);
+    if (!isObj(v)) throw bad(`entry '${nm}' is not an object`);
     const { dtype: st, shape, data_offsets: offs } = v;
-    if (typeof st !== 'string') throw bad(`tensor '${name}' has no dtype string`);
+    if (typeof st !== 'string') throw bad(`tensor '${nm}' has no dtype string`);
     const dtype = Object.hasOwn(FROM_ST, st) ? FROM_ST[st]! : undefined;
-    if (!dtype) throw err('E_DTYPE', msg.unknownDtype(file, name, st));
-    if (!Array.isArray(shape)) throw bad(`tensor '${name}' shape is not an array`);
+    if (!dtype) throw err('E_DTYPE', msg.unknownDtype(file, nm, printable(st)));
+    if (!Array.isArray(shape)) throw bad(`tensor '${nm}' shape is not an array`);
     let n = 1;
     for (const d of shape) {
-      if (!isUint(d)) throw err('E_SAFETENSORS', msg.badDim(file, name, JSON.stringify(d) ?? String(d)));
-      n = safeMul(ctx, n, d, `element count of tensor '${name}'`);
+      if (!isUint(d)) throw err('E_SAFETENSORS', msg.badDim(file, nm, printable(JSON.stringify(d) ?? String(d))));
+      n = safeMul(ctx, n, d, `element count of tensor '${nm}'`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || !isUint(offs[0]) || !isUint(offs[1]) || offs[0] > offs[1]) {
-      throw bad(`tensor '${name}' data_offsets must be [begin, end] with 0 <= begin <= end`);
+      throw bad(`tensor '${nm}' data_offsets must be [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offs as [number, number];
-    const bytes = safeMul(ctx, n, DTYPES[dtype].blockBytes, `byte size of tensor '${name}'`);
-    if (bytes !== end - begin) throw err('E_SAFETENSORS', msg.sizeMismatch(file, name, bytes, end - begin));
-    if (end > dataSize) throw err('E_SAFETENSORS', msg.outOfBounds(file, name, begin, end, dataSize));
+    const bytes = safeMul(ctx, n, DTYPES[dtype].blockBytes, `byte size of tensor '${nm}'`);
+    if (bytes !== end - begin) throw err('E_SAFETENSORS', msg.sizeMismatch(file, nm, bytes, end - begin));
+    if (end > dataSize) throw err('E_SAFETENSORS', msg.outOfBounds(file, nm, begin, end, dataSize));
     tensors.push({ name, dtype, shape: shape as number[], byteLength: bytes, begin, end });
   }
   // Sorted by offset, the tensors must tile [0, dataSize) exactly.
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const t of tensors) {
-    if (t.begin > cursor) throw err('E_SAFETENSORS', msg.dataNotCovered(file, `hole [${cursor}, ${t.begin}) before tensor '${t.name}'`));
-    if (t.begin < cursor) throw err('E_SAFETENSORS', msg.dataNotCovered(file, `tensor '${t.name}' at ${t.begin} overlaps data up to ${cursor}`));
+    const nm = printable(t.name);
+    if (t.begin > cursor) throw err('E_SAFETENSORS', msg.dataNotCovered(file, `hole [${cursor}, ${t.begin}) before tensor '${nm}'`));
+    if (t.begin < cursor) throw err('E_SAFETENSORS', msg.dataNotCovered(file, `tensor '${nm}' at ${t.begin} overlaps data up to ${cursor}`));
     cursor = t.end;
   }
   if (cursor !== dataSize) throw err('E_SAFETENSORS', msg.dataNotCovered(file, `${dataSize - cursor} bytes after the last tensor`));
@@ -176,7 +178,7 @@ export class SafetensorsFile implements TensorSource {
   }
   info(name: string): SafetensorsEntry {
     const t = this.byName.get(name);
-    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, name));
+    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, printable(name)));
     return t;
   }
   readRaw(name: string): Uint8Array {
@@ -253,19 +255,19 @@ export function openShardedSafetensors(indexJsonFile: string): TensorSource & { 
     throw bad('not valid JSON');
   }
   const dup = findDuplicateKey(text);
-  if (dup) throw bad(`duplicate key '${dup.key}'`);
+  if (dup) throw bad(`duplicate key '${printable(dup.key)}'`);
   if (!isObj(json) || !isObj(json.weight_map)) throw bad("no 'weight_map' object");
   const dir = path.dirname(indexJsonFile);
   const shardOf = new Map<string, string>(); // tensor -> shard path
   for (const [name, rel] of Object.entries(json.weight_map)) {
-    if (typeof rel !== 'string' || rel === '') throw bad(`weight_map entry '${name}' is not a file name`);
-    if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) throw bad(`shard '${rel}' lies outside the model folder`);
+    if (typeof rel !== 'string' || rel === '') throw bad(`weight_map entry '${printable(name)}' is not a file name`);
+    if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) throw bad(`shard '${printable(rel)}' lies outside the model folder`);
     shardOf.set(name, path.join(dir, rel));
   }
   const shards = new Map<string, SafetensorsFile>();
   try {
     for (const p of new Set(shardOf.values())) shards.set(p, openSafetensors(p));
-    for (const [name, p] of shardOf) if (!shards.get(p)!.has(name)) throw err('E_FORMAT', msg.missingTensor(p, name));
+    for (const [name, p] of shardOf) if (!shards.get(p)!.has(name)) throw err('E_FORMAT', msg.missingTensor(p, printable(name)));
   } catch (e) {
     for (const s of shards.values()) s.close();
     throw e;
@@ -273,7 +275,7 @@ export function openShardedSafetensors(indexJsonFile: string): TensorSource & { 
   const order = [...shards.values()].flatMap((s) => s.list().filter((t) => shardOf.get(t.name) === s.file));
   const shardFor = (name: string) => {
     const p = shardOf.get(name);
-    if (p === undefined) throw err('E_FORMAT', msg.missingTensor(indexJsonFile, name));
+    if (p === undefined) throw err('E_FORMAT', msg.missingTensor(indexJsonFile, printable(name)));
     return shards.get(p)!;
   };
   return {
