@@ -2,6 +2,8 @@
  * Tokenizer tests.
  *  1. A tiny hand-made byte-level BPE vocabulary built in-process (no model needed): exact ids worked out by hand
  *     from the merge ranks, per pre-tokenizer; BOS handling; special and user-defined tokens; exact error messages.
+ *  1b. A 256-byte vocabulary (data/reference/tokenizer-tiny.json) against llama.cpp's ids under each supported
+ *     `tokenizer.ggml.pre` family (made by scripts/reference/tokenizer_ids.py --tiny).
  *  2. The default model (SmolLM2-135M-Instruct GGUF, fetched by `make setup`): ids equal the stored reference
  *     (data/reference/tokenizer-smollm2.json, made by scripts/reference/tokenizer_ids.py with transformers/tokenizers,
  *     cross-checked with llama.cpp) on every case, and decode(encode(x)) == x.
@@ -80,6 +82,18 @@ describe('tokenizer: tiny hand-made vocabulary', () => {
     // smollm: '  ' | '1' | '2' -> ĠĠ, 1, 2.   gpt-2: ' ' (\s+(?!\S)), ' 12' -> Ġ, Ġ1, 2
     assert.deepEqual(smol.encode('  12'), [22, 10, 11]);
     assert.deepEqual(gpt2.encode('  12'), [6, 21, 11]);
+  });
+
+  test('llama-bpe, qwen2 and default regexes split as llama.cpp does', () => {
+    const with_ = (pre: string) => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': pre }), 'tiny.gguf');
+    // llama3/qwen2: '  12' -> ' ' (\s+ fallback: the lone space before a digit), ' ' , '12' ('\p{N}{1,3}' / '\p{N}')
+    // -> Ġ, Ġ, 1, 2 (no ĠĠ merge across pieces; no Ġ1 since the digit piece has no space)
+    for (const pre of ['llama-bpe', 'qwen2', 'default']) {
+      const t = with_(pre);
+      assert.deepEqual(t.encode('  12', { addBos: false }), [6, 6, 10, 11], pre);
+      assert.deepEqual(t.encode('hello 1', { addBos: false }), [15, 6, 10], pre);
+      assert.deepEqual(t.encode('hello world', { addBos: false }), [15, 20], pre);
+    }
   });
 
   test("digits are any Unicode \\p{N} ('½'), as in Rust tokenizers and llama.cpp", () => {
@@ -292,6 +306,44 @@ describe('tokenizer: tiny hand-made vocabulary', () => {
     throwsExact(() => smol.decode([1.5]), 'E_ARG', 'invalid token id: 1.5 is out of range [0, 29)');
     throwsExact(() => smol.tokenToString(-1), 'E_ARG', 'invalid token id: -1 is out of range [0, 29)');
   });
+});
+
+// --- 1b. a byte-level vocabulary against llama.cpp, for every supported pre-tokenizer family ----------------------
+
+describe('tokenizer: 256-byte vocabulary vs llama.cpp ids per tokenizer.ggml.pre (data/reference/tokenizer-tiny.json)', () => {
+  const ref = JSON.parse(fs.readFileSync('data/reference/tokenizer-tiny.json', 'utf8')) as {
+    vocab: { tokens: string[]; merges: string[]; token_type: number[]; bos_id: number; eos_id: number };
+    cases: { pre: string; text: string; ids: number[] }[];
+  };
+  const pres = [...new Set(ref.cases.map((c) => c.pre))];
+
+  test('the reference covers one name of each regex family', () => {
+    assert.deepEqual(pres, ['gpt-2', 'smollm', 'llama-bpe', 'dbrx', 'qwen2', 'default']);
+  });
+
+  for (const pre of pres) {
+    test(`pre '${pre}': ids equal llama.cpp's and decode inverts encode`, () => {
+      const v = ref.vocab;
+      const meta = new Map<string, GGUFValue>([
+        ['tokenizer.ggml.model', 'gpt2'],
+        ['tokenizer.ggml.pre', pre],
+        ['tokenizer.ggml.tokens', v.tokens],
+        ['tokenizer.ggml.merges', v.merges],
+        ['tokenizer.ggml.token_type', v.token_type],
+        ['tokenizer.ggml.bos_token_id', v.bos_id],
+        ['tokenizer.ggml.eos_token_id', v.eos_id],
+        ['tokenizer.ggml.add_bos_token', false],
+      ]);
+      const t = tokenizerFromGGUF(meta, `tiny-${pre}.gguf`);
+      const bad: string[] = [];
+      for (const c of ref.cases.filter((c) => c.pre === pre)) {
+        const ids = t.encode(c.text);
+        if (JSON.stringify(ids) !== JSON.stringify(c.ids)) bad.push(`${JSON.stringify(c.text)}: got ${JSON.stringify(ids)}, llama.cpp ${JSON.stringify(c.ids)}`);
+        else if (t.decode(ids) !== c.text) bad.push(`${JSON.stringify(c.text)}: round trip gives ${JSON.stringify(t.decode(ids))}`);
+      }
+      assert.deepEqual(bad, []);
+    });
+  }
 });
 
 // --- 2. the default model against the stored reference --------------------------------------------------------------

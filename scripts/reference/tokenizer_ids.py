@@ -19,7 +19,12 @@ Needs: pip install transformers==4.57.1 tokenizers==0.22.1 gguf==0.17.1 (no torc
 bypassed for the metadata-only GGUF read, which does not use torch). Optional: llama-cpp-python==0.3.36 (builds
 llama.cpp from source, ~10 min on 2 cores).
 
-Run from the repository root:  python3 scripts/reference/tokenizer_ids.py [--model data/models/...gguf]
+With --tiny it writes data/reference/tokenizer-tiny.json instead: a small byte-level BPE vocabulary (all 256 byte
+symbols, a few merges, control and user-defined tokens) and llama.cpp's ids for it under each supported
+tokenizer.ggml.pre family, on texts that tell the pre-tokenizers apart. Needs llama-cpp-python. The TS test builds
+the same vocabulary from that file and must give the same ids.
+
+Run from the repository root:  python3 scripts/reference/tokenizer_ids.py [--model data/models/...gguf] [--tiny]
 """
 from __future__ import annotations
 
@@ -78,11 +83,104 @@ def load_transformers(model: str):
     return transformers.AutoTokenizer.from_pretrained(os.path.dirname(model) or ".", gguf_file=os.path.basename(model))
 
 
+TINY_OUT = "data/reference/tokenizer-tiny.json"
+# One name per llama.cpp regex family that src/model/tokenizer.ts supports; dbrx is llama3's regex without
+# ignore_merges.
+TINY_PRES = ["gpt-2", "smollm", "llama-bpe", "dbrx", "qwen2", "default"]
+TINY_MERGES = [
+    "Ġ Ġ", "ĠĠ Ġ", "ĠĠ ĠĠ", "Ċ Ċ", "Ġ Ċ", "Ġ 1", "1 2", "12 3", "Ġ1 2", "h e", "l l", "he ll", "hell o", "Ġ w", "o r",
+    "Ġw or", "Ġwor l", "Ġworl d", "' s", "' S", "' t", "Ġ t", "Ġt he", "! !", "!! !", "Â ½", "Ġ Â", "ĠÂ ½", "e Ì", "Ã ©",
+    "Ġ (", "( )", ". .", ".. .",
+]
+TINY_EXTRA = ["Ġhello"]  # in the vocabulary but not reachable by merges: only ignore_merges (llama3) produces it
+TINY_TEXTS = [
+    "hello world", "hello 1", "  12", "x  1234567 y", "1234567", " ½²", "it's HE'S don't WON'T",
+    "hello\n\n\nworld \n  \n", "a\r\nb", "wow!!! ...(x)", "  hello", "\tthe  the   the",
+    "Café 日本語 😀 👍🏽", "<|im_start|>hello<|endoftext|>", "<tool>hello  12<tool>", "",
+]
+
+
+def tiny_reference(out: str) -> int:
+    import tempfile
+
+    import gguf
+    import llama_cpp
+    import numpy as np
+
+    # byte-level symbols, in byte order (GPT-2's bytes_to_unicode)
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    sym = dict(zip(bs, map(chr, cs)))
+    tokens = ["<|endoftext|>", "<|im_start|>"] + [sym[b] for b in range(256)]
+    for m in TINY_MERGES:
+        merged = m.replace(" ", "")
+        if merged not in tokens:
+            tokens.append(merged)
+    tokens += TINY_EXTRA + ["<tool>"]
+    types = [3, 3] + [1] * (len(tokens) - 3) + [4]
+    vocab = {"tokens": tokens, "merges": TINY_MERGES, "token_type": types, "bos_id": 1, "eos_id": 0}
+
+    cases = []
+    with tempfile.TemporaryDirectory() as d:
+        for pre in TINY_PRES:
+            path = os.path.join(d, f"tiny-{pre}.gguf")
+            w = gguf.GGUFWriter(path, "llama")
+            w.add_context_length(64)
+            w.add_embedding_length(8)
+            w.add_block_count(1)
+            w.add_feed_forward_length(16)
+            w.add_head_count(1)
+            w.add_head_count_kv(1)
+            w.add_layer_norm_rms_eps(1e-5)
+            w.add_rope_dimension_count(8)
+            w.add_tokenizer_model("gpt2")
+            w.add_tokenizer_pre(pre)
+            w.add_token_list(tokens)
+            w.add_token_merges(TINY_MERGES)
+            w.add_token_types(types)
+            w.add_bos_token_id(1)
+            w.add_eos_token_id(0)
+            w.add_add_bos_token(False)
+            w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
+            w.write_header_to_file()
+            w.write_kv_data_to_file()
+            w.write_tensors_to_file()
+            w.close()
+            ll = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+            for text in TINY_TEXTS:
+                ids = ll.tokenize(text.encode("utf-8"), add_bos=False, special=True) if text else []
+                cases.append({"pre": pre, "text": text, "ids": ids})
+            del ll
+    doc = {
+        "format": "codecllm tokenizer reference v1 (tiny)",
+        "ids_from": "llama.cpp (llama-cpp-python) tokenize(add_bos=False, special=True) of a GGUF holding this vocabulary",
+        "versions": {"llama_cpp_python": llama_cpp.__version__, "gguf": _dist_version("gguf")},
+        "date": datetime.date.today().isoformat(),
+        "command": "python3 scripts/reference/tokenizer_ids.py --tiny",
+        "vocab": vocab,
+    }
+    cases_json = ",\n  ".join(json.dumps(c) for c in cases)
+    head = json.dumps(doc, indent=1)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(head[:-2] + ',\n "cases": [\n  ' + cases_json + "\n ]\n}\n")
+    print(f"wrote {out}: {len(tokens)} tokens, {len(cases)} cases over pre types {', '.join(TINY_PRES)}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULT_MODEL)
-    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--tiny", action="store_true", help="write the tiny-vocabulary llama.cpp reference instead")
     args = ap.parse_args()
+    if args.tiny:
+        return tiny_reference(args.out or TINY_OUT)
+    args.out = args.out or OUT
 
     import gguf
     import tokenizers
