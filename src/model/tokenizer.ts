@@ -15,7 +15,7 @@
  * (llama.cpp's `parse_special = true`).
  *
  * @example
- * const gguf = await openGGUF('data/models/SmolLM2-135M-Instruct.Q4_1.gguf');
+ * const gguf = openGGUF('data/models/SmolLM2-135M-Instruct.Q4_1.gguf');
  * const tok = tokenizerFromGGUF(gguf.metadata, gguf.file);
  * tok.encode('Hello world'); // [19556, 905]
  * tok.decode([19556, 905]); // 'Hello world'
@@ -305,7 +305,7 @@ export function gguf2TokenizerJson(
  * The tokenizer embedded in a GGUF file's metadata (see `GGUF_PRE_TOKENIZERS` for what is supported).
  *
  * @example
- * const g = await openGGUF('model.gguf');
+ * const g = openGGUF('model.gguf');
  * const tok = tokenizerFromGGUF(g.metadata, 'model.gguf');
  * tok.encode('3.14'); // digits are single tokens for SmolLM2: [35, 30, 33, 36]
  */
