@@ -12,12 +12,14 @@ void InitInfo(Napi::Env env, Napi::Object exports);
 void InitCpuCodecs(Napi::Env env, Napi::Object exports);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitNvcomp(Napi::Env env, Napi::Object exports);
+void InitQuant(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
   InitCpuCodecs(env, exports);
   InitDevice(env, exports);
   InitNvcomp(env, exports);
+  InitQuant(env, exports);
   return exports;
 }
 
