@@ -120,7 +120,16 @@ function openHF(dir: string): Checkpoint {
     } catch (e) {
       throw err('E_TOKENIZER', msg.badHeader(tj, `invalid JSON (${(e as Error).message})`));
     }
-    tokenizer = tokenizerFromHFJson(json, tj);
+    const tcFile = path.join(dir, 'tokenizer_config.json');
+    let tc: unknown;
+    if (fs.existsSync(tcFile)) {
+      try {
+        tc = JSON.parse(fs.readFileSync(tcFile, 'utf8'));
+      } catch (e) {
+        throw err('E_TOKENIZER', msg.badHeader(tcFile, `invalid JSON (${(e as Error).message})`));
+      }
+    }
+    tokenizer = tokenizerFromHFJson(json, tj, tc);
   }
   return { file: dir, format: 'hf', config, tokenizer, weights, metadata, close: () => weights.close() };
 }
