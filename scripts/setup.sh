@@ -8,14 +8,14 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages
-APT_PKGS=(libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium)
+APT_PKGS=(cmake g++ libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # --- npm
@@ -24,12 +24,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# --- Python packages (notebook execution for reports)
-if [ -f scripts/requirements.txt ]; then
-  if ! python3 -c "import importlib.metadata as m, sys; [m.version(l.split('==')[0]) for l in open('scripts/requirements.txt') if l.strip() and not l.startswith('#')]" 2>/dev/null; then
-    say "pip install -r scripts/requirements.txt"
-    python3 -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
-  fi
+# --- Python packages for notebook execution (reports), pinned in scripts/setup-report.sh
+if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel" 2>/dev/null; then
+  say "python packages for reports"
+  bash scripts/setup-report.sh --no-apt | sed 's/^/[setup] /'
 fi
 
 # --- native addon (CPU-only when no nvcc)

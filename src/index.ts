@@ -1,0 +1,62 @@
+/**
+ * codecllm — the public surface, readable in one file (formats → tensors → quant → codec → model → engine → eval →
+ * viz → kernel). Notebooks and scripts import from here: `import { LlamaModel, generate } from 'codecllm'`.
+ */
+
+// errors and messages
+export { CodecLLMError, err, isCodecError, msg } from './messages.js';
+export type { ErrorCode } from './messages.js';
+
+// formats
+export { DTYPES, bitsPerWeight, byteSizeOf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from './formats/dtypes.js';
+export type { StorageDType, ElementDType, GGMLBlockDType } from './formats/dtypes.js';
+export { openGGUF, parseGGUF, writeGGUF, encodeGGUF } from './formats/gguf.js';
+export type { GGUFFile, GGUFValue } from './formats/gguf.js';
+export { openSafetensors, openShardedSafetensors, writeSafetensors, encodeSafetensors } from './formats/safetensors.js';
+export { dequantizeBlocks, quantizeBlocks } from './formats/ggml-blocks.js';
+
+// tensors
+export type { TensorInfo, TensorSource, F32Tensor } from './tensors/tensor.js';
+export { numel } from './tensors/tensor.js';
+
+// quantization
+export { parseSpec, formatSpec, quantSizes } from './quant/spec.js';
+export type { QuantSpec } from './quant/spec.js';
+export { quantize, dequantize } from './quant/quantize.js';
+export type { QuantizedTensor } from './quant/quantize.js';
+export { errorStats, errorBound, checkBound } from './quant/metrics.js';
+export { quantizeFast, quantizeNative } from './quant/native.js';
+
+// codecs
+export { cpuCompress, cpuDecompress, xxhash64, CPU_CODECS } from './codec/cpu.js';
+export type { CpuCodec } from './codec/cpu.js';
+export { nvcompAvailable, nvcompCompress, nvcompDecompress, NVCOMP_CODECS } from './codec/nvcomp.js';
+export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './codec/device.js';
+
+// model
+export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE } from './model/checkpoint.js';
+export type { Checkpoint } from './model/checkpoint.js';
+export { configFromHF, configFromGGUF, paramCount } from './model/config.js';
+export type { LlamaConfig } from './model/config.js';
+export { linearPaths, linearPath } from './model/names.js';
+export { LlamaModel } from './model/llama.js';
+export type { LinearLayer, Block, KVCache, PatchInfo } from './model/llama.js';
+export { initBackend } from './model/backend.js';
+export { generate, sampleToken } from './model/generate.js';
+export type { GenerateOptions, GenerateResult } from './model/generate.js';
+export { tokenizerFromGGUF, tokenizerFromHFJson } from './model/tokenizer.js';
+export type { TextTokenizer } from './model/tokenizer.js';
+export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './model/synthetic.js';
+
+// evaluation
+export { perplexity } from './eval/perplexity.js';
+export type { PerplexityResult, PerplexityOptions } from './eval/perplexity.js';
+export { compareLogits } from './eval/compare.js';
+
+// visualisation and notebooks
+export * from './viz/index.js';
+export { installKernel } from './kernel/install.js';
+export { runReport } from './report/report.js';
+
+// native addon
+export { nativeInfo, loadNative } from './native.js';
