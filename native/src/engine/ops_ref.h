@@ -1,0 +1,366 @@
+// ops_ref.h — readable, single-threaded REFERENCE kernels of the Llama-family forward (llm.c style).
+//
+// These are the twins every fast kernel is tested against: the multi-threaded CPU kernels of native/src/cpu_engine.cc
+// and the CUDA kernels of the GPU engine (include this header from host code of a .cu file). Header-only, no
+// dependencies beyond the C++17 standard library, no threads, no SIMD, no allocation except where stated.
+//
+// Numerics (the reference's contract):
+//   * Activations and weights are float (fp32); fp16/bf16 weights are raw uint16 bits converted EXACTLY as
+//     src/formats/dtypes.ts does (f16_to_f32 / bf16_to_f32 below); int8 weights dequantize exactly as
+//     src/quant/quantize.ts dequantize(): w = float((code - zero) * scale), one rounding (the product of an integer
+//     |v| <= 255 and a float is exact in double, so the float multiply below equals fround of the exact product).
+//   * Every reduction (dot products, sum of squares, softmax sum) accumulates in double and is rounded to float once
+//     where it is stored. Fast kernels accumulate in float in another order, so they match only within a tolerance:
+//     tests state atol + rtol*|ref| per dtype.
+//   * Element-wise steps follow the tfjs reference (src/model/llama.ts) operation by operation in float.
+//
+// Shapes (row-major, C order):   T = tokens in this call, P = tokens already in the KV cache, S = P + T,
+//   h = hidden size, V = vocab, H = query heads, Hkv = kv heads, G = H / Hkv, D = head dim, I = intermediate size,
+//   Smax = KV cache capacity (positions). Linear weights are W (out, in) as PyTorch stores them: y = x Wᵀ + b.
+//   gemv = linear with T == 1 (decode), gemm = linear with T > 1 (prefill); the reference is one loop for both.
+//
+// Layouts chosen for the engines (the tfjs model uses (n, T, D) views; the math per (token, head) row is the same):
+//   q after q_proj is (T, H, D) = (T, H*D) row-major; k, v after k/v_proj are (T, Hkv, D).
+//   KV cache of one layer: k_cache (Hkv, Smax, D), v_cache (Hkv, Smax, D); positions [0, S) are valid.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define CODECLLM_HD __host__ __device__
+#else
+#define CODECLLM_HD
+#endif
+
+namespace codecllm {
+namespace ref {
+
+// ============================================================================================================
+// fp16 / bf16 <-> float, bit for bit as src/formats/dtypes.ts (f16ToF32, f32ToF16, bf16ToF32, f32ToBf16)
+// ============================================================================================================
+
+CODECLLM_HD inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+CODECLLM_HD inline float f32_from_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/** IEEE fp16 bits -> float (exact; subnormals kept; NaN -> a quiet NaN, as dtypes.ts returns JS NaN). */
+CODECLLM_HD inline float f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t e = (h >> 10) & 0x1fu;
+  uint32_t f = h & 0x3ffu;
+  if (e == 0) {
+    // subnormal (or zero): f * 2^-24, exact in float
+    float v = (float)f * 5.9604644775390625e-08f;
+    return f32_from_bits(f32_bits(v) | sign);
+  }
+  if (e == 0x1f) return f == 0 ? f32_from_bits(sign | 0x7f800000u) : f32_from_bits(sign | 0x7fc00000u);
+  return f32_from_bits(sign | ((e - 15 + 127) << 23) | (f << 13));
+}
+
+/** float -> IEEE fp16 bits, round to nearest even, overflow to ±inf, NaN -> quiet NaN (0x7e00 | sign). */
+CODECLLM_HD inline uint16_t f32_to_f16(float v) {
+  uint32_t x = f32_bits(v);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t exp = (x >> 23) & 0xffu;
+  uint32_t mant = x & 0x7fffffu;
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0u));
+  int e = (int)exp - 127 + 15;
+  if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    mant |= 0x800000u;
+    int shift = 14 - e;
+    uint32_t h = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1u);
+    uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) h++;
+    return (uint16_t)(sign | h);
+  }
+  uint32_t h = ((uint32_t)e << 10) | (mant >> 13);
+  uint32_t rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;  // may carry into the exponent: correct (up to inf)
+  return (uint16_t)(sign | h);
+}
+
+/** bf16 bits -> float (exact). */
+CODECLLM_HD inline float bf16_to_f32(uint16_t b) { return f32_from_bits((uint32_t)b << 16); }
+
+/** float -> bf16 bits, round to nearest even, NaN kept quiet. */
+CODECLLM_HD inline uint16_t f32_to_bf16(float v) {
+  uint32_t x = f32_bits(v);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(((x >> 16) | 0x40u) & 0xffffu);
+  uint32_t r = x + 0x7fffu + ((x >> 16) & 1u);
+  return (uint16_t)(r >> 16);
+}
+
+// ============================================================================================================
+// embedding, rmsnorm, residual, swiglu, argmax
+// ============================================================================================================
+
+/** out (T, h) = table[tokens[t]] ; table (V, h). Token ids must be in [0, V) (checked by the caller). */
+inline void embedding(float* out, const float* table, const int32_t* tokens, int T, int h) {
+  for (int t = 0; t < T; t++) memcpy(out + (size_t)t * h, table + (size_t)tokens[t] * h, sizeof(float) * (size_t)h);
+}
+
+/**
+ * out (T, h) = x / sqrt(mean(x², row) + eps) * w ; x (T, h), w (h). out may alias x.
+ * As tfjs: r = float(1/sqrt(float(ms + eps))), then (x * r) * w, each product rounded to float.
+ */
+inline void rmsnorm(float* out, const float* x, const float* w, int T, int h, float eps) {
+  for (int t = 0; t < T; t++) {
+    const float* xr = x + (size_t)t * h;
+    float* o = out + (size_t)t * h;
+    double ss = 0;
+    for (int i = 0; i < h; i++) ss += (double)xr[i] * xr[i];
+    float ms = (float)(ss / h);
+    float r = (float)(1.0 / std::sqrt((double)(ms + eps)));
+    for (int i = 0; i < h; i++) o[i] = (xr[i] * r) * w[i];
+  }
+}
+
+/** x (n) += y (n) */
+inline void add_inplace(float* x, const float* y, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/** out (n) = silu(gate) * up = (gate * sigmoid(gate)) * up ; gate, up (n) with n = T*I. out may alias gate or up. */
+inline void swiglu(float* out, const float* gate, const float* up, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float g = gate[i];
+    float sig = (float)(1.0 / (1.0 + std::exp(-(double)g)));
+    out[i] = (g * sig) * up[i];
+  }
+}
+
+/** Index of the largest of x (n); the first one on ties (torch.argmax). NaN never wins. */
+inline int argmax(const float* x, int n) {
+  int best = 0;
+  for (int i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+// ============================================================================================================
+// rotary embeddings (rotate-half / Hugging Face layout)
+// ============================================================================================================
+
+/** Rope scaling kinds (config.ts RopeScaling). */
+enum RopeScalingKind { kRopeNone = 0, kRopeLinear = 1, kRopeLlama3 = 2 };
+
+/**
+ * inv_freq (D/2) exactly as ropeInvFreq() in src/model/llama.ts: inv[i] = float(1 / theta^(2i/D)) in double, then the
+ * scaling (linear: float(inv/factor); llama3: by wavelength, from the float inv values, rounded once).
+ * Note: the engines take inv_freq from TS (ropeInvFreq) so results never depend on libm's pow; this twin documents
+ * the formula and is checked against it.
+ */
+inline void rope_inv_freq(float* inv, int D, double theta, int scaling, double factor, double low_freq_factor,
+                          double high_freq_factor, double original_max_pos) {
+  const double kPi = 3.141592653589793;
+  for (int i = 0; i < D / 2; i++) inv[i] = (float)(1.0 / std::pow(theta, (double)(2 * i) / D));
+  if (scaling == kRopeLinear)
+    for (int i = 0; i < D / 2; i++) inv[i] = (float)((double)inv[i] / factor);
+  if (scaling == kRopeLlama3) {
+    double low_wl = original_max_pos / low_freq_factor, high_wl = original_max_pos / high_freq_factor;
+    for (int i = 0; i < D / 2; i++) {
+      double f = inv[i], wl = 2 * kPi / f;
+      if (wl > low_wl)
+        inv[i] = (float)(f / factor);
+      else if (wl >= high_wl) {
+        double smooth = (original_max_pos / wl - low_freq_factor) / (high_freq_factor - low_freq_factor);
+        inv[i] = (float)((1 - smooth) * (f / factor) + smooth * f);
+      }
+    }
+  }
+}
+
+/**
+ * cos/sin of one position, (D) each, as llama.ts ensureRope(): f = float(pos * inv_freq[i]) (HF computes freqs in
+ * float32), cos/sin evaluated in double and rounded to float; emb = cat(freqs, freqs).
+ */
+inline void rope_cos_sin(float* cos_out, float* sin_out, int64_t pos, const float* inv_freq, int D) {
+  for (int i = 0; i < D / 2; i++) {
+    float f = (float)((double)pos * (double)inv_freq[i]);
+    float c = (float)std::cos((double)f), s = (float)std::sin((double)f);
+    cos_out[i] = cos_out[i + D / 2] = c;
+    sin_out[i] = sin_out[i + D / 2] = s;
+  }
+}
+
+/**
+ * In place: x (T, n, D), positions (T) (absolute positions, P + t for a plain forward), inv_freq (D/2).
+ * x = x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1) with x1 = x[:D/2], x2 = x[D/2:]:
+ *   x1' = x1*c + (-x2)*s ;  x2' = x2*c + x1*s   (each product rounded to float, then the sum; as tfjs).
+ * D <= 1024 (config.ts limit).
+ */
+inline void rope_rotate_half(float* x, const int32_t* positions, const float* inv_freq, int T, int n, int D) {
+  float cs[1024], sn[1024];
+  const int half = D / 2;
+  for (int t = 0; t < T; t++) {
+    rope_cos_sin(cs, sn, positions[t], inv_freq, D);
+    for (int j = 0; j < n; j++) {
+      float* v = x + ((size_t)t * n + j) * D;
+      for (int i = 0; i < half; i++) {
+        float x1 = v[i], x2 = v[i + half];
+        float a = x1 * cs[i], b = (-x2) * sn[i];
+        float c = x2 * cs[i + half], d = x1 * sn[i + half];
+        v[i] = a + b;
+        v[i + half] = c + d;
+      }
+    }
+  }
+}
+
+// ============================================================================================================
+// attention over a KV cache (GQA, causal)
+// ============================================================================================================
+
+/**
+ * Append this call's keys/values to one layer's cache at positions [P, P+T).
+ * k, v (T, Hkv, D) -> k_cache, v_cache (Hkv, Smax, D). P + T <= Smax (checked by the caller).
+ */
+inline void kv_append(float* k_cache, float* v_cache, const float* k, const float* v, int T, int Hkv, int D, int P, int Smax) {
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < Hkv; j++) {
+      memcpy(k_cache + ((size_t)j * Smax + P + t) * D, k + ((size_t)t * Hkv + j) * D, sizeof(float) * (size_t)D);
+      memcpy(v_cache + ((size_t)j * Smax + P + t) * D, v + ((size_t)t * Hkv + j) * D, sizeof(float) * (size_t)D);
+    }
+}
+
+/**
+ * out (T, H, D) = softmax(q kᵀ * scale + causal mask) v for T new tokens at positions [P, P+T).
+ * q (T, H, D) (already roped), k_cache / v_cache (Hkv, Smax, D) holding positions [0, P+T) (this call's keys appended
+ * already). Query head hq uses kv head hq / G (G = H / Hkv; HF repeat_kv order). Query t sees keys s <= P + t.
+ * scale = float(1 / sqrt(D)); score = float(q·k) * scale (rounded to float, as tfjs); softmax with the row max
+ * subtracted, exp and sum in double, probabilities rounded to float; out = Σ p·v accumulated in double.
+ * scratch: (P + T) floats.
+ */
+inline void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D,
+                      int P, int Smax, float* scratch) {
+  const int G = H / Hkv;
+  const float scale = (float)(1.0 / std::sqrt((double)D));
+  for (int t = 0; t < T; t++) {
+    const int S = P + t + 1;  // keys visible to this query
+    for (int hq = 0; hq < H; hq++) {
+      const int kv = hq / G;
+      const float* qv = q + ((size_t)t * H + hq) * D;
+      const float* kc = k_cache + (size_t)kv * Smax * D;
+      const float* vc = v_cache + (size_t)kv * Smax * D;
+      float mx = -INFINITY;
+      for (int s = 0; s < S; s++) {
+        double dot = 0;
+        for (int i = 0; i < D; i++) dot += (double)qv[i] * kc[(size_t)s * D + i];
+        float sc = (float)dot * scale;
+        scratch[s] = sc;
+        if (sc > mx) mx = sc;
+      }
+      double sum = 0;
+      for (int s = 0; s < S; s++) sum += std::exp((double)scratch[s] - mx);
+      for (int s = 0; s < S; s++) scratch[s] = (float)(std::exp((double)scratch[s] - mx) / sum);
+      float* o = out + ((size_t)t * H + hq) * D;
+      for (int i = 0; i < D; i++) {
+        double acc = 0;
+        for (int s = 0; s < S; s++) acc += (double)scratch[s] * vc[(size_t)s * D + i];
+        o[i] = (float)acc;
+      }
+    }
+  }
+}
+
+// ============================================================================================================
+// linear layers: y (T, out) = x (T, in) · Wᵀ + b ; W (out, in) row-major ; b (out) or null
+// ============================================================================================================
+
+/** fp32 weights. */
+inline void linear_f32(float* y, const float* x, const float* W, const float* b, int T, int in, int out) {
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const float* w = W + (size_t)o * in;
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int i = 0; i < in; i++) acc += (double)xr[i] * w[i];
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+
+/** fp16 weights: W holds IEEE half bits (out, in). */
+inline void linear_f16(float* y, const float* x, const uint16_t* W, const float* b, int T, int in, int out) {
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const uint16_t* w = W + (size_t)o * in;
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int i = 0; i < in; i++) acc += (double)xr[i] * f16_to_f32(w[i]);
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+
+/** bf16 weights: W holds bfloat16 bits (out, in). */
+inline void linear_bf16(float* y, const float* x, const uint16_t* W, const float* b, int T, int in, int out) {
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const uint16_t* w = W + (size_t)o * in;
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int i = 0; i < in; i++) acc += (double)xr[i] * bf16_to_f32(w[i]);
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+
+/**
+ * One int8 weight, dequantized as quantize.ts: float(code - zero) * scale (one float rounding, exact = fround).
+ * Symmetric int8: code int8 in [-127, 127], zero 0. Asymmetric int8: code uint8 in [0, 255], zero uint8.
+ */
+CODECLLM_HD inline float dequant_i8(int code, int zero, float scale) { return (float)(code - zero) * scale; }
+
+/**
+ * int8, per output channel (quant spec 'int8:per-channel'): codes (out, in), scale (out), optional zero (out).
+ * Symmetric: pass q_s8 (int8 codes) and q_u8 = zero = null. Asymmetric: pass q_u8 (uint8 codes) and zero (uint8),
+ * q_s8 = null. Scales are float values (fp16/bf16 scales: convert with f16_to_f32 / bf16_to_f32 first).
+ */
+inline void linear_i8_channel(float* y, const float* x, const int8_t* q_s8, const uint8_t* q_u8, const float* scale,
+                              const uint8_t* zero, const float* b, int T, int in, int out) {
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const float* xr = x + (size_t)t * in;
+      const int z = zero ? zero[o] : 0;
+      double acc = 0;
+      for (int i = 0; i < in; i++) {
+        const size_t k = (size_t)o * in + i;
+        acc += (double)xr[i] * dequant_i8(q_s8 ? q_s8[k] : q_u8[k], z, scale[o]);
+      }
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+
+/**
+ * int8, group-wise along `in` (quant spec 'int8:group=gs'): codes (out, in); scale and zero (out, ng) with
+ * ng = ceil(in / gs); weight (o, i) uses group o * ng + i / gs (quantize.ts groupIndex). Codes/zero as above.
+ */
+inline void linear_i8_group(float* y, const float* x, const int8_t* q_s8, const uint8_t* q_u8, const float* scale,
+                            const uint8_t* zero, int gs, const float* b, int T, int in, int out) {
+  const int ng = (in + gs - 1) / gs;
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int i = 0; i < in; i++) {
+        const size_t k = (size_t)o * in + i;
+        const size_t g = (size_t)o * ng + i / gs;
+        acc += (double)xr[i] * dequant_i8(q_s8 ? q_s8[k] : q_u8[k], zero ? zero[g] : 0, scale[g]);
+      }
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+
+}  // namespace ref
+}  // namespace codecllm
