@@ -105,6 +105,13 @@ test('round trip: writeGGUF -> openGGUF, every dtype and metadata type', () => {
   checkSample(parseGGUF(encodeGGUF(spec), 'mem.gguf'), spec, expect);
 });
 
+test('a Buffer view at a non-zero byteOffset reads correctly', () => {
+  const { spec, expect } = sampleSpec();
+  const view = Buffer.concat([Buffer.alloc(5), encodeGGUF(spec)]).subarray(5);
+  assert.notEqual(view.byteOffset, 0);
+  checkSample(parseGGUF(view, 'view.gguf'), spec, expect);
+});
+
 test('round trip: entries of a read file can be written back unchanged', () => {
   const { spec } = sampleSpec();
   const g = parseGGUF(encodeGGUF(spec));

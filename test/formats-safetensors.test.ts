@@ -68,6 +68,14 @@ test('round trip: safetensorsFromBuffer reads the same as the file path', () => 
   assert.throws(() => st.info('nope'), { code: 'E_FORMAT', message: "mem.safetensors: tensor 'nope' not found" });
 });
 
+test('a Buffer view at a non-zero byteOffset (e.g. from a pooled Buffer) reads correctly', () => {
+  const { tensors, values } = sample();
+  const view = Buffer.concat([Buffer.alloc(3), encodeSafetensors(tensors)]).subarray(3);
+  assert.notEqual(view.byteOffset, 0);
+  const st = safetensorsFromBuffer(view, 'view.safetensors');
+  for (const t of tensors) assert.deepEqual(Array.from(st.readF32(t.name)), values[t.name]);
+});
+
 test('round trip: sharded checkpoint via model.safetensors.index.json', () => {
   const { tensors, values } = sample();
   const dir = fs.mkdtempSync(path.join(tmp, 'shard-'));

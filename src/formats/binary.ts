@@ -161,7 +161,12 @@ export interface ByteSource {
   close(): void;
 }
 
-/** Open a regular file for positioned reads; E_IO `fileNotFound` / `notAFile` / `readFailed` on failure. */
+/**
+ * Open a regular file for positioned reads; E_IO `fileNotFound` / `notAFile` / `readFailed` on failure.
+ *
+ * @example
+ * const src = openFileSource('model.gguf'); const head = src.read(0, 24); src.close();
+ */
 export function openFileSource(file: string): ByteSource {
   let fd: number;
   try {
@@ -186,7 +191,8 @@ export function openFileSource(file: string): ByteSource {
       const out = new Uint8Array(len);
       let done = 0;
       while (done < len) {
-        const n = fs.readSync(fd, out, done, len - done, offset + done);
+        // at most 1 GiB per call: fs.readSync rejects lengths of 2 GiB and more
+        const n = fs.readSync(fd, out, done, Math.min(len - done, 1 << 30), offset + done);
         if (n === 0) throw err('E_IO', msg.readFailed(file, `unexpected end of file at offset ${offset + done}`));
         done += n;
       }
@@ -199,7 +205,12 @@ export function openFileSource(file: string): ByteSource {
   };
 }
 
-/** A ByteSource over bytes already in memory (used by the fuzzers and tests; no disk). */
+/**
+ * A ByteSource over bytes already in memory (used by the fuzzers and tests; no disk).
+ *
+ * @example
+ * bufferSource(new Uint8Array([1, 2, 3]), 'mem.bin').read(1, 2); // Uint8Array [2, 3]
+ */
 export function bufferSource(bytes: Uint8Array, file: string): ByteSource {
   let open = true;
   return {
@@ -210,7 +221,9 @@ export function bufferSource(bytes: Uint8Array, file: string): ByteSource {
       if (offset < 0 || len < 0 || offset + len > bytes.length) {
         throw err('E_IO', msg.readFailed(file, `unexpected end of file at offset ${Math.min(offset + len, bytes.length)}`));
       }
-      return bytes.slice(offset, offset + len);
+      const out = new Uint8Array(len); // a real copy: Buffer#slice would return a view into a pooled buffer
+      out.set(bytes.subarray(offset, offset + len));
+      return out;
     },
     close() {
       open = false;
@@ -221,6 +234,9 @@ export function bufferSource(bytes: Uint8Array, file: string): ByteSource {
 /**
  * Run `parse` on a growing prefix of `src` (starting at `first` bytes, doubling) until it no longer asks for more.
  * Lets a parser of a variable-length header read only about as much of a big file as the header needs.
+ *
+ * @example
+ * const header = parseWithGrowingPrefix(src, 1 << 20, (prefix) => parseHeader(prefix, src.size, src.file));
  */
 export function parseWithGrowingPrefix<T>(src: ByteSource, first: number, parse: (prefix: Uint8Array) => T): T {
   let n = Math.min(first, src.size);

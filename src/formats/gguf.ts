@@ -222,7 +222,12 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
   return { version, entries, alignment, tensors, dataOffset };
 }
 
-/** A lazily read GGUF file: header parsed at open, tensor bytes read (and dequantized) on demand. */
+/**
+ * A lazily read GGUF file: header parsed at open, tensor bytes read (and dequantized) on demand.
+ *
+ * @example
+ * const g = openGGUF('m.gguf'); g.info('blk.0.attn_q.weight').shape; // [576, 576] (PyTorch order)
+ */
 export class GGUFFile implements TensorSource {
   readonly version: number;
   readonly metadata: Map<string, GGUFValue>;

@@ -152,7 +152,12 @@ export function parseSafetensorsHeader(header: Uint8Array | string, fileSize: nu
   return { tensors, metadata, dataOffset };
 }
 
-/** A lazily read safetensors file: header parsed at open, tensor bytes read on demand. */
+/**
+ * A lazily read safetensors file: header parsed at open, tensor bytes read on demand.
+ *
+ * @example
+ * const st = openSafetensors('model.safetensors'); st.metadata.format; // 'pt'
+ */
 export class SafetensorsFile implements TensorSource {
   readonly metadata: Record<string, string>;
   private readonly byName: Map<string, SafetensorsEntry>;
@@ -199,7 +204,8 @@ function openFromSource(src: ByteSource): SafetensorsFile {
   try {
     const { file, size } = src;
     if (size < 8) throw err('E_SAFETENSORS', msg.truncated(file, 'header length', 8, size));
-    const n = new DataView(src.read(0, 8).buffer).getBigUint64(0, true);
+    const lenBytes = src.read(0, 8);
+    const n = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
     if (n > BigInt(MAX_HEADER_BYTES)) throw err('E_SAFETENSORS', msg.tooLarge(file, 'header length', n, MAX_HEADER_BYTES));
     if (n > BigInt(size - 8)) throw err('E_SAFETENSORS', msg.truncated(file, 'header', n, size - 8));
     return new SafetensorsFile(src, parseSafetensorsHeader(src.read(8, Number(n)), size, file));
