@@ -122,8 +122,6 @@ export const msg = {
   kernelNotBuilt: (entry: string) => `codecllm kernel: ${entry} not found: run 'npm run build' first`,
   kernelNoTslab: (root: string) => `codecllm kernel: tslab not found from ${root}: run 'npm ci'`,
   kernelInstalled: (dir: string) => `Installed kernelspec 'codecllm' (CodecLLM (TypeScript)) in ${dir}`,
-  kernelNoJupyter: (python: string) =>
-    `codecllm kernel: '${python}' has no jupyter_client (needed to find the kernels folder): pass --prefix or --user, or run 'bash scripts/setup-report.sh'`,
   reportNoPython: (python: string, detail: string) =>
     `report: ${python} cannot run nbclient/nbconvert (${detail}): run 'bash scripts/setup-report.sh'`,
   reportCellError: (notebook: string, cell: number, detail: string) => `${notebook}: cell ${cell} failed: ${detail}`,

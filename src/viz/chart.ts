@@ -55,8 +55,10 @@ function describe(spec: VegaLiteSpec): string {
  */
 export async function chart(spec: VegaLiteSpec): Promise<MimeBundle> {
   if (typeof spec !== 'object' || spec === null) throw err('E_ARG', msg.badArg('spec', 'expected a vega-lite spec object'));
-  const full = { ...spec, $schema: VEGALITE_SCHEMA } as VegaLiteSpec;
-  const svg = await renderSvg(full);
+  // A JSON copy: what goes on the wire is exactly what the frontend gets, and vega (which tags every data row
+  // with a Symbol id while rendering) never touches the caller's rows or the bundle's spec.
+  const full = JSON.parse(JSON.stringify({ ...spec, $schema: VEGALITE_SCHEMA })) as VegaLiteSpec;
+  const svg = await renderSvg(structuredClone(full));
   return { [VEGALITE_MIME]: full, 'image/svg+xml': svg, 'text/plain': describe(full) } as MimeBundle;
 }
 
@@ -138,7 +140,7 @@ function xyBase(data: DataInput, o: XYOptions, mark: object, xType?: FieldType):
  * @example
  * display(await lineChart(aq.table({ step: [0, 1, 2], ppl: [12.1, 12.3, 13.0] }), { x: 'step', y: 'ppl' }));
  */
-export function lineChart(data: DataInput, options: XYOptions): Promise<MimeBundle> {
+export async function lineChart(data: DataInput, options: XYOptions): Promise<MimeBundle> {
   return chart(xyBase(data, options, { type: 'line', point: true }));
 }
 
@@ -148,7 +150,7 @@ export function lineChart(data: DataInput, options: XYOptions): Promise<MimeBund
  * @example
  * display(await scatter(rows, { x: 'entropy', y: 'ratio', color: 'codec' }));
  */
-export function scatter(data: DataInput, options: XYOptions): Promise<MimeBundle> {
+export async function scatter(data: DataInput, options: XYOptions): Promise<MimeBundle> {
   return chart(xyBase(data, options, { type: 'point', filled: true }));
 }
 
@@ -158,7 +160,7 @@ export function scatter(data: DataInput, options: XYOptions): Promise<MimeBundle
  * @example
  * display(await barChart([{ codec: 'zstd', ratio: 1.3 }, { codec: 'ans', ratio: 1.4 }], { x: 'codec', y: 'ratio' }));
  */
-export function barChart(data: DataInput, options: XYOptions): Promise<MimeBundle> {
+export async function barChart(data: DataInput, options: XYOptions): Promise<MimeBundle> {
   const spec = xyBase(data, options, { type: 'bar' }, 'nominal') as { encoding: Record<string, unknown> };
   if (options.color && typeof options.y === 'string') spec.encoding.xOffset = { field: options.color, type: 'nominal', sort: null };
   if (typeof options.y !== 'string' && options.y.length > 1) spec.encoding.xOffset = { field: 'series', type: 'nominal', sort: null };
@@ -245,7 +247,7 @@ export function binValues(series: Readonly<Record<string, ArrayLike<number>>>, b
  * @example
  * display(await histogram({ weights: w, errors: e }, { bins: 60, logY: true, title: 'layer 0 q_proj' }));
  */
-export function histogram(values: ArrayLike<number> | Readonly<Record<string, ArrayLike<number>>>, options: HistogramOptions = {}): Promise<MimeBundle> {
+export async function histogram(values: ArrayLike<number> | Readonly<Record<string, ArrayLike<number>>>, options: HistogramOptions = {}): Promise<MimeBundle> {
   const series = isArrayLikeNumbers(values) ? { values } : values;
   const names = Object.keys(series);
   const binsOut = binValues(series, options.bins ?? 40);
