@@ -39,8 +39,10 @@ export interface NativeLedger {
   entries: NativeLedgerEntry[];
   /** bytes of live caller buffers (sum of entries) */
   ownBytes: number;
-  /** bytes held by the addon's scratch-buffer pool (reused across nvCOMP calls) */
+  /** bytes held by the addon's device scratch pool (reused across nvCOMP calls) */
   scratchBytes: number;
+  /** bytes of pinned host staging held by the addon */
+  pinnedBytes: number;
   /** cudaMemGetInfo */
   freeBytes: number;
   totalBytes: number;
@@ -55,36 +57,31 @@ export interface NativeDeviceInfo {
   freeBytes: number;
   driverVersion: number;
   runtimeVersion: number;
-  /** nvCOMP library version (nvcompGetProperties), 0 when built without nvCOMP */
-  nvcompVersion: number;
-  /** CUDA runtime nvCOMP was built with */
-  nvcompCudartVersion: number;
 }
 
-/** Per-codec options of the nvCOMP batched APIs (see src/codec/nvcomp.ts). */
+/** Options of the nvCOMP batched APIs (see src/codec/nvcomp.ts). */
 export interface NativeNvcompOptions {
   /** label used in error messages (tensor name) */
   tensor?: string;
   /** uncompressed chunk size in bytes (default 65536, capped by the codec's maximum) */
   chunkSize?: number;
-  /** nvcompType_t name: 'char' | 'uchar' | 'short' | 'ushort' | 'int' | 'uint' | 'longlong' | 'ulonglong' | 'float16' … */
+  /** nvcompType_t name: 'char' | 'uchar' | 'short' | 'ushort' | 'int' | 'uint' | 'longlong' | 'ulonglong' | 'float8e4m3' | 'float16' | 'float32' | 'float64' */
   dataType?: string;
-  /** codec algorithm / level knob: Bitcomp algorithm, (G)Deflate algorithm, Zstd level … */
+  /** Bitcomp algorithm (0 default, 1 sparse), (G)Deflate algorithm (0..5, default 1), Cascaded level (0..7, default 3) */
   algorithm?: number;
-  /** Cascaded: run-length-encoding passes, delta passes, bit packing */
-  numRLEs?: number;
-  numDeltas?: number;
-  useBitPacking?: boolean;
-  /** repeat the timed launch this many times (benchmarks); the result is checked after the last one */
+  /** repeat the timed launch this many times (benchmarks); results are checked after the last one */
   iterations?: number;
-  /** index into the addon's stream pool (default 0) */
+  /** index into the addon's stream pool (0..3, default 0) */
   stream?: number;
 }
 
 export interface NativeNvcompCompressResult {
-  /** device buffer id holding the packed chunks (chunk i at chunkOffsets[i]) */
+  /** device buffer id holding the packed chunks (chunk i at chunkOffsets[i], 16-byte aligned) */
   id: number;
+  /** sum of chunkBytes */
   compressedBytes: number;
+  /** size of the packed buffer (compressedBytes plus alignment padding) */
+  packedBytes: number;
   chunkSize: number;
   /** compressed size of each chunk */
   chunkBytes: Float64Array;
@@ -128,7 +125,8 @@ export interface NativeAddon {
   eventElapsedMs?(startId: number, endId: number): number;
   eventDestroy?(id: number): boolean;
   // ---- nvCOMP (buildInfo().nvcomp)
-  nvcompCodecs?(): { name: string; maxChunkBytes: number }[];
+  nvcompInfo?(): { version: number; cudartVersion: number; headerVersion: string };
+  nvcompCodecs?(): { name: string; maxChunkBytes: number; dataTypeBytes: number }[];
   nvcompCompress?(codec: string, srcId: number, srcOffset: number, bytes: number, tag: string, opts: NativeNvcompOptions): NativeNvcompCompressResult;
   nvcompDecompress?(
     codec: string,
@@ -281,7 +279,7 @@ export function wrapNativeError(e: unknown, context: { codec?: string; op?: 'com
       text = msg.codecFailed(e.codec ?? context.codec ?? '?', context.op ?? (e.op === 'compress' ? 'compress' : 'decompress'), e.message);
       break;
     case 'E_CUDA':
-      text = msg.cudaFailed(e.message, site);
+      text = e.codec !== undefined ? msg.nvcompFailed(e.codec, e.tensor ?? '?', e.message, site) : msg.cudaFailed(e.message, site);
       break;
     case 'E_OOM':
       text = msg.deviceOom(e.message, site);

@@ -1,3 +1,605 @@
-// nvcomp.cc — placeholder until the nvCOMP module lands.
+// nvcomp.cc — nvCOMP batched C API (pip wheel nvidia-libnvcomp-cu13; pinned 5.1.0.21, which is built against CUDA
+// 13.0 like the H100 host's driver; 6.x compiles too, see the NVCOMP_VER_MAJOR branches) for ANS, Bitcomp,
+// Cascaded, Deflate, GDeflate, LZ4, Snappy and Zstd (CUDA + nvCOMP builds).
+//
+// A tensor of `bytes` bytes is cut into chunks of `chunkSize` (default 64 KiB, capped by the codec's
+// nvcomp<X>CompressionMaxAllowedChunkSize); chunk i covers [i*chunkSize, min((i+1)*chunkSize, bytes)).
+// Compressed chunks are packed into one device buffer, chunk i at chunkOffsets[i] (16-byte aligned, which satisfies
+// every codec's decompression input alignment), chunkBytes[i] long.
+//
+// Every launch status and every per-chunk status is checked; decompression also checks each chunk's actual
+// decompressed size against the expected one. Failures throw E_NVCOMP with fields codec, tensor, op, chunk, chunks,
+// status (or got/expected), which src/native.ts turns into msg.nvcompChunkFailed / msg.nvcompChunkSize.
+// Per call there is no cudaMalloc or stream creation once warm: pointer/size arrays, statuses, temp space and the
+// per-chunk output slots come from the scratch pool, host staging from the pinned pool, streams from the pool.
+//
+// JS: nvcompInfo() -> {version, cudartVersion}
+//     nvcompCodecs() -> [{name, maxChunkBytes, defaultDataType}]
+//     nvcompCompress(codec, srcId, srcOffset, bytes, tag, opts) -> {id, compressedBytes, packedBytes, chunkSize,
+//                                                                  chunkBytes: Float64Array, chunkOffsets: Float64Array, ms}
+//     nvcompDecompress(codec, srcId, chunkOffsets, chunkBytes, dstId, dstOffset, rawBytes, opts) -> {ms}
+//     opts: {tensor?, chunkSize?, dataType?, algorithm?, numRLEs?, numDeltas?, useBitPacking?, iterations?, stream?}
 #include <napi.h>
+
+#include "binding.h"
+
+#if defined(CODECLLM_HAVE_NVCOMP)
+#include <nvcomp.h>
+#include <nvcomp/ans.h>
+#include <nvcomp/bitcomp.h>
+#include <nvcomp/cascaded.h>
+#include <nvcomp/deflate.h>
+#include <nvcomp/gdeflate.h>
+#include <nvcomp/lz4.h>
+#include <nvcomp/snappy.h>
+#include <nvcomp/zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "cuda/kernels.h"
+#include "device.h"
+
+namespace {
+using namespace codecllm;
+using namespace codecllm::cuda;
+
+constexpr size_t kDefaultChunk = 64 * 1024;
+constexpr size_t kPackAlign = 16;
+constexpr uint64_t kMaxBytes = 1ull << 48;
+
+size_t RoundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+struct DataType {
+  const char* name;
+  nvcompType_t type;
+  size_t size;
+};
+const DataType kTypes[] = {
+    {"char", NVCOMP_TYPE_CHAR, 1},         {"uchar", NVCOMP_TYPE_UCHAR, 1},         {"short", NVCOMP_TYPE_SHORT, 2},
+    {"ushort", NVCOMP_TYPE_USHORT, 2},     {"int", NVCOMP_TYPE_INT, 4},             {"uint", NVCOMP_TYPE_UINT, 4},
+    {"longlong", NVCOMP_TYPE_LONGLONG, 8}, {"ulonglong", NVCOMP_TYPE_ULONGLONG, 8}, {"float16", NVCOMP_TYPE_FLOAT16, 2},
+#if NVCOMP_VER_MAJOR >= 6
+    {"float8e4m3", NVCOMP_TYPE_FLOAT8_E4M3, 1}, {"float32", NVCOMP_TYPE_FLOAT32, 4}, {"float64", NVCOMP_TYPE_FLOAT64, 8},
+#endif
+};
+
+const DataType& ParseType(const std::string& s) {
+  for (const auto& t : kTypes)
+    if (s == t.name) return t;
+  std::string known;
+  for (const auto& t : kTypes) known += std::string(known.empty() ? "" : ", ") + t.name;
+  THROW_ERROR("E_ARG", "unknown nvCOMP data type '" + s + "' (" + known + ")");
+}
+
+/** Options from JS. */
+struct Options {
+  std::string tensor = "?";
+  size_t chunkSize = kDefaultChunk;
+  std::string dataType;  // "" = codec default
+  int algorithm = -1;    // -1 = codec default
+  int numRLEs = -1, numDeltas = -1, useBitPacking = -1;  // Cascaded (nvCOMP 5), -1 = default
+  int iterations = 1;
+  int stream = 0;
+};
+
+Options ParseOptions(const Napi::Value& v) {
+  Options o;
+  if (!v.IsObject()) return o;
+  Napi::Object obj = v.As<Napi::Object>();
+  auto num = [&](const char* k, double lo, double hi, double dflt) -> double {
+    Napi::Value x = obj.Get(k);
+    if (x.IsUndefined() || x.IsNull()) return dflt;
+    CHECK_ARG(x.IsNumber(), std::string("nvCOMP option ") + k + ": expected a number");
+    double d = x.As<Napi::Number>().DoubleValue();
+    CHECK_ARG(d == static_cast<double>(static_cast<int64_t>(d)) && d >= lo && d <= hi,
+              std::string("nvCOMP option ") + k + ": must be an integer in [" + std::to_string(static_cast<int64_t>(lo)) + ", " +
+                  std::to_string(static_cast<int64_t>(hi)) + "]");
+    return d;
+  };
+  Napi::Value t = obj.Get("tensor");
+  if (t.IsString()) o.tensor = t.As<Napi::String>().Utf8Value();
+  Napi::Value dt = obj.Get("dataType");
+  if (dt.IsString()) o.dataType = dt.As<Napi::String>().Utf8Value();
+  o.chunkSize = static_cast<size_t>(num("chunkSize", 1, double(1ull << 32), double(kDefaultChunk)));
+  o.algorithm = static_cast<int>(num("algorithm", 0, 255, -1));
+  o.iterations = static_cast<int>(num("iterations", 1, 100000, 1));
+  o.numRLEs = static_cast<int>(num("numRLEs", 0, 8, -1));
+  o.numDeltas = static_cast<int>(num("numDeltas", 0, 8, -1));
+  Napi::Value bp = obj.Get("useBitPacking");
+  if (bp.IsBoolean()) o.useBitPacking = bp.As<Napi::Boolean>().Value() ? 1 : 0;
+  o.stream = static_cast<int>(num("stream", 0, kStreams - 1, 0));
+  return o;
+}
+
+// ---- one interface over the eight codecs' identical batched APIs
+
+
+class NvCodec {
+ public:
+  virtual ~NvCodec() = default;
+  const char* name = "";
+  size_t maxChunk = 0;   // nvcomp<X>CompressionMaxAllowedChunkSize
+  size_t typeSize = 1;   // chunk sizes must be multiples of it
+  virtual nvcompAlignmentRequirements_t CompressAlign() = 0;
+  virtual nvcompAlignmentRequirements_t DecompressAlign() = 0;
+  virtual size_t CompressTemp(size_t n, size_t chunk, size_t total, cudaStream_t s) = 0;
+  virtual size_t MaxOutputChunk(size_t chunk) = 0;
+  virtual nvcompStatus_t Compress(const void* const* in, const size_t* inBytes, size_t chunk, size_t n, void* temp,
+                                  size_t tempBytes, void* const* out, size_t* outBytes, nvcompStatus_t* st, cudaStream_t s) = 0;
+  virtual size_t DecompressTemp(size_t n, size_t chunk, size_t total, cudaStream_t s) = 0;
+  virtual nvcompStatus_t Decompress(const void* const* in, const size_t* inBytes, const size_t* outCap, size_t* outBytes,
+                                    size_t n, void* temp, size_t tempBytes, void* const* out, nvcompStatus_t* st,
+                                    cudaStream_t s) = 0;
+};
+
+// nvCOMP 6 renamed <X>GetTempSizeAsync(n, chunk, opts, &temp, total) to <X>GetTempSize(..., stream).
+#if NVCOMP_VER_MAJOR >= 6
+#define NV_TEMP_ARGS size_t, size_t, CO, size_t*, size_t, cudaStream_t
+#define NV_DTEMP_ARGS size_t, size_t, DO, size_t*, size_t, cudaStream_t
+#define NV_TEMP_SUFFIX
+#define NV_STREAM_ARG(s) , s
+#else
+#define NV_TEMP_ARGS size_t, size_t, CO, size_t*, size_t
+#define NV_DTEMP_ARGS size_t, size_t, DO, size_t*, size_t
+#define NV_TEMP_SUFFIX Async
+#define NV_STREAM_ARG(s)
+#endif
+#define NV_CAT3_(a, b, c) a##b##c
+#define NV_CAT3(a, b, c) NV_CAT3_(a, b, c)
+
+template <class CO, class DO>
+struct Api {
+  nvcompStatus_t (*compAlign)(CO, nvcompAlignmentRequirements_t*);
+  nvcompStatus_t (*compTemp)(NV_TEMP_ARGS);
+  nvcompStatus_t (*maxOut)(size_t, CO, size_t*);
+  nvcompStatus_t (*compress)(const void* const*, const size_t*, size_t, size_t, void*, size_t, void* const*, size_t*, CO,
+                             nvcompStatus_t*, cudaStream_t);
+  nvcompStatus_t (*decAlign)(DO, nvcompAlignmentRequirements_t*);
+  nvcompStatus_t (*decTemp)(NV_DTEMP_ARGS);
+  nvcompStatus_t (*decompress)(const void* const*, const size_t*, const size_t*, size_t*, size_t, void*, size_t, void* const*,
+                               DO, nvcompStatus_t*, cudaStream_t);
+};
+
+template <class CO, class DO>
+class Impl : public NvCodec {
+ public:
+  Impl(const char* n, size_t max, Api<CO, DO> a, CO c, DO d) : api(a), co(c), dopts(d) {
+    name = n;
+    maxChunk = max;
+  }
+  Api<CO, DO> api;
+  CO co;
+  DO dopts;
+  nvcompAlignmentRequirements_t CompressAlign() override {
+    nvcompAlignmentRequirements_t a{};
+    CHECK_NVCOMP(api.compAlign(co, &a));
+    return a;
+  }
+  nvcompAlignmentRequirements_t DecompressAlign() override {
+    nvcompAlignmentRequirements_t a{};
+    CHECK_NVCOMP(api.decAlign(dopts, &a));
+    return a;
+  }
+  size_t CompressTemp(size_t n, size_t chunk, size_t total, cudaStream_t s) override {
+    size_t t = 0;
+    CHECK_NVCOMP(api.compTemp(n, chunk, co, &t, total NV_STREAM_ARG(s)));
+    return t;
+  }
+  size_t MaxOutputChunk(size_t chunk) override {
+    size_t m = 0;
+    CHECK_NVCOMP(api.maxOut(chunk, co, &m));
+    return m;
+  }
+  nvcompStatus_t Compress(const void* const* in, const size_t* inBytes, size_t chunk, size_t n, void* temp, size_t tempBytes,
+                          void* const* out, size_t* outBytes, nvcompStatus_t* st, cudaStream_t s) override {
+    return api.compress(in, inBytes, chunk, n, temp, tempBytes, out, outBytes, co, st, s);
+  }
+  size_t DecompressTemp(size_t n, size_t chunk, size_t total, cudaStream_t s) override {
+    size_t t = 0;
+    CHECK_NVCOMP(api.decTemp(n, chunk, dopts, &t, total NV_STREAM_ARG(s)));
+    return t;
+  }
+  nvcompStatus_t Decompress(const void* const* in, const size_t* inBytes, const size_t* outCap, size_t* outBytes, size_t n,
+                            void* temp, size_t tempBytes, void* const* out, nvcompStatus_t* st, cudaStream_t s) override {
+    return api.decompress(in, inBytes, outCap, outBytes, n, temp, tempBytes, out, dopts, st, s);
+  }
+};
+
+#define NV_API(X)                                                                                                     \
+  Api<nvcompBatched##X##CompressOpts_t, nvcompBatched##X##DecompressOpts_t> {                                         \
+    nvcompBatched##X##CompressGetRequiredAlignments, NV_CAT3(nvcompBatched##X, CompressGetTempSize, NV_TEMP_SUFFIX), \
+        nvcompBatched##X##CompressGetMaxOutputChunkSize, nvcompBatched##X##CompressAsync,                             \
+        nvcompBatched##X##DecompressGetRequiredAlignments,                                                            \
+        NV_CAT3(nvcompBatched##X, DecompressGetTempSize, NV_TEMP_SUFFIX), nvcompBatched##X##DecompressAsync           \
+  }
+
+template <class CO, class DO>
+std::unique_ptr<NvCodec> Make(const char* n, size_t max, Api<CO, DO> a, CO c, DO d, size_t typeSize) {
+  auto p = std::make_unique<Impl<CO, DO>>(n, max, a, c, d);
+  p->typeSize = typeSize;
+  return p;
+}
+
+const char* const kCodecNames[] = {"ans", "bitcomp", "cascaded", "deflate", "gdeflate", "lz4", "snappy", "zstd"};
+
+/** The codec `name` configured by `o` (data type, algorithm). */
+std::unique_ptr<NvCodec> MakeCodec(const std::string& name, const Options& o) {
+  auto type = [&](const char* dflt) -> const DataType& { return ParseType(o.dataType.empty() ? dflt : o.dataType); };
+  auto algo = [&](int dflt, int lo, int hi) {
+    int a = o.algorithm < 0 ? dflt : o.algorithm;
+    CHECK_ARG(a >= lo && a <= hi, name + " algorithm " + std::to_string(a) + " outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return a;
+  };
+  if (name == "lz4") {
+    const DataType& t = type("char");
+    CHECK_ARG(t.type == NVCOMP_TYPE_CHAR || t.type == NVCOMP_TYPE_UCHAR || t.type == NVCOMP_TYPE_SHORT || t.type == NVCOMP_TYPE_USHORT ||
+                  t.type == NVCOMP_TYPE_INT || t.type == NVCOMP_TYPE_UINT,
+              "lz4 data type must be char/uchar/short/ushort/int/uint");
+    auto c = nvcompBatchedLZ4CompressDefaultOpts;
+    c.data_type = t.type;
+    auto d = nvcompBatchedLZ4DecompressDefaultOpts;
+#if NVCOMP_VER_MAJOR >= 6
+    d.data_type = t.type;
+#endif
+    return Make("lz4", nvcompLZ4CompressionMaxAllowedChunkSize, NV_API(LZ4), c, d, t.size);
+  }
+  if (name == "snappy")
+    return Make("snappy", nvcompSnappyCompressionMaxAllowedChunkSize, NV_API(Snappy), nvcompBatchedSnappyCompressDefaultOpts,
+                nvcompBatchedSnappyDecompressDefaultOpts, 1);
+  if (name == "zstd")
+    return Make("zstd", nvcompZstdCompressionMaxAllowedChunkSize, NV_API(Zstd), nvcompBatchedZstdCompressDefaultOpts,
+                nvcompBatchedZstdDecompressDefaultOpts, 1);
+  if (name == "deflate") {
+    auto c = nvcompBatchedDeflateCompressDefaultOpts;
+    c.algorithm = algo(1, 0, 5);
+    return Make("deflate", nvcompDeflateCompressionMaxAllowedChunkSize, NV_API(Deflate), c, nvcompBatchedDeflateDecompressDefaultOpts, 1);
+  }
+  if (name == "gdeflate") {
+    auto c = nvcompBatchedGdeflateCompressDefaultOpts;
+    c.algorithm = algo(1, 0, 5);
+    return Make("gdeflate", nvcompGdeflateCompressionMaxAllowedChunkSize, NV_API(Gdeflate), c, nvcompBatchedGdeflateDecompressDefaultOpts, 1);
+  }
+  if (name == "ans") {
+    const DataType& t = type("uchar");
+    CHECK_ARG(t.type == NVCOMP_TYPE_CHAR || t.type == NVCOMP_TYPE_UCHAR || t.type == NVCOMP_TYPE_FLOAT16
+#if NVCOMP_VER_MAJOR >= 6
+                  || t.type == NVCOMP_TYPE_FLOAT8_E4M3 || t.type == NVCOMP_TYPE_FLOAT32
+#endif
+              ,
+              "ans data type must be char, uchar or float16 (nvCOMP 6: also float8e4m3, float32)");
+    auto c = nvcompBatchedANSCompressDefaultOpts;
+    c.data_type = t.type;
+    return Make("ans", nvcompANSCompressionMaxAllowedChunkSize, NV_API(ANS), c, nvcompBatchedANSDecompressDefaultOpts, t.size);
+  }
+  if (name == "bitcomp") {
+    const DataType& t = type("uchar");
+#if NVCOMP_VER_MAJOR >= 6
+    CHECK_ARG(t.type != NVCOMP_TYPE_FLOAT8_E4M3, "bitcomp data type must be an integer type, float16, float32 or float64");
+#endif
+    auto c = nvcompBatchedBitcompCompressDefaultOpts;
+    c.algorithm = algo(0, 0, 1);
+    c.data_type = t.type;
+    return Make("bitcomp", nvcompBitcompCompressionMaxAllowedChunkSize, NV_API(Bitcomp), c, nvcompBatchedBitcompDecompressDefaultOpts, t.size);
+  }
+  if (name == "cascaded") {
+    const DataType& t = type("uchar");
+    CHECK_ARG(t.type == NVCOMP_TYPE_CHAR || t.type == NVCOMP_TYPE_UCHAR || t.type == NVCOMP_TYPE_SHORT || t.type == NVCOMP_TYPE_USHORT ||
+                  t.type == NVCOMP_TYPE_INT || t.type == NVCOMP_TYPE_UINT || t.type == NVCOMP_TYPE_LONGLONG || t.type == NVCOMP_TYPE_ULONGLONG,
+              "cascaded data type must be a signed or unsigned 8/16/32/64-bit integer type");
+    auto c = nvcompBatchedCascadedCompressDefaultOpts;
+#if NVCOMP_VER_MAJOR >= 6
+    c.common_opts.data_type = t.type;
+    c.compression_level = static_cast<uint8_t>(algo(3, 0, 7));
+#else
+    c.type = t.type;
+    if (o.numRLEs >= 0) c.num_RLEs = o.numRLEs;
+    if (o.numDeltas >= 0) c.num_deltas = o.numDeltas;
+    if (o.useBitPacking >= 0) c.use_bp = o.useBitPacking;
+#endif
+    return Make("cascaded", nvcompCascadedCompressionMaxAllowedChunkSize, NV_API(Cascaded), c,
+                nvcompBatchedCascadedDecompressDefaultOpts, t.size);
+  }
+  THROW_ERROR("E_ARG", "unknown nvCOMP codec '" + name + "' (ans, bitcomp, cascaded, deflate, gdeflate, lz4, snappy, zstd)");
+}
+
+/** Chunk size actually used: the requested one capped by the codec, a multiple of the data type and the input alignment. */
+size_t EffectiveChunk(const NvCodec& c, const Options& o, size_t inputAlign) {
+  size_t chunk = std::min(o.chunkSize, c.maxChunk);
+  size_t unit = std::max(c.typeSize, inputAlign);
+  CHECK_ARG(chunk >= unit && chunk % unit == 0, std::string(c.name) + ": chunkSize " + std::to_string(chunk) +
+                                                    " must be a positive multiple of " + std::to_string(unit));
+  return chunk;
+}
+
+/** RAII pair of CUDA events for timing `iterations` launches. */
+struct EventPair {
+  cudaEvent_t a = nullptr, b = nullptr;
+  EventPair() {
+    CHECK_CUDA(cudaEventCreate(&a));
+    CHECK_CUDA(cudaEventCreate(&b));
+  }
+  ~EventPair() {
+    if (a) cudaEventDestroy(a);
+    if (b) cudaEventDestroy(b);
+  }
+};
+
+template <class F>
+auto WithContext(const std::string& codec, const std::string& tensor, const char* op, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (Error& e) {
+    e.with("codec", codec).with("tensor", tensor).with("op", op);
+    throw;
+  }
+}
+
+Napi::Value NvcompInfo(const Napi::CallbackInfo& info) {
+  nvcompProperties_t p{};
+  CHECK_NVCOMP(nvcompGetProperties(&p));
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("version", p.version);
+  o.Set("cudartVersion", p.cudart_version);
+  o.Set("headerVersion", std::to_string(NVCOMP_VER_MAJOR) + "." + std::to_string(NVCOMP_VER_MINOR) + "." + std::to_string(NVCOMP_VER_PATCH));
+  return o;
+}
+
+Napi::Value NvcompCodecs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const char* n : kCodecNames) {
+    auto c = MakeCodec(n, Options{});
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", n);
+    o.Set("maxChunkBytes", static_cast<double>(c->maxChunk));
+    o.Set("dataTypeBytes", static_cast<double>(c->typeSize));
+    a.Set(i++, o);
+  }
+  return a;
+}
+
+Napi::Value NvcompCompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string codecName = ArgString(info, 0, "codec");
+  uint32_t srcId = static_cast<uint32_t>(ArgSize(info, 1, "srcId", std::numeric_limits<uint32_t>::max()));
+  uint64_t srcOff = ArgSize(info, 2, "srcOffset", kMaxBytes);
+  uint64_t bytes = ArgSize(info, 3, "bytes", kMaxBytes);
+  std::string tag = ArgString(info, 4, "tag");
+  Options o = ParseOptions(info.Length() > 5 ? info[5] : env.Undefined());
+  return WithContext(codecName, o.tensor, "compress", [&]() -> Napi::Value {
+    auto codec = MakeCodec(codecName, o);
+    cudaStream_t s = Stream(o.stream);
+    const uint8_t* src = BufferRange(srcId, srcOff, bytes);
+    nvcompAlignmentRequirements_t al = codec->CompressAlign();
+    size_t chunk = EffectiveChunk(*codec, o, al.input);
+    CHECK_ARG(reinterpret_cast<uintptr_t>(src) % al.input == 0,
+              codecName + ": srcOffset " + std::to_string(srcOff) + " is not a multiple of the input alignment " + std::to_string(al.input));
+    CHECK_ARG(bytes % codec->typeSize == 0, codecName + ": " + std::to_string(bytes) + " bytes is not a multiple of the data type size " +
+                                                std::to_string(codec->typeSize));
+    size_t n = static_cast<size_t>((bytes + chunk - 1) / chunk);
+    Napi::Float64Array chunkBytesJs = Napi::Float64Array::New(env, n);
+    Napi::Float64Array chunkOffsJs = Napi::Float64Array::New(env, n);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("chunkSize", static_cast<double>(chunk));
+    result.Set("chunkBytes", chunkBytesJs);
+    result.Set("chunkOffsets", chunkOffsJs);
+    if (n == 0) {
+      result.Set("id", AllocBuffer(0, tag));
+      result.Set("compressedBytes", 0.0);
+      result.Set("packedBytes", 0.0);
+      result.Set("ms", 0.0);
+      return result;
+    }
+    size_t slot = RoundUp(codec->MaxOutputChunk(chunk), std::max<size_t>(kPackAlign, al.output));
+    size_t temp = codec->CompressTemp(n, chunk, bytes, s);
+    // device scratch: in ptrs | in sizes | out ptrs | out sizes | statuses | pack dst ptrs | temp | output slots
+    size_t need = 4 * Carver::Need<void*>(n) + Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) +
+                  Carver::Need<void*>(n) + Carver::Align(temp) + n * slot + 256;
+    Lease dev(DeviceScratch(), need);
+    Carver dc(dev.data());
+    auto** dIn = dc.take<const void*>(n);
+    auto* dInBytes = dc.take<size_t>(n);
+    auto** dOut = dc.take<void*>(n);
+    auto* dOutBytes = dc.take<size_t>(n);
+    auto* dStatus = dc.take<nvcompStatus_t>(n);
+    auto** dPack = dc.take<void*>(n);
+    auto* dTemp = dc.take<uint8_t>(std::max<size_t>(temp, 1));
+    auto* dSlots = dc.take<uint8_t>(n * slot);
+    // pinned staging: in ptrs | in sizes | out ptrs | out sizes | statuses | pack dst ptrs
+    Lease host(PinnedStaging(), 3 * Carver::Need<void*>(n) + 2 * Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) + 256);
+    Carver hc(host.data());
+    auto** hIn = hc.take<const void*>(n);
+    auto* hInBytes = hc.take<size_t>(n);
+    auto** hOut = hc.take<void*>(n);
+    auto* hOutBytes = hc.take<size_t>(n);
+    auto* hStatus = hc.take<nvcompStatus_t>(n);
+    auto** hPack = hc.take<void*>(n);
+    for (size_t i = 0; i < n; i++) {
+      hIn[i] = src + i * chunk;
+      hInBytes[i] = std::min<size_t>(chunk, static_cast<size_t>(bytes - i * chunk));
+      hOut[i] = dSlots + i * slot;
+    }
+    CHECK_CUDA(cudaMemcpyAsync(dIn, hIn, n * sizeof(void*), cudaMemcpyHostToDevice, s));
+    CHECK_CUDA(cudaMemcpyAsync(dInBytes, hInBytes, n * sizeof(size_t), cudaMemcpyHostToDevice, s));
+    CHECK_CUDA(cudaMemcpyAsync(dOut, hOut, n * sizeof(void*), cudaMemcpyHostToDevice, s));
+    EventPair ev;
+    CHECK_CUDA(cudaEventRecord(ev.a, s));
+    for (int it = 0; it < o.iterations; it++)
+      CHECK_NVCOMP(codec->Compress(dIn, dInBytes, chunk, n, dTemp, temp, dOut, dOutBytes, dStatus, s));
+    CHECK_CUDA(cudaEventRecord(ev.b, s));
+    CHECK_CUDA(cudaMemcpyAsync(hOutBytes, dOutBytes, n * sizeof(size_t), cudaMemcpyDeviceToHost, s));
+    CHECK_CUDA(cudaMemcpyAsync(hStatus, dStatus, n * sizeof(nvcompStatus_t), cudaMemcpyDeviceToHost, s));
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
+    // per-chunk statuses and sizes
+    size_t failed = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+      if (hStatus[i] != nvcompSuccess || hOutBytes[i] > slot) {
+        if (first == n) first = i;
+        failed++;
+      }
+    if (failed) {
+      Error e = CODECLLM_ERROR("E_NVCOMP", codecName + " compress: " + std::to_string(failed) + " of " + std::to_string(n) + " chunks failed");
+      e.with("chunk", std::to_string(first)).with("chunks", std::to_string(n)).with("failed", std::to_string(failed));
+      if (hStatus[first] != nvcompSuccess) e.with("status", NvcompStatusName(hStatus[first]));
+      else e.with("status", "compressed size " + std::to_string(hOutBytes[first]) + " exceeds the bound " + std::to_string(slot));
+      throw e;
+    }
+    // pack the chunks: chunk i at a 16-byte aligned offset
+    double* offs = chunkOffsJs.Data();
+    double* sizes = chunkBytesJs.Data();
+    size_t off = 0, total = 0;
+    for (size_t i = 0; i < n; i++) {
+      offs[i] = static_cast<double>(off);
+      sizes[i] = static_cast<double>(hOutBytes[i]);
+      total += hOutBytes[i];
+      off = RoundUp(off + hOutBytes[i], kPackAlign);
+    }
+    size_t packed = static_cast<size_t>(offs[n - 1] + sizes[n - 1]);
+    uint32_t outId = AllocBuffer(packed, tag);
+    try {
+      uint8_t* base = GetBuffer(outId).ptr;
+      for (size_t i = 0; i < n; i++) hPack[i] = base + static_cast<size_t>(offs[i]);
+      CHECK_CUDA(cudaMemcpyAsync(dPack, hPack, n * sizeof(void*), cudaMemcpyHostToDevice, s));
+      LaunchBatchedCopy(reinterpret_cast<const void* const*>(dOut), dPack, dOutBytes, n, s);
+      CHECK_CUDA(cudaStreamSynchronize(s));
+    } catch (...) {
+      try {
+        FreeBuffer(outId);
+      } catch (...) {
+      }
+      throw;
+    }
+    result.Set("id", outId);
+    result.Set("compressedBytes", static_cast<double>(total));
+    result.Set("packedBytes", static_cast<double>(packed));
+    result.Set("ms", static_cast<double>(ms) / o.iterations);
+    return result;
+  });
+}
+
+const double* ArgF64(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* len) {
+  CHECK_ARG(info.Length() > i && info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array,
+            std::string(name) + ": expected a Float64Array");
+  Napi::Float64Array a = info[i].As<Napi::Float64Array>();
+  *len = a.ElementLength();
+  static const double empty = 0;
+  return a.ElementLength() ? a.Data() : &empty;
+}
+
+Napi::Value NvcompDecompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string codecName = ArgString(info, 0, "codec");
+  uint32_t srcId = static_cast<uint32_t>(ArgSize(info, 1, "srcId", std::numeric_limits<uint32_t>::max()));
+  size_t n = 0, n2 = 0;
+  const double* offs = ArgF64(info, 2, "chunkOffsets", &n);
+  const double* sizes = ArgF64(info, 3, "chunkBytes", &n2);
+  uint32_t dstId = static_cast<uint32_t>(ArgSize(info, 4, "dstId", std::numeric_limits<uint32_t>::max()));
+  uint64_t dstOff = ArgSize(info, 5, "dstOffset", kMaxBytes);
+  uint64_t raw = ArgSize(info, 6, "rawBytes", kMaxBytes);
+  Options o = ParseOptions(info.Length() > 7 ? info[7] : env.Undefined());
+  return WithContext(codecName, o.tensor, "decompress", [&]() -> Napi::Value {
+    auto codec = MakeCodec(codecName, o);
+    cudaStream_t s = Stream(o.stream);
+    CHECK_ARG(n == n2, "chunkOffsets and chunkBytes differ in length");
+    nvcompAlignmentRequirements_t al = codec->DecompressAlign();
+    size_t chunk = EffectiveChunk(*codec, o, 1);
+    CHECK_ARG(chunk % al.output == 0, codecName + ": chunkSize must be a multiple of the output alignment " + std::to_string(al.output));
+    size_t want = static_cast<size_t>((raw + chunk - 1) / chunk);
+    CHECK_ARG(n == want, codecName + ": " + std::to_string(n) + " chunks given, " + std::to_string(raw) + " bytes in chunks of " +
+                             std::to_string(chunk) + " need " + std::to_string(want));
+    uint8_t* dst = BufferRange(dstId, dstOff, raw);
+    Napi::Object result = Napi::Object::New(env);
+    if (n == 0) {
+      result.Set("ms", 0.0);
+      return result;
+    }
+    CHECK_ARG(reinterpret_cast<uintptr_t>(dst) % al.output == 0,
+              codecName + ": dstOffset is not a multiple of the output alignment " + std::to_string(al.output));
+    Buffer& srcBuf = GetBuffer(srcId);
+    size_t temp = codec->DecompressTemp(n, chunk, raw, s);
+    size_t need = 2 * Carver::Need<void*>(n) + 3 * Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) + Carver::Align(temp) + 256;
+    Lease dev(DeviceScratch(), need);
+    Carver dc(dev.data());
+    auto** dIn = dc.take<const void*>(n);
+    auto* dInBytes = dc.take<size_t>(n);
+    auto* dCap = dc.take<size_t>(n);
+    auto* dGot = dc.take<size_t>(n);
+    auto** dOut = dc.take<void*>(n);
+    auto* dStatus = dc.take<nvcompStatus_t>(n);
+    auto* dTemp = dc.take<uint8_t>(std::max<size_t>(temp, 1));
+    Lease host(PinnedStaging(), 2 * Carver::Need<void*>(n) + 3 * Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) + 256);
+    Carver hc(host.data());
+    auto** hIn = hc.take<const void*>(n);
+    auto* hInBytes = hc.take<size_t>(n);
+    auto* hCap = hc.take<size_t>(n);
+    auto* hGot = hc.take<size_t>(n);
+    auto** hOut = hc.take<void*>(n);
+    auto* hStatus = hc.take<nvcompStatus_t>(n);
+    for (size_t i = 0; i < n; i++) {
+      double fo = offs[i], fs = sizes[i];
+      CHECK_ARG(fo >= 0 && fs >= 1 && fo == static_cast<double>(static_cast<uint64_t>(fo)) &&
+                    fs == static_cast<double>(static_cast<uint64_t>(fs)),
+                "chunk " + std::to_string(i) + ": offset/size must be non-negative integers (size >= 1)");
+      uint64_t co = static_cast<uint64_t>(fo), cs = static_cast<uint64_t>(fs);
+      CHECK_ARG(co <= srcBuf.bytes && cs <= srcBuf.bytes - co,
+                "chunk " + std::to_string(i) + ": [" + std::to_string(co) + ", +" + std::to_string(cs) + ") outside the " +
+                    std::to_string(srcBuf.bytes) + "-byte source buffer '" + srcBuf.tag + "'");
+      CHECK_ARG(reinterpret_cast<uintptr_t>(srcBuf.ptr + co) % al.input == 0,
+                "chunk " + std::to_string(i) + ": offset " + std::to_string(co) + " is not a multiple of the input alignment " +
+                    std::to_string(al.input));
+      hIn[i] = srcBuf.ptr + co;
+      hInBytes[i] = cs;
+      hCap[i] = std::min<size_t>(chunk, static_cast<size_t>(raw - i * chunk));
+      hOut[i] = dst + i * chunk;
+    }
+    CHECK_CUDA(cudaMemcpyAsync(dIn, hIn, n * sizeof(void*), cudaMemcpyHostToDevice, s));
+    CHECK_CUDA(cudaMemcpyAsync(dInBytes, hInBytes, n * sizeof(size_t), cudaMemcpyHostToDevice, s));
+    CHECK_CUDA(cudaMemcpyAsync(dCap, hCap, n * sizeof(size_t), cudaMemcpyHostToDevice, s));
+    CHECK_CUDA(cudaMemcpyAsync(dOut, hOut, n * sizeof(void*), cudaMemcpyHostToDevice, s));
+    EventPair ev;
+    CHECK_CUDA(cudaEventRecord(ev.a, s));
+    for (int it = 0; it < o.iterations; it++)
+      CHECK_NVCOMP(codec->Decompress(dIn, dInBytes, dCap, dGot, n, dTemp, temp, dOut, dStatus, s));
+    CHECK_CUDA(cudaEventRecord(ev.b, s));
+    CHECK_CUDA(cudaMemcpyAsync(hGot, dGot, n * sizeof(size_t), cudaMemcpyDeviceToHost, s));
+    CHECK_CUDA(cudaMemcpyAsync(hStatus, dStatus, n * sizeof(nvcompStatus_t), cudaMemcpyDeviceToHost, s));
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
+    size_t failed = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+      if (hStatus[i] != nvcompSuccess || hGot[i] != hCap[i]) {
+        if (first == n) first = i;
+        failed++;
+      }
+    if (failed) {
+      Error e = CODECLLM_ERROR("E_NVCOMP", codecName + " decompress: " + std::to_string(failed) + " of " + std::to_string(n) + " chunks failed");
+      e.with("chunk", std::to_string(first)).with("chunks", std::to_string(n)).with("failed", std::to_string(failed));
+      if (hStatus[first] != nvcompSuccess) e.with("status", NvcompStatusName(hStatus[first]));
+      else e.with("got", std::to_string(hGot[first])).with("expected", std::to_string(hCap[first]));
+      throw e;
+    }
+    result.Set("ms", static_cast<double>(ms) / o.iterations);
+    return result;
+  });
+}
+
+}  // namespace
+
+void InitNvcomp(Napi::Env env, Napi::Object exports) {
+  EXPORT_FN(env, exports, "nvcompInfo", NvcompInfo);
+  EXPORT_FN(env, exports, "nvcompCodecs", NvcompCodecs);
+  EXPORT_FN(env, exports, "nvcompCompress", NvcompCompress);
+  EXPORT_FN(env, exports, "nvcompDecompress", NvcompDecompress);
+}
+
+#else  // built without nvCOMP: no nvcomp* functions (src/codec/nvcomp.ts reports it)
 void InitNvcomp(Napi::Env env, Napi::Object exports) {}
+#endif

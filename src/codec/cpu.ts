@@ -87,3 +87,47 @@ export function xxhash64(data: ArrayBufferView, seed: bigint = 0n): bigint {
 export function cpuCodecVersions(): { zstd: string; lz4: string; zlib: string; xxhash: string } {
   return requireNative('codec versions').cpuCodecVersions();
 }
+
+/**
+ * Chunk i of a `rawSize`-byte tensor cut into `chunkSize` pieces covers [i*chunkSize, min((i+1)*chunkSize, rawSize)) —
+ * the same chunking as src/codec/nvcomp.ts, so chunk streams interoperate with nvCOMP's LZ4/Zstd/Deflate/Snappy.
+ */
+export function chunkCount(rawSize: number, chunkSize: number): number {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw err('E_ARG', msg.badArg('chunkSize', `${chunkSize} is not a positive integer`));
+  return Math.ceil(rawSize / chunkSize);
+}
+
+/**
+ * Compresses `data` chunk by chunk (default 64 KiB chunks).
+ * @example
+ * const chunks = cpuCompressChunks('zstd', bytes, 65536);
+ */
+export function cpuCompressChunks(codec: CpuCodec, data: Uint8Array, chunkSize = 65536, opts: CpuCompressOptions = {}): Uint8Array[] {
+  const n = chunkCount(data.length, chunkSize);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) out.push(cpuCompress(codec, data.subarray(i * chunkSize, Math.min((i + 1) * chunkSize, data.length)), opts));
+  return out;
+}
+
+/**
+ * Inverse of {@link cpuCompressChunks}: the chunk count must match `rawSize` / `chunkSize` and every chunk must
+ * expand to exactly its size (else E_CODEC naming the chunk).
+ * @example
+ * const raw = cpuDecompressChunks('zstd', chunks, bytes.length, 65536);
+ */
+export function cpuDecompressChunks(codec: CpuCodec, chunks: readonly Uint8Array[], rawSize: number, chunkSize = 65536): Uint8Array {
+  const n = chunkCount(rawSize, chunkSize);
+  if (chunks.length !== n) throw err('E_CODEC', msg.codecFailed(codec, 'decompress', `${chunks.length} chunks for ${rawSize} bytes, expected ${n}`));
+  const out = new Uint8Array(rawSize);
+  for (let i = 0; i < n; i++) {
+    const size = Math.min(chunkSize, rawSize - i * chunkSize);
+    let part: Uint8Array;
+    try {
+      part = cpuDecompress(codec, chunks[i]!, size);
+    } catch (e) {
+      throw err('E_CODEC', msg.codecFailed(codec, 'decompress', `chunk ${i} of ${n}: ${(e as Error).message}`), e);
+    }
+    out.set(part, i * chunkSize);
+  }
+  return out;
+}

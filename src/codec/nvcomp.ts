@@ -1,0 +1,227 @@
+/**
+ * nvCOMP on the GPU (native addon built with CUDA + nvCOMP 6): the batched APIs of ANS, Bitcomp, Cascaded, Deflate,
+ * GDeflate, LZ4, Snappy and Zstd over {@link DeviceBuffer}s.
+ *
+ * A tensor is cut into chunks (default 64 KiB, capped by the codec's maximum; chunk i covers
+ * [i*chunkSize, min((i+1)*chunkSize, rawBytes))). Every launch status and every per-chunk status is checked and each
+ * chunk's decompressed size is compared with the expected one; a failure is a CodecLLMError E_NVCOMP naming codec,
+ * tensor, chunk and status (msg.nvcompChunkFailed / msg.nvcompChunkSize). LZ4, Zstd, Deflate and Snappy chunks are
+ * the standard formats of the CPU codecs with the same names (src/codec/cpu.ts): raw LZ4 block, zstd frame, raw
+ * deflate (RFC 1951), raw snappy. GDeflate, ANS, Bitcomp and Cascaded are nvCOMP's own formats.
+ *
+ * @example
+ * import { DeviceBuffer } from './device.js';
+ * import { nvcompCompress, nvcompDecompress } from './nvcomp.js';
+ * const src = DeviceBuffer.fromHost(bytes, 'w');
+ * const z = nvcompCompress('zstd', src, { tensor: 'blk.0.attn_q.weight' });
+ * const back = nvcompDecompress(z);            // { buffer, ms }
+ * console.log(z.ratio, back.buffer.countMismatches(src));  // ratio, 0
+ * z.buffer.dispose(); back.buffer.dispose(); src.dispose();
+ */
+import { err, msg } from '../messages.js';
+import { callNative, loadNative, requireNative, type NativeAddon, type NativeNvcompOptions } from '../native.js';
+import type { CpuCodec } from './cpu.js';
+import { DeviceBuffer, requireDevice } from './device.js';
+
+/** nvCOMP codec names (append-only). */
+export type NvcompCodec = 'ans' | 'bitcomp' | 'cascaded' | 'deflate' | 'gdeflate' | 'lz4' | 'snappy' | 'zstd';
+export const NVCOMP_CODECS: readonly NvcompCodec[] = ['ans', 'bitcomp', 'cascaded', 'deflate', 'gdeflate', 'lz4', 'snappy', 'zstd'];
+
+/** nvCOMP codecs whose chunks are a standard format that a CPU codec of src/codec/cpu.ts reads and writes. */
+export const NVCOMP_CPU_TWIN: Readonly<Partial<Record<NvcompCodec, CpuCodec>>> = { lz4: 'lz4', zstd: 'zstd', deflate: 'deflate', snappy: 'snappy' };
+
+export const DEFAULT_CHUNK_SIZE = 65536;
+/** Chunks are packed at this alignment (covers every codec's decompression input alignment). */
+export const PACK_ALIGN = 16;
+
+export type NvcompOptions = NativeNvcompOptions;
+
+/** Compressed chunks of one tensor on the GPU. */
+export interface NvcompCompressed {
+  codec: NvcompCodec;
+  /** packed chunks; owned by the caller (dispose it) */
+  buffer: DeviceBuffer;
+  rawBytes: number;
+  chunkSize: number;
+  chunkBytes: Float64Array;
+  chunkOffsets: Float64Array;
+  compressedBytes: number;
+  /** rawBytes / compressedBytes */
+  ratio: number;
+  /** mean GPU ms of one batched compress launch */
+  ms: number;
+  /** options used (needed again to decompress: dataType for some codecs, chunkSize) */
+  options: NvcompOptions;
+}
+
+function assertCodec(codec: string): asserts codec is NvcompCodec {
+  if (!(NVCOMP_CODECS as readonly string[]).includes(codec)) throw err('E_ARG', msg.unknownCodec(codec, NVCOMP_CODECS));
+}
+
+function requireNvcomp(what: string): Required<NativeAddon> {
+  const n = requireDevice(what);
+  if (!n.buildInfo().nvcomp) throw err('E_NVCOMP', msg.nvcompMissing(what));
+  return n;
+}
+
+/**
+ * True when the addon has nvCOMP and a GPU is visible.
+ * @example
+ * if (nvcompAvailable()) runGpuBench();
+ */
+export function nvcompAvailable(): boolean {
+  const n = loadNative();
+  if (!n?.buildInfo().nvcomp || !n.deviceCount) return false;
+  try {
+    return n.deviceCount() > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * nvCOMP library version (nvcompGetProperties) and the CUDA runtime it was built with; works without a GPU.
+ * @example
+ * nvcompInfo() // { version: 6000, cudartVersion: 13000, headerVersion: '6.0.0' }
+ */
+export function nvcompInfo(): { version: number; cudartVersion: number; headerVersion: string } {
+  const n = requireNative('nvcompInfo');
+  if (!n.nvcompInfo) throw err('E_NVCOMP', msg.nvcompMissing('nvcompInfo'));
+  return callNative(() => n.nvcompInfo!());
+}
+
+/**
+ * Compresses `bytes` bytes of `src` from `offset` (default: the whole buffer).
+ * @example
+ * const z = nvcompCompress('lz4', src, { tensor: 'w', chunkSize: 65536 });
+ */
+export function nvcompCompress(
+  codec: NvcompCodec,
+  src: DeviceBuffer,
+  opts: NvcompOptions & { offset?: number; bytes?: number; tag?: string } = {},
+): NvcompCompressed {
+  assertCodec(codec);
+  const n = requireNvcomp(`nvCOMP ${codec}`);
+  const offset = opts.offset ?? 0;
+  const bytes = opts.bytes ?? src.bytes - offset;
+  if (src.disposed) throw err('E_ARG', msg.bufferDisposed(src.tag));
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(bytes) || offset < 0 || bytes < 0 || offset + bytes > src.bytes)
+    throw err('E_ARG', msg.bufferRange(src.tag, offset, bytes, src.bytes));
+  const { offset: _o, bytes: _b, tag: _t, ...native } = opts;
+  const tag = opts.tag ?? `nvcomp:${codec}:${opts.tensor ?? src.tag}`;
+  const r = callNative(() => n.nvcompCompress(codec, src.id, offset, bytes, tag, native));
+  return {
+    codec,
+    buffer: DeviceBuffer.adopt(r.id, r.packedBytes, tag),
+    rawBytes: bytes,
+    chunkSize: r.chunkSize,
+    chunkBytes: r.chunkBytes,
+    chunkOffsets: r.chunkOffsets,
+    compressedBytes: r.compressedBytes,
+    ratio: r.compressedBytes > 0 ? bytes / r.compressedBytes : 1,
+    ms: r.ms,
+    options: { ...native, chunkSize: r.chunkSize },
+  };
+}
+
+/**
+ * Decompresses into `dst` (allocated when not given) at `dstOffset`; checks every chunk's status and size.
+ * @example
+ * const { buffer, ms } = nvcompDecompress(z);
+ */
+export function nvcompDecompress(
+  c: Pick<NvcompCompressed, 'codec' | 'buffer' | 'rawBytes' | 'chunkSize' | 'chunkBytes' | 'chunkOffsets'> & { options?: NvcompOptions },
+  o: { dst?: DeviceBuffer; dstOffset?: number; tensor?: string; iterations?: number; stream?: number; tag?: string } = {},
+): { buffer: DeviceBuffer; ms: number } {
+  assertCodec(c.codec);
+  const n = requireNvcomp(`nvCOMP ${c.codec}`);
+  if (c.buffer.disposed) throw err('E_ARG', msg.bufferDisposed(c.buffer.tag));
+  const dst = o.dst ?? DeviceBuffer.alloc(c.rawBytes, o.tag ?? `nvcomp-out:${c.codec}:${o.tensor ?? c.options?.tensor ?? c.buffer.tag}`);
+  try {
+    if (dst.disposed) throw err('E_ARG', msg.bufferDisposed(dst.tag));
+    const opts: NvcompOptions = { ...(c.options ?? {}), chunkSize: c.chunkSize };
+    if (o.tensor !== undefined) opts.tensor = o.tensor;
+    if (o.iterations !== undefined) opts.iterations = o.iterations;
+    if (o.stream !== undefined) opts.stream = o.stream;
+    const r = callNative(() =>
+      n.nvcompDecompress(c.codec, c.buffer.id, c.chunkOffsets, c.chunkBytes, dst.id, o.dstOffset ?? 0, c.rawBytes, opts),
+    );
+    return { buffer: dst, ms: r.ms };
+  } catch (e) {
+    if (!o.dst) dst.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Packs host chunks into one buffer at {@link PACK_ALIGN}-byte aligned offsets (the layout nvcompDecompress reads).
+ * @example
+ * const { packed, offsets, sizes } = packChunks(cpuCompressChunks('zstd', bytes));
+ */
+export function packChunks(chunks: readonly Uint8Array[]): { packed: Uint8Array; offsets: Float64Array; sizes: Float64Array } {
+  const offsets = new Float64Array(chunks.length);
+  const sizes = new Float64Array(chunks.length);
+  let off = 0;
+  chunks.forEach((c, i) => {
+    offsets[i] = off;
+    sizes[i] = c.length;
+    off = Math.ceil((off + c.length) / PACK_ALIGN) * PACK_ALIGN;
+  });
+  const total = chunks.length ? offsets[chunks.length - 1]! + sizes[chunks.length - 1]! : 0;
+  const packed = new Uint8Array(total);
+  chunks.forEach((c, i) => packed.set(c, offsets[i]!));
+  return { packed, offsets, sizes };
+}
+
+/**
+ * Host in, host chunks out: uploads `data`, compresses on the GPU, downloads each compressed chunk.
+ * @example
+ * const { chunks } = nvcompCompressHost('zstd', bytes); // chunks decode with cpuDecompressChunks('zstd', …)
+ */
+export function nvcompCompressHost(
+  codec: NvcompCodec,
+  data: Uint8Array,
+  opts: NvcompOptions = {},
+): { chunks: Uint8Array[]; chunkSize: number; compressedBytes: number; ms: number } {
+  const src = DeviceBuffer.fromHost(data, `nvcomp-host-in:${opts.tensor ?? codec}`);
+  try {
+    const z = nvcompCompress(codec, src, opts);
+    try {
+      const packed = z.buffer.download();
+      const chunks = Array.from(z.chunkOffsets, (off, i) => packed.slice(off, off + z.chunkBytes[i]!));
+      return { chunks, chunkSize: z.chunkSize, compressedBytes: z.compressedBytes, ms: z.ms };
+    } finally {
+      z.buffer.dispose();
+    }
+  } finally {
+    src.dispose();
+  }
+}
+
+/**
+ * Host chunks in, host bytes out: packs and uploads the chunks, decompresses on the GPU, downloads.
+ * @example
+ * const raw = nvcompDecompressHost('lz4', cpuCompressChunks('lz4', bytes), bytes.length).data;
+ */
+export function nvcompDecompressHost(
+  codec: NvcompCodec,
+  chunks: readonly Uint8Array[],
+  rawBytes: number,
+  opts: NvcompOptions = {},
+): { data: Uint8Array; ms: number } {
+  const { packed, offsets, sizes } = packChunks(chunks);
+  const buf = DeviceBuffer.fromHost(packed, `nvcomp-host-chunks:${opts.tensor ?? codec}`);
+  try {
+    const out = nvcompDecompress(
+      { codec, buffer: buf, rawBytes, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE, chunkBytes: sizes, chunkOffsets: offsets, options: opts },
+      opts.tensor !== undefined ? { tensor: opts.tensor } : {},
+    );
+    try {
+      return { data: out.buffer.download(), ms: out.ms };
+    } finally {
+      out.buffer.dispose();
+    }
+  } finally {
+    buf.dispose();
+  }
+}
