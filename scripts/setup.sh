@@ -30,6 +30,15 @@ if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel" 2>/dev/null; t
   bash scripts/setup-report.sh --no-apt | sed 's/^/[setup] /'
 fi
 
+# --- CUDA 13 toolkit (nvcc, runtime, CCCL) and nvCOMP from PyPI, so the CUDA sources compile here too (no GPU is
+#     needed to compile; CI checks the CUDA build). CODECLLM_CUDA=OFF skips this and builds CPU-only.
+if [ "${CODECLLM_CUDA:-ON}" != OFF ]; then
+  if ! python3 -m pip show -q cuda-toolkit nvidia-libnvcomp-cu13 >/dev/null 2>&1; then
+    say "pip install cuda-toolkit[nvcc,cccl]==13.0.2 nvidia-libnvcomp-cu13==5.1.0.21"
+    python3 -m pip install -q --disable-pip-version-check "cuda-toolkit[nvcc,cccl]==13.0.2" "nvidia-libnvcomp-cu13==5.1.0.21"
+  fi
+fi
+
 # --- native addon (CPU-only when no nvcc)
 if [ -f scripts/build-native.sh ]; then say "native addon"; bash scripts/build-native.sh; fi
 
