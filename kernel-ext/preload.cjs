@@ -9,6 +9,7 @@
  * - Types: tslab's compiler uses TypeScript's Node10 resolution from the notebook's folder through `ts.sys`. We
  *   forward <cwd>/node_modules/codecllm/… to <root>/… in ts.sys (the same trick tslab uses for `tslab` itself),
  *   so the compiler finds <root>/package.json "types" (dist/src/index.d.ts).
+ * - Errors: a CodecLLMError thrown by a cell prints as one line "CodecLLMError [E_CODE]: message".
  * - Display: publishes tslab's jupyter module under Symbol.for('codecllm.kernel') so src/viz/display.ts can send
  *   multi-mime display_data through the running kernel.
  *
@@ -105,6 +106,17 @@ function setup() {
       return orig.call(this, fwd(p), ...rest);
     };
   }
+
+  // --- readable library errors: tslab prints a failing cell's error with console.error(e) (Node's inspect: source
+  // excerpt + stack). A CodecLLMError is a user-facing message, so it is shown as one line with its code instead.
+  const origError = console.error;
+  console.error = function (...args) {
+    const e = args[0];
+    if (args.length === 1 && e instanceof Error && e.name === 'CodecLLMError' && typeof e.code === 'string') {
+      return origError.call(this, `CodecLLMError [${e.code}]: ${e.message}`);
+    }
+    return origError.apply(this, args);
+  };
 
   // --- display hook
   globalThis[Symbol.for('codecllm.kernel')] = { jupyter: require(path.join(tslabDir(), 'dist', 'jupyter.js')), root };

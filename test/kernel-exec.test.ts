@@ -93,6 +93,8 @@ before(() => {
     { complete: 'lineCh' },
     { code: 'const p = progress("steps", 3, { intervalMs: 0 }); p.tick(); p.tick(); p.tick(); p.done();' },
     { code: 'lineChart(rows, { x: "x", y: "nope" }).catch((e) => console.log(e.code, e.message));\nawait new Promise((r) => setTimeout(r, 50));' },
+    { code: 'import { tensorSummary } from "codecllm";\ntensorSummary("x" as any);' },
+    { code: 'await lineChart(rows, { x: "x", y: "nope" });' },
   ]);
 });
 
@@ -139,6 +141,13 @@ test('progress updates one display in place (update_display_data)', { skip }, ()
 
 test('library errors reach the cell with their code and message', { skip }, () => {
   assert.equal(stdout(res[8]!), `E_ARG ${msg.vizNoField('nope', ['x', 'y'])}\n`);
+});
+
+test('a CodecLLMError thrown in a cell (sync or awaited) is one readable line with its code', { skip }, () => {
+  assert.equal(res[9]!.status, 'error');
+  assert.equal(stderr(res[9]!), `CodecLLMError [E_ARG]: ${msg.vizNotTensor('string')}\n`);
+  assert.equal(res[10]!.status, 'error');
+  assert.equal(stderr(res[10]!), `CodecLLMError [E_ARG]: ${msg.vizNoField('nope', ['x', 'y'])}\n`);
 });
 
 test('an unbuilt package is a clear message in the cell, not a dead kernel', { skip }, () => {

@@ -88,7 +88,7 @@ function checkPython(python: string): void {
   if (r.status !== 0) throw err('E_REPORT', msg.reportNoPython(python, (r.stderr.trim().split('\n').pop() ?? '').trim()));
 }
 
-function runExecute(python: string, args: string[], env: NodeJS.ProcessEnv, log: (l: string) => void): Promise<{ results: ExecResult[]; code: number; stderr: string }> {
+function runExecute(python: string, args: string[], env: NodeJS.ProcessEnv, log: (l: string) => void, names: Map<string, string>): Promise<{ results: ExecResult[]; code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const results: ExecResult[] = [];
@@ -103,7 +103,7 @@ function runExecute(python: string, args: string[], env: NodeJS.ProcessEnv, log:
         if (!line) continue;
         const r = JSON.parse(line) as ExecResult;
         results.push(r);
-        log(`report: ${r.notebook}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s (${r.charts} charts)`);
+        log(`report: ${names.get(r.notebook) ?? r.notebook}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s (${r.charts} charts)`);
       }
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -170,9 +170,9 @@ export async function runReport(notebooks: string[], outDir: string, opts: Repor
       args.push('--vega-js', path.join(packageDir('vega-lite'), 'build', 'vega-lite.min.js'));
     }
     args.push(...notebooks.map((n) => path.resolve(n)));
-    const { results, code, stderr } = await runExecute(python, args, { ...process.env, JUPYTER_PATH: jupyterPath }, log);
-
     const byPath = new Map(notebooks.map((n) => [path.resolve(n), n]));
+    const { results, code, stderr } = await runExecute(python, args, { ...process.env, JUPYTER_PATH: jupyterPath }, log, byPath);
+
     const pages: ReportPage[] = results.map((r) => ({
       notebook: byPath.get(r.notebook) ?? r.notebook,
       title: r.title,
