@@ -22,7 +22,7 @@ test('chart: bundle has exactly the vega-lite v5 JSON object, an SVG and text/pl
   const b = await chart(spec as never);
   assert.deepEqual(Object.keys(b).sort(), [VEGALITE_MIME, 'image/svg+xml', 'text/plain'].sort());
   assert.equal(VEGALITE_MIME, 'application/vnd.vegalite.v5+json');
-  const vl = b[VEGALITE_MIME] as Record<string, unknown>;
+  const vl = b[VEGALITE_MIME] as unknown as Record<string, unknown>;
   assert.equal(typeof vl, 'object', 'the spec is an object, not a string');
   assert.equal(vl.$schema, VEGALITE_SCHEMA);
   assert.equal(VEGALITE_SCHEMA, 'https://vega.github.io/schema/vega-lite/v5.json');
