@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'E_DEFAULT_MODEL' // default model missing / hash mismatch
   | 'E_OOM'
   | 'E_KERNEL' // notebook kernel extension
-  | 'E_REPORT'; // notebook report (nbclient / nbconvert)
+  | 'E_REPORT' // notebook report (nbclient / nbconvert)
+  | 'E_ENGINE'; // inference engines (native CPU engine; misuse, validation against the tfjs reference)
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;
@@ -182,5 +183,11 @@ export const msg = {
   bufferDisposed: (tag: string) => `device buffer '${tag}' was already disposed`,
   bufferRange: (tag: string, offset: number, length: number, size: number) =>
     `device buffer '${tag}': range [${offset}, ${offset + length}) lies outside its ${size} bytes`,
+  // --- native CPU engine (src/engine/cpu-native.ts)
+  engineDisposed: () => `native CPU engine was already disposed`,
+  engineForeignCache: () => `KV cache does not belong to this engine (or was freed): create it with engine.newCache()`,
+  engineCustomForward: (path: string) =>
+    `linear '${path}' has a custom forward function; the native CPU engine runs weights only (remove .forward or use the tfjs model)`,
+  engineValidate: (diff: number, tol: number, row: number, index: number, position: number) =>
+    `native CPU engine disagrees with the tfjs reference (CODECLLM_VALIDATE_WITH_TFJS): |Δlogit| ${diff.toExponential(3)} above ${tol} + 1e-3·|ref| at row ${row}, token ${index} (cache position ${position})`,
 } as const;
-

@@ -362,5 +362,56 @@ inline void linear_i8_group(float* y, const float* x, const int8_t* q_s8, const 
     }
 }
 
+// ============================================================================================================
+// GGML blocks (src/formats/ggml-blocks.ts, llama.cpp ggml-common.h): 32 weights per block along `in`
+// ============================================================================================================
+
+/** Bytes of one block. q8_0: fp16 d + 32 int8 = 34; q4_1: fp16 d, fp16 m + 16 bytes of nibbles = 20. */
+constexpr int kQ8_0BlockBytes = 34;
+constexpr int kQ4_1BlockBytes = 20;
+
+/** q8_0 block -> 32 floats: y[j] = qs[j] * d (exact in float: 8-bit code times an 11-bit fp16 significand). */
+CODECLLM_HD inline void dequant_q8_0_block(float* y, const uint8_t* blk) {
+  const float d = f16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
+  for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)blk[2 + j] * d;
+}
+
+/** q4_1 block -> 32 floats: low nibbles are elements 0..15, high nibbles 16..31; y = float(q * d) + m (q*d exact). */
+CODECLLM_HD inline void dequant_q4_1_block(float* y, const uint8_t* blk) {
+  const float d = f16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
+  const float m = f16_to_f32((uint16_t)(blk[2] | (blk[3] << 8)));
+  for (int j = 0; j < 16; j++) {
+    const uint8_t q = blk[4 + j];
+    y[j] = (float)(q & 0x0f) * d + m;
+    y[j + 16] = (float)(q >> 4) * d + m;
+  }
+}
+
+/**
+ * GGML-block weights: W is (out, in/32) blocks of `block_bytes` (one row = in/32 consecutive blocks); in % 32 == 0.
+ * `dequant` is dequant_q8_0_block or dequant_q4_1_block. y (T, out) = x (T, in) · Wᵀ + b.
+ */
+inline void linear_blocks(float* y, const float* x, const uint8_t* W, int block_bytes, void (*dequant)(float*, const uint8_t*),
+                          const float* b, int T, int in, int out) {
+  const int nb = in / 32;
+  float w[32];
+  for (int t = 0; t < T; t++)
+    for (int o = 0; o < out; o++) {
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int k = 0; k < nb; k++) {
+        dequant(w, W + ((size_t)o * nb + k) * block_bytes);
+        for (int j = 0; j < 32; j++) acc += (double)xr[k * 32 + j] * w[j];
+      }
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+}
+inline void linear_q8_0(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_blocks(y, x, W, kQ8_0BlockBytes, dequant_q8_0_block, b, T, in, out);
+}
+inline void linear_q4_1(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_blocks(y, x, W, kQ4_1BlockBytes, dequant_q4_1_block, b, T, in, out);
+}
+
 }  // namespace ref
 }  // namespace codecllm

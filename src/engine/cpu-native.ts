@@ -1,0 +1,342 @@
+/**
+ * The native CPU engine: the Llama forward of src/model/llama.ts in C++ (native/src/cpu_engine.cc), multi-threaded,
+ * on a copy of a {@link LlamaModel}'s current weights (patched ones included).
+ *
+ * Weights keep their exact float32 values. With `storage: 'auto'` (default) a linear whose checkpoint tensor is a
+ * GGML q4_1 / q8_0 block tensor is kept as those blocks when dequantizing them reproduces the model's float32 weight
+ * bit for bit (checked natively on every copy), and a weight whose values are all exactly fp16 / bf16 is kept as
+ * such; anything else stays float32. Decode is memory bound, so this is what makes it fast; the logits are those of
+ * the same float32 weights (only summation order differs from tfjs). `storage: 'f32'` keeps plain float32.
+ *
+ * Env switches: CODECLLM_VALIDATE_WITH_TFJS=1 reruns every forward on the tfjs reference (with its own KV cache) and
+ * throws E_ENGINE when max |Δlogit| > CODECLLM_VALIDATE_ATOL (default 1e-3) + 1e-3·|ref|; CODECLLM_THREADS=n sets
+ * the native thread pool size (default: all cores); CODECLLM_NO_AVX2=1 forces the plain (non-AVX2) kernels.
+ *
+ * @example
+ * const model = await LlamaModel.load('default');
+ * const engine = createCpuEngine(model);
+ * const r = await generateNative(engine, model.tokenizer!.encode('Hello'), { maxTokens: 16 });
+ * engine.dispose();
+ */
+import { tf } from '../model/backend.js';
+import { err, msg } from '../messages.js';
+import { callNative, requireNative } from '../native.js';
+import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
+import { rng, sampleToken, type GenerateOptions, type GenerateResult } from '../model/generate.js';
+
+/** Storage choice for linear weights (see the module comment). */
+export type WeightStorage = 'auto' | 'f32';
+
+export interface CpuEngineOptions {
+  /** 'auto' (default): exact compact storage where verified; 'f32': plain float32. */
+  storage?: WeightStorage;
+  /** Rerun each forward on tfjs and compare (default: env CODECLLM_VALIDATE_WITH_TFJS=1). */
+  validate?: boolean;
+}
+
+export interface CpuForwardOptions {
+  /** Logits of the last position only, (1, V). Default false: (T, V). */
+  lastOnly?: boolean;
+  /** Run the single-threaded reference ops (native/src/engine/ops_ref.h) instead of the fast kernels. */
+  reference?: boolean;
+}
+
+/** A KV cache living in native memory; `length` = positions held. Free with engine.freeCache (or engine.dispose). */
+export interface NativeCache {
+  readonly id: number;
+  length: number;
+  /** the tfjs reference's cache, kept alongside when validating */
+  tfjs?: KVCache;
+}
+
+/** What the engine holds. */
+export interface CpuEngineInfo {
+  threads: number;
+  /** 'avx2+fma' or 'scalar' */
+  isa: string;
+  /** bytes of all weights in native memory */
+  weightBytes: number;
+  /** bytes of linear weights a batch-1 decode step reads */
+  decodeBytesPerToken: number;
+  embedFormat: string;
+  /** number of linears per storage format */
+  linearFormats: Record<string, number>;
+}
+
+export interface CpuEngine {
+  readonly model: LlamaModel;
+  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1') */
+  readonly formats: Map<string, string>;
+  /**
+   * Run tokens, appending to `cache` when given; logits (T, V) row-major, or (1, V) with lastOnly.
+   * Linears whose model weight was replaced since the last copy (model.setWeight) are re-copied first.
+   */
+  forward(tokens: readonly number[], cache?: NativeCache, opts?: CpuForwardOptions): Float32Array;
+  newCache(): NativeCache;
+  freeCache(cache: NativeCache): void;
+  /** Replace one linear's weight, (out, in) row-major, in the engine only; returns the storage format chosen. */
+  setWeight(path: string, w: Float32Array): string;
+  /** Re-copy linears whose model weight changed; returns how many. forward() does this itself. */
+  sync(): number;
+  info(): CpuEngineInfo;
+  dispose(): void;
+}
+
+/** The addon functions this module uses (native/src/cpu_engine.cc). */
+interface CpuEngineAddon {
+  cpuEngineCreate(cfg: {
+    hidden: number;
+    intermediate: number;
+    layers: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    vocab: number;
+    rmsEps: number;
+    invFreq: Float32Array;
+  }): number;
+  cpuEngineSetTensor(id: number, layer: number, slot: number, data: Float32Array, raw: Uint8Array | null, rawType: string | null, storage: WeightStorage): string;
+  cpuEngineNewCache(id: number): number;
+  cpuEngineFreeCache(id: number, cache: number): boolean;
+  cpuEngineCacheLength(id: number, cache: number): number;
+  cpuEngineForward(id: number, cache: number, tokens: Int32Array, lastOnly: boolean, reference: boolean): Float32Array;
+  cpuEngineInfo(id: number): CpuEngineInfo;
+  cpuEngineDispose(id: number): boolean;
+  cpuKernel(op: string, fast: boolean, args: Record<string, unknown>): Float32Array;
+  cpuThreads(): number;
+}
+
+/**
+ * The addon's CPU engine functions, or E_NATIVE when the addon is not built.
+ * @example
+ * const a = cpuEngineAddon(); a.cpuThreads();
+ */
+export function cpuEngineAddon(): CpuEngineAddon {
+  const a = requireNative('the native CPU engine') as unknown as Partial<CpuEngineAddon>;
+  if (typeof a.cpuEngineCreate !== 'function') throw err('E_NATIVE', msg.nativeMissing('the native CPU engine (addon built without cpu_engine.cc: rebuild it)'));
+  return a as CpuEngineAddon;
+}
+
+/**
+ * Run one native kernel, reference (`fast = false`) or fast: the twin tests' entry point (see cpu_engine.cc cpuKernel).
+ * @example
+ * const y = cpuKernel('linear', true, { format: 'f32', x, w, T: 1, in: 64, out: 32 });
+ */
+export function cpuKernel(op: string, fast: boolean, args: Record<string, unknown>): Float32Array {
+  const a = cpuEngineAddon();
+  return callNative(() => a.cpuKernel(op, fast, args));
+}
+
+// slots of cpuEngineSetTensor (append-only; mirrored in cpu_engine.cc)
+const GLOBAL_SLOT = { embed: 0, norm: 1, lm_head: 2 } as const;
+const LAYER_SLOT = { inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11 } as const;
+const BIAS_SLOT = { q: LAYER_SLOT.qBias, k: LAYER_SLOT.kBias, v: LAYER_SLOT.vBias } as Record<string, number>;
+/** GGML block types the engine can keep as they are (when they reproduce the float32 weight exactly). */
+const RAW_TYPES = new Set(['q4_1', 'q8_0']);
+
+function envFlag(name: string): boolean {
+  const v = process.env[name];
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+/**
+ * Copy a model's current weights into a native CPU engine.
+ * @example
+ * const engine = createCpuEngine(model);            // exact compact storage where verified
+ * const cache = engine.newCache();
+ * const logits = engine.forward([1, 2, 3], cache);  // (3, vocab)
+ * engine.dispose();
+ */
+export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}): CpuEngine {
+  const addon = cpuEngineAddon();
+  const c = model.config;
+  const storage: WeightStorage = opts.storage ?? 'auto';
+  if (storage !== 'auto' && storage !== 'f32') throw err('E_ARG', msg.badArg('storage', `'${String(storage)}' (expected auto or f32)`));
+  const validate = opts.validate ?? envFlag('CODECLLM_VALIDATE_WITH_TFJS');
+  const call = <T>(fn: () => T): T => callNative(fn);
+  const id = call(() =>
+    addon.cpuEngineCreate({
+      hidden: c.hiddenSize,
+      intermediate: c.intermediateSize,
+      layers: c.numLayers,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      vocab: c.vocabSize,
+      rmsEps: c.rmsEps,
+      invFreq: ropeInvFreq(c),
+    }),
+  );
+  let disposed = false;
+  const caches = new Set<NativeCache>();
+  const formats = new Map<string, string>();
+  /** the model's weight tensor each linear was last copied from */
+  const copiedFrom = new Map<string, tf.Tensor>();
+  const ck = model.checkpoint;
+
+  /** the checkpoint's raw GGML blocks of a tensor, when it is stored that way and storage is 'auto' */
+  const rawOf = (name: string): { raw: Uint8Array | null; type: string | null } => {
+    if (storage !== 'auto' || !ck.weights.has(name)) return { raw: null, type: null };
+    const dt = ck.weights.info(name).dtype as string;
+    return RAW_TYPES.has(dt) ? { raw: ck.weights.readRaw(name), type: dt } : { raw: null, type: null };
+  };
+  const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
+  const checkpointName = (l: LinearLayer) => (l.kind === 'lm_head' && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : l.path + '.weight');
+
+  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }): string => {
+    const [layer, slot] = slotOf(l);
+    const f = call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
+    formats.set(l.path, f);
+    return f;
+  };
+  const copyLinear = (l: LinearLayer): void => {
+    if (l.forward) throw err('E_ENGINE', msg.engineCustomForward(l.path));
+    setLinear(l, model.getWeight(l.path), rawOf(checkpointName(l)));
+    copiedFrom.set(l.path, l.weightT);
+  };
+
+  try {
+    const emb = model.embed.dataSync() as Float32Array;
+    call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.embed, emb, ...spread(rawOf('model.embed_tokens.weight')), storage));
+    call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.norm, model.norm.dataSync() as Float32Array, null, null, storage));
+    for (const b of model.blocks) {
+      call(() => addon.cpuEngineSetTensor(id, b.index, LAYER_SLOT.inputNorm, b.inputNorm.dataSync() as Float32Array, null, null, storage));
+      call(() => addon.cpuEngineSetTensor(id, b.index, LAYER_SLOT.postNorm, b.postNorm.dataSync() as Float32Array, null, null, storage));
+      for (const k of ['q', 'k', 'v'] as const) {
+        const bias = b[k].bias;
+        if (bias) call(() => addon.cpuEngineSetTensor(id, b.index, BIAS_SLOT[k]!, bias.dataSync() as Float32Array, null, null, storage));
+      }
+    }
+    for (const l of model.linears()) copyLinear(l);
+  } catch (e) {
+    addon.cpuEngineDispose(id);
+    throw e;
+  }
+
+  const alive = () => {
+    if (disposed) throw err('E_ENGINE', msg.engineDisposed());
+  };
+  const sync = (): number => {
+    alive();
+    let n = 0;
+    for (const l of model.linears()) {
+      if (l.forward) throw err('E_ENGINE', msg.engineCustomForward(l.path));
+      if (copiedFrom.get(l.path) !== l.weightT) {
+        copyLinear(l);
+        n++;
+      }
+    }
+    return n;
+  };
+  const validateTol = Number(process.env.CODECLLM_VALIDATE_ATOL ?? '1e-3');
+
+  const engine: CpuEngine = {
+    model,
+    formats,
+    forward(tokens, cache, fo = {}) {
+      alive();
+      sync();
+      const T = tokens.length;
+      if (T === 0) throw err('E_ARG', msg.badArg('tokens', 'empty sequence'));
+      for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw err('E_ARG', msg.badArg('tokens', `token id ${t} outside [0, ${c.vocabSize})`));
+      if (cache && !caches.has(cache)) throw err('E_ENGINE', msg.engineForeignCache());
+      const logits = call(() => addon.cpuEngineForward(id, cache ? cache.id : -1, Int32Array.from(tokens), fo.lastOnly ?? false, fo.reference ?? false));
+      if (cache) cache.length += T;
+      if (validate) {
+        const { logits: ref } = model.forward(tokens, cache?.tfjs, { lastOnly: fo.lastOnly ?? false });
+        const r = ref.dataSync() as Float32Array;
+        ref.dispose();
+        let worst = -1;
+        let worstExcess = 0;
+        for (let i = 0; i < r.length; i++) {
+          const excess = Math.abs(logits[i]! - r[i]!) - (validateTol + 1e-3 * Math.abs(r[i]!));
+          if (!(excess <= worstExcess)) {
+            worst = i;
+            worstExcess = excess;
+          }
+        }
+        if (worst >= 0) {
+          const row = Math.floor(worst / c.vocabSize);
+          throw err('E_ENGINE', msg.engineValidate(Math.abs(logits[worst]! - r[worst]!), validateTol, row, worst % c.vocabSize, cache ? cache.length - T : 0));
+        }
+      }
+      return logits;
+    },
+    newCache() {
+      alive();
+      const cache: NativeCache = { id: call(() => addon.cpuEngineNewCache(id)), length: 0 };
+      if (validate) cache.tfjs = model.newCache();
+      caches.add(cache);
+      return cache;
+    },
+    freeCache(cache) {
+      if (!caches.delete(cache)) return;
+      if (cache.tfjs) model.disposeCache(cache.tfjs);
+      if (!disposed) addon.cpuEngineFreeCache(id, cache.id);
+    },
+    setWeight(path, w) {
+      alive();
+      const l = model.linear(path);
+      if (w.length !== l.inFeatures * l.outFeatures) throw err('E_SHAPE', msg.weightSize(path, l.outFeatures, l.inFeatures, w.length));
+      return setLinear(l, w, { raw: null, type: null });
+    },
+    sync,
+    info() {
+      alive();
+      return call(() => addon.cpuEngineInfo(id));
+    },
+    dispose() {
+      if (disposed) return;
+      for (const cache of [...caches]) engine.freeCache(cache);
+      disposed = true;
+      addon.cpuEngineDispose(id);
+    },
+  };
+  return engine;
+}
+
+function spread(r: { raw: Uint8Array | null; type: string | null }): [Uint8Array | null, string | null] {
+  return [r.raw, r.type];
+}
+
+/**
+ * Greedy or seeded sampling on the native engine, with the options and result of generate() (src/model/generate.ts).
+ * @example
+ * const r = await generateNative(engine, promptIds, { maxTokens: 32 });
+ * console.log(r.ids, r.decodeMs);
+ */
+export async function generateNative(engine: CpuEngine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  const model = engine.model;
+  const tok = model.tokenizer;
+  let promptIds: number[];
+  if (typeof prompt === 'string') {
+    if (!tok) throw err('E_TOKENIZER', msg.noTokenizer(model.checkpoint.file));
+    promptIds = tok.encode(prompt);
+  } else promptIds = [...prompt];
+  if (promptIds.length === 0 && model.config.bosTokenId !== null) promptIds = [model.config.bosTokenId];
+  const maxTokens = o.maxTokens ?? 32;
+  const stop = new Set(o.stopIds ?? (tok?.eosId !== null && tok?.eosId !== undefined ? [tok.eosId] : model.config.eosTokenId !== null ? [model.config.eosTokenId] : []));
+  const rand = rng(o.seed ?? 0);
+  const cache = engine.newCache();
+  const ids: number[] = [];
+  const decodeMs: number[] = [];
+  let prefillMs = 0;
+  try {
+    let input: readonly number[] = promptIds;
+    for (let i = 0; i < maxTokens; i++) {
+      const t0 = performance.now();
+      const row = engine.forward(input, cache, { lastOnly: true });
+      const next = sampleToken(row, o, rand);
+      const dt = performance.now() - t0;
+      if (i === 0) prefillMs = dt;
+      else decodeMs.push(dt);
+      if (stop.has(next)) break;
+      ids.push(next);
+      o.onToken?.(next, i);
+      input = [next];
+    }
+  } finally {
+    engine.freeCache(cache);
+  }
+  return { promptIds, ids, text: tok ? tok.decode(ids) : ids.join(' '), prefillMs, decodeMs };
+}
