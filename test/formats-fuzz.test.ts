@@ -14,7 +14,7 @@ for (const parser of ['safetensors', 'gguf'] as const) {
     console.log(report(s, 6));
     assert.equal(s.inputs, N);
     assert.deepEqual(s.crashes.map((c) => c.error.split('\n')[0]), [], 'crashes');
-    assert.ok(s.maxMs < 1000, `slowest input took ${s.maxMs.toFixed(1)} ms`);
+    assert.ok(s.maxMs < 2000, `slowest input took ${s.maxMs.toFixed(1)} ms`);
     // the mutations reach deep: many distinct error classes, and some inputs still parse
     assert.ok(s.classes.size >= 25, `only ${s.classes.size} outcome classes`);
     assert.ok((s.classes.get('ok') ?? 0) > 0, 'no input parsed');
