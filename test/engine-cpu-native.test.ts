@@ -1,0 +1,417 @@
+/**
+ * Native CPU engine (native/src/cpu_engine.cc + engine/ops_ref.h, src/engine/cpu-native.ts).
+ *
+ * 1. Kernel twins: every fast kernel against its ops_ref.h reference on seeded random inputs over several shapes.
+ *    Tolerance |fast - ref| <= atol + rtol·|ref|, stated per dtype in LINEAR_TOL: the weights a fast linear uses are
+ *    dequantized bit-exactly as the reference does (checked separately, atol = rtol = 0), so the only difference is
+ *    summation order (float, 8 lanes vs double) and the same bound holds for every weight dtype.
+ * 2. The C++ references against the TS definitions they twin (fp16/bf16 conversions, GGML blocks, int8 dequantize,
+ *    rope inverse frequencies): bit-exact.
+ * 3. Engine logits against the tfjs reference (src/model/llama.ts) on tiny models, prefill and KV-cache decode, and
+ *    greedy generation token for token; against PyTorch (data/reference) on the stored tiny models and on the real
+ *    default model (max |Δlogit| <= 5e-4, as test/reference-logits.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { nativeInfo } from '../src/native.js';
+import { createCpuEngine, cpuKernel, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
+import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
+import { generate } from '../src/model/generate.js';
+import { normalRng, syntheticWeights, tinyConfig, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
+import type { LlamaConfig } from '../src/model/config.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
+import { dequantizeBlocks, quantizeBlocks } from '../src/formats/ggml-blocks.js';
+import { dequantize, quantize } from '../src/quant/quantize.js';
+import { compareLogits } from '../src/eval/compare.js';
+import { isCodecError, msg } from '../src/messages.js';
+import { packageRoot } from '../src/util/paths.js';
+
+const built = nativeInfo().built && (() => {
+  try {
+    cpuEngineAddon();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skip = built ? false : 'native addon not built with cpu_engine.cc (npm run build:native)';
+if (!built && process.env.CI) throw new Error('native addon with the CPU engine is required under CI');
+
+const ROOT = packageRoot();
+const REF = path.join(ROOT, 'data', 'reference');
+
+function randn(n: number, seed: number, std = 1): Float32Array {
+  const r = normalRng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = std * r();
+  return a;
+}
+
+/** |got - ref| <= atol + rtol·|ref| everywhere, else fail listing the first mismatches and the max error. */
+function assertClose(ref: Float32Array, got: Float32Array, atol: number, rtol: number, label: string): number {
+  assert.equal(got.length, ref.length, `${label}: length`);
+  let maxErr = 0;
+  let bad = 0;
+  const first: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i]! - ref[i]!);
+    if (!(e <= maxErr)) maxErr = e;
+    if (!(e <= atol + rtol * Math.abs(ref[i]!))) {
+      bad++;
+      if (first.length < 5) first.push(`[${i}] ref ${ref[i]} got ${got[i]} (|Δ| ${e.toExponential(3)})`);
+    }
+  }
+  if (bad) assert.fail(`${label}: ${bad}/${ref.length} outside atol ${atol} + rtol ${rtol}·|ref|; max |Δ| ${maxErr}\n  ${first.join('\n  ')}`);
+  return maxErr;
+}
+
+function assertBitExact(ref: Float32Array, got: Float32Array, label: string): void {
+  assert.equal(got.length, ref.length, `${label}: length`);
+  const a = new Uint32Array(ref.buffer, ref.byteOffset, ref.length);
+  const b = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const first: string[] = [];
+  let bad = 0;
+  let maxErr = 0;
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i] && !(Number.isNaN(ref[i]) && Number.isNaN(got[i]))) {
+      bad++;
+      maxErr = Math.max(maxErr, Math.abs(ref[i]! - got[i]!));
+      if (first.length < 5) first.push(`[${i}] ref ${ref[i]} got ${got[i]}`);
+    }
+  if (bad) assert.fail(`${label}: ${bad} values differ bitwise (atol = rtol = 0); max |Δ| ${maxErr}\n  ${first.join('\n  ')}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. kernel twins
+// ---------------------------------------------------------------------------------------------------------------
+
+type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_channel_asym' | 'i8_group' | 'i8_group_asym';
+/** [atol, rtol] per weight dtype for fast vs reference linear (same for all: only summation order differs). */
+const LINEAR_TOL: Record<Fmt, [number, number]> = {
+  f32: [2e-5, 1e-4],
+  f16: [2e-5, 1e-4],
+  bf16: [2e-5, 1e-4],
+  q8_0: [2e-5, 1e-4],
+  q4_1: [2e-5, 1e-4],
+  i8_channel: [2e-5, 1e-4],
+  i8_channel_asym: [2e-5, 1e-4],
+  i8_group: [2e-5, 1e-4],
+  i8_group_asym: [2e-5, 1e-4],
+};
+const GROUP = 32;
+
+/** Weight args for cpuKernel of a (rows, cols) weight in `fmt`, made from seeded float weights. */
+function weightArgs(fmt: Fmt, rows: number, cols: number, seed: number): Record<string, unknown> {
+  const w = randn(rows * cols, seed, 1 / Math.sqrt(cols));
+  switch (fmt) {
+    case 'f32':
+      return { format: 'f32', w };
+    case 'f16':
+    case 'bf16': {
+      const u = new Uint16Array(w.length);
+      for (let i = 0; i < w.length; i++) u[i] = fmt === 'f16' ? f32ToF16(w[i]!) : f32ToBf16(w[i]!);
+      return { format: fmt, w: u };
+    }
+    case 'q8_0':
+    case 'q4_1':
+      return { format: fmt, w: quantizeBlocks(fmt, w) };
+    default: {
+      const spec = `int8:${fmt.startsWith('i8_group') ? `group=${GROUP}` : 'per-channel'}${fmt.endsWith('asym') ? ':asym' : ''}`;
+      const q = quantize(w, [rows, cols], spec);
+      return {
+        format: fmt.startsWith('i8_group') ? 'i8_group' : 'i8_channel',
+        w: q.codes,
+        scale: q.scales,
+        ...(q.zeros ? { zero: q.zeros } : {}),
+        group: GROUP,
+        _q: q,
+      };
+    }
+  }
+}
+
+const LINEAR_SHAPES: [number, number, number][] = [
+  // T, in, out — decode (T=1) and prefill (T>1), edges of the 3-token x 4/8-row tiles, in % 8 != 0 where allowed
+  [1, 64, 8],
+  [1, 576, 37],
+  [2, 96, 13],
+  [3, 128, 4],
+  [5, 32, 17],
+  [7, 1536, 9],
+  [33, 64, 33],
+  [128, 192, 20],
+];
+
+test('fast linear == ops_ref linear for every weight dtype (seeded, several shapes)', { skip }, () => {
+  let seed = 1;
+  for (const fmt of Object.keys(LINEAR_TOL) as Fmt[])
+    for (const [T, inF, outF] of [...LINEAR_SHAPES, [3, 70, 11] as [number, number, number]]) {
+      if ((fmt === 'q8_0' || fmt === 'q4_1') && inF % 32 !== 0) continue;
+      const wa = weightArgs(fmt, outF, inF, seed++);
+      const x = randn(T * inF, seed++);
+      for (const bias of [undefined, randn(outF, seed++)]) {
+        const args = { ...wa, x, T, in: inF, out: outF, ...(bias ? { bias } : {}) };
+        const ref = cpuKernel('linear', false, args);
+        const fast = cpuKernel('linear', true, args);
+        const [atol, rtol] = LINEAR_TOL[fmt];
+        assertClose(ref, fast, atol, rtol, `linear ${fmt} T=${T} in=${inF} out=${outF} bias=${!!bias}`);
+      }
+    }
+});
+
+test('fast dequantize == ops_ref dequantize, bit for bit, every dtype', { skip }, () => {
+  let seed = 100;
+  for (const fmt of Object.keys(LINEAR_TOL) as Fmt[])
+    for (const [rows, cols] of [[3, 64], [9, 576], [1, 96], [5, 1536]] as [number, number][]) {
+      const wa = weightArgs(fmt, rows, cols, seed++);
+      const args = { ...wa, rows, cols };
+      assertBitExact(cpuKernel('dequant', false, args), cpuKernel('dequant', true, args), `dequant ${fmt} ${rows}x${cols}`);
+    }
+});
+
+test('ops_ref dequantize == the TS definitions (dtypes.ts, ggml-blocks.ts, quantize.ts), bit for bit', { skip }, () => {
+  // every fp16 / bf16 bit pattern
+  const all = new Uint16Array(65536).map((_, i) => i);
+  const f16 = cpuKernel('dequant', false, { format: 'f16', w: all, rows: 1, cols: 65536 });
+  const bf16 = cpuKernel('dequant', false, { format: 'bf16', w: all, rows: 1, cols: 65536 });
+  assertBitExact(Float32Array.from(all, (h) => f16ToF32(h)), f16, 'f16 -> f32');
+  assertBitExact(Float32Array.from(all, (h) => bf16ToF32(h)), bf16, 'bf16 -> f32');
+  let seed = 200;
+  for (const fmt of ['q8_0', 'q4_1'] as const) {
+    const wa = weightArgs(fmt, 7, 96, seed++);
+    assertBitExact(dequantizeBlocks(fmt, wa.w as Uint8Array, 7 * 96), cpuKernel('dequant', false, { ...wa, rows: 7, cols: 96 }), `${fmt} vs ggml-blocks.ts`);
+  }
+  for (const fmt of ['i8_channel', 'i8_channel_asym', 'i8_group', 'i8_group_asym'] as const) {
+    const wa = weightArgs(fmt, 6, 80, seed++);
+    assertBitExact(dequantize(wa._q as never), cpuKernel('dequant', false, { ...wa, rows: 6, cols: 80 }), `${fmt} vs quantize.ts dequantize`);
+  }
+});
+
+test('fast attention == ops_ref attention (GQA, causal, over a KV cache)', { skip }, () => {
+  let seed = 300;
+  // T, H, Hkv, D, P, Smax
+  const shapes = [
+    [1, 4, 2, 16, 0, 8],
+    [1, 9, 3, 64, 37, 64],
+    [5, 4, 4, 8, 0, 5],
+    [6, 8, 2, 32, 10, 20],
+    [12, 9, 3, 64, 0, 12],
+  ];
+  for (const [T, H, Hkv, D, P, Smax] of shapes as [number, number, number, number, number, number][]) {
+    const args = { q: randn(T * H * D, seed++), kCache: randn(Hkv * Smax * D, seed++), vCache: randn(Hkv * Smax * D, seed++), T, H, Hkv, D, P, Smax };
+    assertClose(cpuKernel('attention', false, args), cpuKernel('attention', true, args), 1e-5, 1e-4, `attention T=${T} H=${H}/${Hkv} D=${D} P=${P}`);
+  }
+});
+
+test('fast swiglu == ops_ref swiglu', { skip }, () => {
+  for (const n of [1, 7, 4096, 4097, 3 * 1536]) {
+    const args = { gate: randn(n, n, 3), up: randn(n, n + 1) };
+    assertClose(cpuKernel('swiglu', false, args), cpuKernel('swiglu', true, args), 1e-6, 1e-6, `swiglu n=${n}`);
+  }
+});
+
+test('ops_ref rope_inv_freq == ropeInvFreq (llama.ts), bit for bit', { skip }, () => {
+  const cases: LlamaConfig[] = [
+    tinyConfig(),
+    tinyConfig({ headDim: 64, ropeTheta: 100000 }),
+    tinyConfig({ headDim: 128, ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } }),
+    tinyConfig({ headDim: 32, ropeScaling: { type: 'linear', factor: 4 } }),
+  ];
+  for (const c of cases) {
+    const rs = c.ropeScaling;
+    const got = cpuKernel('ropeInvFreq', false, {
+      D: c.headDim,
+      theta: c.ropeTheta,
+      scaling: rs === null ? 0 : rs.type === 'linear' ? 1 : 2,
+      factor: rs?.factor ?? 1,
+      low: rs?.type === 'llama3' ? rs.lowFreqFactor : 1,
+      high: rs?.type === 'llama3' ? rs.highFreqFactor : 1,
+      original: rs?.type === 'llama3' ? rs.originalMaxPositionEmbeddings : 1,
+    });
+    assertBitExact(ropeInvFreq(c), got, `inv_freq D=${c.headDim} theta=${c.ropeTheta} ${rs?.type ?? 'none'}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. the engine against the tfjs reference on tiny models
+// ---------------------------------------------------------------------------------------------------------------
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-cpu-engine-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** tfjs vs native on tiny models: both float32, different summation order; logits are O(1..10). */
+const TINY_ATOL = 1e-4;
+
+async function tinyModel(name: string, c: LlamaConfig, kind: 'f32' | 'f16' | 'bf16' | 'q4_1' | 'q8_0', seed = 7): Promise<LlamaModel> {
+  const w = syntheticWeights(c, seed);
+  if (kind === 'q4_1' || kind === 'q8_0') {
+    const f = path.join(tmp, `${name}.gguf`);
+    writeGGUFModel(f, c, w, kind);
+    return LlamaModel.load(f);
+  }
+  const dir = path.join(tmp, name);
+  writeHFModel(dir, c, w, kind);
+  return LlamaModel.load(dir);
+}
+
+function tfjsLogits(m: LlamaModel, ids: number[], cache?: ReturnType<LlamaModel['newCache']>, lastOnly = false): Float32Array {
+  const { logits } = m.forward(ids, cache, { lastOnly });
+  const r = logits.dataSync() as Float32Array;
+  logits.dispose();
+  return r;
+}
+
+/** Prefill + 4 decode steps + a 3-token chunk on both engines, compared at every step. */
+function compareWithTfjs(m: LlamaModel, e: CpuEngine, label: string, reference = false): number {
+  const V = m.config.vocabSize;
+  const ids = [3, 17, 99, 5, 42, 7, 1];
+  let worst = 0;
+  worst = Math.max(worst, assertClose(tfjsLogits(m, ids), e.forward(ids, undefined, { reference }), TINY_ATOL, 0, `${label} prefill (no cache)`));
+  const tc = m.newCache();
+  const nc = e.newCache();
+  worst = Math.max(worst, assertClose(tfjsLogits(m, ids, tc, true), e.forward(ids, nc, { lastOnly: true, reference }), TINY_ATOL, 0, `${label} prefill lastOnly`));
+  const steps: number[][] = [[11], [200 % V], [0], [V - 1], [4, 8, 15]];
+  for (const s of steps) worst = Math.max(worst, assertClose(tfjsLogits(m, s, tc), e.forward(s, nc, { reference }), TINY_ATOL, 0, `${label} decode ${s} at ${nc.length}`));
+  assert.equal(nc.length, tc.length);
+  m.disposeCache(tc);
+  e.freeCache(nc);
+  return worst;
+}
+
+const TINY_CASES: { name: string; c: LlamaConfig; kind: 'f32' | 'f16' | 'bf16' | 'q4_1' | 'q8_0'; expect: string }[] = [
+  { name: 'llama-gqa-f32', c: tinyConfig(), kind: 'f32', expect: 'f32' },
+  { name: 'qwen2-bias-tied', c: tinyConfig({ architecture: 'qwen2', attentionBias: true, tieWordEmbeddings: true, numKvHeads: 1 }), kind: 'f32', expect: 'f32' },
+  { name: 'llama3-rope-mha', c: tinyConfig({ numKvHeads: 4, ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 } }), kind: 'f32', expect: 'f32' },
+  { name: 'llama-f16', c: tinyConfig({ numLayers: 3 }), kind: 'f16', expect: 'f16' },
+  { name: 'llama-bf16', c: tinyConfig({ hiddenSize: 96, numHeads: 6, numKvHeads: 2 }), kind: 'bf16', expect: 'bf16' },
+  { name: 'gguf-q4_1', c: tinyConfig(), kind: 'q4_1', expect: 'q4_1' },
+  { name: 'gguf-q8_0-tied', c: tinyConfig({ tieWordEmbeddings: true }), kind: 'q8_0', expect: 'q8_0' },
+];
+
+for (const tc of TINY_CASES)
+  test(`engine == tfjs reference: ${tc.name} (prefill, KV-cache decode, greedy; storage ${tc.expect})`, { skip }, async (t) => {
+    const m = await tinyModel(tc.name, tc.c, tc.kind);
+    const e = createCpuEngine(m);
+    try {
+      const formats = new Set(e.formats.values());
+      assert.deepEqual([...formats], [tc.expect], `storage chosen: ${[...formats]}`);
+      const worst = compareWithTfjs(m, e, tc.name);
+      const worstRef = compareWithTfjs(m, e, `${tc.name} (reference ops)`, true);
+      t.diagnostic(`${tc.name}: max |Δlogit| fast ${worst.toExponential(2)}, reference ops ${worstRef.toExponential(2)} (tol ${TINY_ATOL}); ${JSON.stringify(e.info().linearFormats)}`);
+      const g1 = await generate(m, [5, 6, 7], { maxTokens: 12, stopIds: [] });
+      const g2 = await generateNative(e, [5, 6, 7], { maxTokens: 12, stopIds: [] });
+      assert.deepEqual(g2.ids, g1.ids, 'greedy continuation');
+      const f32 = createCpuEngine(m, { storage: 'f32' });
+      assert.deepEqual([...new Set(f32.formats.values())], ['f32']);
+      assert.deepEqual(f32.forward([9, 8, 7]), e.forward([9, 8, 7]), "storage 'f32' and the exact compact storage give identical logits");
+      f32.dispose();
+    } finally {
+      e.dispose();
+      m.dispose();
+    }
+  });
+
+test('patched weights: model.setWeight is picked up by forward; engine.setWeight changes the engine only', { skip }, async () => {
+  const m = await tinyModel('patch', tinyConfig(), 'q4_1', 11);
+  const e = createCpuEngine(m);
+  try {
+    const p = 'model.layers.1.mlp.down_proj';
+    assert.equal(e.formats.get(p), 'q4_1');
+    const w = m.getWeight(p).map((v, i) => v + 0.01 * Math.sin(i));
+    m.setWeight(p, w, { quant: 'test' });
+    const ids = [1, 2, 3, 4];
+    assertClose(tfjsLogits(m, ids), e.forward(ids), TINY_ATOL, 0, 'after model.setWeight');
+    assert.equal(e.formats.get(p), 'f32', 'a patched weight that no block format reproduces is kept as float32');
+    assert.equal(e.sync(), 0);
+    // engine-only change: logits move away from the model's, and come back when set back
+    const before = e.forward(ids);
+    assert.equal(e.setWeight(p, new Float32Array(w.length)), 'bf16'); // all zeros: exactly bf16
+    const zeroed = e.forward(ids);
+    assert.ok(zeroed.some((v, i) => Math.abs(v - before[i]!) > 1e-3), 'engine.setWeight changed the logits');
+    e.setWeight(p, w);
+    assertClose(before, e.forward(ids), 0, 0, 'set back');
+  } finally {
+    e.dispose();
+    m.dispose();
+  }
+});
+
+test('CODECLLM_VALIDATE_WITH_TFJS: every forward is rerun on tfjs; a disagreement throws E_ENGINE', { skip }, async () => {
+  const m = await tinyModel('validate', tinyConfig(), 'f32', 12);
+  const old = process.env.CODECLLM_VALIDATE_WITH_TFJS;
+  process.env.CODECLLM_VALIDATE_WITH_TFJS = '1';
+  const e = createCpuEngine(m);
+  try {
+    const r = await generateNative(e, [1, 2, 3], { maxTokens: 6, stopIds: [] });
+    assert.equal(r.ids.length, 6);
+    e.setWeight('lm_head', new Float32Array(m.config.vocabSize * m.config.hiddenSize));
+    assert.throws(
+      () => e.forward([1, 2]),
+      (x: unknown) =>
+        isCodecError(x, 'E_ENGINE') &&
+        /^native CPU engine disagrees with the tfjs reference \(CODECLLM_VALIDATE_WITH_TFJS\): \|Δlogit\| \S+ above 0\.001 \+ 1e-3·\|ref\| at row [01], token \d+ \(cache position 0\)$/.test(x.message),
+    );
+  } finally {
+    if (old === undefined) delete process.env.CODECLLM_VALIDATE_WITH_TFJS;
+    else process.env.CODECLLM_VALIDATE_WITH_TFJS = old;
+    e.dispose();
+    m.dispose();
+  }
+});
+
+test('misuse: disposed engine, foreign cache, custom forward, bad tokens', { skip }, async () => {
+  const m = await tinyModel('misuse', tinyConfig(), 'f32', 13);
+  const e = createCpuEngine(m);
+  const e2 = createCpuEngine(m);
+  const c2 = e2.newCache();
+  assert.throws(() => e.forward([1], c2), (x: unknown) => isCodecError(x, 'E_ENGINE') && x.message === msg.engineForeignCache());
+  assert.throws(() => e.forward([]), (x: unknown) => isCodecError(x, 'E_ARG') && x.message === msg.badArg('tokens', 'empty sequence'));
+  assert.throws(() => e.forward([256]), (x: unknown) => isCodecError(x, 'E_ARG') && x.message === msg.badArg('tokens', 'token id 256 outside [0, 256)'));
+  e2.dispose();
+  assert.throws(() => e2.forward([1]), (x: unknown) => isCodecError(x, 'E_ENGINE') && x.message === msg.engineDisposed());
+  const l = m.linear('model.layers.0.self_attn.o_proj');
+  l.forward = (x) => x;
+  assert.throws(() => e.forward([1]), (x: unknown) => isCodecError(x, 'E_ENGINE') && x.message === msg.engineCustomForward('model.layers.0.self_attn.o_proj'));
+  delete l.forward;
+  assert.equal(e.forward([1]).length, 256);
+  e.dispose();
+  m.dispose();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. against PyTorch (stored references)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** name -> max |Δlogit| (the tolerances of test/reference-logits.test.ts) */
+const TORCH_TOL: Record<string, number> = { 'tiny-llama': 1e-4, 'tiny-qwen2': 1e-4, smollm2: 5e-4 };
+
+for (const name of Object.keys(TORCH_TOL))
+  test(`engine logits match PyTorch: ${name}`, { skip }, async (t) => {
+    const meta = JSON.parse(fs.readFileSync(path.join(REF, `${name}.json`), 'utf8'));
+    const weights = path.join(ROOT, meta.weights_file);
+    if (!fs.existsSync(weights)) {
+      if (process.env.CI) assert.fail(`${weights} missing under CI (make setup fetches it)`);
+      t.skip(`${weights} not present (run make setup)`);
+      return;
+    }
+    assert.equal(crypto.createHash('sha256').update(fs.readFileSync(weights)).digest('hex'), meta.weights_sha256, 'reference was computed on other weights');
+    const buf = fs.readFileSync(path.join(REF, meta.logits_file));
+    const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    const V = (meta.logits_shape as [number, number])[1];
+    const m = await LlamaModel.load(name === 'smollm2' ? weights : path.dirname(weights));
+    for (const storage of ['auto', 'f32'] as const) {
+      const e = createCpuEngine(m, { storage });
+      const c = compareLogits(ref, e.forward(meta.ids), V);
+      t.diagnostic(`${name} (${storage}: ${JSON.stringify(e.info().linearFormats)}): max|Δlogit|=${c.maxAbsDiff.toExponential(3)} (tol ${TORCH_TOL[name]}), mean KL=${c.klMean.toExponential(3)}, top-1 ${c.top1Agreement}`);
+      assert.ok(c.maxAbsDiff <= TORCH_TOL[name]!, `${storage}: max |Δlogit| ${c.maxAbsDiff} > ${TORCH_TOL[name]} at ${c.argMaxDiff}`);
+      assert.equal(c.top1Agreement, 1);
+      const g = await generateNative(e, meta.ids, { maxTokens: meta.greedy_ids.length, stopIds: [] });
+      assert.deepEqual(g.ids, meta.greedy_ids, `${storage}: greedy continuation differs from transformers`);
+      e.dispose();
+    }
+    m.dispose();
+  });
