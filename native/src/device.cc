@@ -282,6 +282,7 @@ Napi::Value DeviceCountMismatches(const Napi::CallbackInfo& info) {
   auto* d = reinterpret_cast<unsigned long long*>(counter.data());
   auto* h = reinterpret_cast<unsigned long long*>(host.data());
   cudaStream_t s = Stream(0);
+  SyncOnExit sync{s};
   CHECK_CUDA(cudaMemsetAsync(d, 0, sizeof(*d), s));
   LaunchCountMismatches(a, b, len, d, s);
   CHECK_CUDA(cudaMemcpyAsync(h, d, sizeof(*d), cudaMemcpyDeviceToHost, s));
@@ -331,6 +332,7 @@ Napi::Value DeviceCopyBandwidth(const Napi::CallbackInfo& info) {
   CHECK_ARG(bytes > 0, "bytes must be positive");
   Lease a(DeviceScratch(), bytes), b(DeviceScratch(), bytes);
   cudaStream_t s = Stream(0);
+  SyncOnExit sync{s};
   CHECK_CUDA(cudaMemsetAsync(a.data(), 1, bytes, s));
   for (int i = 0; i < 2; i++) CHECK_CUDA(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, s));
   cudaEvent_t e0, e1;

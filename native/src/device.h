@@ -68,6 +68,15 @@ class Lease {
   size_t cap_ = 0;
 };
 
+/** Declared after the Leases of a call: on every exit (exceptions included) waits for the stream before the
+ *  leases go back to the pool, so that no queued kernel can touch memory another call has been given. */
+struct SyncOnExit {
+  cudaStream_t stream;
+  ~SyncOnExit() {
+    if (cudaStreamSynchronize(stream) != cudaSuccess) (void)cudaGetLastError();
+  }
+};
+
 /** Bump allocator carving 256-byte aligned slices out of one lease. */
 class Carver {
  public:

@@ -399,7 +399,7 @@ Napi::Value NvcompCompress(const Napi::CallbackInfo& info) {
     size_t temp = codec->CompressTemp(n, chunk, bytes, s);
     // device scratch: in ptrs | in sizes | out ptrs | out sizes | statuses | pack dst ptrs | temp | output slots
     size_t need = 4 * Carver::Need<void*>(n) + Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) +
-                  Carver::Need<void*>(n) + Carver::Align(temp) + n * slot + 256;
+                  Carver::Need<void*>(n) + Carver::Align(temp) + n * slot + 1024;
     Lease dev(DeviceScratch(), need);
     Carver dc(dev.data());
     auto** dIn = dc.take<const void*>(n);
@@ -412,6 +412,7 @@ Napi::Value NvcompCompress(const Napi::CallbackInfo& info) {
     auto* dSlots = dc.take<uint8_t>(n * slot);
     // pinned staging: in ptrs | in sizes | out ptrs | out sizes | statuses | pack dst ptrs
     Lease host(PinnedStaging(), 3 * Carver::Need<void*>(n) + 2 * Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) + 256);
+    SyncOnExit sync{s};
     Carver hc(host.data());
     auto** hIn = hc.take<const void*>(n);
     auto* hInBytes = hc.take<size_t>(n);
@@ -535,6 +536,7 @@ Napi::Value NvcompDecompress(const Napi::CallbackInfo& info) {
     auto* dStatus = dc.take<nvcompStatus_t>(n);
     auto* dTemp = dc.take<uint8_t>(std::max<size_t>(temp, 1));
     Lease host(PinnedStaging(), 2 * Carver::Need<void*>(n) + 3 * Carver::Need<size_t>(n) + Carver::Need<nvcompStatus_t>(n) + 256);
+    SyncOnExit sync{s};
     Carver hc(host.data());
     auto** hIn = hc.take<const void*>(n);
     auto* hInBytes = hc.take<size_t>(n);
