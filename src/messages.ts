@@ -149,6 +149,25 @@ export const msg = {
   quantBadTensor: (detail: string) => `quantized tensor is inconsistent: ${detail}`,
   quantNativeUnsupported: (spec: string) =>
     `native quantizer does not support '${spec}' (native: int8 with any granularity, int4; nf4 and fp8 run in TS)`,
+  // --- quant lab: layer selection, patching, faults (issue 3)
+  selectEmpty: () =>
+    `invalid selection '': empty (expected all, first:N, blocks:a-b, type:q,k,v,o,gate,up,down,lm_head, re:REGEX or a full module path)`,
+  selectUnknown: (sel: string) =>
+    `invalid selection '${sel}': expected all, first:N, blocks:a-b, type:q,k,v,o,gate,up,down,lm_head, re:REGEX or a full module path`,
+  selectShortName: (sel: string, n: number, first: string) =>
+    `invalid selection '${sel}': a short module name matching ${n} modules (first ${first}); select by full path, type: or re: (a short name silently resolves to one layer)`,
+  selectFirst: (sel: string, total: number) => `invalid selection '${sel}': first:N needs an integer 1 <= N <= ${total} (linear layers in the model)`,
+  selectBlocks: (sel: string, layers: number) => `invalid selection '${sel}': blocks:a-b needs integers 0 <= a <= b < ${layers}`,
+  selectType: (sel: string, kind: string) =>
+    `invalid selection '${sel}': unknown type '${kind}' (expected q, k, v, o, gate, up, down, lm_head)`,
+  selectRegex: (sel: string, detail: string) => `invalid selection '${sel}': bad regular expression (${detail})`,
+  selectNone: (sel: string) => `selection '${sel}' matches no linear layer`,
+  patchVerify: (path: string, spec: string, bad: number, n: number, r: number, c: number, orig: number, got: number, bound: number) =>
+    `patch verification failed for ${path} (${spec}): ${bad} of ${n} weights differ from this module's original by more than the scheme's error bound; first at [${r}, ${c}]: original ${orig}, installed ${got}, bound ${bound}`,
+  patchCodecUnsupported: (codec: string) => `patch: codec '${codec}' is not available in patch() yet (quantization only)`,
+  faultUnknown: (name: string) =>
+    `unknown fault '${name}' (expected scale-axis, scale-fp16-underflow, uint8-as-int8, transposed, stale-buffer, wrong-layer)`,
+  faultNeedsSpec: (name: string, spec: string, need: string) => `fault '${name}' cannot be injected with '${spec}': it needs ${need}`,
   // --- native addon, CPU codecs, nvCOMP, device memory (issue 4: codec lab)
   nativeFailed: (detail: string, site: string) => `native addon error: ${detail} (at ${site})`,
   nativeArg: (detail: string) => `invalid argument to the native addon: ${detail}`,

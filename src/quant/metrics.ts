@@ -181,11 +181,20 @@ export interface BoundCheck {
 
 /**
  * Check that dequantize(q) matches `original` (the weight q claims to encode) within the per-weight bound.
+ * With `dequantized` (what a module actually holds) that tensor is checked instead, and — unless
+ * `consistency: false` (a tensor from another quantizer, e.g. a user's own) — its distance to dequantize(q) is
+ * added to the error, so a module holding anything but q's own dequantization fails.
  * @example
  * checkBound(quantize(w, [8, 64], 'int8:per-channel'), w).ok // true
  * checkBound(quantize(w, [8, 64], 'int8:per-channel'), otherLayersW).ok // false
  */
-export function checkBound(q: QuantizedTensor, original: Float32Array, dequantized?: Float32Array): BoundCheck {
+export function checkBound(
+  q: QuantizedTensor,
+  original: Float32Array,
+  dequantized?: Float32Array,
+  opts: { consistency?: boolean } = {},
+): BoundCheck {
+  const consistency = opts.consistency ?? true;
   const [rows, cols] = q.shape;
   if (original.length !== rows * cols)
     throw new RangeError(`checkBound: original has ${original.length} weights, q is [${rows}, ${cols}]`);
@@ -210,7 +219,7 @@ export function checkBound(q: QuantizedTensor, original: Float32Array, dequantiz
       if (s[g] === 0) bound = zeroBound;
       else if (isEndCode(q, code)) bound += ends[g]!;
       // `dequantized` (when given) is what a module holds; it must also equal dequantize(q) itself
-      const e = Math.abs(original[i]! - w2) + (dequantized ? Math.abs(w2 - dq[i]!) : 0);
+      const e = Math.abs(original[i]! - w2) + (dequantized && consistency ? Math.abs(w2 - dq[i]!) : 0);
       const ratio = e === 0 ? 0 : e / bound;
       if (ratio > maxRatio) maxRatio = ratio;
       if (e > bound) {
