@@ -209,4 +209,31 @@ export const msg = {
     `linear '${path}' has a custom forward function; the native CPU engine runs weights only (remove .forward or use the tfjs model)`,
   engineValidate: (diff: number, tol: number, row: number, index: number, position: number) =>
     `native CPU engine disagrees with the tfjs reference (CODECLLM_VALIDATE_WITH_TFJS): |Δlogit| ${diff.toExponential(3)} above ${tol} + 1e-3·|ref| at row ${row}, token ${index} (cache position ${position})`,
+  // --- .cllm container, transforms, compress/verify/decompress/roundtrip (issue 4: codec lab, items 4-5)
+  cllmHeaderChecksum: (file: string, stored: string, computed: string) =>
+    `${file}: header checksum mismatch (stored ${stored}, computed ${computed})`,
+  cllmManifestChecksum: (file: string, stored: string, computed: string) =>
+    `${file}: manifest checksum mismatch (stored ${stored}, computed ${computed})`,
+  cllmBadManifest: (file: string, detail: string) => `${file}: malformed manifest: ${detail}`,
+  cllmManifestVersion: (file: string, v: string) => `${file}: unsupported manifest format_version ${v}`,
+  cllmBadTensor: (file: string, tensor: string, detail: string) => `${file}: tensor '${tensor}': ${detail}`,
+  cllmUnknownEnum: (file: string, tensor: string, what: string, value: string, known: readonly string[]) =>
+    `${file}: tensor '${tensor}' has unknown ${what} ${value} (known: ${known.join(', ')})`,
+  cllmChunk: (file: string, tensor: string, chunk: number, chunks: number, detail: string) =>
+    `${file}: tensor '${tensor}' chunk ${chunk} of ${chunks}: ${detail}`,
+  cllmChunkChecksum: (file: string, tensor: string, chunk: number, chunks: number, stored: string, computed: string) =>
+    `${file}: tensor '${tensor}' chunk ${chunk} of ${chunks}: checksum mismatch (stored ${stored}, computed ${computed})`,
+  cllmRawChecksum: (file: string, tensor: string, stored: string, computed: string) =>
+    `${file}: tensor '${tensor}': decoded data checksum mismatch (stored ${stored}, computed ${computed})`,
+  cllmNoConfig: (file: string) => `${file}: the container carries no model config (not loadable as a model)`,
+  transformMisuse: (transform: string, detail: string) => `transform '${transform}' ${detail}`,
+  compressBadQuant: (q: string) =>
+    `invalid --quant '${q}': expected 'none' (keep source storage), a cast dtype (f32, f16, bf16) or a quant spec such as int8:per-channel`,
+  // --- GPU engine (issue 5: src/engine/cuda.ts, src/engine/modes.ts)
+  gpuModeSpec: (spec: string, detail: string) =>
+    `invalid storage mode spec '${spec}': ${detail} (modes: fp16, int8, decode-per-forward, cached, fused; e.g. 'fp16', 'int8,lm_head=fp16', 'fused:codec=ans')`,
+  gpuMixedSchedules: (a: string, b: string) =>
+    `one GPU engine runs one compressed schedule: '${a}' and '${b}' were both requested (use one of decode-per-forward, cached, fused)`,
+  gpuEngineDisposed: () => `GPU engine was already disposed`,
+  gpuEngineCapacity: (need: number, maxSeq: number) => `GPU engine: ${need} positions exceed the KV cache capacity ${maxSeq} (raise maxSeq)`,
 } as const;

@@ -1,0 +1,511 @@
+/**
+ * Compress a whole checkpoint into a .cllm (src/formats/cllm.ts), verify one, unpack one to a Hugging Face folder,
+ * and round-trip a model in memory. Also makes a .cllm loadable anywhere a model path is accepted
+ * (`LlamaModel.load('m.cllm')`, `codecllm info m.cllm`): importing this module registers the opener.
+ *
+ * Per tensor (canonical names, PyTorch shapes, GGUF's q/k row permutation already undone by the checkpoint):
+ *
+ *   quant 'none'          stored as the source stores it (f32, bf16, f16, or GGML blocks such as q4_1): bit-exact
+ *   quant 'f32'|'f16'|'bf16'   every tensor cast to that dtype (round to nearest even)
+ *   quant <spec>          2-D tensors (linears, embeddings, lm_head) quantized with quantizeFast (native when built,
+ *                         the identical TS reference otherwise); 1-D tensors (norms, biases) kept as the source stores them
+ *   -> transform (default 'auto': byteplane for f16/bf16/f32 storage, none otherwise; an explicit transform applies
+ *      where the storage allows it, auto elsewhere) -> chunks (default 64 KiB) -> codec -> XXH64 per chunk.
+ *
+ * Ratios: `ratio` = stored (raw) bytes / compressed chunk bytes (the lossless codec's gain on what is stored);
+ * `ratio_vs_fp16` = 2 bytes x parameters / file bytes (the whole file, manifest included, against an fp16 copy);
+ * `entropy_bound_ratio` = raw bytes / Σ order-0 bound of every section/plane (codec/entropy.ts).
+ *
+ * @example
+ * const r = compressModel('default', 'smol.cllm', { quant: 'int8:per-channel', codec: 'zstd' });
+ * r.ratio_vs_fp16; // ~2.5
+ * const m = await LlamaModel.load('smol.cllm');
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { err, msg } from '../messages.js';
+import { openCheckpoint, registerCheckpointOpener, type Checkpoint } from '../model/checkpoint.js';
+import { configFromHF } from '../model/config.js';
+import { expectedTensors } from '../model/names.js';
+import { hfConfigJson } from '../model/synthetic.js';
+import { gguf2TokenizerJson, tokenizerFromHFJson, type TextTokenizer } from '../model/tokenizer.js';
+import { openGGUF } from '../formats/gguf.js';
+import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
+import { writeSafetensors } from '../formats/safetensors.js';
+import { writeFileAtomic } from '../formats/binary.js';
+import {
+  CLLM_CODECS,
+  cllmFromBuffer,
+  concatParts,
+  elementSize,
+  encodeCllmParts,
+  openCllm,
+  parseStorage,
+  quantToBytes,
+  CllmFile,
+  type CllmCodec,
+  type CllmEncoded,
+  type CllmTensorInput,
+  type CllmTensorStats,
+  type CllmTokenizer,
+} from '../formats/cllm.js';
+import { checkTransform, isTransform, TRANSFORMS, type Transform } from './transforms.js';
+import { mergePlanes, type PlaneEntropy } from './entropy.js';
+import { CPU_CODEC_LEVELS } from './cpu.js';
+import { quantizeFast } from '../quant/native.js';
+import { formatSpec, parseSpec } from '../quant/spec.js';
+import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+
+/** Cast dtypes accepted by `quant`. */
+export const CAST_DTYPES = ['f32', 'f16', 'bf16'] as const;
+
+export interface CompressModelOptions {
+  /** 'none' (keep source storage), 'f32' | 'f16' | 'bf16' (cast), or a quant spec string such as 'int8:per-channel'. */
+  readonly quant: string;
+  readonly codec: CllmCodec;
+  readonly level?: number;
+  /** bytes per chunk (default 65536) */
+  readonly chunkSize?: number;
+  /** 'auto' (default) or a transform name */
+  readonly transform?: Transform | 'auto';
+  /** quantizer threads (native) */
+  readonly threads?: number;
+  /** called after each tensor: (done, total, stats) */
+  readonly onProgress?: (done: number, total: number, s: CllmTensorStats) => void;
+}
+
+/** One row of a compression report. */
+export interface TensorReport {
+  name: string;
+  shape: number[];
+  storage: string;
+  transform: Transform;
+  codec: CllmCodec;
+  chunks: number;
+  raw_bytes: number;
+  compressed_bytes: number;
+  ratio: number;
+  entropy_bits: number;
+  entropy_bound_bytes: number;
+  entropy_bound_ratio: number;
+  planes: PlaneEntropy[];
+}
+
+/** Totals of a compression (compress and roundtrip print this). */
+export interface CompressReport {
+  model: string;
+  out: string | null;
+  quant: string;
+  codec: CllmCodec;
+  level: number | null;
+  chunk_size: number;
+  tensors: number;
+  params: number;
+  raw_bytes: number;
+  compressed_bytes: number;
+  file_bytes: number;
+  ratio: number;
+  ratio_vs_fp16: number;
+  entropy_bound_bytes: number;
+  entropy_bound_ratio: number;
+  /** order-0 entropy per plane / section kind, over all tensors */
+  planes: PlaneEntropy[];
+  compress_s: number;
+  compress_MBps: number;
+  per_tensor: TensorReport[];
+}
+
+/** Parse the `quant` option: 'none', a cast dtype, or a canonical quant spec. Throws E_ARG compressBadQuant. */
+export function parseQuantChoice(q: string): { kind: 'none' } | { kind: 'cast'; dtype: (typeof CAST_DTYPES)[number] } | { kind: 'quant'; spec: string } {
+  if (q === 'none') return { kind: 'none' };
+  if ((CAST_DTYPES as readonly string[]).includes(q)) return { kind: 'cast', dtype: q as (typeof CAST_DTYPES)[number] };
+  if (!/^[a-z0-9]+(:|$)/.test(q) || !['int8', 'int4', 'nf4', 'fp8'].includes(q.split(':')[0]!)) throw err('E_ARG', msg.compressBadQuant(q));
+  return { kind: 'quant', spec: formatSpec(parseSpec(q)) }; // parseSpec raises the quant lab's exact E_QUANT messages
+}
+
+function castBytes(dt: ElementDType, v: Float32Array): Uint8Array {
+  if (dt === 'f32') return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  const u = new Uint16Array(v.length);
+  for (let i = 0; i < v.length; i++) u[i] = dt === 'f16' ? f32ToF16(v[i]!) : f32ToBf16(v[i]!);
+  return new Uint8Array(u.buffer);
+}
+
+function chooseTransform(want: Transform | 'auto', storage: string): Transform {
+  const s = parseStorage(storage)!;
+  const es = elementSize(s);
+  const dt = s.kind === 'dtype' ? s.dtype : 'quantized';
+  const auto: Transform = s.kind === 'dtype' && (dt === 'f16' || dt === 'bf16' || dt === 'f32') ? 'byteplane' : 'none';
+  if (want === 'auto') return auto;
+  try {
+    checkTransform(want, es * 2, es, dt);
+    return want;
+  } catch {
+    return auto;
+  }
+}
+
+/**
+ * The tensors of a checkpoint as .cllm inputs (a lazy generator: one tensor's data in memory at a time).
+ * @example
+ * for (const t of planTensors(ck, { quant: 'int8:per-channel', codec: 'zstd' })) console.log(t.name, t.storage);
+ */
+export function* planTensors(ck: Checkpoint, o: CompressModelOptions): Generator<CllmTensorInput> {
+  const q = parseQuantChoice(o.quant);
+  const transform = o.transform ?? 'auto';
+  if (transform !== 'auto' && !isTransform(transform)) throw err('E_ARG', msg.transformMisuse(String(transform), `is not a transform (known: ${TRANSFORMS.join(', ')})`));
+  if (!(CLLM_CODECS as readonly string[]).includes(o.codec)) throw err('E_ARG', msg.unknownCodec(String(o.codec), CLLM_CODECS));
+  for (const info of ck.weights.list()) {
+    const { name, shape } = info;
+    let storage: string;
+    let data: Uint8Array;
+    if (q.kind === 'quant' && shape.length === 2) {
+      const qt = quantizeFast(ck.weights.readF32(name), shape, q.spec, o.threads ? { threads: o.threads } : {});
+      storage = q.spec;
+      data = quantToBytes(qt);
+    } else if (q.kind === 'cast') {
+      storage = q.dtype;
+      data = castBytes(q.dtype, ck.weights.readF32(name));
+    } else {
+      storage = info.dtype;
+      data = ck.weights.readRaw(name);
+    }
+    yield { name, shape, storage, data, transform: chooseTransform(transform, storage), codec: o.codec, level: o.level, chunkSize: o.chunkSize };
+  }
+}
+
+/** The tokenizer of a checkpoint as tokenizer.json + tokenizer_config.json objects (null when it has none). */
+export function checkpointTokenizer(ck: Checkpoint): CllmTokenizer | null {
+  if (ck.format === 'gguf') {
+    const g = openGGUF(ck.file);
+    try {
+      if (!g.metadata.has('tokenizer.ggml.tokens')) return null;
+      const { json, bosId, eosId, addBos } = gguf2TokenizerJson(g.metadata, ck.file);
+      const tokens = g.metadata.get('tokenizer.ggml.tokens') as string[];
+      const config: Record<string, unknown> = { add_bos_token: addBos, clean_up_tokenization_spaces: false };
+      if (bosId !== null) config.bos_token = tokens[bosId];
+      if (eosId !== null) config.eos_token = tokens[eosId];
+      return { json, config };
+    } finally {
+      g.close();
+    }
+  }
+  if (ck.format === 'hf') {
+    const tj = path.join(ck.file, 'tokenizer.json');
+    if (!fs.existsSync(tj)) return null;
+    const tc = path.join(ck.file, 'tokenizer_config.json');
+    return { json: JSON.parse(fs.readFileSync(tj, 'utf8')), config: fs.existsSync(tc) ? JSON.parse(fs.readFileSync(tc, 'utf8')) : {} };
+  }
+  const f = openCllm(ck.file);
+  try {
+    return f.manifest.tokenizer;
+  } finally {
+    f.close();
+  }
+}
+
+function paramsOf(ck: Checkpoint): number {
+  return ck.weights.list().reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+function tensorRow(s: CllmTensorStats): TensorReport {
+  return {
+    name: s.name,
+    shape: [...s.shape],
+    storage: s.storage,
+    transform: s.transform,
+    codec: s.codec,
+    chunks: s.chunks,
+    raw_bytes: s.rawBytes,
+    compressed_bytes: s.compressedBytes,
+    ratio: s.rawBytes / Math.max(1, s.compressedBytes),
+    entropy_bits: s.rawBytes ? (8 * s.entropy.boundBytes) / s.rawBytes : 0,
+    entropy_bound_bytes: s.entropy.boundBytes,
+    entropy_bound_ratio: s.rawBytes / Math.max(1e-9, s.entropy.boundBytes),
+    planes: s.entropy.planes,
+  };
+}
+
+function report(model: string, out: string | null, o: CompressModelOptions, enc: CllmEncoded, params: number, seconds: number): CompressReport {
+  const raw = enc.stats.reduce((s, t) => s + t.rawBytes, 0);
+  const comp = enc.stats.reduce((s, t) => s + t.compressedBytes, 0);
+  const bound = enc.stats.reduce((s, t) => s + t.entropy.boundBytes, 0);
+  const lv = CPU_CODEC_LEVELS[o.codec];
+  return {
+    model,
+    out,
+    quant: o.quant === 'none' || (CAST_DTYPES as readonly string[]).includes(o.quant) ? o.quant : formatSpec(parseSpec(o.quant)),
+    codec: o.codec,
+    level: lv === null ? null : (o.level ?? lv.default),
+    chunk_size: enc.manifest.tensors[0]?.chunk_size ?? o.chunkSize ?? 65536,
+    tensors: enc.stats.length,
+    params,
+    raw_bytes: raw,
+    compressed_bytes: comp,
+    file_bytes: enc.bytes,
+    ratio: raw / Math.max(1, comp),
+    ratio_vs_fp16: (2 * params) / enc.bytes,
+    entropy_bound_bytes: bound,
+    entropy_bound_ratio: raw / Math.max(1e-9, bound),
+    planes: mergePlanes(enc.stats.map((s) => s.entropy.planes)),
+    compress_s: seconds,
+    compress_MBps: raw / 1e6 / Math.max(1e-9, seconds),
+    per_tensor: enc.stats.map(tensorRow),
+  };
+}
+
+function encodeCheckpoint(ck: Checkpoint, o: CompressModelOptions, tee?: Map<string, Uint8Array>): CllmEncoded {
+  const total = ck.weights.list().length;
+  let done = 0;
+  const inputs = planTensors(ck, o);
+  const teed = tee
+    ? (function* () {
+        for (const t of inputs) {
+          tee.set(t.name, t.data);
+          yield t;
+        }
+      })()
+    : inputs;
+  return encodeCllmParts(teed, {
+    config: hfConfigJson(ck.config),
+    tokenizer: checkpointTokenizer(ck),
+    metadata: { 'source.file': path.basename(ck.file), 'source.format': ck.format, quant: o.quant },
+    onTensor: (s) => o.onProgress?.(++done, total, s),
+  });
+}
+
+const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T): T => {
+  const ck = typeof model === 'string' ? openCheckpoint(model) : model;
+  try {
+    return f(ck);
+  } finally {
+    if (typeof model === 'string') ck.close();
+  }
+};
+
+/**
+ * Compress a checkpoint ('default', .gguf, HF folder, .cllm) to a .cllm file, written atomically.
+ * @example
+ * compressModel('default', 'smol.cllm', { quant: 'none', codec: 'zstd' }).ratio;
+ */
+export function compressModel(model: string | Checkpoint, out: string, o: CompressModelOptions): CompressReport {
+  return withCheckpoint(model, (ck) => {
+    const t0 = performance.now();
+    const enc = encodeCheckpoint(ck, o);
+    writeFileAtomic(out, enc.parts); // temp file + fsync + rename: a failure leaves any old `out` intact
+    return report(ck.file, out, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
+  });
+}
+
+/** Result of {@link verifyCllm}. */
+export interface VerifyReport {
+  file: string;
+  ok: boolean;
+  /** the first problem (one line) when not ok */
+  error: string | null;
+  error_code: string | null;
+  tensors: number;
+  chunks: number;
+  params: number;
+  raw_bytes: number;
+  compressed_bytes: number;
+  file_bytes: number;
+  ratio: number;
+  ratio_vs_fp16: number;
+  decompress_s: number;
+  decompress_MBps: number;
+}
+
+/**
+ * Open a .cllm, check every checksum and decode every tensor. Never throws for a bad file: `ok` is false and `error`
+ * names the problem (file, tensor, chunk).
+ * @example
+ * verifyCllm('smol.cllm').ok; // true
+ */
+export function verifyCllm(file: string, onProgress?: (done: number, total: number) => void): VerifyReport {
+  const r: VerifyReport = {
+    file, ok: false, error: null, error_code: null, tensors: 0, chunks: 0, params: 0, raw_bytes: 0, compressed_bytes: 0,
+    file_bytes: 0, ratio: 0, ratio_vs_fp16: 0, decompress_s: 0, decompress_MBps: 0,
+  };
+  let f: CllmFile | null = null;
+  try {
+    f = openCllm(file);
+    r.file_bytes = f.size;
+    r.tensors = f.tensors().length;
+    const t0 = performance.now();
+    const rows = f.verify((_t, d, n) => onProgress?.(d, n));
+    r.decompress_s = (performance.now() - t0) / 1000;
+    for (const t of rows) {
+      r.chunks += t.chunks;
+      r.raw_bytes += t.raw_bytes;
+      r.compressed_bytes += t.compressed_bytes;
+    }
+    r.params = f.tensors().reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+    r.ratio = r.raw_bytes / Math.max(1, r.compressed_bytes);
+    r.ratio_vs_fp16 = (2 * r.params) / Math.max(1, r.file_bytes);
+    r.decompress_MBps = r.raw_bytes / 1e6 / Math.max(1e-9, r.decompress_s);
+    r.ok = true;
+  } catch (e) {
+    r.error = (e as Error).message;
+    r.error_code = (e as { code?: string }).code ?? null;
+  } finally {
+    f?.close();
+  }
+  return r;
+}
+
+/**
+ * Unpack a .cllm (or any checkpoint) to a Hugging Face folder: config.json, model.safetensors (every tensor as f32,
+ * or f16), tokenizer.json + tokenizer_config.json when the container has a tokenizer. Quantized tensors are written
+ * dequantized. Python's `safetensors` loads the result.
+ * @example
+ * decompressToHF('smol.cllm', 'out/smol', 'f32');
+ */
+export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f16' = 'f32'): { dir: string; tensors: number; bytes: number } {
+  if (dtype !== 'f32' && dtype !== 'f16') throw err('E_ARG', msg.badArg('--dtype', `'${String(dtype)}' is not f32 or f16`));
+  return withCheckpoint(model, (ck) => {
+    fs.mkdirSync(outDir, { recursive: true });
+    const tensors = ck.weights.list().map((t) => ({ name: t.name, dtype, shape: t.shape, data: castBytes(dtype, ck.weights.readF32(t.name)) }));
+    const cfg = { ...hfConfigJson(ck.config), torch_dtype: dtype === 'f32' ? 'float32' : 'float16' };
+    fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(cfg, null, 1));
+    writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
+    const tok = checkpointTokenizer(ck);
+    if (tok) {
+      fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.json));
+      fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 1));
+    }
+    return { dir: outDir, tensors: tensors.length, bytes: tensors.reduce((s, t) => s + t.data.length, 0) };
+  });
+}
+
+/** Result of {@link roundtripModel}. */
+export interface RoundtripReport extends CompressReport {
+  /** every tensor's stored bytes (codes, scales, zero points; or source values) came back identical */
+  bit_exact: boolean;
+  /** tensors that did not (empty when bit_exact) */
+  mismatches: { name: string; first_byte: number }[];
+  decompress_s: number;
+  decompress_MBps: number;
+}
+
+/**
+ * Compress a checkpoint in memory, read it back through the .cllm reader (every checksum checked) and compare each
+ * tensor's stored bytes with what was written.
+ * @example
+ * roundtripModel('default', { quant: 'int8:per-channel', codec: 'zstd' }).bit_exact; // true
+ */
+export function roundtripModel(model: string | Checkpoint, o: CompressModelOptions): RoundtripReport {
+  return withCheckpoint(model, (ck) => {
+    const originals = new Map<string, Uint8Array>();
+    const t0 = performance.now();
+    const enc = encodeCheckpoint(ck, o, originals);
+    const rep = report(ck.file, null, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
+    const f = cllmFromBuffer(concatParts(enc.parts), `${path.basename(ck.file)}.cllm`);
+    const mismatches: { name: string; first_byte: number }[] = [];
+    const t1 = performance.now();
+    try {
+      for (const t of f.tensors()) {
+        const back = f.readStored(t.name);
+        const want = originals.get(t.name)!;
+        if (back.length !== want.length || !Buffer.from(back.buffer, back.byteOffset, back.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length))) {
+          let i = 0;
+          while (i < Math.min(back.length, want.length) && back[i] === want[i]) i++;
+          mismatches.push({ name: t.name, first_byte: i });
+        }
+      }
+    } finally {
+      f.close();
+    }
+    const ds = (performance.now() - t1) / 1000;
+    return { ...rep, bit_exact: mismatches.length === 0 && originals.size === f.tensors().length, mismatches, decompress_s: ds, decompress_MBps: rep.raw_bytes / 1e6 / Math.max(1e-9, ds) };
+  });
+}
+
+// ---- a .cllm as a Checkpoint
+
+/** The decoded tensors of a .cllm under their (canonical) names: quantized ones dequantized to f32. */
+class CllmTensorSource implements TensorSource {
+  readonly file: string;
+  constructor(readonly cllm: CllmFile) {
+    this.file = cllm.file;
+  }
+  list(): TensorInfo[] {
+    return this.cllm.tensors().map((t) => this.cllm.info(t.name));
+  }
+  has(name: string): boolean {
+    return this.cllm.has(name);
+  }
+  info(name: string): TensorInfo {
+    return this.cllm.info(name);
+  }
+  readRaw(name: string): Uint8Array {
+    if (this.cllm.entry(name).parsedStorage.kind === 'quant') {
+      const v = this.cllm.readF32(name);
+      return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    }
+    return this.cllm.readStored(name);
+  }
+  readF32(name: string): Float32Array {
+    return this.cllm.readF32(name);
+  }
+  close(): void {
+    this.cllm.close();
+  }
+}
+
+/**
+ * Open a .cllm as a model checkpoint (config and tokenizer from the manifest; tokenizer built on first use).
+ * @example
+ * const ck = openCllmCheckpoint('smol.cllm'); ck.config.numLayers; ck.close();
+ */
+export function openCllmCheckpoint(file: string): Checkpoint {
+  const f = openCllm(file);
+  try {
+    const m = f.manifest;
+    if (m.config === null) throw err('E_CONFIG', msg.cllmNoConfig(file));
+    const config = configFromHF(m.config, `${file} (manifest config)`);
+    for (const [name, shape] of expectedTensors(config)) {
+      if (!f.has(name)) throw err('E_SHAPE', msg.missingTensor(file, name));
+      const got = f.entry(name).shape;
+      if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) throw err('E_SHAPE', msg.shapeMismatch(file, name, shape, got));
+    }
+    const weights = new CllmTensorSource(f);
+    let tok: TextTokenizer | null | undefined;
+    return {
+      file,
+      format: 'cllm',
+      config,
+      get tokenizer(): TextTokenizer | null {
+        if (tok === undefined) tok = m.tokenizer ? tokenizerFromHFJson(m.tokenizer.json, `${file} (manifest tokenizer)`, m.tokenizer.config) : null;
+        return tok;
+      },
+      weights,
+      metadata: { ...m.metadata, 'cllm.created_by': m.created_by },
+      close: () => f.close(),
+    };
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+}
+
+/** Is `p` a .cllm (by extension, or by magic for a regular file)? Never throws. */
+export function isCllmPath(p: string): boolean {
+  if (p.endsWith('.cllm')) return true;
+  try {
+    const st = fs.statSync(p);
+    if (!st.isFile() || st.size < 4) return false;
+    const fd = fs.openSync(p, 'r');
+    try {
+      const b = Buffer.alloc(4);
+      fs.readSync(fd, b, 0, 4, 0);
+      return b.toString('latin1') === 'CLLM';
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+registerCheckpointOpener(isCllmPath, openCllmCheckpoint);
+
