@@ -1,0 +1,155 @@
+/**
+ * The seed's experiments as library functions, each returning plain rows (and arquero tables via toTable):
+ *
+ *   progressiveSweep   patch the first 1, 5, 10, 20, … all linear layers (module order, as the seed counted them)
+ *                      and compare each with the unpatched baseline on the same tokens
+ *   partialVsAll       the same scheme on each block alone vs all blocks: does error in one place amplify?
+ *   debugMatrix        granularity x scale dtype x symmetry on all layers (the quantization-debug matrix)
+ *
+ * Every step starts from the original weights (unpatch), so the rows are independent. Row fields follow the CLI's
+ * JSON (`codecllm sweep … --json`): layers, ratio, ppl, kl_mean, top1_agreement, verdict, output, time_s.
+ */
+import * as aq from 'arquero';
+
+import { type PatchableModel, patch, unpatch } from './patch.js';
+import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from './quality.js';
+import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from './spec.js';
+
+/** A model the experiments can patch and run (LlamaModel). */
+export type LabModel = PatchableModel & ForwardModel & { tokenizer?: { decode(ids: number[]): string } | null };
+
+export interface SweepRow {
+  /** N of first:N, or 'all'. */
+  layers: number | 'all';
+  select: string;
+  quant: string;
+  /** fp16 bytes / quantized bytes of the patched modules. */
+  ratio: number;
+  baseline_ppl: number;
+  ppl: number;
+  kl_mean: number;
+  top1_agreement: number;
+  verdict: QualityReport['verdict'];
+  first_divergence: number | null;
+  /** Greedy continuation of the patched model, decoded when the model has a tokenizer. */
+  output: string;
+  /** Max relative residual error over blocks, and its value after the last block. */
+  trace_max: number;
+  trace_last: number;
+  time_s: number;
+}
+
+export interface SweepOptions {
+  quant: string | QuantSpec;
+  /** Token ids of the evaluation text (the same for baseline and every step). */
+  tokens: number[];
+  greedyTokens?: number;
+  /** Reuse a baseline taken on the same tokens (else one is run first, on the unpatched model). */
+  baseline?: Baseline;
+  onRow?: (row: SweepRow) => void;
+}
+
+function decode(model: LabModel, ids: number[]): string {
+  return model.tokenizer ? model.tokenizer.decode(ids) : ids.join(' ');
+}
+
+/** Patch `select`, compare with the baseline, restore. */
+export function runStep(model: LabModel, base: Baseline, select: string, quant: string | QuantSpec, layers: number | 'all'): SweepRow {
+  const t0 = performance.now();
+  unpatch(model);
+  const p = patch(model, { select, quant });
+  const r = compareToBaseline(model, base);
+  unpatch(model);
+  const finite = r.block_trace.filter(Number.isFinite);
+  return {
+    layers,
+    select,
+    quant: p.quant,
+    ratio: p.ratio,
+    baseline_ppl: r.baseline_ppl,
+    ppl: r.ppl,
+    kl_mean: r.kl_mean,
+    top1_agreement: r.top1_agreement,
+    verdict: r.verdict,
+    first_divergence: r.first_divergence?.index ?? null,
+    output: decode(model, r.greedy),
+    trace_max: finite.length ? Math.max(...finite) : NaN,
+    trace_last: r.block_trace.at(-1) ?? NaN,
+    time_s: (performance.now() - t0) / 1000,
+  };
+}
+
+function baselineOf(model: LabModel, o: SweepOptions): Baseline {
+  if (o.baseline) return o.baseline;
+  unpatch(model);
+  return runBaseline(model, o.tokens, { greedyTokens: o.greedyTokens ?? 16 });
+}
+
+/**
+ * Progressive compression: first:N for each N (or 'all').
+ * @example
+ * progressiveSweep(model, { layers: [1, 5, 10, 20, 'all'], quant: 'int8:per-channel', tokens })
+ */
+export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (number | 'all')[] }): SweepRow[] {
+  const base = baselineOf(model, o);
+  const total = model.linears().length;
+  return o.layers.map((n) => {
+    const row = runStep(model, base, n === 'all' || n >= total ? 'all' : `first:${n}`, o.quant, n);
+    o.onRow?.(row);
+    return row;
+  });
+}
+
+/**
+ * Each block alone (blocks:i) and all blocks together, same scheme. If errors amplified across a hybrid
+ * patched/unpatched model, single blocks would hurt out of proportion; if not, KL grows roughly additively.
+ * @example
+ * partialVsAll(model, { quant: 'int8:per-tensor', tokens, blocks: [0, 15, 29] })
+ */
+export function partialVsAll(model: LabModel, o: SweepOptions & { blocks?: number[] }): SweepRow[] {
+  const base = baselineOf(model, o);
+  const nBlocks = model.linears().reduce((n, m) => (m.layer === null ? n : Math.max(n, m.layer + 1)), 0);
+  const blocks = o.blocks ?? Array.from({ length: nBlocks }, (_, i) => i);
+  const rows = blocks.map((b) => runStep(model, base, `blocks:${b}`, o.quant, 7));
+  rows.push(runStep(model, base, 'all', o.quant, 'all'));
+  for (const r of rows) o.onRow?.(r);
+  return rows;
+}
+
+/**
+ * The quantization-debug matrix: every granularity x scale dtype x symmetry of one format, on all layers.
+ * @example
+ * debugMatrix(model, { tokens, format: 'int8', groupSize: 128 })
+ */
+export function debugMatrix(
+  model: LabModel,
+  o: Omit<SweepOptions, 'quant'> & { format?: 'int8' | 'int4'; groupSize?: number; select?: string },
+): SweepRow[] {
+  const base = baselineOf(model, { ...o, quant: 'int8' });
+  const rows: SweepRow[] = [];
+  for (const granularity of GRANULARITIES)
+    for (const scaleDType of SCALE_DTYPES)
+      for (const asym of [false, true]) {
+        const spec = toSpec({
+          format: o.format ?? 'int8',
+          granularity,
+          groupSize: granularity === 'group' ? (o.groupSize ?? 128) : 0,
+          asym,
+          scaleDType,
+        });
+        const row = runStep(model, base, o.select ?? 'all', spec, 'all');
+        row.quant = formatSpec(spec);
+        rows.push(row);
+        o.onRow?.(row);
+      }
+  return rows;
+}
+
+/**
+ * Rows as an arquero table (for notebooks: table.view(), groupby, rollup).
+ * @example
+ * toTable(progressiveSweep(model, { layers: [1, 'all'], quant: 'int8', tokens })).print()
+ */
+export function toTable(rows: readonly SweepRow[]): aq.ColumnTable {
+  return aq.from(rows.map((r) => ({ ...r, layers: String(r.layers) })));
+}

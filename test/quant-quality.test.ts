@@ -1,0 +1,95 @@
+/**
+ * Quality metrics, sweep and diagnosis on a real (tiny, synthetic) LlamaModel.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { LlamaModel } from '../src/model/llama.js';
+import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
+import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
+import { patch, unpatch } from '../src/quant/patch.js';
+import { VERDICT_THRESHOLDS, compareToBaseline, perplexityFromLogits, runBaseline, verdict } from '../src/quant/quality.js';
+import { progressiveSweep, toTable } from '../src/quant/sweep.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-quant-'));
+const cfg = tinyConfig({ numLayers: 3 });
+writeHFModel(path.join(tmp, 'hf'), cfg, syntheticWeights(cfg, 21), 'f32');
+const tokens = [1, 17, 99, 3, 250, 42, 42, 7, 8, 100, 5, 60];
+
+test('verdict thresholds', () => {
+  const t = VERDICT_THRESHOLDS;
+  assert.equal(verdict({ klMean: 0, top1: 1, pplRatio: 1, sameGreedy: true }), 'PERFECT');
+  assert.equal(verdict({ klMean: t.perfectKl, top1: 1, pplRatio: 1, sameGreedy: true }), 'PERFECT');
+  assert.equal(verdict({ klMean: 0, top1: 1, pplRatio: 1, sameGreedy: false }), 'MINOR');
+  assert.equal(verdict({ klMean: t.minorKl, top1: t.minorTop1, pplRatio: t.minorPplRatio, sameGreedy: false }), 'MINOR');
+  assert.equal(verdict({ klMean: t.minorKl * 1.01, top1: 1, pplRatio: 1, sameGreedy: true }), 'MAJOR');
+  assert.equal(verdict({ klMean: 0.001, top1: t.minorTop1 - 0.01, pplRatio: 1, sameGreedy: false }), 'MAJOR');
+  assert.equal(verdict({ klMean: 0.001, top1: 1, pplRatio: t.minorPplRatio + 0.01, sameGreedy: false }), 'MAJOR');
+  assert.equal(verdict({ klMean: NaN, top1: 1, pplRatio: 1, sameGreedy: true }), 'MAJOR');
+  // perplexity: uniform logits over V give ppl = V
+  assert.ok(Math.abs(perplexityFromLogits(new Float32Array(3 * 8), [0, 1, 2], 8) - 8) < 1e-9);
+});
+
+test('patched tiny Llama: int8 per-channel is near-lossless, identity is PERFECT, a fault is not', async () => {
+  const model = await LlamaModel.load(path.join(tmp, 'hf'));
+  try {
+    const base = runBaseline(model, tokens, { greedyTokens: 6 });
+    assert.equal(base.residuals.length, 3);
+    // nothing patched: identical
+    const same = compareToBaseline(model, base);
+    assert.equal(same.verdict, 'PERFECT');
+    assert.equal(same.kl_mean, 0);
+    assert.deepEqual(same.block_trace, [0, 0, 0]);
+    // int8 per-channel on every linear
+    const r = patch(model, { select: 'all', quant: 'int8:per-channel' });
+    assert.equal(r.modules.length, 3 * 7 + 1);
+    assert.deepEqual(r.failed, []);
+    const q = compareToBaseline(model, base);
+    assert.ok(q.kl_mean > 0 && q.kl_mean < 1e-3, `kl ${q.kl_mean}`);
+    assert.ok(Math.abs(q.ppl_ratio - 1) < 0.01, `ppl ratio ${q.ppl_ratio}`);
+    assert.notEqual(q.verdict, 'MAJOR');
+    assert.ok(q.block_trace.every((e) => e > 0 && e < 0.02), `trace ${q.block_trace}`);
+    assert.equal(diagnose(model).first_bad_layer, null);
+    // the seed's bug on the same model: far worse
+    unpatch(model);
+    patch(model, { select: 'all', quant: 'int8:per-channel', fault: 'wrong-layer' });
+    const bad = compareToBaseline(model, base);
+    assert.ok(bad.kl_mean > 100 * q.kl_mean, `wrong-layer kl ${bad.kl_mean} vs ${q.kl_mean}`);
+    assert.ok(bad.block_trace[0]! < 0.02 && bad.block_trace[1]! > 0.1, `trace ${bad.block_trace}`); // block 0 is fine
+    const d = diagnose(model);
+    assert.equal(d.first_bad_layer, 'model.layers.1.self_attn.q_proj');
+    assert.equal(d.cause, 'wrong-layer');
+    unpatch(model);
+    const d2 = diagnoseFault(model, 'uint8-as-int8');
+    assert.equal(d2.cause, 'uint8-as-int8');
+    assert.equal(d2.first_bad_layer, d2.injected);
+    unpatch(model);
+    assert.equal(compareToBaseline(model, base).verdict, 'PERFECT');
+  } finally {
+    model.dispose();
+  }
+});
+
+test('progressive sweep rows and their arquero table', async () => {
+  const model = await LlamaModel.load(path.join(tmp, 'hf'));
+  try {
+    const rows = progressiveSweep(model, { layers: [1, 5, 'all'], quant: 'int8:per-channel', tokens, greedyTokens: 4 });
+    assert.deepEqual(rows.map((r) => r.select), ['first:1', 'first:5', 'all']);
+    for (const r of rows) {
+      assert.ok(r.ratio > 1.85 && r.ratio < 2, `ratio ${r.ratio}`); // 16 / (8 + 32 / in_features)
+      assert.equal(typeof r.output, 'string');
+      assert.ok(r.time_s > 0);
+    }
+    assert.ok(rows[0]!.kl_mean <= rows[2]!.kl_mean);
+    const t = toTable(rows);
+    assert.equal(t.numRows(), 3);
+    assert.deepEqual(t.array('layers'), ['1', '5', 'all']);
+    // every step restored the originals
+    assert.ok(model.linears().every((l) => l.patch === null));
+  } finally {
+    model.dispose();
+  }
+});
