@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerModelCommands } from './model-commands.js';
+import { registerCodecCommands } from './codec-commands.js';
 import { registerKernelCommand } from '../kernel/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { isCodecError } from '../messages.js';
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program.name('codecllm').description('LLM weight-compression workbench: quantize, compress, patch, run, measure').version('0.1.0');
   registerModelCommands(program);
+  registerCodecCommands(program);
   registerKernelCommand(program);
   registerReportCommand(program);
   return program;
