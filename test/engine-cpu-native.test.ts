@@ -17,6 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { nativeInfo } from '../src/native.js';
 import { createCpuEngine, cpuKernel, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
 import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
@@ -212,6 +214,19 @@ test('fast swiglu == ops_ref swiglu', { skip }, () => {
     const args = { gate: randn(n, n, 3), up: randn(n, n + 1) };
     assertClose(cpuKernel('swiglu', false, args), cpuKernel('swiglu', true, args), 1e-6, 1e-6, `swiglu n=${n}`);
   }
+});
+
+test('the plain (non-AVX2) fast kernels pass the same twin tests (child process with CODECLLM_NO_AVX2=1)', { skip: skip || process.env.CODECLLM_NO_AVX2 ? 'runs in the parent only' : false }, () => {
+  // the ISA is chosen once per process, so the fallback kernels (what a CPU without AVX2/FMA/F16C runs) get their own process
+  const env: NodeJS.ProcessEnv = { ...process.env, CODECLLM_NO_AVX2: '1' };
+  delete env.NODE_TEST_CONTEXT; // a plain test run in the child, reporting TAP to us
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-name-pattern=^fast', fileURLToPath(import.meta.url)], {
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `non-AVX2 kernel tests failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /# pass [1-9]/);
+  assert.match(r.stdout, /# fail 0/);
 });
 
 test('ops_ref rope_inv_freq == ropeInvFreq (llama.ts), bit for bit', { skip }, () => {
