@@ -13,6 +13,7 @@ void InitCpuCodecs(Napi::Env env, Napi::Object exports);
 void InitDevice(Napi::Env env, Napi::Object exports);
 void InitNvcomp(Napi::Env env, Napi::Object exports);
 void InitQuant(Napi::Env env, Napi::Object exports);
+void InitGpuEngine(Napi::Env env, Napi::Object exports);
 void InitCpuEngine(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -21,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDevice(env, exports);
   InitNvcomp(env, exports);
   InitQuant(env, exports);
+  InitGpuEngine(env, exports);
   InitCpuEngine(env, exports);
   return exports;
 }

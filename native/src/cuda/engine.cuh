@@ -1,0 +1,93 @@
+// engine.cuh — host launchers of the GPU engine's CUDA kernels (native/src/cuda/engine_*.cu), callable from plain
+// C++ (native/src/gpu_engine.cc). Every launcher is asynchronous on `stream` and checks the launch through CHECK_CUDA.
+//
+// Readable twins: native/src/engine/ops_ref.h (ref::embedding, rmsnorm, rope_rotate_half, kv_append, attention,
+// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_engine.cc's engineKernelTest runs each kernel
+// beside its twin on seeded random inputs.
+//
+// Shapes (row-major): T tokens in this call, P tokens already cached, h hidden, H / Hkv heads, D head dim,
+// I intermediate, V vocab, Smax cache capacity. Activations are fp32 unless named *16 (IEEE half bits, uint16_t).
+// Linear weights W are (out, in): fp16 (half bits) or int8 codes with one fp32 scale per output row.
+// KV cache of one layer: k, v (Hkv, Smax, D), fp16 or fp32.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace codecllm {
+namespace engine {
+
+/** Storage of a linear's weight as the matmul kernels read it. */
+enum WeightType : int { kWeightF16 = 0, kWeightI8 = 1 };
+/** How the GEMV builds its input vector x (K) in shared memory. */
+enum Prologue : int {
+  kPrologueNone = 0,     // x = in[0..K)
+  kPrologueRmsNorm = 1,  // x = rmsnorm(in, normw, eps)
+  kPrologueSwiGLU = 2,   // x = silu(in) * in2
+};
+
+/** One weight matrix of a (fused) GEMV launch: rows [row0, row0+rows) of the launch map to y[0..rows). */
+struct GemvSeg {
+  const void* w;        // (rows, K) fp16 bits or int8 codes
+  const float* scale;   // (rows) int8 only
+  const float* bias;    // (rows) or null
+  float* y;             // (rows) output
+  int rows;
+};
+constexpr int kMaxSegs = 3;
+struct GemvArgs {
+  GemvSeg seg[kMaxSegs];
+  int nseg = 0;
+  int K = 0;
+  int prologue = kPrologueNone;
+  const float* in = nullptr;   // (K)
+  const float* in2 = nullptr;  // (K) up projection for SwiGLU
+  const float* normw = nullptr;
+  float eps = 0;
+  bool accumulate = false;  // y += W x (+ b) instead of y = W x (+ b)
+};
+/** Batch-1 GEMV y = W x over up to 3 same-typed weights sharing one input (q|k|v, gate|up). K % 8 == 0 (f16),
+ *  K % 16 == 0 (i8); K <= kGemvMaxK. */
+constexpr int kGemvMaxK = 24576;
+void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
+
+/** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),
+ *  fp32 accumulate. K % 16 == 0. */
+void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,
+                int K, bool accumulate, cudaStream_t s);
+
+/** x (T, h) = f32(table16[tokens[t]]); tokens (T) in device memory. */
+void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s);
+/** out (T, h) = rmsnorm(x) * w; out16 (T, h) half copy when non-null; out may be null. */
+void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s);
+/** out16 (n) = half(silu(gate) * up); out (n) fp32 copy when non-null. */
+void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* up, size_t n, cudaStream_t s);
+/**
+ * Rotate q (T, H, D) in place and k (T, Hkv, D) in place with the cos/sin table (Smax, D/2) at positions P + t, then
+ * append k, v to the layer's cache at [P, P+T). P = *P_dev when P_dev is non-null (graph replay), else P_host.
+ * kv16: cache is fp16 (else fp32).
+ */
+void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v_cache, bool kv16, const float* cos_tab,
+                      const float* sin_tab, int T, int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
+                      cudaStream_t s);
+/** out (T, H, D) fp32 and out16 (half copy, may be null) = causal GQA attention of q over the cache [0, P+t]. */
+void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
+                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s);
+/**
+ * Greedy step bookkeeping: step[0] = argmax(logits (V)) (first on ties), step[1] = new_pos >= 0 ? new_pos : step[1]+1,
+ * out_tokens[step[2]++] = step[0] when out_tokens is non-null.
+ */
+void LaunchArgmaxStep(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos, cudaStream_t s);
+/** a16 (T, K) = half(a (T, K)). */
+void LaunchF32ToF16(uint16_t* dst, const float* src, size_t n, cudaStream_t s);
+/** Per output row: scale[r] = max|w[r]| / 127, codes = rint(w / scale) clamped to [-127, 127] (w (rows, K) fp32). */
+void LaunchQuantizeRowsI8(int8_t* codes, float* scale, const float* w, int rows, int K, cudaStream_t s);
+/** w (n) = mean + std * N(0,1) from a counter-based hash of (seed, i) (synthetic weights). */
+void LaunchRandomNormal(float* w, size_t n, uint64_t seed, float mean, float stdv, cudaStream_t s);
+/** For i < n: status[i] != 0 or got[i] != want[i] -> atomicAdd(err[0]), atomicMin(err[1], base + i). */
+void LaunchCheckChunks(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err,
+                       cudaStream_t s);
+
+}  // namespace engine
+}  // namespace codecllm

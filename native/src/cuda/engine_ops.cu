@@ -1,0 +1,359 @@
+// engine_ops.cu — element-wise and attention kernels of the GPU engine (declared in engine.cuh).
+// Twins in native/src/engine/ops_ref.h; shapes are documented there and in engine.cuh.
+#include <cuda_fp16.h>
+
+#include <cfloat>
+#include <cstdint>
+
+#include "../check.h"
+#include "engine.cuh"
+
+namespace codecllm {
+namespace engine {
+
+namespace {
+
+__device__ __forceinline__ float WarpSum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float WarpMax(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+/** Block-wide sum (blockDim.x a multiple of 32, <= 1024); every thread gets the result. `red` has 32 floats. */
+__device__ float BlockSum(float v, float* red) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = WarpSum(v);
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  v = lane < nw ? red[lane] : 0.f;
+  return WarpSum(v);
+}
+__device__ float BlockMax(float v, float* red) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = WarpMax(v);
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  v = lane < nw ? red[lane] : -FLT_MAX;
+  return WarpMax(v);
+}
+
+__device__ __forceinline__ float H2F(uint16_t b) { return __half2float(__ushort_as_half(b)); }
+__device__ __forceinline__ uint16_t F2H(float f) { return __half_as_ushort(__float2half_rn(f)); }
+
+// ---- embedding: one block per token
+__global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* tokens, int h) {
+  int t = blockIdx.x;
+  const uint16_t* row = table + (size_t)tokens[t] * h;
+  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = H2F(row[i]);
+}
+
+// ---- rmsnorm: one block per row
+__global__ void RmsNormKernel(float* out, uint16_t* out16, const float* x, const float* w, int h, float eps) {
+  __shared__ float red[32];
+  int t = blockIdx.x;
+  const float* xr = x + (size_t)t * h;
+  float ss = 0;
+  for (int i = threadIdx.x; i < h; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = BlockSum(ss, red);
+  float r = 1.0f / sqrtf(ss / h + eps);
+  for (int i = threadIdx.x; i < h; i += blockDim.x) {
+    float y = __fmul_rn(__fmul_rn(xr[i], r), w[i]);
+    if (out) out[(size_t)t * h + i] = y;
+    if (out16) out16[(size_t)t * h + i] = F2H(y);
+  }
+}
+
+__global__ void SwiGLUKernel(float* out, uint16_t* out16, const float* g, const float* u, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    float gv = g[i];
+    float sig = 1.0f / (1.0f + expf(-gv));
+    float y = __fmul_rn(__fmul_rn(gv, sig), u[i]);
+    if (out) out[i] = y;
+    if (out16) out16[i] = F2H(y);
+  }
+}
+
+// ---- rope + kv append: one block per token
+template <class KV>
+__device__ __forceinline__ void StoreKV(KV* p, float v);
+template <>
+__device__ __forceinline__ void StoreKV<float>(float* p, float v) { *p = v; }
+template <>
+__device__ __forceinline__ void StoreKV<uint16_t>(uint16_t* p, float v) { *p = F2H(v); }
+template <class KV>
+__device__ __forceinline__ float LoadKV(const KV* p);
+template <>
+__device__ __forceinline__ float LoadKV<float>(const float* p) { return *p; }
+template <>
+__device__ __forceinline__ float LoadKV<uint16_t>(const uint16_t* p) { return H2F(*p); }
+
+__device__ __forceinline__ void Rotate(float* v, const float* cs, const float* sn, int i, int half) {
+  float x1 = v[i], x2 = v[i + half];
+  float a = __fmul_rn(x1, cs[i]), b = __fmul_rn(-x2, sn[i]);
+  float c = __fmul_rn(x2, cs[i]), d = __fmul_rn(x1, sn[i]);
+  v[i] = __fadd_rn(a, b);
+  v[i + half] = __fadd_rn(c, d);
+}
+
+template <class KV>
+__global__ void RopeAppendKernel(float* q, float* k, const float* v, KV* kc, KV* vc, const float* cos_tab, const float* sin_tab,
+                                 int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax) {
+  int t = blockIdx.x;
+  int P = P_dev ? *P_dev : P_host;
+  int pos = P + t;
+  if (pos >= Smax) return;  // the host checks capacity; never write out of bounds
+  int half = D / 2;
+  const float* cs = cos_tab + (size_t)pos * half;
+  const float* sn = sin_tab + (size_t)pos * half;
+  for (int j = threadIdx.x; j < H * half; j += blockDim.x) {
+    int hh = j / half, i = j % half;
+    Rotate(q + ((size_t)t * H + hh) * D, cs, sn, i, half);
+  }
+  for (int j = threadIdx.x; j < Hkv * half; j += blockDim.x) {
+    int hh = j / half, i = j % half;
+    float* kr = k + ((size_t)t * Hkv + hh) * D;
+    Rotate(kr, cs, sn, i, half);
+    KV* dst = kc + ((size_t)hh * Smax + pos) * D;
+    StoreKV(dst + i, kr[i]);
+    StoreKV(dst + i + half, kr[i + half]);
+  }
+  for (int j = threadIdx.x; j < Hkv * D; j += blockDim.x) {
+    int hh = j / D, i = j % D;
+    StoreKV(vc + ((size_t)hh * Smax + pos) * D + i, v[((size_t)t * Hkv + hh) * D + i]);
+  }
+}
+
+// ---- attention: one block per (query head, token); scores in dynamic shared memory (Smax floats) + q (D floats)
+template <class KV>
+__global__ void AttentionKernel(float* out, uint16_t* out16, const float* q, const KV* kc, const KV* vc, int H, int Hkv, int D,
+                                int P_host, const int32_t* P_dev, int Smax) {
+  extern __shared__ float sm[];
+  __shared__ float red[32];
+  float* qs = sm;       // D
+  float* sc = sm + D;   // Smax
+  int hq = blockIdx.x, t = blockIdx.y;
+  int P = P_dev ? *P_dev : P_host;
+  int S = min(P + t + 1, Smax);
+  int G = H / Hkv, kv = hq / G;
+  const float scale = 1.0f / sqrtf((float)D);
+  const float* qr = q + ((size_t)t * H + hq) * D;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) qs[i] = qr[i];
+  __syncthreads();
+  const KV* kb = kc + (size_t)kv * Smax * D;
+  const KV* vb = vc + (size_t)kv * Smax * D;
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int s = warp; s < S; s += nw) {
+    const KV* kr = kb + (size_t)s * D;
+    float d = 0;
+    for (int i = lane; i < D; i += 32) d += qs[i] * LoadKV(kr + i);
+    d = WarpSum(d);
+    if (lane == 0) sc[s] = d * scale;
+  }
+  __syncthreads();
+  float mx = -FLT_MAX;
+  for (int s = threadIdx.x; s < S; s += blockDim.x) mx = fmaxf(mx, sc[s]);
+  mx = BlockMax(mx, red);
+  float sum = 0;
+  for (int s = threadIdx.x; s < S; s += blockDim.x) {
+    float e = expf(sc[s] - mx);
+    sc[s] = e;
+    sum += e;
+  }
+  sum = BlockSum(sum, red);  // BlockSum syncs before reading red, so sc[] writes are visible after it
+  float inv = 1.0f / sum;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    float acc = 0;
+    for (int s = 0; s < S; s++) acc += sc[s] * LoadKV(vb + (size_t)s * D + i);
+    acc *= inv;
+    size_t o = ((size_t)t * H + hq) * D + i;
+    out[o] = acc;
+    if (out16) out16[o] = F2H(acc);
+  }
+}
+
+// ---- argmax + greedy step bookkeeping: one block of 1024 threads
+__global__ void ArgmaxStepKernel(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos) {
+  __shared__ float bv[32];
+  __shared__ int bi[32];
+  float best = -FLT_MAX;
+  int idx = 0x7fffffff;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    float v = logits[i];
+    if (v > best) {  // NaN never wins; within a thread indices grow, so '>' keeps the first
+      best = v;
+      idx = i;
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, best, o);
+    int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+    if (ov > best || (ov == best && oi < idx)) {
+      best = ov;
+      idx = oi;
+    }
+  }
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    bv[warp] = best;
+    bi[warp] = idx;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    int nw = blockDim.x >> 5;
+    best = lane < nw ? bv[lane] : -FLT_MAX;
+    idx = lane < nw ? bi[lane] : 0x7fffffff;
+    for (int o = 16; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, best, o);
+      int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+      if (ov > best || (ov == best && oi < idx)) {
+        best = ov;
+        idx = oi;
+      }
+    }
+    if (lane == 0) {
+      if (idx == 0x7fffffff) idx = 0;  // all NaN / -inf: token 0, as ref::argmax
+      step[0] = idx;
+      step[1] = new_pos >= 0 ? new_pos : step[1] + 1;
+      if (out_tokens) out_tokens[step[2]++] = idx;
+    }
+  }
+}
+
+__global__ void F32ToF16Kernel(uint16_t* dst, const float* src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] = F2H(src[i]);
+}
+
+// one block per row: absmax, then codes. Division in double so the codes equal nearbyint((double)w / scale).
+__global__ void QuantizeRowsKernel(int8_t* codes, float* scale, const float* w, int K) {
+  __shared__ float red[32];
+  int r = blockIdx.x;
+  const float* wr = w + (size_t)r * K;
+  float m = 0;
+  for (int i = threadIdx.x; i < K; i += blockDim.x) m = fmaxf(m, fabsf(wr[i]));
+  m = BlockMax(m, red);
+  float s = (float)((double)m / 127.0);
+  if (threadIdx.x == 0) scale[r] = s;
+  for (int i = threadIdx.x; i < K; i += blockDim.x) {
+    double x = s == 0.f ? 0.0 : (double)wr[i] / (double)s;
+    double c = rint(x);
+    c = c > 127 ? 127 : (c < -127 ? -127 : c);
+    codes[(size_t)r * K + i] = (int8_t)c;
+  }
+}
+
+__device__ __forceinline__ uint32_t Hash32(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return (uint32_t)x;
+}
+__global__ void RandomNormalKernel(float* w, size_t n, uint64_t seed, float mean, float stdv) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint64_t k = seed * 0x9e3779b97f4a7c15ull + 2 * i;
+    float u1 = (Hash32(k) + 0.5f) * 2.3283064365386963e-10f;
+    float u2 = (Hash32(k + 1) + 0.5f) * 2.3283064365386963e-10f;
+    w[i] = mean + stdv * sqrtf(-2.f * logf(u1)) * cospif(2.f * u2);
+  }
+}
+
+__global__ void CheckChunksKernel(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    if (status[i] != 0 || got[i] != want[i]) {
+      atomicAdd(&err[0], 1);
+      atomicMin(&err[1], base + (int)i);
+    }
+}
+
+int GridFor(size_t n, int block) {
+  size_t g = (n + block - 1) / block;
+  return (int)(g < 4096 ? (g ? g : 1) : 4096);
+}
+
+}  // namespace
+
+void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s) {
+  EmbeddingKernel<<<T, 256, 0, s>>>(x, table16, tokens, h);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s) {
+  RmsNormKernel<<<T, 256, 0, s>>>(out, out16, x, w, h, eps);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* up, size_t n, cudaStream_t s) {
+  SwiGLUKernel<<<GridFor(n, 256), 256, 0, s>>>(out, out16, gate, up, n);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v_cache, bool kv16, const float* cos_tab,
+                      const float* sin_tab, int T, int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
+                      cudaStream_t s) {
+  if (kv16)
+    RopeAppendKernel<uint16_t><<<T, 128, 0, s>>>(q, k, v, static_cast<uint16_t*>(k_cache), static_cast<uint16_t*>(v_cache), cos_tab,
+                                                sin_tab, H, Hkv, D, P_host, P_dev, Smax);
+  else
+    RopeAppendKernel<float><<<T, 128, 0, s>>>(q, k, v, static_cast<float*>(k_cache), static_cast<float*>(v_cache), cos_tab, sin_tab,
+                                             H, Hkv, D, P_host, P_dev, Smax);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
+                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s) {
+  size_t smem = sizeof(float) * (size_t)(D + Smax);
+  dim3 grid(H, T);
+  if (kv16) {
+    static bool raised = false;
+    if (!raised) {
+      CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<uint16_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+      raised = true;
+    }
+    AttentionKernel<uint16_t><<<grid, 128, smem, s>>>(out, out16, q, static_cast<const uint16_t*>(k_cache),
+                                                      static_cast<const uint16_t*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
+  } else {
+    static bool raised = false;
+    if (!raised) {
+      CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+      raised = true;
+    }
+    AttentionKernel<float><<<grid, 128, smem, s>>>(out, out16, q, static_cast<const float*>(k_cache),
+                                                   static_cast<const float*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
+  }
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchArgmaxStep(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos, cudaStream_t s) {
+  ArgmaxStepKernel<<<1, 1024, 0, s>>>(logits, V, step, out_tokens, new_pos);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchF32ToF16(uint16_t* dst, const float* src, size_t n, cudaStream_t s) {
+  F32ToF16Kernel<<<GridFor(n, 256), 256, 0, s>>>(dst, src, n);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchQuantizeRowsI8(int8_t* codes, float* scale, const float* w, int rows, int K, cudaStream_t s) {
+  QuantizeRowsKernel<<<rows, 256, 0, s>>>(codes, scale, w, K);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchRandomNormal(float* w, size_t n, uint64_t seed, float mean, float stdv, cudaStream_t s) {
+  RandomNormalKernel<<<GridFor(n, 256), 256, 0, s>>>(w, n, seed, mean, stdv);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchCheckChunks(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err,
+                       cudaStream_t s) {
+  if (n == 0) return;
+  CheckChunksKernel<<<GridFor(n, 256), 256, 0, s>>>(status, got, want, n, base, err);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+}  // namespace engine
+}  // namespace codecllm

@@ -1,0 +1,197 @@
+/**
+ * GPU engine benchmark (issue 5, item 5): decode ms/token at batch 1 (graph replay and eager), prefill tokens/s and
+ * weight VRAM for every storage mode, on the default model (real weights) and on a TinyLlama-1.1B-shaped model
+ * (RANDOM weights generated on the device: speed only; its compression ratios mean nothing). Beside each row: the
+ * bandwidth floor (weight bytes a decode step must read / device-to-device copy rate measured in this run, counting
+ * bytes read + written) and the HF transformers eager fp16 peer (scripts/gpu/hf_baseline.py, same shapes, same run).
+ *
+ *   node bench-engine.mjs --model <gguf> --out $OUT [--hf hf.json] [--tokens 128] [--prefill 128] [--codec ans]
+ *
+ * Writes <out>/bench-engine.json and <out>/bench-engine.md; prints the markdown table last.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LlamaModel } from '../../src/model/llama.js';
+import type { LlamaConfig } from '../../src/model/config.js';
+import { CudaEngine } from '../../src/engine/cuda.js';
+import { requireCuda } from '../../src/native.js';
+
+const args = process.argv.slice(2);
+const arg = (k: string, d?: string) => {
+  const i = args.indexOf(k);
+  return i >= 0 ? args[i + 1]! : d;
+};
+const N_TOK = Number(arg('--tokens', '128'));
+const N_PRE = Number(arg('--prefill', '128'));
+const CODEC = arg('--codec', 'ans')!;
+const outDir = arg('--out', '.')!;
+
+const TINYLLAMA: LlamaConfig = {
+  architecture: 'llama',
+  hiddenSize: 2048,
+  intermediateSize: 5632,
+  numLayers: 22,
+  numHeads: 32,
+  numKvHeads: 4,
+  headDim: 64,
+  vocabSize: 32000,
+  rmsEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  maxPositionEmbeddings: 2048,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: 2,
+};
+
+interface Row {
+  shape: string;
+  mode: string;
+  decodeMsGraph: number;
+  decodeMsEager: number;
+  prefillTokS: number;
+  weightBytes: number;
+  weightRatioVsFp16: number;
+  /** bytes of weights a decode step reads from their resident form */
+  bytesPerToken: number;
+  floorMs: number;
+  /** compressed schedules also write and re-read the decoded int8 codes */
+  trafficFloorMs: number;
+  compressionRatio?: number;
+  cacheDecodeMs?: number;
+  graph: boolean;
+  graphError?: string;
+  hfDecodeMs?: number;
+  hfPrefillTokS?: number;
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBytesPerMs: number, fp16Bytes: number | null): Row {
+  const t0 = Date.now();
+  const eng = make();
+  const buildS = (Date.now() - t0) / 1000;
+  try {
+    const r = prng(7);
+    const prompt = Int32Array.from({ length: N_PRE }, () => Math.floor(r() * eng.config.vocabSize));
+    // warm-up: prefill + a few graph steps (captures the graph) + a few eager steps
+    eng.reset();
+    eng.forward(prompt);
+    eng.generate(4);
+    eng.generate(2, { graph: false });
+    // prefill (median of 3)
+    const pre: number[] = [];
+    let cacheDecodeMs: number | undefined;
+    for (let i = 0; i < 3; i++) {
+      const rr = eng.reset();
+      if (eng.plan.schedule === 'cached') cacheDecodeMs = rr.cacheDecodeMs;
+      pre.push(eng.forward(prompt).ms);
+    }
+    pre.sort((a, b) => a - b);
+    const g = eng.generate(N_TOK, { graph: true });
+    eng.reset();
+    eng.forward(prompt);
+    const e = eng.generate(Math.min(N_TOK, 64), { graph: false });
+    const led = eng.ledger();
+    const acc = eng.expectedBytes();
+    let int8Raw = 0;
+    const comp = eng.compressedBytes.reduce((a, b) => a + b, 0);
+    const c = eng.config;
+    const qd = c.numHeads * c.headDim;
+    const kvd = c.numKvHeads * c.headDim;
+    const perBlock = [qd * c.hiddenSize, kvd * c.hiddenSize, kvd * c.hiddenSize, c.hiddenSize * qd, 3 * c.intermediateSize * c.hiddenSize];
+    eng.plan.modes.forEach((m, i) => {
+      if (m === 'fp16' || m === 'int8') return;
+      const k = i % 7;
+      int8Raw += i === eng.plan.modes.length - 1 ? c.vocabSize * c.hiddenSize : k < 4 ? perBlock[k]! : c.intermediateSize * c.hiddenSize;
+    });
+    const traffic = eng.plan.schedule === 'decode-per-forward' || eng.plan.schedule === 'fused' ? acc.bytesPerToken + 2 * int8Raw : eng.plan.schedule === 'cached' ? acc.bytesPerToken - comp + int8Raw : acc.bytesPerToken;
+    const row: Row = {
+      shape,
+      mode,
+      decodeMsGraph: g.msPerToken,
+      decodeMsEager: e.msPerToken,
+      prefillTokS: N_PRE / (pre[1]! / 1000),
+      weightBytes: led.weightBytes,
+      weightRatioVsFp16: fp16Bytes ? led.weightBytes / fp16Bytes : 1,
+      bytesPerToken: acc.bytesPerToken,
+      floorMs: acc.bytesPerToken / rateBytesPerMs,
+      trafficFloorMs: traffic / rateBytesPerMs,
+      ...(int8Raw ? { compressionRatio: int8Raw / comp } : {}),
+      ...(cacheDecodeMs !== undefined ? { cacheDecodeMs } : {}),
+      graph: g.graph,
+      ...(g.graphError ? { graphError: g.graphError } : {}),
+    };
+    console.log(
+      `${shape} ${mode}: decode ${g.msPerToken.toFixed(3)} ms/tok (graph ${g.graph}), eager ${e.msPerToken.toFixed(3)}, prefill ${row.prefillTokS.toFixed(0)} tok/s, weights ${(led.weightBytes / 1e6).toFixed(1)} MB, floor ${row.floorMs.toFixed(3)} ms (built in ${buildS.toFixed(1)} s)`,
+    );
+    return row;
+  } finally {
+    eng.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const n = requireCuda('GPU engine bench');
+  const dev = n.deviceInfo();
+  const date = new Date().toISOString();
+  console.log(`device: ${dev.name}, ${date}`);
+  const bw = n.deviceCopyBandwidth(1 << 30, 20);
+  const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
+  console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
+  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
+  const modes = (arg('--modes', 'fp16,int8,decode-per-forward,cached,fused') as string).split(',');
+  const rows: Row[] = [];
+  // 1. the default model (real weights)
+  const model = await LlamaModel.load(arg('--model', 'default')!);
+  let fp16: number | null = null;
+  for (const m of modes) {
+    const spec = m === 'fp16' || m === 'int8' ? m : `${m}:codec=${CODEC}`;
+    const r = benchEngine('SmolLM2-135M (real)', m, () => CudaEngine.fromModel(model, { modes: spec, maxSeq: 1024 }), rate, fp16);
+    if (m === 'fp16') fp16 = r.weightBytes;
+    r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
+    rows.push(r);
+  }
+  model.dispose();
+  // 2. TinyLlama-1.1B shape, random weights generated on the device
+  fp16 = null;
+  for (const m of modes) {
+    const spec = m === 'fp16' || m === 'int8' ? m : `${m}:codec=${CODEC}`;
+    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, { modes: spec, maxSeq: 1024 }), rate, fp16);
+    if (m === 'fp16') fp16 = r.weightBytes;
+    r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
+    rows.push(r);
+  }
+  for (const r of rows) {
+    const h = hf.find((x) => (r.shape.startsWith('SmolLM2') ? x.shape === 'smollm2' : x.shape === 'tinyllama'));
+    if (h) {
+      r.hfDecodeMs = h.decode_ms_per_token_median;
+      r.hfPrefillTokS = h.prefill_tok_s;
+    }
+  }
+  const md = [
+    `GPU engine bench — ${dev.name}, ${date}; D2D copy ${(rate / 1e9).toFixed(2)} TB/s (read+write); batch 1, prefill ${N_PRE} tokens, decode ${N_TOK} tokens (graph) / ${Math.min(N_TOK, 64)} (eager); codec ${CODEC}, 64 KiB chunks`,
+    '',
+    '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF prefill tok/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
+    ),
+  ].join('\n');
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'bench-engine.json'), JSON.stringify({ device: dev, date, copyBytesPerMs: rate, hf, rows }, null, 1));
+  fs.writeFileSync(path.join(outDir, 'bench-engine.md'), md + '\n');
+  console.log('\n' + md);
+}
+
+await main();

@@ -1,0 +1,335 @@
+/**
+ * GPU engine checks (issue 5, item 3): every CUDA kernel against its ops_ref.h twin, the engine's logits against the
+ * TS reference on the default model in every storage mode, graph replay against eager decode, the VRAM ledger
+ * against the byte accounting of src/engine/modes.ts, and a corrupted nvCOMP chunk surfacing as E_NVCOMP.
+ * Prints a pass/fail table last; exits 1 when anything fails.
+ *
+ *   # on a CPU machine: reference logits of the TS model (original weights and int8-patched weights)
+ *   node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref
+ *   # on the GPU host (see scripts/gpu/engine-on-device.sh)
+ *   node check-engine.mjs --ref .gpuengine/ref --model <gguf> --out $OUT/check-engine.json
+ *
+ * Tolerances (stated, per check):
+ *   kernels        each test states atol + rtol·|ref| (fp32 accumulation order vs the double reference; see
+ *                  gpu_engine.cc engineKernelTest); conversions and argmax are exact.
+ *   logits         |Δ| ≤ 2e-2 + 1e-2·|ref| element-wise over the last position's logits at each of 5 steps, and the
+ *                  same top-1 token at every step. fp16 mode is compared with the fp32 reference on the original
+ *                  weights (fp16 weights, fp16 embeddings, fp16 prefill activations, fp16 or fp32 KV cache);
+ *                  int8 with the reference patched with the same int8 per-channel weights (dequantized).
+ *   compressed     decode-per-forward, cached and fused decode the very int8 codes of the int8 mode and run the same
+ *                  kernels: their logits must equal the int8 engine's bit for bit (Δ = 0).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LlamaModel } from '../../src/model/llama.js';
+import { quantizeFast } from '../../src/quant/native.js';
+import { dequantize } from '../../src/quant/quantize.js';
+import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
+import { requireCuda } from '../../src/native.js';
+
+const args = process.argv.slice(2);
+const arg = (k: string, d?: string) => {
+  const i = args.indexOf(k);
+  return i >= 0 ? args[i + 1]! : d;
+};
+const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time, in a small village,';
+const STEPS = 5;
+const INT8_SPEC = 'int8:per-channel:scale=fp32';
+
+interface RefFile {
+  prompt: number[];
+  /** greedy tokens of the reference: g0 after the prompt, then after feeding g0..g(STEPS-2) */
+  greedy: number[];
+  vocab: number;
+  sets: Record<string, string>;
+}
+
+/** Reference logits (teacher-forced greedy): step 0 = prompt, step k = feed greedy[k-1]. */
+function referenceLogits(m: LlamaModel, prompt: number[]): { logits: Float32Array[]; greedy: number[] } {
+  const cache = m.newCache();
+  const out: Float32Array[] = [];
+  const greedy: number[] = [];
+  let feed = prompt;
+  for (let s = 0; s < STEPS; s++) {
+    const { logits } = m.forward(feed, cache, { lastOnly: true });
+    const v = logits.dataSync() as Float32Array;
+    logits.dispose();
+    out.push(v.slice());
+    let best = 0;
+    for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+    greedy.push(best);
+    feed = [best];
+  }
+  m.disposeCache(cache);
+  return { logits: out, greedy };
+}
+
+function patchInt8(m: LlamaModel): void {
+  for (const l of m.linears()) {
+    const q = quantizeFast(m.getWeight(l.path), [l.outFeatures, l.inFeatures], INT8_SPEC);
+    m.setWeight(l.path, dequantize(q), { quant: INT8_SPEC });
+  }
+}
+
+async function makeReference(dir: string, modelPath: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const m = await LlamaModel.load(modelPath);
+  const prompt = m.tokenizer!.encode(PROMPT);
+  const sets: Record<string, string> = {};
+  const a = referenceLogits(m, prompt);
+  const write = (name: string, ls: Float32Array[]) => {
+    const buf = new Float32Array(ls.length * ls[0]!.length);
+    ls.forEach((l, i) => buf.set(l, i * l.length));
+    fs.writeFileSync(path.join(dir, name + '.f32'), new Uint8Array(buf.buffer));
+    sets[name] = name + '.f32';
+  };
+  write('original', a.logits);
+  patchInt8(m);
+  const b = referenceLogits(m, prompt);
+  write('int8', b.logits);
+  const ref: RefFile = { prompt, greedy: a.greedy, vocab: m.config.vocabSize, sets };
+  (ref as unknown as Record<string, unknown>).greedyInt8 = b.greedy;
+  fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref));
+  console.log(`reference: ${prompt.length} prompt tokens, greedy ${a.greedy.join(' ')} (int8: ${b.greedy.join(' ')}) -> ${dir}`);
+  m.dispose();
+}
+
+interface Row {
+  check: string;
+  detail: string;
+  value: string;
+  tol: string;
+  pass: boolean;
+  first?: string[];
+}
+
+const KERNEL_CASES: [string, Record<string, number>][] = [
+  ['embedding', { V: 1000, h: 576, T: 7 }],
+  ['embedding', { V: 32000, h: 2048, T: 1 }],
+  ['rmsnorm', { T: 1, h: 576 }],
+  ['rmsnorm', { T: 17, h: 2048 }],
+  ['swiglu', { n: 1536 }],
+  ['swiglu', { n: 16896 }],
+  ['rope_append', { T: 1, H: 9, Hkv: 3, D: 64, P: 10, Smax: 64, kv16: 1, devP: 1 }],
+  ['rope_append', { T: 5, H: 32, Hkv: 4, D: 64, P: 0, Smax: 128, kv16: 0 }],
+  ['rope_append', { T: 3, H: 4, Hkv: 4, D: 128, P: 7, Smax: 32, kv16: 1 }],
+  ['attention', { T: 1, H: 9, Hkv: 3, D: 64, P: 10, Smax: 64, kv16: 1, devP: 1 }],
+  ['attention', { T: 5, H: 32, Hkv: 4, D: 64, P: 0, Smax: 128, kv16: 0 }],
+  ['attention', { T: 16, H: 9, Hkv: 3, D: 64, P: 20, Smax: 64, kv16: 1 }],
+  ['attention', { T: 1, H: 32, Hkv: 4, D: 64, P: 700, Smax: 1024, kv16: 1, devP: 1 }],
+  ['attention', { T: 3, H: 4, Hkv: 2, D: 128, P: 7, Smax: 32, kv16: 0 }],
+  ['argmax', { V: 49152 }],
+  ['argmax', { V: 32000, seed: 7 }],
+  ['f32_to_f16', { n: 100000 }],
+  ['quantize_i8', { rows: 64, K: 576 }],
+  ['quantize_i8', { rows: 100, K: 2048 }],
+];
+for (const i8 of [0, 1]) {
+  KERNEL_CASES.push(
+    ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
+    ['gemv', { i8, K: 1536, N: 576, prologue: 2, acc: 1 }],
+    ['gemv', { i8, K: 2048, N: 5632, segs: 2, N2: 5632, prologue: 1 }],
+    ['gemv', { i8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
+    ['gemv', { i8, K: 576, N: 49152, prologue: 1 }],
+    ['gemv', { i8, K: 64, N: 40, segs: 3, N2: 8, N3: 8, bias: 1, prologue: 0 }],
+    ['gemm', { i8, M: 7, N: 576, K: 576 }],
+    ['gemm', { i8, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
+    ['gemm', { i8, M: 33, N: 2048, K: 5632 }],
+    ['gemm', { i8, M: 64, N: 100, K: 48, prologue: 1 }],
+  );
+}
+
+function compareLogits(got: Float32Array, want: Float32Array): { maxAbs: number; meanAbs: number; worstRatio: number; argGot: number; argWant: number } {
+  let maxAbs = 0;
+  let sum = 0;
+  let worst = 0;
+  let ag = 0;
+  let aw = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i]! - want[i]!);
+    maxAbs = Math.max(maxAbs, Number.isNaN(d) ? Infinity : d);
+    sum += d;
+    worst = Math.max(worst, d / (2e-2 + 1e-2 * Math.abs(want[i]!)));
+    if (got[i]! > got[ag]!) ag = i;
+    if (want[i]! > want[aw]!) aw = i;
+  }
+  return { maxAbs, meanAbs: sum / want.length, worstRatio: Number.isNaN(worst) ? Infinity : worst, argGot: ag, argWant: aw };
+}
+
+async function runChecks(): Promise<void> {
+  const rows: Row[] = [];
+  const n = requireCuda('GPU engine checks');
+  const dev = n.deviceInfo();
+  console.log(`device: ${dev.name} (cc ${dev.computeCapability}, ${dev.multiprocessors} SMs), ${new Date().toISOString()}`);
+  // ---- 1. kernels vs twins
+  KERNEL_CASES.forEach(([name, p], i) => {
+    const seed = p.seed ?? 100 + i;
+    let r;
+    try {
+      r = kernelTest(name, { ...p, seed });
+    } catch (e) {
+      rows.push({ check: `kernel ${name}`, detail: JSON.stringify(p), value: String((e as Error).message), tol: '', pass: false });
+      return;
+    }
+    rows.push({
+      check: `kernel ${name}`,
+      detail: Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' '),
+      value: `max|Δ| ${r.maxAbs.toExponential(2)} (${r.maxErrOverTol.toFixed(2)}×tol) n=${r.n}`,
+      tol: `${r.atol.toExponential(1)}+${r.rtol.toExponential(1)}|ref|`,
+      pass: r.pass,
+      first: r.first,
+    });
+  });
+
+  // ---- 2. engine vs TS reference logits
+  const refDir = arg('--ref', '.gpuengine/ref')!;
+  const modelPath = arg('--model', 'default')!;
+  const ref = JSON.parse(fs.readFileSync(path.join(refDir, 'ref.json'), 'utf8')) as RefFile & { greedyInt8: number[] };
+  const load = (name: string) => {
+    const b = fs.readFileSync(path.join(refDir, ref.sets[name]!));
+    const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    return Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref.vocab, (s + 1) * ref.vocab));
+  };
+  const refs: Record<string, Float32Array[]> = { original: load('original'), int8: load('int8') };
+  const t0 = Date.now();
+  const model = await LlamaModel.load(modelPath);
+  console.log(`model loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const int8Logits: Float32Array[] = [];
+  const variants: { spec: string; kv: 'f16' | 'f32'; against: 'original' | 'int8' | 'int8-engine' }[] = [
+    { spec: 'fp16', kv: 'f16', against: 'original' },
+    { spec: 'fp16', kv: 'f32', against: 'original' },
+    { spec: 'int8', kv: 'f16', against: 'int8' },
+    { spec: 'decode-per-forward', kv: 'f16', against: 'int8-engine' },
+    { spec: 'cached', kv: 'f16', against: 'int8-engine' },
+    { spec: 'fused', kv: 'f16', against: 'int8-engine' },
+  ];
+  for (const v of variants) {
+    const label = `${v.spec} kv=${v.kv}`;
+    let eng: CudaEngine | null = null;
+    try {
+      eng = CudaEngine.fromModel(model, { modes: v.spec, kvDtype: v.kv, maxSeq: 256 });
+      eng.reset();
+      const logits: Float32Array[] = [];
+      const tokens: number[] = [];
+      let r = eng.forward(ref.prompt, { logits: true });
+      logits.push(r.logits!);
+      tokens.push(r.next);
+      const greedy = v.against === 'original' ? ref.greedy : ref.greedyInt8;
+      for (let s = 1; s < STEPS; s++) {
+        r = eng.forward([greedy[s - 1]!], { logits: true });
+        logits.push(r.logits!);
+        tokens.push(r.next);
+      }
+      if (v.spec === 'int8') int8Logits.push(...logits);
+      let maxAbs = 0;
+      let worst = 0;
+      let top1 = 0;
+      let mean = 0;
+      for (let s = 0; s < STEPS; s++) {
+        const want = v.against === 'int8-engine' ? int8Logits[s]! : refs[v.against]![s]!;
+        const c = compareLogits(logits[s]!, want);
+        maxAbs = Math.max(maxAbs, c.maxAbs);
+        worst = Math.max(worst, c.worstRatio);
+        mean += c.meanAbs / STEPS;
+        if (c.argGot === c.argWant) top1++;
+      }
+      const exact = v.against === 'int8-engine';
+      rows.push({
+        check: `logits ${label}`,
+        detail: `vs ${v.against === 'int8-engine' ? 'int8 engine' : `TS reference (${v.against} weights)`}, ${STEPS} steps`,
+        value: `max|Δ| ${maxAbs.toExponential(2)} mean ${mean.toExponential(2)} top1 ${top1}/${STEPS}`,
+        tol: exact ? 'Δ = 0' : '2e-2+1e-2|ref|, top1 all',
+        pass: exact ? maxAbs === 0 && top1 === STEPS : worst <= 1 && top1 === STEPS,
+      });
+      // graph replay == eager decode, and the greedy tokens of the reference
+      eng.reset();
+      const g0 = eng.forward(ref.prompt).next;
+      const gGraph = eng.generate(STEPS - 1, { graph: true });
+      eng.reset();
+      eng.forward(ref.prompt);
+      const gEager = eng.generate(STEPS - 1, { graph: false });
+      const graphTokens = [g0, ...gGraph.tokens];
+      const eagerTokens = [g0, ...gEager.tokens];
+      const same = graphTokens.join() === eagerTokens.join();
+      const agree = graphTokens.filter((t, i) => t === greedy[i]).length;
+      rows.push({
+        check: `graph ${label}`,
+        detail: `graph ${gGraph.graph ? 'captured' : `NOT captured (${gGraph.graphError ?? '?'})`}; tokens ${graphTokens.join(' ')}`,
+        value: `eager ${same ? '==' : '!='} graph; ref agree ${agree}/${STEPS}`,
+        tol: 'identical, captured',
+        pass: same && gGraph.graph && (exact || agree === STEPS),
+      });
+      // ledger vs accounting
+      const led = eng.ledger().categories;
+      const acc = eng.expectedBytes();
+      const keys: [string, number, number][] = [
+        ['weights_fp16', led.weights_fp16 ?? 0, acc.weights_fp16],
+        ['weights_int8', led.weights_int8 ?? 0, acc.weights_int8],
+        ['weights_compressed', led.weights_compressed ?? 0, acc.weights_compressed],
+        ['scales', led.scales ?? 0, acc.scales],
+        ['embed', led.embed ?? 0, acc.embed],
+        ['norms', led.norms ?? 0, acc.norms],
+        ['kv_cache', led.kv_cache ?? 0, acc.kv_cache],
+        ['decode', (led.decode_scratch ?? 0) + (led.decode_cache ?? 0), eng.plan.schedule === 'none' ? 1 : acc.decode],
+      ];
+      const bad = keys.filter(([, a, b]) => a !== b);
+      rows.push({
+        check: `ledger ${label}`,
+        detail: keys.map(([k, a]) => `${k}=${a}`).join(' '),
+        value: bad.length ? bad.map(([k, a, b]) => `${k} ${a}≠${b}`).join('; ') : 'all categories = accounting',
+        tol: 'exact',
+        pass: bad.length === 0,
+      });
+    } catch (e) {
+      rows.push({ check: `logits ${label}`, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+    } finally {
+      eng?.dispose();
+    }
+  }
+
+  // ---- 3. a corrupted compressed chunk is detected and named
+  {
+    let eng: CudaEngine | null = null;
+    try {
+      eng = CudaEngine.fromModel(model, { modes: 'fp16,layers.3-3=decode-per-forward', maxSeq: 64 });
+      eng.reset();
+      const led = n.deviceLedger();
+      const victim = led.entries.find((e) => e.tag.endsWith(':weights:compressed'));
+      if (!victim) throw new Error('no compressed buffer in the ledger');
+      n.deviceUpload(victim.id, 0, new Uint8Array(64).fill(0xa5));
+      let caught: Error & { code?: string } = new Error('no error');
+      try {
+        eng.forward(ref.prompt.slice(0, 4));
+      } catch (e) {
+        caught = e as Error & { code?: string };
+      }
+      rows.push({
+        check: 'nvcomp corruption',
+        detail: 'first 64 bytes of a layer-3 packed buffer overwritten',
+        value: `${caught.code ?? 'none'}: ${caught.message.slice(0, 140)}`,
+        tol: 'E_NVCOMP naming tensor+chunk',
+        pass: caught.code === 'E_NVCOMP' && /model\.layers\.3\./.test(caught.message) && /chunk 0/.test(caught.message),
+      });
+    } catch (e) {
+      rows.push({ check: 'nvcomp corruption', detail: 'threw', value: (e as Error).message, tol: '', pass: false });
+    } finally {
+      eng?.dispose();
+    }
+  }
+  model.dispose();
+
+  // ---- report
+  const out = arg('--out');
+  if (out) fs.writeFileSync(out, JSON.stringify({ device: dev, date: new Date().toISOString(), rows }, null, 1));
+  for (const r of rows.filter((x) => !x.pass && x.first?.length)) console.log(`FAIL ${r.check} ${r.detail}:\n  ${r.first!.join('\n  ')}`);
+  const w = Math.max(...rows.map((r) => r.check.length));
+  console.log('\n' + 'check'.padEnd(w) + ' | result | value | tolerance | detail');
+  for (const r of rows) console.log(`${r.check.padEnd(w)} | ${r.pass ? 'PASS  ' : 'FAIL  '} | ${r.value} | ${r.tol} | ${r.detail}`);
+  const failed = rows.filter((r) => !r.pass).length;
+  console.log(`\n${rows.length - failed}/${rows.length} checks passed on ${dev.name}`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+const mk = arg('--make-reference');
+if (mk) await makeReference(mk, arg('--model', 'default')!);
+else await runChecks();

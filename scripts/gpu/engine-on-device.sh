@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# GPU engine checks + bench on the GPU host (no Node.js, no nvCOMP, no network there), in stages that fit the
+# device tool's 64 MiB carry limit. Run from the repository root.
+#
+#   here:   bash scripts/gpu/engine-on-device.sh prepare
+#             builds the addon here (CUDA 13 + nvCOMP from pip, sm_90) into .gpuengine/build, copies the .node and the
+#             codec .so files it links into .gpuengine/native, bundles the scripts with esbuild into .gpuengine/dist,
+#             makes the reference logits (.gpuengine/ref, TS model on CPU), packs node + nvCOMP (.gpukit, via
+#             ../shared/gpu/kit.sh) and splits the default model into .gpuengine/m1 m2 m3 (< 40 MiB each).
+#   device, three calls within 30 s of each other (the machine keeps /tmp while warm):
+#     1. carry [.gpukit, .gpuengine/m1]                          command: bash scripts/gpu/engine-on-device.sh 1
+#     2. carry [.gpuengine/m2]                                    command: bash scripts/gpu/engine-on-device.sh 2
+#     3. carry [.gpuengine/m3, .gpuengine/dist, .gpuengine/native, .gpuengine/ref]
+#                                                                  command: bash scripts/gpu/engine-on-device.sh 3
+#   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
+#   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
+set -uo pipefail
+stage=${1:?usage: engine-on-device.sh prepare|1|2|3}
+model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+case $stage in
+  prepare)
+    set -e
+    grep -qx "/.gpuengine/" .git/info/exclude || echo "/.gpuengine/" >> .git/info/exclude
+    npx --no-install cmake-js configure -d native --out .gpuengine/build --config Release --CDCODECLLM_CUDA=ON > .gpuengine/configure.log
+    npx --no-install cmake-js build -d native --out .gpuengine/build --config Release --parallel "${JOBS:-2}" > .gpuengine/build.log
+    mkdir -p .gpuengine/native/lib .gpuengine/dist
+    cp .gpuengine/build/Release/codecllm_native.node .gpuengine/native/
+    for l in libzstd.so.1 libsnappy.so.1 libz.so.1; do cp -L "$(ldconfig -p | awk -v l=$l '$1==l {print $NF; exit}')" .gpuengine/native/lib/; done
+    for s in check-engine bench-engine; do
+      node_modules/.bin/esbuild "scripts/gpu/$s.ts" --bundle --platform=node --format=esm --target=node20 --log-level=error --ignore-annotations \
+        --outfile=".gpuengine/dist/$s.mjs" --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
+    done
+    [ -f .gpuengine/ref/ref.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model"
+    bash ../shared/gpu/kit.sh > /dev/null
+    rm -rf .gpuengine/m1 .gpuengine/m2 .gpuengine/m3; mkdir -p .gpuengine/m1 .gpuengine/m2 .gpuengine/m3
+    sha256sum "$model" | awk '{print $1}' > .gpuengine/native/model.sha256
+    head -c 18000000 "$model" > .gpuengine/m1/model.part.1
+    tail -c +18000001 "$model" | head -c 40000000 > .gpuengine/m2/model.part.2
+    tail -c +58000001 "$model" > .gpuengine/m3/model.part.3
+    du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref
+    ;;
+  1)
+    source .gpukit/activate.sh && node --version && cp .gpukit/activate.sh /tmp/gpukit/activate.sh
+    cp .gpuengine/m1/model.part.1 /tmp/
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
+    ;;
+  2)
+    cp .gpuengine/m2/model.part.2 /tmp/ && ls -la /tmp/model.part.*
+    ;;
+  3)
+    cp .gpuengine/m3/model.part.3 /tmp/
+    cat /tmp/model.part.1 /tmp/model.part.2 /tmp/model.part.3 > /tmp/model.gguf
+    [ "$(sha256sum /tmp/model.gguf | awk '{print $1}')" = "$(cat .gpuengine/native/model.sha256)" ] || { echo "model reassembly: sha256 mismatch"; exit 2; }
+    export GPUKIT_DIR=/tmp/gpukit PATH=/tmp/gpukit/bin:$PATH
+    export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+    export CODECLLM_NATIVE=$PWD/.gpuengine/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
+    out=${OUT:-/tmp/out}; mkdir -p "$out"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+    node .gpuengine/dist/check-engine.mjs --ref .gpuengine/ref --model /tmp/model.gguf --out "$out/check-engine.json" 2>&1 | tee "$out/check.log"
+    check=${PIPESTATUS[0]}
+    timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee "$out/hf.log"
+    node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+    echo "check-engine exit $check"
+    ;;
+esac

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Peer baseline for the GPU engine bench (issue 5): Hugging Face transformers, eager attention, fp16, batch 1.
+
+Builds LlamaForCausalLM from a config (random weights: speed only), prefills `--prefill` random tokens and times
+`--tokens` greedy decode steps with the KV cache (CUDA events around each step, median and mean reported), and the
+prefill throughput. Prints one JSON object per shape and writes them all to --json.
+
+  python3 scripts/gpu/hf_baseline.py --shapes smollm2,tinyllama --prefill 128 --tokens 128 --json hf.json
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import transformers
+from transformers import LlamaConfig, LlamaForCausalLM
+
+SHAPES = {
+    # SmolLM2-135M-Instruct (the default model's shape)
+    "smollm2": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                    num_key_value_heads=3, vocab_size=49152, rms_norm_eps=1e-5, rope_theta=100000.0,
+                    max_position_embeddings=8192, tie_word_embeddings=True),
+    # TinyLlama-1.1B
+    "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                      num_key_value_heads=4, vocab_size=32000, rms_norm_eps=1e-5, rope_theta=10000.0,
+                      max_position_embeddings=2048, tie_word_embeddings=False),
+}
+
+
+def build(shape):
+    cfg = LlamaConfig(**SHAPES[shape], attn_implementation="eager")
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg)
+    model = model.to(torch.float16).eval()
+    try:
+        model.set_attn_implementation("eager")
+    except Exception:
+        pass
+    return model, cfg
+
+
+@torch.inference_mode()
+def bench(shape, prefill, tokens):
+    model, cfg = build(shape)
+    params = sum(p.numel() for p in model.parameters())
+    g = torch.Generator(device="cuda").manual_seed(1)
+    prompt = torch.randint(0, cfg.vocab_size, (1, prefill), device="cuda", generator=g)
+    ev = lambda: torch.cuda.Event(enable_timing=True)
+    # warm-up
+    for _ in range(2):
+        out = model(input_ids=prompt, use_cache=True)
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+        for _ in range(4):
+            out = model(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
+            nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+    torch.cuda.synchronize()
+    # prefill
+    pre = []
+    for _ in range(3):
+        a, b = ev(), ev()
+        a.record()
+        out = model(input_ids=prompt, use_cache=True)
+        b.record()
+        torch.cuda.synchronize()
+        pre.append(a.elapsed_time(b))
+    # decode
+    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+    pkv = out.past_key_values
+    steps = []
+    t0 = time.perf_counter()
+    for _ in range(tokens):
+        a, b = ev(), ev()
+        a.record()
+        out = model(input_ids=nxt, past_key_values=pkv, use_cache=True)
+        pkv = out.past_key_values
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+        b.record()
+        steps.append((a, b))
+    torch.cuda.synchronize()
+    wall = (time.perf_counter() - t0) * 1000 / tokens
+    ms = [a.elapsed_time(b) for a, b in steps]
+    res = dict(shape=shape, params=params, prefill_tokens=prefill, decode_tokens=tokens,
+               prefill_ms=statistics.median(pre), prefill_tok_s=prefill / (statistics.median(pre) / 1000),
+               decode_ms_per_token_median=statistics.median(ms), decode_ms_per_token_mean=statistics.mean(ms),
+               decode_wall_ms_per_token=wall, torch=torch.__version__, transformers=transformers.__version__,
+               device=torch.cuda.get_device_name(0), dtype="float16", attn="eager", weights="random (config only)")
+    del model
+    torch.cuda.empty_cache()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shapes", default="smollm2,tinyllama")
+    ap.add_argument("--prefill", type=int, default=128)
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    results = []
+    for s in a.shapes.split(","):
+        r = bench(s, a.prefill, a.tokens)
+        print(json.dumps(r), flush=True)
+        results.append(r)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

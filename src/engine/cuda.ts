@@ -1,0 +1,358 @@
+/**
+ * The CUDA Llama engine (native/src/gpu_engine.cc + native/src/cuda/engine_*.cu), driven from TypeScript.
+ *
+ * Weights come from a {@link LlamaModel}'s *installed* weights (model.getWeight(path): patched models run as
+ * patched) or are generated on the device from a seed ({@link CudaEngine.synthetic}, for speed work on full-size
+ * shapes; random weights are meaningless for compression ratios). Each linear is stored in the mode the spec (and
+ * `patch.mode`) picks: fp16, int8 (per-output-channel codes from src/quant, dequantized in the GEMV), or compressed
+ * int8 codes (nvCOMP, src/codec/nvcomp.ts) decoded per forward, per sequence, or fused one layer ahead
+ * (src/engine/modes.ts). Every byte the engine holds is a tagged device buffer in the VRAM ledger
+ * (`engine<id>:<category>`); {@link CudaEngine.ledger} sums them by category.
+ *
+ * Decode (one token) runs as a captured CUDA graph whose argmax feeds the next step on the device; prefill runs
+ * eagerly with tensor-core GEMMs. Times are CUDA-event times.
+ *
+ * @example
+ * const model = await LlamaModel.load('default');
+ * const eng = CudaEngine.fromModel(model, { modes: 'fp16' });
+ * const { next, logits } = eng.forward(model.tokenizer!.encode('Hello'), { logits: true });
+ * const { tokens, msPerToken } = eng.generate(32);
+ * console.log(eng.ledger().categories, msPerToken);
+ * eng.dispose();
+ */
+import { err, msg } from '../messages.js';
+import { callNative, type NativeAddon } from '../native.js';
+import { requireDevice } from '../codec/device.js';
+import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
+import type { LlamaConfig } from '../model/config.js';
+import { quantizeFast } from '../quant/native.js';
+import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type ModePlan, type ModeSpec } from './modes.js';
+
+/** The engine's native functions (present in CUDA builds). */
+interface EngineAddon {
+  engineCreate(cfg: Record<string, unknown>): number;
+  engineSetEmbedding(id: number, w: Float32Array): void;
+  engineSetNorm(id: number, layer: number, which: number, w: Float32Array): void;
+  engineSetLinearF32(id: number, index: number, mode: 'fp16' | 'int8', w: Float32Array, bias: Float32Array | null): void;
+  engineSetLinearInt8(id: number, index: number, codes: Int8Array, scales: Float32Array, bias: Float32Array | null): void;
+  engineShareEmbedding(id: number): void;
+  engineRandomize(id: number, seed: number, modes: Int32Array): void;
+  engineLinearCodes(id: number, index: number): { id: number; bytes: number };
+  engineSetCompressed(id: number, index: number, codec: string, packedId: number, offs: Float64Array, sizes: Float64Array, chunk: number): void;
+  engineFinalize(id: number, schedule: string): void;
+  engineReset(id: number): { cacheDecodeMs: number };
+  engineForward(id: number, tokens: Int32Array, wantLogits: boolean): { next: number; logits?: Float32Array; ms: number; position: number };
+  engineGenerate(id: number, n: number, useGraph: boolean): { tokens: Int32Array; ms: number; graph: boolean; graphError?: string };
+  engineLedger(id: number): { categories: Record<string, number>; totalBytes: number; modes: Record<string, number>; schedule: string };
+  engineDestroy(id: number): boolean;
+  engineKernelTest(name: string, params: Record<string, number>): KernelTestResult;
+}
+
+/** One CUDA kernel compared with its ops_ref.h twin (see scripts/gpu/check-engine.ts). */
+export interface KernelTestResult {
+  name: string;
+  n: number;
+  maxAbs: number;
+  /** max |got − want| / (atol + rtol·|want|): ≤ 1 passes */
+  maxErrOverTol: number;
+  fails: number;
+  atol: number;
+  rtol: number;
+  pass: boolean;
+  /** the first mismatches, 'what[i] got … want …' */
+  first: string[];
+}
+
+export interface CudaEngineOptions {
+  /** storage-mode spec (src/engine/modes.ts), default 'fp16' */
+  modes?: string | ModeSpec;
+  /** KV cache capacity in positions (default min(2048, config.maxPositionEmbeddings)) */
+  maxSeq?: number;
+  /** largest prefill chunk (longer prompts run in chunks), default 512 */
+  maxPrefill?: number;
+  /** KV cache dtype, default 'f16' */
+  kvDtype?: 'f16' | 'f32';
+  /** called after each linear is installed: (done, total) */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface CudaForwardResult {
+  /** greedy next token (argmax of the last position's logits) */
+  next: number;
+  /** last position's logits (V), when asked for */
+  logits?: Float32Array;
+  /** CUDA-event time of the call, ms */
+  ms: number;
+}
+
+export interface CudaGenerateResult {
+  tokens: Int32Array;
+  ms: number;
+  msPerToken: number;
+  /** whether the steps ran as CUDA graph replays */
+  graph: boolean;
+  graphError?: string;
+}
+
+export interface CudaLedger {
+  /** bytes by category: weights_fp16, weights_int8, weights_compressed, scales, embed, norms, kv_cache, activations, … */
+  categories: Record<string, number>;
+  totalBytes: number;
+  /** bytes that hold weights (weights_*, scales, bias, embed, norms, and the cached schedule's decode cache) */
+  weightBytes: number;
+  modes: Record<string, number>;
+  schedule: string;
+}
+
+/** The addon's engine functions, or E_CUDA naming what needed them. */
+function engineAddon(what: string): EngineAddon & Required<NativeAddon> {
+  const n = requireDevice(what) as unknown as EngineAddon & Required<NativeAddon>;
+  if (typeof n.engineCreate !== 'function') throw err('E_CUDA', msg.cudaUnavailable(what));
+  return n;
+}
+
+/**
+ * Run one CUDA kernel beside its C++ reference twin (native/src/engine/ops_ref.h) on seeded random inputs.
+ * @example
+ * kernelTest('gemv', { K: 576, N: 1536, i8: 1, prologue: 1, seed: 3 }).pass
+ */
+export function kernelTest(name: string, params: Record<string, number> = {}): KernelTestResult {
+  const n = engineAddon('GPU kernel tests');
+  return callNative(() => n.engineKernelTest(name, params));
+}
+
+/** cos/sin tables (maxSeq, D/2) exactly as LlamaModel.ensureRope computes them (float32 freqs, double cos/sin). */
+export function ropeTables(c: LlamaConfig, maxSeq: number): { cos: Float32Array; sin: Float32Array } {
+  const half = c.headDim / 2;
+  const inv = ropeInvFreq(c);
+  const cos = new Float32Array(maxSeq * half);
+  const sin = new Float32Array(maxSeq * half);
+  for (let p = 0; p < maxSeq; p++)
+    for (let i = 0; i < half; i++) {
+      const f = Math.fround(p * inv[i]!);
+      cos[p * half + i] = Math.cos(f);
+      sin[p * half + i] = Math.sin(f);
+    }
+  return { cos, sin };
+}
+
+const MODE_CODE = { fp16: 0, int8: 1 } as const;
+
+export class CudaEngine {
+  readonly config: LlamaConfig;
+  readonly plan: ModePlan;
+  readonly maxSeq: number;
+  readonly kvDtype: 'f16' | 'f32';
+  /** packed nvCOMP bytes of each compressed linear (module order; 0 for others) */
+  readonly compressedBytes: number[];
+  /** lm_head reads the embedding table */
+  readonly sharedHead: boolean;
+  #id: number;
+  #n: EngineAddon;
+  #disposed = false;
+  #position = 0;
+
+  private constructor(n: EngineAddon, c: LlamaConfig, plan: ModePlan, o: CudaEngineOptions) {
+    this.#n = n;
+    this.config = c;
+    this.plan = plan;
+    this.maxSeq = o.maxSeq ?? Math.min(2048, c.maxPositionEmbeddings);
+    this.kvDtype = o.kvDtype ?? 'f16';
+    this.compressedBytes = new Array<number>(plan.modes.length).fill(0);
+    this.sharedHead = false;
+    const { cos, sin } = ropeTables(c, this.maxSeq);
+    this.#id = callNative(() =>
+      n.engineCreate({
+        hidden: c.hiddenSize,
+        intermediate: c.intermediateSize,
+        layers: c.numLayers,
+        heads: c.numHeads,
+        kvHeads: c.numKvHeads,
+        headDim: c.headDim,
+        vocab: c.vocabSize,
+        rmsEps: c.rmsEps,
+        maxSeq: this.maxSeq,
+        maxPrefill: o.maxPrefill ?? 512,
+        kvDtype: this.kvDtype,
+        ropeCos: cos,
+        ropeSin: sin,
+      }),
+    );
+  }
+
+  /**
+   * Upload a model's current weights (patched ones as patched) in the modes the spec picks.
+   * @example
+   * const eng = CudaEngine.fromModel(model, { modes: 'int8,lm_head=fp16' });
+   */
+  static fromModel(model: LlamaModel, o: CudaEngineOptions = {}): CudaEngine {
+    const n = engineAddon('the CUDA engine');
+    const c = model.config;
+    const spec = typeof o.modes === 'string' || o.modes === undefined ? parseModeSpec(o.modes ?? 'fp16') : o.modes;
+    const plan = resolveModes(spec, c, (p) => {
+      const m = model.linear(p).patch?.mode;
+      return typeof m === 'string' ? m : undefined;
+    });
+    const e = new CudaEngine(n, c, plan, o);
+    try {
+      const id = e.#id;
+      callNative(() => n.engineSetEmbedding(id, model.embed.dataSync() as Float32Array));
+      model.blocks.forEach((b, l) => {
+        callNative(() => n.engineSetNorm(id, l, 0, b.inputNorm.dataSync() as Float32Array));
+        callNative(() => n.engineSetNorm(id, l, 1, b.postNorm.dataSync() as Float32Array));
+      });
+      callNative(() => n.engineSetNorm(id, -1, 0, model.norm.dataSync() as Float32Array));
+      const lins = model.linears();
+      lins.forEach((lin, i) => {
+        const mode = plan.modes[i]!;
+        const bias = lin.bias ? (lin.bias.dataSync() as Float32Array) : null;
+        if (i === lins.length - 1 && c.tieWordEmbeddings && mode === 'fp16' && lin.patch === null && !lin.forward) {
+          callNative(() => n.engineShareEmbedding(id));
+          (e as { sharedHead: boolean }).sharedHead = true;
+        } else {
+          const w = model.getWeight(lin.path);
+          if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
+          else {
+            const q = quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
+            callNative(() => n.engineSetLinearInt8(id, i, q.codes as Int8Array, q.scales as Float32Array, bias));
+            if (mode !== 'int8') e.#compress(i, lin.path);
+          }
+        }
+        o.onProgress?.(i + 1, lins.length);
+      });
+      callNative(() => n.engineFinalize(id, plan.schedule));
+    } catch (x) {
+      e.dispose();
+      throw x;
+    }
+    return e;
+  }
+
+  /**
+   * An engine with seeded random weights generated on the device (N(0, 1/fan_in) linears, N(0,1) embeddings,
+   * 1 + 0.1·N(0,1) norms; int8 modes quantize them on the device). For timing full-size shapes only.
+   * @example
+   * const eng = CudaEngine.synthetic(tinyLlamaConfig, 1, { modes: 'fused' });
+   */
+  static synthetic(c: LlamaConfig, seed: number, o: CudaEngineOptions = {}): CudaEngine {
+    const n = engineAddon('the CUDA engine');
+    const spec = typeof o.modes === 'string' || o.modes === undefined ? parseModeSpec(o.modes ?? 'fp16') : o.modes;
+    const plan = resolveModes(spec, c);
+    const e = new CudaEngine(n, c, plan, o);
+    try {
+      const id = e.#id;
+      const codes = Int32Array.from(plan.modes, (m) => (m === 'fp16' ? MODE_CODE.fp16 : MODE_CODE.int8));
+      callNative(() => n.engineRandomize(id, seed, codes));
+      plan.modes.forEach((m, i) => {
+        if (m !== 'fp16' && m !== 'int8') e.#compress(i, `linear${i}`);
+        o.onProgress?.(i + 1, plan.modes.length);
+      });
+      callNative(() => n.engineFinalize(id, plan.schedule));
+    } catch (x) {
+      e.dispose();
+      throw x;
+    }
+    return e;
+  }
+
+  /** nvCOMP-compress linear i's int8 codes on the device and hand the packed chunks to the engine. */
+  #compress(i: number, tensor: string): void {
+    const n = this.#n as EngineAddon & Required<NativeAddon>;
+    if (typeof n.nvcompCompress !== 'function') throw err('E_NVCOMP', msg.cudaUnavailable('compressed storage modes (nvCOMP)'));
+    const codes = callNative(() => n.engineLinearCodes(this.#id, i));
+    const z = callNative(() =>
+      n.nvcompCompress(this.plan.codec, codes.id, 0, codes.bytes, `engine${this.#id}:weights:compressed`, { tensor, chunkSize: this.plan.chunkSize }),
+    );
+    try {
+      callNative(() => n.engineSetCompressed(this.#id, i, this.plan.codec, z.id, z.chunkOffsets, z.chunkBytes, z.chunkSize));
+    } catch (x) {
+      n.deviceFree(z.id);
+      throw x;
+    }
+    this.compressedBytes[i] = z.packedBytes;
+  }
+
+  #live(): number {
+    if (this.#disposed) throw err('E_ARG', msg.gpuEngineDisposed());
+    return this.#id;
+  }
+
+  /** Positions held in the KV cache. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /**
+   * Start a new sequence (empties the KV cache; the cached schedule decodes every layer here).
+   * @example
+   * eng.reset().cacheDecodeMs
+   */
+  reset(): { cacheDecodeMs: number } {
+    const id = this.#live();
+    const r = callNative(() => this.#n.engineReset(id));
+    this.#position = 0;
+    return r;
+  }
+
+  /**
+   * Append tokens to the sequence (prefill when several, one decode step when one).
+   * @example
+   * const { next, logits } = eng.forward([1, 2, 3], { logits: true });
+   */
+  forward(tokens: readonly number[] | Int32Array, o: { logits?: boolean } = {}): CudaForwardResult {
+    const id = this.#live();
+    if (this.#position + tokens.length > this.maxSeq) throw err('E_ARG', msg.gpuEngineCapacity(this.#position + tokens.length, this.maxSeq));
+    const t = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+    const r = callNative(() => this.#n.engineForward(id, t, o.logits === true));
+    this.#position = r.position;
+    return { next: r.next, ms: r.ms, ...(r.logits ? { logits: r.logits } : {}) };
+  }
+
+  /**
+   * n greedy decode steps on the device, each fed the previous step's argmax (graph replays unless graph: false).
+   * @example
+   * eng.forward(prompt); const { tokens, msPerToken } = eng.generate(64);
+   */
+  generate(n: number, o: { graph?: boolean } = {}): CudaGenerateResult {
+    const id = this.#live();
+    if (this.#position + n > this.maxSeq) throw err('E_ARG', msg.gpuEngineCapacity(this.#position + n, this.maxSeq));
+    const r = callNative(() => this.#n.engineGenerate(id, n, o.graph !== false));
+    this.#position += n;
+    return { tokens: r.tokens, ms: r.ms, msPerToken: r.ms / n, graph: r.graph, ...(r.graphError ? { graphError: r.graphError } : {}) };
+  }
+
+  /**
+   * Device bytes by category (every buffer the engine owns).
+   * @example
+   * eng.ledger().categories.kv_cache
+   */
+  ledger(): CudaLedger {
+    const id = this.#live();
+    const l = callNative(() => this.#n.engineLedger(id));
+    const c = l.categories;
+    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
+    const weightBytes = weightKeys.reduce((s, k) => s + (c[k] ?? 0), 0);
+    return { ...l, weightBytes };
+  }
+
+  /** What the ledger must say, computed from the config and the packed sizes (src/engine/modes.ts). */
+  expectedBytes(): ByteAccount {
+    return accountBytes(this.config, this.plan, {
+      maxSeq: this.maxSeq,
+      kvDtype: this.kvDtype,
+      compressedBytes: this.compressedBytes,
+      sharedHead: this.sharedHead,
+    });
+  }
+
+  /** Frees every device buffer of the engine (idempotent). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    try {
+      this.#n.engineDestroy(this.#id);
+    } catch {
+      /* already gone */
+    }
+  }
+}
