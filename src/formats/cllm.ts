@@ -60,7 +60,7 @@ import { DTYPES, byteSizeOf, decodeToF32, type ElementDType, type GGMLBlockDType
 import { dequantizeBlocks } from './ggml-blocks.js';
 import { bufferSource, openFileSource, printable, writeFileAtomic, type ByteSource } from './binary.js';
 import { findDuplicateKey } from './safetensors.js';
-import { formatSpec, groupLayout, parseSpec, quantSizes, type QuantSpec } from '../quant/spec.js';
+import { QUANT_FORMATS, formatSpec, groupLayout, parseSpec, quantSizes, type QuantSpec } from '../quant/spec.js';
 import { assertSizes, dequantize, emptyStats, type QuantizedTensor } from '../quant/quantize.js';
 import type { TensorInfo } from '../tensors/tensor.js';
 
@@ -597,7 +597,7 @@ export function encodeTensor(t: CllmTensorInput, withEntropy = true): { entry: O
   const nm = printable(t.name);
   const bad = (d: string) => err('E_ARG', msg.badArg(`tensor '${nm}'`, d));
   if (typeof t.name !== 'string' || t.name === '') throw bad('empty name');
-  const storage = parseStorage(t.storage) ?? (t.storage.includes(':') ? toQuantStorage(t.storage) : null);
+  const storage = parseStorage(t.storage) ?? ((QUANT_FORMATS as readonly string[]).includes(t.storage.split(':')[0]!) ? toQuantStorage(t.storage) : null);
   if (!storage) throw err('E_DTYPE', msg.unknownDtype('<write>', nm, printable(t.storage)));
   const want = storedSize(storage, t.shape);
   if (want === null || want !== t.data.length) throw bad(`${t.data.length} bytes of data, storage ${t.storage} and shape [${t.shape.join(', ')}] need ${want}`);
