@@ -21,7 +21,7 @@
  * s_min the dtype's smallest positive value (fp16: 2^-25 for int codes).
  */
 import { E4M3, NF4, NF4_MID, SCALE_CODECS, scaleUlp } from './numerics.js';
-import { type QuantizedTensor, dequantize, groupOfWeight, scaleBits, scaleValues, storedCode } from './quantize.js';
+import { type QuantizedTensor, dequantize, groupOfWeight, scaleBits, scaleValues, storedByte } from './quantize.js';
 import { FORMAT_INFO } from './spec.js';
 
 /** Error of an approximation w' of w. */
@@ -204,7 +204,16 @@ export function checkBound(
   const bits = scaleBits(q);
   const ends = new Float64Array(s.length);
   for (let g = 0; g < s.length; g++) ends[g] = endTerm(q, bits[g]!);
+  // per stored byte / nibble: half step and whether it is an end code (asym: the code itself, 0..A)
   const bias = q.spec.format === 'int4' && !q.spec.asym ? 8 : 0;
+  const nCodes = FORMAT_INFO[q.spec.format].codeBits === 8 ? 256 : 16;
+  const half = new Float64Array(nCodes);
+  const end = new Uint8Array(nCodes);
+  for (let u = 0; u < nCodes; u++) {
+    const code = q.spec.format === 'int8' && !q.spec.asym ? (u << 24) >> 24 : u - bias;
+    half[u] = halfStep(q, code);
+    end[u] = isEndCode(q, code) ? 1 : 0;
+  }
   const zeroBound = zeroGroupBound(q);
   let violations = 0;
   let maxRatio = 0;
@@ -213,11 +222,11 @@ export function checkBound(
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
       const g = groupOfWeight(q, r, c);
-      const code = storedCode(q, i) - bias;
+      const u = storedByte(q, i);
       const w2 = dequantized ? dequantized[i]! : dq[i]!;
-      let bound = s[g]! * halfStep(q, code) + Math.abs(w2) * 2 ** -23;
+      let bound = s[g]! * half[u]! + Math.abs(w2) * 2 ** -23;
       if (s[g] === 0) bound = zeroBound;
-      else if (isEndCode(q, code)) bound += ends[g]!;
+      else if (end[u]) bound += ends[g]!;
       // `dequantized` (when given) is what a module holds; it must also equal dequantize(q) itself
       const e = Math.abs(original[i]! - w2) + (dequantized && consistency ? Math.abs(w2 - dq[i]!) : 0);
       const ratio = e === 0 ? 0 : e / bound;

@@ -338,24 +338,65 @@ export function assertSizes(q: QuantizedTensor): void {
 export function dequantize(q: QuantizedTensor): Float32Array {
   assertSizes(q);
   const [rows, cols] = q.shape;
-  const spec = q.spec;
   const sv = scaleValues(q);
-  const bias = spec.format === 'int4' && !spec.asym ? 8 : 0;
+  const zv = zeroValues(q);
+  const vt = valueTable(q.spec); // value of each stored byte / nibble (sym); asym ints use code - z
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupIndex(spec, r, c, cols, spec.groupSize);
-      const code = storedCode(q, i) - bias;
-      out[i] = Math.fround(codeValue(spec, code, zeroAt(q, g)) * sv[g]!);
+      const g = groupOfWeight(q, r, c);
+      const u = storedByte(q, i);
+      out[i] = Math.fround((vt ? vt[u]! : u - zv[g]!) * sv[g]!);
     }
   }
   return out;
 }
 
+/**
+ * Value (multiplier of s) of every stored byte (8-bit formats) or nibble (4-bit), or null for asym int formats,
+ * whose value is code - z. Equal to codeValue() of the decoded code; a table keeps dequantize() fast.
+ */
+export function valueTable(spec: QuantSpec): Float64Array | null {
+  if (spec.asym) return null;
+  const info = FORMAT_INFO[spec.format];
+  const n = info.codeBits === 8 ? 256 : 16;
+  const t = new Float64Array(n);
+  for (let u = 0; u < n; u++) {
+    const code = spec.format === 'int8' ? (u << 24) >> 24 : spec.format === 'int4' ? u - 8 : u; // int8: signed byte
+    t[u] = codeValue(spec, code, 0);
+  }
+  return t;
+}
+
+/** Stored byte (8-bit formats, as unsigned) or nibble (4-bit) of weight i. */
+export function storedByte(q: QuantizedTensor, i: number): number {
+  if (FORMAT_INFO[q.spec.format].codeBits === 8) return q.codes[i]! & 0xff;
+  const b = q.codes[i >> 1]!;
+  return i & 1 ? b >> 4 : b & 15;
+}
+
+/** Zero point of every group (zeros for sym). */
+export function zeroValues(q: QuantizedTensor): Int32Array {
+  const z = new Int32Array(q.scales.length);
+  if (q.spec.asym) for (let g = 0; g < z.length; g++) z[g] = zeroAt(q, g);
+  return z;
+}
+
 /** Group index of weight (r, c) of q (exported for metrics and patch verification). */
 export function groupOfWeight(q: QuantizedTensor, r: number, c: number): number {
-  return groupIndex(q.spec, r, c, q.shape[1], q.spec.groupSize);
+  switch (q.spec.granularity) {
+    case 'per-tensor':
+      return 0;
+    case 'per-channel':
+      return r;
+    case 'per-input-channel':
+      return c;
+    case 'group': {
+      const gs = q.spec.groupSize;
+      return r * Math.ceil(q.shape[1] / gs) + Math.floor(c / gs);
+    }
+  }
 }
 
 export { E4M3_MAX };
