@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
+import { tf } from '../src/model/backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
 import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
@@ -43,8 +44,13 @@ test('patched tiny Llama: int8 per-channel is near-lossless, identity is PERFECT
     assert.equal(same.verdict, 'PERFECT');
     assert.equal(same.kl_mean, 0);
     assert.deepEqual(same.block_trace, [0, 0, 0]);
-    // int8 per-channel on every linear
+    // int8 per-channel on every linear; the originals are released: tfjs holds exactly as many tensors and bytes
+    const before = tf.memory();
     const r = patch(model, { select: 'all', quant: 'int8:per-channel' });
+    const after = tf.memory();
+    assert.equal(after.numTensors, before.numTensors);
+    assert.equal(after.numBytes, before.numBytes);
+    assert.equal(r.memoryAfter, r.memoryBefore);
     assert.equal(r.modules.length, 3 * 7 + 1);
     assert.deepEqual(r.failed, []);
     const q = compareToBaseline(model, base);
