@@ -65,6 +65,22 @@ describe('native addon', () => {
     assert.throws(() => (n.xxhash64 as (...a: unknown[]) => bigint)(), (e: unknown) => isNativeError(e) && e.code === 'E_ARG');
   });
 
+  it('nvCOMP per-chunk errors name codec, op, tensor, chunk and status (fields as set by nvcomp.cc)', () => {
+    const base = { native: true, code: 'E_NVCOMP', site: 'nvcomp.cc:1', codec: 'zstd', tensor: 'blk.0.w', op: 'decompress', chunks: '10' };
+    const status = wrapNativeError(Object.assign(new Error('zstd decompress: 1 of 10 chunks failed'), base, { chunk: '3', status: 'nvcompErrorCannotDecompress' }));
+    assert.ok(status instanceof CodecLLMError);
+    assert.equal(status.code, 'E_NVCOMP');
+    assert.equal(status.message, msg.nvcompChunkFailed('zstd', 'decompress', 'blk.0.w', '3', '10', 'nvcompErrorCannotDecompress'));
+    assert.equal(status.message, "nvCOMP zstd decompress failed on tensor 'blk.0.w', chunk 3 of 10: nvcompErrorCannotDecompress");
+    const size = wrapNativeError(Object.assign(new Error('x'), base, { chunk: '9', got: '100', expected: '3392' }));
+    assert.equal((size as Error).message, msg.nvcompChunkSize('zstd', 'blk.0.w', '9', '10', '100', '3392'));
+    const launch = wrapNativeError(Object.assign(new Error('nvcompBatchedZstdDecompressAsync(...): nvcompErrorInvalidValue'), base));
+    assert.equal((launch as Error).message, msg.nvcompFailed('zstd', 'blk.0.w', 'nvcompBatchedZstdDecompressAsync(...): nvcompErrorInvalidValue', 'nvcomp.cc:1'));
+    const cuda = wrapNativeError(Object.assign(new Error('cudaMemcpyAsync(...): cudaErrorIllegalAddress'), base, { code: 'E_CUDA' }));
+    assert.equal((cuda as CodecLLMError).code, 'E_CUDA');
+    assert.equal((cuda as Error).message, msg.nvcompFailed('zstd', 'blk.0.w', 'cudaMemcpyAsync(...): cudaErrorIllegalAddress', 'nvcomp.cc:1'));
+  });
+
   it('non-native errors pass through wrapNativeError unchanged', () => {
     const e = new Error('plain');
     assert.equal(wrapNativeError(e), e);
