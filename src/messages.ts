@@ -181,22 +181,6 @@ export const msg = {
     `nvCOMP ${codec} ${op} failed on tensor '${tensor}', chunk ${chunk} of ${chunks}: ${status}`,
   nvcompChunkSize: (codec: string, tensor: string, chunk: string, chunks: string, got: string, want: string) =>
     `nvCOMP ${codec} decompress of tensor '${tensor}', chunk ${chunk} of ${chunks}: produced ${got} bytes, expected ${want}`,
-  bufferDisposed: (tag: string) => `device buffer '${tag}' was already disposed`,
-  bufferRange: (tag: string, offset: number, length: number, size: number) =>
-    `device buffer '${tag}': range [${offset}, ${offset + length}) lies outside its ${size} bytes`,
-  // --- native addon, CPU codecs, nvCOMP, device memory (issue 4: codec lab)
-  nativeFailed: (detail: string, site: string) => `native addon error: ${detail} (at ${site})`,
-  nativeArg: (detail: string) => `invalid argument to the native addon: ${detail}`,
-  unknownCodec: (codec: string, known: readonly string[]) => `unknown codec '${codec}' (known: ${known.join(', ')})`,
-  codecFailed: (codec: string, op: 'compress' | 'decompress', detail: string) => `${codec} ${op} failed: ${detail}`,
-  cudaFailed: (detail: string, site: string) => `CUDA error: ${detail} (at ${site})`,
-  deviceOom: (detail: string, site: string) => `out of GPU memory: ${detail} (at ${site})`,
-  nvcompFailed: (codec: string, tensor: string, detail: string, site: string) =>
-    `nvCOMP ${codec} failed on tensor '${tensor}': ${detail} (at ${site})`,
-  nvcompChunkFailed: (codec: string, op: string, tensor: string, chunk: string, chunks: string, status: string) =>
-    `nvCOMP ${codec} ${op} failed on tensor '${tensor}', chunk ${chunk} of ${chunks}: ${status}`,
-  nvcompChunkSize: (codec: string, tensor: string, chunk: string, chunks: string, got: string, want: string) =>
-    `nvCOMP ${codec} decompress of tensor '${tensor}', chunk ${chunk} of ${chunks}: produced ${got} bytes, expected ${want}`,
   nvcompMissing: (what: string) =>
     `nvCOMP is not available (needed for ${what}): the native addon was built without it (pip install nvidia-libnvcomp-cu13, or set CODECLLM_NVCOMP_ROOT, then rebuild)`,
   bufferDisposed: (tag: string) => `device buffer '${tag}' was already disposed`,
