@@ -13,7 +13,8 @@ import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthet
 import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
 import { patch, unpatch } from '../src/quant/patch.js';
 import { VERDICT_THRESHOLDS, compareToBaseline, perplexityFromLogits, runBaseline, verdict } from '../src/quant/quality.js';
-import { progressiveSweep, toTable } from '../src/quant/sweep.js';
+import { isCodecError } from '../src/messages.js';
+import { parseLayerList, progressiveSweep, toTable } from '../src/quant/sweep.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-quant-'));
 const cfg = tinyConfig({ numLayers: 3 });
@@ -98,4 +99,13 @@ test('progressive sweep rows and their arquero table', async () => {
   } finally {
     model.dispose();
   }
+});
+
+test('parseLayerList', () => {
+  assert.deepEqual(parseLayerList('1,5,10,20,all'), [1, 5, 10, 20, 'all']);
+  assert.throws(
+    () => parseLayerList('1,x'),
+    (e: unknown) => isCodecError(e, 'E_ARG') && (e as Error).message === "invalid --layers: '1,x' is not a comma-separated list of positive integers and 'all'",
+  );
+  assert.throws(() => parseLayerList('0'), (e: unknown) => isCodecError(e, 'E_ARG'));
 });

@@ -35,6 +35,6 @@ export {
   greedyContinuation,
   perplexityFromLogits,
 } from './quality.js';
-export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable } from './sweep.js';
+export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList } from './sweep.js';
 export { FAULTS, type FaultName, toFault } from './faults.js';
 export { type Diagnosis, type Cause, diagnose, diagnoseFault } from './diagnose.js';

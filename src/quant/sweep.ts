@@ -11,6 +11,7 @@
  */
 import * as aq from 'arquero';
 
+import { err, msg } from '../messages.js';
 import { type PatchableModel, patch, unpatch } from './patch.js';
 import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from './quality.js';
 import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from './spec.js';
@@ -152,4 +153,16 @@ export function debugMatrix(
  */
 export function toTable(rows: readonly SweepRow[]): aq.ColumnTable {
   return aq.from(rows.map((r) => ({ ...r, layers: String(r.layers) })));
+}
+
+/**
+ * Parse the CLI's --layers list: comma-separated positive integers and 'all'. Throws E_ARG.
+ * @example
+ * parseLayerList('1,5,10,20,all') // [1, 5, 10, 20, 'all']
+ */
+export function parseLayerList(text: string): (number | 'all')[] {
+  const out = text.split(',').map((t) => t.trim());
+  if (out.length === 0 || out.some((t) => t !== 'all' && !/^[1-9][0-9]*$/.test(t)))
+    throw err('E_ARG', msg.badArg('--layers', `'${text}' is not a comma-separated list of positive integers and 'all'`));
+  return out.map((t) => (t === 'all' ? 'all' : Number(t)));
 }
