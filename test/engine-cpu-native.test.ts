@@ -355,6 +355,42 @@ test('patched weights: model.setWeight is picked up by forward; engine.setWeight
   }
 });
 
+test('int8 / int4 patched weights: kept as int8 codes when they reproduce the weight exactly, logits == tfjs', { skip }, async () => {
+  const m = await tinyModel('patch-int8', tinyConfig(), 'f32', 21);
+  const e = createCpuEngine(m);
+  try {
+    const cases: [string, string, string][] = [
+      ['model.layers.0.self_attn.q_proj', 'int8:per-channel', 'i8_channel'],
+      ['model.layers.0.mlp.up_proj', 'int8:per-channel:asym:scale=fp16', 'i8_channel'],
+      ['model.layers.1.mlp.down_proj', 'int8:group=32:scale=bf16', 'i8_group'],
+      ['model.layers.1.self_attn.v_proj', 'int4:group=32:asym', 'i8_group'],
+      ['model.layers.0.mlp.gate_proj', 'int4:per-tensor', 'i8_channel'],
+      ['lm_head', 'int8:group=64:asym', 'i8_group'],
+      ['model.layers.1.self_attn.o_proj', 'nf4:group=32', 'f32'], // no int form: float32
+    ];
+    const ids = [5, 4, 3, 2, 1];
+    for (const [p, spec, want] of cases) {
+      const l = m.linear(p);
+      const q = quantize(m.getWeight(p), [l.outFeatures, l.inFeatures], spec);
+      const w = dequantize(q);
+      m.setWeight(p, w, { quant: spec, quantized: q }); // model first: forward's sync sees the PatchInfo's quantized form
+      assertClose(tfjsLogits(m, ids), e.forward(ids), TINY_ATOL, 0, `${p} ${spec}`);
+      assert.equal(e.formats.get(p), want, `${p} ${spec}`);
+      assert.equal(e.setWeight(p, w, { quantized: q }), want, `${p} ${spec} via engine.setWeight`);
+    }
+    // a quantized form that does not match the weight is not trusted: float32
+    const p = 'model.layers.0.self_attn.k_proj';
+    const l = m.linear(p);
+    const q = quantize(m.getWeight(p), [l.outFeatures, l.inFeatures], 'int8:per-channel');
+    const w = dequantize(q);
+    w[7] = w[7]! + 1e-3;
+    assert.equal(e.setWeight(p, w, { quantized: q }), 'f32');
+  } finally {
+    e.dispose();
+    m.dispose();
+  }
+});
+
 test('CODECLLM_VALIDATE_WITH_TFJS: every forward is rerun on tfjs; a disagreement throws E_ENGINE', { skip }, async () => {
   const m = await tinyModel('validate', tinyConfig(), 'f32', 12);
   const old = process.env.CODECLLM_VALIDATE_WITH_TFJS;

@@ -22,7 +22,11 @@
 //   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array})
 //       -> id
 //   cpuEngineSetTensor(id, layer, slot, f32: Float32Array, raw: Uint8Array|null, rawType: string|null,
-//                      storage: 'auto'|'f32') -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1')
+//                      storage: 'auto'|'f32', scale?: Float32Array, zero?: Uint8Array|null, group?: number)
+//       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'i8_channel'|'i8_group')
+//       rawType 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
+//       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
+//       dequantizes to exactly f32.
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
 //                 11 v bias   (append-only; mirrored in cpu-native.ts)
@@ -691,11 +695,39 @@ bool SameBits(const Weight& w, const float* f) {
 }
 
 /** Choose the storage of a (rows, cols) weight. raw: the checkpoint's GGML blocks of the same tensor (or null). */
-Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& raw_type, bool auto_fmt) {
+/** int8 codes for MakeWeight: quantize.ts layout (codes (rows, cols); scale / zero per row or per (row, group)). */
+struct Int8Codes {
+  const float* scale = nullptr;
+  size_t n_scale = 0;
+  const uint8_t* zero = nullptr;  // asym
+  size_t n_zero = 0;
+  int group = 0;  // i8_group
+};
+
+Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& raw_type, bool auto_fmt,
+                  const Int8Codes* i8 = nullptr) {
   Weight w;
   w.rows = rows;
   w.cols = cols;
   const size_t n = (size_t)rows * cols;
+  if (auto_fmt && raw && i8 && (raw_type == "i8_channel" || raw_type == "i8_group")) {
+    const bool grp = raw_type == "i8_group";
+    CHECK_ARG(!grp || (i8->group >= 1 && i8->group <= cols), "i8_group: group size must be in [1, cols]");
+    const size_t ng = grp ? (size_t)rows * ((cols + i8->group - 1) / i8->group) : (size_t)rows;
+    CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
+    CHECK_ARG(i8->n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_scale));
+    CHECK_ARG(!i8->zero || i8->n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_zero));
+    w.fmt = grp ? kI8Group : kI8Channel;
+    w.group = grp ? i8->group : 0;
+    w.asym = i8->zero != nullptr;
+    w.blocks.assign(raw, raw + n);
+    w.scale.assign(i8->scale, i8->scale + ng);
+    if (w.asym) w.zero.assign(i8->zero, i8->zero + ng);
+    if (SameBits(w, f)) return w;
+    w = Weight();
+    w.rows = rows;
+    w.cols = cols;
+  }
   if (auto_fmt && raw && cols % 32 == 0 && (raw_type == "q4_1" || raw_type == "q8_0")) {
     const int bb = raw_type == "q4_1" ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
     if (raw_bytes == n / 32 * bb) {
@@ -798,9 +830,26 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     dst.assign(f, f + n);
     return std::string("f32");
   };
+  // int8 codes (raw_type i8_channel / i8_group): info[7] scale Float32Array, info[8] zero Uint8Array|null, info[9] group
+  Int8Codes i8;
+  const bool has_i8 = raw && (raw_type == "i8_channel" || raw_type == "i8_group");
+  if (has_i8) {
+    CHECK_ARG(info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+              "int8 scales: expected a Float32Array");
+    Napi::Float32Array sc = info[7].As<Napi::Float32Array>();
+    i8.scale = sc.Data();
+    i8.n_scale = sc.ElementLength();
+    if (info.Length() > 8 && !info[8].IsNull() && !info[8].IsUndefined()) {
+      CHECK_ARG(info[8].IsTypedArray() && info[8].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, "int8 zero points: expected a Uint8Array");
+      Napi::Uint8Array z = info[8].As<Napi::Uint8Array>();
+      i8.zero = z.ElementLength() ? z.Data() : EmptyBytes();
+      i8.n_zero = z.ElementLength();
+    }
+    i8.group = (int)ArgInt(info, 9, "group", 0, 1 << 18, 0);
+  }
   auto mat = [&](Weight& dst, int rows, int cols, const char* name) {
     const float* f = F32Arg(info[3], (size_t)rows * cols, name);
-    dst = MakeWeight(f, rows, cols, raw, raw_bytes, raw_type, auto_fmt);
+    dst = MakeWeight(f, rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
     return std::string(FmtName(dst.fmt));
   };
   std::string fmt;

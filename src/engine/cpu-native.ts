@@ -5,7 +5,9 @@
  * Weights keep their exact float32 values. With `storage: 'auto'` (default) a linear whose checkpoint tensor is a
  * GGML q4_1 / q8_0 block tensor is kept as those blocks when dequantizing them reproduces the model's float32 weight
  * bit for bit (checked natively on every copy), and a weight whose values are all exactly fp16 / bf16 is kept as
- * such; anything else stays float32. Decode is memory bound, so this is what makes it fast; the logits are those of
+ * such; a patched linear given with its int8/int4 quantized form (engine.setWeight(path, w, { quantized }), or a
+ * `quantized` field on the layer's PatchInfo) is kept as int8 codes + scales when they dequantize to exactly w;
+ * anything else stays float32. Decode is memory bound, so this is what makes it fast; the logits are those of
  * the same float32 weights (only summation order differs from tfjs). `storage: 'f32'` keeps plain float32.
  *
  * Env switches: CODECLLM_VALIDATE_WITH_TFJS=1 reruns every forward on the tfjs reference (with its own KV cache) and
@@ -23,6 +25,7 @@ import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { rng, sampleToken, type GenerateOptions, type GenerateResult } from '../model/generate.js';
+import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 
 /** Storage choice for linear weights (see the module comment). */
 export type WeightStorage = 'auto' | 'f32';
@@ -74,8 +77,12 @@ export interface CpuEngine {
   forward(tokens: readonly number[], cache?: NativeCache, opts?: CpuForwardOptions): Float32Array;
   newCache(): NativeCache;
   freeCache(cache: NativeCache): void;
-  /** Replace one linear's weight, (out, in) row-major, in the engine only; returns the storage format chosen. */
-  setWeight(path: string, w: Float32Array): string;
+  /**
+   * Replace one linear's weight, (out, in) row-major, in the engine only; returns the storage format chosen.
+   * With `quantized` (int8 / int4, per-tensor, per-channel or group; the tensor `w` was dequantized from), the
+   * engine keeps int8 codes + scales when they reproduce `w` exactly ('i8_channel' | 'i8_group').
+   */
+  setWeight(path: string, w: Float32Array, opts?: { quantized?: QuantizedTensor }): string;
   /** Re-copy linears whose model weight changed; returns how many. forward() does this itself. */
   sync(): number;
   info(): CpuEngineInfo;
@@ -95,7 +102,18 @@ interface CpuEngineAddon {
     rmsEps: number;
     invFreq: Float32Array;
   }): number;
-  cpuEngineSetTensor(id: number, layer: number, slot: number, data: Float32Array, raw: Uint8Array | null, rawType: string | null, storage: WeightStorage): string;
+  cpuEngineSetTensor(
+    id: number,
+    layer: number,
+    slot: number,
+    data: Float32Array,
+    raw: Uint8Array | null,
+    rawType: string | null,
+    storage: WeightStorage,
+    scale?: Float32Array,
+    zero?: Uint8Array | null,
+    group?: number,
+  ): string;
   cpuEngineNewCache(id: number): number;
   cpuEngineFreeCache(id: number, cache: number): boolean;
   cpuEngineCacheLength(id: number, cache: number): number;
@@ -183,15 +201,21 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
   const checkpointName = (l: LinearLayer) => (l.kind === 'lm_head' && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : l.path + '.weight');
 
-  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }): string => {
+  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
-    const f = call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
+    const i8 = storage === 'auto' && q ? int8Form(q, l.outFeatures, l.inFeatures) : null;
+    const f = i8
+      ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, i8.type, storage, i8.scale, i8.zero, i8.group))
+      : call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
     formats.set(l.path, f);
     return f;
   };
   const copyLinear = (l: LinearLayer): void => {
     if (l.forward) throw err('E_ENGINE', msg.engineCustomForward(l.path));
-    setLinear(l, model.getWeight(l.path), rawOf(checkpointName(l)));
+    // a patched layer: its quantized form when the patch carries one; never the checkpoint's blocks (they would fail
+    // the exactness check anyway, after costing a read)
+    const q = (l.patch as { quantized?: unknown } | null)?.quantized;
+    setLinear(l, model.getWeight(l.path), l.patch ? { raw: null, type: null } : rawOf(checkpointName(l)), isQuantized(q) ? q : undefined);
     copiedFrom.set(l.path, l.weightT);
   };
 
@@ -274,11 +298,11 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
       if (cache.tfjs) model.disposeCache(cache.tfjs);
       if (!disposed) addon.cpuEngineFreeCache(id, cache.id);
     },
-    setWeight(path, w) {
+    setWeight(path, w, so = {}) {
       alive();
       const l = model.linear(path);
       if (w.length !== l.inFeatures * l.outFeatures) throw err('E_SHAPE', msg.weightSize(path, l.outFeatures, l.inFeatures, w.length));
-      return setLinear(l, w, { raw: null, type: null });
+      return setLinear(l, w, { raw: null, type: null }, so.quantized);
     },
     sync,
     info() {
@@ -293,6 +317,41 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
     },
   };
   return engine;
+}
+
+function isQuantized(q: unknown): q is QuantizedTensor {
+  return typeof q === 'object' && q !== null && 'spec' in q && 'codes' in q && 'scales' in q && 'shape' in q;
+}
+
+/**
+ * The int8-code form of an int8 / int4 quantized tensor (per-tensor, per-channel or group) for the native engine:
+ * codes (rows, cols) as bytes (int8 two's complement when symmetric, uint8 when asymmetric), float scale and zero
+ * per row or per (row, group). null for formats / granularities the engine does not keep (nf4, fp8,
+ * per-input-channel) or a shape that is not (rows, cols).
+ */
+function int8Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint8Array; type: 'i8_channel' | 'i8_group'; scale: Float32Array; zero: Uint8Array | null; group: number } | null {
+  const s = q.spec;
+  if ((s.format !== 'int8' && s.format !== 'int4') || s.granularity === 'per-input-channel') return null;
+  if (q.shape[0] !== rows || q.shape[1] !== cols) return null;
+  const n = rows * cols;
+  let codes: Uint8Array;
+  if (s.format === 'int8') codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, n);
+  else {
+    codes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = storedCode(q, i);
+      codes[i] = s.asym ? c : (c - 8) & 0xff; // int4 sym stores code + 8
+    }
+  }
+  const sv = scaleValues(q); // fp32 / fp16 / bf16 scale values: all exact in float32
+  if (s.granularity === 'group') {
+    const zero = s.asym ? Uint8Array.from({ length: sv.length }, (_, g) => zeroAt(q, g)) : null;
+    return { codes, type: 'i8_group', scale: Float32Array.from(sv), zero, group: s.groupSize };
+  }
+  const perRow = s.granularity === 'per-channel';
+  const scale = perRow ? Float32Array.from(sv) : new Float32Array(rows).fill(sv[0]!);
+  const zero = s.asym ? (perRow ? Uint8Array.from({ length: rows }, (_, g) => zeroAt(q, g)) : new Uint8Array(rows).fill(zeroAt(q, 0))) : null;
+  return { codes, type: 'i8_channel', scale, zero, group: 0 };
 }
 
 function spread(r: { raw: Uint8Array | null; type: string | null }): [Uint8Array | null, string | null] {
