@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages
-APT_PKGS=(cmake g++ libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core)
+APT_PKGS=(cmake g++ ninja-build libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -34,8 +34,8 @@ fi
 #     needed to compile; CI checks the CUDA build). CODECLLM_CUDA=OFF skips this and builds CPU-only.
 if [ "${CODECLLM_CUDA:-ON}" != OFF ]; then
   if ! python3 -m pip show -q cuda-toolkit nvidia-libnvcomp-cu13 >/dev/null 2>&1; then
-    say "pip install cuda-toolkit[nvcc,cccl]==13.0.2 nvidia-libnvcomp-cu13==5.1.0.21"
-    python3 -m pip install -q --disable-pip-version-check "cuda-toolkit[nvcc,cccl]==13.0.2" "nvidia-libnvcomp-cu13==5.1.0.21"
+    say "pip install cuda-toolkit[nvcc,cccl,cudart,crt,nvvm]==13.0.2 nvidia-libnvcomp-cu13==5.1.0.21"
+    python3 -m pip install -q --disable-pip-version-check "cuda-toolkit[nvcc,cccl,cudart,crt,nvvm]==13.0.2" "nvidia-libnvcomp-cu13==5.1.0.21"
   fi
 fi
 
