@@ -153,6 +153,12 @@ test('quantize: E_QUANT on bad shapes, non-finite weights and inconsistent tenso
     () => dequantize({ ...q, codes: new Uint8Array(2) }),
     isQ('quantized tensor is inconsistent: int4:per-channel [2, 3]: codes have 2 bytes, expected 3'),
   );
+  assert.throws(() => dequantize({ ...q, shape: [3, 3] }), isQ('quantized tensor is inconsistent: int4:per-channel [3, 3]: codes have 3 bytes, expected 5'));
+  assert.throws(
+    () => dequantize({ ...q, shape: [0, 3] as unknown as [number, number] }),
+    isQ('quantize: shape [0, 3] is not a 2-D (rows, cols) shape of positive integers covering the 0 weights'),
+  );
+  assert.throws(() => dequantize({ ...q, spec: { ...q.spec, format: 'int3' as 'int4' } }), isQ("invalid quant spec object: format 'int3'"));
   assert.throws(
     () => dequantize({ ...q, scales: new Uint16Array(2) }),
     isQ('quantized tensor is inconsistent: int4:per-channel [2, 3]: scales must be a Float32Array'),

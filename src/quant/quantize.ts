@@ -37,7 +37,7 @@
  */
 import { err, msg } from '../messages.js';
 import { E4M3, E4M3_MAX, NF4, SCALE_CODECS, e4m3Encode, nf4Encode, rne } from './numerics.js';
-import { FORMAT_INFO, type QuantSpec, formatSpec, groupLayout, quantSizes, toSpec } from './spec.js';
+import { FORMAT_INFO, type QuantSpec, formatSpec, groupLayout, quantSizes, toSpec, validateSpec } from './spec.js';
 
 /** What the quantizer had to do about dtype limits; counts of groups (scale*) or weights (clipped). */
 export interface QuantStats {
@@ -316,6 +316,8 @@ export function packNibbles(u: Uint8Array): Uint8Array {
 
 /** Size assert: the arrays of q have exactly the sizes quantSizes() states for its spec and shape. */
 export function assertSizes(q: QuantizedTensor): void {
+  validateSpec(q.spec);
+  checkShape(q.shape, Array.isArray(q.shape) && q.shape.length === 2 ? q.shape[0]! * q.shape[1]! : NaN);
   const [rows, cols] = q.shape;
   const sz = quantSizes(q.spec, rows, cols);
   const scaleBytes = q.scales.length * (q.spec.scaleDType === 'fp32' ? 4 : 2);
