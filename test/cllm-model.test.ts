@@ -203,6 +203,9 @@ test('CLI: compress, verify --json, roundtrip --json, info; a corrupted file fai
   const e = cli('compress', ggufFile, '--quant', 'int8', '--codec', 'brotli', '--out', out);
   assert.equal(e.code, 1);
   assert.equal(e.stderr, "codecllm: unknown codec 'brotli' (known: none, zstd, lz4, deflate, snappy, lz4frame) [E_ARG]\n");
+  const l = cli('compress', ggufFile, '--quant', 'none', '--codec', 'snappy', '--level', '3', '--out', out);
+  assert.equal(l.code, 1);
+  assert.equal(l.stderr, 'codecllm: invalid --level: codec snappy has no levels [E_ARG]\n');
 });
 
 function pythonSafetensors(): boolean {

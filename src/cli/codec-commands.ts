@@ -13,6 +13,7 @@ import { err, msg } from '../messages.js';
 import { compressModel, decompressToHF, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../codec/compress-model.js';
 import { CLLM_CODECS, type CllmCodec } from '../formats/cllm.js';
 import { TRANSFORMS, type Transform } from '../codec/transforms.js';
+import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { output, intOpt } from './common.js';
 import { progressBar } from './progress.js';
 
@@ -21,6 +22,7 @@ type Opts = Record<string, string | boolean | undefined>;
 function compressOptions(o: Opts, label: string): { opts: CompressModelOptions; stop: () => void } {
   const codec = o.codec as string;
   if (!(CLLM_CODECS as readonly string[]).includes(codec)) throw err('E_ARG', msg.unknownCodec(codec, CLLM_CODECS));
+  if (o.level !== undefined && CPU_CODEC_LEVELS[codec as CllmCodec] === null) throw err('E_ARG', msg.badArg('--level', `codec ${codec} has no levels`));
   const transform = (o.transform as string | undefined) ?? 'auto';
   if (transform !== 'auto' && !(TRANSFORMS as readonly string[]).includes(transform))
     throw err('E_ARG', msg.transformMisuse(transform, `is not a transform (known: auto, ${TRANSFORMS.join(', ')})`));
