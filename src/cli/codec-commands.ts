@@ -47,7 +47,11 @@ function levelOpt(o: Opts): void {
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const x = (r: number) => `${r.toFixed(3)}x`;
 
-/** Human summary lines of a compression report. */
+/**
+ * Human summary lines of a compression report.
+ * @example
+ * console.log(formatCompressReport(roundtripModel('default', { quant: 'none', codec: 'zstd' }), false));
+ */
 export function formatCompressReport(r: CompressReport, withTensors: boolean): string {
   const lines = [
     `${r.model} -> ${r.out ?? '(memory)'}: ${r.tensors} tensors, ${(r.params / 1e6).toFixed(1)} M params, quant ${r.quant}, codec ${r.codec}${r.level === null ? '' : ` level ${r.level}`}, chunks ${r.chunk_size} B`,
@@ -65,7 +69,11 @@ function tensorLine(t: TensorReport): string {
   return `  ${t.name.padEnd(44)} ${t.storage.padEnd(18)} ${t.transform.padEnd(14)} ${mb(t.raw_bytes).padStart(11)} -> ${mb(t.compressed_bytes).padStart(11)}  ratio ${x(t.ratio)}  bound ${x(t.entropy_bound_ratio)}  H ${t.entropy_bits.toFixed(2)}`;
 }
 
-/** Register the codec commands on the program. */
+/**
+ * Register the codec commands on the program.
+ * @example
+ * registerCodecCommands(new Command()); // adds compress, verify, decompress, roundtrip
+ */
 export function registerCodecCommands(program: Command): void {
   program
     .command('compress <model>')

@@ -115,7 +115,11 @@ export interface CompressReport {
   per_tensor: TensorReport[];
 }
 
-/** Parse the `quant` option: 'none', a cast dtype, or a canonical quant spec. Throws E_ARG compressBadQuant. */
+/**
+ * Parse the `quant` option: 'none', a cast dtype, or a canonical quant spec. Throws E_ARG compressBadQuant.
+ * @example
+ * parseQuantChoice('int8'); // { kind: 'quant', spec: 'int8:per-channel' }
+ */
 export function parseQuantChoice(q: string): { kind: 'none' } | { kind: 'cast'; dtype: (typeof CAST_DTYPES)[number] } | { kind: 'quant'; spec: string } {
   if (q === 'none') return { kind: 'none' };
   if ((CAST_DTYPES as readonly string[]).includes(q)) return { kind: 'cast', dtype: q as (typeof CAST_DTYPES)[number] };
@@ -173,7 +177,11 @@ export function* planTensors(ck: Checkpoint, o: CompressModelOptions): Generator
   }
 }
 
-/** The tokenizer of a checkpoint as tokenizer.json + tokenizer_config.json objects (null when it has none). */
+/**
+ * The tokenizer of a checkpoint as tokenizer.json + tokenizer_config.json objects (null when it has none).
+ * @example
+ * const tok = checkpointTokenizer(openCheckpoint('default')); Object.keys(tok!.json);
+ */
 export function checkpointTokenizer(ck: Checkpoint): CllmTokenizer | null {
   if (ck.format === 'gguf') {
     const g = openGGUF(ck.file);
@@ -488,7 +496,11 @@ export function openCllmCheckpoint(file: string): Checkpoint {
   }
 }
 
-/** Is `p` a .cllm (by extension, or by magic for a regular file)? Never throws. */
+/**
+ * Is `p` a .cllm (by extension, or by magic for a regular file)? Never throws.
+ * @example
+ * isCllmPath('model.cllm'); // true
+ */
 export function isCllmPath(p: string): boolean {
   if (p.endsWith('.cllm')) return true;
   try {

@@ -37,7 +37,11 @@ export interface Plane {
   readonly length: number;
 }
 
-/** Is `t` a transform name? */
+/**
+ * Is `t` a transform name?
+ * @example
+ * isTransform('byteplane'); // true
+ */
 export function isTransform(t: string): t is Transform {
   return (TRANSFORMS as readonly string[]).includes(t);
 }

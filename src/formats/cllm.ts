@@ -93,7 +93,11 @@ export const DEFAULT_CHUNK_SIZE = 65536;
 /** How a tensor's raw bytes are to be read. */
 export type Storage = { readonly kind: 'dtype'; readonly dtype: StorageDType } | { readonly kind: 'quant'; readonly spec: QuantSpec };
 
-/** Canonical storage string: the dtype name, or formatSpec() of the spec. */
+/**
+ * Canonical storage string: the dtype name, or formatSpec() of the spec.
+ * @example
+ * storageString({ kind: 'dtype', dtype: 'bf16' }); // 'bf16'
+ */
 export function storageString(s: Storage): string {
   return s.kind === 'dtype' ? s.dtype : formatSpec(s.spec);
 }
@@ -114,12 +118,20 @@ export function parseStorage(s: string): Storage | null {
   }
 }
 
-/** Bytes of one element for transforms (1 for block and quant storage, which take only 'none'). */
+/**
+ * Bytes of one element for transforms (1 for block and quant storage, which take only 'none').
+ * @example
+ * elementSize(parseStorage('f32')!); // 4
+ */
 export function elementSize(s: Storage): number {
   return s.kind === 'dtype' && DTYPES[s.dtype].blockElems === 1 ? DTYPES[s.dtype].blockBytes : 1;
 }
 
-/** Stored byte size of a tensor, or null when the shape does not fit the storage (or overflows). */
+/**
+ * Stored byte size of a tensor, or null when the shape does not fit the storage (or overflows).
+ * @example
+ * storedSize(parseStorage('int8:per-channel')!, [4, 32]); // 128 codes + 4 fp32 scales = 144
+ */
 export function storedSize(s: Storage, shape: readonly number[]): number | null {
   let n = 1;
   for (const d of shape) {
@@ -132,7 +144,11 @@ export function storedSize(s: Storage, shape: readonly number[]): number | null 
   return Number.isSafeInteger(t) ? t : null;
 }
 
-/** The sections of a raw stream for entropy reports: quant codes / scales / zeros, else the transform's planes. */
+/**
+ * The sections of a raw stream for entropy reports: quant codes / scales / zeros, else the transform's planes.
+ * @example
+ * storageSections(parseStorage('bf16')!, 'byteplane', [8], 16).map((p) => p.name); // high byte, low byte
+ */
 export function storageSections(s: Storage, t: Transform, shape: readonly number[], rawSize: number): Plane[] {
   if (s.kind === 'quant') {
     const z = quantSizes(s.spec, shape[0]!, shape[1]!);
@@ -591,7 +607,11 @@ export interface CllmWriteOptions {
   readonly entropy?: boolean;
 }
 
-/** Compress one tensor: transform, chunk, compress, hash. */
+/**
+ * Compress one tensor: transform, chunk, compress, hash.
+ * @example
+ * const { entry, chunks } = encodeTensor({ name: 'w', shape: [4], storage: 'f32', data, codec: 'zstd' });
+ */
 export function encodeTensor(t: CllmTensorInput, withEntropy = true): { entry: Omit<CllmTensorEntry, 'chunks'> & { chunks: ChunkEntry[] }; chunks: Uint8Array[]; stats: CllmTensorStats } {
   const t0 = performance.now();
   const nm = printable(t.name);
@@ -717,7 +737,11 @@ export function encodeCllm(tensors: Iterable<CllmTensorInput>, opts: CllmWriteOp
   return concatParts(encodeCllmParts(tensors, opts).parts);
 }
 
-/** Concatenate byte arrays. */
+/**
+ * Concatenate byte arrays.
+ * @example
+ * concatParts([new Uint8Array([1]), new Uint8Array([2, 3])]); // [1, 2, 3]
+ */
 export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
