@@ -229,6 +229,47 @@ test('the plain (non-AVX2) fast kernels pass the same twin tests (child process 
   assert.match(r.stdout, /# fail 0/);
 });
 
+test('ops_ref rmsnorm and rope_rotate_half == the llama.ts formulas (JS float32 emulation)', { skip }, () => {
+  const fr = Math.fround;
+  let seed = 400;
+  for (const [T, h] of [[1, 64], [5, 576], [3, 70]] as [number, number][]) {
+    const x = randn(T * h, seed++, 3);
+    const w = randn(h, seed++);
+    const eps = fr(1e-5);
+    const want = new Float32Array(T * h);
+    for (let t = 0; t < T; t++) {
+      let ss = 0;
+      for (let i = 0; i < h; i++) ss += x[t * h + i]! * x[t * h + i]!;
+      const r = fr(1 / Math.sqrt(fr(fr(ss / h) + eps)));
+      for (let i = 0; i < h; i++) want[t * h + i] = fr(fr(x[t * h + i]! * r) * w[i]!);
+    }
+    assertClose(want, cpuKernel('rmsnorm', false, { x, w, T, h, eps }), 1e-6, 1e-6, `rmsnorm T=${T} h=${h}`);
+  }
+  for (const [T, n, D, p0] of [[1, 4, 16, 0], [6, 3, 64, 10], [2, 9, 64, 4000], [3, 2, 128, 70000]] as [number, number, number, number][]) {
+    const c = tinyConfig({ headDim: D, ropeTheta: D === 128 ? 500000 : 10000 });
+    const inv = ropeInvFreq(c);
+    const x = randn(T * n * D, seed++);
+    const positions = Int32Array.from({ length: T }, (_, t) => p0 + 3 * t);
+    const want = new Float32Array(x.length);
+    const half = D / 2;
+    for (let t = 0; t < T; t++)
+      for (let j = 0; j < n; j++)
+        for (let i = 0; i < half; i++) {
+          // llama.ts ensureRope + rope(): f = fround(p * inv), cos/sin to float, x*cos + rotate_half(x)*sin
+          const f = fr(positions[t]! * inv[i]!);
+          const cs = fr(Math.cos(f));
+          const sn = fr(Math.sin(f));
+          const o = (t * n + j) * D;
+          const x1 = x[o + i]!;
+          const x2 = x[o + i + half]!;
+          want[o + i] = fr(fr(x1 * cs) + fr(-x2 * sn));
+          want[o + i + half] = fr(fr(x2 * cs) + fr(x1 * sn));
+        }
+    const got = cpuKernel('rope', false, { x, positions, invFreq: inv, T, n, D });
+    assertClose(want, got, 1e-6, 0, `rope T=${T} n=${n} D=${D} positions from ${p0}`);
+  }
+});
+
 test('ops_ref rope_inv_freq == ropeInvFreq (llama.ts), bit for bit', { skip }, () => {
   const cases: LlamaConfig[] = [
     tinyConfig(),

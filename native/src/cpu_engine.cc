@@ -997,6 +997,7 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     Weight w;
     w.rows = rows;
     w.cols = cols;
+    CHECK_ARG(a.Get("format").IsString(), "format: expected a string");
     const std::string f = a.Get("format").As<Napi::String>().Utf8Value();
     const size_t n = (size_t)rows * cols;
     Napi::Value wv = a.Get("w");
@@ -1090,6 +1091,7 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     const float* x = F32Arg(a.Get("x"), (size_t)T * h, "x");
     const float* w = F32Arg(a.Get("w"), (size_t)h, "w");
     Napi::Float32Array y = Napi::Float32Array::New(env, (size_t)T * h);
+    CHECK_ARG(a.Get("eps").IsNumber(), "eps: expected a number");
     ref::rmsnorm(y.Data(), x, w, T, h, (float)a.Get("eps").As<Napi::Number>().DoubleValue());
     return y;
   }
