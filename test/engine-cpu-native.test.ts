@@ -364,6 +364,7 @@ for (const tc of TINY_CASES)
       const f32 = createCpuEngine(m, { storage: 'f32' });
       assert.deepEqual([...new Set(f32.formats.values())], ['f32']);
       assert.deepEqual(f32.forward([9, 8, 7]), e.forward([9, 8, 7]), "storage 'f32' and the exact compact storage give identical logits");
+      assert.deepEqual(f32.forward([9]), e.forward([9]), "identical logits at T = 1 too (the batch-1 block GEMV)");
       f32.dispose();
     } finally {
       e.dispose();

@@ -391,6 +391,53 @@ AVX2_FN void TileAvx2(const float* x, size_t xs, const float* w, size_t ws, int 
       y[t * ys + r] = s;
     }
 }
+
+/**
+ * Batch-1 (T == 1) GGML-block GEMV without the float tile: y[r] = Σ x·dequant(W[r]) for rows [r0, r1), RB rows at a
+ * time. Same per-row arithmetic and order as DequantRowsAvx2 + TileAvx2<1, R> (8-lane fma over i ascending, then
+ * Hsum), so results are bit-identical to that path; it only skips the store/reload of the dequantized rows.
+ */
+template <int RB>
+AVX2_FN void GemvBlocksAvx2(const Weight& W, const float* x, float* y, int r0) {
+  const int nb = W.cols / 32;
+  const bool q4 = W.fmt == kQ4_1;
+  const int bb = q4 ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  __m256 acc[RB];
+  const uint8_t* row[RB];
+  for (int j = 0; j < RB; j++) {
+    acc[j] = _mm256_setzero_ps();
+    row[j] = W.blocks.data() + (size_t)(r0 + j) * nb * bb;
+  }
+  for (int k = 0; k < nb; k++) {
+    const float* xk = x + (size_t)k * 32;
+    const __m256 x0 = _mm256_loadu_ps(xk), x1 = _mm256_loadu_ps(xk + 8), x2 = _mm256_loadu_ps(xk + 16), x3 = _mm256_loadu_ps(xk + 24);
+    for (int j = 0; j < RB; j++) {
+      const uint8_t* b = row[j] + (size_t)k * bb;
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b[0] | (b[1] << 8))));
+      __m256 w0, w1, w2, w3;
+      if (q4) {
+        const __m256 m = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b[2] | (b[3] << 8))));
+        const __m128i q = _mm_loadu_si128((const __m128i*)(b + 4));
+        const __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+        w0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), d, m);
+        w1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), d, m);
+        w2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), d, m);
+        w3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), d, m);
+      } else {
+        w0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(b + 2)))), d);
+        w1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(b + 10)))), d);
+        w2 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(b + 18)))), d);
+        w3 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(b + 26)))), d);
+      }
+      acc[j] = _mm256_fmadd_ps(x0, w0, acc[j]);
+      acc[j] = _mm256_fmadd_ps(x1, w1, acc[j]);
+      acc[j] = _mm256_fmadd_ps(x2, w2, acc[j]);
+      acc[j] = _mm256_fmadd_ps(x3, w3, acc[j]);
+    }
+  }
+  for (int j = 0; j < RB; j++) y[r0 + j] = Hsum(acc[j]);
+}
 #endif
 
 using TileFn = void (*)(const float*, size_t, const float*, size_t, int, float*, size_t);
@@ -421,6 +468,16 @@ constexpr int kMaxTileRows = 8;
  */
 void LinearRows(const Weight& W, const float* b, const float* x, int T, float* y, size_t ys, int r0, int r1, float* tile) {
   const int in = W.cols;
+#if defined(CODECLLM_X86)
+  if (T == 1 && (W.fmt == kQ4_1 || W.fmt == kQ8_0) && HasAvx2()) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) GemvBlocksAvx2<4>(W, x, y, r);
+    for (; r < r1; r++) GemvBlocksAvx2<1>(W, x, y, r);
+    if (b)
+      for (int j = r0; j < r1; j++) y[j] += b[j];
+    return;
+  }
+#endif
   const int R = T == 1 ? 8 : 4;
   for (int r = r0; r < r1; r += R) {
     const int nr = std::min(R, r1 - r);
