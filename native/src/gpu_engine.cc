@@ -511,8 +511,13 @@ class Engine {
 #if defined(CODECLLM_HAVE_NVCOMP)
     Group& g = groups_[gi];
     if (g.linears.empty()) return;
-    NvDecompress(g.codec, g.dIn, g.dInBytes, g.dCap, g.dGot, g.chunks, temp_.ptr, temp_.bytes, g.dOut[buf],
-                 reinterpret_cast<nvcompStatus_t*>(g.dStatus), s);
+    try {
+      NvDecompress(g.codec, g.dIn, g.dInBytes, g.dCap, g.dGot, g.chunks, temp_.ptr, temp_.bytes, g.dOut[buf],
+                   reinterpret_cast<nvcompStatus_t*>(g.dStatus), s);
+    } catch (Error& e) {  // a launch status: name the codec and the layer's first compressed linear
+      e.with("codec", g.codec).with("tensor", lin_[g.linears.front()].name).with("op", "decompress");
+      throw;
+    }
     LaunchCheckChunks(g.dStatus, g.dGot, g.dCap, g.chunks, g.firstGlobalChunk, err_, s);
 #endif
   }
@@ -939,7 +944,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   CHECK_ARG(c.H % c.Hkv == 0 && c.D % 2 == 0, "engine config: heads % kvHeads == 0 and even headDim required");
   CHECK_ARG(c.h % 16 == 0 && c.I % 16 == 0 && (c.H * c.D) % 16 == 0,
             "engine config: hidden, intermediate and heads*headDim must be multiples of 16 (16-byte weight rows)");
-  CHECK_ARG(c.Smax * 4 + c.D * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
+  CHECK_ARG(c.D % 8 == 0, "engine config: headDim must be a multiple of 8 (16-byte KV rows)");
+  CHECK_ARG((c.Smax + c.D + 256 * 8) * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
   auto tab = [&](const char* k) {
     Napi::Value v = o.Get(k);
     CHECK_ARG(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, std::string("engine config: ") + k + " must be a Float32Array");
@@ -1131,6 +1137,8 @@ struct DevMem {
     CHECK_CUDA(cudaMalloc(&p, std::max<size_t>(h.size() * sizeof(T), 16)));
     ptrs.push_back(p);
     if (!h.empty()) CHECK_CUDA(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+    // a pageable cudaMemcpy may return before its DMA lands, and the kernels run on a non-blocking stream
+    CHECK_CUDA(cudaDeviceSynchronize());
     return static_cast<T*>(p);
   }
   template <class T>

@@ -8,9 +8,13 @@
  *   node bench-engine.mjs --model <gguf> --out $OUT [--hf hf.json] [--tokens 128] [--prefill 128] [--codec ans]
  *
  * Writes <out>/bench-engine.json and <out>/bench-engine.md; prints the markdown table last.
+ * Each synthetic-shape mode runs in a child process (`--child <spec>`), so a CUDA fault in one (a sticky error kills
+ * the process's CUDA context) costs only its row.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { LlamaConfig } from '../../src/model/config.js';
 import { CudaEngine } from '../../src/engine/cuda.js';
@@ -140,6 +144,24 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
   }
 }
 
+/** 'fused' -> 'fused:codec=ans' unless the spec names a codec. */
+function withCodec(m: string): string {
+  return m === 'fp16' || m === 'int8' || m.includes('codec=') ? m : `${m}:codec=${CODEC}`;
+}
+
+async function child(m: string): Promise<void> {
+  const rate = Number(arg('--rate'));
+  if (arg('--shape') === 'tinyllama') {
+    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, { modes: withCodec(m), maxSeq: 1024 }), rate, null);
+    console.log('ROW ' + JSON.stringify(r));
+    return;
+  }
+  const model = await LlamaModel.load(arg('--model', 'default')!);
+  const r = benchEngine('SmolLM2-135M (real)', m, () => CudaEngine.fromModel(model, { modes: withCodec(m), maxSeq: 1024 }), rate, null);
+  console.log('ROW ' + JSON.stringify(r));
+  model.dispose();
+}
+
 async function main(): Promise<void> {
   const n = requireCuda('GPU engine bench');
   const dev = n.deviceInfo();
@@ -149,27 +171,32 @@ async function main(): Promise<void> {
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
   const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
-  const modes = (arg('--modes', 'fp16,int8,decode-per-forward,cached,fused') as string).split(',');
+  const modes = (arg('--modes', 'fp16,int8,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
-  // 1. the default model (real weights)
-  const model = await LlamaModel.load(arg('--model', 'default')!);
-  let fp16: number | null = null;
-  for (const m of modes) {
-    const spec = m === 'fp16' || m === 'int8' ? m : `${m}:codec=${CODEC}`;
-    const r = benchEngine('SmolLM2-135M (real)', m, () => CudaEngine.fromModel(model, { modes: spec, maxSeq: 1024 }), rate, fp16);
-    if (m === 'fp16') fp16 = r.weightBytes;
-    r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
-    rows.push(r);
-  }
-  model.dispose();
-  // 2. TinyLlama-1.1B shape, random weights generated on the device
-  fp16 = null;
-  for (const m of modes) {
-    const spec = m === 'fp16' || m === 'int8' ? m : `${m}:codec=${CODEC}`;
-    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, { modes: spec, maxSeq: 1024 }), rate, fp16);
-    if (m === 'fp16') fp16 = r.weightBytes;
-    r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
-    rows.push(r);
+  // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
+  const self = fileURLToPath(import.meta.url);
+  for (const shape of ['smollm2', 'tinyllama']) {
+    let fp16: number | null = null;
+    const label = shape === 'smollm2' ? 'SmolLM2-135M (real)' : 'TinyLlama-1.1B shape (random)';
+    for (const m of modes) {
+      const c = spawnSync(
+        process.execPath,
+        [self, '--child', m, '--shape', shape, '--model', arg('--model', 'default')!, '--rate', String(rate), '--tokens', String(N_TOK), '--prefill', String(N_PRE), '--codec', CODEC],
+        { encoding: 'utf8', timeout: 180_000 },
+      );
+      const line = (c.stdout ?? '').split('\n').find((l) => l.startsWith('ROW '));
+      process.stdout.write((c.stdout ?? '').split('\n').filter((l) => !l.startsWith('ROW ') && !/TensorFlow|=====|^$/.test(l)).map((l) => l + '\n').join(''));
+      if (!line) {
+        const why = (c.stderr ?? '').split('\n').find((l) => /Error:/.test(l)) ?? `exit ${c.status}${c.signal ? ' ' + c.signal : ''}`;
+        console.log(`${label} ${m}: FAILED: ${why}`);
+        rows.push({ shape: label, mode: m, failed: why } as unknown as Row);
+        continue;
+      }
+      const r = JSON.parse(line.slice(4)) as Row;
+      if (m === 'fp16') fp16 = r.weightBytes;
+      r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
+      rows.push(r);
+    }
   }
   for (const r of rows) {
     const h = hf.find((x) => (r.shape.startsWith('SmolLM2') ? x.shape === 'smollm2' : x.shape === 'tinyllama'));
@@ -183,8 +210,8 @@ async function main(): Promise<void> {
     '',
     '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF prefill tok/s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map(
-      (r) =>
+    ...rows.map((r) =>
+      (r as unknown as { failed?: string }).failed ? `| ${r.shape} | ${r.mode} | FAILED: ${(r as unknown as { failed: string }).failed.slice(0, 120)} |||||||||||` :
         `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
     ),
   ].join('\n');
@@ -194,4 +221,5 @@ async function main(): Promise<void> {
   console.log('\n' + md);
 }
 
-await main();
+if (arg('--child')) await child(arg('--child')!);
+else await main();

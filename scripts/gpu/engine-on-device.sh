@@ -34,9 +34,9 @@ case $stage in
     bash ../shared/gpu/kit.sh > /dev/null
     rm -rf .gpuengine/m1 .gpuengine/m2 .gpuengine/m3; mkdir -p .gpuengine/m1 .gpuengine/m2 .gpuengine/m3
     sha256sum "$model" | awk '{print $1}' > .gpuengine/native/model.sha256
-    head -c 18000000 "$model" > .gpuengine/m1/model.part.1
-    tail -c +18000001 "$model" | head -c 40000000 > .gpuengine/m2/model.part.2
-    tail -c +58000001 "$model" > .gpuengine/m3/model.part.3
+    dd if="$model" of=.gpuengine/m1/model.part.1 bs=1M iflag=count_bytes count=18000000 status=none
+    dd if="$model" of=.gpuengine/m2/model.part.2 bs=1M iflag=skip_bytes,count_bytes skip=18000000 count=40000000 status=none
+    dd if="$model" of=.gpuengine/m3/model.part.3 bs=1M iflag=skip_bytes skip=58000000 status=none
     du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref
     ;;
   1)

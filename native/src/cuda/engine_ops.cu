@@ -127,14 +127,46 @@ __global__ void RopeAppendKernel(float* q, float* k, const float* v, KV* kc, KV*
   }
 }
 
-// ---- attention: one block per (query head, token); scores in dynamic shared memory (Smax floats) + q (D floats)
+// ---- attention: one block of 256 threads per (query head, token). Scores: one thread per key, the key row read as
+// 16-byte vectors (D/VEC of them, all issued before use); softmax over the block; output: the block is split into
+// groups of D/VEC threads, group g accumulating rows s = g, g + groups, ... of V (16-byte loads, coalesced per row),
+// then the groups are summed in shared memory. Dynamic shared memory: q (D) | scores (Smax) | partials (256/(D/VEC) x D).
 template <class KV>
-__global__ void AttentionKernel(float* out, uint16_t* out16, const float* q, const KV* kc, const KV* vc, int H, int Hkv, int D,
-                                int P_host, const int32_t* P_dev, int Smax) {
+struct Vec16;
+template <>
+struct Vec16<uint16_t> {
+  static constexpr int N = 8;
+  static __device__ __forceinline__ void Load(const uint16_t* p, float* f) {
+    uint4 u = *reinterpret_cast<const uint4*>(p);
+    const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      float2 x = __half22float2(h[j]);
+      f[2 * j] = x.x;
+      f[2 * j + 1] = x.y;
+    }
+  }
+};
+template <>
+struct Vec16<float> {
+  static constexpr int N = 4;
+  static __device__ __forceinline__ void Load(const float* p, float* f) {
+    float4 u = *reinterpret_cast<const float4*>(p);
+    f[0] = u.x, f[1] = u.y, f[2] = u.z, f[3] = u.w;
+  }
+};
+
+constexpr int kAttnThreads = 256;
+
+template <class KV>
+__global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint16_t* out16, const float* q, const KV* kc, const KV* vc,
+                                                                int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax) {
+  constexpr int VEC = Vec16<KV>::N;
   extern __shared__ float sm[];
   __shared__ float red[32];
-  float* qs = sm;       // D
-  float* sc = sm + D;   // Smax
+  float* qs = sm;                  // D
+  float* sc = sm + D;              // Smax
+  float* part = sc + Smax;         // groups x D
   int hq = blockIdx.x, t = blockIdx.y;
   int P = P_dev ? *P_dev : P_host;
   int S = min(P + t + 1, Smax);
@@ -145,17 +177,22 @@ __global__ void AttentionKernel(float* out, uint16_t* out16, const float* q, con
   __syncthreads();
   const KV* kb = kc + (size_t)kv * Smax * D;
   const KV* vb = vc + (size_t)kv * Smax * D;
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  for (int s = warp; s < S; s += nw) {
+  const int nvec = D / VEC;
+  // scores, one thread per key
+  float mx = -FLT_MAX;
+  for (int s = threadIdx.x; s < S; s += blockDim.x) {
     const KV* kr = kb + (size_t)s * D;
     float d = 0;
-    for (int i = lane; i < D; i += 32) d += qs[i] * LoadKV(kr + i);
-    d = WarpSum(d);
-    if (lane == 0) sc[s] = d * scale;
+    for (int c = 0; c < nvec; c++) {
+      float f[VEC];
+      Vec16<KV>::Load(kr + c * VEC, f);
+#pragma unroll
+      for (int j = 0; j < VEC; j++) d += qs[c * VEC + j] * f[j];
+    }
+    d *= scale;
+    sc[s] = d;
+    mx = fmaxf(mx, d);
   }
-  __syncthreads();
-  float mx = -FLT_MAX;
-  for (int s = threadIdx.x; s < S; s += blockDim.x) mx = fmaxf(mx, sc[s]);
   mx = BlockMax(mx, red);
   float sum = 0;
   for (int s = threadIdx.x; s < S; s += blockDim.x) {
@@ -163,15 +200,33 @@ __global__ void AttentionKernel(float* out, uint16_t* out16, const float* q, con
     sc[s] = e;
     sum += e;
   }
-  sum = BlockSum(sum, red);  // BlockSum syncs before reading red, so sc[] writes are visible after it
-  float inv = 1.0f / sum;
+  sum = BlockSum(sum, red);  // syncs: every sc[] is written before the output loop reads it
+  const float inv = 1.0f / sum;
+  // output: groups of nvec threads over rows of V
+  const int groups = blockDim.x / nvec;
+  const int g = threadIdx.x / nvec, c = threadIdx.x % nvec;
+  if (g < groups) {
+    float acc[VEC];
+#pragma unroll
+    for (int j = 0; j < VEC; j++) acc[j] = 0;
+    for (int s = g; s < S; s += groups) {
+      float f[VEC];
+      Vec16<KV>::Load(vb + (size_t)s * D + c * VEC, f);
+      float p = sc[s];
+#pragma unroll
+      for (int j = 0; j < VEC; j++) acc[j] += p * f[j];
+    }
+#pragma unroll
+    for (int j = 0; j < VEC; j++) part[g * D + c * VEC + j] = acc[j];
+  }
+  __syncthreads();
   for (int i = threadIdx.x; i < D; i += blockDim.x) {
-    float acc = 0;
-    for (int s = 0; s < S; s++) acc += sc[s] * LoadKV(vb + (size_t)s * D + i);
-    acc *= inv;
+    float a = 0;
+    for (int gg = 0; gg < groups; gg++) a += part[gg * D + i];
+    a *= inv;
     size_t o = ((size_t)t * H + hq) * D + i;
-    out[o] = acc;
-    if (out16) out16[o] = F2H(acc);
+    out[o] = a;
+    if (out16) out16[o] = F2H(a);
   }
 }
 
@@ -306,7 +361,11 @@ void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v
 
 void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
                      int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s) {
-  size_t smem = sizeof(float) * (size_t)(D + Smax);
+  int vec = kv16 ? 8 : 4;
+  CHECK_ARG(D % vec == 0 && D / vec <= kAttnThreads, "attention: head dim " + std::to_string(D) + " must be a multiple of " +
+                                                         std::to_string(vec) + " and at most " + std::to_string(kAttnThreads * vec));
+  int groups = kAttnThreads / (D / vec);
+  size_t smem = sizeof(float) * ((size_t)D + Smax + (size_t)groups * D);
   dim3 grid(H, T);
   if (kv16) {
     static bool raised = false;
@@ -314,16 +373,16 @@ void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_
       CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<uint16_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
       raised = true;
     }
-    AttentionKernel<uint16_t><<<grid, 128, smem, s>>>(out, out16, q, static_cast<const uint16_t*>(k_cache),
-                                                      static_cast<const uint16_t*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
+    AttentionKernel<uint16_t><<<grid, kAttnThreads, smem, s>>>(out, out16, q, static_cast<const uint16_t*>(k_cache),
+                                                               static_cast<const uint16_t*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
   } else {
     static bool raised = false;
     if (!raised) {
       CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
       raised = true;
     }
-    AttentionKernel<float><<<grid, 128, smem, s>>>(out, out16, q, static_cast<const float*>(k_cache),
-                                                   static_cast<const float*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
+    AttentionKernel<float><<<grid, kAttnThreads, smem, s>>>(out, out16, q, static_cast<const float*>(k_cache),
+                                                            static_cast<const float*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
   }
   CHECK_CUDA(cudaGetLastError());
 }
