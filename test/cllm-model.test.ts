@@ -14,9 +14,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LlamaModel } from '../src/model/llama.js';
 import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
-import { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
+import { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel, hfConfigJson } from '../src/model/synthetic.js';
 import { compressModel, decompressToHF, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/codec/compress-model.js';
-import { CLLM_CODECS, openCllm } from '../src/formats/cllm.js';
+import { CLLM_CODECS, openCllm, writeCllm } from '../src/formats/cllm.js';
 import { quantize, dequantize } from '../src/quant/quantize.js';
 import type { TensorSource } from '../src/tensors/tensor.js';
 import type { GGUFType } from '../src/formats/gguf.js';
@@ -155,6 +155,17 @@ test('bad options: exact messages', () => {
   throwsExact(() => roundtripModel(hfDir, { quant: 'none', codec: 'zstd', level: 99 }), 'E_ARG', 'invalid zstd level: 99 is not an integer in [-7, 22]');
   throwsExact(() => roundtripModel(hfDir, { quant: 'none', codec: 'zstd', chunkSize: 0 }), 'E_ARG', 'invalid chunk size: 0 is not an integer in [1, 268435456]');
   throwsExact(() => openCllmCheckpoint(path.join(tmp, 'missing.cllm')), 'E_IO', `${path.join(tmp, 'missing.cllm')}: no such file or directory`);
+  // a bare tensor container (no config) is a valid .cllm but not a model
+  const bare = path.join(tmp, 'bare.cllm');
+  writeCllm(bare, [{ name: 'w', shape: [4], storage: 'f32', data: new Uint8Array(16), codec: 'zstd' }]);
+  assert.equal(verifyCllm(bare).ok, true);
+  throwsExact(() => openCheckpoint(bare), 'E_CONFIG', `${bare}: the container carries no model config (not loadable as a model)`);
+  // a model container missing a tensor the config implies
+  const partial = path.join(tmp, 'partial.cllm');
+  const src = openCheckpoint(hfDir);
+  writeCllm(partial, src.weights.list().filter((t) => t.name !== 'model.norm.weight').map((t) => ({ name: t.name, shape: t.shape, storage: t.dtype, data: src.weights.readRaw(t.name), codec: 'lz4' as const })), { config: hfConfigJson(cfg) });
+  src.close();
+  throwsExact(() => openCheckpoint(partial), 'E_SHAPE', `${partial}: tensor 'model.norm.weight' not found`);
 });
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
