@@ -191,6 +191,8 @@ test('CLI: compress, verify --json, roundtrip --json, info; a corrupted file fai
   assert.equal(vj.ok, true);
   assert.equal(vj.tensors, 21);
   assert.equal(vj.ratio_vs_fp16, (2 * vj.params) / fs.statSync(out).size);
+  assert.equal(vj.entropy_bound_ratio, cj.entropy_bound_ratio); // verify recomputes the bound from the decoded streams
+  assert.equal(vj.ratio, cj.ratio);
   const r = cli('roundtrip', hfDir, '--quant', 'none', '--codec', 'lz4frame', '--json', '--tensors');
   assert.equal(r.code, 0, r.stderr);
   const rj = JSON.parse(r.stdout);

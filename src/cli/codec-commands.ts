@@ -109,7 +109,7 @@ export function registerCodecCommands(program: Command): void {
       bar.stop();
       output(!!o.json, r, () =>
         r.ok
-          ? `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.raw_bytes)} stored in ${mb(r.file_bytes)}; ratio ${x(r.ratio)}, vs fp16 ${x(r.ratio_vs_fp16)}; decoded at ${r.decompress_MBps.toFixed(1)} MB/s`
+          ? `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.raw_bytes)} stored in ${mb(r.file_bytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropy_bound_ratio)}), vs fp16 ${x(r.ratio_vs_fp16)}; decoded at ${r.decompress_MBps.toFixed(1)} MB/s`
           : `${r.error} [${r.error_code}]`,
       );
       if (!r.ok) process.exitCode = 1;
