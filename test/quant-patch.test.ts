@@ -68,6 +68,11 @@ test('patch installs each module its own dequantized weight, verified; unpatch r
   assert.equal(diagnose(m).first_bad_layer, null);
   assert.equal(unpatch(m).length, 29);
   for (const pm of r.modules) assert.deepEqual(m.getWeight(pm.path), m.orig.get(pm.path));
+  // attachQuantized: the module's PatchInfo carries its QuantizedTensor (engines take the codes from there)
+  patch(m, { select: 'model.layers.0.mlp.up_proj', quant: 'int8:per-channel', attachQuantized: true });
+  const info = m.mods.find((x) => x.path === 'model.layers.0.mlp.up_proj')!.patch!;
+  assert.deepEqual(dequantize(info.quantized as ReturnType<typeof quantize>), m.getWeight('model.layers.0.mlp.up_proj'));
+  unpatch(m);
   // partial selections only touch their modules
   const r2 = patch(m, { select: 'first:5', quant: 'int4:group=32' });
   assert.equal(r2.modules.length, 5);

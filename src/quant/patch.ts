@@ -79,6 +79,11 @@ export interface PatchOptions {
   native?: boolean;
   /** Keep the QuantizedTensors in the report (memory!). */
   keepQuantized?: boolean;
+  /**
+   * Also put each module's QuantizedTensor on its PatchInfo (`patch.quantized`), where an engine can take the codes
+   * instead of the float32 weight (src/engine/cpu-native.ts does). Costs the codes' memory; default false.
+   */
+  attachQuantized?: boolean;
   onProgress?: (done: number, total: number, path: string) => void;
 }
 
@@ -160,7 +165,12 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
       else if (fault === 'transposed') installed = transposedFault(installed, shape[0], shape[1]);
       else if (fault === 'stale-buffer') installed = staleBufferFault(previous ?? new Float32Array(0), installed.length);
     }
-    const info: PatchInfo = { quant: specText, mode: opts.mode ?? 'dequantized', ...(hit ? { fault } : {}) };
+    const info: PatchInfo = {
+      quant: specText,
+      mode: opts.mode ?? 'dequantized',
+      ...(hit ? { fault } : {}),
+      ...(opts.attachQuantized && !hit ? { quantized: q } : {}),
+    };
     model.setWeight(m.path, installed, info);
     previous = installed;
     const original = source === m.path ? w : model.originalWeight(m.path);
