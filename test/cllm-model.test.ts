@@ -16,7 +16,8 @@ import { LlamaModel } from '../src/model/llama.js';
 import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
 import { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel, hfConfigJson } from '../src/model/synthetic.js';
 import { compressModel, decompressToHF, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/codec/compress-model.js';
-import { CLLM_CODECS, openCllm, writeCllm } from '../src/formats/cllm.js';
+import { CLLM_CODECS, cllmFromBuffer, openCllm, writeCllm } from '../src/formats/cllm.js';
+import { CodecLLMError } from '../src/messages.js';
 import { quantize, dequantize } from '../src/quant/quantize.js';
 import type { TensorSource } from '../src/tensors/tensor.js';
 import type { GGUFType } from '../src/formats/gguf.js';
@@ -262,4 +263,36 @@ for folder in sys.argv[1:]:
   assert.deepEqual(a, want);
   assert.deepEqual(Object.keys(b!).sort(), Object.keys(want).sort());
   for (const [k, v] of Object.entries(b!)) assert.ok(v.includes(' float16 '), `${k}: ${v}`);
+});
+
+test('a model-sized .cllm: a dense sample of bit flips and truncations is always detected, chunk errors named', () => {
+  const file = path.join(tmp, 'dense.cllm');
+  compressModel(ggufFile, file, { quant: 'int8:per-channel', codec: 'zstd', chunkSize: 2048 });
+  const good = new Uint8Array(fs.readFileSync(file));
+  const head = openCllm(file);
+  const dataOffset = head.header.dataOffset;
+  const spans = head.tensors().flatMap((t) => t.chunks.map(([o, s], c) => ({ name: t.name, c, n: t.chunks.length, begin: dataOffset + o, end: dataOffset + o + s })));
+  head.close();
+  const fails = (b: Uint8Array): string => {
+    try {
+      cllmFromBuffer(b, 'dense.cllm').verify();
+    } catch (e) {
+      assert.ok(e instanceof CodecLLMError, String(e));
+      return e.message;
+    }
+    return '';
+  };
+  assert.equal(fails(good), '');
+  let flips = 0;
+  for (let p = 0; p < good.length; p += p < dataOffset ? 13 : 29) {
+    const bad = good.slice();
+    bad[p]! ^= 1 << (p % 8);
+    const m = fails(bad);
+    assert.ok(m, `flip at ${p} undetected`);
+    const at = spans.find((s) => p >= s.begin && p < s.end);
+    if (at) assert.ok(m.startsWith(`dense.cllm: tensor '${at.name}' chunk ${at.c} of ${at.n}: checksum mismatch`), `${p}: ${m}`);
+    flips++;
+  }
+  assert.ok(flips > 3000, `${flips} flips`);
+  for (let n = 0; n < good.length; n += 311) assert.ok(fails(good.subarray(0, n)), `truncation to ${n} undetected`);
 });
