@@ -14,7 +14,7 @@
 // plain float32. Any mismatch falls back to float32: the stored weight is always exactly the given one.
 //
 // Hot loops: y = x·Wᵀ is split over weight rows on a persistent thread pool (N = hardware_concurrency, or
-// CODECLLM_THREADS); each task dequantizes up to 8 rows into a float tile and runs a register-blocked micro-kernel
+// CODECLLM_THREADS; with a back-off to the calling thread alone while workers keep getting descheduled, see Pool); each task dequantizes up to 8 rows into a float tile and runs a register-blocked micro-kernel
 // (tokens × rows). AVX2+FMA (and F16C) kernels are compiled with function target attributes and chosen at run time
 // when the CPU has them (no global -mavx2, so the addon still loads on any x86-64); plain loops otherwise.
 //
@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -68,7 +69,7 @@ using namespace codecllm;
 
 // ================================================================================================================
 // thread pool: persistent workers; run(n, fn) calls fn(0..n-1) on the caller + workers (dynamic claiming) and returns
-// when all n tasks are done. Workers spin briefly between jobs (back-to-back linears of one forward), then sleep.
+// when all n tasks are done. Workers spin briefly (50 µs) between jobs (back-to-back linears of one forward), then sleep.
 // A sleeping or descheduled worker never delays the caller: completion counts tasks, not workers.
 // ================================================================================================================
 
@@ -87,14 +88,17 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
+  /** How often the straggler back-off ran calls on the caller alone (see Run). */
+  uint64_t solo_periods() const { return solo_periods_; }
 
   void Run(int n, const std::function<void(int)>& fn) {
     if (n <= 0) return;
-    if (n_ == 1 || n == 1) {
+    std::lock_guard<std::mutex> run_lock(run_mu_);
+    if (n_ == 1 || n == 1 || runs_++ < solo_until_) {
       for (int i = 0; i < n; i++) fn(i);
       return;
     }
-    std::lock_guard<std::mutex> run_lock(run_mu_);
+    const auto t0 = std::chrono::steady_clock::now();
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->n = n;
@@ -107,11 +111,23 @@ class Pool {
     }
     if (wake) cv_.notify_all();
     Work(*job);
-    for (int spin = 0; job->done.load(std::memory_order_acquire) < n; spin++) {
-      if (spin < 4096)
-        Relax();
-      else
-        std::this_thread::yield();
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!SpinWhile([&] { return job->done.load(std::memory_order_acquire) < n; }))
+      while (job->done.load(std::memory_order_acquire) < n) std::this_thread::yield();
+    // Straggler back-off: on an oversubscribed machine a worker descheduled in the middle of a task makes the caller
+    // wait a scheduler time slice (ms) for work it could have done itself in microseconds. When that happens
+    // repeatedly (a wait > 0.5 ms and longer than the caller's own share, 3 times more often than not), run the
+    // next kSoloRuns calls on the caller alone, then try the workers again.
+    const double own = std::chrono::duration<double>(t1 - t0).count();
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    if (waited > 5e-4 && waited > own) {
+      if (++stragglers_ >= 3) {
+        solo_until_ = runs_ + kSoloRuns;
+        stragglers_ = 0;
+        solo_periods_++;
+      }
+    } else if (stragglers_ > 0) {
+      stragglers_--;
     }
     std::exception_ptr e = job->error;
     {
@@ -129,6 +145,25 @@ class Pool {
     std::exception_ptr error;
     std::mutex error_mu;
   };
+  /** Spin-wait budget before sleeping (workers) or yielding (caller), in microseconds: CODECLLM_SPIN_US, default 50.
+   *  Long enough to catch the next linear of the same forward on an idle machine, short enough not to burn the
+   *  time slices of a busy one (measured: 20000 pauses ≈ 1-2 ms of spinning made decode 2-3x slower under load). */
+  static std::chrono::nanoseconds SpinBudget() {
+    static const std::chrono::nanoseconds v{(long long)(1000.0 * (std::getenv("CODECLLM_SPIN_US") ? std::atof(std::getenv("CODECLLM_SPIN_US")) : 50.0))};
+    return v;
+  }
+  /** Spin (with pause) while `busy()` and the budget lasts; returns !busy(). */
+  template <typename F>
+  static bool SpinWhile(F busy) {
+    const auto end = std::chrono::steady_clock::now() + SpinBudget();
+    for (;;) {
+      for (int i = 0; i < 32; i++) {
+        if (!busy()) return true;
+        Relax();
+      }
+      if (std::chrono::steady_clock::now() >= end) return !busy();
+    }
+  }
   static void Relax() {
 #if defined(CODECLLM_X86)
     _mm_pause();
@@ -150,7 +185,7 @@ class Pool {
   void Worker() {
     uint64_t seen = gen_.load();
     for (;;) {
-      for (int spin = 0; spin < 20000 && gen_.load(std::memory_order_acquire) == seen; spin++) Relax();
+      SpinWhile([&] { return gen_.load(std::memory_order_acquire) == seen; });
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(mu_);
@@ -167,7 +202,10 @@ class Pool {
     }
   }
 
+  static constexpr uint64_t kSoloRuns = 2000;  // ~16 decode steps of a 30-layer model
   int n_;
+  uint64_t runs_ = 0, solo_until_ = 0, solo_periods_ = 0;
+  int stragglers_ = 0;
   std::vector<std::thread> workers_;
   std::mutex mu_, run_mu_;
   std::condition_variable cv_;
@@ -1002,6 +1040,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("threads", GlobalPool().size());
+  o.Set("soloPeriods", (double)GlobalPool().solo_periods());
   o.Set("isa", HasAvx2() ? "avx2+fma" : "scalar");
   std::map<std::string, int> counts;
   size_t bytes = e.embed.Bytes() + e.lm_head.Bytes() + e.norm.size() * 4;

@@ -55,6 +55,8 @@ export interface NativeCache {
 /** What the engine holds. */
 export interface CpuEngineInfo {
   threads: number;
+  /** times the thread pool fell back to the calling thread alone because workers were descheduled (busy machine) */
+  soloPeriods: number;
   /** 'avx2+fma' or 'scalar' */
   isa: string;
   /** bytes of all weights in native memory */
