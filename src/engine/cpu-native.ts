@@ -12,7 +12,9 @@
  *
  * Env switches: CODECLLM_VALIDATE_WITH_TFJS=1 reruns every forward on the tfjs reference (with its own KV cache) and
  * throws E_ENGINE when max |Δlogit| > CODECLLM_VALIDATE_ATOL (default 1e-3) + 1e-3·|ref|; CODECLLM_THREADS=n sets
- * the native thread pool size (default: all cores); CODECLLM_NO_AVX2=1 forces the plain (non-AVX2) kernels.
+ * the native thread pool size (default: all cores; 1 can be faster while other processes load the cores);
+ * CODECLLM_SPIN_US (default 50) is how long pool threads spin before sleeping; CODECLLM_NO_AVX2=1 forces the plain
+ * (non-AVX2) kernels.
  *
  * @example
  * const model = await LlamaModel.load('default');
