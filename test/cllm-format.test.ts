@@ -281,28 +281,31 @@ test('truncation at EVERY length is detected; inside the data region it names th
 
 // ---- atomic writes
 
-test('a failure mid-write leaves the old file intact and no temp file behind', () => {
+test('a failure mid-write (while compressing, or while assembling the file) leaves the old file intact and no temp file', () => {
   const file = path.join(tmp, 'atomic.cllm');
   const old = smallTensors('zstd');
   writeCllm(file, old);
   const before = fs.readFileSync(file);
   const realWrite = fs.writeSync;
-  let calls = 0;
-  // fail on the 3rd write (header and manifest written, chunks under way)
-  (fs as { writeSync: unknown }).writeSync = (...args: unknown[]) => {
-    if (++calls === 3) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    return (realWrite as (...a: unknown[]) => number)(...args);
-  };
-  syncBuiltinESMExports();
-  try {
-    assert.throws(() => writeCllm(file, smallTensors('lz4')), /ENOSPC/);
-  } finally {
-    (fs as { writeSync: unknown }).writeSync = realWrite;
+  // scratch writes pass a position (5 arguments); the final file's writes (writeFileAtomic) do not
+  for (const phase of ['scratch', 'final'] as const) {
+    let calls = 0;
+    (fs as { writeSync: unknown }).writeSync = (...args: unknown[]) => {
+      const isScratch = args.length >= 5;
+      if ((phase === 'scratch') === isScratch && ++calls === 3) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return (realWrite as (...a: unknown[]) => number)(...args);
+    };
     syncBuiltinESMExports();
+    try {
+      assert.throws(() => writeCllm(file, smallTensors('lz4')), /ENOSPC/);
+    } finally {
+      (fs as { writeSync: unknown }).writeSync = realWrite;
+      syncBuiltinESMExports();
+    }
+    assert.equal(calls, 3, `${phase}: the write really failed mid-way`);
+    assert.deepEqual(fs.readFileSync(file), before, phase);
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.includes('atomic.cllm') && n.endsWith('.tmp')), [], phase);
   }
-  assert.ok(calls >= 3, 'the write really failed mid-way');
-  assert.deepEqual(fs.readFileSync(file), before);
-  assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.includes('atomic.cllm') && n.endsWith('.tmp')), []);
   const f = openCllm(file);
   assert.deepEqual(f.readStored('b'), old[1]!.data);
   f.close();
@@ -314,12 +317,13 @@ test('a writer killed (SIGKILL) mid-write leaves the old file intact and readabl
   writeCllm(file, old);
   const before = fs.readFileSync(file);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  // the child writes a new container whose 2nd write blocks forever, after telling us it is mid-write
+  // the child compresses into its scratch file, then blocks forever on the 3rd write of the final temp file (header
+  // and manifest written, chunk data under way), after telling us it is mid-write
   const script = `
     import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module';
     import { writeCllm } from ${JSON.stringify(path.join(root, 'src/formats/cllm.ts'))};
     const real = fs.writeSync; let n = 0;
-    fs.writeSync = (...a) => { if (++n === 2) { process.stdout.write('MID\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } return real(...a); };
+    fs.writeSync = (...a) => { if (a.length < 5 && ++n === 3) { process.stdout.write('MID\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } return real(...a); };
     syncBuiltinESMExports();
     const big = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24);
     writeCllm(${JSON.stringify(file)}, [{ name: 'x', shape: [1 << 20], storage: 'u8', data: big, codec: 'lz4' }]);
@@ -335,15 +339,16 @@ test('a writer killed (SIGKILL) mid-write leaves the old file intact and readabl
     });
     child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
   });
-  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.tmp'));
+  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.tmp') && !n.endsWith('.data.tmp'));
   assert.equal(temps.length, 1, 'the child is writing a temp file in the same folder');
+  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.data.tmp')).length, 1, 'and has its scratch file');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('close', r));
   assert.deepEqual(fs.readFileSync(file), before);
   const f = openCllm(file);
   assert.deepEqual(f.readStored('a'), old[0]!.data);
   f.close();
-  // the torn temp file is itself rejected, never decoded silently
+  // the torn temp file (header, manifest, part of the chunks) is itself rejected, naming a chunk, never decoded silently
   const torn = fs.readFileSync(path.join(tmp, temps[0]!));
-  assert.ok(check(new Uint8Array(torn)) !== null);
+  assert.match(check(new Uint8Array(torn))?.message ?? 'decoded!', /^mem\.cllm: tensor 'x' chunk \d+ of 16: \[\d+, \d+\) lies outside the data region of \d+ bytes$/);
 });

@@ -32,7 +32,6 @@ import { gguf2TokenizerJson, tokenizerFromHFJson, type TextTokenizer } from '../
 import { openGGUF } from '../formats/gguf.js';
 import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
 import { writeSafetensors } from '../formats/safetensors.js';
-import { writeFileAtomic } from '../formats/binary.js';
 import {
   CLLM_CODECS,
   cllmFromBuffer,
@@ -50,6 +49,8 @@ import {
   type CllmTensorInput,
   type CllmTensorStats,
   type CllmTokenizer,
+  type CllmWriteOptions,
+  writeCllm,
 } from '../formats/cllm.js';
 import { applyTransform, checkTransform, isTransform, TRANSFORMS, type Transform } from './transforms.js';
 import { entropyReport, mergePlanes, type PlaneEntropy } from './entropy.js';
@@ -235,7 +236,7 @@ function tensorRow(s: CllmTensorStats): TensorReport {
   };
 }
 
-function report(model: string, out: string | null, o: CompressModelOptions, enc: CllmEncoded, params: number, seconds: number): CompressReport {
+function report(model: string, out: string | null, o: CompressModelOptions, enc: Omit<CllmEncoded, 'parts'>, params: number, seconds: number): CompressReport {
   const raw = enc.stats.reduce((s, t) => s + t.rawBytes, 0);
   const comp = enc.stats.reduce((s, t) => s + t.compressedBytes, 0);
   const bound = enc.stats.reduce((s, t) => s + t.entropy.boundBytes, 0);
@@ -263,7 +264,8 @@ function report(model: string, out: string | null, o: CompressModelOptions, enc:
   };
 }
 
-function encodeCheckpoint(ck: Checkpoint, o: CompressModelOptions, tee?: Map<string, Uint8Array>): CllmEncoded {
+/** The .cllm inputs and write options of a checkpoint (tensors are produced lazily, `tee` keeps their raw bytes). */
+function checkpointInputs(ck: Checkpoint, o: CompressModelOptions, tee?: Map<string, Uint8Array>): { inputs: Iterable<CllmTensorInput>; opts: CllmWriteOptions } {
   const total = ck.weights.list().length;
   let done = 0;
   const inputs = planTensors(ck, o);
@@ -275,12 +277,15 @@ function encodeCheckpoint(ck: Checkpoint, o: CompressModelOptions, tee?: Map<str
         }
       })()
     : inputs;
-  return encodeCllmParts(teed, {
-    config: hfConfigJson(ck.config),
-    tokenizer: checkpointTokenizer(ck),
-    metadata: { 'source.file': path.basename(ck.file), 'source.format': ck.format, quant: o.quant },
-    onTensor: (s) => o.onProgress?.(++done, total, s),
-  });
+  return {
+    inputs: teed,
+    opts: {
+      config: hfConfigJson(ck.config),
+      tokenizer: checkpointTokenizer(ck),
+      metadata: { 'source.file': path.basename(ck.file), 'source.format': ck.format, quant: o.quant },
+      onTensor: (s) => o.onProgress?.(++done, total, s),
+    },
+  };
 }
 
 const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T): T => {
@@ -300,8 +305,8 @@ const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T)
 export function compressModel(model: string | Checkpoint, out: string, o: CompressModelOptions): CompressReport {
   return withCheckpoint(model, (ck) => {
     const t0 = performance.now();
-    const enc = encodeCheckpoint(ck, o);
-    writeFileAtomic(out, enc.parts); // temp file + fsync + rename: a failure leaves any old `out` intact
+    const { inputs, opts } = checkpointInputs(ck, o);
+    const enc = writeCllm(out, inputs, opts); // streamed; temp file + fsync + rename: a failure leaves any old `out` intact
     return report(ck.file, out, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
   });
 }
@@ -420,7 +425,8 @@ export function roundtripModel(model: string | Checkpoint, o: CompressModelOptio
   return withCheckpoint(model, (ck) => {
     const originals = new Map<string, Uint8Array>();
     const t0 = performance.now();
-    const enc = encodeCheckpoint(ck, o, originals);
+    const { inputs, opts } = checkpointInputs(ck, o, originals);
+    const enc = encodeCllmParts(inputs, opts);
     const rep = report(ck.file, null, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
     const f = cllmFromBuffer(concatParts(enc.parts), `${path.basename(ck.file)}.cllm`);
     const mismatches: { name: string; first_byte: number }[] = [];

@@ -52,6 +52,8 @@
  * writeCllm('m.cllm', [{ name: 'w', shape: [2, 2], storage: 'bf16', data: bytes, transform: 'byteplane', codec: 'zstd' }]);
  * const f = openCllm('m.cllm'); f.readStored('w'); f.close();
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { err, msg } from '../messages.js';
 import { cpuCompress, cpuDecompress, xxhash64, CPU_CODEC_LEVELS, type CpuCodec } from '../codec/cpu.js';
 import { TRANSFORMS, applyTransform, checkTransform, invertTransform, isTransform, transformPlanes, type Plane, type Transform } from '../codec/transforms.js';
@@ -688,8 +690,14 @@ export interface CllmEncoded {
  * const { parts } = encodeCllmParts([{ name: 'w', shape: [4], storage: 'f32', data, codec: 'zstd' }]);
  */
 export function encodeCllmParts(tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions = {}): CllmEncoded {
-  const entries: CllmTensorEntry[] = [];
   const chunks: Uint8Array[] = [];
+  const r = encodeInto(tensors, opts, (c) => chunks.push(c));
+  return { parts: [...r.head, ...chunks], manifest: r.manifest, stats: r.stats, bytes: r.bytes };
+}
+
+/** Compress every tensor, handing each compressed chunk to `sink` in file order; returns header + manifest. */
+function encodeInto(tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions, sink: (chunk: Uint8Array) => void): Omit<CllmEncoded, 'parts'> & { head: Uint8Array[] } {
+  const entries: CllmTensorEntry[] = [];
   const stats: CllmTensorStats[] = [];
   const seen = new Set<string>();
   let cursor = 0;
@@ -701,9 +709,9 @@ export function encodeCllmParts(tensors: Iterable<CllmTensorInput>, opts: CllmWr
       const [, cs, rs, h] = e.entry.chunks[c]!;
       e.entry.chunks[c] = [cursor, cs, rs, h];
       cursor += cs;
+      sink(e.chunks[c]!);
     }
     entries.push(e.entry);
-    chunks.push(...e.chunks);
     stats.push(e.stats);
     opts.onTensor?.(e.stats);
   }
@@ -724,8 +732,7 @@ export function encodeCllmParts(tensors: Iterable<CllmTensorInput>, opts: CllmWr
   dv.setBigUint64(8, BigInt(mbytes.length), true);
   dv.setBigUint64(16, xxhash64(mbytes), true);
   dv.setBigUint64(24, xxhash64(header.subarray(0, 24)), true);
-  const parts = [header, new Uint8Array(mbytes.buffer, mbytes.byteOffset, mbytes.length), ...chunks];
-  return { parts, manifest, stats, bytes: CLLM_HEADER_BYTES + mbytes.length + cursor };
+  return { head: [header, new Uint8Array(mbytes.buffer, mbytes.byteOffset, mbytes.length)], manifest, stats, bytes: CLLM_HEADER_BYTES + mbytes.length + cursor };
 }
 
 /**
@@ -754,12 +761,37 @@ export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Write a .cllm atomically (temp file in the same folder, fsync, rename, fsync the folder): a crash or a failure
- * mid-write leaves the previous file untouched.
+ * mid-write leaves the previous file untouched. Streams: compressed chunks go to a scratch file beside the target
+ * as they are produced (the manifest, which comes first, is only known at the end), so memory holds one tensor,
+ * not the whole compressed model. Both temp files are removed on failure.
  * @example
  * writeCllm('m.cllm', tensors, { config: hfConfigJson(cfg) });
  */
-export function writeCllm(file: string, tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions = {}): CllmEncoded {
-  const enc = encodeCllmParts(tensors, opts);
-  writeFileAtomic(file, enc.parts);
-  return enc;
+export function writeCllm(file: string, tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions = {}): Omit<CllmEncoded, 'parts'> {
+  const dir = path.dirname(path.resolve(file));
+  const scratch = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.data.tmp`);
+  const fd = fs.openSync(scratch, 'wx+', 0o600);
+  try {
+    let size = 0;
+    const r = encodeInto(tensors, opts, (c) => {
+      let done = 0;
+      while (done < c.length) done += fs.writeSync(fd, c, done, c.length - done, size + done);
+      size += c.length;
+    });
+    function* parts(): Generator<Uint8Array> {
+      for (const h of r.head) yield h;
+      const block = new Uint8Array(Math.min(Math.max(size, 1), 1 << 24));
+      for (let off = 0; off < size; ) {
+        const n = fs.readSync(fd, block, 0, Math.min(block.length, size - off), off);
+        if (n <= 0) throw err('E_IO', msg.readFailed(scratch, `unexpected end of file at offset ${off}`));
+        yield block.subarray(0, n); // writeFileAtomic writes it before asking for the next
+        off += n;
+      }
+    }
+    writeFileAtomic(file, parts());
+    return { manifest: r.manifest, stats: r.stats, bytes: r.bytes };
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(scratch, { force: true });
+  }
 }
