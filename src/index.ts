@@ -19,19 +19,20 @@ export { dequantizeBlocks, quantizeBlocks } from './formats/ggml-blocks.js';
 export type { TensorInfo, TensorSource, F32Tensor } from './tensors/tensor.js';
 export { numel } from './tensors/tensor.js';
 
-// quantization
-export { parseSpec, formatSpec, quantSizes } from './quant/spec.js';
-export type { QuantSpec } from './quant/spec.js';
-export { quantize, dequantize } from './quant/quantize.js';
-export type { QuantizedTensor } from './quant/quantize.js';
-export { errorStats, errorBound, checkBound } from './quant/metrics.js';
-export { quantizeFast, quantizeNative } from './quant/native.js';
+// quantization lab: specs, quantizers, metrics, selection, patch(), quality, sweeps, faults, diagnose()
+export * from './quant/index.js';
 
 // codecs
 export { cpuCompress, cpuDecompress, xxhash64, CPU_CODECS } from './codec/cpu.js';
 export type { CpuCodec } from './codec/cpu.js';
 export { nvcompAvailable, nvcompCompress, nvcompDecompress, NVCOMP_CODECS } from './codec/nvcomp.js';
 export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './codec/device.js';
+export { TRANSFORMS, applyTransform, invertTransform, byteplaneSplit, byteplaneMerge, bf16ExponentSplit, bf16ExponentMerge } from './codec/transforms.js';
+export type { Transform } from './codec/transforms.js';
+export { shannonEntropy, entropyBoundBytes, entropyReport, byteHistogram } from './codec/entropy.js';
+export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './formats/cllm.js';
+// importing compress-model registers the .cllm checkpoint opener: a .cllm path loads anywhere a model path does
+export { compressModel, verifyCllm, decompressToHF, roundtripModel, openCllmCheckpoint } from './codec/compress-model.js';
 
 // model
 export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE } from './model/checkpoint.js';
@@ -47,6 +48,10 @@ export type { GenerateOptions, GenerateResult } from './model/generate.js';
 export { tokenizerFromGGUF, tokenizerFromHFJson } from './model/tokenizer.js';
 export type { TextTokenizer } from './model/tokenizer.js';
 export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './model/synthetic.js';
+
+// engines
+export { createCpuEngine, generateNative } from './engine/cpu-native.js';
+export type { CpuEngine, CpuEngineOptions } from './engine/cpu-native.js';
 
 // evaluation
 export { perplexity } from './eval/perplexity.js';

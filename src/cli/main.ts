@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerModelCommands } from './model-commands.js';
 import { registerCodecCommands } from './codec-commands.js';
+import { registerQuantCommands } from './quant-commands.js';
+import { registerEngineCommands } from './engine-commands.js';
 import { registerKernelCommand } from '../kernel/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { isCodecError } from '../messages.js';
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   const program = new Command();
   program.name('codecllm').description('LLM weight-compression workbench: quantize, compress, patch, run, measure').version('0.1.0');
   registerModelCommands(program);
+  registerQuantCommands(program);
+  registerEngineCommands(program);
   registerCodecCommands(program);
   registerKernelCommand(program);
   registerReportCommand(program);

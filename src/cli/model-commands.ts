@@ -8,6 +8,9 @@ import { perplexity } from '../eval/perplexity.js';
 import { bitsPerWeight } from '../formats/dtypes.js';
 import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js';
 import { progressBar } from './progress.js';
+import { evalPatched } from './quant-commands.js';
+import { engineOpt, generateOn } from './engine-commands.js';
+import { err, msg } from '../messages.js';
 
 /** Facts about a checkpoint without loading its weights. */
 export function modelInfo(path: string) {
@@ -84,18 +87,22 @@ export function registerModelCommands(program: Command): void {
       try {
         const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
         const bar = progressBar('generating', maxTokens);
-        const r = await generate(m, o.prompt as string, {
+        const engine = engineOpt((o.engine as string | undefined) ?? 'tfjs');
+        const opts = {
           maxTokens,
           temperature: numOpt('--temperature', o.temperature as string),
           topK: intOpt('--top-k', o.topK as string),
           topP: numOpt('--top-p', o.topP as string),
           seed: intOpt('--seed', o.seed as string),
-          onToken: (_id, i) => bar.update(i + 1),
-        });
+          onToken: (_id: number, i: number) => bar.update(i + 1),
+        };
+        if (engine === 'cuda' && opts.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
+        const r = await generateOn(m, engine, o.prompt as string, opts, o.modes as string);
         bar.stop();
         const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
         const res = {
           model: m.checkpoint.file,
+          engine,
           prompt: o.prompt,
           text: r.text,
           prompt_tokens: r.promptIds.length,
@@ -122,14 +129,26 @@ export function registerModelCommands(program: Command): void {
       const text = readText(o.text as string);
       const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
       try {
+        const window = intOpt('--window', o.window as string, 2);
+        const stride = o.stride ? intOpt('--stride', o.stride as string, 1) : undefined;
+        const maxTokens = o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined;
+        if (o.patch || o.quant) {
+          if (!o.patch || !o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+          if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
+          const r = await evalPatched(m, text, { select: o.patch as string, quant: o.quant as string, window, stride, maxTokens, qualityTokens: intOpt('--quality-tokens', o.qualityTokens as string, 2) });
+          output(!!o.json, r, () =>
+            [
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16)`,
+              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baseline_ppl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
+              `KL ${r.kl_mean.toExponential(3)}, top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
+              `greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+            ].join('\n'),
+          );
+          return;
+        }
         const bar = progressBar('scoring', 1);
         const t0 = performance.now();
-        const r = await perplexity(m, text, {
-          window: intOpt('--window', o.window as string, 2),
-          stride: o.stride ? intOpt('--stride', o.stride as string, 1) : undefined,
-          maxTokens: o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined,
-          onProgress: (d, t) => bar.update(d, t),
-        });
+        const r = await perplexity(m, text, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
         bar.stop();
         const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
         output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);

@@ -145,12 +145,12 @@ export function writeGGUFModel(
   c: LlamaConfig,
   w: Map<string, { shape: number[]; data: Float32Array }>,
   dtype: 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1' = 'f32',
-  extraMetadata: { key: string; type: GGUFType; value: unknown }[] = [],
+  extraMetadata: { key: string; type: GGUFType; itemType?: GGUFType; value: unknown }[] = [],
 ): void {
   const a = c.architecture;
   const u32 = 'uint32' as GGUFType;
   const f32 = 'float32' as GGUFType;
-  const metadata: { key: string; type: GGUFType; value: unknown }[] = [
+  const metadata: { key: string; type: GGUFType; itemType?: GGUFType; value: unknown }[] = [
     { key: 'general.architecture', type: 'string' as GGUFType, value: a },
     { key: 'general.name', type: 'string' as GGUFType, value: 'synthetic' },
     { key: `${a}.block_count`, type: u32, value: c.numLayers },
@@ -173,4 +173,30 @@ export function writeGGUFModel(
     return { name: ggufName(name)!, dtype: dt, shape: t.shape, data: bytes };
   });
   writeGGUF(file, { metadata: metadata as never, tensors });
+}
+
+/**
+ * GGUF tokenizer metadata for a plain byte-level BPE vocabulary of exactly 256 tokens (GPT-2's byte-to-unicode map,
+ * no merges): every text encodes to its UTF-8 bytes. Lets tiny synthetic models take text prompts.
+ * @example
+ * writeGGUFModel('/tmp/tiny.gguf', cfg, w, 'f32', byteLevelVocabMetadata());
+ */
+export function byteLevelVocabMetadata(): { key: string; type: GGUFType; itemType?: GGUFType; value: unknown }[] {
+  const bs: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
+  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
+  const map = new Map<number, number>(bs.map((b) => [b, b]));
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!map.has(b)) map.set(b, 256 + n++);
+  const tokens = Array.from({ length: 256 }, (_, b) => String.fromCodePoint(map.get(b)!));
+  return [
+    { key: 'tokenizer.ggml.model', type: 'string' as GGUFType, value: 'gpt2' },
+    { key: 'tokenizer.ggml.pre', type: 'string' as GGUFType, value: 'gpt-2' },
+    { key: 'tokenizer.ggml.tokens', type: 'array' as GGUFType, itemType: 'string' as GGUFType, value: tokens },
+    { key: 'tokenizer.ggml.merges', type: 'array' as GGUFType, itemType: 'string' as GGUFType, value: [] },
+    { key: 'tokenizer.ggml.token_type', type: 'array' as GGUFType, itemType: 'int32' as GGUFType, value: tokens.map(() => 1) },
+    { key: 'tokenizer.ggml.eos_token_id', type: 'uint32' as GGUFType, value: 0 },
+    { key: 'tokenizer.ggml.add_bos_token', type: 'bool' as GGUFType, value: false },
+  ];
 }

@@ -1,0 +1,154 @@
+/**
+ * Engines on the command line: `generate --engine tfjs|native|cuda` and `codecllm bench <model> --device cpu|cuda`.
+ * tfjs is the readable reference; native is the multi-threaded C++ CPU engine (same logits within 5e-4); cuda is the
+ * GPU engine with per-linear storage modes (fp16, int8, decode-per-forward, cached, fused).
+ */
+import type { Command } from 'commander';
+import type { LlamaModel } from '../model/llama.js';
+import { generate, type GenerateOptions, type GenerateResult } from '../model/generate.js';
+import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
+import { CudaEngine } from '../engine/cuda.js';
+import { STORAGE_MODES } from '../engine/modes.js';
+import { copyBandwidth } from '../codec/device.js';
+import { err, msg } from '../messages.js';
+import { loadWithProgress, output, intOpt } from './common.js';
+
+export const ENGINES = ['tfjs', 'native', 'cuda'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export function engineOpt(v: string): EngineName {
+  if (!(ENGINES as readonly string[]).includes(v)) throw err('E_ARG', msg.badArg('--engine', `'${v}' (expected ${ENGINES.join(', ')})`));
+  return v as EngineName;
+}
+
+/**
+ * Greedy generation on the chosen engine; same result shape for all three.
+ * @example
+ * const r = await generateOn(model, 'native', 'The capital of France is', { maxTokens: 16 });
+ */
+export async function generateOn(m: LlamaModel, engine: EngineName, prompt: string, o: GenerateOptions, modes = 'fp16'): Promise<GenerateResult> {
+  const maxTokens = o.maxTokens ?? 32;
+  if (engine === 'tfjs') return generate(m, prompt, o);
+  if (engine === 'native') {
+    const eng = createCpuEngine(m);
+    try {
+      return await generateNative(eng, prompt, o);
+    } finally {
+      eng.dispose();
+    }
+  }
+  if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
+  const eng = CudaEngine.fromModel(m, { modes });
+  try {
+    const promptIds = m.tokenizer.encode(prompt);
+    const first = eng.forward(promptIds);
+    const eos = m.tokenizer.eosId;
+    const ids = [first.next];
+    let decodeMs: number[] = [];
+    if (first.next !== eos && maxTokens > 1) {
+      const g = eng.generate(maxTokens - 1);
+      ids.push(...g.tokens);
+      decodeMs = Array.from({ length: g.tokens.length }, () => g.msPerToken);
+    }
+    const cut = eos === null ? -1 : ids.indexOf(eos);
+    const out = cut >= 0 ? ids.slice(0, cut) : ids;
+    return { promptIds, ids: out, text: m.tokenizer.decode(out), prefillMs: first.ms, decodeMs };
+  } finally {
+    eng.dispose();
+  }
+}
+
+/** Decode/prefill timing of one engine session: ms per decode token (median-free mean over n tokens). */
+async function cpuBench(m: LlamaModel, prompt: number[], n: number) {
+  const rows = [];
+  for (const engine of ['tfjs', 'native'] as const) {
+    const r = engine === 'tfjs' ? await generate(m, prompt, { maxTokens: n, stopIds: [] }) : await (async () => {
+      const eng = createCpuEngine(m);
+      try {
+        return await generateNative(eng, prompt, { maxTokens: n, stopIds: [] });
+      } finally {
+        eng.dispose();
+      }
+    })();
+    const dec = r.decodeMs.reduce((a, b) => a + b, 0) / Math.max(1, r.decodeMs.length);
+    rows.push({ engine, prefill_tokens_per_s: (1000 * prompt.length) / r.prefillMs, decode_ms_per_token: dec, decode_tokens_per_s: 1000 / dec, ids: r.ids });
+  }
+  return rows;
+}
+
+function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[]) {
+  const bw = copyBandwidth();
+  const rows = [];
+  let fp16Bytes: number | null = null;
+  for (const mode of modes) {
+    const eng = CudaEngine.fromModel(m, { modes: mode });
+    try {
+      eng.forward(prompt);
+      eng.generate(4);
+      const pre: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        eng.reset();
+        pre.push(eng.forward(prompt).ms);
+      }
+      pre.sort((a, b) => a - b);
+      const g = eng.generate(n);
+      const led = eng.ledger();
+      const acc = eng.expectedBytes();
+      if (mode === 'fp16') fp16Bytes = led.weightBytes;
+      const floorMs = acc.bytesPerToken / ((bw.gbpsReadWrite * 1e9) / 1000);
+      rows.push({
+        mode,
+        decode_ms_per_token: g.msPerToken,
+        graph: g.graph,
+        prefill_tokens_per_s: prompt.length / (pre[1]! / 1000),
+        weight_bytes: led.weightBytes,
+        weight_vs_fp16: fp16Bytes ? led.weightBytes / fp16Bytes : null,
+        bytes_per_token: acc.bytesPerToken,
+        floor_ms: floorMs,
+        x_floor: g.msPerToken / floorMs,
+        vram: led.categories,
+      });
+    } finally {
+      eng.dispose();
+    }
+  }
+  return { copy_bandwidth_gbs_read_write: bw.gbpsReadWrite, rows };
+}
+
+export function registerEngineCommands(program: Command): void {
+  const gen = program.commands.find((c) => c.name() === 'generate');
+  gen?.option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine) | cuda (GPU engine; greedy only)', 'tfjs').option('--modes <spec>', "GPU storage modes for --engine cuda, e.g. fp16, int8, fused, 'int8,lm_head=fp16'", 'fp16');
+
+  program
+    .command('bench <model>')
+    .description('decode ms/token, prefill tokens/s (and on cuda: weight VRAM and bandwidth floor per storage mode)')
+    .option('--device <d>', 'cpu (tfjs vs native engine) | cuda (GPU engine, every storage mode)', 'cpu')
+    .option('--modes <list>', 'comma-separated storage modes for --device cuda', STORAGE_MODES.join(','))
+    .option('--prompt-tokens <n>', 'prefill length', '128')
+    .option('--tokens <n>', 'decode tokens', '64')
+    .option('--json', 'JSON output')
+    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
+      const device = o.device as string;
+      if (device !== 'cpu' && device !== 'cuda') throw err('E_ARG', msg.badArg('--device', `'${device}' (expected cpu or cuda)`));
+      const m = await loadWithProgress(model);
+      try {
+        const np = intOpt('--prompt-tokens', o.promptTokens as string, 1);
+        const prompt = Array.from({ length: np }, (_, i) => (i * 7919 + 17) % m.config.vocabSize);
+        const n = intOpt('--tokens', o.tokens as string, 2);
+        const date = new Date().toISOString();
+        if (device === 'cpu') {
+          const rows = await cpuBench(m, prompt, n);
+          output(!!o.json, { model: m.checkpoint.file, device, date, prompt_tokens: np, decode_tokens: n, rows }, () =>
+            rows.map((r) => `${r.engine.padEnd(7)} prefill ${r.prefill_tokens_per_s.toFixed(0)} tok/s, decode ${r.decode_tokens_per_s.toFixed(1)} tok/s (${r.decode_ms_per_token.toFixed(1)} ms/token)`).join('\n'),
+          );
+        } else {
+          const r = cudaBench(m, prompt, n, (o.modes as string).split(','));
+          output(!!o.json, { model: m.checkpoint.file, device, date, prompt_tokens: np, decode_tokens: n, ...r }, () =>
+            [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB`)].join('\n'),
+          );
+        }
+      } finally {
+        m.dispose();
+      }
+    });
+}
