@@ -29,6 +29,11 @@ if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel" 2>/dev/null; t
   say "python packages for reports"
   bash scripts/setup-report.sh --no-apt | sed 's/^/[setup] /'
 fi
+# Python's safetensors reads what `codecllm decompress` writes (test/cllm-model.test.ts checks it)
+if ! python3 -c "import safetensors.numpy" 2>/dev/null; then
+  say "pip install safetensors==0.8.0 numpy==2.4.6"
+  python3 -m pip install -q --disable-pip-version-check "safetensors==0.8.0" "numpy==2.4.6"
+fi
 
 # --- CUDA 13 toolkit (nvcc, runtime, CCCL) and nvCOMP from PyPI, so the CUDA sources compile here too (no GPU is
 #     needed to compile; CI checks the CUDA build). CODECLLM_CUDA=OFF skips this and builds CPU-only.
