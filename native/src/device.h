@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -110,6 +111,34 @@ bool FreeBuffer(uint32_t id);
 Buffer& GetBuffer(uint32_t id);
 /** Checks that [offset, offset+length) lies inside buffer `id` (checked arithmetic) and returns its address. */
 uint8_t* BufferRange(uint32_t id, uint64_t offset, uint64_t length);
+
+#if defined(CODECLLM_HAVE_NVCOMP)
+/** Batched nvCOMP decompression over a chunk table that stays on the device (the GPU engine decodes a layer's
+ *  linears with one per layer; nvcomp.cc implements it and tests it through nvcompDecompressGroup). Everything that
+ *  needs the host happens in the constructor (temp size queries; for Bitcomp, the plan made from the compressed
+ *  headers, which nvcompBatchedBitcompDecompressAsync would otherwise redo with a stream sync on every call), so
+ *  Launch() only enqueues work: no host sync, capturable into a CUDA graph. The compressed chunks must be complete
+ *  (on the device) when it is constructed; the tables (dIn, dInBytes) must outlive it. */
+class NvGroupDecoder {
+ public:
+  NvGroupDecoder(const std::string& codec, const void* const* dIn, const size_t* dInBytes, size_t n, size_t maxChunk, size_t totalBytes,
+                 bool bitcompPlan, cudaStream_t s);
+  ~NvGroupDecoder();
+  NvGroupDecoder(const NvGroupDecoder&) = delete;
+  NvGroupDecoder& operator=(const NvGroupDecoder&) = delete;
+  /** temp space Launch needs (256-byte aligned pointer) */
+  size_t TempBytes() const;
+  /** "bitcomp-plan" or "nvcomp-batched" */
+  const char* Path() const;
+  /** statuses are nvcompStatus_t (int); dCap = output capacity per chunk, dGot = decompressed sizes */
+  void Launch(const void* const* dIn, const size_t* dInBytes, const size_t* dCap, size_t* dGot, void* const* dOut, int* dStatus, void* temp,
+              size_t tempBytes, cudaStream_t s) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+#endif
 
 }  // namespace cuda
 }  // namespace codecllm
