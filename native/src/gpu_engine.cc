@@ -78,46 +78,12 @@ using cuda::FreeBuffer;
 using cuda::GetBuffer;
 
 // ------------------------------------------------------------------------------------------------------------
-// nvCOMP batched decompression by codec name (default options), enqueued on a stream without host syncs so it can
-// be captured. nvcomp.cc binds the full API for JS (compress + checked decompress with host staging); the engine
-// needs a capturable call over chunk tables that live on the device for its whole life, hence this thin dispatch.
+// nvCOMP decode: one cuda::NvGroupDecoder per layer group (native/src/device.h, implemented in nvcomp.cc), built in
+// BuildGroups over chunk tables that live on the device for the engine's life. Host work (temp size queries, the
+// Bitcomp plan from the compressed headers) happens there; DecodeGroup only enqueues, so the decode step stays
+// capturable. (Calling nvcompBatchedBitcompDecompressAsync per decode, as this file did before, makes a new Bitcomp
+// plan with a stream sync each time: not capturable, and it failed here with nvcompErrorInternal.)
 // ------------------------------------------------------------------------------------------------------------
-#if defined(CODECLLM_HAVE_NVCOMP)
-#if NVCOMP_VER_MAJOR >= 6
-#define ENGINE_NV_TEMP(X, n, chunk, temp, total, s) \
-  nvcompBatched##X##DecompressGetTempSize(n, chunk, nvcompBatched##X##DecompressDefaultOpts, temp, total, s)
-#else
-#define ENGINE_NV_TEMP(X, n, chunk, temp, total, s) \
-  nvcompBatched##X##DecompressGetTempSizeAsync(n, chunk, nvcompBatched##X##DecompressDefaultOpts, temp, total)
-#endif
-#define ENGINE_NV_CODECS(M) M(ans, ANS) M(bitcomp, Bitcomp) M(cascaded, Cascaded) M(deflate, Deflate) \
-  M(gdeflate, Gdeflate) M(lz4, LZ4) M(snappy, Snappy) M(zstd, Zstd)
-
-size_t NvDecompressTemp(const std::string& codec, size_t n, size_t chunk, size_t total, cudaStream_t s) {
-  size_t t = 0;
-#define M(name, X)                                                       \
-  if (codec == #name) {                                                  \
-    CHECK_NVCOMP(ENGINE_NV_TEMP(X, n, chunk, &t, total, s));             \
-    return t;                                                            \
-  }
-  ENGINE_NV_CODECS(M)
-#undef M
-  THROW_ERROR("E_ARG", "unknown nvCOMP codec '" + codec + "'");
-}
-
-void NvDecompress(const std::string& codec, const void* const* in, const size_t* inBytes, const size_t* cap, size_t* got,
-                  size_t n, void* temp, size_t tempBytes, void* const* out, nvcompStatus_t* st, cudaStream_t s) {
-#define M(name, X)                                                                                                 \
-  if (codec == #name) {                                                                                            \
-    CHECK_NVCOMP(nvcompBatched##X##DecompressAsync(in, inBytes, cap, got, n, temp, tempBytes, out,                 \
-                                                   nvcompBatched##X##DecompressDefaultOpts, st, s));               \
-    return;                                                                                                        \
-  }
-  ENGINE_NV_CODECS(M)
-#undef M
-  THROW_ERROR("E_ARG", "unknown nvCOMP codec '" + codec + "'");
-}
-#endif
 
 // ------------------------------------------------------------------------------------------------------------
 // the engine
@@ -203,6 +169,9 @@ struct Group {
   int* dStatus = nullptr;
   void* const* dOut[2] = {nullptr, nullptr};
   int firstGlobalChunk = 0;
+#if defined(CODECLLM_HAVE_NVCOMP)
+  std::unique_ptr<cuda::NvGroupDecoder> dec;
+#endif
 };
 
 class Engine {
@@ -445,12 +414,10 @@ class Engine {
       g.cacheOffset = cacheOff;
       cacheOff += g.bytes;
       maxGroup = std::max(maxGroup, g.bytes);
-      maxTemp = std::max(maxTemp, NvDecompressTemp(g.codec, g.chunks, g.maxChunk, g.bytes, main_));
     }
     // decode areas: one pooled buffer (decode-per-forward), a double buffer (fused), or the per-sequence cache
     if (sched_ == kSchedCached) decode_ = Buf(std::max<size_t>(cacheOff, 1), Tag("decode-cache"));
     else decode_ = Buf(std::max<size_t>(maxGroup, 1) * (sched_ == kSchedFused ? 2 : 1), Tag("decode-scratch"));
-    temp_ = Buf(std::max<size_t>(maxTemp, 1), Tag("nvcomp-temp"));
     // prefill of the fused schedule decodes on the main stream into half 0 (same as decode-per-forward)
     for (size_t gi = 0; gi < groups_.size(); gi++) {
       Group& g = groups_[gi];
@@ -489,7 +456,16 @@ class Engine {
       g.dIn = dIn;
       g.dInBytes = dInBytes;
       g.dCap = dCap;
+      try {
+        g.dec = std::make_unique<cuda::NvGroupDecoder>(g.codec, g.dIn, g.dInBytes, n, g.maxChunk, g.bytes, true, main_);
+      } catch (Error& e) {
+        e.with("codec", g.codec).with("tensor", lin_[g.linears.front()].name).with("op", "decompress setup");
+        throw;
+      }
+      maxTemp = std::max(maxTemp, g.dec->TempBytes());
     }
+    // one temp area, shared: a group's decodes are ordered on one stream (and the fused pipeline's on side_)
+    temp_ = Buf(std::max<size_t>(maxTemp, 1), Tag("nvcomp-temp"));
     evDec_.resize(groups_.size());
     evComp_.resize(groups_.size());
     for (size_t i = 0; i < groups_.size(); i++) {
@@ -512,8 +488,7 @@ class Engine {
     Group& g = groups_[gi];
     if (g.linears.empty()) return;
     try {
-      NvDecompress(g.codec, g.dIn, g.dInBytes, g.dCap, g.dGot, g.chunks, temp_.ptr, temp_.bytes, g.dOut[buf],
-                   reinterpret_cast<nvcompStatus_t*>(g.dStatus), s);
+      g.dec->Launch(g.dIn, g.dInBytes, g.dCap, g.dGot, g.dOut[buf], g.dStatus, temp_.ptr, temp_.bytes, s);
     } catch (Error& e) {  // a launch status: name the codec and the layer's first compressed linear
       e.with("codec", g.codec).with("tensor", lin_[g.linears.front()].name).with("op", "decompress");
       throw;
