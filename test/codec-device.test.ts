@@ -12,6 +12,7 @@ import {
   nvcompCompress,
   nvcompCompressHost,
   nvcompDecompress,
+  nvcompDecompressGroup,
   nvcompDecompressHost,
   nvcompInfo,
   packChunks,
@@ -179,6 +180,77 @@ describe('nvCOMP on the GPU', { skip: gpuNvcomp ? false : 'no GPU or no nvCOMP' 
       assert.ok(Buffer.from(back.data).equals(Buffer.from(data)));
     });
   }
+  it('chunk CRC-32s from the device equal a bitwise CRC-32 of the chunks; a corrupt or cut chunk is rejected before decoding', () => {
+    // readable twin of nvcompBatchedCRC32Async with the CRC-32/ISO-HDLC preset (zlib's crc32)
+    const crc32 = (b: Uint8Array): number => {
+      let c = 0xffffffff;
+      for (const x of b) {
+        c ^= x;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const src = DeviceBuffer.fromHost(data, 't:crc');
+    try {
+      for (const codec of NVCOMP_CODECS) {
+        const z = nvcompCompress(codec, src, { tensor: 'crc.weight' });
+        try {
+          const packed = z.buffer.download();
+          z.chunkOffsets.forEach((off, i) => assert.equal(z.chunkCrc32![i], crc32(packed.subarray(off, off + z.chunkBytes[i]!)), `${codec} chunk ${i}`));
+          packed[z.chunkOffsets[4]! + 1]! ^= 0x10;
+          const bad = DeviceBuffer.fromHost(packed, 't:crc-bad');
+          try {
+            assert.throws(
+              () => nvcompDecompress({ ...z, buffer: bad }, { tensor: 'crc.weight' }),
+              (e: unknown) => e instanceof CodecLLMError && e.code === 'E_NVCOMP' && /tensor 'crc\.weight', chunk 4 of 10: crc32 mismatch/.test(e.message),
+            );
+          } finally {
+            bad.dispose();
+          }
+          const cut = Float64Array.from(z.chunkBytes);
+          cut[9] = cut[9]! - 1;
+          assert.throws(() => nvcompDecompress({ ...z, chunkBytes: cut }), (e: unknown) => e instanceof CodecLLMError && /chunk 9 of 10: crc32 mismatch/.test(e.message));
+        } finally {
+          z.buffer.dispose();
+        }
+      }
+    } finally {
+      src.dispose();
+    }
+  });
+  it('group decode (the GPU engine path): several tensors in one batched call, bit-exact for every codec', () => {
+    const parts = [data.subarray(0, 331776), data.subarray(1000, 1000 + 110592)];
+    const offsets = [0, 331776];
+    const srcs = parts.map((p, i) => DeviceBuffer.fromHost(p, `t:group${i}`));
+    const dst = DeviceBuffer.alloc(331776 + 110592, 't:group-out');
+    try {
+      for (const codec of NVCOMP_CODECS) {
+        const zs = srcs.map((s) => nvcompCompress(codec, s, { tensor: 'g' }));
+        try {
+          dst.fill(0);
+          const r = nvcompDecompressGroup(codec, zs.map((z, i) => ({ z, dstOffset: offsets[i]! })), dst, { chunkSize: 65536 });
+          assert.equal(r.chunks, 6 + 2);
+          assert.equal(r.path, codec === 'bitcomp' ? 'bitcomp-plan' : 'nvcomp-batched');
+          parts.forEach((p, i) => assert.ok(Buffer.from(dst.download(offsets[i]!, p.length)).equals(Buffer.from(p)), `${codec} part ${i}`));
+        } finally {
+          for (const z of zs) z.buffer.dispose();
+        }
+      }
+    } finally {
+      for (const s of srcs) s.dispose();
+      dst.dispose();
+    }
+  });
+  it('release() hands the memory over without freeing it', () => {
+    const a = DeviceBuffer.fromHost(data.subarray(0, 64), 't:rel');
+    const before = vramLedger().ownBytes;
+    const id = a.release();
+    assert.ok(a.disposed);
+    assert.equal(vramLedger().ownBytes, before, 'still allocated');
+    assert.throws(() => a.release(), (e: unknown) => e instanceof CodecLLMError && e.message === msg.bufferDisposed('t:rel'));
+    DeviceBuffer.adopt(id, 64, 't:rel2').dispose();
+    assert.equal(vramLedger().ownBytes, before - 64);
+  });
   it('a corrupt chunk is an E_NVCOMP error naming codec, tensor and chunk', () => {
     const chunks = cpuCompressChunks('zstd', data, 65536);
     chunks[3] = chunks[3]!.slice().fill(0x55, 0, 40);

@@ -199,6 +199,20 @@ export class DeviceBuffer {
     registry.unregister(this);
     callNative(() => this.#n.deviceFree(this.id));
   }
+
+  /**
+   * Gives up ownership WITHOUT freeing: marks this object disposed (the finalizer will not free it) and returns the
+   * id, for memory that native code owns from now on (the GPU engine takes packed nvCOMP chunks this way), or for a
+   * buffer {@link DeviceBuffer.adopt}ed only to be read.
+   * @example
+   * engineSetCompressed(engineId, i, 'ans', z.buffer.release(), z.chunkOffsets, z.chunkBytes, z.chunkSize);
+   */
+  release(): number {
+    if (this.#disposed) throw err('E_ARG', msg.bufferDisposed(this.tag));
+    this.#disposed = true;
+    registry.unregister(this);
+    return this.id;
+  }
 }
 
 /** Buffers freed by the finalizer because they were never dispose()d. */

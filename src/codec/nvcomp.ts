@@ -5,7 +5,10 @@
  * A tensor is cut into chunks (default 64 KiB, capped by the codec's maximum; chunk i covers
  * [i*chunkSize, min((i+1)*chunkSize, rawBytes))). Every launch status and every per-chunk status is checked and each
  * chunk's decompressed size is compared with the expected one; a failure is a CodecLLMError E_NVCOMP naming codec,
- * tensor, chunk and status (msg.nvcompChunkFailed / msg.nvcompChunkSize). LZ4, Zstd, Deflate and Snappy chunks are
+ * tensor, chunk and status (msg.nvcompChunkFailed / msg.nvcompChunkSize). Compression also returns each packed chunk's
+ * CRC-32 (zlib's crc32, computed on the device); decompression verifies them on the device BEFORE any chunk reaches
+ * the decoder, because nvCOMP 5.1 documents corrupt input as undefined behaviour (possibly an illegal memory access
+ * that kills the process's CUDA context) for every decoder but ANS and LZ4. LZ4, Zstd, Deflate and Snappy chunks are
  * the standard formats of the CPU codecs with the same names (src/codec/cpu.ts): raw LZ4 block, zstd frame, raw
  * deflate (RFC 1951), raw snappy. GDeflate, ANS, Bitcomp and Cascaded are nvCOMP's own formats.
  *
@@ -19,7 +22,15 @@
  * z.buffer.dispose(); back.buffer.dispose(); src.dispose();
  */
 import { err, msg } from '../messages.js';
-import { callNative, loadNative, requireNative, type NativeAddon, type NativeNvcompOptions } from '../native.js';
+import {
+  callNative,
+  loadNative,
+  requireNative,
+  type NativeAddon,
+  type NativeNvcompCompressResult,
+  type NativeNvcompDecompressResult,
+  type NativeNvcompOptions,
+} from '../native.js';
 import type { CpuCodec } from './cpu.js';
 import { DeviceBuffer, requireDevice } from './device.js';
 
@@ -52,16 +63,30 @@ export interface NvcompCompressed {
   ms: number;
   /** options used (needed again to decompress: dataType for some codecs, chunkSize) */
   options: NvcompOptions;
+  /** CRC-32 of each packed chunk (zlib crc32); nvcompDecompress verifies them before decoding */
+  chunkCrc32?: Uint32Array;
+}
+
+/** The addon's nvCOMP functions as this module calls them (newer than src/native.ts's declarations). */
+interface NvcompAddon {
+  nvcompCompress(codec: string, srcId: number, srcOffset: number, bytes: number, tag: string, opts: NativeNvcompOptions):
+    NativeNvcompCompressResult & { chunkCrc32?: Uint32Array; tempBytes?: number; slotBytes?: number };
+  nvcompDecompress(codec: string, srcId: number, chunkOffsets: Float64Array, chunkBytes: Float64Array, dstId: number, dstOffset: number,
+    rawBytes: number, opts: NativeNvcompOptions, chunkCrc32?: Uint32Array): NativeNvcompDecompressResult & { verified?: boolean };
+  nvcompDecompressGroup?(codec: string, parts: { id: number; chunkOffsets: Float64Array; chunkBytes: Float64Array; rawBytes: number; dstOffset: number }[],
+    dstId: number, opts: NativeNvcompOptions & { bitcompPlan?: boolean }): { chunks: number; ms: number; path: string; tempBytes: number };
 }
 
 function assertCodec(codec: string): asserts codec is NvcompCodec {
   if (!(NVCOMP_CODECS as readonly string[]).includes(codec)) throw err('E_ARG', msg.unknownCodec(codec, NVCOMP_CODECS));
 }
 
-function requireNvcomp(what: string): Required<NativeAddon> {
+type NvcompNative = Omit<Required<NativeAddon>, 'nvcompCompress' | 'nvcompDecompress'> & NvcompAddon;
+
+function requireNvcomp(what: string): NvcompNative {
   const n = requireDevice(what);
   if (!n.buildInfo().nvcomp) throw err('E_NVCOMP', msg.nvcompMissing(what));
-  return n;
+  return n as unknown as NvcompNative;
 }
 
 /**
@@ -121,18 +146,25 @@ export function nvcompCompress(
     ratio: r.compressedBytes > 0 ? bytes / r.compressedBytes : 1,
     ms: r.ms,
     options: { ...native, chunkSize: r.chunkSize },
+    ...(r.chunkCrc32 ? { chunkCrc32: r.chunkCrc32 } : {}),
   };
 }
 
 /**
- * Decompresses into `dst` (allocated when not given) at `dstOffset`; checks every chunk's status and size.
+ * Decompresses into `dst` (allocated when not given) at `dstOffset`; checks every chunk's status and size. When
+ * `c.chunkCrc32` is there (nvcompCompress sets it) each chunk's CRC-32 is checked on the device first and a
+ * mismatch is E_NVCOMP naming the chunk, without running the decoder; `verify: false` skips that (benchmarks of
+ * the decoder alone, or tests of how a decoder meets corrupt input).
  * @example
  * const { buffer, ms } = nvcompDecompress(z);
  */
 export function nvcompDecompress(
-  c: Pick<NvcompCompressed, 'codec' | 'buffer' | 'rawBytes' | 'chunkSize' | 'chunkBytes' | 'chunkOffsets'> & { options?: NvcompOptions },
-  o: { dst?: DeviceBuffer; dstOffset?: number; tensor?: string; iterations?: number; stream?: number; tag?: string } = {},
-): { buffer: DeviceBuffer; ms: number } {
+  c: Pick<NvcompCompressed, 'codec' | 'buffer' | 'rawBytes' | 'chunkSize' | 'chunkBytes' | 'chunkOffsets'> & {
+    options?: NvcompOptions;
+    chunkCrc32?: Uint32Array;
+  },
+  o: { dst?: DeviceBuffer; dstOffset?: number; tensor?: string; iterations?: number; stream?: number; tag?: string; verify?: boolean } = {},
+): { buffer: DeviceBuffer; ms: number; verified: boolean } {
   assertCodec(c.codec);
   const n = requireNvcomp(`nvCOMP ${c.codec}`);
   if (c.buffer.disposed) throw err('E_ARG', msg.bufferDisposed(c.buffer.tag));
@@ -143,10 +175,11 @@ export function nvcompDecompress(
     if (o.tensor !== undefined) opts.tensor = o.tensor;
     if (o.iterations !== undefined) opts.iterations = o.iterations;
     if (o.stream !== undefined) opts.stream = o.stream;
+    const crc = o.verify === false ? undefined : c.chunkCrc32;
     const r = callNative(() =>
-      n.nvcompDecompress(c.codec, c.buffer.id, c.chunkOffsets, c.chunkBytes, dst.id, o.dstOffset ?? 0, c.rawBytes, opts),
+      n.nvcompDecompress(c.codec, c.buffer.id, c.chunkOffsets, c.chunkBytes, dst.id, o.dstOffset ?? 0, c.rawBytes, opts, crc),
     );
-    return { buffer: dst, ms: r.ms };
+    return { buffer: dst, ms: r.ms, verified: r.verified === true };
   } catch (e) {
     if (!o.dst) dst.dispose();
     throw e;
@@ -224,4 +257,32 @@ export function nvcompDecompressHost(
   } finally {
     buf.dispose();
   }
+}
+
+/** One tensor of a group decode: packed chunks as nvcompCompress made them, decoded to `dstOffset` of the group's buffer. */
+export interface NvcompGroupPart {
+  z: Pick<NvcompCompressed, 'buffer' | 'rawBytes' | 'chunkBytes' | 'chunkOffsets'>;
+  dstOffset: number;
+}
+
+/**
+ * Decodes several tensors' chunks in ONE batched nvCOMP call into `dst`, through the GPU engine's decode path
+ * (native cuda::NvGroupDecoder: chunk tables on the device, Bitcomp through a plan made once from the compressed
+ * headers unless `bitcompPlan: false`), and checks every chunk's status and size. For tests and diagnosis.
+ * @example
+ * const r = nvcompDecompressGroup('ans', [{ z: a, dstOffset: 0 }, { z: b, dstOffset: 65536 }], out, { chunkSize: 65536 });
+ */
+export function nvcompDecompressGroup(
+  codec: NvcompCodec,
+  parts: readonly NvcompGroupPart[],
+  dst: DeviceBuffer,
+  opts: NvcompOptions & { bitcompPlan?: boolean } = {},
+): { chunks: number; ms: number; path: string; tempBytes: number } {
+  assertCodec(codec);
+  const n = requireNvcomp(`nvCOMP ${codec}`);
+  if (!n.nvcompDecompressGroup) throw err('E_NVCOMP', msg.nvcompMissing('nvcompDecompressGroup (rebuild the addon)'));
+  for (const p of parts) if (p.z.buffer.disposed) throw err('E_ARG', msg.bufferDisposed(p.z.buffer.tag));
+  if (dst.disposed) throw err('E_ARG', msg.bufferDisposed(dst.tag));
+  const native = parts.map((p) => ({ id: p.z.buffer.id, chunkOffsets: p.z.chunkOffsets, chunkBytes: p.z.chunkBytes, rawBytes: p.z.rawBytes, dstOffset: p.dstOffset }));
+  return callNative(() => n.nvcompDecompressGroup!(codec, native, dst.id, opts));
 }
