@@ -6,8 +6,11 @@
 #   2. cmake build of native/ (sm_90) with the carried headers/libraries -> native/build/Release/codecllm_native.node
 #   3. node .gpubuild/check-nvcomp.mjs      correctness table (exit 1 on any failure)
 #   4. node .gpubuild/bench-nvcomp.mjs      ratio / GB/s / fraction of D2D copy bandwidth
-# Results go to $OUT (env.txt, build.log, check-nvcomp.{txt,json}, bench-nvcomp.{txt,md,json}).
-# Env: CHECK_MIB (8), BENCH_MIB (256), BENCH_ITERS (10), SKIP_BENCH=1.
+#   5. compute-sanitizer memcheck with CODECLLM_NVCOMP_EXACT=1 (nvCOMP temp space and output slots as separate
+#      exact-size allocations, addresses on stderr) on the parts in SANITIZE_PARTS (default ans-file) and on parts
+#      that stopped on a CUDA fault (check-nvcomp.json "faulted"), at most SANITIZE_MAX (3), SANITIZE_TIMEOUT (90) s each
+# Results go to $OUT (env.txt, build.log, check-nvcomp.{txt,json}, bench-nvcomp.{txt,md,json}, sanitizer-*.txt).
+# Env: CHECK_MIB (8), BENCH_MIB (256), BENCH_ITERS (10), SKIP_BENCH=1, SANITIZE_PARTS, SANITIZE_MAX, SANITIZE_TIMEOUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/out-gpu}
@@ -47,6 +50,23 @@ bench=0
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   node .gpubuild/bench-nvcomp.mjs --mib "${BENCH_MIB:-256}" --iters "${BENCH_ITERS:-10}" --out-dir "$OUT" 2>&1 | tee "$OUT/bench-nvcomp.txt"
   bench=${PIPESTATUS[0]}
+fi
+# compute-sanitizer memcheck (CODECLLM_NVCOMP_EXACT=1): the parts in SANITIZE_PARTS (default: ans-file, the ANS repro
+# of the issue's bug 2), then parts that stopped on a fault, except observations of undefined behaviour (raw-corrupt:*)
+# and the binding-as-before repro
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [ -n "$CS" ] && [ -f "$OUT/check-nvcomp.json" ]; then
+  { for p in ${SANITIZE_PARTS-ans-file}; do echo "$p"; done
+    node -e '
+      const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      for (const x of j.faulted || []) if (!x.part.startsWith("raw-") && !x.env) console.log(x.part);
+    ' "$OUT/check-nvcomp.json"; } | awk '!seen[$0]++' | head -"${SANITIZE_MAX:-3}" | while read -r part; do
+    f="$OUT/sanitizer-${part//[:\/]/-}.txt"
+    echo "run-on-device: compute-sanitizer memcheck on part $part -> $(basename "$f")"
+    env CODECLLM_NVCOMP_EXACT=1 timeout "${SANITIZE_TIMEOUT:-90}" "$CS" --tool memcheck --print-limit 12 \
+      node .gpubuild/check-nvcomp.mjs --part "$part" --mib "${CHECK_MIB:-8}" > "$f" 2>&1
+    echo "  exit $?; $(grep -c "Invalid" "$f") 'Invalid' lines"; grep -m 12 -E "ROW|ERROR SUMMARY|Invalid|bytes after|by thread|nvcomp-debug|FAULT" "$f" | cut -c1-260
+  done
 fi
 echo "run-on-device: check exit $check, bench exit $bench; results in $OUT"
 exit $((check != 0 ? 1 : bench != 0 ? 4 : 0))
