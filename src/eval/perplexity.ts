@@ -37,14 +37,24 @@ export interface PerplexityResult {
   nll: Float32Array;
 }
 
-/** Token NLLs of `targets` given logits rows (T, V): row t predicts targets[t]. */
-export function tokenNll(logits: tf.Tensor2D, targets: number[]): Float32Array {
-  return tf.tidy(() => {
-    const [T, V] = logits.shape;
-    const lp = tf.reshape(tf.logSoftmax(logits, -1), [T * V]);
-    const idx = tf.tensor1d(targets.map((t, i) => i * V + t), 'int32');
-    return tf.neg(tf.gather(lp, idx)).dataSync() as Float32Array;
-  });
+/**
+ * Token NLLs of `targets` given logits rows (T, V): row t predicts targets[t]. Works through the rows in blocks so
+ * the log-softmax temporaries stay small (a 512 x 49152 block would need 100 MB each in the wasm heap).
+ */
+export function tokenNll(logits: tf.Tensor2D, targets: number[], rowsPerBlock = 64): Float32Array {
+  const [T, V] = logits.shape;
+  const out = new Float32Array(T);
+  for (let r0 = 0; r0 < T; r0 += rowsPerBlock) {
+    const n = Math.min(rowsPerBlock, T - r0);
+    const v = tf.tidy(() => {
+      const block = tf.slice(logits, [r0, 0], [n, V]);
+      const lp = tf.reshape(tf.logSoftmax(block, -1), [n * V]);
+      const idx = tf.tensor1d(targets.slice(r0, r0 + n).map((t, i) => i * V + t), 'int32');
+      return tf.neg(tf.gather(lp, idx)).dataSync() as Float32Array;
+    });
+    out.set(v, r0);
+  }
+  return out;
 }
 
 /** Summary statistics of per-token NLLs. */
@@ -86,10 +96,8 @@ export async function perplexity(model: LlamaModel, text: string | number[], o: 
     const win = ids.slice(begin, end);
     // window rows r predict token begin+r+1; score rows whose target index > scoredUpTo
     const firstRow = Math.max(0, scoredUpTo - begin);
-    const { logits } = model.forward(win.slice(0, win.length - 1));
-    const rows = tf.slice(logits, [firstRow, 0], [win.length - 1 - firstRow, model.config.vocabSize]) as tf.Tensor2D;
-    const v = tokenNll(rows, win.slice(firstRow + 1));
-    rows.dispose();
+    const { logits } = model.forward(win.slice(0, win.length - 1), undefined, { logitsFrom: firstRow });
+    const v = tokenNll(logits, win.slice(firstRow + 1));
     logits.dispose();
     nll.set(v, begin + firstRow);
     scoredUpTo = end - 1;

@@ -64,12 +64,14 @@ export interface KVCache {
 export interface ForwardOptions {
   /** Compute logits only for the last position (generation). Default false. */
   lastOnly?: boolean;
+  /** Compute logits only for positions >= logitsFrom (perplexity windows score a suffix). Default 0. */
+  logitsFrom?: number;
   /** Also return the residual stream after every block, (T, h) each, as Float32Arrays. */
   collectResiduals?: boolean;
 }
 
 export interface ForwardResult {
-  /** (T, vocab) or (1, vocab) with lastOnly. Caller disposes. */
+  /** (T - logitsFrom, vocab), or (1, vocab) with lastOnly. Caller disposes. */
   logits: tf.Tensor2D;
   /** residuals[l] is the residual stream after block l, (T, h) row-major; only with collectResiduals. */
   residuals?: Float32Array[];
@@ -336,8 +338,8 @@ export class LlamaModel {
         x = tf.add(x, mlp);
         if (residuals) residuals.push(x.dataSync() as Float32Array);
       }
-      let last = x;
-      if (opts.lastOnly && T > 1) last = tf.slice(x, [T - 1, 0], [1, c.hiddenSize]);
+      const from = opts.lastOnly ? T - 1 : Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
+      const last = from > 0 ? (tf.slice(x, [from, 0], [T - from, c.hiddenSize]) as tf.Tensor2D) : x;
       return this.lin(this.lmHead, this.rmsNorm(last, this.norm));
     });
     if (cache) cache.length = S;
