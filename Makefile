@@ -23,6 +23,7 @@ model:
 demo: setup
 	node bin/codecllm.js info default
 	node bin/codecllm.js generate default --prompt "$(PROMPT)" --max-tokens 32
+	node bin/codecllm.js generate default --prompt "$(PROMPT)" --max-tokens 32 --engine native
 	node bin/codecllm.js eval default --text $(DEMO_TEXT)
 
 typecheck:
