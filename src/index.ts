@@ -23,11 +23,11 @@ export { numel } from './tensors/tensor.js';
 export * from './quant/index.js';
 
 // codecs
-export { cpuCompress, cpuDecompress, xxhash64, CPU_CODECS } from './codec/cpu.js';
+export { cpuCompress, cpuDecompress, cpuCompressChunks, cpuDecompressChunks, xxhash64, CPU_CODECS } from './codec/cpu.js';
 export type { CpuCodec } from './codec/cpu.js';
 export { nvcompAvailable, nvcompCompress, nvcompDecompress, NVCOMP_CODECS } from './codec/nvcomp.js';
 export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './codec/device.js';
-export { TRANSFORMS, applyTransform, invertTransform, byteplaneSplit, byteplaneMerge, bf16ExponentSplit, bf16ExponentMerge } from './codec/transforms.js';
+export { TRANSFORMS, transformPlanes, applyTransform, invertTransform, byteplaneSplit, byteplaneMerge, bf16ExponentSplit, bf16ExponentMerge } from './codec/transforms.js';
 export type { Transform } from './codec/transforms.js';
 export { shannonEntropy, entropyBoundBytes, entropyReport, byteHistogram } from './codec/entropy.js';
 export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './formats/cllm.js';
@@ -52,6 +52,9 @@ export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './mo
 // engines
 export { createCpuEngine, generateNative } from './engine/cpu-native.js';
 export type { CpuEngine, CpuEngineOptions } from './engine/cpu-native.js';
+export { CudaEngine } from './engine/cuda.js';
+export type { CudaEngineOptions, CudaLedger } from './engine/cuda.js';
+export { STORAGE_MODES, parseModeSpec } from './engine/modes.js';
 
 // evaluation
 export { perplexity } from './eval/perplexity.js';
