@@ -26,7 +26,7 @@ import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
-import { rng, sampleToken, type GenerateOptions, type GenerateResult } from '../model/generate.js';
+import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
 import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -369,37 +369,8 @@ function spread(r: { raw: Uint8Array | null; type: string | null }): [Uint8Array
  * console.log(r.ids, r.decodeMs);
  */
 export async function generateNative(engine: CpuEngine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
-  const model = engine.model;
-  const tok = model.tokenizer;
-  let promptIds: number[];
-  if (typeof prompt === 'string') {
-    if (!tok) throw err('E_TOKENIZER', msg.noTokenizer(model.checkpoint.file));
-    promptIds = tok.encode(prompt);
-  } else promptIds = [...prompt];
-  if (promptIds.length === 0 && model.config.bosTokenId !== null) promptIds = [model.config.bosTokenId];
-  const maxTokens = o.maxTokens ?? 32;
-  const stop = new Set(o.stopIds ?? (tok?.eosId !== null && tok?.eosId !== undefined ? [tok.eosId] : model.config.eosTokenId !== null ? [model.config.eosTokenId] : []));
-  const rand = rng(o.seed ?? 0);
-  const cache = engine.newCache();
-  const ids: number[] = [];
-  const decodeMs: number[] = [];
-  let prefillMs = 0;
-  try {
-    let input: readonly number[] = promptIds;
-    for (let i = 0; i < maxTokens; i++) {
-      const t0 = performance.now();
-      const row = engine.forward(input, cache, { lastOnly: true });
-      const next = sampleToken(row, o, rand);
-      const dt = performance.now() - t0;
-      if (i === 0) prefillMs = dt;
-      else decodeMs.push(dt);
-      if (stop.has(next)) break;
-      ids.push(next);
-      o.onToken?.(next, i);
-      input = [next];
-    }
-  } finally {
-    engine.freeCache(cache);
-  }
-  return { promptIds, ids, text: tok ? tok.decode(ids) : ids.join(' '), prefillMs, decodeMs };
+  return generateWith(engine.model, prompt, o, () => {
+    const cache = engine.newCache();
+    return { step: (input) => engine.forward(input, cache, { lastOnly: true }), end: () => engine.freeCache(cache) };
+  });
 }

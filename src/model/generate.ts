@@ -70,13 +70,26 @@ export function sampleToken(logits: Float32Array, o: GenerateOptions, rand: () =
   return idx[idx.length - 1]!;
 }
 
+/** One generation session of some engine: feed tokens, get the last position's logits (vocab,). */
+export interface DecodeSession {
+  step(input: readonly number[]): Float32Array | Promise<Float32Array>;
+  end(): void;
+}
+
+/** What generation needs of a model besides its forward pass. */
+export interface GenerationModel {
+  readonly tokenizer: LlamaModel['tokenizer'];
+  readonly config: Pick<LlamaModel['config'], 'bosTokenId' | 'eosTokenId'>;
+  readonly checkpoint: { readonly file: string };
+}
+
 /**
- * Continue a prompt (text or token ids).
+ * The generation loop shared by every engine: tokenize, prefill, then sample and feed back one token at a time until
+ * maxTokens or a stop id, timing the prefill and each decode step.
  * @example
- * const r = await generate(model, 'The capital of France is', { maxTokens: 16 });
- * console.log(r.text);
+ * const r = await generateWith(model, 'Hello', { maxTokens: 8 }, () => mySession());
  */
-export async function generate(model: LlamaModel, prompt: string | number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generateWith(model: GenerationModel, prompt: string | readonly number[], o: GenerateOptions, open: () => DecodeSession): Promise<GenerateResult> {
   const tok = model.tokenizer;
   let promptIds: number[];
   if (typeof prompt === 'string') {
@@ -87,17 +100,15 @@ export async function generate(model: LlamaModel, prompt: string | number[], o: 
   const maxTokens = o.maxTokens ?? 32;
   const stop = new Set(o.stopIds ?? (tok?.eosId !== null && tok?.eosId !== undefined ? [tok.eosId] : model.config.eosTokenId !== null ? [model.config.eosTokenId] : []));
   const rand = rng(o.seed ?? 0);
-  const cache = model.newCache();
+  const session = open();
   const ids: number[] = [];
   const decodeMs: number[] = [];
   let prefillMs = 0;
   try {
-    let input = promptIds;
+    let input: readonly number[] = promptIds;
     for (let i = 0; i < maxTokens; i++) {
       const t0 = performance.now();
-      const { logits } = model.forward(input, cache, { lastOnly: true });
-      const row = (await logits.data()) as Float32Array;
-      logits.dispose();
+      const row = await session.step(input);
       const next = sampleToken(row, o, rand);
       const dt = performance.now() - t0;
       if (i === 0) prefillMs = dt;
@@ -108,9 +119,30 @@ export async function generate(model: LlamaModel, prompt: string | number[], o: 
       input = [next];
     }
   } finally {
-    model.disposeCache(cache);
+    session.end();
   }
   return { promptIds, ids, text: tok ? tok.decode(ids) : ids.join(' '), prefillMs, decodeMs };
+}
+
+/**
+ * Continue a prompt (text or token ids) on the tfjs reference.
+ * @example
+ * const r = await generate(model, 'The capital of France is', { maxTokens: 16 });
+ * console.log(r.text);
+ */
+export async function generate(model: LlamaModel, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  return generateWith(model, prompt, o, () => {
+    const cache = model.newCache();
+    return {
+      async step(input) {
+        const { logits } = model.forward(input, cache, { lastOnly: true });
+        const row = (await logits.data()) as Float32Array;
+        logits.dispose();
+        return row;
+      },
+      end: () => model.disposeCache(cache),
+    };
+  });
 }
 
 export { tf };
