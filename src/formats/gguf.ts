@@ -14,9 +14,9 @@
  * for an unsupported tensor type) naming the file.
  */
 import { err, msg } from '../messages.js';
-import { DTYPES, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from './dtypes.js';
-import { dequantizeBlocks } from './ggml-blocks.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import { DTYPES, type StorageDType } from './dtypes.js';
+import type { TensorInfo } from '../tensors/tensor.js';
+import { IndexedFileSource } from './file-source.js';
 import {
   BinaryReader, ByteWriter, alignUp, bufferSource, openFileSource, parseWithGrowingPrefix, printable, safeAdd, safeMul, toSafe,
   writeFileAtomic, type ByteSource, type ParseCtx,
@@ -228,53 +228,22 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
  * @example
  * const g = openGGUF('m.gguf'); g.info('blk.0.attn_q.weight').shape; // [576, 576] (PyTorch order)
  */
-export class GGUFFile implements TensorSource {
+export class GGUFFile extends IndexedFileSource<GGUFTensorInfo> {
   readonly version: number;
   readonly metadata: Map<string, GGUFValue>;
   /** Metadata with stored types, in file order (feed to `writeGGUF` to copy a file). */
   readonly entries: readonly GGUFMetadataEntry[];
   readonly alignment: number;
-  readonly dataOffset: number;
-  private readonly byName: Map<string, GGUFTensorInfo>;
 
-  constructor(
-    private readonly src: ByteSource,
-    h: GGUFHeader,
-  ) {
+  constructor(src: ByteSource, h: GGUFHeader) {
+    super(src, h.tensors, h.dataOffset);
     this.version = h.version;
     this.entries = h.entries;
     this.metadata = new Map(h.entries.map((e) => [e.key, e.value]));
     this.alignment = h.alignment;
-    this.dataOffset = h.dataOffset;
-    this.byName = new Map(h.tensors.map((t) => [t.name, t]));
   }
-  get file(): string {
-    return this.src.file;
-  }
-  /** Tensors in header order. */
-  list(): GGUFTensorInfo[] {
-    return [...this.byName.values()];
-  }
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-  info(name: string): GGUFTensorInfo {
-    const t = this.byName.get(name);
-    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, printable(name)));
-    return t;
-  }
-  readRaw(name: string): Uint8Array {
-    const t = this.info(name);
-    return this.src.read(this.dataOffset + t.offset, t.byteLength);
-  }
-  readF32(name: string): Float32Array {
-    const t = this.info(name);
-    const raw = this.readRaw(name);
-    const n = (t.byteLength / DTYPES[t.dtype].blockBytes) * DTYPES[t.dtype].blockElems;
-    return DTYPES[t.dtype].blockElems > 1 ? dequantizeBlocks(t.dtype as GGMLBlockDType, raw, n) : decodeToF32(t.dtype as ElementDType, raw, n);
-  }
-  close(): void {
-    this.src.close();
+  protected offsetOf(t: GGUFTensorInfo): number {
+    return t.offset;
   }
 }
 

@@ -9,8 +9,9 @@
  */
 import * as path from 'node:path';
 import { err, msg } from '../messages.js';
-import { DTYPES, decodeToF32, type ElementDType } from './dtypes.js';
+import { DTYPES, type ElementDType } from './dtypes.js';
 import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import { IndexedFileSource } from './file-source.js';
 import { bufferSource, openFileSource, printable, safeMul, writeFileAtomic, type ByteSource, type ParseCtx } from './binary.js';
 
 /** Largest accepted header (the safetensors reference uses the same bound). */
@@ -158,44 +159,15 @@ export function parseSafetensorsHeader(header: Uint8Array | string, fileSize: nu
  * @example
  * const st = openSafetensors('model.safetensors'); st.metadata.format; // 'pt'
  */
-export class SafetensorsFile implements TensorSource {
+export class SafetensorsFile extends IndexedFileSource<SafetensorsEntry> {
   readonly metadata: Record<string, string>;
-  private readonly byName: Map<string, SafetensorsEntry>;
-  private readonly dataOffset: number;
 
-  constructor(
-    private readonly src: ByteSource,
-    header: SafetensorsHeader,
-  ) {
+  constructor(src: ByteSource, header: SafetensorsHeader) {
+    super(src, header.tensors, header.dataOffset);
     this.metadata = header.metadata;
-    this.dataOffset = header.dataOffset;
-    this.byName = new Map(header.tensors.map((t) => [t.name, t]));
   }
-  get file(): string {
-    return this.src.file;
-  }
-  /** Tensors in data-section order. */
-  list(): SafetensorsEntry[] {
-    return [...this.byName.values()];
-  }
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-  info(name: string): SafetensorsEntry {
-    const t = this.byName.get(name);
-    if (!t) throw err('E_FORMAT', msg.missingTensor(this.file, printable(name)));
-    return t;
-  }
-  readRaw(name: string): Uint8Array {
-    const t = this.info(name);
-    return this.src.read(this.dataOffset + t.begin, t.byteLength);
-  }
-  readF32(name: string): Float32Array {
-    const t = this.info(name);
-    return decodeToF32(t.dtype, this.readRaw(name), t.byteLength / DTYPES[t.dtype].blockBytes);
-  }
-  close(): void {
-    this.src.close();
+  protected offsetOf(t: SafetensorsEntry): number {
+    return t.begin;
   }
 }
 
