@@ -37,7 +37,7 @@
  */
 import { err, msg } from '../messages.js';
 import { E4M3, E4M3_MAX, NF4, SCALE_CODECS, e4m3Encode, nf4Encode, rne } from './numerics.js';
-import { FORMAT_INFO, type QuantSpec, formatSpec, groupLayout, quantSizes, toSpec, validateSpec } from './spec.js';
+import { FORMAT_INFO, type GroupLayout, type QuantSpec, formatSpec, groupLayout, groupOf, quantSizes, toSpec, validateSpec } from './spec.js';
 
 /** What the quantizer had to do about dtype limits; counts of groups (scale*) or weights (clipped). */
 export interface QuantStats {
@@ -196,34 +196,20 @@ export function chooseGroupParams(spec: QuantSpec, lo: number, hi: number, stats
 }
 
 /** Group ranges: lo[g] = min(0, min w), hi[g] = max(0, max w). Throws E_QUANT on a non-finite weight. */
-function groupRanges(w: Float32Array, spec: QuantSpec, rows: number, cols: number, nGroups: number) {
+function groupRanges(w: Float32Array, spec: QuantSpec, layout: GroupLayout) {
+  const { rows, cols, nGroups } = layout;
   const lo = new Float64Array(nGroups);
   const hi = new Float64Array(nGroups);
-  const gs = spec.groupSize;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = w[r * cols + c]!;
       if (!Number.isFinite(v)) throw err('E_QUANT', msg.quantNonFinite(v, r, c));
-      const g = groupIndex(spec, r, c, cols, gs);
+      const g = groupOf(spec, layout, r, c);
       if (v < lo[g]!) lo[g] = v;
       if (v > hi[g]!) hi[g] = v;
     }
   }
   return { lo, hi };
-}
-
-/** Group of weight (r, c) (spec.ts groupOf, inlined form). */
-function groupIndex(spec: QuantSpec, r: number, c: number, cols: number, gs: number): number {
-  switch (spec.granularity) {
-    case 'per-tensor':
-      return 0;
-    case 'per-channel':
-      return r;
-    case 'per-input-channel':
-      return c;
-    case 'group':
-      return r * Math.ceil(cols / gs) + Math.floor(c / gs);
-  }
 }
 
 /** Unpacked code i of a quantized tensor (4-bit: the nibble as stored, e.g. q + 8 for int4 sym). */
@@ -265,13 +251,14 @@ export function scaleBits(q: QuantizedTensor): Uint32Array {
 export function quantize(w: Float32Array, shape: readonly number[], specIn: QuantSpec | string): QuantizedTensor {
   const spec = toSpec(specIn);
   const [rows, cols] = checkShape(shape, w.length);
-  const { nGroups } = groupLayout(spec, rows, cols);
+  const layout = groupLayout(spec, rows, cols);
+  const { nGroups } = layout;
   const info = FORMAT_INFO[spec.format];
   const dt = SCALE_CODECS[spec.scaleDType];
   const stats = emptyStats(nGroups);
 
   // 1. ranges, 2. scale and zero point per group
-  const { lo, hi } = groupRanges(w, spec, rows, cols, nGroups);
+  const { lo, hi } = groupRanges(w, spec, layout);
   const sv = new Float64Array(nGroups);
   const zv = new Int32Array(nGroups);
   const scales = spec.scaleDType === 'fp32' ? new Float32Array(nGroups) : new Uint16Array(nGroups);
@@ -289,7 +276,7 @@ export function quantize(w: Float32Array, shape: readonly number[], specIn: Quan
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupIndex(spec, r, c, cols, spec.groupSize);
+      const g = groupOf(spec, layout, r, c);
       const s = sv[g]!;
       const x = s === 0 ? 0 : w[i]! / s;
       const { code, clipped } = clampedCode(spec, x, zv[g]!);
