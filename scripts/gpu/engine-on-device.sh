@@ -12,6 +12,9 @@
 #     2. carry [.gpuengine/m2]                                    command: bash scripts/gpu/engine-on-device.sh 2
 #     3. carry [.gpuengine/m3, .gpuengine/dist, .gpuengine/native, .gpuengine/ref]
 #                                                                  command: bash scripts/gpu/engine-on-device.sh 3
+#   If the working tree has grown so that call 1 exceeds the 64 MiB carry limit, split it: carry [.gpukit] with
+#   command `source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with
+#   command `cp .gpuengine/m1/model.part.1 /tmp/` (done so on 2026-11-25 23:17, tree ~8 MiB).
 #   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
 #   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
 set -uo pipefail
