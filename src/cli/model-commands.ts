@@ -5,7 +5,6 @@ import { paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
 import { generate } from '../model/generate.js';
 import { perplexity } from '../eval/perplexity.js';
-import { bitsPerWeight } from '../formats/dtypes.js';
 import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js';
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
@@ -157,5 +156,3 @@ export function registerModelCommands(program: Command): void {
       }
     });
 }
-
-export { bitsPerWeight };
