@@ -5,18 +5,8 @@ import { inflateRawSync, deflateRawSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { CPU_CODECS, cpuCodecVersions, cpuCompress, cpuDecompress, xxhash64, type CpuCodec } from '../src/codec/cpu.js';
 import { CodecLLMError, msg } from '../src/messages.js';
+import { rng } from '../src/util/random.js';
 
-/** mulberry32 seeded PRNG */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = rng(seed);

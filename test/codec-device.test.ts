@@ -20,17 +20,8 @@ import {
 } from '../src/codec/nvcomp.js';
 import { CodecLLMError, msg } from '../src/messages.js';
 import { nativeInfo } from '../src/native.js';
+import { rng } from '../src/util/random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** bf16 bytes of N(0, 0.02) weights */
 function bf16Weights(n: number, seed: number): Uint8Array {

@@ -1,19 +1,9 @@
 /** Seeded weight generators and spec lists for the quant tests (not a test file itself). */
 import { GRANULARITIES, GROUP_SIZES, QUANT_FORMATS, SCALE_DTYPES } from '../src/quant/spec.js';
 import type { QuantSpec } from '../src/quant/spec.js';
+import { rng } from '../src/util/random.js';
 
 
-/** mulberry32: small, fast, seeded PRNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function gaussian(r: () => number): number {
   const u = Math.max(r(), 1e-12);
@@ -98,3 +88,4 @@ export function allSpecs(): QuantSpec[] {
   return out;
 }
 
+export { rng };

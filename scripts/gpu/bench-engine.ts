@@ -19,6 +19,7 @@ import { LlamaModel } from '../../src/model/llama.js';
 import type { LlamaConfig } from '../../src/model/config.js';
 import { CudaEngine } from '../../src/engine/cuda.js';
 import { requireCuda } from '../../src/native.js';
+import { rng as prng } from '../../src/util/random.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {
@@ -70,15 +71,6 @@ interface Row {
   hfPrefillTokS?: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBytesPerMs: number, fp16Bytes: number | null): Row {
   const t0 = Date.now();

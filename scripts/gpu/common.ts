@@ -6,18 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cpuDecompress } from '../../src/codec/cpu.js';
+import { rng } from '../../src/util/random.js';
 
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -113,3 +103,4 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return [line(cells[0]!), '| ' + w.map((n) => '-'.repeat(n)).join(' | ') + ' |', ...cells.slice(1).map(line)].join('\n');
 }
 
+export { rng };

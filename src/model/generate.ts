@@ -4,6 +4,7 @@
 import { tf } from './backend.js';
 import { err, msg } from '../messages.js';
 import type { LlamaModel } from './llama.js';
+import { rng } from '../util/random.js';
 
 export interface GenerateOptions {
   maxTokens?: number;
@@ -27,17 +28,6 @@ export interface GenerateResult {
   decodeMs: number[];
 }
 
-/** mulberry32: a small seeded PRNG, so sampled generations are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Index of the largest value (first one on ties, as torch.argmax). */
 export function argmax(x: Float32Array): number {
@@ -146,3 +136,4 @@ export async function generate(model: LlamaModel, prompt: string | readonly numb
 }
 
 export { tf };
+export { rng };

@@ -11,6 +11,7 @@ import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import { writeGGUF, type GGUFType } from '../formats/gguf.js';
 import { quantizeBlocks } from '../formats/ggml-blocks.js';
+import { mulberry32 } from '../util/random.js';
 
 /** A small Llama config for tests (GQA 4:2, tied embeddings off). Override any field. */
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
@@ -37,14 +38,8 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
 
 /** Seeded standard normal generator (mulberry32 + Box–Muller). */
 export function normalRng(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  const u = () => (next() + 0.5) / 4294967296;
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
