@@ -44,12 +44,20 @@ export class CodecLLMError extends Error {
   }
 }
 
-/** Create a CodecLLMError. */
+/**
+ * Create a CodecLLMError.
+ * @example
+ * throw err('E_ARG', msg.badArg('--window', 'must be >= 2'));
+ */
 export function err(code: ErrorCode, message: string, cause?: unknown): CodecLLMError {
   return new CodecLLMError(code, message, cause === undefined ? undefined : { cause });
 }
 
-/** True when `e` is a CodecLLMError, optionally with the given code. */
+/**
+ * True when `e` is a CodecLLMError, optionally with the given code.
+ * @example
+ * try { openGGUF(f); } catch (e) { if (isCodecError(e, 'E_GGUF')) console.log(e.message); }
+ */
 export function isCodecError(e: unknown, code?: ErrorCode): e is CodecLLMError {
   return e instanceof CodecLLMError && (code === undefined || e.code === code);
 }

@@ -11,6 +11,10 @@ import { registerKernelCommand } from '../kernel/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { isCodecError } from '../messages.js';
 
+/**
+ * @example
+ * buildProgram().commands.map((c) => c.name()) // ['info', 'generate', 'eval', …]
+ */
 export function buildProgram(): Command {
   const program = new Command();
   program.name('codecllm').description('LLM weight-compression workbench: quantize, compress, patch, run, measure').version('0.1.0');
@@ -23,7 +27,11 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Run the CLI on argv; resolves when the command finishes. Errors are printed as one line with exit code 1. */
+/**
+ * Run the CLI on argv; resolves when the command finishes. Errors are printed as one line with exit code 1.
+ * @example
+ * await main(['node', 'codecllm', 'info', 'default', '--json']);
+ */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.exitOverride();

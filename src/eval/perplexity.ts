@@ -40,6 +40,8 @@ export interface PerplexityResult {
 /**
  * Token NLLs of `targets` given logits rows (T, V): row t predicts targets[t]. Works through the rows in blocks so
  * the log-softmax temporaries stay small (a 512 x 49152 block would need 100 MB each in the wasm heap).
+ * @example
+ * const nll = tokenNll(logits, ids.slice(1)); // NLL of each next token
  */
 export function tokenNll(logits: tf.Tensor2D, targets: number[], rowsPerBlock = 64): Float32Array {
   const [T, V] = logits.shape;
@@ -57,7 +59,11 @@ export function tokenNll(logits: tf.Tensor2D, targets: number[], rowsPerBlock = 
   return out;
 }
 
-/** Summary statistics of per-token NLLs. */
+/**
+ * Summary statistics of per-token NLLs.
+ * @example
+ * summarizeNll(nll, 512, 256).ppl
+ */
 export function summarizeNll(nll: Float32Array, window: number, stride: number): PerplexityResult {
   const n = nll.length;
   let s = 0;

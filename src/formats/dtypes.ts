@@ -39,13 +39,21 @@ export const DTYPES: Readonly<Record<StorageDType, DTypeInfo>> = {
   q6_k: { blockElems: 256, blockBytes: 210 },
 };
 
-/** Bits per weight of a storage dtype. */
+/**
+ * Bits per weight of a storage dtype.
+ * @example
+ * bitsPerWeight('q4_1') // 5
+ */
 export function bitsPerWeight(dt: StorageDType): number {
   const i = DTYPES[dt];
   return (i.blockBytes * 8) / i.blockElems;
 }
 
-/** Byte size of `n` elements of `dt`, or null when n is not a whole number of blocks or overflows. */
+/**
+ * Byte size of `n` elements of `dt`, or null when n is not a whole number of blocks or overflows.
+ * @example
+ * byteSizeOf('q8_0', 64) // 68 (two 34-byte blocks)
+ */
 export function byteSizeOf(dt: StorageDType, n: number): number | null {
   const i = DTYPES[dt];
   if (!Number.isSafeInteger(n) || n < 0 || n % i.blockElems !== 0) return null;
@@ -58,7 +66,11 @@ export function byteSizeOf(dt: StorageDType, n: number): number | null {
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
-/** IEEE fp16 bits -> float. */
+/**
+ * IEEE fp16 bits -> float.
+ * @example
+ * f16ToF32(0x3c00) // 1
+ */
 export function f16ToF32(h: number): number {
   const s = (h & 0x8000) >> 15;
   const e = (h & 0x7c00) >> 10;
@@ -70,7 +82,11 @@ export function f16ToF32(h: number): number {
   return s ? -v : v;
 }
 
-/** float -> IEEE fp16 bits, round-to-nearest-even, overflow to ±Inf, NaN preserved. */
+/**
+ * float -> IEEE fp16 bits, round-to-nearest-even, overflow to ±Inf, NaN preserved.
+ * @example
+ * f32ToF16(1) // 0x3c00; f32ToF16(70000) // 0x7c00 (+Inf)
+ */
 export function f32ToF16(v: number): number {
   f32buf[0] = v;
   const x = u32buf[0]!;
@@ -96,13 +112,21 @@ export function f32ToF16(v: number): number {
   return sign | h;
 }
 
-/** bf16 bits -> float. */
+/**
+ * bf16 bits -> float.
+ * @example
+ * bf16ToF32(0x3f80) // 1
+ */
 export function bf16ToF32(b: number): number {
   u32buf[0] = (b & 0xffff) << 16;
   return f32buf[0]!;
 }
 
-/** float -> bf16 bits, round-to-nearest-even, NaN kept quiet. */
+/**
+ * float -> bf16 bits, round-to-nearest-even, NaN kept quiet.
+ * @example
+ * f32ToBf16(1) // 0x3f80
+ */
 export function f32ToBf16(v: number): number {
   f32buf[0] = v;
   const x = u32buf[0]!;
@@ -111,7 +135,11 @@ export function f32ToBf16(v: number): number {
   return (r >>> 16) & 0xffff;
 }
 
-/** Decode a plain-dtype little-endian byte buffer to float32. */
+/**
+ * Decode a plain-dtype little-endian byte buffer to float32.
+ * @example
+ * decodeToF32('f16', new Uint8Array([0x00, 0x3c]), 1) // Float32Array [1]
+ */
 export function decodeToF32(dt: ElementDType, bytes: Uint8Array, n: number): Float32Array {
   const out = new Float32Array(n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -32,7 +32,11 @@ export interface Checkpoint {
 
 export const DEFAULT_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
-/** Resolve 'default' to the fetched default model, checking it exists. Other paths are returned as they are. */
+/**
+ * Resolve 'default' to the fetched default model, checking it exists. Other paths are returned as they are.
+ * @example
+ * resolveModelPath('default') // '<package>/data/models/SmolLM2-135M-Instruct.Q4_1.gguf'
+ */
 export function resolveModelPath(p: string): string {
   if (p !== 'default') return p;
   const f = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
@@ -42,7 +46,11 @@ export function resolveModelPath(p: string): string {
 
 /** Openers for further container formats (the .cllm container registers itself here). */
 const extraOpeners: { test: (p: string) => boolean; open: (p: string) => Checkpoint }[] = [];
-/** Register an opener for another checkpoint format (used by the codec lab's .cllm container). */
+/**
+ * Register an opener for another checkpoint format (used by the codec lab's .cllm container).
+ * @example
+ * registerCheckpointOpener((p) => p.endsWith('.cllm'), openCllmCheckpoint);
+ */
 export function registerCheckpointOpener(test: (p: string) => boolean, open: (p: string) => Checkpoint): void {
   extraOpeners.push({ test, open });
 }
@@ -137,6 +145,8 @@ function openHF(dir: string): Checkpoint {
 /**
  * Undo llama.cpp's convert-time permutation of q/k rows (HF rotate-half layout -> GGUF interleaved layout).
  * w is (rows, rowBytes) of raw bytes or elements; GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i.
+ * @example
+ * const hf = unpermuteRows(ggufQ, 576, 9); // q_proj rows back in Hugging Face order
  */
 export function unpermuteRows<T extends Uint8Array | Float32Array>(w: T, rows: number, nHead: number): T {
   const rowLen = w.length / rows;

@@ -169,7 +169,11 @@ export function configFromGGUF(meta: Map<string, GGUFValue>, tensorNames: Set<st
   });
 }
 
-/** Number of parameters implied by a config (embeddings counted once when tied). */
+/**
+ * Number of parameters implied by a config (embeddings counted once when tied).
+ * @example
+ * paramCount(openCheckpoint('default').config) // 134515008
+ */
 export function paramCount(c: LlamaConfig): number {
   const h = c.hiddenSize;
   const qd = c.numHeads * c.headDim;

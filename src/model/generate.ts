@@ -29,14 +29,22 @@ export interface GenerateResult {
 }
 
 
-/** Index of the largest value (first one on ties, as torch.argmax). */
+/**
+ * Index of the largest value (first one on ties, as torch.argmax).
+ * @example
+ * argmax(Float32Array.of(0.1, 2, 2)) // 1
+ */
 export function argmax(x: Float32Array): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
   return best;
 }
 
-/** Pick the next token from logits (vocab,) under the options. */
+/**
+ * Pick the next token from logits (vocab,) under the options.
+ * @example
+ * sampleToken(logits, { temperature: 0.8, topP: 0.9 }, rng(1))
+ */
 export function sampleToken(logits: Float32Array, o: GenerateOptions, rand: () => number): number {
   const temp = o.temperature ?? 0;
   if (temp <= 0) return argmax(logits);

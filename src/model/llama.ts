@@ -85,7 +85,11 @@ export interface LoadOptions {
 
 const BLOCK_KINDS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 
-/** Transpose a row-major (rows, cols) matrix. */
+/**
+ * Transpose a row-major (rows, cols) matrix.
+ * @example
+ * transpose2d(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3) // [1, 4, 2, 5, 3, 6]
+ */
 export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
   for (let r = 0; r < rows; r++) {
@@ -370,7 +374,11 @@ export class LlamaModel {
   }
 }
 
-/** Rotary inverse frequencies (D/2), with linear or llama3 scaling, computed as Hugging Face does (float32). */
+/**
+ * Rotary inverse frequencies (D/2), with linear or llama3 scaling, computed as Hugging Face does (float32).
+ * @example
+ * ropeInvFreq(model.config)[0] // 1 (theta^0)
+ */
 export function ropeInvFreq(c: LlamaConfig): Float32Array {
   const D = c.headDim;
   const inv = new Float32Array(D / 2);

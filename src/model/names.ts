@@ -27,12 +27,20 @@ const GGUF_LINEAR: Record<(typeof BLOCK_LINEARS)[number], string> = {
   down: 'ffn_down',
 };
 
-/** Full module path of a block linear, e.g. `model.layers.3.self_attn.q_proj`. */
+/**
+ * Full module path of a block linear, e.g. `model.layers.3.self_attn.q_proj`.
+ * @example
+ * linearPath(3, 'q') // 'model.layers.3.self_attn.q_proj'
+ */
 export function linearPath(layer: number, kind: (typeof BLOCK_LINEARS)[number]): string {
   return `model.layers.${layer}.${HF_LINEAR[kind]}`;
 }
 
-/** Every linear module path in module order, lm_head last (TinyLlama: 22×7+1 = 155). */
+/**
+ * Every linear module path in module order, lm_head last (TinyLlama: 22×7+1 = 155).
+ * @example
+ * linearPaths(cfg).length // 211 for SmolLM2-135M (30 x 7 + lm_head)
+ */
 export function linearPaths(c: LlamaConfig): { path: string; kind: LinearKind; layer: number | null }[] {
   const out: { path: string; kind: LinearKind; layer: number | null }[] = [];
   for (let l = 0; l < c.numLayers; l++) for (const k of BLOCK_LINEARS) out.push({ path: linearPath(l, k), kind: k, layer: l });
@@ -40,7 +48,11 @@ export function linearPaths(c: LlamaConfig): { path: string; kind: LinearKind; l
   return out;
 }
 
-/** Expected canonical tensors with PyTorch-order shapes. Tied models have no lm_head.weight. */
+/**
+ * Expected canonical tensors with PyTorch-order shapes. Tied models have no lm_head.weight.
+ * @example
+ * expectedTensors(cfg).get('model.layers.0.mlp.down_proj.weight') // [576, 1536]
+ */
 export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
   const h = c.hiddenSize;
   const qd = c.numHeads * c.headDim;
@@ -69,7 +81,11 @@ export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
   return m;
 }
 
-/** Canonical name -> GGUF name (llama.cpp's tensor naming). */
+/**
+ * Canonical name -> GGUF name (llama.cpp's tensor naming).
+ * @example
+ * ggufName('model.layers.0.self_attn.o_proj.weight') // 'blk.0.attn_output.weight'
+ */
 export function ggufName(canonical: string): string | null {
   if (canonical === 'model.embed_tokens.weight') return 'token_embd.weight';
   if (canonical === 'model.norm.weight') return 'output_norm.weight';

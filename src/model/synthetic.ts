@@ -13,7 +13,11 @@ import { writeGGUF, type GGUFType } from '../formats/gguf.js';
 import { quantizeBlocks } from '../formats/ggml-blocks.js';
 import { mulberry32 } from '../util/random.js';
 
-/** A small Llama config for tests (GQA 4:2, tied embeddings off). Override any field. */
+/**
+ * A small Llama config for tests (GQA 4:2, tied embeddings off). Override any field.
+ * @example
+ * const cfg = tinyConfig({ numLayers: 3, attentionBias: true });
+ */
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
     architecture: 'llama',
@@ -36,7 +40,11 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   };
 }
 
-/** Seeded standard normal generator (mulberry32 + Box–Muller). */
+/**
+ * Seeded standard normal generator (mulberry32 + Box–Muller).
+ * @example
+ * const n = normalRng(7); n(); // a standard normal sample
+ */
 export function normalRng(seed: number): () => number {
   const next = mulberry32(seed);
   const u = () => (next() + 0.5) / 4294967296;
@@ -70,7 +78,11 @@ function encodeElements(dt: ElementDType, v: Float32Array): Uint8Array {
   return new Uint8Array(u.buffer);
 }
 
-/** HF config.json object for a config. */
+/**
+ * HF config.json object for a config.
+ * @example
+ * fs.writeFileSync('m/config.json', JSON.stringify(hfConfigJson(tinyConfig())));
+ */
 export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
   return {
     architectures: [c.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
@@ -117,7 +129,11 @@ export function writeHFModel(dir: string, c: LlamaConfig, w: Map<string, { shape
   );
 }
 
-/** Apply llama.cpp's convert-time q/k permutation (HF -> GGUF rows); the inverse of checkpoint.unpermuteRows. */
+/**
+ * Apply llama.cpp's convert-time q/k permutation (HF -> GGUF rows); the inverse of checkpoint.unpermuteRows.
+ * @example
+ * const ggufQ = permuteRows(hfQ, 576, 9);
+ */
 export function permuteRows(w: Float32Array, rows: number, nHead: number): Float32Array {
   const rowLen = w.length / rows;
   const hd = rows / nHead;

@@ -33,7 +33,11 @@ export interface TensorSource {
   close(): void;
 }
 
-/** Number of elements of a shape (checked: every dim a non-negative safe integer, product safe). */
+/**
+ * Number of elements of a shape (checked: every dim a non-negative safe integer, product safe).
+ * @example
+ * numel([576, 1536]) // 884736
+ */
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {

@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | null = null;
 
-/** The package root: the nearest folder above this module with codecllm's package.json. */
+/**
+ * The package root: the nearest folder above this module with codecllm's package.json.
+ * @example
+ * path.join(packageRoot(), 'data', 'texts', 'eval.txt')
+ */
 export function packageRoot(): string {
   if (root) return root;
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -24,7 +28,11 @@ export function packageRoot(): string {
   }
 }
 
-/** data/ folder of the package, or CODECLLM_DATA when set. */
+/**
+ * data/ folder of the package, or CODECLLM_DATA when set.
+ * @example
+ * path.join(dataDir(), 'models')
+ */
 export function dataDir(): string {
   return process.env.CODECLLM_DATA ?? path.join(packageRoot(), 'data');
 }
