@@ -20,23 +20,9 @@ import {
 } from '../src/codec/nvcomp.js';
 import { CodecLLMError, msg } from '../src/messages.js';
 import { nativeInfo } from '../src/native.js';
-import { rng } from '../src/util/random.js';
+import { bf16Weights } from './codec-helpers.js';
 
 
-/** bf16 bytes of N(0, 0.02) weights */
-function bf16Weights(n: number, seed: number): Uint8Array {
-  const r = rng(seed);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  const out = new Uint8Array(n * 2);
-  for (let i = 0; i < n; i++) {
-    f[0] = 0.02 * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-    const b = u[0]! >>> 16;
-    out[2 * i] = b & 0xff;
-    out[2 * i + 1] = b >>> 8;
-  }
-  return out;
-}
 
 const gpu = cudaAvailable();
 const gpuNvcomp = nvcompAvailable();
