@@ -14,6 +14,7 @@
  * const e = entropyReport(codes, [{ name: 'codes', offset: 0, length: codes.length }]);
  * e.bits; e.boundBytes; // bits/byte over the stream, n·H/8
  */
+import { err, msg } from '../messages.js';
 import type { Plane } from './transforms.js';
 
 /**
@@ -124,4 +125,54 @@ export function mergePlanes(lists: readonly (readonly PlaneEntropy[])[]): PlaneE
       m.set(p.name, e);
     }
   return [...m].map(([name, e]) => ({ name, bytes: e.bytes, bits: e.bytes ? (8 * e.bound) / e.bytes : 0, boundBytes: e.bound }));
+}
+
+/**
+ * Code lengths (bits) of an optimal (unrestricted-length) Huffman code for a histogram: one length per entry, 0 for
+ * symbols that never occur; a lone used symbol gets 1 bit (a code needs at least one), an empty histogram all 0.
+ * Ties are broken deterministically (lower count first, then leaves before merged nodes, then lower symbol index),
+ * so the lengths are reproducible; every Huffman code has the same mean length Σ h·l / Σ h, which lies in [H, H+1).
+ * Written here because no maintained npm package exposes plain code lengths from counts (the Huffman packages
+ * encode strings); it is the textbook two-queue construction, O(n log n) for n entries.
+ * @example
+ * huffmanCodeLengths([1, 1, 2, 4]); // Uint8Array [3, 3, 2, 1]
+ * huffmanCodeLengths(byteHistogram(codes)); // per-byte lengths of codes' Huffman code
+ */
+export function huffmanCodeLengths(h: ArrayLike<number>): Uint8Array {
+  const n = h.length;
+  const lengths = new Uint8Array(n);
+  const leaves: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = h[i]!;
+    if (!Number.isFinite(c) || c < 0) throw err('E_ARG', msg.badArg('histogram', `count ${c} at index ${i} is not a finite non-negative number`));
+    if (c > 0) leaves.push(i);
+  }
+  if (leaves.length === 0) return lengths;
+  if (leaves.length === 1) {
+    lengths[leaves[0]!] = 1;
+    return lengths;
+  }
+  leaves.sort((a, b) => h[a]! - h[b]! || a - b);
+  // nodes 0..m-1 are the sorted leaves, m.. the merged nodes (created in non-decreasing weight order: the two-queue trick)
+  const m = leaves.length;
+  const weight = new Float64Array(2 * m - 1);
+  const parent = new Int32Array(2 * m - 1).fill(-1);
+  for (let i = 0; i < m; i++) weight[i] = h[leaves[i]!]!;
+  let li = 0; // next unused leaf
+  let qi = m; // next unused merged node
+  const take = (made: number): number => (li < m && (qi >= made || weight[li]! <= weight[qi]!) ? li++ : qi++);
+  for (let made = m; made < 2 * m - 1; made++) {
+    const a = take(made);
+    const b = take(made);
+    weight[made] = weight[a]! + weight[b]!;
+    parent[a] = parent[b] = made;
+  }
+  // depth of a node = depth of its parent + 1; parents have higher indices, so walk down from the root
+  const depth = new Int32Array(2 * m - 1);
+  for (let k = 2 * m - 3; k >= 0; k--) depth[k] = depth[parent[k]!]! + 1;
+  for (let i = 0; i < m; i++) {
+    if (depth[i]! > 255) throw err('E_ARG', msg.badArg('histogram', `Huffman code length ${depth[i]} exceeds 255 bits`));
+    lengths[leaves[i]!] = depth[i]!;
+  }
+  return lengths;
 }
