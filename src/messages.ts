@@ -228,4 +228,6 @@ export const msg = {
     `one GPU engine runs one compressed schedule: '${a}' and '${b}' were both requested (use one of decode-per-forward, cached, fused)`,
   gpuEngineDisposed: () => `GPU engine was already disposed`,
   gpuEngineCapacity: (need: number, maxSeq: number) => `GPU engine: ${need} positions exceed the KV cache capacity ${maxSeq} (raise maxSeq)`,
+  gpuEngineBatch: (got: number, maxBatch: number) =>
+    `GPU engine: ${got} sequences in one batch, but the engine was created with maxBatch ${maxBatch} (1 to ${maxBatch})`,
 } as const;

@@ -78,6 +78,19 @@ test('accountBytes: fp16 weights = 2 bytes per linear parameter (from paramCount
   assert.equal(shared.bytesPerToken, a.bytesPerToken); // the shared head is still read every token
 });
 
+test('accountBytes: batched decode holds one KV cache per sequence slot, and nothing else more', () => {
+  const plan = resolveModes(parseModeSpec('int8'), cfg);
+  const one = accountBytes(cfg, plan, { maxSeq: 64, kvDtype: 'f16' });
+  const eight = accountBytes(cfg, plan, { maxSeq: 64, kvDtype: 'f16', maxBatch: 8 });
+  assert.equal(eight.kv_cache, 8 * one.kv_cache);
+  assert.equal(eight.weightTotal, one.weightTotal);
+  assert.equal(eight.bytesPerToken, one.bytesPerToken); // weights are read once per step, whatever the batch
+  assert.equal(
+    msg.gpuEngineBatch(9, 8),
+    'GPU engine: 9 sequences in one batch, but the engine was created with maxBatch 8 (1 to 8)',
+  );
+});
+
 test('accountBytes: int8 = 1 byte per weight + 4 per row; compressed decode areas by schedule', () => {
   const shapes = linearShapes(cfg);
   const rows = shapes.reduce((s, [o]) => s + o, 0);

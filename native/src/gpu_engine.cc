@@ -93,8 +93,19 @@ enum Schedule : int { kSchedNone = 0, kSchedDecodePerForward = 1, kSchedCached =
 const char* const kKindNames[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
+/** Programmatic dependent launch on for the engine kernels enqueued in this scope (native/src/cuda/pdl.cuh). */
+struct PdlScope {
+  bool prev;
+  explicit PdlScope(bool on) : prev(SetPdl(on)) {}
+  ~PdlScope() { SetPdl(prev); }
+  PdlScope(const PdlScope&) = delete;
+  PdlScope& operator=(const PdlScope&) = delete;
+};
+
 struct Config {
   int h = 0, I = 0, L = 0, H = 0, Hkv = 0, D = 0, V = 0, Smax = 0, Tmax = 0;
+  int B = 1;  // sequence slots (KV caches) for batched decode; slot 0 is the single-sequence state
+  bool pdl = true;  // programmatic dependent launch where sound (UsePdl)
   float eps = 1e-5f;
   bool kv16 = true;
 };
@@ -202,11 +213,12 @@ class Engine {
                           cudaMemcpyHostToDevice));
     cos_ = rope_.as<float>();
     sin_ = cos_ + cosTab.size();
-    size_t T = c.Tmax, qd = (size_t)c.H * c.D, kvd = (size_t)c.Hkv * c.D;
+    size_t T = std::max(c.Tmax, c.B), qd = (size_t)c.H * c.D, kvd = (size_t)c.Hkv * c.D;
     size_t wide = std::max<size_t>({(size_t)c.h, (size_t)c.I, qd});
     // x | q | k | v | att | g | u | logits (fp32) ; a16 (fp16) ; tokens | step | err | out tokens (int32)
-    size_t floats = T * c.h + T * qd + 2 * T * kvd + T * qd + 2 * T * c.I + (size_t)c.V + 64;
-    act_ = Buf(sizeof(float) * floats + sizeof(uint16_t) * T * wide + sizeof(int32_t) * (T + 8 + 8 + c.Smax + 8) + 1024,
+    size_t floats = T * c.h + T * qd + 2 * T * kvd + T * qd + 2 * T * c.I + (size_t)c.B * c.V + 64;
+    act_ = Buf(sizeof(float) * floats + sizeof(uint16_t) * T * wide +
+                   sizeof(int32_t) * (T + 8 + 8 + (size_t)c.B * c.Smax + 2 * (size_t)c.B + 16) + 1024,
                Tag("activations"));
     cuda::Carver cv(act_.ptr);
     x_ = cv.take<float>(T * c.h);
@@ -216,17 +228,21 @@ class Engine {
     att_ = cv.take<float>(T * qd);
     g_ = cv.take<float>(T * c.I);
     u_ = cv.take<float>(T * c.I);
-    logits_ = cv.take<float>(c.V);
+    logits_ = cv.take<float>((size_t)c.B * c.V);  // (B, V): row 0 for single-sequence steps
     a16_ = cv.take<uint16_t>(T * wide);
     tokens_ = cv.take<int32_t>(T);
     step_ = cv.take<int32_t>(8);
     err_ = cv.take<int32_t>(8);
-    outTokens_ = cv.take<int32_t>(c.Smax);
-    size_t kvElems = (size_t)c.L * c.Hkv * c.Smax * c.D;
+    outTokens_ = cv.take<int32_t>((size_t)c.B * c.Smax);
+    bTok_ = cv.take<int32_t>(c.B);
+    bPos_ = cv.take<int32_t>(c.B);
+    size_t kvElems = (size_t)c.B * c.L * c.Hkv * c.Smax * c.D;  // B slots of (L, Hkv, Smax, D) for K and for V
     kv_ = Buf(kvElems * 2 * (c.kv16 ? 2 : 4), Tag("kv-cache"));
     CHECK_CUDA(cudaMemset(kv_.ptr, 0, kv_.bytes));
     CHECK_CUDA(cudaMemset(act_.ptr, 0, act_.bytes));
-    CHECK_CUDA(cudaMallocHost(&pinned_, 4096));
+    // pinned staging: token chunks (Tmax) | batch positions (B) | error-flag init (16 bytes)
+    pinnedErrOff_ = sizeof(int32_t) * ((size_t)std::max(c.Tmax, 2) + c.B + 8);
+    CHECK_CUDA(cudaMallocHost(&pinned_, pinnedErrOff_ + 64));
     CHECK_CUDA(cudaEventCreate(&ev0_));
     CHECK_CUDA(cudaEventCreate(&ev1_));
     CHECK_CUDA(cudaDeviceSynchronize());
@@ -234,6 +250,7 @@ class Engine {
   }
   ~Engine() {
     if (graph_) cudaGraphExecDestroy(graph_);
+    if (graphB_) cudaGraphExecDestroy(graphB_);
     for (auto e : evDec_) cudaEventDestroy(e);
     for (auto e : evComp_) cudaEventDestroy(e);
     if (evFork_) cudaEventDestroy(evFork_);
@@ -513,7 +530,7 @@ class Engine {
   // ---- the forward pieces
   /** GEMV over linears [i0, i0+n) sharing one input; consecutive same-typed linears share a launch. */
   void Gemv(int i0, int n, float* const* ys, int prologue, const float* in, const float* in2, const float* normw, bool acc, int buf,
-            cudaStream_t s) {
+            cudaStream_t s, int nb = 1) {
     int i = 0;
     while (i < n) {
       GemvArgs a;
@@ -524,6 +541,7 @@ class Engine {
       a.normw = normw;
       a.eps = c_.eps;
       a.accumulate = acc;
+      a.nb = nb;
       int wt0 = -1;
       while (i < n && a.nseg < kMaxSegs) {
         int wt;
@@ -543,15 +561,27 @@ class Engine {
     const Linear& l = lin_[i];
     LaunchGemm(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s);
   }
-  void* KCache(int l) const { return kv_.ptr + (size_t)l * LayerKV() * (c_.kv16 ? 2 : 4); }
-  void* VCache(int l) const { return kv_.ptr + ((size_t)c_.L + l) * LayerKV() * (c_.kv16 ? 2 : 4); }
+  // KV cache: slot b holds K (L, Hkv, Smax, D) then V (L, Hkv, Smax, D); slots are SlotStride() elements apart
+  void* KCache(int l, int slot = 0) const { return kv_.ptr + ((size_t)slot * SlotStride() + (size_t)l * LayerKV()) * (c_.kv16 ? 2 : 4); }
+  void* VCache(int l, int slot = 0) const {
+    return kv_.ptr + ((size_t)slot * SlotStride() + ((size_t)c_.L + l) * LayerKV()) * (c_.kv16 ? 2 : 4);
+  }
   size_t LayerKV() const { return (size_t)c_.Hkv * c_.Smax * c_.D; }
+  size_t SlotStride() const { return 2 * (size_t)c_.L * LayerKV(); }
 
-  /** One decode step (T = 1) reading token/position from step_[0..1]; enqueued on main_ (and side_ when fused). */
-  void EnqueueDecode() {
+  /**
+   * One decode step, enqueued on main_ (and side_ when fused). B = 0: the single sequence (slot 0), token and position
+   * in step_[0..1], argmax bookkeeping in step_. B >= 1: batched decode of slots [0, B), tokens in bTok_, positions
+   * in bPos_, one row per sequence through every GEMV (weights read once per step for all B).
+   */
+  void EnqueueDecode(int B = 0) {
     const Config& c = c_;
     cudaStream_t s = main_;
-    LaunchEmbedding(x_, embed_.as<uint16_t>(), step_, 1, c.h, s);
+    const int nb = B > 0 ? B : 1;
+    const int32_t* pos = B > 0 ? bPos_ : step_ + 1;
+    Mark("start");
+    LaunchEmbedding(x_, embed_.as<uint16_t>(), B > 0 ? bTok_ : step_, nb, c.h, s);
+    Mark("embedding");
     bool fused = sched_ == kSchedFused;
     size_t G = groups_.size();
     if (fused) {
@@ -564,13 +594,20 @@ class Engine {
     }
     for (int l = 0; l <= c.L; l++) {
       int buf = fused ? (l & 1) : 0;
-      if (sched_ == kSchedDecodePerForward) DecodeGroup(l, 0, s);
-      if (fused) CHECK_CUDA(cudaStreamWaitEvent(s, evDec_[l], 0));
+      if (sched_ == kSchedDecodePerForward) {
+        DecodeGroup(l, 0, s);
+        Mark("nvcomp decode");
+      }
+      if (fused) {
+        CHECK_CUDA(cudaStreamWaitEvent(s, evDec_[l], 0));
+        Mark("wait for decode");
+      }
       if (l == c.L) {
         float* ys[1] = {logits_};
-        Gemv(c.L * 7, 1, ys, kPrologueRmsNorm, x_, nullptr, norms_.back().as<float>(), false, buf, s);
+        Gemv(c.L * 7, 1, ys, kPrologueRmsNorm, x_, nullptr, norms_.back().as<float>(), false, buf, s, nb);
+        Mark("lm_head gemv");
       } else {
-        ForwardLayerDecode(l, buf, s);
+        ForwardLayerDecode(l, buf, s, nb, pos);
       }
       if (fused && l + 2 <= c.L) {
         CHECK_CUDA(cudaEventRecord(evComp_[l], s));
@@ -579,25 +616,97 @@ class Engine {
         CHECK_CUDA(cudaEventRecord(evDec_[l + 2], side_));
       }
     }
-    LaunchArgmaxStep(logits_, c.V, step_, outTokens_, -1, s);
+    if (B > 0) LaunchArgmaxRows(logits_, c.V, B, bTok_, bPos_, outTokens_, c.Smax, s);
+    else LaunchArgmaxStep(logits_, c.V, step_, outTokens_, -1, s);
+    Mark("argmax");
   }
 
-  void ForwardLayerDecode(int l, int buf, cudaStream_t s) {
+  /** One layer of a decode step for nb rows (row t = slot t at position pos[t]; nb = 1 is slot 0). */
+  void ForwardLayerDecode(int l, int buf, cudaStream_t s, int nb, const int32_t* pos) {
     const Config& c = c_;
     int b = l * 7;
     float* qkv[3] = {q_, k_, v_};
-    Gemv(b, 3, qkv, kPrologueRmsNorm, x_, nullptr, norms_[2 * l].as<float>(), false, buf, s);
-    LaunchRopeAppend(q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, 1, c.H, c.Hkv, c.D, 0, step_ + 1, c.Smax, s);
-    LaunchAttention(att_, nullptr, q_, KCache(l), VCache(l), c.kv16, 1, c.H, c.Hkv, c.D, 0, step_ + 1, c.Smax, s);
+    Gemv(b, 3, qkv, kPrologueRmsNorm, x_, nullptr, norms_[2 * l].as<float>(), false, buf, s, nb);
+    Mark("qkv gemv (+rmsnorm)");
+    static const bool fuseRope = [] {
+      const char* e = std::getenv("CODECLLM_FUSE_ROPE");  // 0: separate rope kernel (measurement)
+      return !(e && std::string(e) == "0");
+    }();
+    if (fuseRope) {
+      LaunchRopeAttention(att_, q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, nb, c.H, c.Hkv, c.D, pos, SlotStride(), c.Smax, s);
+      Mark("rope + attention");
+    } else {
+      LaunchRopeAppend(q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride());
+      Mark("rope + kv append");
+      LaunchAttention(att_, nullptr, q_, KCache(l), VCache(l), c.kv16, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride());
+      Mark("attention");
+    }
     float* o[1] = {x_};
-    Gemv(b + 3, 1, o, kPrologueNone, att_, nullptr, nullptr, true, buf, s);
+    Gemv(b + 3, 1, o, kPrologueNone, att_, nullptr, nullptr, true, buf, s, nb);
+    Mark("o gemv (+residual)");
     float* gu[2] = {g_, u_};
-    Gemv(b + 4, 2, gu, kPrologueRmsNorm, x_, nullptr, norms_[2 * l + 1].as<float>(), false, buf, s);
-    Gemv(b + 6, 1, o, kPrologueSwiGLU, g_, u_, nullptr, true, buf, s);
+    Gemv(b + 4, 2, gu, kPrologueRmsNorm, x_, nullptr, norms_[2 * l + 1].as<float>(), false, buf, s, nb);
+    Mark("gate|up gemv (+rmsnorm)");
+    Gemv(b + 6, 1, o, kPrologueSwiGLU, g_, u_, nullptr, true, buf, s, nb);
+    Mark("down gemv (+swiglu, residual)");
   }
 
-  /** Prefill T tokens (already in tokens_) at positions [P, P+T); leaves logits of the last one and argmax in step_. */
-  void EnqueuePrefill(int T, int P) {
+  /** Records an event on main_ labelled `label` while a decode profile is being taken (ProfileDecode). */
+  void Mark(const char* label) {
+    if (!prof_) return;
+    cudaEvent_t e;
+    CHECK_CUDA(cudaEventCreate(&e));
+    prof_->push_back({label, e});
+    CHECK_CUDA(cudaEventRecord(e, main_));
+  }
+
+  /**
+   * One eager decode step (B = 0: the single sequence after forward(); B > 0: the batch after generateBatch(B))
+   * with an event after every op: per-op time (ms, summed over layers, in first-seen order) of a step serialized by
+   * the events (no PDL overlap, no graph). The step really runs: the sequences advance by one token.
+   */
+  std::vector<std::pair<std::string, double>> ProfileDecode(int B) {
+    CHECK_ARG(finalized_, "engine: finalize() first");
+    if (B == 0) {
+      CHECK_ARG(pos_ >= 1 && pos_ < c_.Smax, "profileDecode: run forward() on a prompt first (and leave room in the KV cache)");
+    } else {
+      CHECK_ARG(batchLive_ == B && batchMaxPos_ < c_.Smax, "profileDecode: run generateBatch() with " + std::to_string(B) +
+                                                              " prompts first (and leave room in the KV cache)");
+    }
+    CHECK_CUDA(cudaStreamSynchronize(main_));
+    std::vector<std::pair<const char*, cudaEvent_t>> ev;
+    prof_ = &ev;
+    try {
+      EnqueueDecode(B);
+    } catch (...) {
+      prof_ = nullptr;
+      for (auto& e : ev) cudaEventDestroy(e.second);
+      throw;
+    }
+    prof_ = nullptr;
+    cudaError_t st = cudaStreamSynchronize(main_);
+    std::vector<std::pair<std::string, double>> out;
+    double total = 0;
+    for (size_t i = 1; i < ev.size() && st == cudaSuccess; i++) {
+      float ms = 0;
+      st = cudaEventElapsedTime(&ms, ev[i - 1].second, ev[i].second);
+      total += ms;
+      auto it = std::find_if(out.begin(), out.end(), [&](const std::pair<std::string, double>& p) { return p.first == ev[i].first; });
+      if (it == out.end()) out.push_back({ev[i].first, ms});
+      else it->second += ms;
+    }
+    for (auto& e : ev) cudaEventDestroy(e.second);
+    CHECK_CUDA(st);
+    out.push_back({"total", total});
+    if (B == 0) pos_ += 1;
+    else batchMaxPos_ += 1;
+    CheckErr();
+    return out;
+  }
+
+  /** Prefill T tokens (already in tokens_) at positions [P, P+T) of cache slot `slot`; leaves logits of the last one
+   *  and argmax in step_. */
+  void EnqueuePrefill(int T, int P, int slot = 0) {
     const Config& c = c_;
     cudaStream_t s = main_;
     LaunchEmbedding(x_, embed_.as<uint16_t>(), tokens_, T, c.h, s);
@@ -609,8 +718,8 @@ class Engine {
       Gemm(b, a16_, q_, T, false, 0, s);
       Gemm(b + 1, a16_, k_, T, false, 0, s);
       Gemm(b + 2, a16_, v_, T, false, 0, s);
-      LaunchRopeAppend(q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
-      LaunchAttention(att_, a16_, q_, KCache(l), VCache(l), c.kv16, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
+      LaunchRopeAppend(q_, k_, v_, KCache(l, slot), VCache(l, slot), c.kv16, cos_, sin_, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
+      LaunchAttention(att_, a16_, q_, KCache(l, slot), VCache(l, slot), c.kv16, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
       Gemm(b + 3, a16_, x_, T, true, 0, s);
       LaunchRmsNorm(nullptr, a16_, x_, norms_[2 * l + 1].as<float>(), T, c.h, c.eps, s);
       Gemm(b + 4, a16_, g_, T, false, 0, s);
@@ -625,8 +734,8 @@ class Engine {
 
   void ResetErr() {
     int32_t init[2] = {0, 0x7fffffff};
-    std::memcpy(static_cast<uint8_t*>(pinned_) + 2048, init, sizeof(init));
-    CHECK_CUDA(cudaMemcpyAsync(err_, static_cast<uint8_t*>(pinned_) + 2048, sizeof(init), cudaMemcpyHostToDevice, main_));
+    std::memcpy(static_cast<uint8_t*>(pinned_) + pinnedErrOff_, init, sizeof(init));
+    CHECK_CUDA(cudaMemcpyAsync(err_, static_cast<uint8_t*>(pinned_) + pinnedErrOff_, sizeof(init), cudaMemcpyHostToDevice, main_));
     CHECK_CUDA(cudaStreamSynchronize(main_));
   }
   /** Throws E_NVCOMP when a chunk failed since the last ResetErr (after a sync). */
@@ -665,6 +774,7 @@ class Engine {
   void Reset() {
     CHECK_ARG(finalized_, "engine: finalize() first");
     pos_ = 0;
+    batchLive_ = 0;
     int32_t st[3] = {0, 0, 0};
     CHECK_CUDA(cudaMemcpyAsync(step_, st, sizeof(st), cudaMemcpyHostToDevice, main_));
     if (sched_ == kSchedCached) {
@@ -686,6 +796,8 @@ class Engine {
     for (int t = 0; t < T; t++)
       CHECK_ARG(tokens[t] >= 0 && tokens[t] < c_.V, "forward: token id " + std::to_string(tokens[t]) + " outside [0, " + std::to_string(c_.V) + ")");
     CHECK_ARG(pos_ + T <= c_.Smax, "forward: " + std::to_string(pos_ + T) + " positions exceed the KV cache capacity " + std::to_string(c_.Smax));
+    PdlScope pdl(UsePdl());
+    batchLive_ = 0;  // slot 0 is the single sequence again
     CHECK_CUDA(cudaEventRecord(ev0_, main_));
     int done = 0;
     while (done < T) {
@@ -720,10 +832,15 @@ class Engine {
     CHECK_ARG(finalized_, "engine: finalize() first");
     CHECK_ARG(pos_ >= 1, "generate: run forward() on a prompt first");
     CHECK_ARG(pos_ + n <= c_.Smax, "generate: " + std::to_string(pos_ + n) + " positions exceed the KV cache capacity " + std::to_string(c_.Smax));
+    PdlScope pdl(UsePdl());
+    batchLive_ = 0;
     int32_t zero = 0;
     CHECK_CUDA(cudaMemcpyAsync(step_ + 2, &zero, sizeof(zero), cudaMemcpyHostToDevice, main_));
     *usedGraph = false;
-    if (useGraph && !graph_ && !graphFailed_) Capture();
+    if (useGraph && !graph_ && !graphFailed_) {
+      graph_ = CaptureDecode(0);
+      graphFailed_ = !graph_;
+    }
     CHECK_CUDA(cudaEventRecord(ev0_, main_));
     for (int i = 0; i < n; i++) {
       if (useGraph && graph_) {
@@ -743,35 +860,113 @@ class Engine {
     return out;
   }
 
-  void Capture() {
+  /** Captures one decode step (EnqueueDecode(B)) as a graph; null (and graphError_ set) when capture fails. */
+  cudaGraphExec_t CaptureDecode(int B) {
     CHECK_CUDA(cudaStreamSynchronize(main_));
     cudaGraph_t g = nullptr;
     CHECK_CUDA(cudaStreamBeginCapture(main_, cudaStreamCaptureModeThreadLocal));
     try {
-      EnqueueDecode();
+      EnqueueDecode(B);
     } catch (...) {
       cudaStreamEndCapture(main_, &g);
       if (g) cudaGraphDestroy(g);
       (void)cudaGetLastError();
-      graphFailed_ = true;
       graphError_ = "capture failed";
-      return;
+      return nullptr;
     }
     cudaError_t e = cudaStreamEndCapture(main_, &g);
     if (e != cudaSuccess || !g) {
       (void)cudaGetLastError();
-      graphFailed_ = true;
       graphError_ = cudaGetErrorName(e);
-      return;
+      return nullptr;
     }
-    e = cudaGraphInstantiate(&graph_, g, 0);
+    cudaGraphExec_t exec = nullptr;
+    e = cudaGraphInstantiate(&exec, g, 0);
     cudaGraphDestroy(g);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
-      graph_ = nullptr;
-      graphFailed_ = true;
       graphError_ = cudaGetErrorName(e);
+      return nullptr;
     }
+    return exec;
+  }
+
+  /**
+   * Batched greedy generation: prompt b is prefilled into KV slot b (B <= maxBatch), then n decode steps run for all
+   * B sequences at once (graph replay when useGraph). Returns (B, n + 1) tokens: the prefill's argmax, then the n
+   * decoded ones. The single-sequence state is reset (slot 0 is overwritten): run forward() again afterwards.
+   */
+  std::vector<int32_t> GenerateBatch(const std::vector<std::vector<int32_t>>& prompts, int n, bool useGraph, float* prefillMs,
+                                     float* decodeMs, bool* usedGraph) {
+    CHECK_ARG(finalized_, "engine: finalize() first");
+    const int B = (int)prompts.size();
+    CHECK_ARG(B >= 1 && B <= c_.B, "generateBatch: " + std::to_string(B) + " sequences, but the engine was created with maxBatch " +
+                                        std::to_string(c_.B));
+    CHECK_ARG(n >= 1, "generateBatch: n must be >= 1");
+    for (int b = 0; b < B; b++) {
+      const auto& p = prompts[b];
+      CHECK_ARG(!p.empty(), "generateBatch: prompt " + std::to_string(b) + " is empty");
+      for (int32_t t : p)
+        CHECK_ARG(t >= 0 && t < c_.V, "generateBatch: prompt " + std::to_string(b) + ": token id " + std::to_string(t) + " outside [0, " +
+                                          std::to_string(c_.V) + ")");
+      CHECK_ARG(p.size() + n <= (size_t)c_.Smax, "generateBatch: prompt " + std::to_string(b) + ": " + std::to_string(p.size() + n) +
+                                                     " positions exceed the KV cache capacity " + std::to_string(c_.Smax));
+    }
+    Reset();  // fresh sequences (and the cached schedule's per-sequence decode)
+    PdlScope pdl(UsePdl());
+    int32_t* pin = static_cast<int32_t*>(pinned_);
+    CHECK_CUDA(cudaEventRecord(ev0_, main_));
+    for (int b = 0; b < B; b++) {
+      const int T = (int)prompts[b].size();
+      for (int done = 0; done < T;) {
+        int m = std::min(T - done, c_.Tmax);
+        std::memcpy(pin, prompts[b].data() + done, sizeof(int32_t) * m);
+        CHECK_CUDA(cudaMemcpyAsync(tokens_, pin, sizeof(int32_t) * m, cudaMemcpyHostToDevice, main_));
+        EnqueuePrefill(m, done, b);
+        CHECK_CUDA(cudaStreamSynchronize(main_));  // pin is reused by the next chunk
+        done += m;
+      }
+      CHECK_CUDA(cudaMemcpyAsync(bTok_ + b, step_, sizeof(int32_t), cudaMemcpyDeviceToDevice, main_));
+    }
+    for (int b = 0; b < B; b++) pin[c_.Tmax + b] = (int32_t)prompts[b].size();
+    CHECK_CUDA(cudaMemcpyAsync(bPos_, pin + c_.Tmax, sizeof(int32_t) * B, cudaMemcpyHostToDevice, main_));
+    CHECK_CUDA(cudaEventRecord(ev1_, main_));
+    CHECK_CUDA(cudaStreamSynchronize(main_));
+    CHECK_CUDA(cudaEventElapsedTime(prefillMs, ev0_, ev1_));
+    std::vector<int32_t> first(B);
+    CHECK_CUDA(cudaMemcpy(first.data(), bTok_, sizeof(int32_t) * B, cudaMemcpyDeviceToHost));
+    *usedGraph = false;
+    if (useGraph && graphBn_ != B) {
+      if (graphB_) cudaGraphExecDestroy(graphB_);
+      graphB_ = CaptureDecode(B);
+      graphBn_ = B;
+    }
+    CHECK_CUDA(cudaEventRecord(ev0_, main_));
+    for (int i = 0; i < n; i++) {
+      if (useGraph && graphB_) {
+        CHECK_CUDA(cudaGraphLaunch(graphB_, main_));
+        *usedGraph = true;
+      } else {
+        EnqueueDecode(B);
+      }
+    }
+    CHECK_CUDA(cudaEventRecord(ev1_, main_));
+    CHECK_CUDA(cudaStreamSynchronize(main_));
+    CHECK_CUDA(cudaEventElapsedTime(decodeMs, ev0_, ev1_));
+    pos_ = 0;  // slot 0 no longer holds a sequence the single-sequence API knows about
+    batchLive_ = B;
+    batchMaxPos_ = 0;
+    for (const auto& p : prompts) batchMaxPos_ = std::max(batchMaxPos_, (int)p.size() + n);
+    CheckErr();
+    std::vector<int32_t> rows((size_t)B * c_.Smax);
+    CHECK_CUDA(cudaMemcpy(rows.data(), outTokens_, sizeof(int32_t) * rows.size(), cudaMemcpyDeviceToHost));
+    std::vector<int32_t> out((size_t)B * (n + 1));
+    for (int b = 0; b < B; b++) {
+      out[(size_t)b * (n + 1)] = first[b];
+      const size_t T = prompts[b].size();
+      for (int i = 0; i < n; i++) out[(size_t)b * (n + 1) + 1 + i] = rows[(size_t)b * c_.Smax + T + i];
+    }
+    return out;
   }
 
   // ---- ledger: bytes by category (every buffer the engine owns)
@@ -804,6 +999,8 @@ class Engine {
   float lastCacheMs() const { return lastCacheMs_; }
   const std::string& graphError() const { return graphError_; }
   int schedule() const { return sched_; }
+  /** PDL is sound only while no kernel of the forward writes weights (pdl.cuh): not with in-forward nvCOMP decode. */
+  bool UsePdl() const { return c_.pdl && (sched_ == kSchedNone || sched_ == kSchedCached); }
 
  private:
   void UploadF16(uint16_t* dst, const float* src, size_t n) {
@@ -839,6 +1036,12 @@ class Engine {
   uint16_t* a16_ = nullptr;
   int32_t *tokens_ = nullptr, *step_ = nullptr, *err_ = nullptr, *outTokens_ = nullptr;
   void* pinned_ = nullptr;
+  size_t pinnedErrOff_ = 0;
+  int32_t *bTok_ = nullptr, *bPos_ = nullptr;  // batched decode: token and position of each slot
+  int batchLive_ = 0, batchMaxPos_ = 0;        // sequences of the last generateBatch and their largest position
+  std::vector<std::pair<const char*, cudaEvent_t>>* prof_ = nullptr;
+  cudaGraphExec_t graphB_ = nullptr;           // batched decode step, captured for graphBn_ rows
+  int graphBn_ = 0;
   cudaStream_t main_ = nullptr, side_ = nullptr;
   cudaEvent_t ev0_ = nullptr, ev1_ = nullptr, evFork_ = nullptr;
   std::vector<cudaEvent_t> evDec_, evComp_;
@@ -911,6 +1114,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   c.V = CfgInt(o, "vocab", 1, 1 << 22);
   c.Smax = CfgInt(o, "maxSeq", 1, 1 << 16);
   c.Tmax = CfgInt(o, "maxPrefill", 1, 1 << 16);
+  c.B = o.Get("maxBatch").IsUndefined() ? 1 : CfgInt(o, "maxBatch", 1, 64);
+  c.pdl = !o.Get("pdl").IsBoolean() || o.Get("pdl").As<Napi::Boolean>().Value();
   CHECK_ARG(o.Get("rmsEps").IsNumber(), "engine config: rmsEps must be a number");
   c.eps = o.Get("rmsEps").As<Napi::Number>().FloatValue();
   std::string kv = o.Get("kvDtype").IsString() ? o.Get("kvDtype").As<Napi::String>().Utf8Value() : "f16";
@@ -920,7 +1125,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   CHECK_ARG(c.h % 16 == 0 && c.I % 16 == 0 && (c.H * c.D) % 16 == 0,
             "engine config: hidden, intermediate and heads*headDim must be multiples of 16 (16-byte weight rows)");
   CHECK_ARG(c.D % 8 == 0, "engine config: headDim must be a multiple of 8 (16-byte KV rows)");
-  CHECK_ARG((c.Smax + c.D + 256 * 8) * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
+  CHECK_ARG(((size_t)c.Smax + 3 * (size_t)c.D + 512 * 8) * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
   auto tab = [&](const char* k) {
     Napi::Value v = o.Get(k);
     CHECK_ARG(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, std::string("engine config: ") + k + " must be a Float32Array");
@@ -1052,6 +1257,48 @@ Napi::Value EngineGenerate(const Napi::CallbackInfo& info) {
   o.Set("graph", used);
   if (!e.graphError().empty()) o.Set("graphError", e.graphError());
   return o;
+}
+Napi::Value EngineGenerateBatch(const Napi::CallbackInfo& info) {
+  Engine& e = Get(info);
+  CHECK_ARG(info.Length() > 1 && info[1].IsArray(), "generateBatch: expected an array of Int32Array prompts");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<std::vector<int32_t>> prompts;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    CHECK_ARG(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
+              "generateBatch: prompt " + std::to_string(i) + " must be an Int32Array");
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    prompts.emplace_back(a.Data(), a.Data() + a.ElementLength());
+  }
+  int n = (int)ArgInt(info, 2, "n", 1, 1 << 16, 1);
+  bool useGraph = !(info.Length() > 3 && info[3].IsBoolean() && !info[3].As<Napi::Boolean>().Value());
+  float prefillMs = 0, ms = 0;
+  bool used = false;
+  std::vector<int32_t> toks = e.GenerateBatch(prompts, n, useGraph, &prefillMs, &ms, &used);
+  Napi::Env env = info.Env();
+  Napi::Int32Array a = Napi::Int32Array::New(env, toks.size());
+  std::memcpy(a.Data(), toks.data(), toks.size() * 4);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tokens", a);
+  o.Set("prefillMs", prefillMs);
+  o.Set("ms", ms);
+  o.Set("graph", used);
+  if (!e.graphError().empty()) o.Set("graphError", e.graphError());
+  return o;
+}
+Napi::Value EngineProfileDecode(const Napi::CallbackInfo& info) {
+  Engine& e = Get(info);
+  int B = (int)ArgInt(info, 1, "batch", 0, 64, 0);
+  auto prof = e.ProfileDecode(B);
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env, prof.size());
+  for (size_t i = 0; i < prof.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", prof[i].first);
+    o.Set("ms", prof[i].second);
+    a.Set((uint32_t)i, o);
+  }
+  return a;
 }
 Napi::Value EngineLedger(const Napi::CallbackInfo& info) {
   Engine& e = Get(info);
@@ -1200,7 +1447,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     ref::swiglu(want.data(), g.data(), u.data(), n);
     cmp.atol = 1e-6, cmp.rtol = 1e-5;  // expf vs exp in double
     cmp.Check(dm.down(out, n).data(), want.data(), n);
-  } else if (name == "rope_append" || name == "attention") {
+  } else if (name == "rope_append" || name == "attention" || name == "rope_attention") {
     int T = P(p, "T", 3), H = P(p, "H", 9), Hkv = P(p, "Hkv", 3), D = P(p, "D", 64), Pp = P(p, "P", 5), Smax = P(p, "Smax", 64);
     bool kv16 = P(p, "kv16", 1) != 0;
     std::vector<float> inv(D / 2);
@@ -1210,13 +1457,18 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       ref::rope_cos_sin(c1.data(), s1.data(), pos, inv.data(), D);
       for (int i = 0; i < D / 2; i++) cs[(size_t)pos * D / 2 + i] = c1[i], sn[(size_t)pos * D / 2 + i] = s1[i];
     }
+    // rows=1: batched decode — row t is its own sequence at position P + 3 t (< Smax), in KV slot t
+    bool rowsMode = P(p, "rows", 0) != 0;
+    const size_t slot = (size_t)Hkv * Smax * D;
+    const int slots = rowsMode ? T : 1;
     auto q = Randn(rng, (size_t)T * H * D), k = Randn(rng, (size_t)T * Hkv * D), v = Randn(rng, (size_t)T * Hkv * D);
     // a cache that already holds P positions (fp16-representable values when kv16, so both sides see the same)
-    auto kc = Randn(rng, (size_t)Hkv * Smax * D), vc = Randn(rng, (size_t)Hkv * Smax * D);
+    auto kc = Randn(rng, slots * slot), vc = Randn(rng, slots * slot);
     if (kv16) {
       kc = FromF16(ToF16(kc));
       vc = FromF16(ToF16(vc));
     }
+    const std::vector<float> qIn = q, kIn = k, kc0 = kc, vc0 = vc;  // unrotated inputs and the starting cache
     float *dq = dm.up(q), *dk = dm.up(k), *dv = dm.up(v);
     void *dkc, *dvc;
     if (kv16) {
@@ -1228,7 +1480,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     }
     float *dcs = dm.up(cs), *dsn = dm.up(sn);
     std::vector<int32_t> pos(T);
-    for (int t = 0; t < T; t++) pos[t] = Pp + t;
+    for (int t = 0; t < T; t++) pos[t] = rowsMode ? (Pp + 3 * t) % Smax : Pp + t;
     ref::rope_rotate_half(q.data(), pos.data(), inv.data(), T, H, D);
     ref::rope_rotate_half(k.data(), pos.data(), inv.data(), T, Hkv, D);
     std::vector<float> kref = k, vref = v;
@@ -1236,11 +1488,54 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       kref = FromF16(ToF16(k));
       vref = FromF16(ToF16(v));
     }
-    ref::kv_append(kc.data(), vc.data(), kref.data(), vref.data(), T, Hkv, D, Pp, Smax);
+    if (rowsMode)
+      for (int t = 0; t < T; t++)
+        ref::kv_append(kc.data() + t * slot, vc.data() + t * slot, kref.data() + (size_t)t * Hkv * D, vref.data() + (size_t)t * Hkv * D, 1,
+                       Hkv, D, pos[t], Smax);
+    else
+      ref::kv_append(kc.data(), vc.data(), kref.data(), vref.data(), T, Hkv, D, Pp, Smax);
     int32_t* dP = dm.up(std::vector<int32_t>{Pp});
+    int32_t* dRows = dm.up(pos);
     bool devP = P(p, "devP", 0) != 0;
-    LaunchRopeAppend(dq, dk, dv, dkc, dvc, kv16, dcs, dsn, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s);
-    if (name == "rope_append") {
+    const int32_t* rowsArg = rowsMode ? dRows : nullptr;
+    LaunchRopeAppend(dq, dk, dv, dkc, dvc, kv16, dcs, dsn, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+    if (name == "rope_attention") {
+      // the fused decode kernel vs (a) the reference and (b) the two-kernel device path, which must agree exactly
+      CHECK_ARG(rowsMode, "rope_attention: rows=1 (decode) only");
+      float* out = dm.zeros<float>((size_t)T * H * D);
+      float* out2 = dm.zeros<float>((size_t)T * H * D);
+      void *dkc2, *dvc2;  // the fused kernel's own copy of the starting cache
+      // the two-kernel path: LaunchRopeAppend (above) on dq/dkc/dvc, then LaunchAttention below; the fused kernel
+      // starts from fresh copies of the unrotated inputs and the starting cache
+      float *fq = dm.up(qIn), *fk = dm.up(kIn), *fv = dm.up(v);
+      if (kv16) {
+        dkc2 = dm.up(ToF16(kc0));
+        dvc2 = dm.up(ToF16(vc0));
+      } else {
+        dkc2 = dm.up(kc0);
+        dvc2 = dm.up(vc0);
+      }
+      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot);
+      std::vector<float> want((size_t)T * H * D), scratch(Smax);
+      for (int t = 0; t < T; t++)
+        ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
+                       Hkv, D, pos[t], Smax, scratch.data());
+      cmp.atol = 1e-4, cmp.rtol = 1e-3;
+      auto g2 = dm.down(out2, want.size());
+      cmp.Check(g2.data(), want.data(), want.size(), "out vs ref");
+      Cmp ex;  // fused == two kernels, bit for bit
+      ex.atol = 0, ex.rtol = 0;
+      ex.Check(g2.data(), dm.down(out, want.size()).data(), want.size(), "out fused vs 2-kernel");
+      auto cacheOf = [&](void* d, size_t n) {
+        return kv16 ? FromF16(dm.down(static_cast<uint16_t*>(d), n)) : dm.down(static_cast<float*>(d), n);
+      };
+      ex.Check(cacheOf(dkc2, kc.size()).data(), cacheOf(dkc, kc.size()).data(), kc.size(), "k_cache fused vs 2-kernel");
+      ex.Check(cacheOf(dvc2, vc.size()).data(), cacheOf(dvc, vc.size()).data(), vc.size(), "v_cache fused vs 2-kernel");
+      cmp.fails += ex.fails;
+      cmp.n += ex.n;
+      for (auto& f : ex.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+    } else if (name == "rope_append") {
       cmp.atol = 1e-6, cmp.rtol = 0;
       cmp.Check(dm.down(dq, q.size()).data(), q.data(), q.size(), "q");
       std::vector<float> gk = kv16 ? FromF16(dm.down(static_cast<uint16_t*>(dkc), kc.size())) : dm.down(static_cast<float*>(dkc), kc.size());
@@ -1250,9 +1545,14 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     } else {
       float* out = dm.zeros<float>((size_t)T * H * D);
       // attention on the device's own roped q and cache; the reference on its own (same up to rounding of rope)
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
-      ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
+      if (rowsMode)
+        for (int t = 0; t < T; t++)
+          ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
+                         Hkv, D, pos[t], Smax, scratch.data());
+      else
+        ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
@@ -1278,6 +1578,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     a.normw = dnw;
     a.eps = 1e-5f;
     a.accumulate = acc;
+    a.nb = M;  // gemv: M input rows (batched decode when > 1)
     std::vector<std::vector<float>> want(nseg);
     std::vector<float*> dys(nseg);
     for (int sgi = 0; sgi < nseg; sgi++) {
@@ -1328,6 +1629,26 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     float got[3] = {(float)st[0], (float)st[1], (float)st[2]}, want[3] = {(float)ref::argmax(lg.data(), V), 8.f, 1.f};
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(got, want, 3, "step");
+  } else if (name == "argmax_rows") {
+    int V = P(p, "V", 32000), B = P(p, "B", 8), Smax = P(p, "Smax", 64);
+    auto lg = Randn(rng, (size_t)B * V);
+    for (int b = 0; b < B; b++) {
+      int tie = (int)(rng() % V), tie2 = (int)(rng() % V);
+      lg[(size_t)b * V + tie] = lg[(size_t)b * V + tie2] = 50.f + b;  // a tie per row: the first index wins
+    }
+    std::vector<int32_t> pos0(B);
+    for (int b = 0; b < B; b++) pos0[b] = (5 * b + 1) % Smax;
+    int32_t *tok = dm.zeros<int32_t>(B), *pos = dm.up(pos0), *out = dm.zeros<int32_t>((size_t)B * Smax);
+    LaunchArgmaxRows(dm.up(lg), V, B, tok, pos, out, Smax, s);
+    auto gt = dm.down(tok, B), gp = dm.down(pos, B), go = dm.down(out, (size_t)B * Smax);
+    std::vector<float> got, want;
+    for (int b = 0; b < B; b++) {
+      int am = ref::argmax(lg.data() + (size_t)b * V, V);
+      got.insert(got.end(), {(float)gt[b], (float)gp[b], (float)go[(size_t)b * Smax + pos0[b]]});
+      want.insert(want.end(), {(float)am, (float)(pos0[b] + 1), (float)am});
+    }
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(got.data(), want.data(), got.size(), "tok|pos|out");
   } else if (name == "f32_to_f16") {
     size_t n = (size_t)P(p, "n", 100000);
     auto v = Randn(rng, n, 1000.f);
@@ -1366,7 +1687,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, gemv, gemm, argmax, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   Napi::Env env = info.Env();
@@ -1403,6 +1724,8 @@ void InitGpuEngine(Napi::Env env, Napi::Object exports) {
   EXPORT_FN(env, exports, "engineReset", EngineReset);
   EXPORT_FN(env, exports, "engineForward", EngineForward);
   EXPORT_FN(env, exports, "engineGenerate", EngineGenerate);
+  EXPORT_FN(env, exports, "engineGenerateBatch", EngineGenerateBatch);
+  EXPORT_FN(env, exports, "engineProfileDecode", EngineProfileDecode);
   EXPORT_FN(env, exports, "engineLedger", EngineLedger);
   EXPORT_FN(env, exports, "engineDestroy", EngineDestroy);
   EXPORT_FN(env, exports, "engineKernelTest", EngineKernelTest);

@@ -1,12 +1,13 @@
 /**
- * GPU engine benchmark (issue 5, item 5): decode ms/token at batch 1 (graph replay and eager), prefill tokens/s and
- * weight VRAM for every storage mode, on the default model (real weights) and on a TinyLlama-1.1B-shaped model
+ * GPU engine benchmark (issue 5, item 5): decode ms/token at batch 1 (graph replay and eager) and batch 8 (ms per
+ * step of 8 tokens, graph), prefill tokens/s and weight VRAM for every storage mode, on the default model (real weights) and on a TinyLlama-1.1B-shaped model
  * (RANDOM weights generated on the device: speed only; its compression ratios mean nothing). Beside each row: the
  * bandwidth floor (weight bytes a decode step must read / device-to-device copy rate measured in this run, counting
  * bytes read + written) and the HF transformers eager fp16 peer (scripts/gpu/hf_baseline.py, same shapes, same run).
  *
  *   node bench-engine.mjs --model <gguf> --out $OUT [--hf hf.json] [--tokens 128] [--prefill 128] [--codec ans]
  *
+ * A mode suffixed `@nopdl` runs with programmatic dependent launch off (what PDL buys, fp16 / int8 / cached).
  * Writes <out>/bench-engine.json and <out>/bench-engine.md; prints the markdown table last.
  * Each synthetic-shape mode runs in a child process (`--child <spec>`), so a CUDA fault in one (a sticky error kills
  * the process's CUDA context) costs only its row.
@@ -69,6 +70,13 @@ interface Row {
   graphError?: string;
   hfDecodeMs?: number;
   hfPrefillTokS?: number;
+  /** batch 8: ms per decode step (8 tokens), graph replay */
+  b8MsPerStep: number;
+  b8Graph: boolean;
+  hfB8MsPerStep?: number;
+  /** one eager step at position prefill + tokens with an event after each op (engine.profileDecode): batch 1 and 8 */
+  profile1?: { op: string; ms: number }[];
+  profile8?: { op: string; ms: number }[];
 }
 
 
@@ -97,6 +105,15 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
     eng.reset();
     eng.forward(prompt);
     const e = eng.generate(Math.min(N_TOK, 64), { graph: false });
+    // batch 8: 8 random prompts of N_PRE tokens, warm-up (captures the batch graph), then N_TOK steps
+    const prompts = Array.from({ length: 8 }, () => Int32Array.from({ length: N_PRE }, () => Math.floor(r() * eng.config.vocabSize)));
+    eng.generateBatch(prompts, 4);
+    const b8 = eng.generateBatch(prompts, N_TOK);
+    const prof8 = eng.profileDecode(8);
+    eng.reset();
+    eng.forward(prompt);
+    eng.generate(N_TOK - 1);
+    const prof1 = eng.profileDecode(0);
     const led = eng.ledger();
     const acc = eng.expectedBytes();
     let int8Raw = 0;
@@ -126,9 +143,13 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
       ...(cacheDecodeMs !== undefined ? { cacheDecodeMs } : {}),
       graph: g.graph,
       ...(g.graphError ? { graphError: g.graphError } : {}),
+      b8MsPerStep: b8.msPerStep,
+      b8Graph: b8.graph,
+      profile1: prof1,
+      profile8: prof8,
     };
     console.log(
-      `${shape} ${mode}: decode ${g.msPerToken.toFixed(3)} ms/tok (graph ${g.graph}), eager ${e.msPerToken.toFixed(3)}, prefill ${row.prefillTokS.toFixed(0)} tok/s, weights ${(led.weightBytes / 1e6).toFixed(1)} MB, floor ${row.floorMs.toFixed(3)} ms (built in ${buildS.toFixed(1)} s)`,
+      `${shape} ${mode}: decode ${g.msPerToken.toFixed(3)} ms/tok (graph ${g.graph}), eager ${e.msPerToken.toFixed(3)}, batch-8 ${b8.msPerStep.toFixed(3)} ms/step, prefill ${row.prefillTokS.toFixed(0)} tok/s, weights ${(led.weightBytes / 1e6).toFixed(1)} MB, floor ${row.floorMs.toFixed(3)} ms (built in ${buildS.toFixed(1)} s)`,
     );
     return row;
   } finally {
@@ -136,22 +157,40 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
   }
 }
 
-/** 'fused' -> 'fused:codec=ans' unless the spec names a codec. */
+/** 'fused' -> 'fused:codec=ans' unless the spec names a codec; '@nopdl' stripped. */
 function withCodec(m: string): string {
+  m = m.replace('@nopdl', '');
   return m === 'fp16' || m === 'int8' || m.includes('codec=') ? m : `${m}:codec=${CODEC}`;
 }
 
 async function child(m: string): Promise<void> {
   const rate = Number(arg('--rate'));
+  const o = { modes: withCodec(m), maxSeq: 1024, maxBatch: 8, pdl: !m.endsWith('@nopdl') };
   if (arg('--shape') === 'tinyllama') {
-    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, { modes: withCodec(m), maxSeq: 1024 }), rate, null);
+    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, o), rate, null);
     console.log('ROW ' + JSON.stringify(r));
     return;
   }
   const model = await LlamaModel.load(arg('--model', 'default')!);
-  const r = benchEngine('SmolLM2-135M (real)', m, () => CudaEngine.fromModel(model, { modes: withCodec(m), maxSeq: 1024 }), rate, null);
+  const r = benchEngine('SmolLM2-135M (real)', m, () => CudaEngine.fromModel(model, o), rate, null);
   console.log('ROW ' + JSON.stringify(r));
   model.dispose();
+}
+
+/** Markdown table: one row per (shape, mode), one column per op, µs at batch 1 / batch 8. */
+function profileTable(rows: Row[]): string[] {
+  const ok = rows.filter((r) => r.profile1 && r.profile8 && !r.mode.includes('@nopdl'));
+  const ops: string[] = [];
+  for (const r of ok) for (const p of [...r.profile1!, ...r.profile8!]) if (!ops.includes(p.op)) ops.push(p.op);
+  const us = (ps: { op: string; ms: number }[], op: string) => {
+    const p = ps.find((x) => x.op === op);
+    return p ? (p.ms * 1000).toFixed(0) : '';
+  };
+  return [
+    `| shape | mode | ${ops.join(' | ')} |`,
+    `| --- | --- | ${ops.map(() => '---').join(' | ')} |`,
+    ...ok.map((r) => `| ${r.shape} | ${r.mode} | ${ops.map((op) => `${us(r.profile1!, op)} / ${us(r.profile8!, op)}`).join(' | ')} |`),
+  ];
 }
 
 async function main(): Promise<void> {
@@ -162,8 +201,8 @@ async function main(): Promise<void> {
   const bw = n.deviceCopyBandwidth(1 << 30, 20);
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
-  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
-  const modes = (arg('--modes', 'fp16,int8,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
+  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
+  const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
   // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
   const self = fileURLToPath(import.meta.url);
@@ -185,7 +224,7 @@ async function main(): Promise<void> {
         continue;
       }
       const r = JSON.parse(line.slice(4)) as Row;
-      if (m === 'fp16') fp16 = r.weightBytes;
+      if (m === 'fp16') fp16 = r.weightBytes;  // '@nopdl' rows have the same bytes
       r.weightRatioVsFp16 = fp16 ? r.weightBytes / fp16 : 1;
       rows.push(r);
     }
@@ -195,17 +234,22 @@ async function main(): Promise<void> {
     if (h) {
       r.hfDecodeMs = h.decode_ms_per_token_median;
       r.hfPrefillTokS = h.prefill_tok_s;
+      if (h.decode_b8_ms_per_step_median !== undefined) r.hfB8MsPerStep = h.decode_b8_ms_per_step_median;
     }
   }
   const md = [
-    `GPU engine bench — ${dev.name}, ${date}; D2D copy ${(rate / 1e9).toFixed(2)} TB/s (read+write); batch 1, prefill ${N_PRE} tokens, decode ${N_TOK} tokens (graph) / ${Math.min(N_TOK, 64)} (eager); codec ${CODEC}, 64 KiB chunks`,
+    `GPU engine bench — ${dev.name}, ${date}; D2D copy ${(rate / 1e9).toFixed(2)} TB/s (read+write); prefill ${N_PRE} tokens, decode ${N_TOK} tokens (graph) / ${Math.min(N_TOK, 64)} (eager) at batch 1, ${N_TOK} steps at batch 8; codec ${CODEC}, 64 KiB chunks. Floor = weight bytes a step reads / copy rate (the same for batch 1 and 8: weights are read once per step).`,
     '',
-    '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF prefill tok/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | batch-8 ms/step | batch-8 tok/s | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF batch-8 ms/step | HF prefill tok/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
-      (r as unknown as { failed?: string }).failed ? `| ${r.shape} | ${r.mode} | FAILED: ${(r as unknown as { failed: string }).failed.slice(0, 120)} |||||||||||` :
-        `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
+      (r as unknown as { failed?: string }).failed ? `| ${r.shape} | ${r.mode} | FAILED: ${(r as unknown as { failed: string }).failed.slice(0, 120)} ||||||||||||||` :
+        `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.b8MsPerStep.toFixed(3)}${r.b8Graph ? '' : ' (no graph)'} | ${(8000 / r.b8MsPerStep).toFixed(0)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfB8MsPerStep?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
     ),
+    '',
+    `Where a decode step goes (engine.profileDecode: one eager step at position ${N_PRE + N_TOK}, an event after every op, summed over layers; µs, batch 1 / batch 8):`,
+    '',
+    ...profileTable(rows),
   ].join('\n');
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'bench-engine.json'), JSON.stringify({ device: dev, date, copyBytesPerMs: rate, hf, rows }, null, 1));

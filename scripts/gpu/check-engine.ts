@@ -121,6 +121,18 @@ const KERNEL_CASES: [string, Record<string, number>][] = [
   ['attention', { T: 16, H: 9, Hkv: 3, D: 64, P: 20, Smax: 64, kv16: 1 }],
   ['attention', { T: 1, H: 32, Hkv: 4, D: 64, P: 700, Smax: 1024, kv16: 1, devP: 1 }],
   ['attention', { T: 3, H: 4, Hkv: 2, D: 128, P: 7, Smax: 32, kv16: 0 }],
+  // batched decode: row t is its own sequence (position P + 3t, KV slot t)
+  ['rope_append', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
+  ['rope_append', { T: 3, H: 9, Hkv: 3, D: 64, P: 2, Smax: 32, kv16: 0, rows: 1 }],
+  ['attention', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
+  ['attention', { T: 5, H: 9, Hkv: 3, D: 64, P: 40, Smax: 128, kv16: 0, rows: 1 }],
+  // decode: rope + append + attention in one kernel (== the two kernels bit for bit, and vs the reference)
+  ['rope_attention', { T: 1, H: 32, Hkv: 4, D: 64, P: 200, Smax: 256, kv16: 1, rows: 1 }],
+  ['rope_attention', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
+  ['rope_attention', { T: 5, H: 9, Hkv: 3, D: 64, P: 40, Smax: 128, kv16: 0, rows: 1 }],
+  ['rope_attention', { T: 3, H: 4, Hkv: 2, D: 128, P: 7, Smax: 32, kv16: 1, rows: 1 }],
+  ['argmax_rows', { V: 32000, B: 8, Smax: 64 }],
+  ['argmax_rows', { V: 49152, B: 3, Smax: 16, seed: 9 }],
   ['argmax', { V: 49152 }],
   ['argmax', { V: 32000, seed: 7 }],
   ['f32_to_f16', { n: 100000 }],
@@ -135,6 +147,12 @@ for (const i8 of [0, 1]) {
     ['gemv', { i8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
     ['gemv', { i8, K: 576, N: 49152, prologue: 1 }],
     ['gemv', { i8, K: 64, N: 40, segs: 3, N2: 8, N3: 8, bias: 1, prologue: 0 }],
+    // batched decode GEMV: M input rows (4 weight rows per warp)
+    ['gemv', { i8, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1 }],
+    ['gemv', { i8, M: 8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
+    ['gemv', { i8, M: 5, K: 576, N: 1536, segs: 2, N2: 1536, prologue: 1, bias: 1 }],
+    ['gemv', { i8, M: 2, K: 64, N: 37, segs: 3, N2: 6, N3: 9, prologue: 0, acc: 1 }],
+    ['gemv', { i8, M: 8, K: 576, N: 49152, prologue: 1 }],
     ['gemm', { i8, M: 7, N: 576, K: 576 }],
     ['gemm', { i8, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
     ['gemm', { i8, M: 33, N: 2048, K: 5632 }],
@@ -292,7 +310,100 @@ async function runChecks(): Promise<void> {
     }
   }
 
-  // ---- 3. a corrupted compressed chunk is detected and named
+  // ---- 3. batched decode == single-sequence decode (bit-identical GEMV sums, per-slot KV), PDL on == off
+  {
+    const base = ref.prompt;
+    const prompts = Array.from({ length: 8 }, (_, b) => base.slice(0, Math.max(3, base.length - 2 * b)).map((t, i) => (i === 1 ? (t + 17 * b) % ref.vocab : t)));
+    const NB = 6;
+    for (const spec of ['fp16', 'int8', 'cached', 'fused']) {
+      let eng: CudaEngine | null = null;
+      try {
+        eng = CudaEngine.fromModel(model, { modes: spec, maxSeq: 128, maxBatch: 8 });
+        const single: number[][] = [];
+        for (const p of prompts) {
+          eng.reset();
+          const g0 = eng.forward(p).next;
+          single.push([g0, ...eng.generate(NB, { graph: true }).tokens]);
+        }
+        const bg = eng.generateBatch(prompts, NB, { graph: true });
+        const be = eng.generateBatch(prompts, NB, { graph: false });
+        const same = (x: ArrayLike<number>, y: ArrayLike<number>) => Array.from(x).join() === Array.from(y).join();
+        const okG = prompts.every((_, b) => same(bg.tokens[b]!, single[b]!));
+        const okE = prompts.every((_, b) => same(be.tokens[b]!, single[b]!));
+        const bad = prompts.map((_, b) => b).filter((b) => !same(bg.tokens[b]!, single[b]!));
+        rows.push({
+          check: `batch-8 ${spec}`,
+          detail: `8 prompts (${prompts.map((p) => p.length).join('/')} tokens), ${NB} steps; graph ${bg.graph ? 'captured' : `NOT captured (${bg.graphError ?? '?'})`}; seq0 ${Array.from(bg.tokens[0]!).join(' ')}`,
+          value: `graph ${okG ? '==' : '!='} single, eager ${okE ? '==' : '!='} single${bad.length ? ` (differ: ${bad.join(',')})` : ''}; ${bg.msPerStep.toFixed(3)} ms/step`,
+          tol: 'tokens identical to 8 single-sequence runs',
+          pass: okG && okE && bg.graph,
+        });
+      } catch (e) {
+        rows.push({ check: `batch-8 ${spec}`, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+      } finally {
+        eng?.dispose();
+      }
+    }
+    // the decode profile names every op of the step and times each one
+    {
+      let eng: CudaEngine | null = null;
+      try {
+        eng = CudaEngine.fromModel(model, { modes: 'fp16', maxSeq: 128, maxBatch: 8 });
+        eng.reset();
+        eng.forward(ref.prompt);
+        const p1 = eng.profileDecode();
+        eng.generateBatch(prompts, 2);
+        const p8 = eng.profileDecode(8);
+        const want = ['embedding', 'qkv gemv (+rmsnorm)', 'rope + attention', 'o gemv (+residual)', 'gate|up gemv (+rmsnorm)', 'down gemv (+swiglu, residual)', 'lm_head gemv', 'argmax', 'total'];
+        const ok = (p: { op: string; ms: number }[]) =>
+          want.every((w) => p.some((x) => x.op === w && x.ms > 0)) &&
+          Math.abs(p.filter((x) => x.op !== 'total').reduce((a, x) => a + x.ms, 0) - p.find((x) => x.op === 'total')!.ms) < 1e-3;
+        rows.push({
+          check: 'decode profile fp16',
+          detail: p1.map((x) => `${x.op} ${(x.ms * 1000).toFixed(0)}µs`).join(', '),
+          value: `batch 1 total ${p1.at(-1)!.ms.toFixed(3)} ms, batch 8 total ${p8.at(-1)!.ms.toFixed(3)} ms`,
+          tol: 'every op present, > 0, sums to total',
+          pass: ok(p1) && ok(p8),
+        });
+      } catch (e) {
+        rows.push({ check: 'decode profile fp16', detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+      } finally {
+        eng?.dispose();
+      }
+    }
+    // PDL changes scheduling only: logits with and without it are equal bit for bit
+    for (const spec of ['fp16', 'int8']) {
+      const run = (pdl: boolean) => {
+        const eng = CudaEngine.fromModel(model, { modes: spec, maxSeq: 128, pdl });
+        try {
+          eng.reset();
+          const out = [eng.forward(ref.prompt, { logits: true }).logits!];
+          for (let s = 1; s < STEPS; s++) out.push(eng.forward([ref.greedy[s - 1]!], { logits: true }).logits!);
+          const g = eng.generate(8, { graph: true });
+          return { out, tokens: Array.from(g.tokens) };
+        } finally {
+          eng.dispose();
+        }
+      };
+      try {
+        const on = run(true);
+        const off = run(false);
+        let maxAbs = 0;
+        on.out.forEach((l, s) => l.forEach((v, i) => (maxAbs = Math.max(maxAbs, Math.abs(v - off.out[s]![i]!)))));
+        rows.push({
+          check: `pdl ${spec}`,
+          detail: `${STEPS} forward steps + 8 graph steps, PDL on vs off`,
+          value: `max|Δ| ${maxAbs}; tokens ${on.tokens.join() === off.tokens.join() ? '==' : '!='}`,
+          tol: 'Δ = 0',
+          pass: maxAbs === 0 && on.tokens.join() === off.tokens.join(),
+        });
+      } catch (e) {
+        rows.push({ check: `pdl ${spec}`, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+      }
+    }
+  }
+
+  // ---- 4. a corrupted compressed chunk is detected and named
   {
     let eng: CudaEngine | null = null;
     try {

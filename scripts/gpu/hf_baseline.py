@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Peer baseline for the GPU engine bench (issue 5): Hugging Face transformers, eager attention, fp16, batch 1.
+"""Peer baseline for the GPU engine bench (issue 5): Hugging Face transformers, eager attention, fp16, batch 1 and 8.
 
 Builds LlamaForCausalLM from a config (random weights: speed only), prefills `--prefill` random tokens and times
 `--tokens` greedy decode steps with the KV cache (CUDA events around each step, median and mean reported), and the
-prefill throughput. Prints one JSON object per shape and writes them all to --json.
+prefill throughput; then the same decode at batch 8 (8 random prompts of `--prefill` tokens, `--tokens-b8` steps,
+median ms per step). Prints one JSON object per shape and writes them all to --json.
 
   python3 scripts/gpu/hf_baseline.py --shapes smollm2,tinyllama --prefill 128 --tokens 128 --json hf.json
 """
@@ -42,8 +43,26 @@ def build(shape):
     return model, cfg
 
 
+def decode_steps(model, out, n, warmup=0):
+    """Greedy decode from a forward output `out` (with its KV cache): ms of each of n CUDA-event-timed steps."""
+    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+    pkv = out.past_key_values
+    steps = []
+    for i in range(warmup + n):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        out = model(input_ids=nxt, past_key_values=pkv, use_cache=True)
+        pkv = out.past_key_values
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+        b.record()
+        if i >= warmup:
+            steps.append((a, b))
+    torch.cuda.synchronize()
+    return [a.elapsed_time(b) for a, b in steps]
+
+
 @torch.inference_mode()
-def bench(shape, prefill, tokens):
+def bench(shape, prefill, tokens, tokens_b8=32):
     model, cfg = build(shape)
     params = sum(p.numel() for p in model.parameters())
     g = torch.Generator(device="cuda").manual_seed(1)
@@ -66,26 +85,17 @@ def bench(shape, prefill, tokens):
         b.record()
         torch.cuda.synchronize()
         pre.append(a.elapsed_time(b))
-    # decode
-    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-    pkv = out.past_key_values
-    steps = []
+    # decode, batch 1
     t0 = time.perf_counter()
-    for _ in range(tokens):
-        a, b = ev(), ev()
-        a.record()
-        out = model(input_ids=nxt, past_key_values=pkv, use_cache=True)
-        pkv = out.past_key_values
-        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-        b.record()
-        steps.append((a, b))
-    torch.cuda.synchronize()
+    ms = decode_steps(model, out, tokens)
     wall = (time.perf_counter() - t0) * 1000 / tokens
-    ms = [a.elapsed_time(b) for a, b in steps]
+    # batch 8: 8 random prompts, two warm-up steps
+    prompt8 = torch.randint(0, cfg.vocab_size, (8, prefill), device="cuda", generator=g)
+    ms8 = decode_steps(model, model(input_ids=prompt8, use_cache=True), tokens_b8, warmup=2)
     res = dict(shape=shape, params=params, prefill_tokens=prefill, decode_tokens=tokens,
                prefill_ms=statistics.median(pre), prefill_tok_s=prefill / (statistics.median(pre) / 1000),
                decode_ms_per_token_median=statistics.median(ms), decode_ms_per_token_mean=statistics.mean(ms),
-               decode_wall_ms_per_token=wall, torch=torch.__version__, transformers=transformers.__version__,
+               decode_wall_ms_per_token=wall, decode_b8_ms_per_step_median=statistics.median(ms8), decode_b8_steps=tokens_b8, torch=torch.__version__, transformers=transformers.__version__,
                device=torch.cuda.get_device_name(0), dtype="float16", attn="eager", weights="random (config only)")
     del model
     torch.cuda.empty_cache()
@@ -97,11 +107,12 @@ def main():
     ap.add_argument("--shapes", default="smollm2,tinyllama")
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--tokens-b8", type=int, default=32)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     results = []
     for s in a.shapes.split(","):
-        r = bench(s, a.prefill, a.tokens)
+        r = bench(s, a.prefill, a.tokens, a.tokens_b8)
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.json:

@@ -43,6 +43,13 @@ interface EngineAddon {
   engineReset(id: number): { cacheDecodeMs: number };
   engineForward(id: number, tokens: Int32Array, wantLogits: boolean): { next: number; logits?: Float32Array; ms: number; position: number };
   engineGenerate(id: number, n: number, useGraph: boolean): { tokens: Int32Array; ms: number; graph: boolean; graphError?: string };
+  engineGenerateBatch(
+    id: number,
+    prompts: Int32Array[],
+    n: number,
+    useGraph: boolean,
+  ): { tokens: Int32Array; prefillMs: number; ms: number; graph: boolean; graphError?: string };
+  engineProfileDecode(id: number, batch: number): { op: string; ms: number }[];
   engineLedger(id: number): { categories: Record<string, number>; totalBytes: number; modes: Record<string, number>; schedule: string };
   engineDestroy(id: number): boolean;
   engineKernelTest(name: string, params: Record<string, number>): KernelTestResult;
@@ -72,6 +79,14 @@ export interface CudaEngineOptions {
   maxPrefill?: number;
   /** KV cache dtype, default 'f16' */
   kvDtype?: 'f16' | 'f32';
+  /** sequence slots for {@link CudaEngine.generateBatch} (one KV cache each, 1 to 64), default 1 */
+  maxBatch?: number;
+  /**
+   * programmatic dependent launch (sm_90: each kernel starts its weight loads while the previous one drains), default
+   * true; used only where no kernel of the forward writes weights (fp16 / int8 / cached), and never when the
+   * environment sets CODECLLM_PDL=0. Results are identical either way; only the timing moves.
+   */
+  pdl?: boolean;
   /** called after each linear is installed: (done, total) */
   onProgress?: (done: number, total: number) => void;
 }
@@ -90,6 +105,21 @@ export interface CudaGenerateResult {
   ms: number;
   msPerToken: number;
   /** whether the steps ran as CUDA graph replays */
+  graph: boolean;
+  graphError?: string;
+}
+
+export interface CudaBatchResult {
+  /** per sequence: the prefill's greedy token, then the n decoded ones (n + 1 tokens) */
+  tokens: Int32Array[];
+  /** CUDA-event time of the B prefills (one after another), ms */
+  prefillMs: number;
+  /** CUDA-event time of the n batched decode steps, ms */
+  ms: number;
+  /** ms per batched step (B tokens each) */
+  msPerStep: number;
+  /** decoded tokens per second over all sequences (B · n / time) */
+  tokensPerSecond: number;
   graph: boolean;
   graphError?: string;
 }
@@ -143,6 +173,8 @@ export class CudaEngine {
   readonly plan: ModePlan;
   readonly maxSeq: number;
   readonly kvDtype: 'f16' | 'f32';
+  /** sequence slots for generateBatch */
+  readonly maxBatch: number;
   /** packed nvCOMP bytes of each compressed linear (module order; 0 for others) */
   readonly compressedBytes: number[];
   /** lm_head reads the embedding table */
@@ -158,6 +190,8 @@ export class CudaEngine {
     this.plan = plan;
     this.maxSeq = o.maxSeq ?? Math.min(2048, c.maxPositionEmbeddings);
     this.kvDtype = o.kvDtype ?? 'f16';
+    this.maxBatch = o.maxBatch ?? 1;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > 64) throw err('E_ARG', msg.badArg('maxBatch', `${o.maxBatch} (1 to 64)`));
     this.compressedBytes = new Array<number>(plan.modes.length).fill(0);
     this.sharedHead = false;
     const { cos, sin } = ropeTables(c, this.maxSeq);
@@ -174,6 +208,8 @@ export class CudaEngine {
         maxSeq: this.maxSeq,
         maxPrefill: o.maxPrefill ?? 512,
         kvDtype: this.kvDtype,
+        maxBatch: this.maxBatch,
+        pdl: o.pdl !== false,
         ropeCos: cos,
         ropeSin: sin,
       }),
@@ -322,6 +358,51 @@ export class CudaEngine {
   }
 
   /**
+   * Batched greedy generation: prompt b is prefilled into KV slot b, then n decode steps run for all sequences at
+   * once — each GEMV reads its weights once per step for every sequence. Up to `maxBatch` prompts (engine option).
+   * Starts fresh sequences and leaves the single-sequence state reset ({@link CudaEngine.position} = 0).
+   * @example
+   * const eng = CudaEngine.fromModel(model, { modes: 'int8', maxBatch: 8 });
+   * const r = eng.generateBatch(prompts.map((p) => tok.encode(p)), 32);
+   * r.tokens[3]; // sequence 3: 33 tokens
+   * r.msPerStep; // one step = 8 tokens
+   */
+  generateBatch(prompts: readonly (readonly number[] | Int32Array)[], n: number, o: { graph?: boolean } = {}): CudaBatchResult {
+    const id = this.#live();
+    if (prompts.length < 1 || prompts.length > this.maxBatch) throw err('E_ARG', msg.gpuEngineBatch(prompts.length, this.maxBatch));
+    for (const p of prompts) if (p.length + n > this.maxSeq) throw err('E_ARG', msg.gpuEngineCapacity(p.length + n, this.maxSeq));
+    const ps = prompts.map((p) => (p instanceof Int32Array ? p : Int32Array.from(p)));
+    const r = callNative(() => this.#n.engineGenerateBatch(id, ps, n, o.graph !== false));
+    this.#position = 0;
+    const tokens = ps.map((_, b) => r.tokens.slice(b * (n + 1), (b + 1) * (n + 1)));
+    return {
+      tokens,
+      prefillMs: r.prefillMs,
+      ms: r.ms,
+      msPerStep: r.ms / n,
+      tokensPerSecond: (ps.length * n) / (r.ms / 1000),
+      graph: r.graph,
+      ...(r.graphError ? { graphError: r.graphError } : {}),
+    };
+  }
+
+  /**
+   * Where a decode step's time goes: one eager step with a CUDA event after every op, per-op time summed over the
+   * layers (ms; the last entry is 'total'). The events serialize the ops (no graph, no PDL overlap), so the total is
+   * above the graph-replay step time; the split is what the profile is for. The step really runs: batch 0 (default)
+   * profiles the single sequence after {@link CudaEngine.forward}, batch B the B sequences of the last
+   * {@link CudaEngine.generateBatch}.
+   * @example
+   * eng.forward(prompt); eng.profileDecode(); // [{ op: 'embedding', ms: 0.004 }, { op: 'qkv gemv (+rmsnorm)', ms: 0.21 }, …]
+   */
+  profileDecode(batch = 0): { op: string; ms: number }[] {
+    const id = this.#live();
+    const r = callNative(() => this.#n.engineProfileDecode(id, batch));
+    if (batch === 0) this.#position += 1;
+    return r;
+  }
+
+  /**
    * Device bytes by category (every buffer the engine owns).
    * @example
    * eng.ledger().categories.kv_cache
@@ -342,6 +423,7 @@ export class CudaEngine {
       kvDtype: this.kvDtype,
       compressedBytes: this.compressedBytes,
       sharedHead: this.sharedHead,
+      maxBatch: this.maxBatch,
     });
   }
 

@@ -181,6 +181,8 @@ export interface AccountOptions {
   compressedBytes?: readonly number[];
   /** lm_head reads the embedding table (tied, fp16, unpatched) */
   sharedHead?: boolean;
+  /** sequence slots for batched decode (one KV cache each), default 1 */
+  maxBatch?: number;
 }
 
 /**
@@ -199,7 +201,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     scales: 0,
     embed: 2 * c.vocabSize * c.hiddenSize,
     norms: 4 * c.hiddenSize * (2 * c.numLayers + 1),
-    kv_cache: 2 * c.numLayers * c.numKvHeads * o.maxSeq * c.headDim * (o.kvDtype === 'f16' ? 2 : 4),
+    kv_cache: (o.maxBatch ?? 1) * 2 * c.numLayers * c.numKvHeads * o.maxSeq * c.headDim * (o.kvDtype === 'f16' ? 2 : 4),
     decode: 0,
     weightTotal: 0,
     bytesPerToken: 0,

@@ -46,8 +46,14 @@ struct GemvArgs {
   const float* normw = nullptr;
   float eps = 0;
   bool accumulate = false;  // y += W x (+ b) instead of y = W x (+ b)
+  int nb = 1;               // input rows: in / in2 are (nb, K), each segment's y is (nb, rows)
+  // launch features (set by LaunchGemv from CODECLLM_GEMV_PREFETCH / CODECLLM_PDL_LATE_TRIGGER; results never change)
+  bool prefetch = true;       // first weight loads before the PDL wait
+  bool late_trigger = false;  // let the next kernel launch only after this one's rows are done
+  int rows_total = 0;         // set by LaunchGemv: rows over all segments
 };
-/** Batch-1 GEMV y = W x over up to 3 same-typed weights sharing one input (q|k|v, gate|up). K % 8 == 0 (f16),
+/** GEMV y (nb, rows) = x (nb, K) Wᵀ over up to 3 same-typed weights sharing one input (q|k|v, gate|up); nb = 1 is
+ *  batch-1 decode, nb > 1 batched decode (weights read once per launch for up to 8 rows). K % 8 == 0 (f16),
  *  K % 16 == 0 (i8); K <= kGemvMaxK. */
 constexpr int kGemvMaxK = 24576;
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
@@ -67,18 +73,47 @@ void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* u
  * Rotate q (T, H, D) in place and k (T, Hkv, D) in place with the cos/sin table (Smax, D/2) at positions P + t, then
  * append k, v to the layer's cache at [P, P+T). P = *P_dev when P_dev is non-null (graph replay), else P_host.
  * kv16: cache is fp16 (else fp32).
+ * Batched decode: with P_rows non-null, row t is its own sequence — position P_rows[t], cache at
+ * k_cache/v_cache + t * slot_stride elements (P_host / P_dev are then unused).
  */
 void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v_cache, bool kv16, const float* cos_tab,
                       const float* sin_tab, int T, int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
-                      cudaStream_t s);
-/** out (T, H, D) fp32 and out16 (half copy, may be null) = causal GQA attention of q over the cache [0, P+t]. */
+                      cudaStream_t s, const int32_t* P_rows = nullptr, size_t slot_stride = 0);
+/** out (T, H, D) fp32 and out16 (half copy, may be null) = causal GQA attention of q over the cache [0, P+t]
+ *  (with P_rows: row t over its own slot's cache [0, P_rows[t]], as LaunchRopeAppend). */
 void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
-                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s);
+                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s,
+                     const int32_t* P_rows = nullptr, size_t slot_stride = 0);
+/** New keys / values and rope tables for LaunchRopeAttention. */
+struct RopeIn {
+  const float* k = nullptr;    // (T, Hkv, D) unrotated
+  const float* v = nullptr;    // (T, Hkv, D)
+  const float* cos = nullptr;  // (Smax, D/2)
+  const float* sin = nullptr;
+};
+/**
+ * Decode (one token per row, row t at position P_rows[t] in KV slot t): LaunchRopeAppend + LaunchAttention in one
+ * kernel — out (T, H, D) equals the two launches bit for bit; the cache gets the rotated k and v at P_rows[t]
+ * (q is not modified: its rotation lives in shared memory).
+ */
+void LaunchRopeAttention(float* out, const float* q, const float* k, const float* v, void* k_cache, void* v_cache, bool kv16,
+                         const float* cos_tab, const float* sin_tab, int T, int H, int Hkv, int D, const int32_t* P_rows,
+                         size_t slot_stride, int Smax, cudaStream_t s);
 /**
  * Greedy step bookkeeping: step[0] = argmax(logits (V)) (first on ties), step[1] = new_pos >= 0 ? new_pos : step[1]+1,
  * out_tokens[step[2]++] = step[0] when out_tokens is non-null.
  */
 void LaunchArgmaxStep(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos, cudaStream_t s);
+/**
+ * Batched greedy step: for each row b < B: tok[b] = argmax(logits (B, V) row b) (first on ties),
+ * out_tokens[b * Smax + pos[b]] = tok[b] (indexed by the position of the token that produced it), then pos[b] += 1.
+ * One block per row.
+ */
+void LaunchArgmaxRows(const float* logits, int V, int B, int32_t* tok, int32_t* pos, int32_t* out_tokens, int Smax,
+                      cudaStream_t s);
+/** Programmatic dependent launch for the engine's kernels from now on this thread (pdl.cuh); off by default.
+ *  Returns the previous setting. Honoured only where the CUDA build supports it and CODECLLM_PDL is not "0". */
+bool SetPdl(bool on);
 /** a16 (T, K) = half(a (T, K)). */
 void LaunchF32ToF16(uint16_t* dst, const float* src, size_t n, cudaStream_t s);
 /** Per output row: scale[r] = max|w[r]| / 127, codes = rint(w / scale) clamped to [-127, 127] (w (rows, K) fp32). */

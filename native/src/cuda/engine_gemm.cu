@@ -12,6 +12,7 @@
 
 #include "../check.h"
 #include "engine.cuh"
+#include "pdl.cuh"
 
 namespace codecllm {
 namespace engine {
@@ -28,6 +29,8 @@ __global__ void __launch_bounds__(128) GemmKernel(const __half* __restrict__ A, 
   __shared__ __align__(32) __half As[BM * LDS];
   __shared__ __align__(32) __half Bs[BN * LDS];
   __shared__ __align__(32) float Cs[BM * BN];
+  PdlWait();
+  PdlTrigger();
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int warp = threadIdx.x >> 5;
   const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
@@ -96,10 +99,9 @@ void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale,
                 int K, bool accumulate, cudaStream_t s) {
   CHECK_ARG(M > 0 && N > 0 && K > 0 && K % 16 == 0, "gemm: K=" + std::to_string(K) + " must be a positive multiple of 16");
   dim3 grid((N + BN - 1) / BN, (M + BM - 1) / BM);
-  if (wtype == kWeightF16)
-    GemmKernel<kWeightF16><<<grid, 128, 0, s>>>(reinterpret_cast<const __half*>(A), W, scale, bias, Y, M, N, K, accumulate);
-  else
-    GemmKernel<kWeightI8><<<grid, 128, 0, s>>>(reinterpret_cast<const __half*>(A), W, scale, bias, Y, M, N, K, accumulate);
+  const __half* a16 = reinterpret_cast<const __half*>(A);
+  if (wtype == kWeightF16) LaunchK(GemmKernel<kWeightF16>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate);
+  else LaunchK(GemmKernel<kWeightI8>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate);
   CHECK_CUDA(cudaGetLastError());
 }
 

@@ -1,25 +1,48 @@
-// engine_gemv.cu — batch-1 GEMV for decode, y (rows) = W (rows, K) · x (K), fp16 or int8 (per-row scale) weights.
+// engine_gemv.cu — GEMV for decode, y (nb, rows) = x (nb, K) · W (rows, K)ᵀ, fp16 or int8 (per-row scale) weights,
+// for nb = 1 (batch-1 decode) up to 8 input rows at once (batched decode: each weight byte is read once for all rows).
 //
 // Memory-bound: every weight byte is read once with 16-byte non-caching loads, coalesced across the warp (lane l
-// reads bytes [16 l, 16 l + 16) of each 512-byte stretch of a row), four loads in flight per lane before the first
-// use; one warp per output row, 8 rows per 256-thread block; fp32 accumulate. The input vector is built once per
-// block in shared memory by a prologue (plain copy, fused RMSNorm, or fused SwiGLU), which saves a launch and a
-// round trip of the activation through global memory per step. Up to three weights sharing the input (q|k|v,
-// gate|up) run in one launch ("segments").
+// reads bytes [16 l, 16 l + 16) of each 512-byte stretch of a row). A warp computes R = 2 rows at a time (each input
+// value read from shared memory serves both), 8 warps per block; a lane keeps U = 4 words of each row in flight in
+// two register buffers (the next U are loaded while the current U are summed). The kernel is persistent over rows:
+// the grid is what fits on the GPU at once (occupancy × SMs) and each warp walks its row sets, issuing the next set's
+// first loads before the current set's epilogue — so the prologue runs once per block, not once per 16 rows.
+// fp32 accumulate; int8 codes become floats through a byte permute (Dot4I8), not the quarter-rate I2F; the input sits
+// in shared memory in a conflict-free layout (XIndex). The input rows are built once per block by a prologue (plain
+// copy, fused RMSNorm, or fused SwiGLU; vectorized), which saves a launch and a round trip of the activation through
+// global memory per step. Up to three weights sharing the input (q|k|v, gate|up) run in one launch ("segments").
+// Measured on the H100 (TinyLlama shape, fp16, 2026-11-26, BENCHMARKS.md): persistence 1.150 -> 1.121 ms/token at
+// batch 1 and 4.15 -> 2.80 ms/step at batch 8.
+//
+// Launch overlap (pdl.cuh): the first U words of each row are loaded *before* PdlWait, so under PDL the weight stream
+// starts while the previous kernel drains; the prologue (which reads the previous kernel's output) runs after the
+// wait; the next kernel may launch right after the wait (it gets SM slots only as this one's blocks retire).
+// Measurement switches (results are the same): CODECLLM_GEMV_PREFETCH=0 (first loads after the wait),
+// CODECLLM_PDL_LATE_TRIGGER=1 (next kernel only after this one's rows), CODECLLM_GEMV_PERSISTENT=0 (one block per
+// 16 rows), CODECLLM_GEMV_BLOCKS_PER_SM=n, CODECLLM_GEMV_SHAPE=8x1x8|16x1x8 (W x R x U at batch 1).
+//
+// Every lane sums its words one at a time in word order, whatever U, R and nb are, and the prologue is the same per
+// input row, so row b of a batched launch equals the batch-1 launch on that row bit for bit (scripts/gpu/
+// check-engine.ts checks the engine's batched decode against single-sequence decode).
 // Twins: ref::linear_f16 and ref::linear_i8_channel (+ ref::rmsnorm / ref::swiglu for the prologues).
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "../check.h"
 #include "engine.cuh"
+#include "pdl.cuh"
 
 namespace codecllm {
 namespace engine {
 
 namespace {
 
-constexpr int kWarps = 8;  // rows per block
+constexpr int kMaxWarps = 16;  // warps per block: W = 8, or 16 (CODECLLM_GEMV_WARPS=16, batch 1 only)
 
 __device__ __forceinline__ uint4 LoadStream(const void* p) {
   uint4 r;
@@ -29,97 +52,318 @@ __device__ __forceinline__ uint4 LoadStream(const void* p) {
   return r;
 }
 
-__device__ __forceinline__ float Dot8F16(uint4 w, const float* x) {
+// x in shared memory is stored as EPW/4 planes of float4 (see XIndex): the 4-float groups of word wi lie at
+// x4[m * nw + wi], so the 32 lanes of a warp (consecutive wi) read consecutive 16-byte cells — no bank conflicts.
+// (A plain layout puts lane l's floats 32 or 64 bytes apart: 2- or 4-way conflicts on every read, which made the
+// int8 GEMV shared-memory bound — slower than fp16 on the TinyLlama shape, H200 2026-11-26.)
+__device__ __forceinline__ float Dot8F16(uint4 w, const float4* x4, int nw, int wi) {
   const __half2* h = reinterpret_cast<const __half2*>(&w);
-  float4 a = *reinterpret_cast<const float4*>(x);
-  float4 b = *reinterpret_cast<const float4*>(x + 4);
+  float4 a = x4[wi];
+  float4 b = x4[nw + wi];
   float2 f0 = __half22float2(h[0]), f1 = __half22float2(h[1]), f2 = __half22float2(h[2]), f3 = __half22float2(h[3]);
   return f0.x * a.x + f0.y * a.y + f1.x * a.z + f1.y * a.w + f2.x * b.x + f2.y * b.y + f3.x * b.z + f3.y * b.w;
 }
 
-__device__ __forceinline__ float Dot4I8(uint32_t w, const float* x) {
-  float4 a = *reinterpret_cast<const float4*>(x);
-  return (float)(int8_t)(w & 0xff) * a.x + (float)(int8_t)((w >> 8) & 0xff) * a.y + (float)(int8_t)((w >> 16) & 0xff) * a.z +
-         (float)(int8_t)(w >> 24) * a.w;
+// int8 -> fp32 without I2F (a quarter-rate conversion on sm_90): with u = w ^ 0x80808080 (offset binary), the float
+// whose bits are 0x4B0000uu is 2^23 + uu exactly, so subtracting 2^23 + 128 gives the code exactly — the same value
+// (float)(int8_t) gives, at one byte-permute and one add per weight.
+__device__ __forceinline__ float I8At(uint32_t u, uint32_t sel) {
+  return __uint_as_float(__byte_perm(u, 0x4B000000u, sel)) - 8388736.f;
 }
-__device__ __forceinline__ float Dot16I8(uint4 w, const float* x) {
-  return Dot4I8(w.x, x) + Dot4I8(w.y, x + 4) + Dot4I8(w.z, x + 8) + Dot4I8(w.w, x + 12);
+__device__ __forceinline__ float Dot4I8(uint32_t w, float4 a) {
+  const uint32_t u = w ^ 0x80808080u;
+  return I8At(u, 0x7440) * a.x + I8At(u, 0x7441) * a.y + I8At(u, 0x7442) * a.z + I8At(u, 0x7443) * a.w;
+}
+__device__ __forceinline__ float Dot16I8(uint4 w, const float4* x4, int nw, int wi) {
+  return Dot4I8(w.x, x4[wi]) + Dot4I8(w.y, x4[nw + wi]) + Dot4I8(w.z, x4[2 * nw + wi]) + Dot4I8(w.w, x4[3 * nw + wi]);
 }
 
 template <int WT>
-__global__ void __launch_bounds__(kWarps * 32) GemvKernel(GemvArgs a) {
-  extern __shared__ float xs[];  // K floats
-  __shared__ float red[32];
-  const int K = a.K;
-  // ---- prologue: x (K) into shared memory
-  if (a.prologue == kPrologueRmsNorm) {
-    float ss = 0;
-    for (int i = threadIdx.x; i < K; i += blockDim.x) {
-      float v = a.in[i];
-      xs[i] = v;
-      ss += v * v;
-    }
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      float v = threadIdx.x < kWarps ? red[threadIdx.x] : 0.f;
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (threadIdx.x == 0) red[0] = v;
-    }
-    __syncthreads();
-    float r = 1.0f / sqrtf(red[0] / K + a.eps);
-    for (int i = threadIdx.x; i < K; i += blockDim.x) xs[i] = __fmul_rn(__fmul_rn(xs[i], r), a.normw[i]);
-  } else if (a.prologue == kPrologueSwiGLU) {
-    for (int i = threadIdx.x; i < K; i += blockDim.x) {
-      float g = a.in[i];
-      float sig = 1.0f / (1.0f + expf(-g));
-      xs[i] = __fmul_rn(__fmul_rn(g, sig), a.in2[i]);
-    }
-  } else {
-    for (int i = threadIdx.x; i < K; i += blockDim.x) xs[i] = a.in[i];
-  }
-  __syncthreads();
+__device__ __forceinline__ float DotW(uint4 w, const float4* x4, int nw, int wi) {
+  if (WT == kWeightF16) return Dot8F16(w, x4, nw, wi);
+  return Dot16I8(w, x4, nw, wi);
+}
 
-  // ---- one warp per row
+/** Shared-memory slot of input element i (K = nw * EPW): plane (i % EPW) / 4, cell i / EPW, lane i % 4. */
+template <int EPW>
+__device__ __forceinline__ int XIndex(int i, int nw) {
+  return (((i % EPW) >> 2) * nw + i / EPW) * 4 + (i & 3);
+}
+
+/** Maps a launch row to (segment, row in segment); false past the last segment. */
+__device__ __forceinline__ bool Resolve(const GemvArgs& a, int row, int* si, int* r) {
+  int s = 0;
+  while (s < a.nseg && row >= a.seg[s].rows) {
+    row -= a.seg[s].rows;
+    s++;
+  }
+  *si = s;
+  *r = row;
+  return s < a.nseg;
+}
+
+/** Builds x (NB, K) in shared memory from the launch's inputs (all threads; ends with a barrier). */
+/** Elementwise part of the prologue on 4 consecutive inputs (SwiGLU or copy). */
+__device__ __forceinline__ float4 Act4(int prologue, float4 g, float4 u) {
+  if (prologue != kPrologueSwiGLU) return g;
+  auto one = [](float gv, float uv) { return __fmul_rn(__fmul_rn(gv, 1.0f / (1.0f + expf(-gv))), uv); };
+  return make_float4(one(g.x, u.x), one(g.y, u.y), one(g.z, u.z), one(g.w, u.w));
+}
+
+/**
+ * Builds x (NB, K) in shared memory from the launch's inputs (all threads; ends with a barrier). Inputs are read as
+ * float4, PU of them per thread in flight at once, so a K = 5632 row costs two L2 round trips, not one per element
+ * (the prologue runs in every block before its weights can be used; a serial one was ~4 µs of each GEMV).
+ */
+template <int NB, int EPW>
+__device__ __forceinline__ void Prologue(const GemvArgs& a, float* xs, float* red) {
+  constexpr int PU = 4;
+  const int K = a.K, nw = K / EPW, n4 = K / 4, step = blockDim.x;
+  for (int b = 0; b < NB; b++) {
+    float* xb = xs + (size_t)b * K;
+    const float4* in4 = reinterpret_cast<const float4*>(a.in + (size_t)b * K);
+    const float4* in24 = a.in2 ? reinterpret_cast<const float4*>(a.in2 + (size_t)b * K) : nullptr;
+    float ss = 0;
+    for (int i0 = threadIdx.x; i0 < n4; i0 += PU * step) {
+      float4 g[PU], u[PU];
+#pragma unroll
+      for (int k = 0; k < PU; k++) {
+        const int i4 = i0 + k * step;
+        if (i4 < n4) {
+          g[k] = in4[i4];
+          if (a.prologue == kPrologueSwiGLU) u[k] = in24[i4];
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < PU; k++) {
+        const int i4 = i0 + k * step;
+        if (i4 >= n4) break;
+        const float4 v = Act4(a.prologue, g[k], u[k]);
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        *reinterpret_cast<float4*>(xb + XIndex<EPW>(4 * i4, nw)) = v;  // 4 consecutive inputs share one 16-byte cell
+      }
+    }
+    if (a.prologue == kPrologueRmsNorm) {
+      for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+      if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
+      __syncthreads();
+      if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (threadIdx.x == 0) red[kMaxWarps] = v;
+      }
+      __syncthreads();
+      const float r = 1.0f / sqrtf(red[kMaxWarps] / K + a.eps);
+      const float4* w4 = reinterpret_cast<const float4*>(a.normw);
+      for (int i4 = threadIdx.x; i4 < n4; i4 += step) {
+        float4* p = reinterpret_cast<float4*>(xb + XIndex<EPW>(4 * i4, nw));
+        float4 v = *p;
+        const float4 w = w4[i4];
+        *p = make_float4(__fmul_rn(__fmul_rn(v.x, r), w.x), __fmul_rn(__fmul_rn(v.y, r), w.y), __fmul_rn(__fmul_rn(v.z, r), w.z),
+                         __fmul_rn(__fmul_rn(v.w, r), w.w));
+      }
+    }
+    __syncthreads();  // red[] is reused by the next row; xs is complete after the last one
+  }
+}
+
+/** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row; absent words are skipped. */
+template <int R, int U>
+__device__ __forceinline__ void LoadChunk(uint4 (&v)[R][U], const uint8_t* const (&w)[R], int lane, int j0, int J) {
+#pragma unroll
+  for (int r = 0; r < R; r++)
+#pragma unroll
+    for (int u = 0; u < U; u++)
+      if (w[r] && j0 + u < J) v[r][u] = LoadStream(w[r] + 16 * (size_t)(lane + 32 * (j0 + u)));
+}
+/** acc[r][b] += word · x for words j0 .. j0+U-1 — one word at a time, in word order, whatever U and R are. */
+template <int WT, int NB, int R, int U>
+__device__ __forceinline__ void ComputeChunk(float (&acc)[R][NB], const uint4 (&v)[R][U], const float* xs, int K, int lane, int j0,
+                                             int J) {
+  constexpr int EPW = WT == kWeightF16 ? 8 : 16;
+  const int nw = K / EPW;
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    if (j0 + u >= J) break;
+    const int wi = lane + 32 * (j0 + u);
+#pragma unroll
+    for (int b = 0; b < NB; b++) {
+      const float4* x4 = reinterpret_cast<const float4*>(xs + (size_t)b * K);
+#pragma unroll
+      for (int r = 0; r < R; r++) acc[r][b] += DotW<WT>(v[r][u], x4, nw, wi);
+    }
+  }
+}
+
+/** Weight row pointers of launch rows row0 .. row0+R-1 (null past the last segment). */
+template <int WT, int R>
+__device__ __forceinline__ bool RowSet(const GemvArgs& a, int row0, const uint8_t* (&w)[R], int (&si)[R], int (&rr)[R]) {
+  bool any = false;
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    bool ok = Resolve(a, row0 + r, &si[r], &rr[r]);
+    w[r] = ok ? static_cast<const uint8_t*>(a.seg[si[r]].w) + (size_t)rr[r] * a.K * (WT == kWeightF16 ? 2 : 1) : nullptr;
+    any |= ok;
+  }
+  return any;
+}
+
+// Persistent over rows: the grid is at most what fits on the GPU at once, and each warp walks row sets
+// row0, row0 + stride, … (stride = all warps × R), so the prologue runs once per block rather than once per W·R rows,
+// and the first loads of a warp's next rows are issued before the current rows' epilogue.
+template <int WT, int NB, int R, int U, int W>
+__global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
+  extern __shared__ __align__(16) float xs[];  // (NB, K), each row in XIndex order
+  __shared__ float red[kMaxWarps + 1];
+  constexpr int EPW = WT == kWeightF16 ? 8 : 16;  // weights per 16-byte word
+  const int K = a.K, nw = K / EPW;                // words per row
   const int lane = threadIdx.x & 31;
-  int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
-  int si = 0;
-  while (si < a.nseg && row >= a.seg[si].rows) {
-    row -= a.seg[si].rows;
-    si++;
-  }
-  if (si >= a.nseg) return;
-  const GemvSeg& sg = a.seg[si];
-  float acc = 0;
-  if (WT == kWeightF16) {
-    const uint16_t* w = static_cast<const uint16_t*>(sg.w) + (size_t)row * K;
-    const int n8 = K / 8;  // 16-byte words in the row
-    int c = lane;
-    for (; c + 96 < n8; c += 128) {
-      uint4 w0 = LoadStream(w + 8 * c), w1 = LoadStream(w + 8 * (c + 32)), w2 = LoadStream(w + 8 * (c + 64)),
-            w3 = LoadStream(w + 8 * (c + 96));
-      acc += Dot8F16(w0, xs + 8 * c) + Dot8F16(w1, xs + 8 * (c + 32)) + Dot8F16(w2, xs + 8 * (c + 64)) + Dot8F16(w3, xs + 8 * (c + 96));
+  const int J = lane < nw ? (nw - lane + 31) / 32 : 0;  // words of this lane
+  const int Jmax = (nw + 31) / 32;                      // uniform over the warp
+  const int stride = gridDim.x * W * R;
+  int row0 = (blockIdx.x * W + (threadIdx.x >> 5)) * R;
+  const uint8_t* w[R];
+  int si[R], rr[R];
+  RowSet<WT, R>(a, row0, w, si, rr);
+  // ---- weight prefetch: the first U words of each row (weights are not written by the forward: safe before the wait)
+  uint4 v0[R][U], v1[R][U];
+  if (a.prefetch) LoadChunk<R, U>(v0, w, lane, 0, J);
+  PdlWait();
+  if (!a.late_trigger) PdlTrigger();
+  if (!a.prefetch) LoadChunk<R, U>(v0, w, lane, 0, J);
+  Prologue<NB, EPW>(a, xs, red);
+  for (; row0 < a.rows_total; row0 += stride) {
+    float acc[R][NB];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+      for (int b = 0; b < NB; b++) acc[r][b] = 0.f;
+    // ---- two register buffers: the loads of chunk j0+U are in flight while chunk j0 is summed
+    for (int j0 = 0; j0 < Jmax; j0 += 2 * U) {
+      if (j0 + U < Jmax) LoadChunk<R, U>(v1, w, lane, j0 + U, J);
+      ComputeChunk<WT, NB, R, U>(acc, v0, xs, K, lane, j0, J);
+      if (j0 + U >= Jmax) break;
+      if (j0 + 2 * U < Jmax) LoadChunk<R, U>(v0, w, lane, j0 + 2 * U, J);
+      ComputeChunk<WT, NB, R, U>(acc, v1, xs, K, lane, j0 + U, J);
     }
-    for (; c < n8; c += 32) acc += Dot8F16(LoadStream(w + 8 * c), xs + 8 * c);
-  } else {
-    const int8_t* w = static_cast<const int8_t*>(sg.w) + (size_t)row * K;
-    const int n16 = K / 16;
-    int c = lane;
-    for (; c + 96 < n16; c += 128) {
-      uint4 w0 = LoadStream(w + 16 * c), w1 = LoadStream(w + 16 * (c + 32)), w2 = LoadStream(w + 16 * (c + 64)),
-            w3 = LoadStream(w + 16 * (c + 96));
-      acc += Dot16I8(w0, xs + 16 * c) + Dot16I8(w1, xs + 16 * (c + 32)) + Dot16I8(w2, xs + 16 * (c + 64)) +
-             Dot16I8(w3, xs + 16 * (c + 96));
+    // ---- the next row set's first loads, then this one's epilogue
+    const uint8_t* wn[R];
+    int sn[R], rn[R];
+    RowSet<WT, R>(a, row0 + stride, wn, sn, rn);
+    LoadChunk<R, U>(v0, wn, lane, 0, J);
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      if (!w[r]) continue;
+      const GemvSeg& sg = a.seg[si[r]];
+      const int row = rr[r];
+#pragma unroll
+      for (int b = 0; b < NB; b++) {
+        float v = acc[r][b];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0) {
+          float y = WT == kWeightI8 ? v * sg.scale[row] : v;
+          if (sg.bias) y += sg.bias[row];
+          float* dst = sg.y + (size_t)b * sg.rows + row;
+          if (a.accumulate) y += *dst;
+          *dst = y;
+        }
+      }
     }
-    for (; c < n16; c += 32) acc += Dot16I8(LoadStream(w + 16 * c), xs + 16 * c);
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      w[r] = wn[r];
+      si[r] = sn[r];
+      rr[r] = rn[r];
+    }
   }
-  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-  if (lane == 0) {
-    float y = WT == kWeightI8 ? acc * sg.scale[row] : acc;
-    if (sg.bias) y += sg.bias[row];
-    if (a.accumulate) y += sg.y[row];
-    sg.y[row] = y;
+  if (a.late_trigger) PdlTrigger();
+}
+
+/** An environment switch read once ("0" = off, "1" = on), for measuring what each launch feature buys. */
+bool EnvFlag(const char* name, bool dflt) {
+  const char* e = std::getenv(name);
+  return e ? std::string(e) != "0" : dflt;
+}
+
+/** A device attribute of the current device. */
+int DevAttr(cudaDeviceAttr attr) {
+  int dev = 0, v = 0;
+  CHECK_CUDA(cudaGetDevice(&dev));
+  CHECK_CUDA(cudaDeviceGetAttribute(&v, attr, dev));
+  return v;
+}
+int NumSms() {
+  static const int v = DevAttr(cudaDevAttrMultiProcessorCount);
+  return v;
+}
+int MaxSmemOptin() {
+  static const int v = DevAttr(cudaDevAttrMaxSharedMemoryPerBlockOptin) - 1024;  // less the kernel's static shared memory
+  return v;
+}
+
+template <int WT, int NB, int R, int U, int W>
+void LaunchShape(const GemvArgs& a, int rows, cudaStream_t s) {
+  auto k = GemvKernel<WT, NB, R, U, W>;
+  static bool raised = false;
+  if (!raised) {
+    CHECK_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MaxSmemOptin()));
+    raised = true;
+  }
+  const size_t smem = sizeof(float) * (size_t)NB * a.K;
+  // persistent: no more blocks than fit at once (occupancy for this shared-memory size, queried once per size)
+  static std::mutex mu;
+  static std::map<size_t, int> fit;
+  int perSm;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = fit.find(smem);
+    if (it == fit.end()) {
+      int n = 0;
+      CHECK_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, k, W * 32, smem));
+      it = fit.emplace(smem, std::max(1, n)).first;
+    }
+    perSm = it->second;
+  }
+  // CODECLLM_GEMV_BLOCKS_PER_SM caps the blocks per SM (fewer leave room for the next kernel's blocks under PDL)
+  // and CODECLLM_GEMV_PERSISTENT=0 launches one block per W·R rows instead (measurement)
+  static const int cap = [] {
+    const char* e = std::getenv("CODECLLM_GEMV_BLOCKS_PER_SM");
+    return e ? std::max(1, std::atoi(e)) : 1 << 20;
+  }();
+  static const bool persistent = EnvFlag("CODECLLM_GEMV_PERSISTENT", true);
+  if (!persistent) perSm = 1 << 20;
+  int grid = std::min((rows + W * R - 1) / (W * R), std::min(perSm, cap) * NumSms());
+  GemvArgs c = a;
+  c.rows_total = rows;
+  LaunchK(k, dim3(grid), dim3(W * 32), smem, s, c);
+}
+
+template <int WT, int NB>
+void LaunchNB(const GemvArgs& a, int rows, cudaStream_t s) {
+  // R rows per warp, U words per row in flight per lane (twice that with the second buffer), W warps per block
+  if (NB > 1) return LaunchShape<WT, NB, 2, 4, 8>(a, rows, s);
+  // batch 1: CODECLLM_GEMV_SHAPE = "8x2x4" (W x R x U, default), "8x1x8" or "16x1x8" (measurement)
+  static const int shape = [] {
+    const char* e = std::getenv("CODECLLM_GEMV_SHAPE");
+    std::string v = e ? e : "";
+    return v == "16x1x8" ? 1 : v == "8x1x8" ? 2 : 0;
+  }();
+  if (shape == 1) return LaunchShape<WT, 1, 1, 8, 16>(a, rows, s);
+  if (shape == 2) return LaunchShape<WT, 1, 1, 8, 8>(a, rows, s);
+  return LaunchShape<WT, 1, 2, 4, 8>(a, rows, s);
+}
+
+template <int WT>
+void LaunchWT(const GemvArgs& a, int nb, int rows, cudaStream_t s) {
+  switch (nb) {
+    case 1: return LaunchNB<WT, 1>(a, rows, s);
+    case 2: return LaunchNB<WT, 2>(a, rows, s);
+    case 3: return LaunchNB<WT, 3>(a, rows, s);
+    case 4: return LaunchNB<WT, 4>(a, rows, s);
+    case 5: return LaunchNB<WT, 5>(a, rows, s);
+    case 6: return LaunchNB<WT, 6>(a, rows, s);
+    case 7: return LaunchNB<WT, 7>(a, rows, s);
+    default: return LaunchNB<WT, 8>(a, rows, s);
   }
 }
 
@@ -127,28 +371,29 @@ __global__ void __launch_bounds__(kWarps * 32) GemvKernel(GemvArgs a) {
 
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
+  CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
   CHECK_ARG(a.K > 0 && a.K <= kGemvMaxK && a.K % (wtype == kWeightF16 ? 8 : 16) == 0,
             "gemv: K=" + std::to_string(a.K) + " must be a positive multiple of " + (wtype == kWeightF16 ? "8" : "16") +
                 " up to " + std::to_string(kGemvMaxK));
   int rows = 0;
   for (int i = 0; i < a.nseg; i++) rows += a.seg[i].rows;
-  size_t smem = sizeof(float) * (size_t)a.K;
-  int grid = (rows + kWarps - 1) / kWarps;
-  static bool raised[2] = {false, false};
-  if (wtype == kWeightF16) {
-    if (!raised[0]) {
-      CHECK_CUDA(cudaFuncSetAttribute(GemvKernel<kWeightF16>, cudaFuncAttributeMaxDynamicSharedMemorySize, kGemvMaxK * 4));
-      raised[0] = true;
-    }
-    GemvKernel<kWeightF16><<<grid, kWarps * 32, smem, s>>>(a);
-  } else {
-    if (!raised[1]) {
-      CHECK_CUDA(cudaFuncSetAttribute(GemvKernel<kWeightI8>, cudaFuncAttributeMaxDynamicSharedMemorySize, kGemvMaxK * 4));
-      raised[1] = true;
-    }
-    GemvKernel<kWeightI8><<<grid, kWarps * 32, smem, s>>>(a);
+  // input rows per launch: up to 8, and as many as fit in shared memory (fp32, K each)
+  int fit = MaxSmemOptin() / (int)(sizeof(float) * a.K);
+  int step = std::max(1, std::min(8, fit));
+  for (int b0 = 0; b0 < a.nb; b0 += step) {
+    int nb = std::min(step, a.nb - b0);
+    GemvArgs c = a;
+    c.in = a.in + (size_t)b0 * a.K;
+    if (a.in2) c.in2 = a.in2 + (size_t)b0 * a.K;
+    for (int i = 0; i < a.nseg; i++) c.seg[i].y = a.seg[i].y + (size_t)b0 * a.seg[i].rows;
+    c.nb = nb;
+    static const bool prefetch = EnvFlag("CODECLLM_GEMV_PREFETCH", true);
+    static const bool late = EnvFlag("CODECLLM_PDL_LATE_TRIGGER", false);
+    c.prefetch = prefetch;
+    c.late_trigger = late;
+    if (wtype == kWeightF16) LaunchWT<kWeightF16>(c, nb, rows, s);
+    else LaunchWT<kWeightI8>(c, nb, rows, s);
   }
-  CHECK_CUDA(cudaGetLastError());
 }
 
 }  // namespace engine

@@ -7,6 +7,12 @@
 
 #include "../check.h"
 #include "engine.cuh"
+#include "pdl.cuh"
+
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <string>
 
 namespace codecllm {
 namespace engine {
@@ -46,6 +52,8 @@ __device__ __forceinline__ uint16_t F2H(float f) { return __half_as_ushort(__flo
 
 // ---- embedding: one block per token
 __global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* tokens, int h) {
+  PdlWait();
+  PdlTrigger();
   int t = blockIdx.x;
   const uint16_t* row = table + (size_t)tokens[t] * h;
   for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = H2F(row[i]);
@@ -54,6 +62,8 @@ __global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* 
 // ---- rmsnorm: one block per row
 __global__ void RmsNormKernel(float* out, uint16_t* out16, const float* x, const float* w, int h, float eps) {
   __shared__ float red[32];
+  PdlWait();
+  PdlTrigger();
   int t = blockIdx.x;
   const float* xr = x + (size_t)t * h;
   float ss = 0;
@@ -68,6 +78,8 @@ __global__ void RmsNormKernel(float* out, uint16_t* out16, const float* x, const
 }
 
 __global__ void SwiGLUKernel(float* out, uint16_t* out16, const float* g, const float* u, size_t n) {
+  PdlWait();
+  PdlTrigger();
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
     float gv = g[i];
     float sig = 1.0f / (1.0f + expf(-gv));
@@ -101,11 +113,20 @@ __device__ __forceinline__ void Rotate(float* v, const float* cs, const float* s
 
 template <class KV>
 __global__ void RopeAppendKernel(float* q, float* k, const float* v, KV* kc, KV* vc, const float* cos_tab, const float* sin_tab,
-                                 int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax) {
+                                 int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, const int32_t* P_rows,
+                                 size_t slot_stride) {
+  PdlWait();
+  PdlTrigger();
   int t = blockIdx.x;
-  int P = P_dev ? *P_dev : P_host;
-  int pos = P + t;
-  if (pos >= Smax) return;  // the host checks capacity; never write out of bounds
+  int pos;
+  if (P_rows) {  // batched decode: row t is sequence t, in cache slot t
+    pos = P_rows[t];
+    kc += (size_t)t * slot_stride;
+    vc += (size_t)t * slot_stride;
+  } else {
+    pos = (P_dev ? *P_dev : P_host) + t;
+  }
+  if (pos < 0 || pos >= Smax) return;  // the host checks capacity; never write out of bounds
   int half = D / 2;
   const float* cs = cos_tab + (size_t)pos * half;
   const float* sn = sin_tab + (size_t)pos * half;
@@ -127,10 +148,11 @@ __global__ void RopeAppendKernel(float* q, float* k, const float* v, KV* kc, KV*
   }
 }
 
-// ---- attention: one block of 256 threads per (query head, token). Scores: one thread per key, the key row read as
+// ---- attention: one block of kAttnThreads (512) threads per (query head, token). Scores: one thread per key, the key row read as
 // 16-byte vectors (D/VEC of them, all issued before use); softmax over the block; output: the block is split into
 // groups of D/VEC threads, group g accumulating rows s = g, g + groups, ... of V (16-byte loads, coalesced per row),
-// then the groups are summed in shared memory. Dynamic shared memory: q (D) | scores (Smax) | partials (256/(D/VEC) x D).
+// then the groups are summed in shared memory. Dynamic shared memory: q (D) | scores (Smax) | partials
+// (kAttnThreads/(D/VEC) x D) | new k, v (2 D; the rope variant).
 template <class KV>
 struct Vec16;
 template <>
@@ -156,36 +178,91 @@ struct Vec16<float> {
   }
 };
 
-constexpr int kAttnThreads = 256;
+constexpr int kAttnThreads = 512;  // one pass over the keys up to S = 512, one V round trip up to S = 256 (H100: 256 threads took ~2 µs more a layer)
 
+// DT = head dim known at compile time (64 or 128: the key-row loads unroll and issue together), 0 = any D.
+/** KV-cache rounding of a value (what a store + load of the cache returns). */
 template <class KV>
-__global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint16_t* out16, const float* q, const KV* kc, const KV* vc,
-                                                                int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax) {
+__device__ __forceinline__ float RoundKV(float v);
+template <>
+__device__ __forceinline__ float RoundKV<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ float RoundKV<uint16_t>(float v) { return H2F(F2H(v)); }
+
+// ROPE = true (decode, one token per row): the kernel also does LaunchRopeAppend's work for its row, saving a launch
+// per layer. Every block rotates its own q head and its kv head's new key (rope.k, unrotated) in shared memory and
+// uses that key and rope.v (rounded as the cache rounds them) for position `pos`; the first query block of each kv
+// head also stores them in the cache for later steps. Same arithmetic, same values: outputs equal the two-kernel path
+// bit for bit.
+template <class KV, int DT, bool ROPE>
+__global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint16_t* out16, const float* q, KV* kc, KV* vc,
+                                                                int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
+                                                                const int32_t* P_rows, size_t slot_stride, RopeIn rope) {
   constexpr int VEC = Vec16<KV>::N;
+  PdlWait();
+  PdlTrigger();
   extern __shared__ float sm[];
   __shared__ float red[32];
   float* qs = sm;                  // D
   float* sc = sm + D;              // Smax
   float* part = sc + Smax;         // groups x D
+  float* kn = part + (kAttnThreads / ((DT ? DT : D) / VEC)) * D;  // D: new key (ROPE)
+  float* vn = kn + D;              // D: new value (ROPE)
   int hq = blockIdx.x, t = blockIdx.y;
-  int P = P_dev ? *P_dev : P_host;
-  int S = min(P + t + 1, Smax);
+  int pos = P_rows ? P_rows[t] : (P_dev ? *P_dev : P_host) + t;
+  int S = min(pos + 1, Smax);
+  if (P_rows) {
+    kc += (size_t)t * slot_stride;
+    vc += (size_t)t * slot_stride;
+  }
   int G = H / Hkv, kv = hq / G;
   const float scale = 1.0f / sqrtf((float)D);
   const float* qr = q + ((size_t)t * H + hq) * D;
-  for (int i = threadIdx.x; i < D; i += blockDim.x) qs[i] = qr[i];
-  __syncthreads();
+  if (ROPE) {
+    const int half = D / 2;
+    const float* cs = rope.cos + (size_t)pos * half;
+    const float* sn = rope.sin + (size_t)pos * half;
+    const float* kr = rope.k + ((size_t)t * Hkv + kv) * D;
+    const float* vr = rope.v + ((size_t)t * Hkv + kv) * D;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+      float x1 = qr[i], x2 = qr[i + half];  // as Rotate()
+      qs[i] = __fadd_rn(__fmul_rn(x1, cs[i]), __fmul_rn(-x2, sn[i]));
+      qs[i + half] = __fadd_rn(__fmul_rn(x2, cs[i]), __fmul_rn(x1, sn[i]));
+      x1 = kr[i], x2 = kr[i + half];
+      kn[i] = RoundKV<KV>(__fadd_rn(__fmul_rn(x1, cs[i]), __fmul_rn(-x2, sn[i])));
+      kn[i + half] = RoundKV<KV>(__fadd_rn(__fmul_rn(x2, cs[i]), __fmul_rn(x1, sn[i])));
+    }
+    for (int i = threadIdx.x; i < D; i += blockDim.x) vn[i] = RoundKV<KV>(vr[i]);
+    __syncthreads();
+    if (hq % G == 0 && pos >= 0 && pos < Smax) {
+      KV* kd = kc + ((size_t)kv * Smax + pos) * D;
+      KV* vd = vc + ((size_t)kv * Smax + pos) * D;
+      for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        StoreKV(kd + i, kn[i]);
+        StoreKV(vd + i, vn[i]);
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < D; i += blockDim.x) qs[i] = qr[i];
+    __syncthreads();
+  }
   const KV* kb = kc + (size_t)kv * Smax * D;
   const KV* vb = vc + (size_t)kv * Smax * D;
-  const int nvec = D / VEC;
+  const int nvec = DT ? DT / VEC : D / VEC;
   // scores, one thread per key
   float mx = -FLT_MAX;
   for (int s = threadIdx.x; s < S; s += blockDim.x) {
     const KV* kr = kb + (size_t)s * D;
     float d = 0;
+#pragma unroll
     for (int c = 0; c < nvec; c++) {
       float f[VEC];
-      Vec16<KV>::Load(kr + c * VEC, f);
+      if (ROPE && s == pos) {
+#pragma unroll
+        for (int j = 0; j < VEC; j++) f[j] = kn[c * VEC + j];
+      } else {
+        Vec16<KV>::Load(kr + c * VEC, f);
+      }
 #pragma unroll
       for (int j = 0; j < VEC; j++) d += qs[c * VEC + j] * f[j];
     }
@@ -209,12 +286,28 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
     float acc[VEC];
 #pragma unroll
     for (int j = 0; j < VEC; j++) acc[j] = 0;
-    for (int s = g; s < S; s += groups) {
-      float f[VEC];
-      Vec16<KV>::Load(vb + (size_t)s * D + c * VEC, f);
-      float p = sc[s];
+    // four rows of V in flight per thread, summed in row order (same result as one at a time)
+    constexpr int UNR = 4;
+    for (int s0 = g; s0 < S; s0 += UNR * groups) {
+      float f[UNR][VEC];
 #pragma unroll
-      for (int j = 0; j < VEC; j++) acc[j] += p * f[j];
+      for (int u = 0; u < UNR; u++) {
+        const int s = s0 + u * groups;
+        if (ROPE && s == pos) {
+#pragma unroll
+          for (int j = 0; j < VEC; j++) f[u][j] = vn[c * VEC + j];
+        } else if (s < S) {
+          Vec16<KV>::Load(vb + (size_t)s * D + c * VEC, f[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < UNR; u++) {
+        const int s = s0 + u * groups;
+        if (s >= S) break;
+        float p = sc[s];
+#pragma unroll
+        for (int j = 0; j < VEC; j++) acc[j] += p * f[u][j];
+      }
     }
 #pragma unroll
     for (int j = 0; j < VEC; j++) part[g * D + c * VEC + j] = acc[j];
@@ -231,7 +324,8 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
 }
 
 // ---- argmax + greedy step bookkeeping: one block of 1024 threads
-__global__ void ArgmaxStepKernel(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos) {
+/** argmax of logits (V) over the block (first index on ties; all NaN / -inf: 0, as ref::argmax); thread 0 gets it. */
+__device__ int BlockArgmax(const float* logits, int V) {
   __shared__ float bv[32];
   __shared__ int bi[32];
   float best = -FLT_MAX;
@@ -269,22 +363,45 @@ __global__ void ArgmaxStepKernel(const float* logits, int V, int32_t* step, int3
         idx = oi;
       }
     }
-    if (lane == 0) {
-      if (idx == 0x7fffffff) idx = 0;  // all NaN / -inf: token 0, as ref::argmax
-      step[0] = idx;
-      step[1] = new_pos >= 0 ? new_pos : step[1] + 1;
-      if (out_tokens) out_tokens[step[2]++] = idx;
-    }
+  }
+  return idx == 0x7fffffff ? 0 : idx;
+}
+
+__global__ void ArgmaxStepKernel(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos) {
+  PdlWait();
+  PdlTrigger();
+  int idx = BlockArgmax(logits, V);
+  if (threadIdx.x == 0) {
+    step[0] = idx;
+    step[1] = new_pos >= 0 ? new_pos : step[1] + 1;
+    if (out_tokens) out_tokens[step[2]++] = idx;
+  }
+}
+
+__global__ void ArgmaxRowsKernel(const float* logits, int V, int32_t* tok, int32_t* pos, int32_t* out_tokens, int Smax) {
+  PdlWait();
+  PdlTrigger();
+  int b = blockIdx.x;
+  int idx = BlockArgmax(logits + (size_t)b * V, V);
+  if (threadIdx.x == 0) {
+    tok[b] = idx;
+    int p = pos[b];
+    pos[b] = p + 1;
+    if (out_tokens && p >= 0 && p < Smax) out_tokens[(size_t)b * Smax + p] = idx;
   }
 }
 
 __global__ void F32ToF16Kernel(uint16_t* dst, const float* src, size_t n) {
+  PdlWait();
+  PdlTrigger();
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] = F2H(src[i]);
 }
 
 // one block per row: absmax, then codes. Division in double so the codes equal nearbyint((double)w / scale).
 __global__ void QuantizeRowsKernel(int8_t* codes, float* scale, const float* w, int K) {
   __shared__ float red[32];
+  PdlWait();
+  PdlTrigger();
   int r = blockIdx.x;
   const float* wr = w + (size_t)r * K;
   float m = 0;
@@ -309,6 +426,8 @@ __device__ __forceinline__ uint32_t Hash32(uint64_t x) {
   return (uint32_t)x;
 }
 __global__ void RandomNormalKernel(float* w, size_t n, uint64_t seed, float mean, float stdv) {
+  PdlWait();
+  PdlTrigger();
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
     uint64_t k = seed * 0x9e3779b97f4a7c15ull + 2 * i;
     float u1 = (Hash32(k) + 0.5f) * 2.3283064365386963e-10f;
@@ -318,6 +437,8 @@ __global__ void RandomNormalKernel(float* w, size_t n, uint64_t seed, float mean
 }
 
 __global__ void CheckChunksKernel(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err) {
+  PdlWait();
+  PdlTrigger();
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
     if (status[i] != 0 || got[i] != want[i]) {
       atomicAdd(&err[0], 1);
@@ -330,87 +451,131 @@ int GridFor(size_t n, int block) {
   return (int)(g < 4096 ? (g ? g : 1) : 4096);
 }
 
+/** cudaFuncSetAttribute(MaxDynamicSharedMemorySize) once per kernel. */
+template <class F>
+void RaiseSmem(F* k, int bytes) {
+  static std::mutex m;
+  static std::set<const void*> done;
+  std::lock_guard<std::mutex> g(m);
+  if (done.count(reinterpret_cast<const void*>(k))) return;
+  CHECK_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  done.insert(reinterpret_cast<const void*>(k));
+}
+
+thread_local bool t_pdl = false;
+
+bool PdlAllowed() {
+  static const bool ok = [] {
+    const char* e = std::getenv("CODECLLM_PDL");
+    if (e && std::string(e) == "0") return false;
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return major >= 9;
+  }();
+  return ok;
+}
+
 }  // namespace
 
+bool PdlOn() { return t_pdl; }
+bool SetPdl(bool on) {
+  bool prev = t_pdl;
+  t_pdl = on && PdlAllowed();
+  return prev;
+}
+
 void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s) {
-  EmbeddingKernel<<<T, 256, 0, s>>>(x, table16, tokens, h);
+  LaunchK(EmbeddingKernel, dim3(T), dim3(256), 0, s, x, table16, tokens, h);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s) {
-  RmsNormKernel<<<T, 256, 0, s>>>(out, out16, x, w, h, eps);
+  LaunchK(RmsNormKernel, dim3(T), dim3(256), 0, s, out, out16, x, w, h, eps);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* up, size_t n, cudaStream_t s) {
-  SwiGLUKernel<<<GridFor(n, 256), 256, 0, s>>>(out, out16, gate, up, n);
+  LaunchK(SwiGLUKernel, dim3(GridFor(n, 256)), dim3(256), 0, s, out, out16, gate, up, n);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v_cache, bool kv16, const float* cos_tab,
                       const float* sin_tab, int T, int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
-                      cudaStream_t s) {
+                      cudaStream_t s, const int32_t* P_rows, size_t slot_stride) {
   if (kv16)
-    RopeAppendKernel<uint16_t><<<T, 128, 0, s>>>(q, k, v, static_cast<uint16_t*>(k_cache), static_cast<uint16_t*>(v_cache), cos_tab,
-                                                sin_tab, H, Hkv, D, P_host, P_dev, Smax);
+    LaunchK(RopeAppendKernel<uint16_t>, dim3(T), dim3(128), 0, s, q, k, v, static_cast<uint16_t*>(k_cache),
+            static_cast<uint16_t*>(v_cache), cos_tab, sin_tab, H, Hkv, D, P_host, P_dev, Smax, P_rows, slot_stride);
   else
-    RopeAppendKernel<float><<<T, 128, 0, s>>>(q, k, v, static_cast<float*>(k_cache), static_cast<float*>(v_cache), cos_tab, sin_tab,
-                                             H, Hkv, D, P_host, P_dev, Smax);
+    LaunchK(RopeAppendKernel<float>, dim3(T), dim3(128), 0, s, q, k, v, static_cast<float*>(k_cache), static_cast<float*>(v_cache),
+            cos_tab, sin_tab, H, Hkv, D, P_host, P_dev, Smax, P_rows, slot_stride);
   CHECK_CUDA(cudaGetLastError());
 }
 
-void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
-                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s) {
-  int vec = kv16 ? 8 : 4;
+template <class KV, bool ROPE>
+void LaunchAttentionKV(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, int T, int H, int Hkv,
+                       int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s, const int32_t* P_rows, size_t slot_stride,
+                       RopeIn rope) {
+  constexpr int vec = 16 / sizeof(KV);
   CHECK_ARG(D % vec == 0 && D / vec <= kAttnThreads, "attention: head dim " + std::to_string(D) + " must be a multiple of " +
                                                          std::to_string(vec) + " and at most " + std::to_string(kAttnThreads * vec));
   int groups = kAttnThreads / (D / vec);
-  size_t smem = sizeof(float) * ((size_t)D + Smax + (size_t)groups * D);
+  size_t smem = sizeof(float) * ((size_t)D + Smax + (size_t)groups * D + 2 * (size_t)D);
   dim3 grid(H, T);
-  if (kv16) {
-    static bool raised = false;
-    if (!raised) {
-      CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<uint16_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
-      raised = true;
-    }
-    AttentionKernel<uint16_t><<<grid, kAttnThreads, smem, s>>>(out, out16, q, static_cast<const uint16_t*>(k_cache),
-                                                               static_cast<const uint16_t*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
-  } else {
-    static bool raised = false;
-    if (!raised) {
-      CHECK_CUDA(cudaFuncSetAttribute(AttentionKernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
-      raised = true;
-    }
-    AttentionKernel<float><<<grid, kAttnThreads, smem, s>>>(out, out16, q, static_cast<const float*>(k_cache),
-                                                            static_cast<const float*>(v_cache), H, Hkv, D, P_host, P_dev, Smax);
-  }
-  CHECK_CUDA(cudaGetLastError());
+  auto k = D == 64 ? AttentionKernel<KV, 64, ROPE> : D == 128 ? AttentionKernel<KV, 128, ROPE> : AttentionKernel<KV, 0, ROPE>;
+  RaiseSmem(k, 200 * 1024);
+  LaunchK(k, grid, dim3(kAttnThreads), smem, s, out, out16, q, static_cast<KV*>(const_cast<void*>(k_cache)),
+          static_cast<KV*>(const_cast<void*>(v_cache)), H, Hkv, D, P_host, P_dev, Smax, P_rows, slot_stride, rope);
+}
+
+void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
+                     int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s,
+                     const int32_t* P_rows, size_t slot_stride) {
+  if (kv16)
+    LaunchAttentionKV<uint16_t, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{});
+  else
+    LaunchAttentionKV<float, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{});
+}
+
+void LaunchRopeAttention(float* out, const float* q, const float* k, const float* v, void* k_cache, void* v_cache, bool kv16,
+                         const float* cos_tab, const float* sin_tab, int T, int H, int Hkv, int D, const int32_t* P_rows,
+                         size_t slot_stride, int Smax, cudaStream_t s) {
+  CHECK_ARG(P_rows, "rope attention: per-row positions required");
+  RopeIn r{k, v, cos_tab, sin_tab};
+  if (kv16) LaunchAttentionKV<uint16_t, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r);
+  else LaunchAttentionKV<float, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r);
 }
 
 void LaunchArgmaxStep(const float* logits, int V, int32_t* step, int32_t* out_tokens, int new_pos, cudaStream_t s) {
-  ArgmaxStepKernel<<<1, 1024, 0, s>>>(logits, V, step, out_tokens, new_pos);
-  CHECK_CUDA(cudaGetLastError());
+  LaunchK(ArgmaxStepKernel, dim3(1), dim3(1024), 0, s, logits, V, step, out_tokens, new_pos);
+}
+
+void LaunchArgmaxRows(const float* logits, int V, int B, int32_t* tok, int32_t* pos, int32_t* out_tokens, int Smax,
+                      cudaStream_t s) {
+  LaunchK(ArgmaxRowsKernel, dim3(B), dim3(1024), 0, s, logits, V, tok, pos, out_tokens, Smax);
 }
 
 void LaunchF32ToF16(uint16_t* dst, const float* src, size_t n, cudaStream_t s) {
-  F32ToF16Kernel<<<GridFor(n, 256), 256, 0, s>>>(dst, src, n);
+  LaunchK(F32ToF16Kernel, dim3(GridFor(n, 256)), dim3(256), 0, s, dst, src, n);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchQuantizeRowsI8(int8_t* codes, float* scale, const float* w, int rows, int K, cudaStream_t s) {
-  QuantizeRowsKernel<<<rows, 256, 0, s>>>(codes, scale, w, K);
+  LaunchK(QuantizeRowsKernel, dim3(rows), dim3(256), 0, s, codes, scale, w, K);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchRandomNormal(float* w, size_t n, uint64_t seed, float mean, float stdv, cudaStream_t s) {
-  RandomNormalKernel<<<GridFor(n, 256), 256, 0, s>>>(w, n, seed, mean, stdv);
+  LaunchK(RandomNormalKernel, dim3(GridFor(n, 256)), dim3(256), 0, s, w, n, seed, mean, stdv);
   CHECK_CUDA(cudaGetLastError());
 }
 
 void LaunchCheckChunks(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err,
                        cudaStream_t s) {
   if (n == 0) return;
-  CheckChunksKernel<<<GridFor(n, 256), 256, 0, s>>>(status, got, want, n, base, err);
+  LaunchK(CheckChunksKernel, dim3(GridFor(n, 256)), dim3(256), 0, s, status, got, want, n, base, err);
   CHECK_CUDA(cudaGetLastError());
 }
 
