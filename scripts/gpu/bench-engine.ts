@@ -187,7 +187,7 @@ function profileTable(rows: Row[]): string[] {
     return p ? (p.ms * 1000).toFixed(0) : '';
   };
   return [
-    `| shape | mode | ${ops.join(' | ')} |`,
+    `| shape | mode | ${ops.map((o) => o.replaceAll('|', '\\|')).join(' | ')} |`,
     `| --- | --- | ${ops.map(() => '---').join(' | ')} |`,
     ...ok.map((r) => `| ${r.shape} | ${r.mode} | ${ops.map((op) => `${us(r.profile1!, op)} / ${us(r.profile8!, op)}`).join(' | ')} |`),
   ];

@@ -76,12 +76,12 @@ async function cpuBench(m: LlamaModel, prompt: number[], n: number) {
   return rows;
 }
 
-function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[]) {
+function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[], batch: number) {
   const bw = copyBandwidth();
   const rows = [];
   let fp16Bytes: number | null = null;
   for (const mode of modes) {
-    const eng = CudaEngine.fromModel(m, { modes: mode });
+    const eng = CudaEngine.fromModel(m, { modes: mode, maxBatch: Math.max(1, batch) });
     try {
       eng.forward(prompt);
       eng.generate(4);
@@ -92,6 +92,14 @@ function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[]) 
       }
       pre.sort((a, b) => a - b);
       const g = eng.generate(n);
+      // batched decode: `batch` copies of the prompt (rotated so the sequences differ), graph replay after a warm-up
+      let b: { ms_per_step: number; tokens_per_s: number; graph: boolean } | null = null;
+      if (batch > 1) {
+        const prompts = Array.from({ length: batch }, (_, k) => prompt.map((_, i) => prompt[(i + k) % prompt.length]!));
+        eng.generateBatch(prompts, 4);
+        const r = eng.generateBatch(prompts, n);
+        b = { ms_per_step: r.msPerStep, tokens_per_s: r.tokensPerSecond, graph: r.graph };
+      }
       const led = eng.ledger();
       const acc = eng.expectedBytes();
       if (mode === 'fp16') fp16Bytes = led.weightBytes;
@@ -106,6 +114,9 @@ function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[]) 
         bytes_per_token: acc.bytesPerToken,
         floor_ms: floorMs,
         x_floor: g.msPerToken / floorMs,
+        batch,
+        batch_ms_per_step: b?.ms_per_step ?? null,
+        batch_tokens_per_s: b?.tokens_per_s ?? null,
         vram: led.categories,
       });
     } finally {
@@ -126,6 +137,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--modes <list>', 'comma-separated storage modes for --device cuda', STORAGE_MODES.join(','))
     .option('--prompt-tokens <n>', 'prefill length', '128')
     .option('--tokens <n>', 'decode tokens', '64')
+    .option('--batch <n>', 'also decode this many sequences at once on --device cuda (1 = batch 1 only)', '8')
     .option('--json', 'JSON output')
     .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
       const device = o.device as string;
@@ -142,9 +154,9 @@ export function registerEngineCommands(program: Command): void {
             rows.map((r) => `${r.engine.padEnd(7)} prefill ${r.prefill_tokens_per_s.toFixed(0)} tok/s, decode ${r.decode_tokens_per_s.toFixed(1)} tok/s (${r.decode_ms_per_token.toFixed(1)} ms/token)`).join('\n'),
           );
         } else {
-          const r = cudaBench(m, prompt, n, (o.modes as string).split(','));
+          const r = cudaBench(m, prompt, n, (o.modes as string).split(','), intOpt('--batch', o.batch as string, 1));
           output(!!o.json, { model: m.checkpoint.file, device, date, prompt_tokens: np, decode_tokens: n, ...r }, () =>
-            [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB`)].join('\n'),
+            [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB${x.batch_ms_per_step === null ? '' : `, batch ${x.batch} ${x.batch_ms_per_step.toFixed(3)} ms/step (${x.batch_tokens_per_s!.toFixed(0)} tok/s)`}`)].join('\n'),
           );
         }
       } finally {
