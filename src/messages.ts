@@ -223,11 +223,15 @@ export const msg = {
     `invalid --quant '${q}': expected 'none' (keep source storage), a cast dtype (f32, f16, bf16) or a quant spec such as int8:per-channel`,
   // --- GPU engine (issue 5: src/engine/cuda.ts, src/engine/modes.ts)
   gpuModeSpec: (spec: string, detail: string) =>
-    `invalid storage mode spec '${spec}': ${detail} (modes: fp16, int8, decode-per-forward, cached, fused; e.g. 'fp16', 'int8,lm_head=fp16', 'fused:codec=ans')`,
+    `invalid storage mode spec '${spec}': ${detail} (modes: fp16, int8, decode-per-forward, cached, fused, gguf; e.g. 'fp16', 'int8,lm_head=fp16', 'fused:codec=ans')`,
   gpuMixedSchedules: (a: string, b: string) =>
     `one GPU engine runs one compressed schedule: '${a}' and '${b}' were both requested (use one of decode-per-forward, cached, fused)`,
   gpuEngineDisposed: () => `GPU engine was already disposed`,
   gpuEngineCapacity: (need: number, maxSeq: number) => `GPU engine: ${need} positions exceed the KV cache capacity ${maxSeq} (raise maxSeq)`,
+  gpuGgufUnavailable: (path: string, dtype: string) =>
+    `GPU engine: ${path} is stored as ${dtype} in the checkpoint; storage mode gguf needs q4_1 or q8_0 blocks (use fp16 or int8)`,
+  gpuGgufNotExact: (path: string) =>
+    `GPU engine: ${path}: the checkpoint's blocks do not reproduce the installed weight (patched?); storage mode gguf keeps the file's blocks only`,
   gpuEngineBatch: (got: number, maxBatch: number) =>
     `GPU engine: ${got} sequences in one batch, but the engine was created with maxBatch ${maxBatch} (1 to ${maxBatch})`,
 } as const;

@@ -78,6 +78,27 @@ test('accountBytes: fp16 weights = 2 bytes per linear parameter (from paramCount
   assert.equal(shared.bytesPerToken, a.bytesPerToken); // the shared head is still read every token
 });
 
+test('accountBytes: gguf keeps the GGML blocks (q4_1 20 bytes, q8_0 34 per 32 weights); a q8_0 table shared by the head', () => {
+  const plan = resolveModes(parseModeSpec('gguf'), cfg);
+  const shapes = linearShapes(cfg);
+  const types = shapes.map((_, i) => (i === shapes.length - 1 ? 'q8_0' : 'q4_1') as 'q4_1' | 'q8_0');
+  const a = accountBytes(cfg, plan, { maxSeq: 8, kvDtype: 'f16', blockTypes: types });
+  const want = shapes.reduce((s, [o, i], k) => s + ((o * i) / 32) * (k === shapes.length - 1 ? 34 : 20), 0);
+  assert.equal(a.weights_gguf, want);
+  assert.equal(a.bytesPerToken, want);
+  assert.equal(a.scales, 0);
+  const shared = accountBytes(cfg, plan, { maxSeq: 8, kvDtype: 'f16', blockTypes: types, sharedHead: true, embedBlocks: 'q8_0' });
+  const table = ((cfg.vocabSize * cfg.hiddenSize) / 32) * 34;
+  assert.equal(shared.embed, table);
+  assert.equal(shared.weights_gguf, want - table); // the head reads the table: counted once, as embed
+  assert.equal(shared.bytesPerToken, want);
+  assert.throws(() => accountBytes(cfg, plan, { maxSeq: 8, kvDtype: 'f16' }), /blockTypes/);
+  assert.equal(
+    msg.gpuGgufUnavailable('model.layers.0.mlp.up_proj', 'f16'),
+    'GPU engine: model.layers.0.mlp.up_proj is stored as f16 in the checkpoint; storage mode gguf needs q4_1 or q8_0 blocks (use fp16 or int8)',
+  );
+});
+
 test('accountBytes: batched decode holds one KV cache per sequence slot, and nothing else more', () => {
   const plan = resolveModes(parseModeSpec('int8'), cfg);
   const one = accountBytes(cfg, plan, { maxSeq: 64, kvDtype: 'f16' });

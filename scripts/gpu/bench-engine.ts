@@ -160,7 +160,7 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
 /** 'fused' -> 'fused:codec=ans' unless the spec names a codec; '@nopdl' stripped. */
 function withCodec(m: string): string {
   m = m.replace('@nopdl', '');
-  return m === 'fp16' || m === 'int8' || m.includes('codec=') ? m : `${m}:codec=${CODEC}`;
+  return m === 'fp16' || m === 'int8' || m === 'gguf' || m.includes('codec=') ? m : `${m}:codec=${CODEC}`;
 }
 
 async function child(m: string): Promise<void> {
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
   const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
-  const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
+  const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
   // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
   const self = fileURLToPath(import.meta.url);

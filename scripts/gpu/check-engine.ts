@@ -109,6 +109,8 @@ interface Row {
 const KERNEL_CASES: [string, Record<string, number>][] = [
   ['embedding', { V: 1000, h: 576, T: 7 }],
   ['embedding', { V: 32000, h: 2048, T: 1 }],
+  ['embedding', { V: 1000, h: 576, T: 7, q8: 1 }],
+  ['embedding', { V: 32000, h: 2048, T: 8, q8: 1 }],
   ['rmsnorm', { T: 1, h: 576 }],
   ['rmsnorm', { T: 17, h: 2048 }],
   ['swiglu', { n: 1536 }],
@@ -139,6 +141,18 @@ const KERNEL_CASES: [string, Record<string, number>][] = [
   ['quantize_i8', { rows: 64, K: 576 }],
   ['quantize_i8', { rows: 100, K: 2048 }],
 ];
+// GGML blocks (gguf storage mode): q=1 q4_1, q=2 q8_0
+for (const q of [1, 2]) {
+  KERNEL_CASES.push(
+    ['gemv', { q, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
+    ['gemv', { q, K: 1536, N: 576, prologue: 2, acc: 1 }],
+    ['gemv', { q, K: 5632, N: 2048, prologue: 2, acc: 1 }],
+    ['gemv', { q, K: 576, N: 49152, prologue: 1 }],
+    ['gemv', { q, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1, bias: 1 }],
+    ['gemm', { q, M: 7, N: 576, K: 576 }],
+    ['gemm', { q, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
+  );
+}
 for (const i8 of [0, 1]) {
   KERNEL_CASES.push(
     ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
@@ -223,6 +237,7 @@ async function runChecks(): Promise<void> {
     { spec: 'decode-per-forward', kv: 'f16', against: 'int8-engine' },
     { spec: 'cached', kv: 'f16', against: 'int8-engine' },
     { spec: 'fused', kv: 'f16', against: 'int8-engine' },
+    { spec: 'gguf', kv: 'f16', against: 'original' },
   ];
   for (const v of variants) {
     const label = `${v.spec} kv=${v.kv}`;
@@ -289,6 +304,7 @@ async function runChecks(): Promise<void> {
         ['weights_fp16', led.weights_fp16 ?? 0, acc.weights_fp16],
         ['weights_int8', led.weights_int8 ?? 0, acc.weights_int8],
         ['weights_compressed', led.weights_compressed ?? 0, acc.weights_compressed],
+        ['weights_gguf', led.weights_gguf ?? 0, acc.weights_gguf],
         ['scales', led.scales ?? 0, acc.scales],
         ['embed', led.embed ?? 0, acc.embed],
         ['norms', led.norms ?? 0, acc.norms],
@@ -315,7 +331,7 @@ async function runChecks(): Promise<void> {
     const base = ref.prompt;
     const prompts = Array.from({ length: 8 }, (_, b) => base.slice(0, Math.max(3, base.length - 2 * b)).map((t, i) => (i === 1 ? (t + 17 * b) % ref.vocab : t)));
     const NB = 6;
-    for (const spec of ['fp16', 'int8', 'cached', 'fused']) {
+    for (const spec of ['fp16', 'int8', 'cached', 'fused', 'gguf']) {
       let eng: CudaEngine | null = null;
       try {
         eng = CudaEngine.fromModel(model, { modes: spec, maxSeq: 128, maxBatch: 8 });

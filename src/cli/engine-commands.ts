@@ -1,7 +1,7 @@
 /**
  * Engines on the command line: `generate --engine tfjs|native|cuda` and `codecllm bench <model> --device cpu|cuda`.
  * tfjs is the readable reference; native is the multi-threaded C++ CPU engine (same logits within 5e-4); cuda is the
- * GPU engine with per-linear storage modes (fp16, int8, decode-per-forward, cached, fused).
+ * GPU engine with per-linear storage modes (fp16, int8, decode-per-forward, cached, fused, gguf).
  */
 import type { Command } from 'commander';
 import type { LlamaModel } from '../model/llama.js';
@@ -10,7 +10,7 @@ import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
 import { CudaEngine } from '../engine/cuda.js';
 import { STORAGE_MODES } from '../engine/modes.js';
 import { copyBandwidth } from '../codec/device.js';
-import { err, msg } from '../messages.js';
+import { CodecLLMError, err, msg } from '../messages.js';
 import { loadWithProgress, output, intOpt } from './common.js';
 
 export const ENGINES = ['tfjs', 'native', 'cuda'] as const;
@@ -76,12 +76,38 @@ async function cpuBench(m: LlamaModel, prompt: number[], n: number) {
   return rows;
 }
 
+interface CudaBenchRow {
+  mode: string;
+  decode_ms_per_token: number;
+  graph: boolean;
+  prefill_tokens_per_s: number;
+  weight_bytes: number;
+  weight_vs_fp16: number | null;
+  bytes_per_token: number;
+  floor_ms: number;
+  x_floor: number;
+  batch: number;
+  batch_ms_per_step: number | null;
+  batch_tokens_per_s: number | null;
+  vram: Record<string, number>;
+}
+
 function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[], batch: number) {
   const bw = copyBandwidth();
-  const rows = [];
+  const rows: (CudaBenchRow | { mode: string; error: string })[] = [];
   let fp16Bytes: number | null = null;
   for (const mode of modes) {
-    const eng = CudaEngine.fromModel(m, { modes: mode, maxBatch: Math.max(1, batch) });
+    let eng: CudaEngine;
+    try {
+      eng = CudaEngine.fromModel(m, { modes: mode, maxBatch: Math.max(1, batch) });
+    } catch (e) {
+      // gguf on a checkpoint without q4_1/q8_0 blocks: report the row, go on with the other modes
+      if (mode === 'gguf' && e instanceof CodecLLMError && e.code === 'E_ARG') {
+        rows.push({ mode, error: e.message });
+        continue;
+      }
+      throw e;
+    }
     try {
       eng.forward(prompt);
       eng.generate(4);
@@ -156,7 +182,7 @@ export function registerEngineCommands(program: Command): void {
         } else {
           const r = cudaBench(m, prompt, n, (o.modes as string).split(','), intOpt('--batch', o.batch as string, 1));
           output(!!o.json, { model: m.checkpoint.file, device, date, prompt_tokens: np, decode_tokens: n, ...r }, () =>
-            [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB${x.batch_ms_per_step === null ? '' : `, batch ${x.batch} ${x.batch_ms_per_step.toFixed(3)} ms/step (${x.batch_tokens_per_s!.toFixed(0)} tok/s)`}`)].join('\n'),
+            [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => ('error' in x ? `${x.mode.padEnd(20)} ${x.error}` : `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB${x.batch_ms_per_step === null ? '' : `, batch ${x.batch} ${x.batch_ms_per_step.toFixed(3)} ms/step (${x.batch_tokens_per_s!.toFixed(0)} tok/s)`}`))].join('\n'),
           );
         }
       } finally {

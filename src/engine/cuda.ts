@@ -26,7 +26,8 @@ import { requireDevice } from '../codec/device.js';
 import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
 import type { LlamaConfig } from '../model/config.js';
 import { quantizeFast } from '../quant/native.js';
-import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type ModePlan, type ModeSpec } from './modes.js';
+import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
+import { dequantizeBlocks } from '../formats/ggml-blocks.js';
 
 /** The engine's native functions (present in CUDA builds). */
 interface EngineAddon {
@@ -36,6 +37,8 @@ interface EngineAddon {
   engineSetLinearF32(id: number, index: number, mode: 'fp16' | 'int8', w: Float32Array, bias: Float32Array | null): void;
   engineSetLinearInt8(id: number, index: number, codes: Int8Array, scales: Float32Array, bias: Float32Array | null): void;
   engineShareEmbedding(id: number): void;
+  engineSetLinearBlocks(id: number, index: number, type: GgufBlockType, blocks: Uint8Array, bias: Float32Array | null): void;
+  engineSetEmbeddingBlocks(id: number, type: 'q8_0', blocks: Uint8Array): void;
   engineRandomize(id: number, seed: number, modes: Int32Array): void;
   engineLinearCodes(id: number, index: number): { id: number; bytes: number };
   engineSetCompressed(id: number, index: number, codec: string, packedId: number, offs: Float64Array, sizes: Float64Array, chunk: number): void;
@@ -166,7 +169,21 @@ export function ropeTables(c: LlamaConfig, maxSeq: number): { cos: Float32Array;
   return { cos, sin };
 }
 
-const MODE_CODE = { fp16: 0, int8: 1 } as const;
+const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
+
+/**
+ * The checkpoint's GGML blocks of tensor `name` when they are q4_1 / q8_0 and dequantize to `installed` bit for bit;
+ * E_ARG naming the tensor otherwise (storage mode gguf keeps the file's blocks, never re-quantizes).
+ */
+function exactBlocks(model: LlamaModel, name: string, path: string, installed: Float32Array): { type: GgufBlockType; raw: Uint8Array } {
+  const ws = model.checkpoint.weights;
+  const dtype = ws.has(name) ? String(ws.info(name).dtype) : 'missing';
+  if (dtype !== 'q4_1' && dtype !== 'q8_0') throw err('E_ARG', msg.gpuGgufUnavailable(path, dtype));
+  const raw = ws.readRaw(name);
+  const f = dequantizeBlocks(dtype, raw, installed.length);
+  for (let i = 0; i < f.length; i++) if (!Object.is(f[i], installed[i])) throw err('E_ARG', msg.gpuGgufNotExact(path));
+  return { type: dtype, raw };
+}
 
 export class CudaEngine {
   readonly config: LlamaConfig;
@@ -179,6 +196,10 @@ export class CudaEngine {
   readonly compressedBytes: number[];
   /** lm_head reads the embedding table */
   readonly sharedHead: boolean;
+  /** GGML block type of each gguf linear (module order; null for others) */
+  readonly blockTypes: (GgufBlockType | null)[];
+  /** the embedding table is held as q8_0 blocks (gguf lm_head on a tied q8_0 checkpoint) */
+  readonly embedBlocks: 'q8_0' | undefined;
   #id: number;
   #n: EngineAddon;
   #disposed = false;
@@ -194,6 +215,8 @@ export class CudaEngine {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1 || this.maxBatch > 64) throw err('E_ARG', msg.badArg('maxBatch', `${o.maxBatch} (1 to 64)`));
     this.compressedBytes = new Array<number>(plan.modes.length).fill(0);
     this.sharedHead = false;
+    this.blockTypes = new Array<GgufBlockType | null>(plan.modes.length).fill(null);
+    this.embedBlocks = undefined;
     const { cos, sin } = ropeTables(c, this.maxSeq);
     this.#id = callNative(() =>
       n.engineCreate({
@@ -232,22 +255,38 @@ export class CudaEngine {
     const e = new CudaEngine(n, c, plan, o);
     try {
       const id = e.#id;
-      callNative(() => n.engineSetEmbedding(id, model.embed.dataSync() as Float32Array));
+      const lins = model.linears();
+      const head = lins[lins.length - 1]!;
+      const embed = model.embed.dataSync() as Float32Array;
+      // gguf lm_head on a tied checkpoint: the embedding table itself stays q8_0 blocks and the head reads it
+      const headBlocks =
+        plan.modes[lins.length - 1] === 'gguf' && c.tieWordEmbeddings && head.patch === null && !head.forward
+          ? exactBlocks(model, 'model.embed_tokens.weight', 'model.embed_tokens', embed)
+          : null;
+      if (headBlocks && headBlocks.type !== 'q8_0') throw err('E_ARG', msg.gpuGgufUnavailable('model.embed_tokens', headBlocks.type));
+      if (headBlocks) {
+        callNative(() => n.engineSetEmbeddingBlocks(id, 'q8_0', headBlocks.raw));
+        (e as { embedBlocks: 'q8_0' | undefined }).embedBlocks = 'q8_0';
+      } else callNative(() => n.engineSetEmbedding(id, embed));
       model.blocks.forEach((b, l) => {
         callNative(() => n.engineSetNorm(id, l, 0, b.inputNorm.dataSync() as Float32Array));
         callNative(() => n.engineSetNorm(id, l, 1, b.postNorm.dataSync() as Float32Array));
       });
       callNative(() => n.engineSetNorm(id, -1, 0, model.norm.dataSync() as Float32Array));
-      const lins = model.linears();
       lins.forEach((lin, i) => {
         const mode = plan.modes[i]!;
         const bias = lin.bias ? (lin.bias.dataSync() as Float32Array) : null;
-        if (i === lins.length - 1 && c.tieWordEmbeddings && mode === 'fp16' && lin.patch === null && !lin.forward) {
+        if (i === lins.length - 1 && ((c.tieWordEmbeddings && mode === 'fp16' && lin.patch === null && !lin.forward) || headBlocks)) {
           callNative(() => n.engineShareEmbedding(id));
           (e as { sharedHead: boolean }).sharedHead = true;
         } else {
           const w = model.getWeight(lin.path);
-          if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
+          if (mode === 'gguf') {
+            const name = i === lins.length - 1 && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : lin.path + '.weight';
+            const b = exactBlocks(model, name, lin.path, w);
+            callNative(() => n.engineSetLinearBlocks(id, i, b.type, b.raw, bias));
+            e.blockTypes[i] = b.type;
+          } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
           else {
             const q = quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
             callNative(() => n.engineSetLinearInt8(id, i, q.codes as Int8Array, q.scales as Float32Array, bias));
@@ -277,10 +316,12 @@ export class CudaEngine {
     const e = new CudaEngine(n, c, plan, o);
     try {
       const id = e.#id;
-      const codes = Int32Array.from(plan.modes, (m) => (m === 'fp16' ? MODE_CODE.fp16 : MODE_CODE.int8));
+      const codes = Int32Array.from(plan.modes, (m) => (m === 'fp16' ? MODE_CODE.fp16 : m === 'gguf' ? MODE_CODE.gguf : MODE_CODE.int8));
       callNative(() => n.engineRandomize(id, seed, codes));
+      // random gguf linears: q4_1 blocks, lm_head q8_0 (native Randomize), as GGUF files commonly store them
       plan.modes.forEach((m, i) => {
-        if (m !== 'fp16' && m !== 'int8') e.#compress(i, `linear${i}`);
+        if (m === 'gguf') e.blockTypes[i] = i === plan.modes.length - 1 ? 'q8_0' : 'q4_1';
+        else if (m !== 'fp16' && m !== 'int8') e.#compress(i, `linear${i}`);
         o.onProgress?.(i + 1, plan.modes.length);
       });
       callNative(() => n.engineFinalize(id, plan.schedule));
@@ -411,7 +452,7 @@ export class CudaEngine {
     const id = this.#live();
     const l = callNative(() => this.#n.engineLedger(id));
     const c = l.categories;
-    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
+    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'weights_gguf', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
     const weightBytes = weightKeys.reduce((s, k) => s + (c[k] ?? 0), 0);
     return { ...l, weightBytes };
   }
@@ -424,6 +465,8 @@ export class CudaEngine {
       compressedBytes: this.compressedBytes,
       sharedHead: this.sharedHead,
       maxBatch: this.maxBatch,
+      blockTypes: this.blockTypes,
+      ...(this.embedBlocks ? { embedBlocks: this.embedBlocks } : {}),
     });
   }
 

@@ -11,6 +11,9 @@
  *   cached              compressed; decoded once per sequence (engine.reset()) into a resident int8 cache.
  *   fused               compressed; a second stream decodes layer l+1 into a double buffer while layer l computes.
  *   Compressed linears keep no fp16 or int8 copy besides the decode buffer their schedule implies.
+ *   gguf                the checkpoint's own GGML blocks (q4_1: 20 bytes / 32 weights, q8_0: 34), dequantized inside
+ *                       the GEMV — lossless with respect to the file (the engine checks the blocks reproduce the
+ *                       installed weights bit for bit); the tied embedding / lm_head table too when it is q8_0.
  *
  * Spec strings: `<default>[,<selector>=<mode>]*[:codec=<nvcomp codec>][:chunk=<bytes>]`. Selectors: a linear kind
  * (q, k, v, o, gate, up, down, lm_head), `attn` (q,k,v,o), `mlp` (gate,up,down), or `layers.<a>-<b>` (blocks a..b).
@@ -24,7 +27,7 @@ import { err, msg } from '../messages.js';
 import type { LlamaConfig } from '../model/config.js';
 import { BLOCK_LINEARS, linearPaths, type LinearKind } from '../model/names.js';
 
-export const STORAGE_MODES = ['fp16', 'int8', 'decode-per-forward', 'cached', 'fused'] as const;
+export const STORAGE_MODES = ['fp16', 'int8', 'decode-per-forward', 'cached', 'fused', 'gguf'] as const;
 export type StorageMode = (typeof STORAGE_MODES)[number];
 /** The compressed modes (nvCOMP-coded int8 codes). */
 export const COMPRESSED_MODES: readonly StorageMode[] = ['decode-per-forward', 'cached', 'fused'];
@@ -160,6 +163,8 @@ export interface ByteAccount {
   weights_fp16: number;
   weights_int8: number;
   weights_compressed: number;
+  /** GGML blocks of gguf linears (codes or nibbles + their fp16 block scales) */
+  weights_gguf: number;
   /** fp32 per-row scales of int8 and compressed linears */
   scales: number;
   /** fp16 embedding table (also lm_head when tied and fp16) */
@@ -183,7 +188,16 @@ export interface AccountOptions {
   sharedHead?: boolean;
   /** sequence slots for batched decode (one KV cache each), default 1 */
   maxBatch?: number;
+  /** GGML block type of each gguf linear (module order); required for gguf modes */
+  blockTypes?: readonly (GgufBlockType | null)[];
+  /** the embedding table is held as q8_0 blocks (and lm_head shares it when sharedHead) */
+  embedBlocks?: 'q8_0';
 }
+
+/** GGML block types the gguf storage mode keeps as they are. */
+export type GgufBlockType = 'q4_1' | 'q8_0';
+/** Bytes of one 32-weight block. */
+export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: 20, q8_0: 34 };
 
 /**
  * The bytes an engine with this plan must hold, computed from the config alone (plus packed sizes). The GPU check
@@ -198,8 +212,9 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     weights_fp16: 0,
     weights_int8: 0,
     weights_compressed: 0,
+    weights_gguf: 0,
     scales: 0,
-    embed: 2 * c.vocabSize * c.hiddenSize,
+    embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / 32) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
     norms: 4 * c.hiddenSize * (2 * c.numLayers + 1),
     kv_cache: (o.maxBatch ?? 1) * 2 * c.numLayers * c.numKvHeads * o.maxSeq * c.headDim * (o.kvDtype === 'f16' ? 2 : 4),
     decode: 0,
@@ -214,6 +229,14 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     if (m === 'fp16') {
       if (!(isHead && o.sharedHead)) a.weights_fp16 += 2 * n;
       a.bytesPerToken += 2 * n;
+      return;
+    }
+    if (m === 'gguf') {
+      const t = isHead && o.sharedHead ? o.embedBlocks : o.blockTypes?.[i];
+      if (!t) throw err('E_ARG', msg.badArg('blockTypes', `missing for linear ${i} (mode gguf)`));
+      const bytes = (n / 32) * GGUF_BLOCK_BYTES[t];
+      if (!(isHead && o.sharedHead)) a.weights_gguf += bytes;
+      a.bytesPerToken += bytes;
       return;
     }
     a.scales += 4 * out;
@@ -233,6 +256,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
   if (plan.schedule === 'decode-per-forward') a.decode = maxGroup;
   if (plan.schedule === 'fused') a.decode = 2 * maxGroup;
   if (plan.schedule === 'cached') a.decode = groups.reduce((x, y) => x + y, 0);
-  a.weightTotal = a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
+  a.weightTotal =
+    a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.weights_gguf + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
   return a;
 }

@@ -18,8 +18,13 @@
 namespace codecllm {
 namespace engine {
 
-/** Storage of a linear's weight as the matmul kernels read it. */
-enum WeightType : int { kWeightF16 = 0, kWeightI8 = 1 };
+/**
+ * Storage of a linear's weight as the matmul kernels read it (append-only). The GGML block types keep a checkpoint's
+ * own blocks, split for aligned loads ("gguf" storage mode): kWeightQ4_1: w = (rows, K/2) nibble bytes, 16 per
+ * 32-weight block (byte j: element j in the low nibble, j + 16 in the high one, as ggml), aux = (rows, K/32) half2
+ * (d, m), weight = q·d + m; kWeightQ8_0: w = (rows, K) int8 codes, aux = (rows, K/32) half d, weight = q·d.
+ */
+enum WeightType : int { kWeightF16 = 0, kWeightI8 = 1, kWeightQ4_1 = 2, kWeightQ8_0 = 3 };
 /** How the GEMV builds its input vector x (K) in shared memory. */
 enum Prologue : int {
   kPrologueNone = 0,     // x = in[0..K)
@@ -29,11 +34,12 @@ enum Prologue : int {
 
 /** One weight matrix of a (fused) GEMV launch: rows [row0, row0+rows) of the launch map to y[0..rows). */
 struct GemvSeg {
-  const void* w;        // (rows, K) fp16 bits or int8 codes
+  const void* w;        // (rows, K) fp16 bits or int8 codes; block types: see WeightType
   const float* scale;   // (rows) int8 only
   const float* bias;    // (rows) or null
   float* y;             // (rows) output
   int rows;
+  const void* aux = nullptr;  // block types: per-block scales (and minima)
 };
 constexpr int kMaxSegs = 3;
 struct GemvArgs {
@@ -61,10 +67,15 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 /** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),
  *  fp32 accumulate. K % 16 == 0. */
 void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,
-                int K, bool accumulate, cudaStream_t s);
+                int K, bool accumulate, cudaStream_t s, const void* aux = nullptr);
 
 /** x (T, h) = f32(table16[tokens[t]]); tokens (T) in device memory. */
 void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s);
+/** x (T, h) = q8_0 table row tokens[t]: codes (V, h) int8, d (V, h/32) half; x = code · d (exact). */
+void LaunchEmbeddingQ8(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int T, int h, cudaStream_t s);
+/** Synthetic block weights: q4_1 (nibbles uniform 0..15, d = stdv / 4.61, m = -7.5 d) or q8_0 (codes uniform
+ *  -127..127, d = stdv / 73.6), from a counter-based hash of (seed, i). w / aux laid out as WeightType says. */
+void LaunchRandomBlocks(void* w, void* aux, int wtype, int rows, int K, uint64_t seed, float stdv, cudaStream_t s);
 /** out (T, h) = rmsnorm(x) * w; out16 (T, h) half copy when non-null; out may be null. */
 void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s);
 /** out16 (n) = half(silu(gate) * up); out (n) fp32 copy when non-null. */

@@ -78,9 +78,55 @@ __device__ __forceinline__ float Dot16I8(uint4 w, const float4* x4, int nw, int 
   return Dot4I8(w.x, x4[wi]) + Dot4I8(w.y, x4[nw + wi]) + Dot4I8(w.z, x4[2 * nw + wi]) + Dot4I8(w.w, x4[3 * nw + wi]);
 }
 
+// q4_1 word = one 32-weight block: byte j of the word holds element j (low nibble) and j + 16 (high nibble); weight =
+// fma(q, d, m) — q·d is exact, so this is float(q·d) + m rounded once, the value ref::dequant_q4_1_block gives.
+__device__ __forceinline__ float NibAt(uint32_t v, uint32_t sel) {  // v: 4 bytes of 0..15
+  return __uint_as_float(__byte_perm(v, 0x4B000000u, sel)) - 8388608.f;
+}
+__device__ __forceinline__ float Dot4Q41(uint32_t v, float d, float m, float4 a) {
+  return fmaf(NibAt(v, 0x7440), d, m) * a.x + fmaf(NibAt(v, 0x7441), d, m) * a.y + fmaf(NibAt(v, 0x7442), d, m) * a.z +
+         fmaf(NibAt(v, 0x7443), d, m) * a.w;
+}
+__device__ __forceinline__ float Dot32Q41(uint4 w, uint32_t dm, const float4* x4, int nw, int wi) {
+  const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&dm));
+  const uint32_t u[4] = {w.x, w.y, w.z, w.w};
+  float s = 0;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {  // u[k]: elements 4k..4k+3 (low nibbles) and 16+4k.. (high nibbles)
+    s += Dot4Q41(u[k] & 0x0F0F0F0Fu, f.x, f.y, x4[k * nw + wi]);
+    s += Dot4Q41((u[k] >> 4) & 0x0F0F0F0Fu, f.x, f.y, x4[(k + 4) * nw + wi]);
+  }
+  return s;
+}
+// q8_0: a word is half a block (16 codes); weight = q·d, exact in float.
+__device__ __forceinline__ float Dot4Q80(uint32_t w, float d, float4 a) {
+  const uint32_t u = w ^ 0x80808080u;
+  return (I8At(u, 0x7440) * d) * a.x + (I8At(u, 0x7441) * d) * a.y + (I8At(u, 0x7442) * d) * a.z + (I8At(u, 0x7443) * d) * a.w;
+}
+__device__ __forceinline__ float Dot16Q80(uint4 w, uint32_t dbits, const float4* x4, int nw, int wi) {
+  const float d = __half2float(__ushort_as_half((uint16_t)dbits));
+  return Dot4Q80(w.x, d, x4[wi]) + Dot4Q80(w.y, d, x4[nw + wi]) + Dot4Q80(w.z, d, x4[2 * nw + wi]) + Dot4Q80(w.w, d, x4[3 * nw + wi]);
+}
+
+/** Weights per 16-byte word and bytes per weight row, by type. */
 template <int WT>
-__device__ __forceinline__ float DotW(uint4 w, const float4* x4, int nw, int wi) {
+struct WTraits {
+  static constexpr int EPW = WT == kWeightF16 ? 8 : WT == kWeightQ4_1 ? 32 : 16;
+  static constexpr bool kAux = WT == kWeightQ4_1 || WT == kWeightQ8_0;
+  static __device__ __forceinline__ size_t RowBytes(int K) { return WT == kWeightF16 ? 2 * (size_t)K : WT == kWeightQ4_1 ? K / 2 : K; }
+  /** aux value of word wi of row `row` (block scale bits) */
+  static __device__ __forceinline__ uint32_t Aux(const void* aux, int row, int K, int wi) {
+    if (WT == kWeightQ4_1) return __ldg(static_cast<const uint32_t*>(aux) + (size_t)row * (K / 32) + wi);
+    if (WT == kWeightQ8_0) return __ldg(static_cast<const uint16_t*>(aux) + (size_t)row * (K / 32) + wi / 2);
+    return 0;
+  }
+};
+
+template <int WT>
+__device__ __forceinline__ float DotW(uint4 w, uint32_t aux, const float4* x4, int nw, int wi) {
   if (WT == kWeightF16) return Dot8F16(w, x4, nw, wi);
+  if (WT == kWeightQ4_1) return Dot32Q41(w, aux, x4, nw, wi);
+  if (WT == kWeightQ8_0) return Dot16Q80(w, aux, x4, nw, wi);
   return Dot16I8(w, x4, nw, wi);
 }
 
@@ -167,20 +213,25 @@ __device__ __forceinline__ void Prologue(const GemvArgs& a, float* xs, float* re
   }
 }
 
-/** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row; absent words are skipped. */
-template <int R, int U>
-__device__ __forceinline__ void LoadChunk(uint4 (&v)[R][U], const uint8_t* const (&w)[R], int lane, int j0, int J) {
+/** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row, and their block scales (block
+ *  types); absent words are skipped. */
+template <int WT, int R, int U>
+__device__ __forceinline__ void LoadChunk(uint4 (&v)[R][U], uint32_t (&av)[R][U], const uint8_t* const (&w)[R], const int (&row)[R],
+                                          const void* const (&aux)[R], int K, int lane, int j0, int J) {
 #pragma unroll
   for (int r = 0; r < R; r++)
 #pragma unroll
     for (int u = 0; u < U; u++)
-      if (w[r] && j0 + u < J) v[r][u] = LoadStream(w[r] + 16 * (size_t)(lane + 32 * (j0 + u)));
+      if (w[r] && j0 + u < J) {
+        v[r][u] = LoadStream(w[r] + 16 * (size_t)(lane + 32 * (j0 + u)));
+        if (WTraits<WT>::kAux) av[r][u] = WTraits<WT>::Aux(aux[r], row[r], K, lane + 32 * (j0 + u));
+      }
 }
 /** acc[r][b] += word · x for words j0 .. j0+U-1 — one word at a time, in word order, whatever U and R are. */
 template <int WT, int NB, int R, int U>
-__device__ __forceinline__ void ComputeChunk(float (&acc)[R][NB], const uint4 (&v)[R][U], const float* xs, int K, int lane, int j0,
-                                             int J) {
-  constexpr int EPW = WT == kWeightF16 ? 8 : 16;
+__device__ __forceinline__ void ComputeChunk(float (&acc)[R][NB], const uint4 (&v)[R][U], const uint32_t (&av)[R][U], const float* xs,
+                                             int K, int lane, int j0, int J) {
+  constexpr int EPW = WTraits<WT>::EPW;
   const int nw = K / EPW;
 #pragma unroll
   for (int u = 0; u < U; u++) {
@@ -190,19 +241,21 @@ __device__ __forceinline__ void ComputeChunk(float (&acc)[R][NB], const uint4 (&
     for (int b = 0; b < NB; b++) {
       const float4* x4 = reinterpret_cast<const float4*>(xs + (size_t)b * K);
 #pragma unroll
-      for (int r = 0; r < R; r++) acc[r][b] += DotW<WT>(v[r][u], x4, nw, wi);
+      for (int r = 0; r < R; r++) acc[r][b] += DotW<WT>(v[r][u], av[r][u], x4, nw, wi);
     }
   }
 }
 
-/** Weight row pointers of launch rows row0 .. row0+R-1 (null past the last segment). */
+/** Weight row pointers (and aux arrays) of launch rows row0 .. row0+R-1 (null past the last segment). */
 template <int WT, int R>
-__device__ __forceinline__ bool RowSet(const GemvArgs& a, int row0, const uint8_t* (&w)[R], int (&si)[R], int (&rr)[R]) {
+__device__ __forceinline__ bool RowSet(const GemvArgs& a, int row0, const uint8_t* (&w)[R], const void* (&ax)[R], int (&si)[R],
+                                       int (&rr)[R]) {
   bool any = false;
 #pragma unroll
   for (int r = 0; r < R; r++) {
     bool ok = Resolve(a, row0 + r, &si[r], &rr[r]);
-    w[r] = ok ? static_cast<const uint8_t*>(a.seg[si[r]].w) + (size_t)rr[r] * a.K * (WT == kWeightF16 ? 2 : 1) : nullptr;
+    w[r] = ok ? static_cast<const uint8_t*>(a.seg[si[r]].w) + (size_t)rr[r] * WTraits<WT>::RowBytes(a.K) : nullptr;
+    ax[r] = ok ? a.seg[si[r]].aux : nullptr;
     any |= ok;
   }
   return any;
@@ -215,22 +268,24 @@ template <int WT, int NB, int R, int U, int W>
 __global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
   extern __shared__ __align__(16) float xs[];  // (NB, K), each row in XIndex order
   __shared__ float red[kMaxWarps + 1];
-  constexpr int EPW = WT == kWeightF16 ? 8 : 16;  // weights per 16-byte word
-  const int K = a.K, nw = K / EPW;                // words per row
+  constexpr int EPW = WTraits<WT>::EPW;  // weights per 16-byte word
+  const int K = a.K, nw = K / EPW;       // words per row
   const int lane = threadIdx.x & 31;
   const int J = lane < nw ? (nw - lane + 31) / 32 : 0;  // words of this lane
   const int Jmax = (nw + 31) / 32;                      // uniform over the warp
   const int stride = gridDim.x * W * R;
   int row0 = (blockIdx.x * W + (threadIdx.x >> 5)) * R;
   const uint8_t* w[R];
+  const void* ax[R];
   int si[R], rr[R];
-  RowSet<WT, R>(a, row0, w, si, rr);
+  RowSet<WT, R>(a, row0, w, ax, si, rr);
   // ---- weight prefetch: the first U words of each row (weights are not written by the forward: safe before the wait)
   uint4 v0[R][U], v1[R][U];
-  if (a.prefetch) LoadChunk<R, U>(v0, w, lane, 0, J);
+  uint32_t a0[R][U], a1[R][U];
+  if (a.prefetch) LoadChunk<WT, R, U>(v0, a0, w, rr, ax, K, lane, 0, J);
   PdlWait();
   if (!a.late_trigger) PdlTrigger();
-  if (!a.prefetch) LoadChunk<R, U>(v0, w, lane, 0, J);
+  if (!a.prefetch) LoadChunk<WT, R, U>(v0, a0, w, rr, ax, K, lane, 0, J);
   Prologue<NB, EPW>(a, xs, red);
   for (; row0 < a.rows_total; row0 += stride) {
     float acc[R][NB];
@@ -240,17 +295,18 @@ __global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
       for (int b = 0; b < NB; b++) acc[r][b] = 0.f;
     // ---- two register buffers: the loads of chunk j0+U are in flight while chunk j0 is summed
     for (int j0 = 0; j0 < Jmax; j0 += 2 * U) {
-      if (j0 + U < Jmax) LoadChunk<R, U>(v1, w, lane, j0 + U, J);
-      ComputeChunk<WT, NB, R, U>(acc, v0, xs, K, lane, j0, J);
+      if (j0 + U < Jmax) LoadChunk<WT, R, U>(v1, a1, w, rr, ax, K, lane, j0 + U, J);
+      ComputeChunk<WT, NB, R, U>(acc, v0, a0, xs, K, lane, j0, J);
       if (j0 + U >= Jmax) break;
-      if (j0 + 2 * U < Jmax) LoadChunk<R, U>(v0, w, lane, j0 + 2 * U, J);
-      ComputeChunk<WT, NB, R, U>(acc, v1, xs, K, lane, j0 + U, J);
+      if (j0 + 2 * U < Jmax) LoadChunk<WT, R, U>(v0, a0, w, rr, ax, K, lane, j0 + 2 * U, J);
+      ComputeChunk<WT, NB, R, U>(acc, v1, a1, xs, K, lane, j0 + U, J);
     }
     // ---- the next row set's first loads, then this one's epilogue
     const uint8_t* wn[R];
+    const void* axn[R];
     int sn[R], rn[R];
-    RowSet<WT, R>(a, row0 + stride, wn, sn, rn);
-    LoadChunk<R, U>(v0, wn, lane, 0, J);
+    RowSet<WT, R>(a, row0 + stride, wn, axn, sn, rn);
+    LoadChunk<WT, R, U>(v0, a0, wn, rn, axn, K, lane, 0, J);
 #pragma unroll
     for (int r = 0; r < R; r++) {
       if (!w[r]) continue;
@@ -272,6 +328,7 @@ __global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
 #pragma unroll
     for (int r = 0; r < R; r++) {
       w[r] = wn[r];
+      ax[r] = axn[r];
       si[r] = sn[r];
       rr[r] = rn[r];
     }
@@ -372,9 +429,10 @@ void LaunchWT(const GemvArgs& a, int nb, int rows, cudaStream_t s) {
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
   CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
-  CHECK_ARG(a.K > 0 && a.K <= kGemvMaxK && a.K % (wtype == kWeightF16 ? 8 : 16) == 0,
-            "gemv: K=" + std::to_string(a.K) + " must be a positive multiple of " + (wtype == kWeightF16 ? "8" : "16") +
-                " up to " + std::to_string(kGemvMaxK));
+  const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8 ? 16 : 32;
+  CHECK_ARG(wtype >= kWeightF16 && wtype <= kWeightQ8_0, "gemv: unknown weight type " + std::to_string(wtype));
+  CHECK_ARG(a.K > 0 && a.K <= kGemvMaxK && a.K % mult == 0,
+            "gemv: K=" + std::to_string(a.K) + " must be a positive multiple of " + std::to_string(mult) + " up to " + std::to_string(kGemvMaxK));
   int rows = 0;
   for (int i = 0; i < a.nseg; i++) rows += a.seg[i].rows;
   // input rows per launch: up to 8, and as many as fit in shared memory (fp32, K each)
@@ -391,8 +449,12 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
     static const bool late = EnvFlag("CODECLLM_PDL_LATE_TRIGGER", false);
     c.prefetch = prefetch;
     c.late_trigger = late;
-    if (wtype == kWeightF16) LaunchWT<kWeightF16>(c, nb, rows, s);
-    else LaunchWT<kWeightI8>(c, nb, rows, s);
+    switch (wtype) {
+      case kWeightF16: LaunchWT<kWeightF16>(c, nb, rows, s); break;
+      case kWeightI8: LaunchWT<kWeightI8>(c, nb, rows, s); break;
+      case kWeightQ4_1: LaunchWT<kWeightQ4_1>(c, nb, rows, s); break;
+      default: LaunchWT<kWeightQ8_0>(c, nb, rows, s); break;
+    }
   }
 }
 

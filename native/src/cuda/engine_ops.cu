@@ -59,6 +59,14 @@ __global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* 
   for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = H2F(row[i]);
 }
 
+__global__ void EmbeddingQ8Kernel(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int h) {
+  PdlWait();
+  PdlTrigger();
+  int t = blockIdx.x;
+  const size_t row = (size_t)tokens[t];
+  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = (float)codes[row * h + i] * H2F(d16[row * (h / 32) + i / 32]);
+}
+
 // ---- rmsnorm: one block per row
 __global__ void RmsNormKernel(float* out, uint16_t* out16, const float* x, const float* w, int h, float eps) {
   __shared__ float red[32];
@@ -96,12 +104,6 @@ template <>
 __device__ __forceinline__ void StoreKV<float>(float* p, float v) { *p = v; }
 template <>
 __device__ __forceinline__ void StoreKV<uint16_t>(uint16_t* p, float v) { *p = F2H(v); }
-template <class KV>
-__device__ __forceinline__ float LoadKV(const KV* p);
-template <>
-__device__ __forceinline__ float LoadKV<float>(const float* p) { return *p; }
-template <>
-__device__ __forceinline__ float LoadKV<uint16_t>(const uint16_t* p) { return H2F(*p); }
 
 __device__ __forceinline__ void Rotate(float* v, const float* cs, const float* sn, int i, int half) {
   float x1 = v[i], x2 = v[i + half];
@@ -436,6 +438,24 @@ __global__ void RandomNormalKernel(float* w, size_t n, uint64_t seed, float mean
   }
 }
 
+__global__ void RandomBlocksKernel(uint8_t* w, uint16_t* aux, int wtype, size_t rows, int K, uint64_t seed, float stdv) {
+  PdlWait();
+  PdlTrigger();
+  const size_t nblk = rows * (size_t)(K / 32);
+  for (size_t b = blockIdx.x * (size_t)blockDim.x + threadIdx.x; b < nblk; b += (size_t)gridDim.x * blockDim.x) {
+    const uint64_t k = seed * 0x9e3779b97f4a7c15ull + 64 * b;
+    if (wtype == kWeightQ4_1) {
+      for (int j = 0; j < 16; j++) w[b * 16 + j] = (uint8_t)(Hash32(k + j) & 0xff);
+      const float d = stdv / 4.61f;
+      aux[2 * b] = F2H(d);
+      aux[2 * b + 1] = F2H(-7.5f * d);
+    } else {
+      for (int j = 0; j < 32; j++) w[b * 32 + j] = (uint8_t)(int8_t)((int)(Hash32(k + j) % 255u) - 127);
+      aux[b] = F2H(stdv / 73.6f);
+    }
+  }
+}
+
 __global__ void CheckChunksKernel(const int* status, const size_t* got, const size_t* want, size_t n, int base, int32_t* err) {
   PdlWait();
   PdlTrigger();
@@ -490,6 +510,18 @@ bool SetPdl(bool on) {
 void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s) {
   LaunchK(EmbeddingKernel, dim3(T), dim3(256), 0, s, x, table16, tokens, h);
   CHECK_CUDA(cudaGetLastError());
+}
+
+void LaunchEmbeddingQ8(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int T, int h, cudaStream_t s) {
+  CHECK_ARG(h % 32 == 0, "embedding q8_0: hidden size must be a multiple of 32");
+  LaunchK(EmbeddingQ8Kernel, dim3(T), dim3(256), 0, s, x, codes, d16, tokens, h);
+}
+
+void LaunchRandomBlocks(void* w, void* aux, int wtype, int rows, int K, uint64_t seed, float stdv, cudaStream_t s) {
+  CHECK_ARG((wtype == kWeightQ4_1 || wtype == kWeightQ8_0) && K % 32 == 0, "random blocks: q4_1 or q8_0 with K % 32 == 0");
+  const size_t nblk = (size_t)rows * (K / 32);
+  LaunchK(RandomBlocksKernel, dim3(GridFor(nblk, 256)), dim3(256), 0, s, static_cast<uint8_t*>(w), static_cast<uint16_t*>(aux), wtype,
+          (size_t)rows, K, seed, stdv);
 }
 
 void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s) {
