@@ -398,15 +398,19 @@ void LaunchShape(const GemvArgs& a, int rows, cudaStream_t s) {
 template <int WT, int NB>
 void LaunchNB(const GemvArgs& a, int rows, cudaStream_t s) {
   // R rows per warp, U words per row in flight per lane (twice that with the second buffer), W warps per block
-  if (NB > 1) return LaunchShape<WT, NB, 2, 4, 8>(a, rows, s);
-  // batch 1: CODECLLM_GEMV_SHAPE = "8x2x4" (W x R x U, default), "8x1x8" or "16x1x8" (measurement)
+  // q4_1 words carry 32 weights each (4x the dequantization work of an fp16 word): one row per warp keeps its
+  // registers low enough for two blocks per SM
+  constexpr bool heavy = WT == kWeightQ4_1;
+  if (NB > 1) return heavy ? LaunchShape<WT, NB, 1, 4, 8>(a, rows, s) : LaunchShape<WT, NB, 2, 4, 8>(a, rows, s);
+  // batch 1: CODECLLM_GEMV_SHAPE = "8x2x4" (W x R x U, default; "8x1x4" for q4_1), "8x1x8" or "16x1x8" (measurement)
   static const int shape = [] {
     const char* e = std::getenv("CODECLLM_GEMV_SHAPE");
     std::string v = e ? e : "";
-    return v == "16x1x8" ? 1 : v == "8x1x8" ? 2 : 0;
+    return v == "16x1x8" ? 1 : v == "8x1x8" ? 2 : v == "8x2x4" ? 3 : 0;
   }();
   if (shape == 1) return LaunchShape<WT, 1, 1, 8, 16>(a, rows, s);
   if (shape == 2) return LaunchShape<WT, 1, 1, 8, 8>(a, rows, s);
+  if (heavy && shape == 0) return LaunchShape<WT, 1, 1, 4, 8>(a, rows, s);
   return LaunchShape<WT, 1, 2, 4, 8>(a, rows, s);
 }
 
