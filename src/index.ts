@@ -53,8 +53,9 @@ export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './mo
 export { createCpuEngine, generateNative } from './engine/cpu-native.js';
 export type { CpuEngine, CpuEngineOptions } from './engine/cpu-native.js';
 export { CudaEngine } from './engine/cuda.js';
-export type { CudaEngineOptions, CudaLedger } from './engine/cuda.js';
-export { STORAGE_MODES, parseModeSpec } from './engine/modes.js';
+export type { CudaEngineOptions, CudaLedger, CudaBatchResult, CudaGenerateResult, CudaForwardResult } from './engine/cuda.js';
+export { STORAGE_MODES, GGUF_BLOCK_BYTES, parseModeSpec } from './engine/modes.js';
+export type { StorageMode, GgufBlockType } from './engine/modes.js';
 
 // evaluation
 export { perplexity } from './eval/perplexity.js';
