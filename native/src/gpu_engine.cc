@@ -47,6 +47,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -470,9 +471,18 @@ class Engine {
     groups_.resize((size_t)c_.L + 1);
     int global = 0;
     size_t cacheOff = 0, maxGroup = 0, maxTemp = 0;
+    // decode-per-forward may decode `span` blocks per nvCOMP call into one pooled buffer (CODECLLM_DECODE_SPAN, default
+    // 1; measurement of what batching more layers per call buys): group gi (a span start) holds blocks gi..gi+span-1,
+    // the other groups of the span stay empty. lm_head is always its own group.
+    static const int spanEnv = [] {
+      const char* e = std::getenv("CODECLLM_DECODE_SPAN");
+      return e ? std::max(1, std::atoi(e)) : 1;
+    }();
+    const int span = sched_ == kSchedDecodePerForward ? spanEnv : 1;
     for (size_t gi = 0; gi < groups_.size(); gi++) {
       Group& g = groups_[gi];
-      int lo = (int)gi * 7, hi = gi == (size_t)c_.L ? lo + 1 : lo + 7;
+      if (gi < (size_t)c_.L && gi % span != 0) continue;
+      int lo = (int)gi * 7, hi = gi == (size_t)c_.L ? lo + 1 : std::min((int)gi + span, c_.L) * 7;
       for (int i = lo; i < hi; i++) {
         Linear& l = lin_[i];
         if (l.mode != kModeCompressed) continue;

@@ -64,13 +64,14 @@ case $stage in
     timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee /tmp/hf.log
     node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
     # launch-feature variants (measurement only), e.g. BENCH_ENV_VARIANTS="CODECLLM_GEMV_PREFETCH=0 CODECLLM_PDL_LATE_TRIGGER=0":
-    # each runs the fp16 / int8 rows (PDL on and off) once more with that variable set; tables in $out/bench-variants.md
+    # each runs the fp16 / int8 rows (PDL on and off; BENCH_VARIANT_MODES to choose) once more with that variable set;
+    # tables in $out/bench-variants.md
     # (the device tool returns a handful of files: one file for all variants)
     n=0
     for v in ${BENCH_ENV_VARIANTS:-}; do
       n=$((n + 1))
       env "$v" node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "/tmp/variant$n" --hf "$out/hf.json" \
-        --modes fp16,fp16@nopdl,int8,int8@nopdl > "/tmp/variant$n.log" 2>&1
+        --modes "${BENCH_VARIANT_MODES:-fp16,fp16@nopdl,int8,int8@nopdl}" > "/tmp/variant$n.log" 2>&1
       { echo; echo "## variant $n: $v"; echo; cat "/tmp/variant$n/bench-engine.md"; } >> "$out/bench-variants.md"
     done
     echo "check-engine exit $check"
