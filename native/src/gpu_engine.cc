@@ -47,7 +47,6 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -58,6 +57,7 @@
 
 #include "cuda/engine.cuh"
 #include "device.h"
+#include "env.h"
 #include "engine/ops_ref.h"
 
 #if defined(CODECLLM_HAVE_NVCOMP)
@@ -474,10 +474,7 @@ class Engine {
     // decode-per-forward may decode `span` blocks per nvCOMP call into one pooled buffer (CODECLLM_DECODE_SPAN, default
     // 1; measurement of what batching more layers per call buys): group gi (a span start) holds blocks gi..gi+span-1,
     // the other groups of the span stay empty. lm_head is always its own group.
-    static const int spanEnv = [] {
-      const char* e = std::getenv("CODECLLM_DECODE_SPAN");
-      return e ? std::max(1, std::atoi(e)) : 1;
-    }();
+    static const int spanEnv = std::max(1, EnvInt("CODECLLM_DECODE_SPAN", 1));
     const int span = sched_ == kSchedDecodePerForward ? spanEnv : 1;
     for (size_t gi = 0; gi < groups_.size(); gi++) {
       Group& g = groups_[gi];
@@ -713,10 +710,7 @@ class Engine {
     float* qkv[3] = {q_, k_, v_};
     Gemv(b, 3, qkv, kPrologueRmsNorm, x_, nullptr, norms_[2 * l].as<float>(), false, buf, s, nb);
     Mark("qkv gemv (+rmsnorm)");
-    static const bool fuseRope = [] {
-      const char* e = std::getenv("CODECLLM_FUSE_ROPE");  // 0: separate rope kernel (measurement)
-      return !(e && std::string(e) == "0");
-    }();
+    static const bool fuseRope = EnvFlag("CODECLLM_FUSE_ROPE", true);  // 0: separate rope kernel (measurement)
     if (fuseRope) {
       LaunchRopeAttention(att_, q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, nb, c.H, c.Hkv, c.D, pos, SlotStride(), c.Smax, s);
       Mark("rope + attention");

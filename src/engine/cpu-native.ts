@@ -28,6 +28,9 @@ import { callNative, requireNative } from '../native.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
 import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
+import { engineDims } from '../model/config.js';
+import { ggmlBlocks } from '../model/checkpoint.js';
+import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
 export type WeightStorage = 'auto' | 'f32';
@@ -153,8 +156,6 @@ export function cpuKernel(op: string, fast: boolean, args: Record<string, unknow
 const GLOBAL_SLOT = { embed: 0, norm: 1, lm_head: 2 } as const;
 const LAYER_SLOT = { inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11 } as const;
 const BIAS_SLOT = { q: LAYER_SLOT.qBias, k: LAYER_SLOT.kBias, v: LAYER_SLOT.vBias } as Record<string, number>;
-/** GGML block types the engine can keep as they are (when they reproduce the float32 weight exactly). */
-const RAW_TYPES = new Set(['q4_1', 'q8_0']);
 
 function envFlag(name: string): boolean {
   const v = process.env[name];
@@ -177,17 +178,7 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   const validate = opts.validate ?? envFlag('CODECLLM_VALIDATE_WITH_TFJS');
   const call = <T>(fn: () => T): T => callNative(fn);
   const id = call(() =>
-    addon.cpuEngineCreate({
-      hidden: c.hiddenSize,
-      intermediate: c.intermediateSize,
-      layers: c.numLayers,
-      heads: c.numHeads,
-      kvHeads: c.numKvHeads,
-      headDim: c.headDim,
-      vocab: c.vocabSize,
-      rmsEps: c.rmsEps,
-      invFreq: ropeInvFreq(c),
-    }),
+    addon.cpuEngineCreate({ ...engineDims(c), invFreq: ropeInvFreq(c) }),
   );
   let disposed = false;
   const caches = new Set<NativeCache>();
@@ -198,12 +189,10 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
 
   /** the checkpoint's raw GGML blocks of a tensor, when it is stored that way and storage is 'auto' */
   const rawOf = (name: string): { raw: Uint8Array | null; type: string | null } => {
-    if (storage !== 'auto' || !ck.weights.has(name)) return { raw: null, type: null };
-    const dt = ck.weights.info(name).dtype as string;
-    return RAW_TYPES.has(dt) ? { raw: ck.weights.readRaw(name), type: dt } : { raw: null, type: null };
+    const b = storage === 'auto' ? ggmlBlocks(ck, name) : null;
+    return b ? { raw: b.raw, type: b.type } : { raw: null, type: null };
   };
   const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
-  const checkpointName = (l: LinearLayer) => (l.kind === 'lm_head' && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : l.path + '.weight');
 
   const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
@@ -219,7 +208,7 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
     // a patched layer: its quantized form when the patch carries one; never the checkpoint's blocks (they would fail
     // the exactness check anyway, after costing a read)
     const q = (l.patch as { quantized?: unknown } | null)?.quantized;
-    setLinear(l, model.getWeight(l.path), l.patch ? { raw: null, type: null } : rawOf(checkpointName(l)), isQuantized(q) ? q : undefined);
+    setLinear(l, model.getWeight(l.path), l.patch ? { raw: null, type: null } : rawOf(weightTensorName(c, l.path, l.kind)), isQuantized(q) ? q : undefined);
     copiedFrom.set(l.path, l.weightT);
   };
 

@@ -24,7 +24,9 @@ import { err, msg } from '../messages.js';
 import { callNative, type NativeAddon } from '../native.js';
 import { requireDevice } from '../codec/device.js';
 import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
-import type { LlamaConfig } from '../model/config.js';
+import { engineDims, type LlamaConfig } from '../model/config.js';
+import { ggmlBlocks } from '../model/checkpoint.js';
+import { weightTensorName } from '../model/names.js';
 import { quantizeFast } from '../quant/native.js';
 import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
 import { dequantizeBlocks } from '../formats/ggml-blocks.js';
@@ -176,13 +178,14 @@ const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
  * E_ARG naming the tensor otherwise (storage mode gguf keeps the file's blocks, never re-quantizes).
  */
 function exactBlocks(model: LlamaModel, name: string, path: string, installed: Float32Array): { type: GgufBlockType; raw: Uint8Array } {
-  const ws = model.checkpoint.weights;
-  const dtype = ws.has(name) ? String(ws.info(name).dtype) : 'missing';
-  if (dtype !== 'q4_1' && dtype !== 'q8_0') throw err('E_ARG', msg.gpuGgufUnavailable(path, dtype));
-  const raw = ws.readRaw(name);
-  const f = dequantizeBlocks(dtype, raw, installed.length);
+  const b = ggmlBlocks(model.checkpoint, name);
+  if (!b) {
+    const ws = model.checkpoint.weights;
+    throw err('E_ARG', msg.gpuGgufUnavailable(path, ws.has(name) ? String(ws.info(name).dtype) : 'missing'));
+  }
+  const f = dequantizeBlocks(b.type, b.raw, installed.length);
   for (let i = 0; i < f.length; i++) if (!Object.is(f[i], installed[i])) throw err('E_ARG', msg.gpuGgufNotExact(path));
-  return { type: dtype, raw };
+  return b;
 }
 
 export class CudaEngine {
@@ -220,14 +223,7 @@ export class CudaEngine {
     const { cos, sin } = ropeTables(c, this.maxSeq);
     this.#id = callNative(() =>
       n.engineCreate({
-        hidden: c.hiddenSize,
-        intermediate: c.intermediateSize,
-        layers: c.numLayers,
-        heads: c.numHeads,
-        kvHeads: c.numKvHeads,
-        headDim: c.headDim,
-        vocab: c.vocabSize,
-        rmsEps: c.rmsEps,
+        ...engineDims(c),
         maxSeq: this.maxSeq,
         maxPrefill: o.maxPrefill ?? 512,
         kvDtype: this.kvDtype,
@@ -282,8 +278,7 @@ export class CudaEngine {
         } else {
           const w = model.getWeight(lin.path);
           if (mode === 'gguf') {
-            const name = i === lins.length - 1 && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : lin.path + '.weight';
-            const b = exactBlocks(model, name, lin.path, w);
+            const b = exactBlocks(model, weightTensorName(c, lin.path, lin.kind), lin.path, w);
             callNative(() => n.engineSetLinearBlocks(id, i, b.type, b.raw, bias));
             e.blockTypes[i] = b.type;
           } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));

@@ -25,6 +25,7 @@
  */
 import { err, msg } from '../messages.js';
 import type { LlamaConfig } from '../model/config.js';
+import type { GgmlBlockType } from '../model/checkpoint.js';
 import { BLOCK_LINEARS, linearPaths, type LinearKind } from '../model/names.js';
 
 export const STORAGE_MODES = ['fp16', 'int8', 'decode-per-forward', 'cached', 'fused', 'gguf'] as const;
@@ -195,7 +196,7 @@ export interface AccountOptions {
 }
 
 /** GGML block types the gguf storage mode keeps as they are. */
-export type GgufBlockType = 'q4_1' | 'q8_0';
+export type GgufBlockType = GgmlBlockType;
 /** Bytes of one 32-weight block. */
 export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: 20, q8_0: 34 };
 

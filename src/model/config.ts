@@ -169,6 +169,36 @@ export function configFromGGUF(meta: Map<string, GGUFValue>, tensorNames: Set<st
   });
 }
 
+/** The model's dimensions as the native engines' create calls take them (cpu_engine.cc, gpu_engine.cc). */
+export interface EngineDims {
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  rmsEps: number;
+}
+
+/**
+ * A config's dimensions for a native engine's create call.
+ * @example
+ * engineDims(cfg).kvHeads // cfg.numKvHeads
+ */
+export function engineDims(c: LlamaConfig): EngineDims {
+  return {
+    hidden: c.hiddenSize,
+    intermediate: c.intermediateSize,
+    layers: c.numLayers,
+    heads: c.numHeads,
+    kvHeads: c.numKvHeads,
+    headDim: c.headDim,
+    vocab: c.vocabSize,
+    rmsEps: c.rmsEps,
+  };
+}
+
 /**
  * Number of parameters implied by a config (embeddings counted once when tied).
  * @example

@@ -37,6 +37,15 @@ export function linearPath(layer: number, kind: (typeof BLOCK_LINEARS)[number]):
 }
 
 /**
+ * The checkpoint tensor a linear's weight is read from: the embedding table for a tied lm_head, else `<path>.weight`.
+ * @example
+ * weightTensorName(cfg, 'lm_head', 'lm_head') // 'model.embed_tokens.weight' when cfg.tieWordEmbeddings
+ */
+export function weightTensorName(c: LlamaConfig, path: string, kind: LinearKind): string {
+  return kind === 'lm_head' && c.tieWordEmbeddings ? 'model.embed_tokens.weight' : path + '.weight';
+}
+
+/**
  * Every linear module path in module order, lm_head last (TinyLlama: 22×7+1 = 155).
  * @example
  * linearPaths(cfg).length // 211 for SmolLM2-135M (30 x 7 + lm_head)

@@ -28,12 +28,12 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
 
 #include "../check.h"
+#include "../env.h"
 #include "engine.cuh"
 #include "pdl.cuh"
 
@@ -336,12 +336,6 @@ __global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
   if (a.late_trigger) PdlTrigger();
 }
 
-/** An environment switch read once ("0" = off, "1" = on), for measuring what each launch feature buys. */
-bool EnvFlag(const char* name, bool dflt) {
-  const char* e = std::getenv(name);
-  return e ? std::string(e) != "0" : dflt;
-}
-
 /** A device attribute of the current device. */
 int DevAttr(cudaDeviceAttr attr) {
   int dev = 0, v = 0;
@@ -361,11 +355,7 @@ int MaxSmemOptin() {
 template <int WT, int NB, int R, int U, int W>
 void LaunchShape(const GemvArgs& a, int rows, cudaStream_t s) {
   auto k = GemvKernel<WT, NB, R, U, W>;
-  static bool raised = false;
-  if (!raised) {
-    CHECK_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MaxSmemOptin()));
-    raised = true;
-  }
+  RaiseSmem(k, MaxSmemOptin());
   const size_t smem = sizeof(float) * (size_t)NB * a.K;
   // persistent: no more blocks than fit at once (occupancy for this shared-memory size, queried once per size)
   static std::mutex mu;
@@ -383,10 +373,7 @@ void LaunchShape(const GemvArgs& a, int rows, cudaStream_t s) {
   }
   // CODECLLM_GEMV_BLOCKS_PER_SM caps the blocks per SM (fewer leave room for the next kernel's blocks under PDL)
   // and CODECLLM_GEMV_PERSISTENT=0 launches one block per W·R rows instead (measurement)
-  static const int cap = [] {
-    const char* e = std::getenv("CODECLLM_GEMV_BLOCKS_PER_SM");
-    return e ? std::max(1, std::atoi(e)) : 1 << 20;
-  }();
+  static const int cap = std::max(1, EnvInt("CODECLLM_GEMV_BLOCKS_PER_SM", 1 << 20));
   static const bool persistent = EnvFlag("CODECLLM_GEMV_PERSISTENT", true);
   if (!persistent) perSm = 1 << 20;
   int grid = std::min((rows + W * R - 1) / (W * R), std::min(perSm, cap) * NumSms());
@@ -404,8 +391,7 @@ void LaunchNB(const GemvArgs& a, int rows, cudaStream_t s) {
   if (NB > 1) return heavy ? LaunchShape<WT, NB, 1, 4, 8>(a, rows, s) : LaunchShape<WT, NB, 2, 4, 8>(a, rows, s);
   // batch 1: CODECLLM_GEMV_SHAPE = "8x2x4" (W x R x U, default; "8x1x4" for q4_1), "8x1x8" or "16x1x8" (measurement)
   static const int shape = [] {
-    const char* e = std::getenv("CODECLLM_GEMV_SHAPE");
-    std::string v = e ? e : "";
+    const std::string v = EnvStr("CODECLLM_GEMV_SHAPE");
     return v == "16x1x8" ? 1 : v == "8x1x8" ? 2 : v == "8x2x4" ? 3 : 0;
   }();
   if (shape == 1) return LaunchShape<WT, 1, 1, 8, 16>(a, rows, s);

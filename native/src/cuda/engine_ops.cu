@@ -6,12 +6,10 @@
 #include <cstdint>
 
 #include "../check.h"
+#include "../env.h"
 #include "engine.cuh"
 #include "pdl.cuh"
 
-#include <cstdlib>
-#include <mutex>
-#include <set>
 #include <string>
 
 namespace codecllm {
@@ -471,23 +469,11 @@ int GridFor(size_t n, int block) {
   return (int)(g < 4096 ? (g ? g : 1) : 4096);
 }
 
-/** cudaFuncSetAttribute(MaxDynamicSharedMemorySize) once per kernel. */
-template <class F>
-void RaiseSmem(F* k, int bytes) {
-  static std::mutex m;
-  static std::set<const void*> done;
-  std::lock_guard<std::mutex> g(m);
-  if (done.count(reinterpret_cast<const void*>(k))) return;
-  CHECK_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  done.insert(reinterpret_cast<const void*>(k));
-}
-
 thread_local bool t_pdl = false;
 
 bool PdlAllowed() {
   static const bool ok = [] {
-    const char* e = std::getenv("CODECLLM_PDL");
-    if (e && std::string(e) == "0") return false;
+    if (!EnvFlag("CODECLLM_PDL", true)) return false;
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
       (void)cudaGetLastError();

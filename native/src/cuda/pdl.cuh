@@ -1,4 +1,5 @@
-// pdl.cuh — programmatic dependent launch (PDL, sm_90) for the engine's kernels; included by engine_*.cu only.
+// pdl.cuh — the engine kernels' launch helpers (LaunchK, RaiseSmem) and programmatic dependent launch (PDL, sm_90);
+// included by engine_*.cu only.
 //
 // With PDL a kernel may start while the kernel before it in the stream is still finishing: its blocks become resident
 // as soon as every block of the previous kernel has executed `griddepcontrol.launch_dependents` (PdlTrigger), and
@@ -14,6 +15,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <mutex>
+#include <set>
 #include <utility>
 
 #include "../check.h"
@@ -32,6 +35,17 @@ __device__ __forceinline__ void PdlTrigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+/** cudaFuncSetAttribute(MaxDynamicSharedMemorySize, bytes) once per kernel. */
+template <class F>
+void RaiseSmem(F* k, int bytes) {
+  static std::mutex m;
+  static std::set<const void*> done;
+  std::lock_guard<std::mutex> g(m);
+  if (done.count(reinterpret_cast<const void*>(k))) return;
+  CHECK_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  done.insert(reinterpret_cast<const void*>(k));
 }
 
 /** kernel<<<grid, block, smem, s>>>(args...) with the PDL launch attribute when PdlOn(); checks the launch. */
