@@ -16,23 +16,26 @@ export { openSafetensors, openShardedSafetensors, writeSafetensors, encodeSafete
 export { dequantizeBlocks, quantizeBlocks } from './formats/ggml-blocks.js';
 
 // tensors
-export type { TensorInfo, TensorSource, F32Tensor } from './tensors/tensor.js';
-export { numel } from './tensors/tensor.js';
+export type { TensorInfo, TensorSource, F32Tensor } from './formats/tensor.js';
+export { numel } from './formats/tensor.js';
 
-// quantization lab: specs, quantizers, metrics, selection, patch(), quality, sweeps, faults, diagnose()
+// quantization: specs, quantizers, metrics
 export * from './quant/index.js';
+// the lab: selection, patch(), sweeps, faults, diagnose()
+export * from './lab/index.js';
 
 // codecs
 export { cpuCompress, cpuDecompress, cpuCompressChunks, cpuDecompressChunks, xxhash64, CPU_CODECS } from './codec/cpu.js';
 export type { CpuCodec } from './codec/cpu.js';
 export { nvcompAvailable, nvcompCompress, nvcompDecompress, NVCOMP_CODECS } from './codec/nvcomp.js';
-export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './codec/device.js';
+export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './native/device.js';
 export { TRANSFORMS, transformPlanes, applyTransform, invertTransform, byteplaneSplit, byteplaneMerge, bf16ExponentSplit, bf16ExponentMerge } from './codec/transforms.js';
 export type { Transform } from './codec/transforms.js';
 export { shannonEntropy, entropyBoundBytes, entropyReport, byteHistogram } from './codec/entropy.js';
-export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './formats/cllm.js';
-// importing compress-model registers the .cllm checkpoint opener: a .cllm path loads anywhere a model path does
-export { compressModel, verifyCllm, decompressToHF, roundtripModel, openCllmCheckpoint } from './codec/compress-model.js';
+export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './container/cllm.js';
+// the .cllm container; openAnyCheckpoint / load open every checkpoint format explicitly (no import side effect)
+export { compressModel, verifyCllm, decompressToHF, roundtripModel, openCllmCheckpoint, openAnyCheckpoint } from './container/compress-model.js';
+export { load } from './load.js';
 
 // model
 export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE } from './model/checkpoint.js';
@@ -61,11 +64,22 @@ export type { StorageMode, GgufBlockType } from './engine/modes.js';
 export { perplexity } from './eval/perplexity.js';
 export type { PerplexityResult, PerplexityOptions } from './eval/perplexity.js';
 export { compareLogits } from './eval/compare.js';
+export {
+  type Verdict,
+  type Baseline,
+  type QualityReport,
+  VERDICT_THRESHOLDS,
+  verdict,
+  runBaseline,
+  compareToBaseline,
+  greedyContinuation,
+  perplexityFromLogits,
+} from './eval/quality.js';
 
 // visualisation and notebooks
 export * from './viz/index.js';
-export { installKernel } from './kernel/install.js';
+export { installKernel } from './jupyter/install.js';
 export { runReport } from './report/report.js';
 
 // native addon
-export { nativeInfo, loadNative } from './native.js';
+export { nativeInfo, loadNative } from './native/addon.js';

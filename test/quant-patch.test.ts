@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import { isCodecError } from '../src/messages.js';
 import { linearPaths } from '../src/model/names.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
-import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/quant/faults.js';
-import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/quant/patch.js';
+import { diagnose, diagnoseFault } from '../src/lab/diagnose.js';
+import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/lab/faults.js';
+import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/lab/patch.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
 import { makeWeights } from './quant-helpers.js';
 

@@ -8,7 +8,7 @@
 import os from 'node:os';
 
 import { err, msg } from '../messages.js';
-import { callNative, loadNative, requireNative } from '../native.js';
+import { callNative, loadNative, requireNative } from '../native/addon.js';
 import { type QuantizedTensor, assertSizes, checkShape, emptyStats, quantize } from './quantize.js';
 import { GRANULARITIES, QUANT_FORMATS, type QuantSpec, SCALE_DTYPES, formatSpec, groupLayout, quantSizes, toSpec } from './spec.js';
 

@@ -58,13 +58,13 @@ import { err, msg } from '../messages.js';
 import { cpuCompress, cpuDecompress, xxhash64, CPU_CODEC_LEVELS, type CpuCodec } from '../codec/cpu.js';
 import { TRANSFORMS, applyTransform, checkTransform, invertTransform, isTransform, transformPlanes, type Plane, type Transform } from '../codec/transforms.js';
 import { entropyReport, type EntropyReport } from '../codec/entropy.js';
-import { DTYPES, byteSizeOf, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from './dtypes.js';
-import { dequantizeBlocks } from './ggml-blocks.js';
-import { bufferSource, openFileSource, printable, writeFileAtomic, type ByteSource } from './binary.js';
-import { findDuplicateKey } from './safetensors.js';
+import { DTYPES, byteSizeOf, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from '../formats/dtypes.js';
+import { dequantizeBlocks } from '../formats/ggml-blocks.js';
+import { bufferSource, openFileSource, printable, writeFileAtomic, type ByteSource } from '../formats/binary.js';
+import { findDuplicateKey } from '../formats/safetensors.js';
 import { QUANT_FORMATS, formatSpec, groupLayout, parseSpec, quantSizes, type QuantSpec } from '../quant/spec.js';
 import { assertSizes, dequantize, emptyStats, type QuantizedTensor } from '../quant/quantize.js';
-import type { TensorInfo } from '../tensors/tensor.js';
+import type { TensorInfo } from '../formats/tensor.js';
 
 export const CLLM_MAGIC = 'CLLM';
 /** Header layout + manifest schema version. Readers reject any other. */

@@ -18,8 +18,8 @@
  */
 import { err, msg } from '../messages.js';
 import { f16ToF32, f32ToF16 } from '../formats/dtypes.js';
-import { type QuantizedTensor, codeValue, groupOfWeight, quantize, scaleValues, storedCode, zeroAt } from './quantize.js';
-import { type QuantSpec, formatSpec } from './spec.js';
+import { type QuantizedTensor, codeValue, groupOfWeight, quantize, scaleValues, storedCode, zeroAt } from '../quant/quantize.js';
+import { type QuantSpec, formatSpec } from '../quant/spec.js';
 
 /** Fault names. Append-only. */
 export const FAULTS = ['scale-axis', 'scale-fp16-underflow', 'uint8-as-int8', 'transposed', 'stale-buffer', 'wrong-layer'] as const;

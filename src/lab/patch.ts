@@ -29,11 +29,11 @@ import {
   transposedFault,
   wrongLayerSource,
 } from './faults.js';
-import { type BoundCheck, type ErrorStats, checkBound, errorStats } from './metrics.js';
-import { nativeQuantAvailable, nativeSupports, quantizeNative } from './native.js';
-import { type QuantStats, type QuantizedTensor, dequantize, quantize } from './quantize.js';
+import { type BoundCheck, type ErrorStats, checkBound, errorStats } from '../quant/metrics.js';
+import { nativeQuantAvailable, nativeSupports, quantizeNative } from '../quant/native.js';
+import { type QuantStats, type QuantizedTensor, dequantize, quantize } from '../quant/quantize.js';
 import { type ModuleRef, resolveSelection } from './select.js';
-import { type QuantSpec, formatSpec, quantSizes, toSpec } from './spec.js';
+import { type QuantSpec, formatSpec, quantSizes, toSpec } from '../quant/spec.js';
 
 /** What patch() records on a module (LlamaModel's PatchInfo). */
 export interface PatchInfo {
