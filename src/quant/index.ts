@@ -20,4 +20,5 @@ export {
   assertSizes,
 } from './quantize.js';
 export { type ErrorStats, type BoundCheck, errorStats, errorBound, checkBound } from './metrics.js';
+export { type QuantPlan, quantPlan, planOf } from './plan.js';
 export { nativeQuantAvailable, nativeSupports, quantizeNative, quantizeFast } from './native.js';
