@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { LlamaModel } from '../model/llama.js';
 import { load } from '../load.js';
 import { progressBar } from './progress.js';
+import { cliJson } from './json.js';
 import { err, msg } from '../messages.js';
 
 export async function loadWithProgress(path: string, backend?: 'wasm' | 'cpu'): Promise<LlamaModel> {
@@ -14,9 +15,9 @@ export async function loadWithProgress(path: string, backend?: 'wasm' | 'cpu'): 
   }
 }
 
-/** Print `obj` as JSON (with --json) or as `human` lines. */
+/** Print `obj` as JSON (with --json; keys in snake_case, cli/json.ts) or as `human` lines. */
 export function output(json: boolean, obj: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
+  process.stdout.write(json ? JSON.stringify(cliJson(obj), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
 }
 
 export function readText(file: string): string {

@@ -137,10 +137,10 @@ export function registerModelCommands(program: Command): void {
           const r = await evalPatched(m, text, { select: o.patch as string, quant: o.quant as string, window, stride, maxTokens, qualityTokens: intOpt('--quality-tokens', o.qualityTokens as string, 2) });
           output(!!o.json, r, () =>
             [
-              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16)`,
-              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baseline_ppl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
-              `KL ${r.kl_mean.toExponential(3)}, top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
-              `greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratioVsFp16.toFixed(2)}x smaller than fp16)`,
+              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baselinePpl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
+              `KL ${r.klMean.toExponential(3)}, top-1 agreement ${(100 * r.top1Agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
+              `greedy: ${r.firstDivergence ? `diverges at token ${r.firstDivergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
             ].join('\n'),
           );
           return;
@@ -149,7 +149,7 @@ export function registerModelCommands(program: Command): void {
         const t0 = performance.now();
         const r = await perplexity(m, text, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
         bar.stop();
-        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
+        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, timeS: (performance.now() - t0) / 1000 };
         output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
       } finally {
         m.dispose();

@@ -49,25 +49,25 @@ export async function evalPatched(m: LlamaModel, text: string, o: { select: stri
     patch: o.select,
     quant: report.quant,
     patched_modules: report.modules.length,
-    ratio_vs_fp16: report.ratio,
+    ratioVsFp16: report.ratio,
     ppl: pat.ppl,
     ppl_ci95: pat.pplCI95,
-    baseline_ppl: base.ppl,
+    baselinePpl: base.ppl,
     baseline_ppl_ci95: base.pplCI95,
     ppl_change: pat.ppl / base.ppl - 1,
     tokens: pat.tokens,
     window: pat.window,
     stride: pat.stride,
     quality_tokens: qTokens.length,
-    kl_mean: q.kl_mean,
-    kl_max: q.kl_max,
-    top1_agreement: q.top1_agreement,
+    klMean: q.klMean,
+    klMax: q.klMax,
+    top1Agreement: q.top1Agreement,
     verdict: q.verdict,
-    first_divergence: q.first_divergence,
-    baseline_output: m.tokenizer!.decode(q.baseline_greedy),
+    firstDivergence: q.firstDivergence,
+    baseline_output: m.tokenizer!.decode(q.baselineGreedy),
     output: m.tokenizer!.decode(q.greedy),
-    block_trace: q.block_trace,
-    time_s: (performance.now() - t0) / 1000,
+    blockTrace: q.blockTrace,
+    timeS: (performance.now() - t0) / 1000,
   };
 }
 
@@ -99,8 +99,8 @@ export function registerQuantCommands(program: Command): void {
         bar.stop();
         output(!!o.json, { model: m.checkpoint.file, quant: o.quant, tokens: tokens.length, rows }, () =>
           [
-            `layers   ratio   ppl (base ${rows[0]?.baseline_ppl.toFixed(2)})   KL        top-1   verdict  output`,
-            ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.kl_mean.toExponential(2)}  ${r.top1_agreement.toFixed(3)}   ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
+            `layers   ratio   ppl (base ${rows[0]?.baselinePpl.toFixed(2)})   KL        top-1   verdict  output`,
+            ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.klMean.toExponential(2)}  ${r.top1Agreement.toFixed(3)}   ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
           ].join('\n'),
         );
       } finally {
@@ -124,8 +124,8 @@ export function registerQuantCommands(program: Command): void {
           patchWithProgress(m, o.patch as string, o.quant as string);
           d = diagnose(m);
         }
-        const res = { model: m.checkpoint.file, fault: o.fault ?? null, first_bad_layer: d.first_bad_layer, cause: d.cause, evidence: d.evidence, bad: d.bad };
-        output(!!o.json, res, () => (d.first_bad_layer ? `first bad layer: ${d.first_bad_layer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound'));
+        const res = { model: m.checkpoint.file, fault: o.fault ?? null, firstBadLayer: d.firstBadLayer, cause: d.cause, evidence: d.evidence, bad: d.bad };
+        output(!!o.json, res, () => (d.firstBadLayer ? `first bad layer: ${d.firstBadLayer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound'));
       } finally {
         m.dispose();
       }
