@@ -28,7 +28,7 @@ import { LlamaModel } from '../../src/model/llama.js';
 import { quantizeFast } from '../../src/quant/native.js';
 import { dequantize } from '../../src/quant/quantize.js';
 import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
-import { requireCuda } from '../../src/native.js';
+import { requireCuda } from '../../src/native/addon.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {

@@ -24,7 +24,7 @@
  */
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
-import { callNative, requireNative } from '../native.js';
+import { callNative, requireNative } from '../native/addon.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
 import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';

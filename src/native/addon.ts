@@ -8,14 +8,14 @@
  * the texts of src/messages.ts.
  *
  * @example
- * import { nativeInfo, requireNative } from './native.js';
+ * import { nativeInfo, requireNative } from './addon.js';
  * if (nativeInfo().built) console.log(requireNative('zstd').cpuCodecVersions());
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CodecLLMError, err, msg, type ErrorCode } from './messages.js';
+import { CodecLLMError, err, msg, type ErrorCode } from '../messages.js';
 
 /** Build facts reported by the addon itself. */
 export interface NativeBuildInfo {
