@@ -17,6 +17,7 @@ import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { ALLOW_OVERFLOW, type AllowOverflow } from '../codec/cast.js';
 import { checkOutDir, checkOutFile } from '../util/temp-files.js';
 import { output } from './common.js';
+import { io } from './io.js';
 import { int, oneOf, text } from './args.js';
 import { progressBar } from './progress.js';
 
@@ -121,7 +122,7 @@ export function registerCodecCommands(program: Command): void {
         output(!!o.json, r, () => `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.raw_bytes)} stored in ${mb(r.file_bytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropy_bound_ratio)}), vs fp16 ${x(r.ratio_vs_fp16)}; decoded at ${r.decompress_MBps.toFixed(1)} MB/s`);
       if (!r.ok) {
         // the contract: the problem as one line on stderr, exit 1 (with --json the report is on stdout as well)
-        process.stderr.write(`codecllm: ${r.error} [${r.error_code ?? 'E_INTERNAL'}]\n`);
+        io.err(`codecllm: ${r.error} [${r.error_code ?? 'E_INTERNAL'}]\n`);
         process.exitCode = 1;
       }
     });
@@ -157,7 +158,7 @@ export function registerCodecCommands(program: Command): void {
         ].join('\n'),
       );
       if (!r.bit_exact) {
-        process.stderr.write(`codecllm: ${model}: round trip not bit-exact (${r.mismatches.length} tensor(s) differ) [E_CHECKSUM]\n`);
+        io.err(`codecllm: ${model}: round trip not bit-exact (${r.mismatches.length} tensor(s) differ) [E_CHECKSUM]\n`);
         process.exitCode = 1;
       }
     },

@@ -2,6 +2,7 @@
 import { LlamaModel } from '../model/llama.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { progressBar } from './progress.js';
+import { io } from './io.js';
 import { readTextFile, type TextEncoding } from '../util/files.js';
 import { num, parseIntArg } from './args.js';
 
@@ -38,7 +39,7 @@ export async function checkThenLoad(model: string, check: (ck: Checkpoint) => vo
 
 /** Print `obj` as JSON (with --json) or as `human` lines. */
 export function output(json: boolean, obj: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
+  io.out(json ? JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
 }
 
 /**

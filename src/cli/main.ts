@@ -16,6 +16,7 @@ import { registerKernelCommand } from '../kernel/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { err, isCodecError, msg, type CodecLLMError } from '../messages.js';
 import { ioError } from '../util/files.js';
+import { io, withIO, type CliIO } from './io.js';
 
 /**
  * @example
@@ -50,6 +51,7 @@ export function quietCommander(program: Command): { command: Command } {
   const visit = (c: Command) => {
     c.exitOverride();
     c.configureOutput({
+      writeOut: (s) => io.out(s), // --help, --version
       writeErr: () => {
         where.command = c; // help for a missing subcommand (exit 1) is replaced by a one-line error
       },
@@ -87,10 +89,15 @@ export function toCodecError(e: unknown, command: string, subcommands: readonly 
 
 /**
  * Run the CLI on argv; resolves when the command finishes. Errors are printed as one line with exit code 1.
+ * `sinks` replace stdout/stderr (in-process callers: tests, the CLI fuzzer).
  * @example
  * await main(['node', 'codecllm', 'info', 'default', '--json']);
  */
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], sinks?: CliIO): Promise<void> {
+  return withIO(sinks, () => run(argv));
+}
+
+async function run(argv: string[]): Promise<void> {
   const program = buildProgram();
   const where = quietCommander(program);
   try {
@@ -102,8 +109,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     const c = where.command;
     const ce = toCodecError(e, commandPath(c), c.commands.map((s) => s.name()));
-    process.stderr.write(`codecllm: ${ce.message.replace(/\s*\n\s*/g, ' ')} [${ce.code}]\n`);
-    if (process.env.CODECLLM_DEBUG) process.stderr.write(((ce.cause as Error | undefined)?.stack ?? ce.stack ?? '') + '\n');
+    io.err(`codecllm: ${ce.message.replace(/\s*\n\s*/g, ' ')} [${ce.code}]\n`);
+    if (process.env.CODECLLM_DEBUG) io.err(((ce.cause as Error | undefined)?.stack ?? ce.stack ?? '') + '\n');
     process.exitCode = 1;
   }
 }

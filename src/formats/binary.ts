@@ -256,13 +256,14 @@ export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, opts
   const dir = path.dirname(path.resolve(file));
   removeStaleTemps(dir);
   const tmp = tempPathFor(file, 'tmp');
+  registerTemp(tmp); // before it exists: a signal between the open and the registration would leave it behind
   let fd: number;
   try {
     fd = fs.openSync(tmp, 'wx', 0o600);
   } catch (e) {
+    unregisterTemp(tmp);
     throw ioError(file, e);
   }
-  registerTemp(tmp);
   try {
     keepModeAndOwner(fd, old, opts.mode ?? 0o666);
     for (const c of chunks) {

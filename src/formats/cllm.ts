@@ -824,13 +824,14 @@ function openScratch(file: string) {
   const dir = path.dirname(path.resolve(file));
   removeStaleTemps(dir);
   const scratch = tempPathFor(file, 'data-tmp');
+  registerTemp(scratch); // before it exists: a signal between the open and the registration would leave it behind
   let fd: number;
   try {
     fd = fs.openSync(scratch, 'wx+', 0o600);
   } catch (e) {
+    unregisterTemp(scratch);
     throw ioError(file, e);
   }
-  registerTemp(scratch);
   let size = 0;
   return {
     sink(c: Uint8Array): void {
