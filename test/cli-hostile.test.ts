@@ -244,7 +244,7 @@ const ROWS: Row[] = [
   { name: 'verify of a FIFO: refused without blocking', process: true, args: () => ['verify', fifoCllm], status: 1, stderr: /fifo\.cllm: not a regular file \(it is a FIFO/, within: 15 },
   { name: 'eval --text naming a FIFO: refused without blocking', process: true, args: () => ['eval', tiny, '--text', fifoText], status: 1, stderr: /fifo\.txt: not a regular file \(it is a FIFO/, within: 15 },
   { name: '--chunk-size 1: refused while parsing (below 4 KiB)', args: () => ['compress', tiny, '--quant', 'none', '--codec', 'zstd', '--chunk-size', '1', '--out', P('c1.cllm')], status: 1, stderr: /invalid --chunk-size: '1' is not an integer in \[4096, 268435456\] \[E_ARG\]/, within: 2 },
-  { name: '--chunk-size 4096 on the default model at f32: within the manifest limit, checked up front', default: true, args: () => ['roundtrip', 'default', '--quant', 'int4', '--codec', 'none', '--chunk-size', '268435457'], status: 1, stderr: /invalid --chunk-size: '268435457' is not an integer/, within: 5 },
+  { name: '--chunk-size above the container limit (256 MiB): refused while parsing', default: true, args: () => ['roundtrip', 'default', '--quant', 'int4', '--codec', 'none', '--chunk-size', '268435457'], status: 1, stderr: /invalid --chunk-size: '268435457' is not an integer/, within: 5 },
 
   // ---- messages off the contract
   { name: 'unknown option', args: () => ['info', tiny, '--bogus'], status: 1, stderr: /^codecllm: info: unknown option '--bogus' \[E_ARG\]\n$/, within: 2 },
@@ -387,4 +387,18 @@ test('hostile: --engine native handles a prompt the tfjs reference refuses (7,00
   if (r.status !== 0 && /E_NATIVE/.test(r.stderr)) return; // native addon not built here
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).prompt_tokens, 7000);
+});
+
+test('hostile: the chunk table implied by a chunk size is checked against the manifest limit before any work', { skip: !HAVE_DEFAULT && 'default model not fetched' }, async () => {
+  const { checkChunkPlan } = await import('../src/codec/compress-model.js');
+  const { openCheckpoint } = await import('../src/model/checkpoint.js');
+  const ck = openCheckpoint('default');
+  try {
+    const t0 = performance.now();
+    assert.throws(() => checkChunkPlan(ck, { quant: 'f32', codec: 'zstd', chunkSize: 1 }), { code: 'E_ARG', message: /invalid chunk size: 1 bytes makes \d+ chunks, whose table .* exceeds the manifest limit of 536870912 bytes/ });
+    assert.ok(performance.now() - t0 < 1000);
+    checkChunkPlan(ck, { quant: 'f32', codec: 'zstd', chunkSize: 4096 }); // the CLI's smallest chunk fits
+  } finally {
+    ck.close();
+  }
 });

@@ -49,7 +49,7 @@ function compressOptions(o: CodecCliOptions, label: string): { opts: CompressMod
 function codecOptions(c: Command): Command {
   return c
     .requiredOption('--quant <spec>', "quant spec (e.g. int8:per-channel), 'none' (keep source storage) or a cast dtype f32|f16|bf16", text('--quant', (v) => void parseQuantChoice(v)))
-    .requiredOption('--codec <codec>', `lossless codec: ${CLLM_CODECS.join(', ')}`, oneOf('--codec', CLLM_CODECS))
+    .requiredOption('--codec <codec>', `lossless codec: ${CLLM_CODECS.join(', ')}`, codecArg)
     .option('--level <n>', 'codec level (default: the codec default)', int('--level', -7, 22))
     .option('--chunk-size <bytes>', `bytes per chunk, ${MIN_CHUNK} to ${CLLM_LIMITS.chunkSize}`, int('--chunk-size', MIN_CHUNK, CLLM_LIMITS.chunkSize), DEFAULT_CHUNK_SIZE)
     .option('--transform <t>', `auto | ${TRANSFORMS.join(' | ')}`, oneOf('--transform', ['auto', ...TRANSFORMS] as const), 'auto')
@@ -57,6 +57,12 @@ function codecOptions(c: Command): Command {
     .option('--tensors', 'per-tensor table')
     .option('--json', 'JSON output');
 }
+
+/** --codec parser (the container's own message for an unknown codec). */
+const codecArg = (v: string): CllmCodec => {
+  if (!(CLLM_CODECS as readonly string[]).includes(v)) throw err('E_ARG', msg.unknownCodec(v, CLLM_CODECS));
+  return v as CllmCodec;
+};
 
 /** Smallest --chunk-size (smaller chunks only grow the chunk table and the per-chunk overhead). */
 export const MIN_CHUNK = 4096;

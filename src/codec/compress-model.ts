@@ -310,7 +310,7 @@ const MIN_CHUNK_ENTRY_BYTES = 27;
  */
 export function checkChunkPlan(ck: Checkpoint, o: CompressModelOptions): void {
   const cs = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!Number.isSafeInteger(cs) || cs < 1 || cs > CLLM_LIMITS.chunkSize) throw err('E_ARG', msg.badArg('--chunk-size', `${cs} is not an integer in [1, ${CLLM_LIMITS.chunkSize}]`));
+  if (!Number.isSafeInteger(cs) || cs < 1 || cs > CLLM_LIMITS.chunkSize) throw err('E_ARG', msg.badArg('chunk size', `${cs} is not an integer in [1, ${CLLM_LIMITS.chunkSize}]`));
   const q = parseQuantChoice(o.quant);
   const bitsOf = (t: TensorInfo): number => {
     if (q.kind === 'cast') return q.dtype === 'f32' ? 32 : 16;
@@ -321,7 +321,7 @@ export function checkChunkPlan(ck: Checkpoint, o: CompressModelOptions): void {
   let chunks = 0;
   for (const t of ck.weights.list()) chunks += Math.ceil((t.shape.reduce((a, b) => a * b, 1) * bitsOf(t)) / 8 / cs);
   if (chunks * MIN_CHUNK_ENTRY_BYTES > CLLM_LIMITS.manifestBytes)
-    throw err('E_ARG', msg.badArg('--chunk-size', `${cs} bytes makes ${chunks} chunks, whose table (at least ${chunks * MIN_CHUNK_ENTRY_BYTES} bytes) exceeds the manifest limit of ${CLLM_LIMITS.manifestBytes} bytes; use a larger chunk size`));
+    throw err('E_ARG', msg.badArg('chunk size', `${cs} bytes makes ${chunks} chunks, whose table (at least ${chunks * MIN_CHUNK_ENTRY_BYTES} bytes) exceeds the manifest limit of ${CLLM_LIMITS.manifestBytes} bytes; use a larger chunk size`));
 }
 
 /**
