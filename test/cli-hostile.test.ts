@@ -390,7 +390,7 @@ test('hostile: --engine native handles a prompt the tfjs reference refuses (7,00
 });
 
 test('hostile: the chunk table implied by a chunk size is checked against the manifest limit before any work', { skip: !HAVE_DEFAULT && 'default model not fetched' }, async () => {
-  const { checkChunkPlan } = await import('../src/codec/compress-model.js');
+  const { checkChunkPlan } = await import('../src/container/compress-model.js');
   const { openCheckpoint } = await import('../src/model/checkpoint.js');
   const ck = openCheckpoint('default');
   try {

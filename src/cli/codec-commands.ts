@@ -10,8 +10,8 @@
  */
 import type { Command } from 'commander';
 import { err, msg } from '../messages.js';
-import { compressModelAsync, decompressToHF, parseQuantChoice, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../codec/compress-model.js';
-import { CLLM_CODECS, CLLM_LIMITS, DEFAULT_CHUNK_SIZE, type CllmCodec } from '../formats/cllm.js';
+import { compressModelAsync, decompressToHF, parseQuantChoice, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../container/compress-model.js';
+import { CLLM_CODECS, CLLM_LIMITS, DEFAULT_CHUNK_SIZE, type CllmCodec } from '../container/cllm.js';
 import { TRANSFORMS, type Transform } from '../codec/transforms.js';
 import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { ALLOW_OVERFLOW, type AllowOverflow } from '../codec/cast.js';

@@ -1,6 +1,8 @@
 /** Helpers shared by CLI commands: opening and loading a model with a progress bar, printing human or JSON output. */
-import { LlamaModel } from '../model/llama.js';
-import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
+import type { LlamaModel } from '../model/llama.js';
+import type { Checkpoint } from '../model/checkpoint.js';
+import { openAnyCheckpoint } from '../container/compress-model.js';
+import { load } from '../load.js';
 import { progressBar } from './progress.js';
 import { io } from './io.js';
 import { readTextFile, type TextEncoding } from '../util/files.js';
@@ -14,7 +16,7 @@ import { num, parseIntArg } from './args.js';
 export async function loadWithProgress(source: string | Checkpoint, backend?: 'wasm' | 'cpu'): Promise<LlamaModel> {
   const bar = progressBar('loading', 1);
   try {
-    return await LlamaModel.load(source, { backend, onProgress: (d, t) => bar.update(d, t) });
+    return await load(source, { backend, onProgress: (d, t) => bar.update(d, t) });
   } finally {
     bar.stop();
   }
@@ -27,7 +29,7 @@ export async function loadWithProgress(source: string | Checkpoint, backend?: 'w
  * const m = await checkThenLoad('default', (ck) => checkTokensFit(ck, '--window', 512, ck.config.maxPositionEmbeddings));
  */
 export async function checkThenLoad(model: string, check: (ck: Checkpoint) => void, backend?: 'wasm' | 'cpu'): Promise<LlamaModel> {
-  const ck = openCheckpoint(model);
+  const ck = openAnyCheckpoint(model);
   try {
     check(ck);
     return await loadWithProgress(ck, backend);

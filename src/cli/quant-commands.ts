@@ -2,7 +2,8 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../quant/index.js';
+import { patch, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../lab/index.js';
+import { runBaseline, compareToBaseline } from '../eval/quality.js';
 import { perplexity } from '../eval/perplexity.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
@@ -10,7 +11,7 @@ import { checkThenLoad, output, readText } from './common.js';
 import { int, oneOf, text } from './args.js';
 import { checkLayerCounts, checkQuantSpec, checkSelection, checkTfjsMemory, checkTokensFit } from './preflight.js';
 import { linearPaths } from '../model/names.js';
-import { FAULTS } from '../quant/faults.js';
+import { FAULTS } from '../lab/faults.js';
 import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
 
