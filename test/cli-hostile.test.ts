@@ -225,6 +225,13 @@ const ROWS: Row[] = [
       fs.chmodSync(f, 0o600);
       return ['compress', tiny, '--quant', 'none', '--codec', 'lz4', '--out', f];
     }, status: 0, stderr: null, within: 10, check: () => assert.equal(fs.statSync(P('mode.cllm')).mode & 0o777, 0o600) },
+  { name: 'overwriting a .cllm owned by another user keeps its owner (root only)', skip: !isRoot && 'needs root', args: () => {
+      const f = P('owned.cllm');
+      fs.writeFileSync(f, 'old');
+      fs.chownSync(f, 4321, 4321);
+      return ['compress', tiny, '--quant', 'none', '--codec', 'lz4', '--out', f];
+    }, status: 0, stderr: null, within: 10, check: () => assert.deepEqual([fs.statSync(P('owned.cllm')).uid, fs.statSync(P('owned.cllm')).gid], [4321, 4321]) },
+  { name: 'an unknown option close to a known one: the suggestion stays on the one line', args: () => ['info', tiny, '--jsn'], status: 1, stderr: /^codecllm: info: unknown option '--jsn' \(Did you mean --json\?\) \[E_ARG\]\n$/, within: 2 },
   { name: 'a new .cllm gets the usual mode (0666 & ~umask)', args: () => ['compress', tiny, '--quant', 'none', '--codec', 'lz4', '--out', P('fresh.cllm')], status: 0, stderr: null, within: 10,
     check: () => assert.equal(fs.statSync(P('fresh.cllm')).mode & 0o777, 0o666 & ~process.umask()) },
 

@@ -78,7 +78,7 @@ export function toCodecError(e: unknown, command: string, subcommands: readonly 
   if (e instanceof CommanderError) {
     if (e.code === 'commander.help' || e.code === 'commander.missingCommand')
       return err('E_ARG', msg.cliUsage(command, `missing command (expected one of: ${subcommands.join(', ')})`), e);
-    const line = e.message.replace(/^error:\s*/, '').split('\n')[0]!.trim();
+    const line = e.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim(); // '(Did you mean --json?)' joins the line
     return err('E_ARG', msg.cliUsage(command, line), e);
   }
   const ne = e as NodeJS.ErrnoException;
