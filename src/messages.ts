@@ -33,7 +33,9 @@ export type ErrorCode =
   | 'E_OOM'
   | 'E_KERNEL' // notebook kernel extension
   | 'E_REPORT' // notebook report (nbclient / nbconvert)
-  | 'E_ENGINE'; // inference engines (native CPU engine; misuse, validation against the tfjs reference)
+  | 'E_ENGINE' // inference engines (native CPU engine; misuse, validation against the tfjs reference)
+  | 'E_NUMERIC' // a value the target type cannot hold (fp16 overflow / underflow), or a non-finite weight
+  | 'E_INTERNAL'; // a bug: an unexpected exception (reported on one line; CODECLLM_DEBUG=1 prints the stack)
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;
@@ -67,6 +69,27 @@ export const msg = {
   // --- I/O
   fileNotFound: (file: string) => `${file}: no such file or directory`,
   notAFile: (file: string) => `${file}: not a regular file`,
+  notAFileKind: (file: string, kind: string) => `${file}: not a regular file (it is a ${kind})`,
+  ioFailed: (file: string, detail: string) => `${file}: ${detail}`,
+  textNotText: (file: string, detail: string) =>
+    `${file}: not a UTF-8 text: ${detail} (pass --text-encoding latin1 to read it byte by byte)`,
+  outNotFile: (file: string, kind: string) => `${file}: --out names a ${kind}; it must be a regular file or not exist`,
+  outNotDir: (dir: string, kind: string) => `${dir}: --out names a ${kind}; it must be a folder or not exist`,
+  outNoFolder: (file: string, dir: string) => `${file}: folder ${dir} does not exist (or is not a folder)`,
+  // --- numerics (casts, quantization)
+  castOverflow: (file: string, tensor: string, dtype: string, count: number, largest: number, limit: number) =>
+    `${file}: tensor '${tensor}': ${count} value(s) that ${dtype} cannot hold (beyond ±${limit}, or nonzero below its smallest subnormal; largest |value| ${largest}); pass --allow-overflow saturate or keep-bf16`,
+  nonFiniteWeight: (file: string, tensor: string, count: number, first: number, value: number) =>
+    `${file}: tensor '${tensor}' has ${count} non-finite value(s) (first at element ${first}: ${value})`,
+  // --- context / memory
+  contextExceeded: (file: string, what: string, need: number, ctx: number) =>
+    `${file}: ${what} ${need} tokens exceeds the model's context of ${ctx} tokens`,
+  wasmMemory: (file: string, need: number, have: number) =>
+    `${file}: the tfjs reference would need ${(need / 2 ** 30).toFixed(2)} GiB for this prompt, its wasm backend holds ${(have / 2 ** 30).toFixed(2)} GiB; use --engine native (or a shorter prompt)`,
+  // --- tokenizer validation
+  tokenizerMergeMissing: (file: string, index: number, merge: string, piece: string) =>
+    `${file}: invalid tokenizer: merge ${index} (${merge}) makes '${piece}', which is not in the vocabulary`,
+  tokenizerSpecialMissing: (file: string, what: string, id: string) => `${file}: invalid tokenizer: ${what} ${id} is not in the vocabulary`,
   truncated: (file: string, what: string, need: bigint | number, have: bigint | number) =>
     `${file}: truncated: ${what} needs ${need} bytes at offset, only ${have} available`,
   // --- generic parser
@@ -117,6 +140,8 @@ export const msg = {
   noTokenizer: (file: string) => `${file}: the checkpoint carries no tokenizer; pass token ids instead of text`,
   // --- args
   badArg: (name: string, detail: string) => `invalid ${name}: ${detail}`,
+  cliUsage: (cmd: string, detail: string) => `${cmd}: ${detail}`,
+  internal: (detail: string) => `internal error: ${detail} (please report it; CODECLLM_DEBUG=1 prints the stack)`,
   // --- native
   nativeMissing: (what: string) =>
     `native addon not built (needed for ${what}): run 'npm run build:native' (see README, 'Native addon')`,

@@ -182,11 +182,11 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 
 test('CLI: compress, verify --json, roundtrip --json, info; a corrupted file fails verify with the problem named', () => {
   const out = path.join(tmp, 'cli.cllm');
-  const c = cli('compress', ggufFile, '--quant', 'int8:per-channel', '--codec', 'zstd', '--out', out, '--level', '5', '--chunk-size', '1024', '--json');
+  const c = cli('compress', ggufFile, '--quant', 'int8:per-channel', '--codec', 'zstd', '--out', out, '--level', '5', '--chunk-size', '4096', '--json');
   assert.equal(c.code, 0, c.stderr);
   const cj = JSON.parse(c.stdout);
   assert.equal(cj.level, 5);
-  assert.equal(cj.chunk_size, 1024);
+  assert.equal(cj.chunk_size, 4096);
   assert.ok(cj.entropy_bound_ratio > 0 && cj.ratio > 0);
   const v = cli('verify', out, '--json');
   assert.equal(v.code, 0, v.stderr);

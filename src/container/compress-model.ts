@@ -30,7 +30,6 @@ import { expectedTensors } from '../model/names.js';
 import { hfConfigJson } from '../model/synthetic.js';
 import { gguf2TokenizerJson, tokenizerFromHFJson, type TextTokenizer } from '../model/tokenizer.js';
 import { openGGUF } from '../formats/gguf.js';
-import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import {
   CLLM_CODECS,
@@ -51,7 +50,14 @@ import {
   type CllmTokenizer,
   type CllmWriteOptions,
   writeCllm,
+  writeCllmAsync,
+  CLLM_LIMITS,
+  DEFAULT_CHUNK_SIZE,
 } from './cllm.js';
+import { assertFinite, castChecked, type AllowOverflow } from '../codec/cast.js';
+import { writeFileAtomic } from '../formats/binary.js';
+import { ioError, readRegularFile } from '../util/files.js';
+import { checkOutDir } from '../util/temp-files.js';
 import { applyTransform, checkTransform, isTransform, TRANSFORMS, type Transform } from '../codec/transforms.js';
 import { entropyReport, mergePlanes, type PlaneEntropy } from '../codec/entropy.js';
 import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
@@ -71,6 +77,8 @@ export interface CompressModelOptions {
   readonly chunkSize?: number;
   /** 'auto' (default) or a transform name */
   readonly transform?: Transform | 'auto';
+  /** what to do with values a cast cannot hold (default: refuse with E_NUMERIC; see codec/cast.ts) */
+  readonly allowOverflow?: AllowOverflow;
   /** quantizer threads (native) */
   readonly threads?: number;
   /** called after each tensor: (done, total, stats) */
@@ -130,13 +138,6 @@ export function parseQuantChoice(q: string): { kind: 'none' } | { kind: 'cast'; 
   return { kind: 'quant', spec: formatSpec(parseSpec(q)) }; // parseSpec raises the quant lab's exact E_QUANT messages
 }
 
-function castBytes(dt: ElementDType, v: Float32Array): Uint8Array {
-  if (dt === 'f32') return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-  const u = new Uint16Array(v.length);
-  for (let i = 0; i < v.length; i++) u[i] = dt === 'f16' ? f32ToF16(v[i]!) : f32ToBf16(v[i]!);
-  return new Uint8Array(u.buffer);
-}
-
 function chooseTransform(want: Transform | 'auto', storage: string): Transform {
   const s = parseStorage(storage)!;
   const es = elementSize(s);
@@ -166,12 +167,13 @@ export function* planTensors(ck: Checkpoint, o: CompressModelOptions): Generator
     let storage: string;
     let data: Uint8Array;
     if (q.kind === 'quant' && shape.length === 2) {
-      const qt = quantizeFast(ck.weights.readF32(name), shape, q.spec, o.threads ? { threads: o.threads } : {});
+      const w = ck.weights.readF32(name);
+      assertFinite(ck.file, name, w); // the quantizer's own message has no tensor name
+      const qt = quantizeFast(w, shape, q.spec, o.threads ? { threads: o.threads } : {});
       storage = q.spec;
       data = quantToBytes(qt);
     } else if (q.kind === 'cast') {
-      storage = q.dtype;
-      data = castBytes(q.dtype, ck.weights.readF32(name));
+      ({ storage, data } = castChecked(ck.file, name, q.dtype, ck.weights.readF32(name), o.allowOverflow));
     } else {
       storage = info.dtype;
       data = ck.weights.readRaw(name);
@@ -204,7 +206,7 @@ export function checkpointTokenizer(ck: Checkpoint): CllmTokenizer | null {
     const tj = path.join(ck.file, 'tokenizer.json');
     if (!fs.existsSync(tj)) return null;
     const tc = path.join(ck.file, 'tokenizer_config.json');
-    return { json: JSON.parse(fs.readFileSync(tj, 'utf8')), config: fs.existsSync(tc) ? JSON.parse(fs.readFileSync(tc, 'utf8')) : {} };
+    return { json: JSON.parse(readRegularFile(tj).toString('utf8')), config: fs.existsSync(tc) ? JSON.parse(readRegularFile(tc).toString('utf8')) : {} };
   }
   const f = openCllm(ck.file);
   try {
@@ -297,6 +299,50 @@ const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T)
   }
 };
 
+/** Bytes one chunk-table entry takes in the manifest at least: `[o,c,r,"<16 hex>"],`. */
+const MIN_CHUNK_ENTRY_BYTES = 27;
+
+/**
+ * Check before any work that the chunk size is valid and the chunk table it implies fits the manifest limit
+ * (CLLM_LIMITS.manifestBytes): E_ARG naming the chunk size, the chunk count and the limit.
+ * @example
+ * checkChunkPlan(openCheckpoint('default'), { quant: 'none', codec: 'zstd', chunkSize: 1 }); // throws
+ */
+export function checkChunkPlan(ck: Checkpoint, o: CompressModelOptions): void {
+  const cs = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(cs) || cs < 1 || cs > CLLM_LIMITS.chunkSize) throw err('E_ARG', msg.badArg('chunk size', `${cs} is not an integer in [1, ${CLLM_LIMITS.chunkSize}]`));
+  const q = parseQuantChoice(o.quant);
+  const bitsOf = (t: TensorInfo): number => {
+    if (q.kind === 'cast') return q.dtype === 'f32' ? 32 : 16;
+    if (q.kind === 'quant' && t.shape.length === 2) return q.spec.startsWith('int4') || q.spec.startsWith('nf4') ? 4 : 8;
+    const el = t.shape.reduce((a, b) => a * b, 1);
+    return el ? (8 * t.byteLength) / el : 0;
+  };
+  let chunks = 0;
+  for (const t of ck.weights.list()) chunks += Math.ceil((t.shape.reduce((a, b) => a * b, 1) * bitsOf(t)) / 8 / cs);
+  if (chunks * MIN_CHUNK_ENTRY_BYTES > CLLM_LIMITS.manifestBytes)
+    throw err('E_ARG', msg.badArg('chunk size', `${cs} bytes makes ${chunks} chunks, whose table (at least ${chunks * MIN_CHUNK_ENTRY_BYTES} bytes) exceeds the manifest limit of ${CLLM_LIMITS.manifestBytes} bytes; use a larger chunk size`));
+}
+
+/**
+ * {@link compressModel} that returns to the event loop between tensors (so SIGINT/SIGTERM/SIGHUP remove the temp
+ * files promptly): the CLI's compress.
+ * @example
+ * const r = await compressModelAsync('default', 'smol.cllm', { quant: 'none', codec: 'zstd' });
+ */
+export async function compressModelAsync(model: string, out: string, o: CompressModelOptions): Promise<CompressReport> {
+  const ck = openCheckpoint(model);
+  try {
+    checkChunkPlan(ck, o);
+    const t0 = performance.now();
+    const { inputs, opts } = checkpointInputs(ck, o);
+    const enc = await writeCllmAsync(out, inputs, opts);
+    return report(ck.file, out, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
+  } finally {
+    ck.close();
+  }
+}
+
 /**
  * Compress a checkpoint ('default', .gguf, HF folder, .cllm) to a .cllm file, written atomically.
  * @example
@@ -304,6 +350,7 @@ const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T)
  */
 export function compressModel(model: string | Checkpoint, out: string, o: CompressModelOptions): CompressReport {
   return withCheckpoint(model, (ck) => {
+    checkChunkPlan(ck, o);
     const t0 = performance.now();
     const { inputs, opts } = checkpointInputs(ck, o);
     const enc = writeCllm(out, inputs, opts); // streamed; temp file + fsync + rename: a failure leaves any old `out` intact
@@ -388,18 +435,26 @@ export function verifyCllm(file: string, onProgress?: (done: number, total: numb
  * @example
  * decompressToHF('smol.cllm', 'out/smol', 'f32');
  */
-export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f16' = 'f32'): { dir: string; tensors: number; bytes: number } {
+export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f16' = 'f32', allowOverflow?: AllowOverflow): { dir: string; tensors: number; bytes: number } {
   if (dtype !== 'f32' && dtype !== 'f16') throw err('E_ARG', msg.badArg('--dtype', `'${String(dtype)}' is not f32 or f16`));
+  checkOutDir(outDir);
   return withCheckpoint(model, (ck) => {
-    fs.mkdirSync(outDir, { recursive: true });
-    const tensors = ck.weights.list().map((t) => ({ name: t.name, dtype, shape: t.shape, data: castBytes(dtype, ck.weights.readF32(t.name)) }));
+    const tensors = ck.weights.list().map((t) => {
+      const c = castChecked(ck.file, t.name, dtype, ck.weights.readF32(t.name), allowOverflow);
+      return { name: t.name, dtype: c.storage, shape: t.shape, data: c.data };
+    });
+    try {
+      fs.mkdirSync(outDir, { recursive: true });
+    } catch (e) {
+      throw ioError(outDir, e);
+    }
     const cfg = { ...hfConfigJson(ck.config), torch_dtype: dtype === 'f32' ? 'float32' : 'float16' };
-    fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(cfg, null, 1));
+    writeFileAtomic(path.join(outDir, 'config.json'), [Buffer.from(JSON.stringify(cfg, null, 1))]);
     writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
     const tok = checkpointTokenizer(ck);
     if (tok) {
-      fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.json));
-      fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 1));
+      writeFileAtomic(path.join(outDir, 'tokenizer.json'), [Buffer.from(JSON.stringify(tok.json))]);
+      writeFileAtomic(path.join(outDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify(tok.config, null, 1))]);
     }
     return { dir: outDir, tensors: tensors.length, bytes: tensors.reduce((s, t) => s + t.data.length, 0) };
   });
@@ -423,6 +478,7 @@ export interface RoundtripReport extends CompressReport {
  */
 export function roundtripModel(model: string | Checkpoint, o: CompressModelOptions): RoundtripReport {
   return withCheckpoint(model, (ck) => {
+    checkChunkPlan(ck, o);
     const originals = new Map<string, Uint8Array>();
     const t0 = performance.now();
     const { inputs, opts } = checkpointInputs(ck, o, originals);

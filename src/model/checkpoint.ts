@@ -13,6 +13,7 @@ import { configFromGGUF, configFromHF, type LlamaConfig } from './config.js';
 import { expectedTensors, ggufName } from './names.js';
 import { tokenizerFromGGUF, tokenizerFromHFJson, type TextTokenizer } from './tokenizer.js';
 import { dataDir } from '../util/paths.js';
+import { fileKind, ioError, openRegularFile, readRegularFile } from '../util/files.js';
 
 export type CheckpointFormat = 'hf' | 'gguf' | 'cllm';
 
@@ -70,14 +71,15 @@ export function openCheckpoint(p: string): Checkpoint {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
-    throw err('E_IO', msg.fileNotFound(file));
+  } catch (e) {
+    throw ioError(file, e);
   }
   if (st.isDirectory()) return openHF(file);
+  if (!st.isFile()) throw err('E_IO', msg.notAFileKind(file, fileKind(st))); // a FIFO or device: never opened
   if (file.endsWith('.cllm')) throw err('E_FORMAT', msg.cllmNeedsContainerOpener(file));
   if (file.endsWith('.gguf')) return openGGUFCheckpoint(file);
   // sniff the magic
-  const fd = fs.openSync(file, 'r');
+  const fd = openRegularFile(file);
   const b = Buffer.alloc(4);
   try {
     fs.readSync(fd, b, 0, 4, 0);
@@ -103,8 +105,9 @@ function openHF(dir: string): Checkpoint {
   if (!fs.existsSync(cfgFile)) throw err('E_CONFIG', msg.missingConfig(dir));
   let cfgJson: unknown;
   try {
-    cfgJson = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfgJson = JSON.parse(readRegularFile(cfgFile).toString('utf8'));
   } catch (e) {
+    if (isCodecError(e)) throw e;
     throw err('E_CONFIG', msg.badHeader(cfgFile, `invalid JSON (${(e as Error).message})`));
   }
   const config = configFromHF(cfgJson, cfgFile);
@@ -129,16 +132,18 @@ function openHF(dir: string): Checkpoint {
   if (fs.existsSync(tj)) {
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(tj, 'utf8'));
+      json = JSON.parse(readRegularFile(tj).toString('utf8'));
     } catch (e) {
+      if (isCodecError(e)) throw e;
       throw err('E_TOKENIZER', msg.badHeader(tj, `invalid JSON (${(e as Error).message})`));
     }
     const tcFile = path.join(dir, 'tokenizer_config.json');
     let tc: unknown;
     if (fs.existsSync(tcFile)) {
       try {
-        tc = JSON.parse(fs.readFileSync(tcFile, 'utf8'));
+        tc = JSON.parse(readRegularFile(tcFile).toString('utf8'));
       } catch (e) {
+        if (isCodecError(e)) throw e;
         throw err('E_TOKENIZER', msg.badHeader(tcFile, `invalid JSON (${(e as Error).message})`));
       }
     }

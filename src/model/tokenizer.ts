@@ -21,6 +21,7 @@
  * tok.decode([19556, 905]); // 'Hello world'
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { checkMerges, hfMergePairs } from './tokenizer-check.js';
 import { err, msg } from '../messages.js';
 import type { GGUFValue } from '../formats/gguf.js';
 
@@ -249,6 +250,7 @@ export function gguf2TokenizerJson(
     if (at < 0) badField(file, 'tokenizer.ggml.merges', `entry ${i} is not 'left right': ${q(m)}`);
     mergePairs[i] = [m.slice(0, at), m.slice(at + 1)];
   }
+  checkMerges(file, (p) => vocab[p] !== undefined, mergePairs); // a merge into a missing piece drops text silently
 
   const bosId = optId(meta, file, 'tokenizer.ggml.bos_token_id', n);
   const eosId = optId(meta, file, 'tokenizer.ggml.eos_token_id', n);
@@ -354,6 +356,10 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
     checkId((a as Record<string, unknown>)['id'], `added token ${q(String((a as Record<string, unknown>)['content']))}`);
   }
   if (maxId < 0) throw err('E_TOKENIZER', msg.tokenizerBadJson(file, 'empty vocabulary'));
+  if (m['type'] === 'BPE' && !Array.isArray(vocab)) {
+    const v = vocab as Record<string, unknown>;
+    checkMerges(file, (p) => Object.hasOwn(v, p), hfMergePairs(file, m['merges'] as unknown[]));
+  }
 
   const cfg = (config !== null && typeof config === 'object' ? config : {}) as Record<string, unknown>;
   const tokenName = (v: unknown): string | undefined =>
@@ -374,6 +380,10 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
     file,
   );
   const idOf = (name: string | undefined) => (name === undefined ? null : tok.token_to_id(name) ?? null);
+  for (const k of ['bos_token', 'eos_token'] as const) {
+    const name = tokenName(cfg[k]);
+    if (name !== undefined && idOf(name) === null) throw err('E_TOKENIZER', msg.tokenizerSpecialMissing(file, `tokenizer_config ${k}`, JSON.stringify(name)));
+  }
   const bosId = idOf(tokenName(cfg['bos_token'])) ?? idOf(templateBos);
   const eosId = idOf(tokenName(cfg['eos_token']));
   const addBos = typeof cfg['add_bos_token'] === 'boolean' ? cfg['add_bos_token'] : templateBos !== undefined && idOf(templateBos) !== null;
