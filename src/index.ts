@@ -35,7 +35,7 @@ export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './
 export { compressModel, verifyCllm, decompressToHF, roundtripModel, openCllmCheckpoint } from './codec/compress-model.js';
 
 // model
-export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE } from './model/checkpoint.js';
+export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE, NAMED_MODELS } from './model/checkpoint.js';
 export type { Checkpoint } from './model/checkpoint.js';
 export { configFromHF, configFromGGUF, paramCount } from './model/config.js';
 export type { LlamaConfig } from './model/config.js';

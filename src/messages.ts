@@ -97,9 +97,11 @@ export const msg = {
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
     `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,
-  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or 'default')`,
+  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or a named model: 'default', 'gemma3-270m')`,
   defaultModelMissing: (p: string) =>
     `default model not found at ${p}: run 'make setup' (or 'bash scripts/fetch-default-model.sh') to fetch SmolLM2-135M-Instruct`,
+  namedModelMissing: (name: string, p: string, script: string, what: string) =>
+    `${name} model not found at ${p}: run 'make setup' (or 'bash ${script}') to fetch ${what}`,
   defaultModelHash: (p: string, want: string, got: string) => `${p}: sha256 ${got} does not match the pinned ${want}`,
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,

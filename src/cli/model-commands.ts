@@ -54,7 +54,7 @@ export function modelInfo(path: string) {
 export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
-    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M)")
     .option('--json', 'JSON output')
     .action((model: string, o: { json?: boolean }) => {
       const i = modelInfo(model);
