@@ -83,6 +83,7 @@ export const msg = {
   outOfBounds: (file: string, tensor: string, begin: bigint | number, end: bigint | number, size: bigint | number) =>
     `${file}: tensor '${tensor}' data [${begin}, ${end}) lies outside the data section of ${size} bytes`,
   dataNotCovered: (file: string, detail: string) => `${file}: tensor data offsets do not cover the data section exactly (${detail})`,
+  badBlocks: (file: string, tensor: string, detail: string) => `${file}: tensor '${tensor}' has impossible block data: ${detail}`,
   duplicateTensor: (file: string, tensor: string) => `${file}: duplicate tensor name '${tensor}'`,
   badHeader: (file: string, detail: string) => `${file}: malformed header: ${detail}`,
   badAlignment: (file: string, tensor: string, alignment: number) =>

@@ -5,8 +5,11 @@
 
 /** Plain element dtypes. */
 export type ElementDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i8' | 'u8' | 'i16' | 'i32' | 'i64' | 'bool';
-/** GGML block-quantized dtypes supported for reading (dequantized exactly as llama.cpp's reference). */
-export type GGMLBlockDType = 'q8_0' | 'q4_0' | 'q4_1' | 'q4_k' | 'q6_k';
+/**
+ * GGML block-quantized dtypes supported for reading (dequantized exactly as llama.cpp's reference): every block format
+ * llama.cpp writes for LLM weights except the IQ (codebook) and ternary types, which readers refuse by name.
+ */
+export type GGMLBlockDType = 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
 export type StorageDType = ElementDType | GGMLBlockDType;
 
 export interface DTypeInfo {
@@ -33,8 +36,18 @@ export const DTYPES: Readonly<Record<StorageDType, DTypeInfo>> = {
   q4_0: { blockElems: 32, blockBytes: 18 },
   // QK4_1 = 32: fp16 d, fp16 m + 16 bytes of nibbles                    = 20 bytes
   q4_1: { blockElems: 32, blockBytes: 20 },
+  // QK5_0 = 32: fp16 d, 4 bytes qh (5th bits), 16 bytes of nibbles      = 22 bytes
+  q5_0: { blockElems: 32, blockBytes: 22 },
+  // QK5_1 = 32: fp16 d, fp16 m, 4 bytes qh, 16 bytes of nibbles          = 24 bytes
+  q5_1: { blockElems: 32, blockBytes: 24 },
+  // QK_K = 256: 16 bytes 4-bit scale|min, 64 bytes 2-bit q, fp16 d, fp16 dmin = 84 bytes
+  q2_k: { blockElems: 256, blockBytes: 84 },
+  // QK_K = 256: 32 bytes hmask, 64 bytes 2-bit q, 12 bytes 6-bit scales, fp16 d = 110 bytes
+  q3_k: { blockElems: 256, blockBytes: 110 },
   // QK_K = 256: fp16 d, fp16 dmin, 12 bytes scales, 128 bytes nibbles   = 144 bytes
   q4_k: { blockElems: 256, blockBytes: 144 },
+  // QK_K = 256: fp16 d, fp16 dmin, 12 bytes scales, 32 bytes qh, 128 bytes nibbles = 176 bytes
+  q5_k: { blockElems: 256, blockBytes: 176 },
   // QK_K = 256: 128 bytes ql, 64 bytes qh, 16 int8 scales, fp16 d       = 210 bytes
   q6_k: { blockElems: 256, blockBytes: 210 },
 };
