@@ -106,7 +106,7 @@ export const msg = {
   defaultModelHash: (p: string, want: string, got: string) => `${p}: sha256 ${got} does not match the pinned ${want}`,
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
-  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE, llama SentencePiece)`,
   tokenizerUnsupportedPre: (file: string, pre: string, supported: readonly string[]) =>
     `${file}: unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre; supported: ${supported.join(', ')})`,
   tokenizerBadField: (file: string, key: string, detail: string) => `${file}: tokenizer metadata '${key}' ${detail}`,
