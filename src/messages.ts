@@ -94,7 +94,8 @@ export const msg = {
   missingWeights: (dir: string) => `${dir}: no model.safetensors or model.safetensors.index.json`,
   missingTokenizer: (dir: string) => `${dir}: no tokenizer.json`,
   unsupportedArch: (file: string, arch: string) =>
-    `${file}: unsupported architecture '${arch}' (supported: llama-family: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; GGUF 'llama', 'qwen2')`,
+    `${file}: unsupported architecture '${arch}' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM; GGUF 'llama', 'qwen2', 'gemma3')`,
+  archMissingFeature: (file: string, arch: string, feature: string) => `${file}: architecture '${arch}' needs ${feature}, which codecllm does not implement`,
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
     `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,

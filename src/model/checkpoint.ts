@@ -198,7 +198,7 @@ class GGUFCanonicalSource implements TensorSource {
     const names = new Set(g.list().map((t) => t.name));
     const permute = cfg.architecture === 'llama';
     for (const canonical of expectedTensors(cfg).keys()) {
-      const gn = ggufName(canonical)!;
+      const gn = ggufName(canonical, cfg)!;
       if (!names.has(gn)) continue;
       let heads = 0;
       if (permute && /self_attn\.q_proj\./.test(canonical)) heads = cfg.numHeads;
