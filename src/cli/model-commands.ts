@@ -1,7 +1,7 @@
 /** `codecllm info | generate | eval`: the foundation commands. */
 import type { Command } from 'commander';
 import { openCheckpoint } from '../model/checkpoint.js';
-import { paramCount } from '../model/config.js';
+import { featuresOf, paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
 import { generate } from '../model/generate.js';
 import { perplexity } from '../eval/perplexity.js';
@@ -10,6 +10,22 @@ import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { engineOpt, generateOn } from './engine-commands.js';
 import { err, msg } from '../messages.js';
+
+/** What the architecture adds to plain Llama, in words (empty for Llama). */
+function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
+  const f = featuresOf(c);
+  const out: string[] = [];
+  if (f.hiddenAct === 'gelu_tanh') out.push('GeGLU (tanh GELU)');
+  if (f.sandwichNorms) out.push('pre/post-attention and pre/post-FFN RMSNorm');
+  if (f.qkNorm) out.push('q/k RMSNorm');
+  if (f.embedScale !== 1) out.push(`embedding × ${f.embedScale.toFixed(3)}`);
+  const local = f.slidingLayers?.filter((x) => x).length ?? 0;
+  if (local) out.push(`${local}/${c.numLayers} layers sliding-window ${f.slidingWindow}${f.ropeThetaLocal !== null ? ` (rope theta ${f.ropeThetaLocal})` : ''}`);
+  if (f.attnSoftcap !== null) out.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.finalSoftcap !== null) out.push(`logit soft-cap ${f.finalSoftcap}`);
+  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) out.push(`attention scale ${f.attnScale.toPrecision(4)}`);
+  return out;
+}
 
 /** Facts about a checkpoint without loading its weights. */
 export function modelInfo(path: string) {
@@ -41,6 +57,7 @@ export function modelInfo(path: string) {
       rope_theta: c.ropeTheta,
       rms_eps: c.rmsEps,
       context_length: c.maxPositionEmbeddings,
+      features: archFeatureList(c),
       tensor_dtypes: dtypes,
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
@@ -63,6 +80,7 @@ export function registerModelCommands(program: Command): void {
           `${i.file} (${i.format})`,
           `architecture   ${i.architecture}, ${i.layers} layers, hidden ${i.hidden_size}, mlp ${i.intermediate_size}`,
           `attention      ${i.heads} heads, ${i.kv_heads} kv heads, head dim ${i.head_dim}, rope theta ${i.rope_theta}`,
+          ...(i.features.length ? [`features       ${i.features.join('; ')}`] : []),
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
