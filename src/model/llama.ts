@@ -362,7 +362,7 @@ export class LlamaModel {
     const maskData = makeMask(null);
     const anyLocal = this.blocks.some((b) => b.sliding);
     const localMaskData = anyLocal ? makeMask(f.slidingWindow) : null;
-    const logits = tf.tidy(() => {
+    const logits = this.guardOom(T, opts, () => tf.tidy(() => {
       const cos = tf.tensor2d(this.ropeCos.subarray(P * D, S * D), [T, D]);
       const sin = tf.tensor2d(this.ropeSin.subarray(P * D, S * D), [T, D]);
       const cosL = this.ropeCosLocal ? tf.tensor2d(this.ropeCosLocal.subarray(P * D, S * D), [T, D]) : cos;
@@ -427,9 +427,21 @@ export class LlamaModel {
       const from = opts.lastOnly ? T - 1 : Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
       const last = from > 0 ? (tf.slice(x, [from, 0], [T - from, c.hiddenSize]) as tf.Tensor2D) : x;
       return LlamaModel.softcap(this.lin(this.lmHead, this.rmsNorm(last, this.norm)), f.finalSoftcap);
-    });
+    }));
     if (cache) cache.length = S;
     return residuals ? { logits, residuals } : { logits };
+  }
+
+  /** Run a forward; tfjs-wasm's abort on an exhausted heap (4 GiB) becomes one E_OOM line with the sizes involved. */
+  private guardOom<R>(T: number, opts: ForwardOptions, run: () => R): R {
+    try {
+      return run();
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (!/^Aborted\(|out of memory|Cannot enlarge memory|Array buffer allocation failed/i.test(text)) throw e;
+      const rows = opts.lastOnly ? 1 : T - Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
+      throw err('E_OOM', msg.forwardOom(rows, this.config.vocabSize, this.memory().total, text.split('\n')[0]!), e);
+    }
   }
 
   /** Bytes of float32 tensors held by this model (embeddings, norms, linears by kind). */
