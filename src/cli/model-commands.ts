@@ -68,6 +68,16 @@ export function modelInfo(path: string) {
   }
 }
 
+/**
+ * The eval window when none is given: 512 tokens, fewer when the scored rows' logits would pass 2^25 floats (128 MiB;
+ * tfjs-wasm aborts around a 2 GiB heap with several copies of them): 128 for Gemma 3's 262,144-token vocabulary.
+ * @example
+ * defaultEvalWindow(49152) // 512 (SmolLM2); defaultEvalWindow(262144) // 128
+ */
+export function defaultEvalWindow(vocab: number): number {
+  return Math.max(32, Math.min(512, 2 ** Math.floor(Math.log2((1 << 25) / vocab))));
+}
+
 export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
@@ -137,7 +147,7 @@ export function registerModelCommands(program: Command): void {
     .command('eval <model>')
     .description('perplexity of a text file (strided sliding window; see README)')
     .requiredOption('--text <file>', 'text file to score')
-    .option('--window <n>', 'tokens per window', '512')
+    .option('--window <n>', 'tokens per window (default 512; fewer for a large vocabulary so the logits fit the tfjs heap: 128 for Gemma 3)')
     .option('--stride <n>', 'window stride (default window/2)')
     .option('--max-tokens <n>', 'score at most n tokens')
     .option('--backend <b>', 'tfjs backend: wasm | cpu')
@@ -146,7 +156,7 @@ export function registerModelCommands(program: Command): void {
       const text = readText(o.text as string);
       const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
       try {
-        const window = intOpt('--window', o.window as string, 2);
+        const window = o.window ? intOpt('--window', o.window as string, 2) : defaultEvalWindow(m.config.vocabSize);
         const stride = o.stride ? intOpt('--stride', o.stride as string, 1) : undefined;
         const maxTokens = o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined;
         if (o.patch || o.quant) {
