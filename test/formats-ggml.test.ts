@@ -88,3 +88,14 @@ test('a block with a non-finite fp16 scale is an impossible block: one line nami
     assert.match(blockScaleProblem(dt, data) ?? '', /is NaN$/);
   }
 });
+
+test('TS dequantize equals the native table test vectors (test/fixtures/native/block-vectors.json) for all ten formats', () => {
+  const nv = JSON.parse(readFileSync(new URL('./fixtures/native/block-vectors.json', import.meta.url), 'utf8'));
+  const names = Object.keys(nv.types).sort();
+  assert.deepEqual(names, ['q2_k', 'q3_k', 'q4_0', 'q4_1', 'q4_k', 'q5_0', 'q5_1', 'q5_k', 'q6_k', 'q8_0']);
+  for (const dt of names as GGMLBlockDType[]) {
+    const v = nv.types[dt];
+    const want = f32Of(v.f32);
+    assertBitsEqual(dequantizeBlocks(dt, bytesOf(v.blocks), want.length), want, `${dt} (native vectors, ${nv.gguf_version})`);
+  }
+});

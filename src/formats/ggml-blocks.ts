@@ -226,6 +226,8 @@ export function dequantizeBlocks(dt: GGMLBlockDType, bytes: Uint8Array, n: numbe
         }
       }
       break;
+    default: // unreachable while every GGMLBlockDType has a case above; a format added to the table without one throws
+      throw err('E_DTYPE', msg.badArg('dtype', `no TypeScript dequantizer for ${dt} yet (the native one: dequantBlocks)`));
   }
   return y;
 }
