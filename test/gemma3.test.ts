@@ -61,15 +61,17 @@ function referenceGemma3(c: LlamaConfig, w: Map<string, { data: Float32Array }>,
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const sliding = f.slidingLayers![l]!;
-    const theta = sliding ? f.ropeThetaLocal! : c.ropeTheta;
+    const theta = sliding && f.ropeThetaLocal !== null ? f.ropeThetaLocal : c.ropeTheta;
+    const cap = (v: number, k: number | null) => (k === null ? v : k * Math.tanh(v / k));
     const qs: Float64Array[][] = [], ks: Float64Array[][] = [], vs: Float64Array[][] = [];
     for (let t = 0; t < T; t++) {
       const hn = rms(xs[t]!, W(p + 'input_layernorm.weight'));
       const q = matvec(W(p + 'self_attn.q_proj.weight'), H * D, h, hn);
       const k = matvec(W(p + 'self_attn.k_proj.weight'), Hkv * D, h, hn);
       const v = matvec(W(p + 'self_attn.v_proj.weight'), Hkv * D, h, hn);
-      qs.push(Array.from({ length: H }, (_, i) => rope(rms(q.subarray(i * D, (i + 1) * D), W(p + 'self_attn.q_norm.weight')), t, theta)));
-      ks.push(Array.from({ length: Hkv }, (_, i) => rope(rms(k.subarray(i * D, (i + 1) * D), W(p + 'self_attn.k_norm.weight')), t, theta)));
+      const qk = (x: Float64Array, norm: string) => (f.qkNorm ? rms(x, W(p + norm)) : x);
+      qs.push(Array.from({ length: H }, (_, i) => rope(qk(q.subarray(i * D, (i + 1) * D), 'self_attn.q_norm.weight'), t, theta)));
+      ks.push(Array.from({ length: Hkv }, (_, i) => rope(qk(k.subarray(i * D, (i + 1) * D), 'self_attn.k_norm.weight'), t, theta)));
       vs.push(Array.from({ length: Hkv }, (_, i) => v.slice(i * D, (i + 1) * D)));
     }
     xs = xs.map((x, t) => {
@@ -79,7 +81,7 @@ function referenceGemma3(c: LlamaConfig, w: Map<string, { data: Float32Array }>,
         const sc: number[] = [];
         for (let s = 0; s <= t; s++) {
           if (sliding && t - s >= f.slidingWindow!) sc.push(-Infinity);
-          else sc.push(qs[t]![hh]!.reduce((a, qv, d) => a + qv * ks[s]![kv]![d]!, 0) * f.attnScale);
+          else sc.push(cap(qs[t]![hh]!.reduce((a, qv, d) => a + qv * ks[s]![kv]![d]!, 0) * f.attnScale, f.attnSoftcap));
         }
         const mx = Math.max(...sc);
         const e = sc.map((v) => Math.exp(v - mx));
@@ -96,7 +98,7 @@ function referenceGemma3(c: LlamaConfig, w: Map<string, { data: Float32Array }>,
     });
   }
   const out = new Float64Array(T * V);
-  xs.forEach((x, t) => out.set(matvec(W('model.embed_tokens.weight'), V, h, rms(x, W('model.norm.weight'))), t * V));
+  xs.forEach((x, t) => out.set(matvec(W('model.embed_tokens.weight'), V, h, rms(x, W('model.norm.weight'))).map((v) => (f.finalSoftcap === null ? v : f.finalSoftcap * Math.tanh(v / f.finalSoftcap))), t * V));
   return out;
 }
 
@@ -121,6 +123,28 @@ test('tiny Gemma 3 (HF folder) matches the plain-loop twin of transformers’ Ge
   // the window matters: with every layer global the logits of the late tokens change
   const allGlobal = referenceGemma3({ ...cfg, features: { ...featuresOf(cfg), slidingLayers: new Array(6).fill(false) } }, weights, ids);
   assert.ok(maxAbsDiff(allGlobal, want) > 1e-3, 'sliding window has an effect on a 14-token input');
+  m.dispose();
+});
+
+test('tiny Gemma 2 (no q/k norm, one rope base, attention soft-cap 2 (active on these scores) and final soft-cap 30) matches the twin', async (t) => {
+  const g2 = tinyGemma3Config({
+    architecture: 'gemma2',
+    numLayers: 2,
+    features: { ...featuresOf(cfg), qkNorm: false, ropeThetaLocal: null, slidingLayers: [true, false], attnSoftcap: 2, finalSoftcap: 30 },
+  });
+  const w2 = syntheticWeights(g2, 5);
+  const dir = path.join(tmp, 'gemma2');
+  writeHFModel(dir, g2, w2, 'f32');
+  const m = await LlamaModel.load(dir);
+  assert.equal(featuresOf(m.config).attnSoftcap, 2);
+  const { logits } = m.forward(ids);
+  const got = logits.dataSync() as Float32Array;
+  logits.dispose();
+  const want = referenceGemma3(g2, w2, ids);
+  const d = maxAbsDiff(got, want);
+  t.diagnostic(`max |Δlogit| ${d.toExponential(3)} (tol 1e-4); final logits capped at ±30: max ${Math.max(...want.map(Math.abs)).toFixed(2)}`);
+  assert.ok(d <= 1e-4, `max |Δlogit| ${d}`);
+  assert.ok(Math.max(...want.map(Math.abs)) < 30);
   m.dispose();
 });
 
