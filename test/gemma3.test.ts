@@ -224,3 +224,19 @@ test('Hugging Face Gemma 3 config forms: layer_types, sliding_window_pattern, tr
   assert.deepEqual(featuresOf(configFromHF({ ...base, layer_types: lt }, 'c.json')).slidingLayers, lt.map((x) => x === 'sliding_attention'));
   assert.throws(() => configFromHF({ ...base, layer_types: ['full_attention'] }, 'c.json'), (e) => isCodecError(e, 'E_CONFIG') && /layer_types' has 1 entries for 7 layers/.test(e.message));
 });
+
+test('a tfjs heap abort inside forward becomes one E_OOM line with the sizes and the remedy', async () => {
+  const m = await LlamaModel.load(hfDir);
+  m.lmHead.forward = () => {
+    throw new Error('Aborted(). Build with -sASSERTIONS for more info.');
+  };
+  assert.throws(
+    () => m.forward(ids),
+    (e) => isCodecError(e, 'E_OOM') && /^tfjs ran out of memory \(Aborted\(\)\. Build with -sASSERTIONS for more info\.\): 14 rows of 256 logits need 0\.00 GiB .* score fewer positions at once \(a smaller eval --window\)$/.test(e.message),
+  );
+  m.lmHead.forward = () => {
+    throw new RangeError('something else');
+  };
+  assert.throws(() => m.forward(ids), (e) => e instanceof RangeError, 'other errors pass through');
+  m.dispose();
+});

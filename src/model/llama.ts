@@ -439,7 +439,7 @@ export class LlamaModel {
       return run();
     } catch (e) {
       const text = e instanceof Error ? e.message : String(e);
-      if (!/^Aborted\(|out of memory|Cannot enlarge memory|Array buffer allocation failed/i.test(text)) throw e;
+      if (!/^Aborted\(|out of memory|memory access out of bounds|Cannot enlarge memory|Array buffer allocation failed/i.test(text)) throw e;
       const rows = opts.lastOnly ? 1 : T - Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
       throw err('E_OOM', msg.forwardOom(rows, this.config.vocabSize, this.memory().total, text.split('\n')[0]!), e);
     }
