@@ -194,6 +194,8 @@ def main():
         cfg = Gemma3TextConfig(**common, rope_parameters=rope)
     except TypeError:  # transformers 4
         cfg = Gemma3TextConfig(**common, rope_theta=rope["full_attention"]["rope_theta"], rope_local_base_freq=10000.0)
+    text = json.dumps(cfg.to_dict(), default=str)
+    assert "10000.0" in text and "1000000.0" in text, f"rope bases not in the config: {text}"
     cfg._attn_implementation = "eager"
     model = Gemma3ForCausalLM(cfg).to(torch.float32).eval()
     missing, unexpected = model.load_state_dict(state, strict=False)

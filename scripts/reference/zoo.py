@@ -58,17 +58,33 @@ def cases():
 
 
 def build(cfg_cls, kw):
-    try:
-        return cfg_cls(**kw)
-    except TypeError:
-        # transformers 5 may want rope parameters as rope_parameters
-        kw = dict(kw)
-        rp = {"rope_theta": kw.pop("rope_theta", 10000.0), "rope_type": "default"}
+    """The config, with its rope settings really in it: transformers 4 takes rope_theta / rope_scaling /
+    rope_local_base_freq; transformers 5 wants rope_parameters (and may keep unknown keywords silently), so the
+    saved config is checked for them and rebuilt the 5.x way when they are missing."""
+    def has_rope(cfg):
+        text = json.dumps(cfg.to_dict(), default=str)
+        want = [str(kw.get("rope_theta", ""))] if "rope_theta" in kw else []
         if "rope_scaling" in kw:
-            rp.update(kw.pop("rope_scaling"))
+            want.append("llama3")
         if "rope_local_base_freq" in kw:
-            rp = {"full_attention": rp, "sliding_attention": {"rope_type": "default", "rope_theta": kw.pop("rope_local_base_freq")}}
-        return cfg_cls(**kw, rope_parameters=rp)
+            want.append(str(kw["rope_local_base_freq"]))
+        return all(w in text for w in want)
+
+    try:
+        cfg = cfg_cls(**kw)
+        if has_rope(cfg):
+            return cfg
+    except TypeError:
+        pass
+    kw = dict(kw)
+    rp = {"rope_theta": kw.pop("rope_theta", 10000.0), "rope_type": "default"}
+    if "rope_scaling" in kw:
+        rp.update(kw.pop("rope_scaling"))
+    if "rope_local_base_freq" in kw:
+        rp = {"full_attention": rp, "sliding_attention": {"rope_type": "default", "rope_theta": kw.pop("rope_local_base_freq")}}
+    cfg = cfg_cls(**kw, rope_parameters=rp)
+    assert has_rope(cfg), f"{cfg_cls.__name__}: rope settings lost: {cfg.to_dict()}"
+    return cfg
 
 
 def randomize(model, gemma, torch):
