@@ -99,3 +99,14 @@ test('TS dequantize equals the native table test vectors (test/fixtures/native/b
     assertBitsEqual(dequantizeBlocks(dt, bytesOf(v.blocks), want.length), want, `${dt} (native vectors, ${nv.gguf_version})`);
   }
 });
+
+test('a GGUF whose block data is shorter than type × shape says so in one line naming file and tensor', async () => {
+  const { encodeGGUF, parseGGUF } = await import('../src/formats/gguf.js');
+  const data = new Uint8Array(2 * DTYPES.q5_0.blockBytes); // 2 × 32 elements of q5_0 = 44 bytes
+  const bytes = encodeGGUF({ metadata: [], tensors: [{ name: 'blk.0.attn_k.weight', dtype: 'q5_0', shape: [2, 32], data }] });
+  const cut = bytes.subarray(0, bytes.length - 40); // the data section keeps 4 of the 44 bytes (+ padding)
+  assert.throws(
+    () => parseGGUF(cut, 'short.gguf'),
+    (e) => isCodecError(e, 'E_GGUF') && /^short\.gguf: tensor 'blk\.0\.attn_k\.weight' data \[0, 44\) lies outside the data section of \d+ bytes$/.test(e.message),
+  );
+});
