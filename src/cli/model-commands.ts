@@ -1,7 +1,7 @@
 /** `codecllm info | generate | eval`: the foundation commands. */
 import type { Command } from 'commander';
 import { openAnyCheckpoint } from '../container/compress-model.js';
-import { paramCount } from '../model/config.js';
+import { featuresOf, paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
 import { perplexity } from '../eval/perplexity.js';
 import { checkThenLoad, output, readText } from './common.js';
@@ -12,6 +12,22 @@ import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { engineOpt, generateOn } from './engine-commands.js';
 import { err, msg } from '../messages.js';
+
+/** What the architecture adds to plain Llama, in words (empty for Llama). */
+function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
+  const f = featuresOf(c);
+  const out: string[] = [];
+  if (f.hiddenAct === 'gelu_tanh') out.push('GeGLU (tanh GELU)');
+  if (f.sandwichNorms) out.push('pre/post-attention and pre/post-FFN RMSNorm');
+  if (f.qkNorm) out.push('q/k RMSNorm');
+  if (f.embedScale !== 1) out.push(`embedding × ${f.embedScale.toFixed(3)}`);
+  const local = f.slidingLayers?.filter((x) => x).length ?? 0;
+  if (local) out.push(`${local}/${c.numLayers} layers sliding-window ${f.slidingWindow}${f.ropeThetaLocal !== null ? ` (rope theta ${f.ropeThetaLocal})` : ''}`);
+  if (f.attnSoftcap !== null) out.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.finalSoftcap !== null) out.push(`logit soft-cap ${f.finalSoftcap}`);
+  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) out.push(`attention scale ${f.attnScale.toPrecision(4)}`);
+  return out;
+}
 
 /** Facts about a checkpoint without loading its weights. */
 export function modelInfo(path: string) {
@@ -43,6 +59,7 @@ export function modelInfo(path: string) {
       rope_theta: c.ropeTheta,
       rms_eps: c.rmsEps,
       context_length: c.maxPositionEmbeddings,
+      features: archFeatureList(c),
       tensor_dtypes: dtypes,
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
@@ -53,10 +70,20 @@ export function modelInfo(path: string) {
   }
 }
 
+/**
+ * The eval window when none is given: 512 tokens, fewer when the scored rows' logits would pass 2^25 floats (128 MiB;
+ * tfjs-wasm aborts around a 2 GiB heap with several copies of them): 128 for Gemma 3's 262,144-token vocabulary.
+ * @example
+ * defaultEvalWindow(49152) // 512 (SmolLM2); defaultEvalWindow(262144) // 128
+ */
+export function defaultEvalWindow(vocab: number): number {
+  return Math.max(32, Math.min(512, 2 ** Math.floor(Math.log2((1 << 25) / vocab))));
+}
+
 export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
-    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M)")
     .option('--json', 'JSON output')
     .action((model: string, o: { json?: boolean }) => {
       const i = modelInfo(model);
@@ -65,6 +92,7 @@ export function registerModelCommands(program: Command): void {
           `${i.file} (${i.format})`,
           `architecture   ${i.architecture}, ${i.layers} layers, hidden ${i.hidden_size}, mlp ${i.intermediate_size}`,
           `attention      ${i.heads} heads, ${i.kv_heads} kv heads, head dim ${i.head_dim}, rope theta ${i.rope_theta}`,
+          ...(i.features.length ? [`features       ${i.features.join('; ')}`] : []),
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
@@ -134,18 +162,19 @@ export function registerModelCommands(program: Command): void {
     .description('perplexity of a text file (strided sliding window; see README)')
     .requiredOption('--text <file>', 'text file to score (UTF-8)', text('--text'))
     .option('--text-encoding <e>', `how to read --text: ${TEXT_ENCODINGS.join(' | ')}`, oneOf('--text-encoding', TEXT_ENCODINGS), 'utf8')
-    .option('--window <n>', 'tokens per window (<= the context length)', int('--window', 2), 512)
+    .option('--window <n>', 'tokens per window (<= the context length; default 512, fewer for a large vocabulary so the logits fit the tfjs heap: 128 for Gemma 3)', int('--window', 2))
     .option('--stride <n>', 'window stride (default window/2; <= window)', int('--stride', 1))
     .option('--max-tokens <n>', 'score at most n tokens', int('--max-tokens', 1))
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
     .option('--json', 'JSON output')
     .action(async (model: string, o: EvalCliOptions) => {
       if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-      if (o.stride !== undefined && o.stride > o.window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${o.window}`));
       const txt = readText(o.text, o.textEncoding);
       const m = await checkThenLoad(
         model,
         (ck) => {
+          o.window ??= defaultEvalWindow(ck.config.vocabSize);
+          if (o.stride !== undefined && o.stride > o.window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${o.window}`));
           if (!ck.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(ck.file));
           checkTokensFit(ck, '--window', o.window, ck.config.maxPositionEmbeddings);
           if (o.patch !== undefined) checkSelection(ck.config, o.patch); // before the baseline, not after it
@@ -154,7 +183,8 @@ export function registerModelCommands(program: Command): void {
         o.backend,
       );
       try {
-        const { window, stride, maxTokens } = o;
+        const { stride, maxTokens } = o;
+        const window = o.window!;
         if (o.patch !== undefined && o.quant !== undefined) {
           const r = await evalPatched(m, txt, { select: o.patch, quant: o.quant, window, stride, maxTokens, qualityTokens: o.qualityTokens });
           output(!!o.json, r, () =>
@@ -197,7 +227,8 @@ interface GenerateCliOptions {
 interface EvalCliOptions {
   text: string;
   textEncoding: TextEncoding;
-  window: number;
+  /** absent: defaultEvalWindow(vocab) */
+  window?: number;
   stride?: number;
   maxTokens?: number;
   backend?: 'wasm' | 'cpu';
