@@ -73,10 +73,13 @@ ERROR_LINE = re.compile(r"^(?:[A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[\
 
 
 def stderr_detail(cell):
-    """The error line of a failed cell. tslab sends no ename/evalue: it prints the thrown value on stderr (Node's
-    source excerpt, then "Error: message", then the stack) or TypeScript diagnostics ("2:5 - Cannot find name 'x'.")."""
+    """The error line of a failed cell: the kernel's `error` output ("Error: message", "CodecLLMError: message
+    [E_CODE]", or for type errors just the first diagnostic "2:5 - Cannot find name 'x'."); for other kernels
+    that print errors on stderr, the first line that looks like one."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
+            if out.get("ename") == "TypeScript":
+                return out.get("evalue", "")
             return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
     lines = []
     for out in cell.get("outputs", []):
@@ -129,13 +132,6 @@ def run_one(path, args, extra_js):
         result.update(ok=False, kind="error", cell=0, detail=f"{type(e).__name__}: {e}".splitlines()[0])
     result["seconds"] = round(time.time() - t0, 3)
 
-    # tslab sends no execute_input, so nbclient leaves execution_count empty: number the executed code cells.
-    n = 0
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "execution" in cell.get("metadata", {}):
-            n += 1
-            if cell.get("execution_count") is None:
-                cell["execution_count"] = n
     os.makedirs(args.out, exist_ok=True)
     nbformat.write(nb, os.path.join(args.out, name + ".ipynb"))
     inline_charts(nb)
