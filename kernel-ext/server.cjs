@@ -15,6 +15,8 @@
 const util = require('node:util');
 const wire = require('./wire.cjs');
 
+/** After an error, execute requests read within this many ms are aborted too (tslab used 200 ms). */
+const ABORT_WINDOW_MS = 100;
 const BANNER = 'CodecLLM (TypeScript): tslab 1.0.22 compiler + codecllm kernel-ext';
 
 /** True for a display-ready mime bundle ({ 'text/plain': string, … }). */
@@ -36,7 +38,8 @@ class KernelServer {
     this.sign = wire.signer(conn.key, conn.signature_scheme);
     this.count = 0;
     this.seq = 0; // arrival number of shell messages
-    this.abortUpTo = 0; // execute requests that arrived at or before this number are aborted
+    this.abortUpTo = 0; // execute requests that arrived at or before this number are aborted …
+    this.abortUntil = 0; // … and those read before this time (performance.now()): a "Run All" sent with the failed one
     this.queue = Promise.resolve();
     this.closed = false;
   }
@@ -59,7 +62,8 @@ class KernelServer {
     ]);
     this.loop(this.shell, (frames) => {
       const n = ++this.seq;
-      this.queue = this.queue.then(() => this.handle(this.shell, frames, n)).catch((e) => this.log('shell', e));
+      const at = performance.now();
+      this.queue = this.queue.then(() => this.handle(this.shell, frames, n, at)).catch((e) => this.log('shell', e));
     });
     this.loop(this.control, (frames) => this.handle(this.control, frames, 0).catch((e) => this.log('control', e)));
     this.loop(this.hb, (frames) => this.hb.send(frames));
@@ -90,7 +94,7 @@ class KernelServer {
     sock.send(wire.encode(this.sign, type, req, content, req.identities)).catch((e) => this.log('reply', e));
   }
 
-  async handle(sock, frames, n) {
+  async handle(sock, frames, n, at = 0) {
     let req;
     try {
       req = wire.parse(frames, this.sign);
@@ -105,7 +109,7 @@ class KernelServer {
         case 'kernel_info_request':
           return this.reply(sock, req, 'kernel_info_reply', this.kernelInfo());
         case 'execute_request':
-          return await this.execute(sock, req, n);
+          return await this.execute(sock, req, n, at);
         case 'complete_request': {
           const s = await this.hooks.ready;
           const { code, cursor_pos: pos } = req.content;
@@ -161,10 +165,10 @@ class KernelServer {
     };
   }
 
-  async execute(sock, req, n) {
+  async execute(sock, req, n, at) {
     const { code = '', silent = false, stop_on_error: stopOnError = true } = req.content;
     const storeHistory = req.content.store_history ?? !silent;
-    if (n > 0 && n <= this.abortUpTo) {
+    if (n > 0 && (n <= this.abortUpTo || at <= this.abortUntil)) {
       return this.reply(sock, req, 'execute_reply', { status: 'aborted', execution_count: this.count });
     }
     if (!silent && storeHistory) this.count++;
@@ -183,7 +187,9 @@ class KernelServer {
     }
     if (!r.ok) {
       if (!silent) this.publish('error', req, r.error);
-      if (stopOnError) this.abortUpTo = this.seq;
+      // Like ipykernel's stop_on_error: abort what is queued, and what arrives in the next moment (the rest of a
+      // "Run All" that our read loop has not picked up yet); a person's next click comes later and runs.
+      if (stopOnError) (this.abortUpTo = this.seq), (this.abortUntil = performance.now() + ABORT_WINDOW_MS);
       return this.reply(sock, req, 'execute_reply', { status: 'error', execution_count: count, ...r.error });
     }
     for (const w of r.warnings) stream('stderr', w + '\n');

@@ -20,6 +20,7 @@ import time
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 
@@ -91,6 +92,17 @@ def stderr_detail(cell):
     return lines[0] if lines else ""
 
 
+def wait_until_ready(client, timeout):
+    """The CodecLLM kernel answers kernel_info at once and loads the library and TypeScript afterwards (~10 s); a
+    silent empty execute returns when that is done, so the per-cell timeout measures the cells, not the start."""
+    mid = client.kc.execute("", silent=True, store_history=False)
+    deadline = time.time() + timeout
+    while True:
+        reply = run_sync(client.kc.get_shell_msg)(timeout=max(0.1, deadline - time.time()))
+        if reply["parent_header"].get("msg_id") == mid:
+            return
+
+
 def title_of(nb, fallback):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -115,6 +127,7 @@ def run_one(path, args, extra_js):
     t0 = time.time()
     try:
         with client.setup_kernel():
+            wait_until_ready(client, max(120, args.timeout))
             for index, cell in enumerate(nb.cells):
                 try:
                     client.execute_cell(cell, index)
