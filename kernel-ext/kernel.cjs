@@ -36,13 +36,23 @@ let firstAnswered;
 const answered = new Promise((r) => (firstAnswered = r));
 let session = null;
 const ready = answered.then(async () => {
-  await new Promise((r) => setTimeout(r, 50)); // let the kernel_info reply leave first
+  // The start blocks the event loop for seconds: say Busy first (and let it and the kernel_info reply leave),
+  // else JupyterLab shows Idle while the first cells wait.
+  server.startingWork(ready);
+  // Each step blocks the event loop (TypeScript is synchronous); between steps requests that came meanwhile
+  // (a frontend's kernel_info) are answered.
+  const breathe = () => new Promise((r) => setTimeout(r, 20));
+  await breathe();
   await preload.loadLibrary();
   mark('library');
+  await breathe();
   preload.setupTypes();
+  mark('typescript');
+  await breathe();
   const { createSession } = require('./session.cjs');
   session = createSession(tslab);
   mark('compiler');
+  await breathe();
   if (preload.state.lib) session.warm('import * as codecllm from "codecllm";\ncodecllm;');
   mark('first compile');
   if (process.env.CODECLLM_KERNEL_TIMING === '1') log(`codecllm kernel start: ${timing.join(', ')}\n`);

@@ -42,6 +42,8 @@ class KernelServer {
     this.abortUntil = 0; // … and those read before this time (performance.now()): a "Run All" sent with the failed one
     this.queue = Promise.resolve();
     this.closed = false;
+    this.inFlight = 0; // requests between their busy and idle
+    this.starting = false; // the slow start (library, TypeScript) is running
   }
 
   async start() {
@@ -102,6 +104,7 @@ class KernelServer {
       return this.log('parse', e);
     }
     const type = req.header.msg_type;
+    this.inFlight++;
     this.publish('status', req, { execution_state: 'busy' });
     if (type !== 'kernel_info_request') this.hooks.answered?.(); // the slow start may begin (this request may need it)
     try {
@@ -141,9 +144,26 @@ class KernelServer {
           this.log('shell', `unsupported message type ${type}`);
       }
     } finally {
-      this.publish('status', req, { execution_state: 'idle' });
+      this.inFlight--;
+      // while the slow start runs the kernel is not idle: say busy (the start's own idle follows)
+      this.publish('status', req, { execution_state: this.starting ? 'busy' : 'idle' });
       this.hooks.answered?.();
     }
+  }
+
+  /**
+   * Show the slow start as Busy (JupyterLab takes any status message as the kernel's state): `busy` now, requests
+   * answered meanwhile end with `busy` too, and `idle` comes when `done` settles (unless a request is in flight:
+   * its own idle follows). A frontend that connects during the start thus never sees Idle before it is over.
+   */
+  startingWork(done) {
+    this.starting = true;
+    this.publish('status', null, { execution_state: 'busy' });
+    const end = () => {
+      this.starting = false;
+      if (this.inFlight === 0) this.publish('status', null, { execution_state: 'idle' });
+    };
+    done.then(end, end);
   }
 
   kernelInfo() {
