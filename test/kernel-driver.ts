@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { installKernel } from '../src/kernel/install.js';
+import { installKernel } from '../src/jupyter/install.js';
 import { pythonWithNbclient } from './kernel-helpers.js';
 
 export const py = pythonWithNbclient();

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { installKernel, KERNEL_DISPLAY_NAME } from '../src/kernel/install.js';
+import { installKernel, KERNEL_DISPLAY_NAME } from '../src/jupyter/install.js';
 import { msg } from '../src/messages.js';
 import { buildShimPackage, REPO } from './kernel-helpers.js';
 

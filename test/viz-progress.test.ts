@@ -14,7 +14,7 @@ import type { DisplayContent } from '../src/viz/index.js';
 import { byteLevelVocabMetadata, syntheticWeights, tinyConfig, writeGGUFModel } from '../src/model/synthetic.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { perplexity } from '../src/eval/perplexity.js';
-import { progressiveSweep } from '../src/quant/sweep.js';
+import { progressiveSweep } from '../src/lab/sweep.js';
 
 type Sent = { content: DisplayContent; update: boolean };
 /** A stand-in for tslab's jupyter module, as kernel-ext/preload.cjs publishes it. */

@@ -9,7 +9,7 @@ import { generate, type GenerateOptions, type GenerateResult } from '../model/ge
 import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
 import { CudaEngine } from '../engine/cuda.js';
 import { STORAGE_MODES } from '../engine/modes.js';
-import { copyBandwidth } from '../codec/device.js';
+import { copyBandwidth } from '../native/device.js';
 import { CodecLLMError, err, msg } from '../messages.js';
 import { loadWithProgress, output, intOpt } from './common.js';
 

@@ -2,7 +2,8 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../quant/index.js';
+import { patch, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../lab/index.js';
+import { runBaseline, compareToBaseline } from '../eval/quality.js';
 import { perplexity } from '../eval/perplexity.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
