@@ -24,8 +24,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# --- Python packages for notebook execution (reports), pinned in scripts/setup-report.sh
-if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel" 2>/dev/null; then
+# --- Python packages for notebook execution (reports) and JupyterLab (live test), pinned in scripts/setup-report.sh
+if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel, jupyterlab" 2>/dev/null; then
   say "python packages for reports"
   bash scripts/setup-report.sh --no-apt | sed 's/^/[setup] /'
 fi

@@ -39,12 +39,13 @@ test('chart: a caller-set $schema is replaced by the v5 schema the frontends exp
   assert.equal(marks(b['image/svg+xml']!).get('rect'), 2);
 });
 
-test('lineChart: one line per y field (fold), points on it; arquero tables work as input', async () => {
+test('lineChart: one line per y field (folded in JS: one row per point), points on it; arquero tables work as input', async () => {
   const t = aq.from(rows);
   const b = await lineChart(t, { x: 'step', y: ['loss', 'acc'], title: 'two series' });
-  const spec = b[VEGALITE_MIME] as { transform: unknown; data: { values: unknown[] }; encoding: { color: { field: string } } };
-  assert.deepEqual(spec.transform, [{ fold: ['loss', 'acc'], as: ['series', 'value'] }]);
-  assert.equal(spec.data.values.length, 5);
+  const spec = b[VEGALITE_MIME] as { transform: unknown; data: { values: Record<string, unknown>[] }; encoding: { color: { field: string } } };
+  assert.equal(spec.transform, undefined);
+  assert.equal(spec.data.values.length, 10);
+  assert.deepEqual(spec.data.values.slice(0, 2).map((r) => [r.step, r.series, r.value]), [[0, 'loss', 5], [0, 'acc', 0]]);
   assert.equal(spec.encoding.color.field, 'series');
   const m = marks(b['image/svg+xml']!);
   assert.equal(m.get('line'), 2, 'two line paths');

@@ -15,6 +15,7 @@
  *   verdict              PERFECT / MINOR / MAJOR (VERDICT_THRESHOLDS, below)
  */
 import { compareLogits } from './compare.js';
+import { progress } from '../viz/progress.js';
 
 /** Verdict thresholds. PERFECT: indistinguishable. MINOR: normal quantization noise. MAJOR: anything worse. */
 export const VERDICT_THRESHOLDS = {
@@ -106,7 +107,7 @@ function argmax(x: ArrayLike<number>, off: number, n: number): number {
 }
 
 /** Greedy continuation of `tokens` by `n` tokens (KV cache when the model has one). */
-export function greedyContinuation(model: ForwardModel, tokens: readonly number[], n: number): number[] {
+export function greedyContinuation(model: ForwardModel, tokens: readonly number[], n: number, onToken?: () => void): number[] {
   const V = model.config.vocabSize;
   const out: number[] = [];
   const cm = model as unknown as CachedModel;
@@ -119,6 +120,7 @@ export function greedyContinuation(model: ForwardModel, tokens: readonly number[
         const next = argmax(logits.dataSync(), 0, V);
         logits.dispose();
         out.push(next);
+        onToken?.();
         step = [next];
       }
     } finally {
@@ -132,6 +134,7 @@ export function greedyContinuation(model: ForwardModel, tokens: readonly number[
     const next = argmax(logits.dataSync(), 0, V);
     logits.dispose();
     out.push(next);
+    onToken?.();
     seq.push(next);
   }
   return out;
@@ -150,14 +153,19 @@ function run(model: ForwardModel, tokens: readonly number[]): { logits: Float32A
  * const base = runBaseline(model, tokenizer.encode(text), { greedyTokens: 16 });
  */
 export function runBaseline(model: ForwardModel, tokens: readonly number[], opts: { greedyTokens?: number } = {}): Baseline {
+  const n = opts.greedyTokens ?? 16;
+  const task = progress.start('baseline', 1 + n, 'passes');
   const { logits, residuals } = run(model, tokens);
-  return {
+  task.tick();
+  const base = {
     tokens: [...tokens],
     logits,
     residuals,
     ppl: perplexityFromLogits(logits, tokens, model.config.vocabSize),
-    greedy: greedyContinuation(model, tokens, opts.greedyTokens ?? 16),
+    greedy: greedyContinuation(model, tokens, n, () => task.tick()),
   };
+  task.done();
+  return base;
 }
 
 /** Relative Frobenius error of b against a. */
@@ -179,10 +187,13 @@ function relErr(a: Float32Array, b: Float32Array): number {
  */
 export function compareToBaseline(model: ForwardModel, base: Baseline): QualityReport {
   const V = model.config.vocabSize;
+  const task = progress.start('compare to baseline', 1 + base.greedy.length, 'passes');
   const { logits, residuals } = run(model, base.tokens);
+  task.tick();
   const cmp = compareLogits(base.logits, logits, V);
   const ppl = perplexityFromLogits(logits, base.tokens, V);
-  const greedy = greedyContinuation(model, base.tokens, base.greedy.length);
+  const greedy = greedyContinuation(model, base.tokens, base.greedy.length, () => task.tick());
+  task.done();
   const d = greedy.findIndex((t, i) => t !== base.greedy[i]);
   const pplRatio = ppl / base.ppl;
   return {

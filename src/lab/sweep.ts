@@ -15,6 +15,7 @@ import { err, msg } from '../messages.js';
 import { type PatchableModel, patch, unpatch } from './patch.js';
 import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from '../eval/quality.js';
 import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from '../quant/spec.js';
+import { progress, type ProgressTask } from '../viz/progress.js';
 
 /** A model the experiments can patch and run (LlamaModel). */
 export type LabModel = PatchableModel & ForwardModel & { tokenizer?: { decode(ids: number[]): string } | null };
@@ -80,10 +81,17 @@ export function runStep(model: LabModel, base: Baseline, select: string, quant: 
   };
 }
 
-function baselineOf(model: LabModel, o: SweepOptions): Baseline {
+function baselineOf(model: LabModel, o: SweepOptions, task?: ProgressTask): Baseline {
   if (o.baseline) return o.baseline;
   unpatch(model);
-  return runBaseline(model, o.tokens, { greedyTokens: o.greedyTokens ?? 16 });
+  const base = runBaseline(model, o.tokens, { greedyTokens: o.greedyTokens ?? 16 });
+  task?.tick(1, 'baseline');
+  return base;
+}
+
+/** The progress task of a sweep of `steps` patched runs (plus the baseline when it is not given). */
+function sweepTask(label: string, o: SweepOptions, steps: number): ProgressTask {
+  return progress.start(label, steps + (o.baseline ? 0 : 1), 'runs');
 }
 
 /**
@@ -92,13 +100,17 @@ function baselineOf(model: LabModel, o: SweepOptions): Baseline {
  * progressiveSweep(model, { layers: [1, 5, 10, 20, 'all'], quant: 'int8:per-channel', tokens })
  */
 export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (number | 'all')[] }): SweepRow[] {
-  const base = baselineOf(model, o);
+  const task = sweepTask('progressive sweep', o, o.layers.length);
+  const base = baselineOf(model, o, task);
   const total = model.linears().length;
-  return o.layers.map((n) => {
+  const rows = o.layers.map((n) => {
     const row = runStep(model, base, n === 'all' || n >= total ? 'all' : `first:${n}`, o.quant, n);
+    task.tick(1, row.select);
     o.onRow?.(row);
     return row;
   });
+  task.done();
+  return rows;
 }
 
 /**
@@ -108,11 +120,18 @@ export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (n
  * partialVsAll(model, { quant: 'int8:per-tensor', tokens, blocks: [0, 15, 29] })
  */
 export function partialVsAll(model: LabModel, o: SweepOptions & { blocks?: number[] }): SweepRow[] {
-  const base = baselineOf(model, o);
   const nBlocks = model.linears().reduce((n, m) => (m.layer === null ? n : Math.max(n, m.layer + 1)), 0);
   const blocks = o.blocks ?? Array.from({ length: nBlocks }, (_, i) => i);
-  const rows = blocks.map((b) => runStep(model, base, `blocks:${b}`, o.quant, 7));
-  rows.push(runStep(model, base, 'all', o.quant, 'all'));
+  const task = sweepTask('partial vs all', o, blocks.length + 1);
+  const base = baselineOf(model, o, task);
+  const step = (select: string, layers: number | 'all') => {
+    const row = runStep(model, base, select, o.quant, layers);
+    task.tick(1, select);
+    return row;
+  };
+  const rows = blocks.map((b) => step(`blocks:${b}`, 7));
+  rows.push(step('all', 'all'));
+  task.done();
   for (const r of rows) o.onRow?.(r);
   return rows;
 }
@@ -126,7 +145,8 @@ export function debugMatrix(
   model: LabModel,
   o: Omit<SweepOptions, 'quant'> & { format?: 'int8' | 'int4'; groupSize?: number; select?: string },
 ): SweepRow[] {
-  const base = baselineOf(model, { ...o, quant: 'int8' });
+  const task = sweepTask('debug matrix', { ...o, quant: 'int8' }, GRANULARITIES.length * SCALE_DTYPES.length * 2);
+  const base = baselineOf(model, { ...o, quant: 'int8' }, task);
   const rows: SweepRow[] = [];
   for (const granularity of GRANULARITIES)
     for (const scaleDType of SCALE_DTYPES)
@@ -141,8 +161,10 @@ export function debugMatrix(
         const row = runStep(model, base, o.select ?? 'all', spec, 'all');
         row.quant = formatSpec(spec);
         rows.push(row);
+        task.tick(1, row.quant);
         o.onRow?.(row);
       }
+  task.done();
   return rows;
 }
 

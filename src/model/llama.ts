@@ -14,6 +14,7 @@ import { err, msg } from '../messages.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { featuresOf, type ArchFeatures, type LlamaConfig } from './config.js';
 import { linearPaths, type LinearKind } from './names.js';
+import { progress } from '../viz/progress.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 /** What a patch installed into a linear (set by the quant lab). */
@@ -151,7 +152,9 @@ export class LlamaModel {
     const perLayer = 9 + (c.attentionBias ? 3 : 0) + (f.sandwichNorms ? 2 : 0) + (f.qkNorm ? 2 : 0);
     const total = 2 + c.numLayers * perLayer + (c.tieWordEmbeddings ? 0 : 1);
     let done = 0;
-    const tick = () => opts.onProgress?.(++done, total);
+    // A failed load leaves its task open; the kernel resets progress nesting at every cell.
+    const task = progress.start(`load ${ck.file.split(/[\\/]/).pop()}`, total, 'tensors');
+    const tick = () => (task.tick(), opts.onProgress?.(++done, total));
     const vec = (name: string) => {
       const t = tf.tensor1d(ck.weights.readF32(name));
       tick();
@@ -215,6 +218,7 @@ export class LlamaModel {
     if (!c.tieWordEmbeddings) tick();
     for (const b of m.blocks) for (const k of BLOCK_KINDS) m.byPath.set(b[k].path, b[k]);
     m.byPath.set('lm_head', m.lmHead);
+    task.done();
     return m;
   }
 
