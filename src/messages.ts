@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'E_REPORT' // notebook report (nbclient / nbconvert)
   | 'E_ENGINE' // inference engines (native CPU engine; misuse, validation against the tfjs reference)
   | 'E_NUMERIC' // a value the target type cannot hold (fp16 overflow / underflow), or a non-finite weight
-  | 'E_INTERNAL'; // a bug: an unexpected exception (reported on one line; CODECLLM_DEBUG=1 prints the stack)
+  | 'E_INTERNAL' // a bug: an unexpected exception (reported on one line; CODECLLM_DEBUG=1 prints the stack)
+  | 'E_JOB'; // sweep plans and job results: malformed, duplicated, missing, or not matching their hash
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;
@@ -145,6 +146,7 @@ export const msg = {
     `weight for '${p}' has ${got} elements, expected ${out}x${inp} = ${out * inp}`,
   noTokenizer: (file: string) => `${file}: the checkpoint carries no tokenizer; pass token ids instead of text`,
   // --- args
+  jobBad: (file: string, detail: string) => `${file}: ${detail}`,
   badArg: (name: string, detail: string) => `invalid ${name}: ${detail}`,
   cliUsage: (cmd: string, detail: string) => `${cmd}: ${detail}`,
   internal: (detail: string) => `internal error: ${detail} (please report it; CODECLLM_DEBUG=1 prints the stack)`,

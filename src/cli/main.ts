@@ -12,6 +12,7 @@ import { registerModelCommands } from './model-commands.js';
 import { registerCodecCommands } from './codec-commands.js';
 import { registerQuantCommands } from './quant-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
+import { registerJobCommands } from './job-commands.js';
 import { registerKernelCommand } from '../jupyter/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { err, isCodecError, msg, type CodecLLMError } from '../messages.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerQuantCommands(program);
   registerEngineCommands(program);
   registerCodecCommands(program);
+  registerJobCommands(program);
   registerKernelCommand(program);
   registerReportCommand(program);
   return program;

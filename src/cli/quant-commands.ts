@@ -2,7 +2,7 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../lab/index.js';
+import { patch, progressiveSweep, sweepTokens, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../lab/index.js';
 import { runBaseline, compareToBaseline } from '../eval/quality.js';
 import { perplexity } from '../eval/perplexity.js';
 import type { LlamaModel } from '../model/llama.js';
@@ -14,14 +14,11 @@ import { linearPaths } from '../model/names.js';
 import { FAULTS } from '../lab/faults.js';
 import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
+import { openAnyCheckpoint } from '../container/compress-model.js';
+import { checkOutFile } from '../util/temp-files.js';
+import { progressivePlan, planText, resultsDir, writeFileAtomic } from '../jobs/plan.js';
+import type { SweepResult } from '../jobs/merge.js';
 
-/** Tokens of a text for quality metrics (first n). */
-function evalTokens(m: LlamaModel, text: string, n: number): number[] {
-  if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
-  const ids = m.tokenizer.encode(text);
-  if (ids.length < 2) throw err('E_ARG', msg.badArg('--text', 'needs at least 2 tokens'));
-  return ids.slice(0, n);
-}
 
 /** Patch with a progress bar; returns the report. */
 function patchWithProgress(m: LlamaModel, select: string, quant: string) {
@@ -76,6 +73,39 @@ export async function evalPatched(m: LlamaModel, text: string, o: { select: stri
   };
 }
 
+/**
+ * Print a sweep's result: the seed's table, or JSON with --json (`codecllm sweep` and `codecllm job merge`).
+ * @example
+ * printSweep(false, { model: 'm.gguf', quant: 'int8', tokens: 128, rows });
+ */
+export function printSweep(json: boolean, s: SweepResult): void {
+  const rows = s.rows;
+  output(json, s, () =>
+    [
+      `layers   ratio   ppl (base ${rows[0]?.baselinePpl.toFixed(2)})   KL        top-1   verdict  output`,
+      ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.klMean.toExponential(2)}  ${r.top1Agreement.toFixed(3)}   ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
+    ].join('\n'),
+  );
+}
+
+/** `sweep --plan`: check the options against the checkpoint (weights not loaded), then write the plan atomically. */
+function writeSweepPlan(model: string, planFile: string, o: { layers: (number | 'all')[]; quant: string; text: string; textEncoding: TextEncoding; tokens: number; json: boolean }): void {
+  checkOutFile(planFile, '--plan');
+  const ck = openAnyCheckpoint(model);
+  let linears: number;
+  try {
+    linears = linearPaths(ck.config).length;
+    checkLayerCounts(ck, o.layers, linears);
+    checkTokensFit(ck, '--tokens', o.tokens, ck.config.maxPositionEmbeddings);
+    checkTfjsMemory(ck, o.tokens, o.tokens, undefined);
+  } finally {
+    ck.close();
+  }
+  const jobs = progressivePlan({ model, text: o.text, encoding: o.textEncoding, tokens: o.tokens, quant: o.quant, layers: o.layers, linears });
+  writeFileAtomic(planFile, planText(jobs));
+  output(o.json, { plan: planFile, jobs: jobs.length, results: resultsDir(planFile) }, () => `${planFile}: ${jobs.length} jobs (run each with: codecllm job run ${planFile} --index i; then: codecllm job merge ${planFile})`);
+}
+
 export function registerQuantCommands(program: Command): void {
   const evalCmd = program.commands.find((c) => c.name() === 'eval');
   if (evalCmd) {
@@ -93,27 +123,24 @@ export function registerQuantCommands(program: Command): void {
     .option('--text <file>', 'evaluation text (UTF-8)', text('--text'), 'data/texts/eval.txt')
     .option('--text-encoding <e>', `how to read --text: ${TEXT_ENCODINGS.join(' | ')}`, oneOf('--text-encoding', TEXT_ENCODINGS), 'utf8')
     .option('--tokens <n>', 'tokens of the text to evaluate on (<= the context length)', int('--tokens', 2), 128)
+    .option('--plan <file>', 'write one job per --layers value to this .jsonl plan instead of running (codecllm job run / job merge)', text('--plan'))
     .option('--json', 'JSON output')
-    .action(async (model: string, o: { layers: (number | 'all')[]; quant: string; text: string; textEncoding: TextEncoding; tokens: number; json?: boolean }) => {
+    .action(async (model: string, o: { layers: (number | 'all')[]; quant: string; text: string; textEncoding: TextEncoding; tokens: number; plan?: string; json?: boolean }) => {
       const layers = o.layers;
       const txt = readText(o.text, o.textEncoding);
+      if (o.plan) return writeSweepPlan(model, o.plan, { ...o, json: !!o.json });
       const m = await checkThenLoad(model, (ck) => {
         checkLayerCounts(ck, layers, linearPaths(ck.config).length);
         checkTokensFit(ck, '--tokens', o.tokens, ck.config.maxPositionEmbeddings);
         checkTfjsMemory(ck, o.tokens, o.tokens, undefined);
       });
       try {
-        const tokens = evalTokens(m, txt, o.tokens);
+        const tokens = sweepTokens(m, txt, o.tokens);
         const bar = progressBar('sweep', layers.length);
         let done = 0;
         const rows = progressiveSweep(m, { layers, quant: o.quant, tokens, onRow: () => bar.update(++done) });
         bar.stop();
-        output(!!o.json, { model: m.checkpoint.file, quant: o.quant, tokens: tokens.length, rows }, () =>
-          [
-            `layers   ratio   ppl (base ${rows[0]?.baselinePpl.toFixed(2)})   KL        top-1   verdict  output`,
-            ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.klMean.toExponential(2)}  ${r.top1Agreement.toFixed(3)}   ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
-          ].join('\n'),
-        );
+        printSweep(!!o.json, { model: m.checkpoint.file, quant: o.quant, tokens: tokens.length, rows });
       } finally {
         m.dispose();
       }

@@ -11,6 +11,6 @@
  */
 export { type ModuleRef, LINEAR_KINDS, resolveSelection } from './select.js';
 export { type PatchOptions, type PatchReport, type PatchedModule, type PatchableModel, type PatchMode, PATCH_MODES, patch, unpatch } from './patch.js';
-export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList } from './sweep.js';
+export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList, sweepTokens, progressiveSelect } from './sweep.js';
 export { FAULTS, type FaultName, toFault } from './faults.js';
 export { type Diagnosis, type Cause, diagnose, diagnoseFault } from './diagnose.js';

@@ -55,6 +55,27 @@ function decode(model: LabModel, ids: number[]): string {
   return model.tokenizer ? model.tokenizer.decode(ids) : ids.join(' ');
 }
 
+/**
+ * Token ids a sweep evaluates on: the first `n` tokens of `text` (E_TOKENIZER without a tokenizer, E_ARG below 2).
+ * @example
+ * sweepTokens(model, text, 128).length // <= 128
+ */
+export function sweepTokens(m: { tokenizer?: { encode(s: string): number[] } | null; checkpoint: { file: string } }, text: string, n: number): number[] {
+  if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
+  const ids = m.tokenizer.encode(text);
+  if (ids.length < 2) throw err('E_ARG', msg.badArg('--text', 'needs at least 2 tokens'));
+  return ids.slice(0, n);
+}
+
+/**
+ * The selection of step N of a progressive sweep: first:N, or 'all' for 'all' and for N >= the linear count.
+ * @example
+ * progressiveSelect(5, 22) // 'first:5'
+ */
+export function progressiveSelect(n: number | 'all', linears: number): string {
+  return n === 'all' || n >= linears ? 'all' : `first:${n}`;
+}
+
 /** Patch `select`, compare with the baseline, restore. */
 export function runStep(model: LabModel, base: Baseline, select: string, quant: string | QuantSpec, layers: number | 'all'): SweepRow {
   const t0 = performance.now();
@@ -104,7 +125,7 @@ export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (n
   const base = baselineOf(model, o, task);
   const total = model.linears().length;
   const rows = o.layers.map((n) => {
-    const row = runStep(model, base, n === 'all' || n >= total ? 'all' : `first:${n}`, o.quant, n);
+    const row = runStep(model, base, progressiveSelect(n, total), o.quant, n);
     task.tick(1, row.select);
     o.onRow?.(row);
     return row;

@@ -1,0 +1,117 @@
+/**
+ * `codecllm job run`: run one point of a plan and write `<plan>.results/<index>.json` atomically.
+ *
+ * A result holds the job's hash, the checkpoint name the sweep prints, the token count, the sweep row, and `hash`
+ * (sha256 of its canonical JSON without `hash`). A point whose result exists and verifies against the job is skipped.
+ * Before running, the model and the text are hashed again and must match the job (E_JOB otherwise).
+ *
+ * @example
+ * const r = await runJob('plan.jsonl', 0); // { skipped: false, file: 'plan.jsonl.results/0.json', result }
+ */
+import fs from 'node:fs';
+import { err, isCodecError, msg } from '../messages.js';
+import { load } from '../load.js';
+import { runBaseline } from '../eval/quality.js';
+import { runStep, sweepTokens, type SweepRow } from '../lab/sweep.js';
+import { decodeText, ioError, readRegularFile } from '../util/files.js';
+import { type Job, hashOf, readPlan, resultPath, resultsDir, sha256Model, writeFileAtomic } from './plan.js';
+import crypto from 'node:crypto';
+
+export const RESULT_FORMAT = 'codecllm-job-result';
+export const RESULT_VERSION = 1;
+
+/** The result file of one job. */
+export interface JobResult {
+  format: typeof RESULT_FORMAT;
+  version: typeof RESULT_VERSION;
+  index: number;
+  /** The hash of the job this result answers. */
+  jobHash: string;
+  /** The checkpoint name (as `codecllm sweep` prints it) and the tokens evaluated. */
+  model: string;
+  tokens: number;
+  row: SweepRow;
+  hash: string;
+}
+
+/**
+ * Read a result file and check it against its job: format, its own hash, the job's hash and index. Throws E_JOB
+ * naming the file (E_IO when it cannot be read).
+ * @example
+ * readResult('plan.jsonl.results/2.json', jobs[2]).row.klMean
+ */
+export function readResult(file: string, job: Job): JobResult {
+  const bad = (detail: string) => err('E_JOB', msg.jobBad(file, detail));
+  let v: unknown;
+  try {
+    v = JSON.parse(readRegularFile(file).toString('utf8'));
+  } catch (e) {
+    if (isCodecError(e)) throw e;
+    throw bad('not valid JSON (a partial or corrupt result)');
+  }
+  const r = v as Partial<JobResult> | null;
+  if (r === null || typeof r !== 'object' || r.format !== RESULT_FORMAT) throw bad('not a codecllm job result');
+  if (r.version !== RESULT_VERSION) throw bad(`unsupported result version ${JSON.stringify(r.version)} (expected ${RESULT_VERSION})`);
+  if (typeof r.hash !== 'string' || hashOf(r) !== r.hash) throw bad('result hash does not match its content (tampered or corrupt)');
+  if (r.index !== job.index) throw bad(`holds point ${JSON.stringify(r.index)}, not point ${job.index} (a duplicate or misplaced result)`);
+  if (r.jobHash !== job.hash)
+    throw bad(`answers job ${String(r.jobHash).slice(0, 12)}…, but point ${job.index} of the plan is job ${job.hash.slice(0, 12)}… (a result of another plan)`);
+  if (typeof r.row !== 'object' || r.row === null || typeof r.model !== 'string' || !Number.isSafeInteger(r.tokens)) throw bad('missing result fields');
+  return r as JobResult;
+}
+
+/** True when `file` exists and verifies against `job` (a point to skip). */
+function resultVerifies(file: string, job: Job): boolean {
+  if (!fs.existsSync(file)) return false;
+  try {
+    readResult(file, job);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The model and text of a job, re-hashed; E_JOB when either changed since the plan was written. */
+function checkInputs(planFile: string, job: Job): string {
+  const mh = sha256Model(job.model.path);
+  if (mh !== job.model.sha256)
+    throw err('E_JOB', msg.jobBad(job.model.path, `sha256 ${mh.slice(0, 12)}… differs from ${job.model.sha256.slice(0, 12)}… in ${planFile} point ${job.index} (the model changed since the plan was written)`));
+  const bytes = readRegularFile(job.text.path);
+  const th = crypto.createHash('sha256').update(bytes).digest('hex');
+  if (th !== job.text.sha256)
+    throw err('E_JOB', msg.jobBad(job.text.path, `sha256 ${th.slice(0, 12)}… differs from ${job.text.sha256.slice(0, 12)}… in ${planFile} point ${job.index} (the text changed since the plan was written)`));
+  return decodeText(job.text.path, bytes, job.text.encoding);
+}
+
+/**
+ * Run point `index` of a plan on the tfjs reference (baseline, patch, compare, as `codecllm sweep` does for that
+ * row) and write its result atomically; skip it when its result already verifies (unless `force`).
+ * @example
+ * for (let i = 0; i < readPlan('plan.jsonl').length; i++) await runJob('plan.jsonl', i);
+ */
+export async function runJob(planFile: string, index: number, o: { force?: boolean } = {}): Promise<{ skipped: boolean; file: string; result: JobResult }> {
+  const jobs = readPlan(planFile);
+  const job = jobs[index];
+  if (!job) throw err('E_ARG', msg.badArg('--index', `${index}: ${planFile} has points 0..${jobs.length - 1}`));
+  const file = resultPath(planFile, index);
+  if (!o.force && resultVerifies(file, job)) return { skipped: true, file, result: readResult(file, job) };
+  const text = checkInputs(planFile, job);
+  const m = await load(job.model.path);
+  try {
+    const tokens = sweepTokens(m, text, job.tokens);
+    const base = runBaseline(m, tokens, { greedyTokens: job.greedyTokens });
+    const row = runStep(m, base, job.select, job.quant, job.layers);
+    const body = { format: RESULT_FORMAT, version: RESULT_VERSION, index, jobHash: job.hash, model: m.checkpoint.file, tokens: tokens.length, row };
+    const plain = JSON.parse(JSON.stringify(body)) as Omit<JobResult, 'hash'>; // NaN -> null before hashing, as read back
+    const result: JobResult = { ...plain, hash: hashOf(plain) };
+    try {
+      fs.mkdirSync(resultsDir(planFile), { recursive: true });
+    } catch (e) {
+      throw ioError(resultsDir(planFile), e);
+    }
+    writeFileAtomic(file, JSON.stringify(result, null, 1) + '\n');
+    return { skipped: false, file, result };
+  } finally {
+    m.dispose();
+  }
+}
