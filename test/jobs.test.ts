@@ -133,6 +133,9 @@ test('a duplicated or edited plan line, and a changed model, are refused', async
   } finally {
     fs.writeFileSync(m2, bytes);
   }
+  const none = await cli('job', 'merge', path.join(tmp, 'none.jsonl'));
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /^codecllm: .*none\.jsonl: no such file or directory \[E_IO\]\n$/);
   const bad = await cli('job', 'run', plan, '--index', '3');
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /invalid --index: 3: .* has points 0\.\.2 \[E_ARG\]/);
