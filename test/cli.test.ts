@@ -109,5 +109,5 @@ test('generate --engine native gives the tfjs reference tokens; bench --device c
   for (const r of bench.rows) assert.ok(r.decode_tokens_per_s > 0 && r.prefill_tokens_per_s > 0);
   const r = cli('generate', model, '--prompt', 'x', '--engine', 'gpu');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda) [E_ARG]\n");
+  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda or auto) [E_ARG]\n");
 });

@@ -8,7 +8,7 @@ import { perplexity } from '../eval/perplexity.js';
 import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js';
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
-import { engineOpt, generateOn } from './engine-commands.js';
+import { resolveEngine, generateOn } from './engine-commands.js';
 import { err, msg } from '../messages.js';
 
 /** Facts about a checkpoint without loading its weights. */
@@ -72,7 +72,7 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('generate <model>')
-    .description('continue a prompt with the CPU reference model')
+    .description('continue a prompt (any engine: --engine tfjs|native|cuda|auto)')
     .requiredOption('--prompt <text>', 'prompt text')
     .option('--max-tokens <n>', 'tokens to generate', '32')
     .option('--temperature <t>', '0 = greedy', '0')
@@ -86,7 +86,7 @@ export function registerModelCommands(program: Command): void {
       try {
         const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
         const bar = progressBar('generating', maxTokens);
-        const engine = engineOpt((o.engine as string | undefined) ?? 'tfjs');
+        const { engine, reason } = resolveEngine(o.engine as string | undefined);
         const opts = {
           maxTokens,
           temperature: numOpt('--temperature', o.temperature as string),
@@ -95,13 +95,13 @@ export function registerModelCommands(program: Command): void {
           seed: intOpt('--seed', o.seed as string),
           onToken: (_id: number, i: number) => bar.update(i + 1),
         };
-        if (engine === 'cuda' && opts.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
         const r = await generateOn(m, engine, o.prompt as string, opts, o.modes as string);
         bar.stop();
         const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
         const res = {
           model: m.checkpoint.file,
           engine,
+          engine_reason: reason,
           prompt: o.prompt,
           text: r.text,
           prompt_tokens: r.promptIds.length,
@@ -109,7 +109,7 @@ export function registerModelCommands(program: Command): void {
           prefill_ms: r.prefillMs,
           decode_tokens_per_s: decodeTokS,
         };
-        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s; engine ${engine} (${reason})]`);
       } finally {
         m.dispose();
       }

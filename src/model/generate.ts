@@ -5,6 +5,8 @@ import { tf } from './backend.js';
 import { err, msg } from '../messages.js';
 import type { LlamaModel } from './llama.js';
 import { rng } from '../util/random.js';
+import { isEngine, type Engine } from '../engine/engine.js';
+import { tfjsEngine } from '../engine/tfjs.js';
 
 export interface GenerateOptions {
   maxTokens?: number;
@@ -123,23 +125,20 @@ export async function generateWith(model: GenerationModel, prompt: string | read
 }
 
 /**
- * Continue a prompt (text or token ids) on the tfjs reference.
+ * Continue a prompt (text or token ids) on any engine (src/engine/engine.ts), or on a model's tfjs reference: the one
+ * generation loop (generateWith) for all of them — stop ids (default the tokenizer's EOS, else the config's), sampling,
+ * onToken, and a measured time for every decode step.
  * @example
  * const r = await generate(model, 'The capital of France is', { maxTokens: 16 });
+ * const n = await generate(await openEngine(model, { engine: 'native' }), 'Hello', { maxTokens: 8 });
  * console.log(r.text);
  */
-export async function generate(model: LlamaModel, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
-  return generateWith(model, prompt, o, () => {
-    const cache = model.newCache();
-    return {
-      async step(input) {
-        const { logits } = model.forward(input, cache, { lastOnly: true });
-        const row = (await logits.data()) as Float32Array;
-        logits.dispose();
-        return row;
-      },
-      end: () => model.disposeCache(cache),
-    };
+export async function generate(modelOrEngine: LlamaModel | Engine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  const engine = isEngine(modelOrEngine) ? modelOrEngine : tfjsEngine(modelOrEngine);
+  const info = { tokenizer: engine.tokenizer, config: engine.config, checkpoint: { file: engine.model.checkpoint.file } };
+  return generateWith(info, prompt, o, () => {
+    const cache = engine.newCache();
+    return { step: (input) => engine.forward(input, cache, { lastOnly: true }), end: () => engine.freeCache(cache) };
   });
 }
 
