@@ -2,7 +2,9 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, type Diagnosis } from '../quant/index.js';
+import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../quant/index.js';
+import { openCheckpoint } from '../model/checkpoint.js';
+import { linearPaths } from '../model/names.js';
 import { perplexity } from '../eval/perplexity.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
@@ -78,6 +80,22 @@ export function registerQuantCommands(program: Command): void {
       .option('--quant <spec>', "quantization spec for --patch, e.g. int8:per-channel, int4:group=64, nf4:group=64, fp8")
       .option('--quality-tokens <n>', 'tokens for KL / top-1 / verdict / block trace (first window)', '256');
   }
+
+  program
+    .command('select <model> <selection>')
+    .description("resolve a layer selection (all, first:N, blocks:a-b, type:…, re:…, a full path; A&B intersects, A+B unites) and list the modules it chose")
+    .option('--json', 'JSON output')
+    .action((model: string, selection: string, o: { json?: boolean }) => {
+      const ck = openCheckpoint(model);
+      try {
+        const s = selectionSummary(linearPaths(ck.config), selection);
+        output(!!o.json, { model: ck.file, ...s }, () =>
+          [`${s.count} modules (${Object.entries(s.byKind).map(([k, v]) => `${k} ${v}`).join(', ')})`, ...s.paths.map((p) => `  ${p}`)].join('\n'),
+        );
+      } finally {
+        ck.close();
+      }
+    });
 
   program
     .command('sweep <model>')

@@ -22,7 +22,7 @@ export {
 } from './quantize.js';
 export { type ErrorStats, type BoundCheck, errorStats, errorBound, checkBound } from './metrics.js';
 export { nativeQuantAvailable, nativeSupports, quantizeNative, quantizeFast } from './native.js';
-export { type ModuleRef, LINEAR_KINDS, resolveSelection } from './select.js';
+export { type ModuleRef, LINEAR_KINDS, resolveSelection, selectionSummary } from './select.js';
 export { type PatchOptions, type PatchReport, type PatchedModule, type PatchableModel, patch, unpatch } from './patch.js';
 export {
   type Verdict,
