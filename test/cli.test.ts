@@ -57,12 +57,28 @@ test('eval --json gives ppl with its interval; --patch adds the quality fields',
   const e = json('eval', model, '--text', text, '--window', '64');
   assert.equal(e.tokens, fs.readFileSync(text).length - 1);
   assert.ok(e.ppl > 1 && e.ppl_ci95[0] < e.ppl && e.ppl < e.ppl_ci95[1]);
-  const p = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'int8:per-channel');
-  for (const k of ['ppl', 'baseline_ppl', 'kl_mean', 'top1_agreement', 'verdict', 'first_divergence', 'block_trace']) assert.ok(k in p, k);
-  assert.equal(p.baseline_ppl, e.ppl);
+  const cache = path.join(tmp, 'base-cache');
+  const p = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'int8:per-channel', '--base-cache', cache);
+  // the quality report's fields (issue 12), on the default engine (native here)
+  for (const k of ['ppl', 'ppl_ci95', 'baseline_ppl', 'ppl_ratio', 'ln_ppl_ratio', 'same_top_p', 'mean_dp', 'rms_dp', 'patched_modules', 'engine', 'kl_mean', 'top1_agreement', 'verdict', 'first_divergence', 'block_trace'])
+    assert.ok(k in p, k);
+  for (const k of ['mean', 'stderr', 'median', 'p90', 'p99', 'p999', 'max']) assert.equal(typeof p.kld[k], 'number', `kld.${k}`);
+  assert.equal(p.tokens, e.tokens);
+  assert.equal(p.base_logits.cached, false);
+  assert.ok(Math.abs(p.baseline_ppl - e.ppl) <= 1e-4 * e.ppl, `${p.baseline_ppl} vs ${e.ppl}`);
   assert.equal(p.patched_modules, 22);
   assert.ok(['PERFECT', 'MINOR'].includes(p.verdict), p.verdict);
-  assert.equal(p.block_trace.length, 3);
+  // tfjs: the baseline is the plain eval's, the block trace is there, and a second run reads the cached baseline
+  const et = json('eval', model, '--text', text, '--window', '64', '--engine', 'tfjs');
+  const pt = json('eval', model, '--text', text, '--window', '64', '--patch', 'blocks:1-2&type:gate,up,down', '--quant', 'int8:per-channel', '--engine', 'tfjs', '--base-cache', cache, '--list-modules');
+  assert.equal(pt.baseline_ppl, et.ppl);
+  assert.equal(pt.engine, 'tfjs');
+  assert.equal(pt.patched_modules, 6);
+  assert.deepEqual(pt.patched_module_paths, ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj', 'model.layers.1.mlp.down_proj', 'model.layers.2.mlp.gate_proj', 'model.layers.2.mlp.up_proj', 'model.layers.2.mlp.down_proj']);
+  assert.equal(pt.block_trace.length, 3);
+  const pt2 = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'nf4:group=64', '--engine', 'tfjs', '--base-cache', cache);
+  assert.equal(pt2.base_logits.cached, true);
+  assert.equal(pt2.baseline_ppl, et.ppl);
 });
 
 test('sweep --json has one row per layer count with the seed table fields', () => {

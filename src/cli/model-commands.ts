@@ -9,6 +9,8 @@ import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js'
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { resolveEngine, generateOn } from './engine-commands.js';
+import { openEngine } from '../engine/open.js';
+import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
 
 /** Facts about a checkpoint without loading its weights. */
@@ -134,23 +136,51 @@ export function registerModelCommands(program: Command): void {
         if (o.patch || o.quant) {
           if (!o.patch || !o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
           if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
-          const r = await evalPatched(m, text, { select: o.patch as string, quant: o.quant as string, window, stride, maxTokens, qualityTokens: intOpt('--quality-tokens', o.qualityTokens as string, 2) });
+          const baseCache = o.baseCache === false ? null : (o.baseCache as string) || undefined;
+          const r = await evalPatched(m, text, {
+            select: o.patch as string,
+            quant: o.quant as string,
+            window,
+            stride,
+            maxTokens,
+            qualityTokens: intOpt('--quality-tokens', o.qualityTokens as string, 2),
+            engine: o.engine as EngineName | 'auto',
+            modes: o.modes as string,
+            baseCacheDir: baseCache,
+            blockTrace: o.blockTrace ? true : undefined,
+            listModules: !!o.listModules,
+          });
+          const pc = (x: number) => (100 * x).toFixed(3);
           output(!!o.json, r, () =>
             [
-              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16)`,
-              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baseline_ppl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
-              `KL ${r.kl_mean.toExponential(3)}, top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
-              `greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16); engine ${r.engine} (${r.engine_reason})`,
+              ...(r.patched_module_paths ?? []).map((p) => `  ${p}`),
+              ...r.roundings.map((x) => `  rounding: ${x}`),
+              `${r.tokens} tokens scored (window ${r.window}, stride ${r.stride}); baseline ${r.base_logits.cached ? 'from cache' : 'computed'}${r.base_logits.file ? ` (${r.base_logits.file})` : ''}`,
+              `PPL(Q)    ${r.ppl.toFixed(4)} (95% CI ${r.ppl_ci95[0].toFixed(3)}–${r.ppl_ci95[1].toFixed(3)})`,
+              `PPL(base) ${r.baseline_ppl.toFixed(4)} (95% CI ${r.baseline_ppl_ci95[0].toFixed(3)}–${r.baseline_ppl_ci95[1].toFixed(3)})`,
+              `PPL ratio ${r.ppl_ratio.toFixed(5)}; ln ratio ${r.ln_ppl_ratio.toFixed(6)} ± ${r.ln_ppl_ratio_stderr.toFixed(6)}; Cor(ln PPL) ${pc(r.nll_correlation)}%`,
+              `KLD mean ${r.kld.mean.toFixed(6)} ± ${r.kld.stderr.toFixed(6)}; median ${r.kld.median.toFixed(6)}, p90 ${r.kld.p90.toFixed(6)}, p99 ${r.kld.p99.toFixed(6)}, p99.9 ${r.kld.p999.toFixed(6)}, max ${r.kld.max.toFixed(6)}`,
+              `same top p ${pc(r.same_top_p)} ± ${pc(r.same_top_p_stderr)}%; mean Δp ${pc(r.mean_dp)} ± ${pc(r.mean_dp_stderr)}%; RMS Δp ${pc(r.rms_dp)} ± ${pc(r.rms_dp_stderr)}%; Cor(p) ${pc(r.p_correlation)}%`,
+              `verdict ${r.verdict}; greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `time ${r.time_s.toFixed(2)} s (baseline ${r.baseline_s.toFixed(2)} s, patched ${r.patched_s.toFixed(2)} s)`,
             ].join('\n'),
           );
           return;
         }
+        const { engine, reason } = resolveEngine(o.engine as string | undefined);
+        const e = await openEngine(m, { engine, modes: o.modes as string });
         const bar = progressBar('scoring', 1);
         const t0 = performance.now();
-        const r = await perplexity(m, text, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        let r: Awaited<ReturnType<typeof perplexity>>;
+        try {
+          r = await perplexity(e, text, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        } finally {
+          e.dispose();
+        }
         bar.stop();
-        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
-        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
+        const res = { model: m.checkpoint.file, engine, engine_reason: reason, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
+        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}; engine ${engine} (${reason})`);
       } finally {
         m.dispose();
       }

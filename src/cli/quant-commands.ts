@@ -5,7 +5,16 @@ import type { Command } from 'commander';
 import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../quant/index.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { linearPaths } from '../model/names.js';
-import { perplexity } from '../eval/perplexity.js';
+import path from 'node:path';
+import { scoringIds } from '../eval/perplexity.js';
+import { baselineLogits } from '../eval/base-logits.js';
+import { scoreAgainstBaseline } from '../eval/quality-report.js';
+import { verdict } from '../quant/quality.js';
+import { generate } from '../model/generate.js';
+import { openEngine } from '../engine/open.js';
+import type { EngineName } from '../engine/engine.js';
+import { packageRoot } from '../util/paths.js';
+import { resolveEngine } from './engine-commands.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
 import { loadWithProgress, output, readText, intOpt } from './common.js';
@@ -29,45 +38,128 @@ function patchWithProgress(m: LlamaModel, select: string, quant: string) {
   }
 }
 
+/** Default folder of the on-disk baseline cache (git-ignored). */
+export function defaultBaseCacheDir(): string {
+  return process.env.CODECLLM_BASE_CACHE ?? path.join(packageRoot(), '.cache', 'base-logits');
+}
+
+export interface EvalPatchedOptions {
+  select: string;
+  quant: string;
+  window: number;
+  stride?: number;
+  maxTokens?: number;
+  /** tokens of the greedy-continuation prompt (and of the block trace) */
+  qualityTokens: number;
+  engine?: EngineName | 'auto';
+  /** CUDA storage modes */
+  modes?: string;
+  /** folder of the baseline cache; null = no cache */
+  baseCacheDir?: string | null;
+  /** residual-stream trace per block (tfjs reference; default only on --engine tfjs) */
+  blockTrace?: boolean;
+  /** list the patched module paths */
+  listModules?: boolean;
+}
+
 /**
- * Patched-model evaluation: strided perplexity of the whole text for baseline and patched (same windows), plus the
- * quality metrics of the quant lab (KL, top-1 agreement, verdict, first greedy divergence, per-block residual trace)
- * on the first `qualityTokens` tokens.
+ * Patched-model evaluation on any engine: the baseline (cached on disk by default) and the patched model are scored on
+ * the same strided windows of the whole text, with llama.cpp's --kl-divergence statistics (src/eval/kld.ts); plus the
+ * greedy continuation of both from the first `qualityTokens` tokens, the verdict, and (tfjs) the per-block trace.
+ * @example
+ * const r = await evalPatched(model, text, { select: 'all', quant: 'int8:per-channel', window: 512, qualityTokens: 256, engine: 'native' });
+ * r.kld.mean, r.same_top_p, r.ppl_ratio
  */
-export async function evalPatched(m: LlamaModel, text: string, o: { select: string; quant: string; window: number; stride?: number; maxTokens?: number; qualityTokens: number }) {
+export async function evalPatched(m: LlamaModel, text: string, o: EvalPatchedOptions) {
   const t0 = performance.now();
-  const ids = m.tokenizer!.encode(text);
-  const scored = o.maxTokens !== undefined ? ids.slice(0, o.maxTokens + 1) : ids;
-  const qTokens = ids.slice(0, Math.min(o.qualityTokens, o.window));
-  const pOpts = { window: o.window, stride: o.stride };
-  const base = await perplexity(m, scored, pOpts);
-  const baseline = runBaseline(m, qTokens, { greedyTokens: 16 });
-  const report = patchWithProgress(m, o.select, o.quant);
-  const pat = await perplexity(m, scored, pOpts);
-  const q = compareToBaseline(m, baseline);
+  const { engine, reason } = resolveEngine(o.engine);
+  const ids = scoringIds(m.tokenizer, m.checkpoint.file, text, { maxTokens: o.maxTokens });
+  const window = Math.min(o.window, m.config.maxPositionEmbeddings);
+  const stride = o.stride ?? Math.max(1, Math.floor(window / 2));
+  const qTokens = ids.slice(0, Math.min(o.qualityTokens, window));
+  const greedyN = 16;
+  const cacheDir = o.baseCacheDir === undefined ? defaultBaseCacheDir() : o.baseCacheDir;
+  const trace = o.blockTrace ?? engine === 'tfjs';
+  // baseline: the unpatched model on the same engine
+  const be = await openEngine(m, { engine, modes: o.modes });
+  let baseRun: Awaited<ReturnType<typeof baselineLogits>>;
+  let baseGreedy: number[];
+  const tb = performance.now();
+  try {
+    const bar = progressBar('baseline', ids.length - 1);
+    baseRun = await baselineLogits(be, ids, { window, stride, cacheDir: cacheDir ?? undefined, onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+    baseGreedy = (await generate(be, qTokens, { maxTokens: greedyN, stopIds: [] })).ids;
+  } finally {
+    be.dispose();
+  }
+  const baselineS = (performance.now() - tb) / 1000;
+  const traceBase = trace ? runBaseline(m, qTokens, { greedyTokens: 0 }) : null;
+  // patched: the same engine, the patch's own codes attached
+  const bar = progressBar('patching', m.linears().length);
+  const pe = await openEngine(m, { engine, modes: o.modes, patch: { select: o.select, quant: o.quant, onProgress: (d, t) => bar.update(d, t) } });
+  bar.stop();
+  let s: Awaited<ReturnType<typeof scoreAgainstBaseline>>;
+  let greedy: number[];
+  let info: ReturnType<typeof pe.info>;
+  const report = pe.patchReport!;
+  const tp = performance.now();
+  try {
+    const sbar = progressBar('scoring', ids.length - 1);
+    s = await scoreAgainstBaseline(pe, baseRun.base, (d, t) => sbar.update(d, t));
+    sbar.stop();
+    greedy = (await generate(pe, qTokens, { maxTokens: greedyN, stopIds: [] })).ids;
+    info = pe.info();
+  } finally {
+    pe.dispose();
+  }
+  const patchedS = (performance.now() - tp) / 1000;
+  const blockTrace = traceBase ? compareToBaseline(m, { ...traceBase, greedy: [] }).block_trace : null;
+  const d = greedy.findIndex((t, i) => t !== baseGreedy[i]);
+  const tok = m.tokenizer;
   return {
     model: m.checkpoint.file,
+    engine,
+    engine_reason: reason,
+    engine_weights: info.weights,
+    roundings: info.roundings,
     patch: o.select,
     quant: report.quant,
     patched_modules: report.modules.length,
+    ...(o.listModules ? { patched_module_paths: report.modules.map((x) => x.path) } : {}),
     ratio_vs_fp16: report.ratio,
-    ppl: pat.ppl,
-    ppl_ci95: pat.pplCI95,
-    baseline_ppl: base.ppl,
-    baseline_ppl_ci95: base.pplCI95,
-    ppl_change: pat.ppl / base.ppl - 1,
-    tokens: pat.tokens,
-    window: pat.window,
-    stride: pat.stride,
+    tokens: s.tokens,
+    window,
+    stride,
+    ppl: s.ppl,
+    ppl_ci95: s.ppl_ci95,
+    baseline_ppl: s.baseline_ppl,
+    baseline_ppl_ci95: s.baseline_ppl_ci95,
+    ppl_ratio: s.ppl_ratio,
+    ln_ppl_ratio: s.ln_ppl_ratio,
+    ln_ppl_ratio_stderr: s.ln_ppl_ratio_stderr,
+    ppl_change: s.ppl_ratio - 1,
+    kld: s.kld,
+    same_top_p: s.same_top_p,
+    same_top_p_stderr: s.same_top_p_stderr,
+    mean_dp: s.mean_dp,
+    mean_dp_stderr: s.mean_dp_stderr,
+    rms_dp: s.rms_dp,
+    rms_dp_stderr: s.rms_dp_stderr,
+    nll_correlation: s.nll_correlation,
+    p_correlation: s.p_correlation,
+    base_logits: { storage: baseRun.base.storage, cached: baseRun.cached, file: baseRun.file },
+    kl_mean: s.kld.mean,
+    kl_max: s.kld.max,
+    top1_agreement: s.same_top_p,
+    verdict: verdict({ klMean: s.kld.mean, top1: s.same_top_p, pplRatio: s.ppl_ratio, sameGreedy: d < 0 }),
     quality_tokens: qTokens.length,
-    kl_mean: q.kl_mean,
-    kl_max: q.kl_max,
-    top1_agreement: q.top1_agreement,
-    verdict: q.verdict,
-    first_divergence: q.first_divergence,
-    baseline_output: m.tokenizer!.decode(q.baseline_greedy),
-    output: m.tokenizer!.decode(q.greedy),
-    block_trace: q.block_trace,
+    first_divergence: d < 0 ? null : { index: d, baseline: baseGreedy[d]!, patched: greedy[d]! },
+    baseline_output: tok ? tok.decode(baseGreedy) : baseGreedy.join(' '),
+    output: tok ? tok.decode(greedy) : greedy.join(' '),
+    block_trace: blockTrace,
+    baseline_s: baselineS,
+    patched_s: patchedS,
     time_s: (performance.now() - t0) / 1000,
   };
 }
@@ -78,7 +170,11 @@ export function registerQuantCommands(program: Command): void {
     evalCmd
       .option('--patch <select>', "layers to patch: all | first:N | blocks:a-b | type:q,k,… | re:REGEX | a full module path")
       .option('--quant <spec>', "quantization spec for --patch, e.g. int8:per-channel, int4:group=64, nf4:group=64, fp8")
-      .option('--quality-tokens <n>', 'tokens for KL / top-1 / verdict / block trace (first window)', '256');
+      .option('--quality-tokens <n>', 'prompt tokens of the greedy-continuation check and the block trace (first window)', '256')
+      .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (full, float32); env CODECLLM_BASE_CACHE', '')
+      .option('--no-base-cache', 'recompute the baseline, cache nothing')
+      .option('--block-trace', 'per-block residual trace on the tfjs reference (default on --engine tfjs only)')
+      .option('--list-modules', 'list the patched module paths');
   }
 
   program
