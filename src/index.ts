@@ -49,7 +49,15 @@ export { tokenizerFromGGUF, tokenizerFromHFJson } from './model/tokenizer.js';
 export type { TextTokenizer } from './model/tokenizer.js';
 export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './model/synthetic.js';
 
-// engines
+// engines: the one contract (issue 12) and its three implementations
+export { openEngine, defaultEngine, parseEngineName } from './engine/open.js';
+export type { OpenEngineOptions, OpenedEngine } from './engine/open.js';
+export { ENGINE_NAMES, isEngine } from './engine/engine.js';
+export type { Engine, EngineName, EngineCache, EngineInfo, EngineForwardOptions } from './engine/engine.js';
+export { tfjsEngine } from './engine/tfjs.js';
+export { nativeEngine } from './engine/native.js';
+export { cudaEngine } from './engine/cuda-engine.js';
+export { planPatchedLinears } from './engine/cuda-patches.js';
 export { createCpuEngine, generateNative } from './engine/cpu-native.js';
 export type { CpuEngine, CpuEngineOptions } from './engine/cpu-native.js';
 export { CudaEngine } from './engine/cuda.js';
@@ -61,6 +69,14 @@ export type { StorageMode, GgufBlockType } from './engine/modes.js';
 export { perplexity } from './eval/perplexity.js';
 export type { PerplexityResult, PerplexityOptions } from './eval/perplexity.js';
 export { compareLogits } from './eval/compare.js';
+export { windowPlan, forEachScoredRow } from './eval/windows.js';
+export { QualityAccumulator, meanAndUncertainty, percentileSorted } from './eval/kld.js';
+export type { QualityStats, KldSummary } from './eval/kld.js';
+export { baselineLogits, computeBaseline, saveBaseline, loadBaseline } from './eval/base-logits.js';
+export type { BaseLogits } from './eval/base-logits.js';
+export { scoreAgainstBaseline } from './eval/quality-report.js';
+export { engineSweep } from './eval/engine-sweep.js';
+export type { EngineSweepRow, EngineSweepOptions, EngineSweepConfig } from './eval/engine-sweep.js';
 
 // visualisation and notebooks
 export * from './viz/index.js';

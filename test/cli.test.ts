@@ -96,6 +96,8 @@ test('diagnose --fault finds and names every injected fault', () => {
   }
   const clean = json('diagnose', model, '--patch', 'all', '--quant', 'int8:per-channel');
   assert.equal(clean.first_bad_layer, null);
+  // the engine runs exactly the weights the diagnosis read
+  assert.ok(clean.engine_check.positions > 0 && clean.engine_check.max_abs_diff < 1e-3, JSON.stringify(clean.engine_check));
 });
 
 test('bad input: one line on stderr naming the file and problem, exit status 1', () => {

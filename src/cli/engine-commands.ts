@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import type { LlamaModel } from '../model/llama.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../model/generate.js';
-import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
 import { CudaEngine } from '../engine/cuda.js';
 import { ENGINE_NAMES, type EngineName } from '../engine/engine.js';
 import { defaultEngine, openEngine, parseEngineName } from '../engine/open.js';
@@ -61,18 +60,17 @@ export async function generateOn(m: LlamaModel, engine: EngineName | 'auto', pro
   }
 }
 
-/** Decode/prefill timing of one engine session: ms per decode token (median-free mean over n tokens). */
+/** Decode/prefill timing of one generation on each CPU engine, through the one generation loop (ms per decode token: mean over n tokens). */
 async function cpuBench(m: LlamaModel, prompt: number[], n: number) {
   const rows = [];
   for (const engine of ['tfjs', 'native'] as const) {
-    const r = engine === 'tfjs' ? await generate(m, prompt, { maxTokens: n, stopIds: [] }) : await (async () => {
-      const eng = createCpuEngine(m);
-      try {
-        return await generateNative(eng, prompt, { maxTokens: n, stopIds: [] });
-      } finally {
-        eng.dispose();
-      }
-    })();
+    const e = await openEngine(m, { engine });
+    let r: GenerateResult;
+    try {
+      r = await generate(e, prompt, { maxTokens: n, stopIds: [] });
+    } finally {
+      e.dispose();
+    }
     const dec = r.decodeMs.reduce((a, b) => a + b, 0) / Math.max(1, r.decodeMs.length);
     rows.push({ engine, prefill_tokens_per_s: (1000 * prompt.length) / r.prefillMs, decode_ms_per_token: dec, decode_tokens_per_s: 1000 / dec, ids: r.ids });
   }

@@ -2,7 +2,7 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, runBaseline, compareToBaseline, progressiveSweep, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../quant/index.js';
+import { patch, runBaseline, compareToBaseline, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../quant/index.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { linearPaths } from '../model/names.js';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { openEngine } from '../engine/open.js';
 import type { EngineName } from '../engine/engine.js';
 import { packageRoot } from '../util/paths.js';
 import { resolveEngine } from './engine-commands.js';
+import { engineSweep } from '../eval/engine-sweep.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
 import { loadWithProgress, output, readText, intOpt } from './common.js';
@@ -164,6 +165,29 @@ export async function evalPatched(m: LlamaModel, text: string, o: EvalPatchedOpt
   };
 }
 
+/**
+ * Logits of the model as installed now on `engine` vs the tfjs reference, on the first 32 positions of a fixed token
+ * sequence: the engine runs exactly the weights a diagnosis read (max |Δlogit|; 0 on tfjs itself).
+ * @example
+ * await engineAgreesWithReference(model, 'native') // { engine: 'native', positions: 32, max_abs_diff: 3e-5 }
+ */
+export async function engineAgreesWithReference(m: LlamaModel, engine: EngineName, modes?: string) {
+  const ids = Array.from({ length: Math.min(32, m.config.maxPositionEmbeddings) }, (_, i) => (i * 7919 + 17) % m.config.vocabSize);
+  if (engine === 'tfjs') return { engine, positions: ids.length, max_abs_diff: 0 };
+  const e = await openEngine(m, { engine, modes });
+  try {
+    const got = e.forward(ids);
+    const { logits } = m.forward(ids);
+    const ref = logits.dataSync() as Float32Array;
+    logits.dispose();
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i]! - got[i]!));
+    return { engine, positions: ids.length, max_abs_diff: worst };
+  } finally {
+    e.dispose();
+  }
+}
+
 export function registerQuantCommands(program: Command): void {
   const evalCmd = program.commands.find((c) => c.name() === 'eval');
   if (evalCmd) {
@@ -201,19 +225,32 @@ export function registerQuantCommands(program: Command): void {
     .option('--text <file>', 'evaluation text', 'data/texts/eval.txt')
     .option('--tokens <n>', 'tokens of the text to evaluate on', '128')
     .option('--json', 'JSON output')
+    .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (default none: one baseline per sweep)')
     .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
       const layers = parseLayerList(o.layers as string);
+      const { engine, reason } = resolveEngine(o.engine as string | undefined);
       const m = await loadWithProgress(model);
       try {
         const tokens = evalTokens(m, o.text as string, intOpt('--tokens', o.tokens as string, 2));
+        const total = m.linears().length;
         const bar = progressBar('sweep', layers.length);
         let done = 0;
-        const rows = progressiveSweep(m, { layers, quant: o.quant as string, tokens, onRow: () => bar.update(++done) });
+        const t0 = performance.now();
+        const { rows, baselineCached } = await engineSweep(m, {
+          engine,
+          modes: o.modes as string,
+          ids: tokens,
+          configs: layers.map((n) => ({ select: n === 'all' || n >= total ? 'all' : `first:${n}`, quant: o.quant as string, label: n })),
+          baseCacheDir: (o.baseCache as string | undefined) || undefined,
+          onRow: () => bar.update(++done),
+        });
         bar.stop();
-        output(!!o.json, { model: m.checkpoint.file, quant: o.quant, tokens: tokens.length, rows }, () =>
+        const timeS = (performance.now() - t0) / 1000;
+        output(!!o.json, { model: m.checkpoint.file, engine, engine_reason: reason, quant: o.quant, tokens: tokens.length, baseline_cached: baselineCached, time_s: timeS, rows }, () =>
           [
-            `layers   ratio   ppl (base ${rows[0]?.baseline_ppl.toFixed(2)})   KL        top-1   verdict  output`,
-            ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.kl_mean.toExponential(2)}  ${r.top1_agreement.toFixed(3)}   ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
+            `engine ${engine} (${reason}); ${rows[0]?.tokens ?? 0} tokens scored per row; ${timeS.toFixed(1)} s`,
+            `layers   ratio   ppl (base ${rows[0]?.baseline_ppl.toFixed(2)})   KLD mean ± se          p99       same top  verdict  output`,
+            ...rows.map((r) => `${String(r.layers).padEnd(8)} ${r.ratio.toFixed(2).padStart(5)}  ${r.ppl.toFixed(2).padStart(8)}   ${r.kld.mean.toExponential(2)} ± ${r.kld.stderr.toExponential(1)}  ${r.kld.p99.toExponential(2)}  ${r.same_top_p.toFixed(3)}    ${r.verdict.padEnd(7)}  ${JSON.stringify(r.output)}`),
           ].join('\n'),
         );
       } finally {
@@ -237,8 +274,16 @@ export function registerQuantCommands(program: Command): void {
           patchWithProgress(m, o.patch as string, o.quant as string);
           d = diagnose(m);
         }
-        const res = { model: m.checkpoint.file, fault: o.fault ?? null, first_bad_layer: d.first_bad_layer, cause: d.cause, evidence: d.evidence, bad: d.bad };
-        output(!!o.json, res, () => (d.first_bad_layer ? `first bad layer: ${d.first_bad_layer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound'));
+        // the diagnosis reads the installed weights; the engine check confirms the chosen engine runs exactly them
+        const { engine, reason } = resolveEngine(o.engine as string | undefined);
+        const check = await engineAgreesWithReference(m, engine, o.modes as string);
+        const res = { model: m.checkpoint.file, engine, engine_reason: reason, engine_check: check, fault: o.fault ?? null, first_bad_layer: d.first_bad_layer, cause: d.cause, evidence: d.evidence, bad: d.bad };
+        output(!!o.json, res, () =>
+          [
+            d.first_bad_layer ? `first bad layer: ${d.first_bad_layer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound',
+            `engine ${engine} (${reason}) runs these weights: max |Δlogit| vs the tfjs reference ${check.max_abs_diff.toExponential(2)} over ${check.positions} positions`,
+          ].join('\n'),
+        );
       } finally {
         m.dispose();
       }
