@@ -29,6 +29,9 @@ import { quantizeFast } from '../../src/quant/native.js';
 import { dequantize } from '../../src/quant/quantize.js';
 import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
 import { requireCuda } from '../../src/native.js';
+import { patch, unpatch } from '../../src/quant/patch.js';
+import { tfjsEngine } from '../../src/engine/tfjs.js';
+import { cudaEngine } from '../../src/engine/cuda-engine.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {
@@ -447,6 +450,66 @@ async function runChecks(): Promise<void> {
     } finally {
       eng?.dispose();
     }
+  }
+  // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
+  // model (computed here on the host CPU). int8 mode: schemes the int8 kernel computes exactly keep the patch's own
+  // codes (roundings must be []), every other scheme runs as fp16 of its exact dequantized weights (one stated
+  // rounding per patched linear) — never re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|,
+  // same top-1), on the prompt's last position and 3 greedy steps fed from the reference.
+  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8']) {
+    const label = `patched ${quant} on cuda int8`;
+    try {
+      unpatch(model);
+      patch(model, { select: 'all', quant, attachQuantized: true });
+      const t = tfjsEngine(model);
+      const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
+      try {
+        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+        const roundings = e.info().roundings;
+        const ct = t.newCache();
+        const cg = e.newCache();
+        let feed = ref.prompt;
+        let worst = 0;
+        let maxAbs = 0;
+        let sameTop = true;
+        for (let s = 0; s < 4; s++) {
+          const want = t.forward(feed, ct, { lastOnly: true });
+          const got = e.forward(feed, cg, { lastOnly: true });
+          const c = compareLogits(got, want);
+          worst = Math.max(worst, c.worstRatio);
+          maxAbs = Math.max(maxAbs, c.maxAbs);
+          if (c.argGot !== c.argWant) sameTop = false;
+          feed = [c.argWant];
+        }
+        const roundingsOk = exactKernel ? roundings.length === 0 : roundings.length === model.linears().length && roundings.every((r) => r.includes('rounded to fp16'));
+        rows.push({
+          check: label,
+          detail: `${roundings.length} stated roundings${roundings[0] ? ` (e.g. ${roundings[0]})` : ''}`,
+          value: `max |Δ| ${maxAbs.toExponential(2)}, worst Δ/tol ${worst.toFixed(2)}, same top-1 ${sameTop}`,
+          tol: `5e-2 + 1e-2·|ref|, top-1 equal; roundings ${exactKernel ? 'none (own codes)' : 'fp16 stated'}`,
+          pass: worst <= 1 && sameTop && roundingsOk,
+        });
+      } finally {
+        e.dispose();
+        t.dispose();
+      }
+    } catch (x) {
+      rows.push({ check: label, detail: 'threw', value: `${(x as { code?: string }).code ?? ''} ${(x as Error).message}`, tol: '', pass: false });
+    }
+  }
+  unpatch(model);
+  // a custom forward is refused before any device allocation
+  {
+    const l = model.linear('model.layers.2.mlp.up_proj');
+    l.forward = (x) => x;
+    let code = 'none';
+    try {
+      CudaEngine.fromModel(model, { modes: 'fp16' }).dispose();
+    } catch (x) {
+      code = (x as { code?: string }).code ?? 'none';
+    }
+    delete l.forward;
+    rows.push({ check: 'custom forward refused', detail: 'model.layers.2.mlp.up_proj.forward set', value: code, tol: 'E_ENGINE', pass: code === 'E_ENGINE' });
   }
   model.dispose();
 
