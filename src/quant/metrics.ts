@@ -21,7 +21,7 @@
  * s_min the dtype's smallest positive value (fp16: 2^-25 for int codes).
  */
 import { E4M3, NF4, NF4_MID, SCALE_CODECS, scaleUlp } from './numerics.js';
-import { type QuantizedTensor, dequantize, groupOfWeight, scaleBits, scaleValues, storedByte } from './quantize.js';
+import { type QuantizedTensor, dequantize, groupIndexer, groupOfWeight, scaleBits, scaleValues, storedByte, storedByteReader } from './quantize.js';
 import { FORMAT_INFO } from './spec.js';
 
 /** Error of an approximation w' of w. */
@@ -192,13 +192,13 @@ export function checkBound(
   q: QuantizedTensor,
   original: Float32Array,
   dequantized?: Float32Array,
-  opts: { consistency?: boolean } = {},
+  opts: { consistency?: boolean; /** dequantize(q), when the caller has it already */ reference?: Float32Array } = {},
 ): BoundCheck {
   const consistency = opts.consistency ?? true;
   const [rows, cols] = q.shape;
   if (original.length !== rows * cols)
     throw new RangeError(`checkBound: original has ${original.length} weights, q is [${rows}, ${cols}]`);
-  const dq = dequantize(q);
+  const dq = opts.reference && opts.reference.length === rows * cols ? opts.reference : dequantize(q);
   if (dequantized && dequantized.length !== dq.length) throw new RangeError('checkBound: dequantized length differs');
   const s = scaleValues(q);
   const bits = scaleBits(q);
@@ -218,11 +218,13 @@ export function checkBound(
   let violations = 0;
   let maxRatio = 0;
   const first: BoundViolation[] = [];
+  const groupOf = groupIndexer(q);
+  const byte = storedByteReader(q);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOfWeight(q, r, c);
-      const u = storedByte(q, i);
+      const g = groupOf(r, c);
+      const u = byte(i);
       const w2 = dequantized ? dequantized[i]! : dq[i]!;
       let bound = s[g]! * half[u]! + Math.abs(w2) * 2 ** -23;
       if (s[g] === 0) bound = zeroBound;

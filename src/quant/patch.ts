@@ -156,7 +156,8 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
     const source = fault === 'wrong-layer' ? wrongLayerSource(m.path, allPaths) : m.path;
     const w = model.originalWeight(source);
     const q = useNative ? quantizeNative(w, shape, spec) : quantize(w, shape, spec);
-    let installed = dequantize(q);
+    const dq = dequantize(q);
+    let installed = dq;
     const hit = fault !== null && (fault === 'wrong-layer' ? source !== m.path : m.path === target);
     if (hit) {
       if (fault === 'scale-axis') installed = dequantizeScaleAxis(q);
@@ -176,7 +177,7 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
     const original = source === m.path ? w : model.originalWeight(m.path);
     let chk: BoundCheck | null = null;
     if (verify !== 'off') {
-      chk = checkBound(q, original, model.getWeight(m.path));
+      chk = checkBound(q, original, model.getWeight(m.path), { reference: dq });
       if (!chk.ok) {
         failed.push(m.path);
         if (verify === 'throw') {

@@ -331,15 +331,44 @@ export function dequantize(q: QuantizedTensor): Float32Array {
   const zv = zeroValues(q);
   const vt = valueTable(q.spec); // value of each stored byte / nibble (sym); asym ints use code - z
   const out = new Float32Array(rows * cols);
+  const groupOf = groupIndexer(q);
+  const byte = storedByteReader(q);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOfWeight(q, r, c);
-      const u = storedByte(q, i);
+      const g = groupOf(r, c);
+      const u = byte(i);
       out[i] = Math.fround((vt ? vt[u]! : u - zv[g]!) * sv[g]!);
     }
   }
   return out;
+}
+
+/** groupOfWeight(q, r, c) specialized to q's granularity (the same value; hoisted out of per-weight loops). */
+export function groupIndexer(q: QuantizedTensor): (r: number, c: number) => number {
+  switch (q.spec.granularity) {
+    case 'per-tensor':
+      return () => 0;
+    case 'per-channel':
+      return (r) => r;
+    case 'per-input-channel':
+      return (_r, c) => c;
+    case 'group': {
+      const gs = q.spec.groupSize;
+      const perRow = Math.ceil(q.shape[1] / gs);
+      return (r, c) => r * perRow + Math.floor(c / gs);
+    }
+  }
+}
+
+/** storedByte(q, i) specialized to q's code width (the same value). */
+export function storedByteReader(q: QuantizedTensor): (i: number) => number {
+  const codes = q.codes;
+  if (FORMAT_INFO[q.spec.format].codeBits === 8) return (i) => codes[i]! & 0xff;
+  return (i) => {
+    const b = codes[i >> 1]!;
+    return i & 1 ? b >> 4 : b & 15;
+  };
 }
 
 /**
