@@ -88,6 +88,16 @@ test('sweep --json has one row per layer count with the seed table fields', () =
   assert.ok(s.rows[0].kl_mean <= s.rows[2].kl_mean);
 });
 
+test('select resolves A&B and A+B, counts and lists the modules; an empty selection is one E_PATCH line', () => {
+  const s = json('select', model, 'blocks:1-2&type:gate,up,down+lm_head');
+  assert.equal(s.count, 7);
+  assert.deepEqual(s.byKind, { gate: 2, up: 2, down: 2, lm_head: 1 });
+  assert.equal(s.paths.at(-1), 'lm_head');
+  const r = cli('select', model, 'blocks:0&type:lm_head');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "codecllm: selection 'blocks:0&type:lm_head' matches no linear layer [E_PATCH]\n");
+});
+
 test('diagnose --fault finds and names every injected fault', () => {
   for (const fault of ['scale-axis', 'scale-fp16-underflow', 'uint8-as-int8', 'transposed', 'stale-buffer', 'wrong-layer']) {
     const d = json('diagnose', model, '--fault', fault);
@@ -116,10 +126,13 @@ test('bad input: one line on stderr naming the file and problem, exit status 1',
   assert.equal(r.stderr, 'codecllm: invalid --patch/--quant: give both (e.g. --patch all --quant int8:per-channel) [E_ARG]\n');
 });
 
-test('generate --engine native gives the tfjs reference tokens; bench --device cpu reports both engines', () => {
+test('generate on the default engine (native here) gives the tfjs reference tokens; bench --device cpu reports both engines', () => {
   const a = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6');
-  const b = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6', '--engine', 'native');
-  assert.equal(b.engine, 'native');
+  const b = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6', '--engine', 'tfjs');
+  assert.equal(b.engine, 'tfjs');
+  // the default is the fastest engine available, and the output says which and why
+  assert.ok(['native', 'cuda'].includes(a.engine), a.engine);
+  assert.match(a.engine_reason, /^auto: /);
   assert.deepEqual(b.tokens, a.tokens);
   const bench = json('bench', model, '--device', 'cpu', '--prompt-tokens', '8', '--tokens', '4');
   assert.deepEqual(bench.rows.map((r: { engine: string }) => r.engine), ['tfjs', 'native']);
