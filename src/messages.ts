@@ -97,6 +97,8 @@ export const msg = {
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
     `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,
+  cllmNeedsContainerOpener: (p: string) =>
+    `${p}: a .cllm container; open it with openAnyCheckpoint() or load() (src/container/compress-model.ts, src/load.ts)`,
   unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or 'default')`,
   defaultModelMissing: (p: string) =>
     `default model not found at ${p}: run 'make setup' (or 'bash scripts/fetch-default-model.sh') to fetch SmolLM2-135M-Instruct`,

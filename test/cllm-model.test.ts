@@ -12,14 +12,14 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { LlamaModel } from '../src/model/llama.js';
+import { load } from '../src/load.js';
 import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
 import { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel, hfConfigJson } from '../src/model/synthetic.js';
-import { compressModel, decompressToHF, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/codec/compress-model.js';
-import { CLLM_CODECS, cllmFromBuffer, openCllm, writeCllm } from '../src/formats/cllm.js';
+import { compressModel, decompressToHF, openAnyCheckpoint, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/container/compress-model.js';
+import { CLLM_CODECS, cllmFromBuffer, openCllm, writeCllm } from '../src/container/cllm.js';
 import { CodecLLMError } from '../src/messages.js';
 import { quantize, dequantize } from '../src/quant/quantize.js';
-import type { TensorSource } from '../src/tensors/tensor.js';
+import type { TensorSource } from '../src/formats/tensor.js';
 import type { GGUFType } from '../src/formats/gguf.js';
 import { throwsExact } from './cllm-helpers.js';
 
@@ -66,7 +66,7 @@ function quantizedView(ck: Checkpoint, spec: string): Checkpoint {
 }
 
 async function logits(src: string | Checkpoint): Promise<Float32Array> {
-  const m = await LlamaModel.load(src);
+  const m = await load(src);
   try {
     const { logits } = m.forward(ids);
     const v = logits.dataSync() as Float32Array;
@@ -127,7 +127,9 @@ test('config and tokenizer travel in the manifest', () => {
   const f = path.join(tmp, 'tok.cllm');
   compressModel(ggufFile, f, { quant: 'none', codec: 'lz4' });
   const src = openCheckpoint(ggufFile);
-  const ck = openCheckpoint(f); // through the registered opener
+  // no import side effect: the model layer refuses a .cllm with a pointer, the container's opener opens it
+  throwsExact(() => openCheckpoint(f), 'E_FORMAT', `${f}: a .cllm container; open it with openAnyCheckpoint() or load() (src/container/compress-model.ts, src/load.ts)`);
+  const ck = openAnyCheckpoint(f);
   try {
     assert.equal(ck.format, 'cllm');
     assert.deepEqual(ck.config, src.config);
@@ -160,13 +162,13 @@ test('bad options: exact messages', () => {
   const bare = path.join(tmp, 'bare.cllm');
   writeCllm(bare, [{ name: 'w', shape: [4], storage: 'f32', data: new Uint8Array(16), codec: 'zstd' }]);
   assert.equal(verifyCllm(bare).ok, true);
-  throwsExact(() => openCheckpoint(bare), 'E_CONFIG', `${bare}: the container carries no model config (not loadable as a model)`);
+  throwsExact(() => openAnyCheckpoint(bare), 'E_CONFIG', `${bare}: the container carries no model config (not loadable as a model)`);
   // a model container missing a tensor the config implies
   const partial = path.join(tmp, 'partial.cllm');
   const src = openCheckpoint(hfDir);
   writeCllm(partial, src.weights.list().filter((t) => t.name !== 'model.norm.weight').map((t) => ({ name: t.name, shape: t.shape, storage: t.dtype, data: src.weights.readRaw(t.name), codec: 'lz4' as const })), { config: hfConfigJson(cfg) });
   src.close();
-  throwsExact(() => openCheckpoint(partial), 'E_SHAPE', `${partial}: tensor 'model.norm.weight' not found`);
+  throwsExact(() => openAnyCheckpoint(partial), 'E_SHAPE', `${partial}: tensor 'model.norm.weight' not found`);
 });
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {

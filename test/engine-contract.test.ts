@@ -22,11 +22,11 @@ import { planPatchedLinears } from '../src/engine/cuda-patches.js';
 import { parseModeSpec, resolveModes } from '../src/engine/modes.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
-import { patch, unpatch } from '../src/quant/patch.js';
+import { patch, unpatch } from '../src/lab/patch.js';
 import { formatSpec, toSpec } from '../src/quant/spec.js';
-import { cudaAvailable } from '../src/codec/device.js';
+import { cudaAvailable } from '../src/native/device.js';
 import { isCodecError } from '../src/messages.js';
-import { nativeInfo } from '../src/native.js';
+import { nativeInfo } from '../src/native/addon.js';
 import type { LlamaConfig } from '../src/model/config.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-contract-'));

@@ -17,7 +17,7 @@ import { perplexity } from '../src/eval/perplexity.js';
 import { tfjsEngine } from '../src/engine/tfjs.js';
 import { normalRng, syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
 import { LlamaModel } from '../src/model/llama.js';
-import { patch } from '../src/quant/patch.js';
+import { patch } from '../src/lab/patch.js';
 import { isCodecError } from '../src/messages.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-kld-'));

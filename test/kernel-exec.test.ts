@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { installKernel } from '../src/kernel/install.js';
+import { installKernel } from '../src/jupyter/install.js';
 import { msg } from '../src/messages.js';
 import { buildShimPackage, pythonWithNbclient } from './kernel-helpers.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { installKernel, jupyterUserDataDir, KERNEL_DISPLAY_NAME, registerKernelCommand } from '../src/kernel/install.js';
+import { installKernel, jupyterUserDataDir, KERNEL_DISPLAY_NAME, registerKernelCommand } from '../src/jupyter/install.js';
 import { CodecLLMError, msg } from '../src/messages.js';
 import { pythonWithNbclient, REPO } from './kernel-helpers.js';
 

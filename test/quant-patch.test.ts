@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { isCodecError } from '../src/messages.js';
 import { linearPaths } from '../src/model/names.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
-import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/quant/faults.js';
-import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/quant/patch.js';
+import { diagnose, diagnoseFault } from '../src/lab/diagnose.js';
+import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/lab/faults.js';
+import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/lab/patch.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
+import { parseModeSpec, resolveModes } from '../src/engine/modes.js';
 import { makeWeights } from './quant-helpers.js';
 
 /** An in-memory model with the LlamaModel linear API: 4 blocks of hidden 64, intermediate 128, vocab 256. */
@@ -78,6 +79,30 @@ test('patch installs each module its own dequantized weight, verified; unpatch r
   assert.equal(r2.modules.length, 5);
   assert.equal(m.mods.filter((x) => x.patch !== null).length, 5);
   assert.throws(() => patch(m, { select: 'q_proj', quant: 'int8' }), (e: unknown) => isCodecError(e, 'E_PATCH'));
+});
+
+test('patch.mode reaches the GPU engine: a per-layer storage mode overrides the mode spec; unknown modes are refused', () => {
+  const m = new FakeModel();
+  const cfg = tinyConfig({ numLayers: 4 });
+  patch(m, { select: 'blocks:1-2', quant: 'int8:per-channel', mode: 'int8' });
+  patch(m, { select: 'lm_head', quant: 'int8:per-channel', mode: 'fp16' });
+  const modeOf = (p: string) => m.mods.find((x) => x.path === p)!.patch?.mode;
+  // what CudaEngine.fromModel does with the model's patch.mode
+  const plan = resolveModes(parseModeSpec('cached'), cfg, (p) => {
+    const v = modeOf(p);
+    return typeof v === 'string' ? v : undefined;
+  });
+  const paths = linearPaths(cfg).map((x) => x.path);
+  const want = paths.map((p) => (p === 'lm_head' ? 'fp16' : /layers\.[12]\./.test(p) ? 'int8' : 'cached'));
+  assert.deepEqual(plan.modes, want);
+  // the default stays the reference's dequantized weights, which no engine mode overrides
+  patch(m, { select: 'blocks:0', quant: 'int8:per-channel' });
+  assert.equal(modeOf('model.layers.0.mlp.up_proj'), 'dequantized');
+  assert.throws(
+    () => patch(m, { select: 'blocks:3', quant: 'int8:per-channel', mode: 'int9' as never }),
+    (e: unknown) => isCodecError(e) && e.code === 'E_ARG' && e.message.includes("'int9' (expected dequantized, fp16, int8,"),
+  );
+  assert.equal(modeOf('model.layers.3.mlp.up_proj'), undefined, 'a refused mode patches nothing');
 });
 
 test('verification: a fault makes patch() throw E_PATCH naming the module (verify: throw)', () => {

@@ -10,11 +10,11 @@ import { test } from 'node:test';
 import { tf } from '../src/model/backend.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
-import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
-import { patch, unpatch } from '../src/quant/patch.js';
-import { VERDICT_THRESHOLDS, compareToBaseline, perplexityFromLogits, runBaseline, verdict } from '../src/quant/quality.js';
+import { diagnose, diagnoseFault } from '../src/lab/diagnose.js';
+import { patch, unpatch } from '../src/lab/patch.js';
+import { VERDICT_THRESHOLDS, compareToBaseline, perplexityFromLogits, runBaseline, verdict } from '../src/eval/quality.js';
 import { isCodecError } from '../src/messages.js';
-import { parseLayerList, progressiveSweep, toTable } from '../src/quant/sweep.js';
+import { parseLayerList, progressiveSweep, toTable } from '../src/lab/sweep.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-quant-'));
 const cfg = tinyConfig({ numLayers: 3 });

@@ -13,7 +13,7 @@ import { openEngine } from '../../src/engine/open.js';
 import type { EngineName } from '../../src/engine/engine.js';
 import { computeBaseline } from '../../src/eval/base-logits.js';
 import { scoreAgainstBaseline } from '../../src/eval/quality-report.js';
-import { patch, unpatch } from '../../src/quant/patch.js';
+import { patch, unpatch } from '../../src/lab/patch.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {

@@ -10,8 +10,8 @@
  */
 import type { Command } from 'commander';
 import { err, msg } from '../messages.js';
-import { compressModel, decompressToHF, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../codec/compress-model.js';
-import { CLLM_CODECS, type CllmCodec } from '../formats/cllm.js';
+import { compressModel, decompressToHF, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../container/compress-model.js';
+import { CLLM_CODECS, type CllmCodec } from '../container/cllm.js';
 import { TRANSFORMS, type Transform } from '../codec/transforms.js';
 import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { output, intOpt } from './common.js';

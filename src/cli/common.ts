@@ -1,13 +1,14 @@
 /** Helpers shared by CLI commands: loading a model with a progress bar, printing human or JSON output. */
 import fs from 'node:fs';
-import { LlamaModel } from '../model/llama.js';
+import type { LlamaModel } from '../model/llama.js';
+import { load } from '../load.js';
 import { progressBar } from './progress.js';
 import { err, msg } from '../messages.js';
 
 export async function loadWithProgress(path: string, backend?: 'wasm' | 'cpu'): Promise<LlamaModel> {
   const bar = progressBar('loading', 1);
   try {
-    return await LlamaModel.load(path, { backend, onProgress: (d, t) => bar.update(d, t) });
+    return await load(path, { backend, onProgress: (d, t) => bar.update(d, t) });
   } finally {
     bar.stop();
   }

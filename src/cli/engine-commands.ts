@@ -10,7 +10,7 @@ import { CudaEngine } from '../engine/cuda.js';
 import { ENGINE_NAMES, type EngineName } from '../engine/engine.js';
 import { defaultEngine, openEngine, parseEngineName } from '../engine/open.js';
 import { STORAGE_MODES } from '../engine/modes.js';
-import { copyBandwidth } from '../codec/device.js';
+import { copyBandwidth } from '../native/device.js';
 import { CodecLLMError, err, msg } from '../messages.js';
 import { loadWithProgress, output, intOpt } from './common.js';
 

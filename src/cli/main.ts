@@ -7,7 +7,7 @@ import { registerModelCommands } from './model-commands.js';
 import { registerCodecCommands } from './codec-commands.js';
 import { registerQuantCommands } from './quant-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
-import { registerKernelCommand } from '../kernel/install.js';
+import { registerKernelCommand } from '../jupyter/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { isCodecError } from '../messages.js';
 

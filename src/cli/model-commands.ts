@@ -1,6 +1,6 @@
 /** `codecllm info | generate | eval`: the foundation commands. */
 import type { Command } from 'commander';
-import { openCheckpoint } from '../model/checkpoint.js';
+import { openAnyCheckpoint } from '../container/compress-model.js';
 import { paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
 import { generate } from '../model/generate.js';
@@ -15,7 +15,7 @@ import { err, msg } from '../messages.js';
 
 /** Facts about a checkpoint without loading its weights. */
 export function modelInfo(path: string) {
-  const ck = openCheckpoint(path);
+  const ck = openAnyCheckpoint(path);
   try {
     const c = ck.config;
     const dtypes: Record<string, number> = {};

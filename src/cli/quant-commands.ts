@@ -2,14 +2,14 @@
  * `codecllm eval --patch --quant`, `codecllm sweep`, `codecllm diagnose`: the quantization lab on the command line.
  */
 import type { Command } from 'commander';
-import { patch, runBaseline, compareToBaseline, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../quant/index.js';
+import { patch, parseLayerList, diagnose, diagnoseFault, toFault, selectionSummary, type Diagnosis } from '../lab/index.js';
+import { runBaseline, compareToBaseline, verdict } from '../eval/quality.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { linearPaths } from '../model/names.js';
 import path from 'node:path';
 import { scoringIds } from '../eval/perplexity.js';
 import { baselineLogits } from '../eval/base-logits.js';
 import { scoreAgainstBaseline } from '../eval/quality-report.js';
-import { verdict } from '../quant/quality.js';
 import { generate } from '../model/generate.js';
 import { openEngine } from '../engine/open.js';
 import type { EngineName } from '../engine/engine.js';

@@ -24,12 +24,13 @@
  */
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
-import { callNative, requireNative } from '../native.js';
+import { callNative, requireNative } from '../native/addon.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
 import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { engineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
+import { weightTypeId } from '../formats/dtypes.js';
 import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -115,7 +116,8 @@ interface CpuEngineAddon {
     slot: number,
     data: Float32Array,
     raw: Uint8Array | null,
-    rawType: string | null,
+    /** weight type id of raw (dtypes.ts weightTypeId; native common/weight_types.h), null when raw is null */
+    rawType: number | null,
     storage: WeightStorage,
     scale?: Float32Array,
     zero?: Uint8Array | null,
@@ -188,17 +190,17 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   const ck = model.checkpoint;
 
   /** the checkpoint's raw GGML blocks of a tensor, when it is stored that way and storage is 'auto' */
-  const rawOf = (name: string): { raw: Uint8Array | null; type: string | null } => {
+  const rawOf = (name: string): { raw: Uint8Array | null; type: number | null } => {
     const b = storage === 'auto' ? ggmlBlocks(ck, name) : null;
-    return b ? { raw: b.raw, type: b.type } : { raw: null, type: null };
+    return b ? { raw: b.raw, type: weightTypeId(b.type) } : { raw: null, type: null };
   };
   const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
 
-  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }, q?: QuantizedTensor): string => {
+  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: number | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
     const i8 = storage === 'auto' && q ? int8Form(q, l.outFeatures, l.inFeatures) : null;
     const f = i8
-      ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, i8.type, storage, i8.scale, i8.zero, i8.group))
+      ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, weightTypeId(i8.type), storage, i8.scale, i8.zero, i8.group))
       : call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
     formats.set(l.path, f);
     return f;
@@ -347,7 +349,7 @@ function int8Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint
   return { codes, type: 'i8_channel', scale, zero, group: 0 };
 }
 
-function spread(r: { raw: Uint8Array | null; type: string | null }): [Uint8Array | null, string | null] {
+function spread(r: { raw: Uint8Array | null; type: number | null }): [Uint8Array | null, number | null] {
   return [r.raw, r.type];
 }
 

@@ -22,9 +22,9 @@
  */
 import { err, msg } from '../messages.js';
 import { LlamaModel } from '../model/llama.js';
-import { patch as applyPatch, type PatchOptions, type PatchReport } from '../quant/patch.js';
-import { cudaAvailable } from '../codec/device.js';
-import { loadNative } from '../native.js';
+import { patch as applyPatch, type PatchOptions, type PatchReport } from '../lab/patch.js';
+import { cudaAvailable } from '../native/device.js';
+import { loadNative } from '../native/addon.js';
 import { ENGINE_NAMES, type Engine, type EngineName } from './engine.js';
 import { tfjsEngine } from './tfjs.js';
 import { nativeEngine } from './native.js';

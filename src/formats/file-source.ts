@@ -7,7 +7,7 @@ import { err, msg } from '../messages.js';
 import { DTYPES, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from './dtypes.js';
 import { dequantizeBlocks } from './ggml-blocks.js';
 import { printable, type ByteSource } from './binary.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import type { TensorInfo, TensorSource } from './tensor.js';
 
 /** Stored bytes of `dtype` as float32 (elements = bytes / blockBytes × blockElems). */
 export function decodeStoredF32(dtype: StorageDType, raw: Uint8Array): Float32Array {

@@ -17,7 +17,12 @@ const LAYOUTS: Record<GGMLBlockDType, { elems: number; fields: [string, number][
   q8_0: { elems: 32, fields: [['d:f16', 2], ['qs:i8[32]', 32]] },
   q4_0: { elems: 32, fields: [['d:f16', 2], ['qs:u8[16]', 16]] },
   q4_1: { elems: 32, fields: [['d:f16', 2], ['m:f16', 2], ['qs:u8[16]', 16]] },
+  q5_0: { elems: 32, fields: [['d:f16', 2], ['qh:u8[4]', 4], ['qs:u8[16]', 16]] },
+  q5_1: { elems: 32, fields: [['d:f16', 2], ['m:f16', 2], ['qh:u8[4]', 4], ['qs:u8[16]', 16]] },
+  q2_k: { elems: QK_K, fields: [['scales:u8[16]', QK_K / 16], ['qs:u8[64]', QK_K / 4], ['d:f16', 2], ['dmin:f16', 2]] },
+  q3_k: { elems: QK_K, fields: [['hmask:u8[32]', QK_K / 8], ['qs:u8[64]', QK_K / 4], ['scales:u8[12]', 12], ['d:f16', 2]] },
   q4_k: { elems: QK_K, fields: [['d:f16', 2], ['dmin:f16', 2], ['scales:u8[12]', 12], ['qs:u8[128]', QK_K / 2]] },
+  q5_k: { elems: QK_K, fields: [['d:f16', 2], ['dmin:f16', 2], ['scales:u8[12]', 12], ['qh:u8[32]', QK_K / 8], ['qs:u8[128]', QK_K / 2]] },
   q6_k: { elems: QK_K, fields: [['ql:u8[128]', QK_K / 2], ['qh:u8[64]', QK_K / 4], ['scales:i8[16]', QK_K / 16], ['d:f16', 2]] },
 };
 for (const [dt, l] of Object.entries(LAYOUTS) as [GGMLBlockDType, (typeof LAYOUTS)[GGMLBlockDType]][]) {
@@ -126,6 +131,8 @@ export function dequantizeBlocks(dt: GGMLBlockDType, bytes: Uint8Array, n: numbe
         }
       }
       break;
+    default: // a dtype of the table without a TS dequantizer yet (q5_0, q5_1, q2_k, q3_k, q5_k): never zeros
+      throw err('E_DTYPE', msg.badArg('dtype', `no TypeScript dequantizer for ${dt} yet (the native one: dequantBlocks)`));
   }
   return y;
 }

@@ -15,7 +15,7 @@
  */
 import { err, msg } from '../messages.js';
 import { DTYPES, type StorageDType } from './dtypes.js';
-import type { TensorInfo } from '../tensors/tensor.js';
+import type { TensorInfo } from './tensor.js';
 import { IndexedFileSource } from './file-source.js';
 import {
   BinaryReader, ByteWriter, alignUp, bufferSource, openFileSource, parseWithGrowingPrefix, printable, safeAdd, safeMul, toSafe,

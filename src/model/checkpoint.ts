@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg, isCodecError } from '../messages.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import type { TensorInfo, TensorSource } from '../formats/tensor.js';
 import { openGGUF, type GGUFFile } from '../formats/gguf.js';
 import { openSafetensors, openShardedSafetensors } from '../formats/safetensors.js';
 import { configFromGGUF, configFromHF, type LlamaConfig } from './config.js';
@@ -58,26 +58,15 @@ export function resolveModelPath(p: string): string {
   return f;
 }
 
-/** Openers for further container formats (the .cllm container registers itself here). */
-const extraOpeners: { test: (p: string) => boolean; open: (p: string) => Checkpoint }[] = [];
 /**
- * Register an opener for another checkpoint format (used by the codec lab's .cllm container).
- * @example
- * registerCheckpointOpener((p) => p.endsWith('.cllm'), openCllmCheckpoint);
- */
-export function registerCheckpointOpener(test: (p: string) => boolean, open: (p: string) => Checkpoint): void {
-  extraOpeners.push({ test, open });
-}
-
-/**
- * Open a checkpoint lazily.
+ * Open a Hugging Face folder or a GGUF file lazily ('default' resolved). A .cllm container is refused with a pointer:
+ * it lives a layer above (src/container/), opened explicitly by `openAnyCheckpoint()` / `load()`.
  * @example
  * const ck = openCheckpoint('default');
  * console.log(ck.config.numLayers, ck.weights.info('model.layers.0.self_attn.q_proj.weight').shape);
  */
 export function openCheckpoint(p: string): Checkpoint {
   const file = resolveModelPath(p);
-  for (const o of extraOpeners) if (o.test(file)) return o.open(file);
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -85,6 +74,7 @@ export function openCheckpoint(p: string): Checkpoint {
     throw err('E_IO', msg.fileNotFound(file));
   }
   if (st.isDirectory()) return openHF(file);
+  if (file.endsWith('.cllm')) throw err('E_FORMAT', msg.cllmNeedsContainerOpener(file));
   if (file.endsWith('.gguf')) return openGGUFCheckpoint(file);
   // sniff the magic
   const fd = fs.openSync(file, 'r');
@@ -95,6 +85,7 @@ export function openCheckpoint(p: string): Checkpoint {
     fs.closeSync(fd);
   }
   if (b.toString('latin1') === 'GGUF') return openGGUFCheckpoint(file);
+  if (b.toString('latin1') === 'CLLM') throw err('E_FORMAT', msg.cllmNeedsContainerOpener(file));
   throw err('E_FORMAT', msg.unknownModelPath(file));
 }
 

@@ -128,7 +128,8 @@ export class LlamaModel {
   }
 
   /**
-   * Load a model from a checkpoint path ('default', a .gguf, an HF folder, a .cllm) or an open Checkpoint.
+   * Load a model from a checkpoint path ('default', a .gguf, an HF folder) or an open Checkpoint (a .cllm: pass
+   * `openAnyCheckpoint(path)`, or use `load()` from src/load.ts, which opens every format).
    * @example
    * const m = await LlamaModel.load('default');
    * const { logits } = m.forward([1, 2, 3]); logits.dispose();

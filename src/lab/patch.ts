@@ -29,11 +29,27 @@ import {
   transposedFault,
   wrongLayerSource,
 } from './faults.js';
-import { type BoundCheck, type ErrorStats, checkBound, errorStats } from './metrics.js';
-import { nativeQuantAvailable, nativeSupports, quantizeNative } from './native.js';
-import { type QuantStats, type QuantizedTensor, dequantize, quantize } from './quantize.js';
+import { type BoundCheck, type ErrorStats, checkBound, errorStats } from '../quant/metrics.js';
+import { nativeQuantAvailable, nativeSupports, quantizeNative } from '../quant/native.js';
+import { type QuantStats, type QuantizedTensor, dequantize, quantize } from '../quant/quantize.js';
 import { type ModuleRef, resolveSelection } from './select.js';
-import { type QuantSpec, formatSpec, quantSizes, toSpec } from './spec.js';
+import { type QuantSpec, formatSpec, quantSizes, toSpec } from '../quant/spec.js';
+import { STORAGE_MODES, type StorageMode } from '../engine/modes.js';
+
+/** patch()'s `mode`: the reference's dequantized weights, or a GPU engine storage mode for the patched layers. */
+export type PatchMode = 'dequantized' | StorageMode;
+/** Every accepted `mode`, 'dequantized' first. */
+export const PATCH_MODES: readonly PatchMode[] = ['dequantized', ...STORAGE_MODES];
+
+/**
+ * Check a patch mode; throws E_ARG naming the accepted ones.
+ * @example
+ * toPatchMode('int8'); // 'int8'
+ */
+export function toPatchMode(mode: string): PatchMode {
+  if (!(PATCH_MODES as readonly string[]).includes(mode)) throw err('E_ARG', msg.badArg('mode', `'${mode}' (expected ${PATCH_MODES.join(', ')})`));
+  return mode as PatchMode;
+}
 
 /** What patch() records on a module (LlamaModel's PatchInfo). */
 export interface PatchInfo {
@@ -68,8 +84,12 @@ export interface PatchOptions {
   quant: string | QuantSpec;
   /** Lossless codec on top of the codes (not yet: E_PATCH). */
   codec?: string;
-  /** 'dequantized' (default): the CPU reference computes with float32 dequantized weights. */
-  mode?: 'dequantized';
+  /**
+   * 'dequantized' (default): every engine computes with the float32 dequantized weights. A GPU storage mode
+   * (engine/modes.ts STORAGE_MODES: fp16, int8, decode-per-forward, cached, fused, gguf) is the per-layer override
+   * the CUDA engine honours over its mode spec; the CPU reference still computes with the dequantized weights.
+   */
+  mode?: PatchMode;
   /** 'throw' (default without fault), 'report' (default with fault), 'off'. */
   verify?: 'throw' | 'report' | 'off';
   fault?: FaultName | string;
@@ -137,6 +157,7 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
   const specText = formatSpec(spec);
   if (opts.codec !== undefined) throw err('E_PATCH', msg.patchCodecUnsupported(opts.codec));
   const fault = opts.fault === undefined ? null : toFault(opts.fault);
+  const mode = toPatchMode(opts.mode ?? 'dequantized');
   const verify = opts.verify ?? (fault ? 'report' : 'throw');
   const all = model.linears();
   const selected = resolveSelection(all, opts.select);
@@ -168,7 +189,7 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
     }
     const info: PatchInfo = {
       quant: specText,
-      mode: opts.mode ?? 'dequantized',
+      mode,
       ...(hit ? { fault } : {}),
       ...(opts.attachQuantized && !hit ? { quantized: q } : {}),
     };

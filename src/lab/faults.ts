@@ -18,8 +18,9 @@
  */
 import { err, msg } from '../messages.js';
 import { f16ToF32, f32ToF16 } from '../formats/dtypes.js';
-import { type QuantizedTensor, codeValue, groupOfWeight, quantize, scaleValues, storedCode, zeroAt } from './quantize.js';
-import { type QuantSpec, formatSpec } from './spec.js';
+import { type QuantizedTensor, quantize, scaleValues, storedByte, zeroAt } from '../quant/quantize.js';
+import { planOf } from '../quant/plan.js';
+import { type QuantSpec, formatSpec } from '../quant/spec.js';
 
 /** Fault names. Append-only. */
 export const FAULTS = ['scale-axis', 'scale-fp16-underflow', 'uint8-as-int8', 'transposed', 'stale-buffer', 'wrong-layer'] as const;
@@ -42,13 +43,13 @@ export function dequantizeScaleAxis(q: QuantizedTensor): Float32Array {
   if (g !== 'per-channel' && g !== 'per-input-channel')
     throw err('E_ARG', msg.faultNeedsSpec('scale-axis', formatSpec(q.spec), 'per-channel or per-input-channel scales'));
   const s = scaleValues(q);
-  const bias = q.spec.format === 'int4' && !q.spec.asym ? 8 : 0;
+  const p = planOf(q);
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
       const wrong = g === 'per-channel' ? c % rows : r % cols;
-      out[i] = Math.fround(codeValue(q.spec, storedCode(q, i) - bias, zeroAt(q, wrong)) * s[wrong]!);
+      out[i] = Math.fround(p.value(p.codeOfStored(storedByte(q, i)), zeroAt(q, wrong)) * s[wrong]!);
     }
   return out;
 }
@@ -71,13 +72,13 @@ export function fp16UnderflowFault(w: Float32Array, shape: readonly [number, num
     return (h & 0x7fff) < FP16_MIN_NORMAL_BITS ? 0 : f16ToF32(h); // flush-to-zero converter
   });
   const [rows, cols] = shape;
-  const bias = spec.format === 'int4' && !spec.asym ? 8 : 0;
+  const p = planOf(q);
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOfWeight(q, r, c);
-      out[i] = Math.fround((codeValue(spec, storedCode(q, i) - bias, zeroAt(q, g)) * s[g]!) / UNDERFLOW_PRESCALE);
+      const g = p.groupOf(r, c);
+      out[i] = Math.fround((p.value(p.codeOfStored(storedByte(q, i)), zeroAt(q, g)) * s[g]!) / UNDERFLOW_PRESCALE);
     }
   return out;
 }
@@ -91,11 +92,12 @@ export function dequantizeUint8AsInt8(q: QuantizedTensor): Float32Array {
   if (q.spec.format !== 'int8' || q.spec.asym) throw err('E_ARG', msg.faultNeedsSpec('uint8-as-int8', formatSpec(q.spec), 'int8 symmetric (signed) codes'));
   const [rows, cols] = q.shape;
   const s = scaleValues(q);
+  const p = planOf(q);
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      out[i] = Math.fround((q.codes[i]! & 0xff) * s[groupOfWeight(q, r, c)]!);
+      out[i] = Math.fround((q.codes[i]! & 0xff) * s[p.groupOf(r, c)]!);
     }
   return out;
 }

@@ -14,7 +14,7 @@
  *                        test of "error amplification": it would show as a ratio growing block over block
  *   verdict              PERFECT / MINOR / MAJOR (VERDICT_THRESHOLDS, below)
  */
-import { compareLogits } from '../eval/compare.js';
+import { compareLogits } from './compare.js';
 
 /** Verdict thresholds. PERFECT: indistinguishable. MINOR: normal quantization noise. MAJOR: anything worse. */
 export const VERDICT_THRESHOLDS = {

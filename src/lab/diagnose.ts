@@ -26,10 +26,10 @@ import {
   fp16UnderflowFault,
   transposedFault,
 } from './faults.js';
-import { checkBound, errorStats } from './metrics.js';
+import { checkBound, errorStats } from '../quant/metrics.js';
 import { type PatchableModel, type PatchOptions, patch } from './patch.js';
-import { dequantize, groupOfWeight, quantize } from './quantize.js';
-import { type QuantSpec, parseSpec, toSpec } from './spec.js';
+import { dequantize, groupOfWeight, quantize } from '../quant/quantize.js';
+import { type QuantSpec, parseSpec, toSpec } from '../quant/spec.js';
 
 export type Cause = FaultName | 'unknown';
 

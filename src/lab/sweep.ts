@@ -13,8 +13,8 @@ import * as aq from 'arquero';
 
 import { err, msg } from '../messages.js';
 import { type PatchableModel, patch, unpatch } from './patch.js';
-import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from './quality.js';
-import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from './spec.js';
+import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from '../eval/quality.js';
+import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from '../quant/spec.js';
 
 /** A model the experiments can patch and run (LlamaModel). */
 export type LabModel = PatchableModel & ForwardModel & { tokenizer?: { decode(ids: number[]): string } | null };

@@ -1,7 +1,7 @@
 /**
- * Compress a whole checkpoint into a .cllm (src/formats/cllm.ts), verify one, unpack one to a Hugging Face folder,
- * and round-trip a model in memory. Also makes a .cllm loadable anywhere a model path is accepted
- * (`LlamaModel.load('m.cllm')`, `codecllm info m.cllm`): importing this module registers the opener.
+ * Compress a whole checkpoint into a .cllm (src/container/cllm.ts), verify one, unpack one to a Hugging Face folder,
+ * and round-trip a model in memory. `openAnyCheckpoint()` opens a .cllm or any format model/ reads (no import side
+ * effect: `load()` in src/load.ts and the CLI call it explicitly).
  *
  * Per tensor (canonical names, PyTorch shapes, GGUF's q/k row permutation already undone by the checkpoint):
  *
@@ -19,12 +19,12 @@
  * @example
  * const r = compressModel('default', 'smol.cllm', { quant: 'int8:per-channel', codec: 'zstd' });
  * r.ratio_vs_fp16; // ~2.5
- * const m = await LlamaModel.load('smol.cllm');
+ * const m = await LlamaModel.load(openAnyCheckpoint('smol.cllm'));
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg } from '../messages.js';
-import { openCheckpoint, registerCheckpointOpener, type Checkpoint } from '../model/checkpoint.js';
+import { openCheckpoint, resolveModelPath, type Checkpoint } from '../model/checkpoint.js';
 import { configFromHF } from '../model/config.js';
 import { expectedTensors } from '../model/names.js';
 import { hfConfigJson } from '../model/synthetic.js';
@@ -51,13 +51,13 @@ import {
   type CllmTokenizer,
   type CllmWriteOptions,
   writeCllm,
-} from '../formats/cllm.js';
-import { applyTransform, checkTransform, isTransform, TRANSFORMS, type Transform } from './transforms.js';
-import { entropyReport, mergePlanes, type PlaneEntropy } from './entropy.js';
-import { CPU_CODEC_LEVELS } from './cpu.js';
+} from './cllm.js';
+import { applyTransform, checkTransform, isTransform, TRANSFORMS, type Transform } from '../codec/transforms.js';
+import { entropyReport, mergePlanes, type PlaneEntropy } from '../codec/entropy.js';
+import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { quantizeFast } from '../quant/native.js';
 import { formatSpec, parseSpec } from '../quant/spec.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import type { TensorInfo, TensorSource } from '../formats/tensor.js';
 
 /** Cast dtypes accepted by `quant`. */
 export const CAST_DTYPES = ['f32', 'f16', 'bf16'] as const;
@@ -289,7 +289,7 @@ function checkpointInputs(ck: Checkpoint, o: CompressModelOptions, tee?: Map<str
 }
 
 const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T): T => {
-  const ck = typeof model === 'string' ? openCheckpoint(model) : model;
+  const ck = typeof model === 'string' ? openAnyCheckpoint(model) : model;
   try {
     return f(ck);
   } finally {
@@ -540,5 +540,15 @@ export function isCllmPath(p: string): boolean {
   }
 }
 
-registerCheckpointOpener(isCllmPath, openCllmCheckpoint);
+/**
+ * Open any checkpoint: a .cllm container (by extension or magic), else a Hugging Face folder or GGUF file
+ * (model/checkpoint.ts; 'default' resolved). The one explicit opener the CLI and `load()` use.
+ * @example
+ * openAnyCheckpoint('smol.cllm').format; // 'cllm'
+ * openAnyCheckpoint('default').format;   // 'gguf'
+ */
+export function openAnyCheckpoint(p: string): Checkpoint {
+  const file = resolveModelPath(p);
+  return isCllmPath(file) ? openCllmCheckpoint(file) : openCheckpoint(file);
+}
 

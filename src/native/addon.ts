@@ -8,14 +8,14 @@
  * the texts of src/messages.ts.
  *
  * @example
- * import { nativeInfo, requireNative } from './native.js';
+ * import { nativeInfo, requireNative } from './addon.js';
  * if (nativeInfo().built) console.log(requireNative('zstd').cpuCodecVersions());
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CodecLLMError, err, msg, type ErrorCode } from './messages.js';
+import { CodecLLMError, err, msg, type ErrorCode } from '../messages.js';
 
 /** Build facts reported by the addon itself. */
 export interface NativeBuildInfo {
@@ -96,6 +96,15 @@ export interface NativeNvcompDecompressResult {
   ms: number;
 }
 
+/** One row of the native format table (blockFormats()). */
+export interface NativeBlockFormat {
+  id: number;
+  name: string;
+  kind: 'element' | 'block' | 'layout';
+  blockElems: number;
+  blockBytes: number;
+}
+
 /** The functions of the addon. CUDA/nvCOMP functions exist only when buildInfo().cuda / .nvcomp. */
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
@@ -105,6 +114,10 @@ export interface NativeAddon {
   cpuDecompress(codec: string, data: ArrayBufferView, rawSize: number): Uint8Array;
   xxhash64(data: ArrayBufferView, seed?: bigint): bigint;
   cpuCodecVersions(): { zstd: string; lz4: string; zlib: string; xxhash: string };
+  /** The native format table (common/weight_types.h) in id order; equals DTYPES + ENGINE_LAYOUTS (dtypes.ts). */
+  blockFormats(): NativeBlockFormat[];
+  /** GGML blocks of a block type (id or name) -> float32 through the native dequant_block (common/blocks.h). */
+  dequantBlocks(type: number | string, blocks: Uint8Array): Float32Array;
   // ---- CUDA (buildInfo().cuda)
   deviceCount?(): number;
   deviceInfo?(): NativeDeviceInfo;

@@ -58,13 +58,14 @@ import { err, msg } from '../messages.js';
 import { cpuCompress, cpuDecompress, xxhash64, CPU_CODEC_LEVELS, type CpuCodec } from '../codec/cpu.js';
 import { TRANSFORMS, applyTransform, checkTransform, invertTransform, isTransform, transformPlanes, type Plane, type Transform } from '../codec/transforms.js';
 import { entropyReport, type EntropyReport } from '../codec/entropy.js';
-import { DTYPES, byteSizeOf, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from './dtypes.js';
-import { dequantizeBlocks } from './ggml-blocks.js';
-import { bufferSource, openFileSource, printable, writeFileAtomic, type ByteSource } from './binary.js';
-import { findDuplicateKey } from './safetensors.js';
-import { QUANT_FORMATS, formatSpec, groupLayout, parseSpec, quantSizes, type QuantSpec } from '../quant/spec.js';
+import { DTYPES, byteSizeOf, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from '../formats/dtypes.js';
+import { dequantizeBlocks } from '../formats/ggml-blocks.js';
+import { bufferSource, openFileSource, printable, writeFileAtomic, type ByteSource } from '../formats/binary.js';
+import { findDuplicateKey } from '../formats/safetensors.js';
+import { QUANT_FORMATS, formatSpec, parseSpec, quantSizes, type QuantSpec } from '../quant/spec.js';
+import { quantPlan } from '../quant/plan.js';
 import { assertSizes, dequantize, emptyStats, type QuantizedTensor } from '../quant/quantize.js';
-import type { TensorInfo } from '../tensors/tensor.js';
+import type { TensorInfo } from '../formats/tensor.js';
 
 export const CLLM_MAGIC = 'CLLM';
 /** Header layout + manifest schema version. Readers reject any other. */
@@ -188,13 +189,12 @@ export function quantToBytes(q: QuantizedTensor): Uint8Array {
  */
 export function quantFromBytes(spec: QuantSpec, shape: readonly [number, number], raw: Uint8Array): QuantizedTensor {
   const [rows, cols] = shape;
-  const z = quantSizes(spec, rows, cols);
-  const { nGroups } = groupLayout(spec, rows, cols);
+  const plan = quantPlan(spec, rows, cols);
+  const z = plan.sizes;
+  const { nGroups } = plan.layout;
   const copy = (o: number, n: number) => raw.slice(o, o + n).buffer; // aligned fresh buffer
-  const codesBuf = copy(0, z.codeBytes);
-  const codes = spec.format === 'int8' && !spec.asym ? new Int8Array(codesBuf) : new Uint8Array(codesBuf);
-  const scalesBuf = copy(z.codeBytes, z.scaleBytes);
-  const scales = spec.scaleDType === 'fp32' ? new Float32Array(scalesBuf, 0, nGroups) : new Uint16Array(scalesBuf, 0, nGroups);
+  const codes = new plan.codesArray(copy(0, z.codeBytes));
+  const scales = new plan.scalesArray(copy(z.codeBytes, z.scaleBytes), 0, nGroups);
   const zeros = spec.asym ? new Uint8Array(copy(z.codeBytes + z.scaleBytes, z.zeroBytes)) : undefined;
   const q: QuantizedTensor = { spec, shape: [rows, cols], codes, scales, ...(zeros ? { zeros } : {}), stats: emptyStats(nGroups) };
   assertSizes(q);

@@ -5,7 +5,7 @@
  * Every checkpoint reader (safetensors, GGUF, .cllm) implements `TensorSource`; nothing is read until asked for,
  * so a 2 GB model never needs several times its size in RAM.
  */
-import type { StorageDType } from '../formats/dtypes.js';
+import type { StorageDType } from './dtypes.js';
 
 /** Metadata of one stored tensor. `shape` is row-major, outermost first (PyTorch order). */
 export interface TensorInfo {

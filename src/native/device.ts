@@ -7,7 +7,7 @@
  * buffer by tag, the addon's scratch/pinned pools (reused across nvCOMP calls) and cudaMemGetInfo.
  *
  * @example
- * import { DeviceBuffer, vramLedger, cudaAvailable } from './codec/device.js';
+ * import { DeviceBuffer, vramLedger, cudaAvailable } from './native/device.js';
  * if (cudaAvailable()) {
  *   const buf = DeviceBuffer.fromHost(bytes, 'weights:layer0');
  *   console.log(vramLedger().byTag);     // [{ tag: 'weights:layer0', bytes, count: 1 }]
@@ -16,7 +16,7 @@
  * }
  */
 import { err, msg } from '../messages.js';
-import { callNative, loadNative, requireCuda, type NativeAddon, type NativeDeviceInfo } from '../native.js';
+import { callNative, loadNative, requireCuda, type NativeAddon, type NativeDeviceInfo } from './addon.js';
 
 type Cuda = Required<NativeAddon>;
 
