@@ -59,8 +59,10 @@ export { compressModel, verifyCllm } from './container/compress-model.js';
 export type { CompressReport, VerifyReport } from './container/compress-model.js';
 
 // engine: one Engine for tfjs / native / cuda (issue 12), made by openEngine
-export { openEngine, defaultEngine } from './engine/open.js';
-export type { Engine, EngineName, OpenEngineOptions } from './engine/index.js';
+export { openEngine } from './lab/open-engine.js';
+export type { OpenEngineOptions } from './lab/open-engine.js';
+export { defaultEngine } from './engine/open.js';
+export type { Engine, EngineName } from './engine/index.js';
 export { cudaAvailable } from './native/device.js';
 
 // charts and tables

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { LlamaModel } from '../../src/model/llama.js';
-import { openEngine } from '../../src/engine/open.js';
+import { openEngine } from '../../src/lab/open-engine.js';
 import type { EngineName } from '../../src/engine/engine.js';
 import { computeBaseline } from '../../src/eval/base-logits.js';
 import { scoreAgainstBaseline } from '../../src/eval/quality-report.js';

@@ -39,7 +39,7 @@ interface Measure {
 
 async function workerOurs(model: string, n: number, threads: number): Promise<Measure> {
   const { LlamaModel } = await import('../../src/model/llama.js');
-  const { openEngine } = await import('../../src/engine/open.js');
+  const { openEngine } = await import('../../src/lab/open-engine.js');
   const { generate } = await import('../../src/model/generate.js');
   const m = await LlamaModel.load(model);
   const e = await openEngine(m, { engine: 'native' });

@@ -9,7 +9,7 @@ import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js'
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { resolveEngine, generateOn } from './engine-commands.js';
-import { openEngine } from '../engine/open.js';
+import { openEngine } from '../lab/open-engine.js';
 import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
 

@@ -18,5 +18,3 @@ export type { QualityStats, KldSummary } from './kld.js';
 export { baselineLogits, computeBaseline, saveBaseline, loadBaseline, baseCacheKey, BASE_CACHE_VERSION } from './base-logits.js';
 export type { BaseLogits } from './base-logits.js';
 export { scoreAgainstBaseline } from './quality-report.js';
-export { engineSweep } from './engine-sweep.js';
-export type { EngineSweepRow, EngineSweepOptions, EngineSweepConfig } from './engine-sweep.js';

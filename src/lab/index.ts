@@ -14,3 +14,5 @@ export { type PatchOptions, type PatchReport, type PatchedModule, type Patchable
 export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList } from './sweep.js';
 export { FAULTS, type FaultName, toFault } from './faults.js';
 export { type Diagnosis, type Cause, diagnose, diagnoseFault } from './diagnose.js';
+export { openEngine, type OpenEngineOptions, type OpenedEngine } from './open-engine.js';
+export { engineSweep, type EngineSweepRow, type EngineSweepOptions, type EngineSweepConfig } from './engine-sweep.js';

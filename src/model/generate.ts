@@ -5,8 +5,6 @@ import { tf } from './backend.js';
 import { err, msg } from '../messages.js';
 import type { LlamaModel } from './llama.js';
 import { rng } from '../util/random.js';
-import { isEngine, type Engine } from '../engine/engine.js';
-import { tfjsEngine } from '../engine/tfjs.js';
 
 export interface GenerateOptions {
   maxTokens?: number;
@@ -125,6 +123,24 @@ export async function generateWith(model: GenerationModel, prompt: string | read
 }
 
 /**
+ * What generate() needs of an engine (src/engine/engine.ts's Engine has it): last-position logits with a KV cache.
+ * Declared here, structurally, so the model room does not import the engine room.
+ */
+export interface GenerationEngine {
+  readonly engine: string;
+  readonly tokenizer: LlamaModel['tokenizer'];
+  readonly config: Pick<LlamaModel['config'], 'bosTokenId' | 'eosTokenId'>;
+  readonly model: { readonly checkpoint: { readonly file: string } };
+  forward(tokens: readonly number[], cache?: never, opts?: { lastOnly?: boolean }): Float32Array;
+  newCache(): unknown;
+  freeCache(cache: never): void;
+}
+
+function isGenerationEngine(x: unknown): x is GenerationEngine {
+  return typeof x === 'object' && x !== null && typeof (x as GenerationEngine).engine === 'string' && typeof (x as GenerationEngine).newCache === 'function';
+}
+
+/**
  * Continue a prompt (text or token ids) on any engine (src/engine/engine.ts), or on a model's tfjs reference: the one
  * generation loop (generateWith) for all of them — stop ids (default the tokenizer's EOS, else the config's), sampling,
  * onToken, and a measured time for every decode step.
@@ -133,12 +149,27 @@ export async function generateWith(model: GenerationModel, prompt: string | read
  * const n = await generate(await openEngine(model, { engine: 'native' }), 'Hello', { maxTokens: 8 });
  * console.log(r.text);
  */
-export async function generate(modelOrEngine: LlamaModel | Engine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
-  const engine = isEngine(modelOrEngine) ? modelOrEngine : tfjsEngine(modelOrEngine);
-  const info = { tokenizer: engine.tokenizer, config: engine.config, checkpoint: { file: engine.model.checkpoint.file } };
-  return generateWith(info, prompt, o, () => {
-    const cache = engine.newCache();
-    return { step: (input) => engine.forward(input, cache, { lastOnly: true }), end: () => engine.freeCache(cache) };
+export async function generate(modelOrEngine: LlamaModel | GenerationEngine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  if (isGenerationEngine(modelOrEngine)) {
+    const e = modelOrEngine;
+    const info = { tokenizer: e.tokenizer, config: e.config, checkpoint: { file: e.model.checkpoint.file } };
+    return generateWith(info, prompt, o, () => {
+      const cache = e.newCache() as never;
+      return { step: (input) => e.forward(input, cache, { lastOnly: true }), end: () => e.freeCache(cache) };
+    });
+  }
+  const model = modelOrEngine;
+  return generateWith(model, prompt, o, () => {
+    const cache = model.newCache();
+    return {
+      step(input) {
+        const { logits } = model.forward(input, cache, { lastOnly: true });
+        const row = logits.dataSync() as Float32Array;
+        logits.dispose();
+        return row;
+      },
+      end: () => model.disposeCache(cache),
+    };
   });
 }
 

@@ -10,13 +10,13 @@
  */
 import type { LlamaModel } from '../model/llama.js';
 import { generate } from '../model/generate.js';
-import { openEngine } from '../engine/open.js';
+import { openEngine } from './open-engine.js';
 import type { EngineName } from '../engine/engine.js';
-import { unpatch } from '../lab/patch.js';
-import { verdict, type Verdict } from './quality.js';
-import { baselineLogits } from './base-logits.js';
-import { scoreAgainstBaseline } from './quality-report.js';
-import type { KldSummary } from './kld.js';
+import { unpatch } from './patch.js';
+import { verdict, type Verdict } from '../eval/quality.js';
+import { baselineLogits } from '../eval/base-logits.js';
+import { scoreAgainstBaseline } from '../eval/quality-report.js';
+import type { KldSummary } from '../eval/kld.js';
 
 export interface EngineSweepConfig {
   select: string;
