@@ -140,5 +140,5 @@ test('generate on the default engine (native here) gives the tfjs reference toke
   for (const r of bench.rows) assert.ok(r.decode_tokens_per_s > 0 && r.prefill_tokens_per_s > 0);
   const r = cli('generate', model, '--prompt', 'x', '--engine', 'gpu');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda or auto) [E_ARG]\n");
+  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda, auto) [E_ARG]\n");
 });

@@ -18,13 +18,17 @@ import { resolveEngine } from './engine-commands.js';
 import { engineSweep } from '../lab/engine-sweep.js';
 import type { LlamaModel } from '../model/llama.js';
 import { err, msg } from '../messages.js';
-import { loadWithProgress, output, readText, intOpt } from './common.js';
+import { checkThenLoad, output, readText } from './common.js';
+import { int, oneOf, text } from './args.js';
+import { checkLayerCounts, checkQuantSpec, checkSelection, checkTfjsMemory, checkTokensFit } from './preflight.js';
+import { FAULTS } from '../lab/faults.js';
+import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
 
-/** Tokens of a text file for quality metrics (first n). */
-function evalTokens(m: LlamaModel, file: string, n: number): number[] {
+/** Tokens of a text for quality metrics (first n). */
+function evalTokens(m: LlamaModel, text: string, n: number): number[] {
   if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
-  const ids = m.tokenizer.encode(readText(file));
+  const ids = m.tokenizer.encode(text);
   if (ids.length < 2) throw err('E_ARG', msg.badArg('--text', 'needs at least 2 tokens'));
   return ids.slice(0, n);
 }
@@ -115,7 +119,7 @@ export async function evalPatched(m: LlamaModel, text: string, o: EvalPatchedOpt
     pe.dispose();
   }
   const patchedS = (performance.now() - tp) / 1000;
-  const blockTrace = traceBase ? compareToBaseline(m, { ...traceBase, greedy: [] }).block_trace : null;
+  const blockTrace = traceBase ? compareToBaseline(m, { ...traceBase, greedy: [] }).blockTrace : null;
   const d = greedy.findIndex((t, i) => t !== baseGreedy[i]);
   const tok = m.tokenizer;
   return {
@@ -192,10 +196,10 @@ export function registerQuantCommands(program: Command): void {
   const evalCmd = program.commands.find((c) => c.name() === 'eval');
   if (evalCmd) {
     evalCmd
-      .option('--patch <select>', "layers to patch: all | first:N | blocks:a-b | type:q,k,… | re:REGEX | a full module path")
-      .option('--quant <spec>', "quantization spec for --patch, e.g. int8:per-channel, int4:group=64, nf4:group=64, fp8")
-      .option('--quality-tokens <n>', 'prompt tokens of the greedy-continuation check and the block trace (first window)', '256')
-      .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (full, float32); env CODECLLM_BASE_CACHE', '')
+      .option('--patch <select>', "layers to patch: all | first:N | blocks:a-b | type:q,k,… | re:REGEX | a full module path", text('--patch'))
+      .option('--quant <spec>', "quantization spec for --patch, e.g. int8:per-channel, int4:group=64, nf4:group=64, fp8", text('--quant', checkQuantSpec))
+      .option('--quality-tokens <n>', 'prompt tokens of the greedy-continuation check and the block trace (first window)', int('--quality-tokens', 2), 256)
+      .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (full, float32); env CODECLLM_BASE_CACHE', text('--base-cache'))
       .option('--no-base-cache', 'recompute the baseline, cache nothing')
       .option('--block-trace', 'per-block residual trace on the tfjs reference (default on --engine tfjs only)')
       .option('--list-modules', 'list the patched module paths');
@@ -220,28 +224,34 @@ export function registerQuantCommands(program: Command): void {
   program
     .command('sweep <model>')
     .description("the seed's progressive compression: patch the first N linear layers for each N and measure quality")
-    .option('--layers <list>', 'comma-separated N values or all', '1,5,10,20,all')
-    .requiredOption('--quant <spec>', 'quantization spec, e.g. int8:per-channel')
-    .option('--text <file>', 'evaluation text', 'data/texts/eval.txt')
-    .option('--tokens <n>', 'tokens of the text to evaluate on', '128')
+    .option('--layers <list>', 'comma-separated N values (<= the linear layers) or all', layerList, parseLayerList('1,5,10,20,all'))
+    .requiredOption('--quant <spec>', 'quantization spec, e.g. int8:per-channel', text('--quant', checkQuantSpec))
+    .option('--text <file>', 'evaluation text (UTF-8)', text('--text'), 'data/texts/eval.txt')
+    .option('--text-encoding <e>', `how to read --text: ${TEXT_ENCODINGS.join(' | ')}`, oneOf('--text-encoding', TEXT_ENCODINGS), 'utf8')
+    .option('--tokens <n>', 'tokens of the text to evaluate on (<= the context length)', int('--tokens', 2), 128)
     .option('--json', 'JSON output')
-    .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (default none: one baseline per sweep)')
-    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const layers = parseLayerList(o.layers as string);
-      const { engine, reason } = resolveEngine(o.engine as string | undefined);
-      const m = await loadWithProgress(model);
+    .option('--base-cache <dir>', 'folder of cached baseline log-probabilities (default none: one baseline per sweep)', text('--base-cache'))
+    .action(async (model: string, o: { layers: (number | 'all')[]; quant: string; text: string; textEncoding: TextEncoding; tokens: number; engine?: string; modes?: string; baseCache?: string; json?: boolean }) => {
+      const layers = o.layers;
+      const { engine, reason } = resolveEngine(o.engine);
+      const txt = readText(o.text, o.textEncoding);
+      const m = await checkThenLoad(model, (ck) => {
+        checkLayerCounts(ck, layers, linearPaths(ck.config).length);
+        checkTokensFit(ck, '--tokens', o.tokens, ck.config.maxPositionEmbeddings);
+        if (engine === 'tfjs') checkTfjsMemory(ck, o.tokens, o.tokens, undefined);
+      });
       try {
-        const tokens = evalTokens(m, o.text as string, intOpt('--tokens', o.tokens as string, 2));
+        const tokens = evalTokens(m, txt, o.tokens);
         const total = m.linears().length;
         const bar = progressBar('sweep', layers.length);
         let done = 0;
         const t0 = performance.now();
         const { rows, baselineCached } = await engineSweep(m, {
           engine,
-          modes: o.modes as string,
+          modes: o.modes,
           ids: tokens,
-          configs: layers.map((n) => ({ select: n === 'all' || n >= total ? 'all' : `first:${n}`, quant: o.quant as string, label: n })),
-          baseCacheDir: (o.baseCache as string | undefined) || undefined,
+          configs: layers.map((n) => ({ select: n === 'all' || n >= total ? 'all' : `first:${n}`, quant: o.quant, label: n })),
+          baseCacheDir: o.baseCache || undefined,
           onRow: () => bar.update(++done),
         });
         bar.stop();
@@ -261,26 +271,28 @@ export function registerQuantCommands(program: Command): void {
   program
     .command('diagnose <model>')
     .description('find the first linear whose installed weight leaves its scheme bound, and name the likely cause')
-    .option('--fault <name>', 'inject a named fault first: scale-axis | scale-fp16-underflow | uint8-as-int8 | transposed | stale-buffer | wrong-layer')
-    .option('--patch <select>', 'patch these layers first (a user patch to check)', 'all')
-    .option('--quant <spec>', 'quantization spec of the patch', 'int8:per-channel')
+    .option('--fault <name>', `inject a named fault first: ${FAULTS.join(' | ')}`, oneOf('--fault', FAULTS))
+    .option('--patch <select>', 'patch these layers first (a user patch to check)', text('--patch'), 'all')
+    .option('--quant <spec>', 'quantization spec of the patch', text('--quant', checkQuantSpec), 'int8:per-channel')
     .option('--json', 'JSON output')
-    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const m = await loadWithProgress(model);
+    .action(async (model: string, o: { fault?: (typeof FAULTS)[number]; patch: string; quant: string; engine?: string; modes?: string; json?: boolean }) => {
+      const m = await checkThenLoad(model, (ck) => {
+        checkSelection(ck.config, o.patch);
+      });
       try {
         let d: Diagnosis;
-        if (o.fault) d = diagnoseFault(m, toFault(o.fault as string), { select: o.patch as string, quant: o.quant as string });
+        if (o.fault) d = diagnoseFault(m, toFault(o.fault), { select: o.patch, quant: o.quant });
         else {
-          patchWithProgress(m, o.patch as string, o.quant as string);
+          patchWithProgress(m, o.patch, o.quant);
           d = diagnose(m);
         }
         // the diagnosis reads the installed weights; the engine check confirms the chosen engine runs exactly them
         const { engine, reason } = resolveEngine(o.engine as string | undefined);
         const check = await engineAgreesWithReference(m, engine, o.modes as string);
-        const res = { model: m.checkpoint.file, engine, engine_reason: reason, engine_check: check, fault: o.fault ?? null, first_bad_layer: d.first_bad_layer, cause: d.cause, evidence: d.evidence, bad: d.bad };
+        const res = { model: m.checkpoint.file, engine, engine_reason: reason, engine_check: check, fault: o.fault ?? null, first_bad_layer: d.firstBadLayer, cause: d.cause, evidence: d.evidence, bad: d.bad };
         output(!!o.json, res, () =>
           [
-            d.first_bad_layer ? `first bad layer: ${d.first_bad_layer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound',
+            d.firstBadLayer ? `first bad layer: ${d.firstBadLayer}\ncause: ${d.cause}\nevidence: ${d.evidence}` : 'every patched module is within its scheme bound',
             `engine ${engine} (${reason}) runs these weights: max |Δlogit| vs the tfjs reference ${check.max_abs_diff.toExponential(2)} over ${check.positions} positions`,
           ].join('\n'),
         );
@@ -289,3 +301,6 @@ export function registerQuantCommands(program: Command): void {
       }
     });
 }
+
+/** --layers parser: '1,5,all' (an empty list or a non-number is E_ARG). */
+const layerList = (v: string) => parseLayerList(v);

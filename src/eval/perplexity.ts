@@ -10,6 +10,7 @@ import type { TextTokenizer } from '../model/tokenizer.js';
 import { isEngine, type Engine } from '../engine/engine.js';
 import { tfjsEngine } from '../engine/tfjs.js';
 import { forEachScoredRow, rowNll } from './windows.js';
+import { progress } from '../viz/progress.js';
 
 export interface PerplexityOptions {
   /** Tokens per window (default 512, capped at the model's context). */
@@ -110,9 +111,14 @@ export async function perplexity(modelOrEngine: LlamaModel | Engine, text: strin
   const stride = o.stride ?? Math.max(1, Math.floor(window / 2));
   const nll = new Float32Array(ids.length - 1);
   const nll64 = new Float64Array(ids.length - 1);
+  const task = progress.start('perplexity', ids.length - 1, 'tokens');
   await forEachScoredRow(engine, ids, window, stride, (row, target, i) => {
     nll64[i - 1] = rowNll(row, target);
-  }, o.onProgress);
+  }, (d, t) => {
+    task.update(d);
+    o.onProgress?.(d, t);
+  });
+  task.done();
   nll.set(nll64);
   return { ...summarizeNll64(nll64, window, stride), nll };
 }
