@@ -91,7 +91,7 @@ test('sweep --json has one row per layer count with the seed table fields', () =
 test('select resolves A&B and A+B, counts and lists the modules; an empty selection is one E_PATCH line', () => {
   const s = json('select', model, 'blocks:1-2&type:gate,up,down+lm_head');
   assert.equal(s.count, 7);
-  assert.deepEqual(s.byKind, { gate: 2, up: 2, down: 2, lm_head: 1 });
+  assert.deepEqual(s.by_kind, { gate: 2, up: 2, down: 2, lm_head: 1 });
   assert.equal(s.paths.at(-1), 'lm_head');
   const r = cli('select', model, 'blocks:0&type:lm_head');
   assert.equal(r.status, 1);
