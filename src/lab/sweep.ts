@@ -6,8 +6,8 @@
  *   partialVsAll       the same scheme on each block alone vs all blocks: does error in one place amplify?
  *   debugMatrix        granularity x scale dtype x symmetry on all layers (the quantization-debug matrix)
  *
- * Every step starts from the original weights (unpatch), so the rows are independent. Row fields follow the CLI's
- * JSON (`codecllm sweep … --json`): layers, ratio, ppl, kl_mean, top1_agreement, verdict, output, time_s.
+ * Every step starts from the original weights (unpatch), so the rows are independent. Row fields: layers, ratio, ppl,
+ * klMean, top1Agreement, verdict, output, timeS (`codecllm sweep … --json` prints them in snake_case, cli/json.ts).
  */
 import * as aq from 'arquero';
 
@@ -27,18 +27,18 @@ export interface SweepRow {
   quant: string;
   /** fp16 bytes / quantized bytes of the patched modules. */
   ratio: number;
-  baseline_ppl: number;
+  baselinePpl: number;
   ppl: number;
-  kl_mean: number;
-  top1_agreement: number;
+  klMean: number;
+  top1Agreement: number;
   verdict: QualityReport['verdict'];
-  first_divergence: number | null;
+  firstDivergence: number | null;
   /** Greedy continuation of the patched model, decoded when the model has a tokenizer. */
   output: string;
   /** Max relative residual error over blocks, and its value after the last block. */
-  trace_max: number;
-  trace_last: number;
-  time_s: number;
+  traceMax: number;
+  traceLast: number;
+  timeS: number;
 }
 
 export interface SweepOptions {
@@ -62,22 +62,22 @@ export function runStep(model: LabModel, base: Baseline, select: string, quant: 
   const p = patch(model, { select, quant });
   const r = compareToBaseline(model, base);
   unpatch(model);
-  const finite = r.block_trace.filter(Number.isFinite);
+  const finite = r.blockTrace.filter(Number.isFinite);
   return {
     layers,
     select,
     quant: p.quant,
     ratio: p.ratio,
-    baseline_ppl: r.baseline_ppl,
+    baselinePpl: r.baselinePpl,
     ppl: r.ppl,
-    kl_mean: r.kl_mean,
-    top1_agreement: r.top1_agreement,
+    klMean: r.klMean,
+    top1Agreement: r.top1Agreement,
     verdict: r.verdict,
-    first_divergence: r.first_divergence?.index ?? null,
+    firstDivergence: r.firstDivergence?.index ?? null,
     output: decode(model, r.greedy),
-    trace_max: finite.length ? Math.max(...finite) : NaN,
-    trace_last: r.block_trace.at(-1) ?? NaN,
-    time_s: (performance.now() - t0) / 1000,
+    traceMax: finite.length ? Math.max(...finite) : NaN,
+    traceLast: r.blockTrace.at(-1) ?? NaN,
+    timeS: (performance.now() - t0) / 1000,
   };
 }
 
