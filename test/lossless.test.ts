@@ -98,11 +98,14 @@ test('round trip keeps special values and survives the 12-bit length limit', { s
 test('ratio on N(0, 0.02) bf16 is near the order-0 bound of the layout', { skip }, () => {
   const rows = 256, cols = 1024;
   const w = randomWords('bf16', rows * cols, 99);
-  const s = roundTrip('bf16', rows, cols, w, 4);
   const b = losslessBound('bf16', w);
-  // Huffman (≤ 1 bit/symbol over H, usually ~0.02) + word padding per lane per segment + tables: within 3% of the bound
-  assert.ok(s.length <= b.layoutBytes * 1.03, `stream ${s.length} B vs layout bound ${b.layoutBytes.toFixed(0)} B`);
-  assert.ok(s.length < w.byteLength * 0.72, `ratio ${(s.length / w.byteLength).toFixed(4)}`);
+  // overhead over the bound = Huffman (~0.05 bit/weight here) + lane padding to the longest lane of a segment (shrinks
+  // with rowsPerSeg: measured ~0.1 bit at 64 rows, ~0.2 at 4, ~0.45 at 1) + tables
+  for (const [rps, within] of [[64, 1.02], [4, 1.06]] as const) {
+    const s = roundTrip('bf16', rows, cols, w, rps);
+    assert.ok(s.length <= b.layoutBytes * within, `rowsPerSeg ${rps}: stream ${s.length} B vs layout bound ${b.layoutBytes.toFixed(0)} B (> ${within}×)`);
+    assert.ok(s.length < w.byteLength * 0.72, `rowsPerSeg ${rps}: ratio ${(s.length / w.byteLength).toFixed(4)}`);
+  }
 });
 
 const model = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
