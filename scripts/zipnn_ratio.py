@@ -22,7 +22,7 @@ out = {"version": version("zipnn"), "bf16": 0, "f16": 0, "msBf16": 0.0, "msF16":
 for t in index:
     raw = data[t["dtype"]][t["offset"]:t["offset"] + t["bytes"]]
     t0 = time.perf_counter()
-    z = coders[t["dtype"]].compress(raw)
+    z = coders[t["dtype"]].compress(bytearray(raw))  # zipnn rewrites its input buffer in place: give it a copy
     t1 = time.perf_counter()
     back = coders[t["dtype"]].decompress(z)
     if bytes(back) != raw:
