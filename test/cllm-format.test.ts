@@ -339,9 +339,9 @@ test('a writer killed (SIGKILL) mid-write leaves the old file intact and readabl
     });
     child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
   });
-  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.tmp') && !n.endsWith('.data.tmp'));
+  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.codecllm-tmp'));
   assert.equal(temps.length, 1, 'the child is writing a temp file in the same folder');
-  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.data.tmp')).length, 1, 'and has its scratch file');
+  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.codecllm-data-tmp')).length, 1, 'and has its scratch file');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('close', r));
   assert.deepEqual(fs.readFileSync(file), before);

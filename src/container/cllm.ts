@@ -55,6 +55,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg } from '../messages.js';
+import { ioError } from '../util/files.js';
+import { checkOutFile, registerTemp, removeStaleTemps, tempPathFor, unregisterTemp } from '../util/temp-files.js';
 import { cpuCompress, cpuDecompress, xxhash64, CPU_CODEC_LEVELS, type CpuCodec } from '../codec/cpu.js';
 import { TRANSFORMS, applyTransform, checkTransform, invertTransform, isTransform, transformPlanes, type Plane, type Transform } from '../codec/transforms.js';
 import { entropyReport, type EntropyReport } from '../codec/entropy.js';
@@ -695,44 +697,63 @@ export function encodeCllmParts(tensors: Iterable<CllmTensorInput>, opts: CllmWr
   return { parts: [...r.head, ...chunks], manifest: r.manifest, stats: r.stats, bytes: r.bytes };
 }
 
-/** Compress every tensor, handing each compressed chunk to `sink` in file order; returns header + manifest. */
-function encodeInto(tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions, sink: (chunk: Uint8Array) => void): Omit<CllmEncoded, 'parts'> & { head: Uint8Array[] } {
-  const entries: CllmTensorEntry[] = [];
-  const stats: CllmTensorStats[] = [];
-  const seen = new Set<string>();
-  let cursor = 0;
-  for (const t of tensors) {
-    if (seen.has(t.name)) throw err('E_ARG', msg.badArg(`tensor '${printable(t.name)}'`, 'duplicate name'));
-    seen.add(t.name);
-    const e = encodeTensor(t, opts.entropy ?? true);
+/**
+ * Streaming encoder: `add` compresses one tensor and hands its chunks to `sink` in file order; `finish` lays out
+ * header + manifest. (encodeInto runs it over an iterable; writeCllmAsync over an async one.)
+ */
+class CllmEncoder {
+  private readonly entries: CllmTensorEntry[] = [];
+  private readonly stats: CllmTensorStats[] = [];
+  private readonly seen = new Set<string>();
+  private cursor = 0;
+  constructor(
+    private readonly opts: CllmWriteOptions,
+    private readonly sink: (chunk: Uint8Array) => void,
+  ) {}
+
+  add(t: CllmTensorInput): void {
+    if (this.seen.has(t.name)) throw err('E_ARG', msg.badArg(`tensor '${printable(t.name)}'`, 'duplicate name'));
+    this.seen.add(t.name);
+    const e = encodeTensor(t, this.opts.entropy ?? true);
     for (let c = 0; c < e.chunks.length; c++) {
       const [, cs, rs, h] = e.entry.chunks[c]!;
-      e.entry.chunks[c] = [cursor, cs, rs, h];
-      cursor += cs;
-      sink(e.chunks[c]!);
+      e.entry.chunks[c] = [this.cursor, cs, rs, h];
+      this.cursor += cs;
+      this.sink(e.chunks[c]!);
     }
-    entries.push(e.entry);
-    stats.push(e.stats);
-    opts.onTensor?.(e.stats);
+    this.entries.push(e.entry);
+    this.stats.push(e.stats);
+    this.opts.onTensor?.(e.stats);
   }
-  const manifest: CllmManifest = {
-    format_version: CLLM_VERSION,
-    created_by: CLLM_CREATED_BY,
-    config: opts.config ?? null,
-    tokenizer: opts.tokenizer ?? null,
-    metadata: { ...(opts.metadata ?? {}) },
-    tensors: entries,
-  };
-  const mbytes = Buffer.from(JSON.stringify(manifest), 'utf8');
-  if (mbytes.length > CLLM_LIMITS.manifestBytes) throw err('E_ARG', msg.tooLarge('<write>', 'manifest length', mbytes.length, CLLM_LIMITS.manifestBytes));
-  const header = new Uint8Array(CLLM_HEADER_BYTES);
-  const dv = new DataView(header.buffer);
-  header.set(Buffer.from(CLLM_MAGIC, 'latin1'), 0);
-  dv.setUint32(4, CLLM_VERSION, true);
-  dv.setBigUint64(8, BigInt(mbytes.length), true);
-  dv.setBigUint64(16, xxhash64(mbytes), true);
-  dv.setBigUint64(24, xxhash64(header.subarray(0, 24)), true);
-  return { head: [header, new Uint8Array(mbytes.buffer, mbytes.byteOffset, mbytes.length)], manifest, stats, bytes: CLLM_HEADER_BYTES + mbytes.length + cursor };
+
+  finish(): Omit<CllmEncoded, 'parts'> & { head: Uint8Array[] } {
+    const opts = this.opts;
+    const manifest: CllmManifest = {
+      format_version: CLLM_VERSION,
+      created_by: CLLM_CREATED_BY,
+      config: opts.config ?? null,
+      tokenizer: opts.tokenizer ?? null,
+      metadata: { ...(opts.metadata ?? {}) },
+      tensors: this.entries,
+    };
+    const mbytes = Buffer.from(JSON.stringify(manifest), 'utf8');
+    if (mbytes.length > CLLM_LIMITS.manifestBytes) throw err('E_ARG', msg.tooLarge('<write>', 'manifest length', mbytes.length, CLLM_LIMITS.manifestBytes));
+    const header = new Uint8Array(CLLM_HEADER_BYTES);
+    const dv = new DataView(header.buffer);
+    header.set(Buffer.from(CLLM_MAGIC, 'latin1'), 0);
+    dv.setUint32(4, CLLM_VERSION, true);
+    dv.setBigUint64(8, BigInt(mbytes.length), true);
+    dv.setBigUint64(16, xxhash64(mbytes), true);
+    dv.setBigUint64(24, xxhash64(header.subarray(0, 24)), true);
+    return { head: [header, new Uint8Array(mbytes.buffer, mbytes.byteOffset, mbytes.length)], manifest, stats: this.stats, bytes: CLLM_HEADER_BYTES + mbytes.length + this.cursor };
+  }
+}
+
+/** Compress every tensor, handing each compressed chunk to `sink` in file order; returns header + manifest. */
+function encodeInto(tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions, sink: (chunk: Uint8Array) => void): Omit<CllmEncoded, 'parts'> & { head: Uint8Array[] } {
+  const enc = new CllmEncoder(opts, sink);
+  for (const t of tensors) enc.add(t);
+  return enc.finish();
 }
 
 /**
@@ -763,35 +784,83 @@ export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
  * Write a .cllm atomically (temp file in the same folder, fsync, rename, fsync the folder): a crash or a failure
  * mid-write leaves the previous file untouched. Streams: compressed chunks go to a scratch file beside the target
  * as they are produced (the manifest, which comes first, is only known at the end), so memory holds one tensor,
- * not the whole compressed model. Both temp files are removed on failure.
+ * not the whole compressed model. Both temp files are removed on failure and on SIGINT/SIGTERM/SIGHUP (see
+ * util/temp-files.ts); the target must be a regular file or absent, and keeps its mode and owner when replaced.
  * @example
  * writeCllm('m.cllm', tensors, { config: hfConfigJson(cfg) });
  */
 export function writeCllm(file: string, tensors: Iterable<CllmTensorInput>, opts: CllmWriteOptions = {}): Omit<CllmEncoded, 'parts'> {
-  const dir = path.dirname(path.resolve(file));
-  const scratch = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.data.tmp`);
-  const fd = fs.openSync(scratch, 'wx+', 0o600);
+  const s = openScratch(file);
   try {
-    let size = 0;
-    const r = encodeInto(tensors, opts, (c) => {
-      let done = 0;
-      while (done < c.length) done += fs.writeSync(fd, c, done, c.length - done, size + done);
-      size += c.length;
-    });
-    function* parts(): Generator<Uint8Array> {
-      for (const h of r.head) yield h;
-      const block = new Uint8Array(Math.min(Math.max(size, 1), 1 << 24));
-      for (let off = 0; off < size; ) {
-        const n = fs.readSync(fd, block, 0, Math.min(block.length, size - off), off);
-        if (n <= 0) throw err('E_IO', msg.readFailed(scratch, `unexpected end of file at offset ${off}`));
-        yield block.subarray(0, n); // writeFileAtomic writes it before asking for the next
-        off += n;
-      }
-    }
-    writeFileAtomic(file, parts());
-    return { manifest: r.manifest, stats: r.stats, bytes: r.bytes };
+    return s.commit(encodeInto(tensors, opts, s.sink));
   } finally {
-    fs.closeSync(fd);
-    fs.rmSync(scratch, { force: true });
+    s.close();
   }
+}
+
+/**
+ * {@link writeCllm} over an async (or plain) iterable, returning to the event loop between tensors so that a
+ * signal (Ctrl-C) is handled within one tensor's work: the CLI's compress runs this.
+ * @example
+ * await writeCllmAsync('m.cllm', tensors, { config });
+ */
+export async function writeCllmAsync(file: string, tensors: AsyncIterable<CllmTensorInput> | Iterable<CllmTensorInput>, opts: CllmWriteOptions = {}): Promise<Omit<CllmEncoded, 'parts'>> {
+  const s = openScratch(file);
+  try {
+    const enc = new CllmEncoder(opts, s.sink);
+    for await (const t of tensors) {
+      enc.add(t);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return s.commit(enc.finish());
+  } finally {
+    s.close();
+  }
+}
+
+/** The scratch file of a streamed write: `sink` appends chunks, `commit` writes header + manifest + chunks atomically. */
+function openScratch(file: string) {
+  checkOutFile(file, 'output');
+  const dir = path.dirname(path.resolve(file));
+  removeStaleTemps(dir);
+  const scratch = tempPathFor(file, 'data-tmp');
+  registerTemp(scratch); // before it exists: a signal between the open and the registration would leave it behind
+  let fd: number;
+  try {
+    fd = fs.openSync(scratch, 'wx+', 0o600);
+  } catch (e) {
+    unregisterTemp(scratch);
+    throw ioError(file, e);
+  }
+  let size = 0;
+  return {
+    sink(c: Uint8Array): void {
+      let done = 0;
+      try {
+        while (done < c.length) done += fs.writeSync(fd, c, done, c.length - done, size + done);
+      } catch (e) {
+        throw ioError(file, e);
+      }
+      size += c.length;
+    },
+    commit(r: Omit<CllmEncoded, 'parts'> & { head: Uint8Array[] }): Omit<CllmEncoded, 'parts'> {
+      function* parts(): Generator<Uint8Array> {
+        for (const h of r.head) yield h;
+        const block = new Uint8Array(Math.min(Math.max(size, 1), 1 << 24));
+        for (let off = 0; off < size; ) {
+          const n = fs.readSync(fd, block, 0, Math.min(block.length, size - off), off);
+          if (n <= 0) throw err('E_IO', msg.readFailed(scratch, `unexpected end of file at offset ${off}`));
+          yield block.subarray(0, n); // writeFileAtomic writes it before asking for the next
+          off += n;
+        }
+      }
+      writeFileAtomic(file, parts());
+      return { manifest: r.manifest, stats: r.stats, bytes: r.bytes };
+    },
+    close(): void {
+      fs.closeSync(fd);
+      fs.rmSync(scratch, { force: true });
+      unregisterTemp(scratch);
+    },
+  };
 }

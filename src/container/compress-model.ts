@@ -13,12 +13,12 @@
  *      where the storage allows it, auto elsewhere) -> chunks (default 64 KiB) -> codec -> XXH64 per chunk.
  *
  * Ratios: `ratio` = stored (raw) bytes / compressed chunk bytes (the lossless codec's gain on what is stored);
- * `ratio_vs_fp16` = 2 bytes x parameters / file bytes (the whole file, manifest included, against an fp16 copy);
- * `entropy_bound_ratio` = raw bytes / Σ order-0 bound of every section/plane (codec/entropy.ts).
+ * `ratioVsFp16` = 2 bytes x parameters / file bytes (the whole file, manifest included, against an fp16 copy);
+ * `entropyBoundRatio` = raw bytes / Σ order-0 bound of every section/plane (codec/entropy.ts).
  *
  * @example
  * const r = compressModel('default', 'smol.cllm', { quant: 'int8:per-channel', codec: 'zstd' });
- * r.ratio_vs_fp16; // ~2.5
+ * r.ratioVsFp16; // ~2.5
  * const m = await LlamaModel.load(openAnyCheckpoint('smol.cllm'));
  */
 import fs from 'node:fs';
@@ -30,7 +30,6 @@ import { expectedTensors } from '../model/names.js';
 import { hfConfigJson } from '../model/synthetic.js';
 import { gguf2TokenizerJson, tokenizerFromHFJson, type TextTokenizer } from '../model/tokenizer.js';
 import { openGGUF } from '../formats/gguf.js';
-import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
 import { writeSafetensors } from '../formats/safetensors.js';
 import {
   CLLM_CODECS,
@@ -51,7 +50,14 @@ import {
   type CllmTokenizer,
   type CllmWriteOptions,
   writeCllm,
+  writeCllmAsync,
+  CLLM_LIMITS,
+  DEFAULT_CHUNK_SIZE,
 } from './cllm.js';
+import { assertFinite, castChecked, type AllowOverflow } from '../codec/cast.js';
+import { writeFileAtomic } from '../formats/binary.js';
+import { ioError, readRegularFile } from '../util/files.js';
+import { checkOutDir } from '../util/temp-files.js';
 import { applyTransform, checkTransform, isTransform, TRANSFORMS, type Transform } from '../codec/transforms.js';
 import { entropyReport, mergePlanes, type PlaneEntropy } from '../codec/entropy.js';
 import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
@@ -71,6 +77,8 @@ export interface CompressModelOptions {
   readonly chunkSize?: number;
   /** 'auto' (default) or a transform name */
   readonly transform?: Transform | 'auto';
+  /** what to do with values a cast cannot hold (default: refuse with E_NUMERIC; see codec/cast.ts) */
+  readonly allowOverflow?: AllowOverflow;
   /** quantizer threads (native) */
   readonly threads?: number;
   /** called after each tensor: (done, total, stats) */
@@ -85,12 +93,12 @@ export interface TensorReport {
   transform: Transform;
   codec: CllmCodec;
   chunks: number;
-  raw_bytes: number;
-  compressed_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
   ratio: number;
-  entropy_bits: number;
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
+  entropyBits: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
   planes: PlaneEntropy[];
 }
 
@@ -101,21 +109,21 @@ export interface CompressReport {
   quant: string;
   codec: CllmCodec;
   level: number | null;
-  chunk_size: number;
+  chunkSize: number;
   tensors: number;
   params: number;
-  raw_bytes: number;
-  compressed_bytes: number;
-  file_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
+  fileBytes: number;
   ratio: number;
-  ratio_vs_fp16: number;
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
+  ratioVsFp16: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
   /** order-0 entropy per plane / section kind, over all tensors */
   planes: PlaneEntropy[];
-  compress_s: number;
-  compress_MBps: number;
-  per_tensor: TensorReport[];
+  compressS: number;
+  compressMBps: number;
+  perTensor: TensorReport[];
 }
 
 /**
@@ -128,13 +136,6 @@ export function parseQuantChoice(q: string): { kind: 'none' } | { kind: 'cast'; 
   if ((CAST_DTYPES as readonly string[]).includes(q)) return { kind: 'cast', dtype: q as (typeof CAST_DTYPES)[number] };
   if (!/^[a-z0-9]+(:|$)/.test(q) || !['int8', 'int4', 'nf4', 'fp8'].includes(q.split(':')[0]!)) throw err('E_ARG', msg.compressBadQuant(q));
   return { kind: 'quant', spec: formatSpec(parseSpec(q)) }; // parseSpec raises the quant lab's exact E_QUANT messages
-}
-
-function castBytes(dt: ElementDType, v: Float32Array): Uint8Array {
-  if (dt === 'f32') return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-  const u = new Uint16Array(v.length);
-  for (let i = 0; i < v.length; i++) u[i] = dt === 'f16' ? f32ToF16(v[i]!) : f32ToBf16(v[i]!);
-  return new Uint8Array(u.buffer);
 }
 
 function chooseTransform(want: Transform | 'auto', storage: string): Transform {
@@ -166,12 +167,13 @@ export function* planTensors(ck: Checkpoint, o: CompressModelOptions): Generator
     let storage: string;
     let data: Uint8Array;
     if (q.kind === 'quant' && shape.length === 2) {
-      const qt = quantizeFast(ck.weights.readF32(name), shape, q.spec, o.threads ? { threads: o.threads } : {});
+      const w = ck.weights.readF32(name);
+      assertFinite(ck.file, name, w); // the quantizer's own message has no tensor name
+      const qt = quantizeFast(w, shape, q.spec, o.threads ? { threads: o.threads } : {});
       storage = q.spec;
       data = quantToBytes(qt);
     } else if (q.kind === 'cast') {
-      storage = q.dtype;
-      data = castBytes(q.dtype, ck.weights.readF32(name));
+      ({ storage, data } = castChecked(ck.file, name, q.dtype, ck.weights.readF32(name), o.allowOverflow));
     } else {
       storage = info.dtype;
       data = ck.weights.readRaw(name);
@@ -204,7 +206,7 @@ export function checkpointTokenizer(ck: Checkpoint): CllmTokenizer | null {
     const tj = path.join(ck.file, 'tokenizer.json');
     if (!fs.existsSync(tj)) return null;
     const tc = path.join(ck.file, 'tokenizer_config.json');
-    return { json: JSON.parse(fs.readFileSync(tj, 'utf8')), config: fs.existsSync(tc) ? JSON.parse(fs.readFileSync(tc, 'utf8')) : {} };
+    return { json: JSON.parse(readRegularFile(tj).toString('utf8')), config: fs.existsSync(tc) ? JSON.parse(readRegularFile(tc).toString('utf8')) : {} };
   }
   const f = openCllm(ck.file);
   try {
@@ -226,12 +228,12 @@ function tensorRow(s: CllmTensorStats): TensorReport {
     transform: s.transform,
     codec: s.codec,
     chunks: s.chunks,
-    raw_bytes: s.rawBytes,
-    compressed_bytes: s.compressedBytes,
+    rawBytes: s.rawBytes,
+    compressedBytes: s.compressedBytes,
     ratio: s.rawBytes / Math.max(1, s.compressedBytes),
-    entropy_bits: s.rawBytes ? (8 * s.entropy.boundBytes) / s.rawBytes : 0,
-    entropy_bound_bytes: s.entropy.boundBytes,
-    entropy_bound_ratio: s.rawBytes / Math.max(1e-9, s.entropy.boundBytes),
+    entropyBits: s.rawBytes ? (8 * s.entropy.boundBytes) / s.rawBytes : 0,
+    entropyBoundBytes: s.entropy.boundBytes,
+    entropyBoundRatio: s.rawBytes / Math.max(1e-9, s.entropy.boundBytes),
     planes: s.entropy.planes,
   };
 }
@@ -247,20 +249,20 @@ function report(model: string, out: string | null, o: CompressModelOptions, enc:
     quant: o.quant === 'none' || (CAST_DTYPES as readonly string[]).includes(o.quant) ? o.quant : formatSpec(parseSpec(o.quant)),
     codec: o.codec,
     level: lv === null ? null : (o.level ?? lv.default),
-    chunk_size: enc.manifest.tensors[0]?.chunk_size ?? o.chunkSize ?? 65536,
+    chunkSize: enc.manifest.tensors[0]?.chunk_size ?? o.chunkSize ?? 65536,
     tensors: enc.stats.length,
     params,
-    raw_bytes: raw,
-    compressed_bytes: comp,
-    file_bytes: enc.bytes,
+    rawBytes: raw,
+    compressedBytes: comp,
+    fileBytes: enc.bytes,
     ratio: raw / Math.max(1, comp),
-    ratio_vs_fp16: (2 * params) / enc.bytes,
-    entropy_bound_bytes: bound,
-    entropy_bound_ratio: raw / Math.max(1e-9, bound),
+    ratioVsFp16: (2 * params) / enc.bytes,
+    entropyBoundBytes: bound,
+    entropyBoundRatio: raw / Math.max(1e-9, bound),
     planes: mergePlanes(enc.stats.map((s) => s.entropy.planes)),
-    compress_s: seconds,
-    compress_MBps: raw / 1e6 / Math.max(1e-9, seconds),
-    per_tensor: enc.stats.map(tensorRow),
+    compressS: seconds,
+    compressMBps: raw / 1e6 / Math.max(1e-9, seconds),
+    perTensor: enc.stats.map(tensorRow),
   };
 }
 
@@ -297,6 +299,50 @@ const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T)
   }
 };
 
+/** Bytes one chunk-table entry takes in the manifest at least: `[o,c,r,"<16 hex>"],`. */
+const MIN_CHUNK_ENTRY_BYTES = 27;
+
+/**
+ * Check before any work that the chunk size is valid and the chunk table it implies fits the manifest limit
+ * (CLLM_LIMITS.manifestBytes): E_ARG naming the chunk size, the chunk count and the limit.
+ * @example
+ * checkChunkPlan(openCheckpoint('default'), { quant: 'none', codec: 'zstd', chunkSize: 1 }); // throws
+ */
+export function checkChunkPlan(ck: Checkpoint, o: CompressModelOptions): void {
+  const cs = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(cs) || cs < 1 || cs > CLLM_LIMITS.chunkSize) throw err('E_ARG', msg.badArg('chunk size', `${cs} is not an integer in [1, ${CLLM_LIMITS.chunkSize}]`));
+  const q = parseQuantChoice(o.quant);
+  const bitsOf = (t: TensorInfo): number => {
+    if (q.kind === 'cast') return q.dtype === 'f32' ? 32 : 16;
+    if (q.kind === 'quant' && t.shape.length === 2) return q.spec.startsWith('int4') || q.spec.startsWith('nf4') ? 4 : 8;
+    const el = t.shape.reduce((a, b) => a * b, 1);
+    return el ? (8 * t.byteLength) / el : 0;
+  };
+  let chunks = 0;
+  for (const t of ck.weights.list()) chunks += Math.ceil((t.shape.reduce((a, b) => a * b, 1) * bitsOf(t)) / 8 / cs);
+  if (chunks * MIN_CHUNK_ENTRY_BYTES > CLLM_LIMITS.manifestBytes)
+    throw err('E_ARG', msg.badArg('chunk size', `${cs} bytes makes ${chunks} chunks, whose table (at least ${chunks * MIN_CHUNK_ENTRY_BYTES} bytes) exceeds the manifest limit of ${CLLM_LIMITS.manifestBytes} bytes; use a larger chunk size`));
+}
+
+/**
+ * {@link compressModel} that returns to the event loop between tensors (so SIGINT/SIGTERM/SIGHUP remove the temp
+ * files promptly): the CLI's compress.
+ * @example
+ * const r = await compressModelAsync('default', 'smol.cllm', { quant: 'none', codec: 'zstd' });
+ */
+export async function compressModelAsync(model: string, out: string, o: CompressModelOptions): Promise<CompressReport> {
+  const ck = openCheckpoint(model);
+  try {
+    checkChunkPlan(ck, o);
+    const t0 = performance.now();
+    const { inputs, opts } = checkpointInputs(ck, o);
+    const enc = await writeCllmAsync(out, inputs, opts);
+    return report(ck.file, out, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
+  } finally {
+    ck.close();
+  }
+}
+
 /**
  * Compress a checkpoint ('default', .gguf, HF folder, .cllm) to a .cllm file, written atomically.
  * @example
@@ -304,6 +350,7 @@ const withCheckpoint = <T>(model: string | Checkpoint, f: (ck: Checkpoint) => T)
  */
 export function compressModel(model: string | Checkpoint, out: string, o: CompressModelOptions): CompressReport {
   return withCheckpoint(model, (ck) => {
+    checkChunkPlan(ck, o);
     const t0 = performance.now();
     const { inputs, opts } = checkpointInputs(ck, o);
     const enc = writeCllm(out, inputs, opts); // streamed; temp file + fsync + rename: a failure leaves any old `out` intact
@@ -317,20 +364,20 @@ export interface VerifyReport {
   ok: boolean;
   /** the first problem (one line) when not ok */
   error: string | null;
-  error_code: string | null;
+  errorCode: string | null;
   tensors: number;
   chunks: number;
   params: number;
-  raw_bytes: number;
-  compressed_bytes: number;
-  file_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
+  fileBytes: number;
   ratio: number;
-  ratio_vs_fp16: number;
+  ratioVsFp16: number;
   /** Σ order-0 entropy bound of every tensor's stream (per section / plane), and raw / that */
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
-  decompress_s: number;
-  decompress_MBps: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
+  decompressS: number;
+  decompressMBps: number;
 }
 
 /**
@@ -341,13 +388,13 @@ export interface VerifyReport {
  */
 export function verifyCllm(file: string, onProgress?: (done: number, total: number) => void): VerifyReport {
   const r: VerifyReport = {
-    file, ok: false, error: null, error_code: null, tensors: 0, chunks: 0, params: 0, raw_bytes: 0, compressed_bytes: 0,
-    file_bytes: 0, ratio: 0, ratio_vs_fp16: 0, entropy_bound_bytes: 0, entropy_bound_ratio: 0, decompress_s: 0, decompress_MBps: 0,
+    file, ok: false, error: null, errorCode: null, tensors: 0, chunks: 0, params: 0, rawBytes: 0, compressedBytes: 0,
+    fileBytes: 0, ratio: 0, ratioVsFp16: 0, entropyBoundBytes: 0, entropyBoundRatio: 0, decompressS: 0, decompressMBps: 0,
   };
   let f: CllmFile | null = null;
   try {
     f = openCllm(file);
-    r.file_bytes = f.size;
+    r.fileBytes = f.size;
     r.tensors = f.tensors().length;
     const all = f.tensors();
     let seconds = 0;
@@ -359,22 +406,22 @@ export function verifyCllm(file: string, onProgress?: (done: number, total: numb
       if (s.kind === 'quant') quantFromBytes(s.spec, [t.shape[0]!, t.shape[1]!], raw); // size asserts
       seconds += (performance.now() - t0) / 1000;
       const stream = applyTransform(t.transform, raw, elementSize(s), s.kind === 'dtype' ? s.dtype : 'quantized');
-      r.entropy_bound_bytes += entropyReport(stream, storageSections(s, t.transform, t.shape, stream.length)).boundBytes;
+      r.entropyBoundBytes += entropyReport(stream, storageSections(s, t.transform, t.shape, stream.length)).boundBytes;
       r.chunks += t.chunks.length;
-      r.raw_bytes += t.raw_size;
-      r.compressed_bytes += t.dataBytes;
+      r.rawBytes += t.raw_size;
+      r.compressedBytes += t.dataBytes;
       onProgress?.(++done, all.length);
     }
-    r.decompress_s = seconds;
-    r.entropy_bound_ratio = r.raw_bytes / Math.max(1e-9, r.entropy_bound_bytes);
+    r.decompressS = seconds;
+    r.entropyBoundRatio = r.rawBytes / Math.max(1e-9, r.entropyBoundBytes);
     r.params = f.tensors().reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-    r.ratio = r.raw_bytes / Math.max(1, r.compressed_bytes);
-    r.ratio_vs_fp16 = (2 * r.params) / Math.max(1, r.file_bytes);
-    r.decompress_MBps = r.raw_bytes / 1e6 / Math.max(1e-9, r.decompress_s);
+    r.ratio = r.rawBytes / Math.max(1, r.compressedBytes);
+    r.ratioVsFp16 = (2 * r.params) / Math.max(1, r.fileBytes);
+    r.decompressMBps = r.rawBytes / 1e6 / Math.max(1e-9, r.decompressS);
     r.ok = true;
   } catch (e) {
     r.error = (e as Error).message;
-    r.error_code = (e as { code?: string }).code ?? null;
+    r.errorCode = (e as { code?: string }).code ?? null;
   } finally {
     f?.close();
   }
@@ -388,18 +435,26 @@ export function verifyCllm(file: string, onProgress?: (done: number, total: numb
  * @example
  * decompressToHF('smol.cllm', 'out/smol', 'f32');
  */
-export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f16' = 'f32'): { dir: string; tensors: number; bytes: number } {
+export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f16' = 'f32', allowOverflow?: AllowOverflow): { dir: string; tensors: number; bytes: number } {
   if (dtype !== 'f32' && dtype !== 'f16') throw err('E_ARG', msg.badArg('--dtype', `'${String(dtype)}' is not f32 or f16`));
+  checkOutDir(outDir);
   return withCheckpoint(model, (ck) => {
-    fs.mkdirSync(outDir, { recursive: true });
-    const tensors = ck.weights.list().map((t) => ({ name: t.name, dtype, shape: t.shape, data: castBytes(dtype, ck.weights.readF32(t.name)) }));
+    const tensors = ck.weights.list().map((t) => {
+      const c = castChecked(ck.file, t.name, dtype, ck.weights.readF32(t.name), allowOverflow);
+      return { name: t.name, dtype: c.storage, shape: t.shape, data: c.data };
+    });
+    try {
+      fs.mkdirSync(outDir, { recursive: true });
+    } catch (e) {
+      throw ioError(outDir, e);
+    }
     const cfg = { ...hfConfigJson(ck.config), torch_dtype: dtype === 'f32' ? 'float32' : 'float16' };
-    fs.writeFileSync(path.join(outDir, 'config.json'), JSON.stringify(cfg, null, 1));
+    writeFileAtomic(path.join(outDir, 'config.json'), [Buffer.from(JSON.stringify(cfg, null, 1))]);
     writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
     const tok = checkpointTokenizer(ck);
     if (tok) {
-      fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tok.json));
-      fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 1));
+      writeFileAtomic(path.join(outDir, 'tokenizer.json'), [Buffer.from(JSON.stringify(tok.json))]);
+      writeFileAtomic(path.join(outDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify(tok.config, null, 1))]);
     }
     return { dir: outDir, tensors: tensors.length, bytes: tensors.reduce((s, t) => s + t.data.length, 0) };
   });
@@ -408,28 +463,29 @@ export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f1
 /** Result of {@link roundtripModel}. */
 export interface RoundtripReport extends CompressReport {
   /** every tensor's stored bytes (codes, scales, zero points; or source values) came back identical */
-  bit_exact: boolean;
-  /** tensors that did not (empty when bit_exact) */
-  mismatches: { name: string; first_byte: number }[];
-  decompress_s: number;
-  decompress_MBps: number;
+  bitExact: boolean;
+  /** tensors that did not (empty when bitExact) */
+  mismatches: { name: string; firstByte: number }[];
+  decompressS: number;
+  decompressMBps: number;
 }
 
 /**
  * Compress a checkpoint in memory, read it back through the .cllm reader (every checksum checked) and compare each
  * tensor's stored bytes with what was written.
  * @example
- * roundtripModel('default', { quant: 'int8:per-channel', codec: 'zstd' }).bit_exact; // true
+ * roundtripModel('default', { quant: 'int8:per-channel', codec: 'zstd' }).bitExact; // true
  */
 export function roundtripModel(model: string | Checkpoint, o: CompressModelOptions): RoundtripReport {
   return withCheckpoint(model, (ck) => {
+    checkChunkPlan(ck, o);
     const originals = new Map<string, Uint8Array>();
     const t0 = performance.now();
     const { inputs, opts } = checkpointInputs(ck, o, originals);
     const enc = encodeCllmParts(inputs, opts);
     const rep = report(ck.file, null, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
     const f = cllmFromBuffer(concatParts(enc.parts), `${path.basename(ck.file)}.cllm`);
-    const mismatches: { name: string; first_byte: number }[] = [];
+    const mismatches: { name: string; firstByte: number }[] = [];
     const t1 = performance.now();
     try {
       for (const t of f.tensors()) {
@@ -438,14 +494,14 @@ export function roundtripModel(model: string | Checkpoint, o: CompressModelOptio
         if (back.length !== want.length || !Buffer.from(back.buffer, back.byteOffset, back.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length))) {
           let i = 0;
           while (i < Math.min(back.length, want.length) && back[i] === want[i]) i++;
-          mismatches.push({ name: t.name, first_byte: i });
+          mismatches.push({ name: t.name, firstByte: i });
         }
       }
     } finally {
       f.close();
     }
     const ds = (performance.now() - t1) / 1000;
-    return { ...rep, bit_exact: mismatches.length === 0 && originals.size === f.tensors().length, mismatches, decompress_s: ds, decompress_MBps: rep.raw_bytes / 1e6 / Math.max(1e-9, ds) };
+    return { ...rep, bitExact: mismatches.length === 0 && originals.size === f.tensors().length, mismatches, decompressS: ds, decompressMBps: rep.rawBytes / 1e6 / Math.max(1e-9, ds) };
   });
 }
 

@@ -18,7 +18,7 @@
  *
  * The model is anything with the LlamaModel linear API (PatchableModel), so this file needs no tfjs.
  */
-import { err, msg } from '../messages.js';
+import { err, isCodecError, msg } from '../messages.js';
 import {
   type FaultName,
   dequantizeScaleAxis,
@@ -176,7 +176,14 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
     const shape: [number, number] = [m.outFeatures, m.inFeatures];
     const source = fault === 'wrong-layer' ? wrongLayerSource(m.path, allPaths) : m.path;
     const w = model.originalWeight(source);
-    const q = useNative ? quantizeNative(w, shape, spec) : quantize(w, shape, spec);
+    let q;
+    try {
+      q = useNative ? quantizeNative(w, shape, spec) : quantize(w, shape, spec);
+    } catch (e) {
+      // name the module: the quantizer only knows the element (e.g. a NaN weight)
+      if (isCodecError(e, 'E_QUANT')) throw err('E_QUANT', `${source}: ${e.message}`, e);
+      throw e;
+    }
     let installed = dequantize(q);
     const hit = fault !== null && (fault === 'wrong-layer' ? source !== m.path : m.path === target);
     if (hit) {
