@@ -114,10 +114,12 @@ const LOSSLESS_CASES: { rows: number; cols: number; dtype: 'bf16' | 'f16'; rowsP
   { rows: 300, cols: 1032, dtype: 'f16', rowsPerSeg: 7 },
   { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
   { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 1, iterations: 200 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 16, iterations: 200 },
   { rows: 5632, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
   { rows: 2048, cols: 5632, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
   { rows: 4096, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 100 },
   { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
+  { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 16, iterations: 50 },
   { rows: 4096, cols: 14336, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
   { rows: 4096, cols: 14336, dtype: 'f16', rowsPerSeg: 1, iterations: 50 },
 ];
