@@ -112,12 +112,13 @@ const model = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
 const modelSkip = skip || (fs.existsSync(model) ? false : `default model not found at ${model}`);
 test('round trip is bit-exact on the default model tensors cast to bf16 / fp16 (4-bit-derived values)', { skip: modelSkip }, () => {
   const ck = openCheckpoint(model);
-  const names = ck.weights.list().filter((t) => t.shape.length === 2).slice(0, 4);
+  // four 2-D tensors of different roles and sizes (the 28 M-weight embedding table is left out to keep the test short)
+  const names = ck.weights.list().filter((t) => t.shape.length === 2 && t.shape[0]! * t.shape[1]! <= 2_000_000).slice(0, 4);
   assert.ok(names.length > 0);
   for (const t of names) {
+    assert.ok(t.shape[1]! % 8 === 0, `${t.name}: columns not a multiple of 8`);
     const cols = t.shape[t.shape.length - 1]!;
     const rows = t.shape.reduce((a, b) => a * b, 1) / cols;
-    if (cols % 8) continue;
     const f = ck.weights.readF32(t.name);
     for (const dtype of ['bf16', 'f16'] as const) {
       const w = new Uint16Array(f.length);
