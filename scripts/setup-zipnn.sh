@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.cache/zipnn-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --no-cache-dir zipnn==0.5.4 torch==2.15.0 numpy==$(.cache/zipnn-venv/bin/python -c "import numpy; print(numpy.__version__)" 2>/dev/null || echo 2.4.6)
+"$venv/bin/pip" install --quiet --no-cache-dir zipnn==0.5.4 torch==2.15.0 numpy==2.4.6 safetensors==0.8.0
 "$venv/bin/python" -c "import zipnn; from importlib.metadata import version; print('zipnn', version('zipnn'), 'torch', version('torch'))"
