@@ -109,6 +109,24 @@ interface Row {
   first?: string[];
 }
 
+/** Lossless GEMV cases: odd shapes (rows not a multiple of rowsPerSeg, fewer column groups than lanes), fp16, one row
+ *  per segment, and the TinyLlama / Llama-3.1-8B projection shapes with timing. */
+const LOSSLESS_CASES: { rows: number; cols: number; dtype: 'bf16' | 'f16'; rowsPerSeg: number; iterations?: number }[] = [
+  { rows: 37, cols: 264, dtype: 'bf16', rowsPerSeg: 4 },
+  { rows: 5, cols: 8, dtype: 'f16', rowsPerSeg: 1 },
+  { rows: 300, cols: 1032, dtype: 'f16', rowsPerSeg: 7 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 1, iterations: 200 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 16, iterations: 200 },
+  { rows: 5632, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 2048, cols: 5632, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 4096, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 100 },
+  { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
+  { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 16, iterations: 50 },
+  { rows: 4096, cols: 14336, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
+  { rows: 4096, cols: 14336, dtype: 'f16', rowsPerSeg: 1, iterations: 50 },
+];
+
 const KERNEL_CASES: [string, Record<string, number>][] = [
   ['embedding', { V: 1000, h: 576, T: 7 }],
   ['embedding', { V: 32000, h: 2048, T: 1 }],
@@ -220,6 +238,29 @@ async function runChecks(): Promise<void> {
       first: r.first,
     });
   });
+
+  // ---- 1b. lossless bf16/fp16 GEMV (issue 14; native/src/cuda/gemv_lossless.cu, layout common/lossless.h): the device
+  // decoder bit-exact against the source words, the in-register GEMV against its twin (reference decode + double
+  // linear), and ms per call beside the plain 16-bit GEMV of the same loop (kernel-level speed signal only).
+  if (n.losslessGemvTest) {
+    for (const [i, p] of LOSSLESS_CASES.entries()) {
+      const seed = 500 + i;
+      try {
+        const r = n.losslessGemvTest({ ...p, seed });
+        const speed = r.msLossless !== undefined ? ` | ${r.msLossless.toFixed(4)} ms vs plain ${r.msPlain!.toFixed(4)} ms (${(r.msLossless / r.msPlain!).toFixed(2)}×), in ${r.gbpsLosslessIn!.toFixed(0)} GB/s, out ${r.gbpsLosslessOut!.toFixed(0)} GB/s, plain ${r.gbpsPlain!.toFixed(0)} GB/s` : '';
+        rows.push({
+          check: 'kernel lossless-gemv',
+          detail: Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' '),
+          value: `decode mismatches ${r.decodeMismatches}, max|Δ| ${r.maxAbs.toExponential(2)} (${r.maxErrOverTol.toFixed(2)}×tol), ratio ${r.ratio.toFixed(4)}${speed}`,
+          tol: `decode bit-exact; ${r.toleranceRule}, atol ${r.atol} rtol ${r.rtol}`,
+          pass: r.pass,
+          first: r.first.map((m) => `row ${m.i}: got ${m.got} want ${m.want}`),
+        });
+      } catch (e) {
+        rows.push({ check: 'kernel lossless-gemv', detail: JSON.stringify(p), value: String((e as Error).message), tol: '', pass: false });
+      }
+    }
+  } else rows.push({ check: 'kernel lossless-gemv', detail: 'addon without losslessGemvTest', value: 'missing', tol: '', pass: false });
 
   // ---- 2. engine vs TS reference logits
   const refDir = arg('--ref', '.gpuengine/ref')!;
