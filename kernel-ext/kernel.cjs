@@ -3,14 +3,18 @@
 /**
  * The CodecLLM Jupyter kernel. kernel.json runs: node <root>/kernel-ext/kernel.cjs --config-path {connection_file}
  *
- * Start order (the point is a short "Connecting" in JupyterLab): runtime hooks (cheap) → bind the ZMQ sockets and
- * answer kernel_info (server.cjs) → then, once the first request was answered or after 1 s, the slow part in the
- * background: import the library (~3 s), TypeScript + tslab's compiler (~6 s), a first compile of
- * `import … from "codecllm"` (~4 s, so the first cell does not pay it). Requests that need it wait (status busy).
- * tslab 1.0.22 did all of this before binding its sockets, hence ~13 s of "Connecting".
+ * Two threads. The protocol thread (protocol.cjs, a worker) owns the ZMQ sockets and the Jupyter messaging
+ * (server.cjs): it answers kernel_info within a fraction of a second and publishes status and outputs at once,
+ * whatever this thread is doing. This (main) thread compiles and runs cells: it loads the library (~3 s) and
+ * TypeScript + tslab's compiler (~6 s) and compiles `import … from "codecllm"` once (~4 s) as soon as a frontend
+ * asks for anything (or 1 s after the start); cells wait for that, the kernel saying Busy meanwhile. tslab 1.0.22 did
+ * all of it before binding its sockets (~13 s of "Connecting"), and its single thread went silent during it.
+ * Cells' stdout/stderr and displays are posted to the protocol thread, tagged with the execute request they belong
+ * to (output written later by a cell's background work goes to the last cell, as in ipykernel).
  */
-const fs = require('node:fs');
 const path = require('node:path');
+const util = require('node:util');
+const { Worker } = require('node:worker_threads');
 const preload = require('./preload.cjs');
 
 const i = process.argv.indexOf('--config-path');
@@ -24,75 +28,98 @@ const mark = (what) => timing.push(`${what} ${((performance.now() - t0) / 1000).
 
 preload.setupRuntime();
 const tslab = preload.tslabDir();
-const zmq = require(require.resolve('zeromq', { paths: [tslab] }));
-const { KernelServer } = require('./server.cjs');
-const conn = JSON.parse(fs.readFileSync(process.argv[i + 1], 'utf8'));
-
 // The kernel's own diagnostics go to the real stderr (the Jupyter server's log); cells' output goes to the cell.
 const realStderr = process.stderr.write.bind(process.stderr);
 const log = (text) => realStderr(text);
 
-let firstAnswered;
-const answered = new Promise((r) => (firstAnswered = r));
-let session = null;
-const ready = answered.then(async () => {
-  // The start blocks the event loop for seconds: say Busy first (and let it and the kernel_info reply leave),
-  // else JupyterLab shows Idle while the first cells wait.
-  server.startingWork(ready);
-  // Each step blocks the event loop (TypeScript is synchronous); between steps requests that came meanwhile
-  // (a frontend's kernel_info) are answered.
-  const breathe = () => new Promise((r) => setTimeout(r, 20));
-  await breathe();
-  await preload.loadLibrary();
-  mark('library');
-  await breathe();
-  preload.setupTypes();
-  mark('typescript');
-  await breathe();
-  const { createSession } = require('./session.cjs');
-  session = createSession(tslab);
-  mark('compiler');
-  await breathe();
-  if (preload.state.lib) session.warm('import * as codecllm from "codecllm";\ncodecllm;');
-  mark('first compile');
-  if (process.env.CODECLLM_KERNEL_TIMING === '1') log(`codecllm kernel start: ${timing.join(', ')}\n`);
-  return session;
+const worker = new Worker(path.join(__dirname, 'protocol.cjs'), {
+  workerData: { connectionFile: process.argv[i + 1], tslab, version: require(path.join(preload.packageRoot(), 'package.json')).version },
+  stdout: false,
+  stderr: false,
 });
-ready.catch((e) => log(`codecllm kernel: start failed: ${e && e.stack}\n`));
+worker.on('error', (e) => (log(`codecllm kernel: protocol thread failed: ${e && e.stack}\n`), process.exit(1)));
+worker.on('exit', (code) => process.exit(code));
+
+/** The start: library, TypeScript, the compiler, a first compile. Resolves with the session. */
+let session = null;
+let starting = null;
+function start() {
+  starting ??= (async () => {
+    const breathe = () => new Promise((r) => setTimeout(r, 20));
+    await breathe(); // let the protocol thread's Busy leave first
+    await preload.loadLibrary();
+    mark('library');
+    preload.setupTypes();
+    mark('typescript');
+    const { createSession } = require('./session.cjs');
+    session = createSession(tslab);
+    mark('compiler');
+    if (preload.state.lib) session.warm('import * as codecllm from "codecllm";\ncodecllm;');
+    mark('first compile');
+    if (process.env.CODECLLM_KERNEL_TIMING === '1') log(`codecllm kernel start: ${timing.join(', ')}\n`);
+    return session;
+  })();
+  starting.then(
+    () => worker.postMessage({ type: 'ready' }),
+    (e) => (log(`codecllm kernel: start failed: ${e && e.stack}\n`), worker.postMessage({ type: 'failed', error: String(e && e.message) })),
+  );
+  return starting;
+}
+
+/** True for a display-ready mime bundle ({ 'text/plain': string, … }). */
+function isBundle(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v['text/plain'] === 'string' && Object.keys(v).every((k) => k.includes('/'));
+}
 
 const hook = globalThis[Symbol.for('codecllm.kernel')];
-const server = new KernelServer(conn, zmq, {
-  ready,
-  log,
-  answered: () => firstAnswered(),
-  version: require(path.join(preload.packageRoot(), 'package.json')).version,
-  languageVersion: '',
-  onCell({ stream, display }) {
-    // Output written later by a cell's background work goes to the last cell, as in ipykernel.
-    process.stdout.write = (chunk, enc, cb) => (stream('stdout', typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), typeof cb === 'function' && cb(), true);
-    process.stderr.write = (chunk, enc, cb) => (stream('stderr', typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), typeof cb === 'function' && cb(), true);
-    hook.jupyter.lastWriteDisplayData = display;
-    try {
-      // tslab's public display API (import "tslab") writes through its own jupyter module
-      require(path.join(tslab, 'dist', 'jupyter.js')).lastWriteDisplayData = display;
-    } catch {
-      /* not loadable: only tslab's own display helpers are affected */
-    }
-    globalThis[Symbol.for('codecllm.progress')]?.reset();
+const text = (chunk) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+
+/** Route this thread's stdout/stderr and displays to cell `cell` (an execute request's msg_id). */
+function outputsTo(cell) {
+  const out = (kind, content) => worker.postMessage({ type: 'out', cell, kind, content });
+  const stream = (name) => (chunk, enc, cb) => (out('stream', { name, text: text(chunk) }), typeof (cb ?? enc) === 'function' && (cb ?? enc)(), true);
+  process.stdout.write = stream('stdout');
+  process.stderr.write = stream('stderr');
+  const display = (content, update) => out(update ? 'update_display_data' : 'display_data', JSON.parse(JSON.stringify(content)));
+  hook.jupyter.lastWriteDisplayData = display;
+  try {
+    // tslab's public display API (import "tslab") writes through its own jupyter module
+    require(path.join(tslab, 'dist', 'jupyter.js')).lastWriteDisplayData = display;
+  } catch {
+    /* not loadable: only tslab's own display helpers are affected */
+  }
+  globalThis[Symbol.for('codecllm.progress')]?.reset();
+}
+
+const methods = {
+  async run(code, cell) {
+    const s = await start();
+    outputsTo(cell);
+    const r = await s.run(code);
+    if (!r.ok) return { ok: false, error: r.error };
+    const result = !r.hasValue ? null : isBundle(r.value) ? JSON.parse(JSON.stringify(r.value)) : { 'text/plain': util.inspect(r.value, { depth: 3, breakLength: 100 }) };
+    return { ok: true, result, warnings: r.warnings };
   },
-  interrupt: () => session?.interrupt(),
-  shutdown: () => {
-    server.close();
+  complete: async (code, pos) => (await start()).complete(code, pos),
+  inspect: async (code, pos) => (await start()).inspect(code, pos),
+  isComplete: async (code) => (await start()).isComplete(code),
+};
+
+worker.on('message', async (m) => {
+  if (m.type === 'answered') start();
+  else if (m.type === 'shutdown') {
     session?.close();
     process.exit(0);
-  },
+  } else if (m.type === 'call') {
+    try {
+      worker.postMessage({ type: 'reply', id: m.id, value: await methods[m.method](...m.args) });
+    } catch (e) {
+      worker.postMessage({ type: 'reply', id: m.id, error: String((e && e.stack) || e) });
+    }
+  }
 });
+
 process.on('SIGINT', () => session?.interrupt());
-// Errors of a cell's background work (a promise nobody awaited) are shown in the last cell, the kernel lives on.
+// Errors of a cell's background work (a promise nobody awaited) are shown in the last cell; the kernel lives on.
 process.on('uncaughtException', (e) => process.stderr.write(`Uncaught ${e && e.stack ? e.stack : e}\n`));
 process.on('unhandledRejection', (e) => process.stderr.write(`Unhandled rejection: ${e && e.stack ? e.stack : e}\n`));
-
-server.start().then(() => {
-  mark('sockets');
-  setTimeout(firstAnswered, 1000);
-});

@@ -12,24 +12,20 @@
  *   TypeScript service: ~10 s) starts; requests that need the session wait for it (status busy meanwhile);
  * - control: shutdown and interrupt (also SIGINT: interrupt_mode "signal") are answered at once.
  */
-const util = require('node:util');
 const wire = require('./wire.cjs');
 
 /** After an error, execute requests read within this many ms are aborted too (tslab used 200 ms). */
 const ABORT_WINDOW_MS = 100;
 const BANNER = 'CodecLLM (TypeScript): tslab 1.0.22 compiler + codecllm kernel-ext';
 
-/** True for a display-ready mime bundle ({ 'text/plain': string, … }). */
-function isBundle(v) {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v['text/plain'] === 'string' && Object.keys(v).every((k) => k.includes('/'));
-}
-
 class KernelServer {
   /**
    * @param conn  the connection file's content
    * @param zmq   the zeromq 6 module
-   * @param hooks { ready: Promise<session>, onCell({ stream, display }) before each cell, interrupt(), shutdown(),
-   *                log(text) (the kernel's own stderr), answered() after each request, version, languageVersion }
+   * @param hooks { ready: Promise<session> (async run(code, cellId) → { ok, error } | { ok, result, warnings },
+   *                complete, inspect, isComplete), interrupt(), shutdown(), log(text) (the kernel's own stderr),
+   *                answered() when a request comes, version, languageVersion }
+   * Outputs of a running cell arrive through `output(cellId, type, content)`.
    */
   constructor(conn, zmq, hooks) {
     this.conn = conn;
@@ -43,6 +39,7 @@ class KernelServer {
     this.queue = Promise.resolve();
     this.closed = false;
     this.inFlight = 0; // requests between their busy and idle
+    this.cells = new Map(); // execute msg_id → { req, silent }: where a cell's outputs go (also later ones)
     this.starting = false; // the slow start (library, TypeScript) is running
   }
 
@@ -116,17 +113,17 @@ class KernelServer {
         case 'complete_request': {
           const s = await this.hooks.ready;
           const { code, cursor_pos: pos } = req.content;
-          const r = s.complete(code, pos);
+          const r = await s.complete(code, pos);
           return this.reply(sock, req, 'complete_reply', { status: 'ok', matches: r.candidates, cursor_start: r.start, cursor_end: r.end, metadata: {} });
         }
         case 'inspect_request': {
           const s = await this.hooks.ready;
-          const text = s.inspect(req.content.code, req.content.cursor_pos);
+          const text = await s.inspect(req.content.code, req.content.cursor_pos);
           return this.reply(sock, req, 'inspect_reply', { status: 'ok', found: text !== null, data: text === null ? {} : { 'text/plain': text }, metadata: {} });
         }
         case 'is_complete_request': {
           const s = await this.hooks.ready;
-          const r = s.isComplete(req.content.code);
+          const r = await s.isComplete(req.content.code);
           return this.reply(sock, req, 'is_complete_reply', r.completed ? { status: 'complete' } : { status: 'incomplete', indent: r.indent });
         }
         case 'comm_info_request':
@@ -195,12 +192,12 @@ class KernelServer {
     const count = this.count;
     if (!silent) this.publish('execute_input', req, { code, execution_count: count });
     const session = await this.hooks.ready;
-    const stream = (name, text) => !silent && text && this.publish('stream', req, { name, text });
-    const display = (content, update) => !silent && this.publish(update ? 'update_display_data' : 'display_data', req, content);
-    this.hooks.onCell({ stream, display });
+    const id = req.header.msg_id;
+    this.cells.set(id, { req, silent });
+    if (this.cells.size > 64) this.cells.delete(this.cells.keys().next().value);
     let r;
     try {
-      r = await session.run(code);
+      r = await session.run(code, id);
     } catch (e) {
       // the session itself failed (not the cell): report it as the cell's error
       r = { ok: false, error: { ename: 'KernelError', evalue: String(e && e.message), traceback: [String(e && e.stack)] } };
@@ -212,12 +209,16 @@ class KernelServer {
       if (stopOnError) (this.abortUpTo = this.seq), (this.abortUntil = performance.now() + ABORT_WINDOW_MS);
       return this.reply(sock, req, 'execute_reply', { status: 'error', execution_count: count, ...r.error });
     }
-    for (const w of r.warnings) stream('stderr', w + '\n');
-    if (r.hasValue && !silent) {
-      const data = isBundle(r.value) ? { ...r.value } : { 'text/plain': util.inspect(r.value, { depth: 3, breakLength: 100 }) };
-      this.publish('execute_result', req, { execution_count: count, data, metadata: {} });
-    }
+    for (const w of r.warnings) this.output(id, 'stream', { name: 'stderr', text: w + '\n' });
+    if (r.result && !silent) this.publish('execute_result', req, { execution_count: count, data: r.result, metadata: {} });
     return this.reply(sock, req, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} });
+  }
+
+  /** Publish an output (`stream`, `display_data`, `update_display_data`) of the cell run by execute request `id`. */
+  output(id, type, content) {
+    const cell = this.cells.get(id);
+    if (!cell || cell.silent || (type === 'stream' && !content.text)) return;
+    this.publish(type, cell.req, content);
   }
 
   close() {
@@ -226,4 +227,4 @@ class KernelServer {
   }
 }
 
-module.exports = { KernelServer, isBundle };
+module.exports = { KernelServer };

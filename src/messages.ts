@@ -234,6 +234,11 @@ export const msg = {
   engineForeignCache: () => `KV cache does not belong to this engine (or was freed): create it with engine.newCache()`,
   engineCustomForward: (path: string) =>
     `linear '${path}' has a custom forward function; the native CPU engine runs weights only (remove .forward or use the tfjs model)`,
+  engineCustomForwardOn: (engine: string, path: string) =>
+    `linear '${path}' has a custom forward function (fault injection?); ${engine} runs weights only: remove .forward or use --engine tfjs`,
+  engineUnavailable: (engine: string, why: string) => `engine '${engine}' is not available here: ${why}`,
+  engineOneSequence: () => `the CUDA engine holds one sequence at a time: free the other cache (or start a new one) before using this one`,
+  baseCacheBad: (file: string, why: string) => `${file}: base-logit cache is unusable (${why}); delete it to recompute the baseline`,
   engineValidate: (diff: number, tol: number, row: number, index: number, position: number) =>
     `native CPU engine disagrees with the tfjs reference (CODECLLM_VALIDATE_WITH_TFJS): |Δlogit| ${diff.toExponential(3)} above ${tol} + 1e-3·|ref| at row ${row}, token ${index} (cache position ${position})`,
   // --- .cllm container, transforms, compress/verify/decompress/roundtrip (issue 4: codec lab, items 4-5)

@@ -21,7 +21,7 @@ writeGGUFModel(model, cfg, syntheticWeights(cfg, 5), 'f32', byteLevelVocabMetada
 const text = path.join(tmp, 'text.txt');
 fs.writeFileSync(text, 'The river begins as a thin stream of melted snow high in the mountains. '.repeat(2));
 const plan = path.join(tmp, 'plan.jsonl');
-const sweepArgs = [model, '--layers', '1,5,all', '--quant', 'int8:per-tensor', '--text', text, '--tokens', '32'];
+const sweepArgs = [model, '--layers', '1,5,all', '--quant', 'int8:per-tensor', '--text', text, '--tokens', '32', '--engine', 'native'];
 
 /** Run the CLI in-process; returns exit status, stdout, stderr. */
 async function cli(...args: string[]) {
@@ -69,12 +69,13 @@ test('plan → run every index → merge equals the in-process sweep; a second r
   assert.equal(merged.model, direct.model);
   assert.equal(merged.quant, direct.quant);
   assert.equal(merged.tokens, direct.tokens);
+  assert.equal(merged.engine, direct.engine);
   assert.ok(direct.rows[0].kl_mean > 0 && direct.rows[0].kl_mean < direct.rows[2].kl_mean, 'the rows differ from point to point');
   assert.deepEqual(withoutTime(merged.rows), withoutTime(direct.rows));
   const again = await json('job', 'run', plan, '--index', '1');
   assert.equal(again.skipped, true);
   const human = await cli('job', 'merge', plan);
-  assert.match(human.stdout, /^layers +ratio +ppl \(base/);
+  assert.match(human.stdout, /^engine native \(from the plan .*plan\.jsonl\); \d+ tokens scored per row;.*\nlayers +ratio +ppl \(base/);
 });
 
 test('merge refuses a tampered result, a missing point, a stray result and a result of another plan, by name', async () => {
@@ -82,8 +83,8 @@ test('merge refuses a tampered result, a missing point, a stray result and a res
   const r1 = path.join(dir, '1.json');
   const good = fs.readFileSync(r1, 'utf8');
   const tampered = JSON.parse(good);
-  assert.ok(tampered.row.klMean > 0);
-  tampered.row.klMean = 0; // result files hold the library's row (camelCase)
+  assert.ok(tampered.row.kl_mean > 0);
+  tampered.row.kl_mean = 0;
   fs.writeFileSync(r1, JSON.stringify(tampered));
   await refused(['job', 'merge', plan], r1, /result hash does not match its content/);
   // job run does not trust it either: it runs the point again

@@ -21,12 +21,13 @@ export const skipKernel = 'missing' in py && !process.env.CI ? py.missing : fals
  *   { batch: [code, …] }           send all at once, then wait for the last one's idle (a "Run All")
  *   { code, interruptAfter: s }    execute, SIGINT the kernel after s seconds (Kernel → Interrupt)
  *   { complete: code } / { inspect: code, pos? }
+ *   { kernelInfoAfter: s }         wait s seconds, then time a kernel_info round trip (StepResult.seconds)
  */
-export type Step = { code: string; interruptAfter?: number } | { batch: string[] } | { complete: string } | { inspect: string; pos?: number };
+export type Step = { code: string; interruptAfter?: number } | { batch: string[] } | { complete: string } | { inspect: string; pos?: number } | { kernelInfoAfter: number };
 
-export interface IopubMsg { type: string; parent: string; content: Record<string, unknown> & { execution_state?: string; name?: string; text?: string; data?: Record<string, unknown>; transient?: { display_id?: string }; ename?: string; evalue?: string; traceback?: string[]; execution_count?: number } }
+export interface IopubMsg { type: string; parent: string; /** header.date: when the kernel made it */ date: string; /** when the driver received it (s since epoch) */ recv: number; content: Record<string, unknown> & { execution_state?: string; name?: string; text?: string; data?: Record<string, unknown>; transient?: { display_id?: string }; ename?: string; evalue?: string; traceback?: string[]; execution_count?: number } }
 export interface Reply { msg_id: string; content: Record<string, unknown> & { status: string; execution_count?: number; matches?: string[]; found?: boolean; data?: Record<string, string>; ename?: string; evalue?: string } }
-export interface StepResult { ids: string[]; iopub: IopubMsg[]; replies: Reply[] }
+export interface StepResult { ids: string[]; iopub: IopubMsg[]; replies: Reply[]; seconds?: number }
 export interface KernelRun { startS: number; steps: StepResult[] }
 
 const DRIVER = String.raw`
@@ -42,7 +43,7 @@ def iopub_until_idle(ids):
     while pending:
         m = kc.get_iopub_msg(timeout=120)
         p = m["parent_header"].get("msg_id")
-        out.append({"type": m["msg_type"], "parent": p, "content": m["content"]})
+        out.append({"type": m["msg_type"], "parent": p, "content": m["content"], "date": str(m["header"].get("date", "")), "recv": time.time()})
         if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" and p in pending:
             pending.discard(p)
     return out
@@ -56,6 +57,13 @@ def replies_for(ids):
     return [got[i] for i in ids]
 try:
     for step in req["steps"]:
+        if "kernelInfoAfter" in step:
+            time.sleep(step["kernelInfoAfter"])
+            t = time.time()
+            ids = [kc.kernel_info()]
+            replies = replies_for(ids)
+            steps.append({"ids": ids, "iopub": [], "replies": replies, "seconds": time.time() - t})
+            continue
         if "batch" in step:
             ids = [kc.execute(c) for c in step["batch"]]
         elif "complete" in step:

@@ -6,7 +6,9 @@
  *   - stop on error: requests queued behind a failed cell are answered "aborted";
  *   - Interrupt (SIGINT) of a busy loop and of a pending await: one-line error output, the kernel lives on;
  *   - a cell that imports then throws keeps its imports for the next cell;
- *   - Shift+Tab inside a call's parentheses (inspect) describes the function.
+ *   - Shift+Tab inside a call's parentheses (inspect) describes the function;
+ *   - kernel_info is answered while the main thread is busy loading TypeScript (the protocol has its own thread);
+ *   - outputs of a synchronous loop leave while it runs.
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
@@ -19,6 +21,7 @@ let run: KernelRun;
 before(() => {
   if (skip) return;
   run = runKernel(buildShimPackage(), [
+    { kernelInfoAfter: 4 }, // steps[0]
     /* 0 */ { batch: ['await new Promise((r) => setTimeout(r, 300));\n"first"', 'console.log("second")', '"third"'] },
     /* 1 */ { batch: ['throw new Error("stop here");', '"never runs"'] },
     /* 2 */ { code: 'while (true) {}', interruptAfter: 2 },
@@ -29,13 +32,21 @@ before(() => {
     /* 7 */ { inspect: 'lineChart(' },
     /* 8 */ { inspect: 'const r = lineChart([{ a: 1 }], { x: "a", ' },
     /* 9 */ { inspect: 'badge', pos: 2 },
+    /* 10 */ { code: 'import { progress } from "codecllm";\nconst q = progress("sync", 3, { intervalMs: 0 });\nfor (let i = 0; i < 3; i++) {\n  const t = Date.now();\n  while (Date.now() - t < 400) {}\n  q.tick();\n}\nq.done();' },
   ]);
 });
-const step = (i: number) => run.steps[i]!;
+const step = (i: number) => run.steps[i + 1]!; // steps[0] is the kernel_info during the start
 
 test('kernel_info is answered within a few seconds of the start (the slow start runs after it)', { skip }, () => {
   // jupyter_client's start_new_kernel returns once kernel_info is answered; tslab 1.0.22 needed ~13 s here.
   assert.ok(run.startS < 6, `kernel_info after ${run.startS.toFixed(1)} s`);
+});
+
+test('kernel_info is answered at once while the library and TypeScript load (protocol on its own thread)', { skip }, () => {
+  const s = run.steps[0]!;
+  assert.equal(s.replies[0]!.content.status, 'ok');
+  console.log(`kernel-messaging: kernel_info during the start: ${s.seconds!.toFixed(3)} s`);
+  assert.ok(s.seconds! < 1, `kernel_info took ${s.seconds!.toFixed(2)} s during the start`);
 });
 
 test('Run All: one request at a time, busy/idle paired per request, increasing execution counts', { skip }, () => {
@@ -91,4 +102,13 @@ test('inspect (Shift+Tab) inside a call\'s parentheses describes the callee; on 
   const r = step(9).replies[0]!.content;
   assert.equal(r.found, true);
   assert.match(r.data!['text/plain']!, /badge\(entry: BadgeInput\)/);
+});
+
+test('a synchronous loop\'s progress updates are published while it runs, not all at its end', { skip }, () => {
+  const s = step(10);
+  const ups = s.iopub.filter((m) => m.parent === s.ids[0] && (m.type === 'display_data' || m.type === 'update_display_data'));
+  assert.ok(ups.length >= 4, JSON.stringify(ups.map((m) => m.type)));
+  const times = ups.map((m) => m.recv * 1000);
+  // the loop takes 1.2 s: the first update (0/3) must arrive about that long before the last (3/3)
+  assert.ok(times.at(-1)! - times[0]! >= 800, `updates arrived within ${(times.at(-1)! - times[0]!).toFixed(0)} ms`);
 });

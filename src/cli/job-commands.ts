@@ -21,7 +21,7 @@ export function registerJobCommands(program: Command): void {
       text('plan')(plan);
       const r = await runJob(plan, o.index, { force: !!o.force });
       output(!!o.json, { index: o.index, skipped: r.skipped, result: r.file, jobHash: r.result.jobHash, row: r.result.row }, () =>
-        `${r.file}: point ${o.index} ${r.skipped ? 'skipped (its result exists and verifies)' : `done in ${r.result.row.timeS.toFixed(2)} s`}`,
+        `${r.file}: point ${o.index} ${r.skipped ? 'skipped (its result exists and verifies)' : `done in ${r.result.row.time_s.toFixed(2)} s`}`,
       );
     });
   job

@@ -10,7 +10,9 @@ import { checkSelection, checkTfjsMemory, checkTokensFit } from './preflight.js'
 import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
-import { engineOpt, generateOn } from './engine-commands.js';
+import { resolveEngine, generateOn } from './engine-commands.js';
+import { openEngine } from '../lab/open-engine.js';
+import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
 
 /** What the architecture adds to plain Llama, in words (empty for Llama). */
@@ -102,7 +104,7 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('generate <model>')
-    .description('continue a prompt with the CPU reference model')
+    .description('continue a prompt (any engine: --engine tfjs|native|cuda|auto)')
     .requiredOption('--prompt <text>', 'prompt text', text('--prompt', undefined, true))
     .option('--max-tokens <n>', 'tokens to generate (prompt + n <= the context length)', int('--max-tokens', 1), 32)
     .option('--temperature <t>', '0 = greedy', num('--temperature', { min: 0, max: 1000 }), 0)
@@ -112,8 +114,7 @@ export function registerModelCommands(program: Command): void {
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
     .option('--json', 'JSON output')
     .action(async (model: string, o: GenerateCliOptions) => {
-      const engine = engineOpt(o.engine ?? 'tfjs');
-      if (engine === 'cuda' && o.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
+      const { engine, reason } = resolveEngine(o.engine);
       const m = await checkThenLoad(
         model,
         (ck) => {
@@ -144,6 +145,7 @@ export function registerModelCommands(program: Command): void {
         const res = {
           model: m.checkpoint.file,
           engine,
+          engine_reason: reason,
           prompt: o.prompt,
           text: r.text,
           prompt_tokens: r.promptIds.length,
@@ -151,7 +153,7 @@ export function registerModelCommands(program: Command): void {
           prefill_ms: r.prefillMs,
           decode_tokens_per_s: decodeTokS,
         };
-        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s; engine ${engine} (${reason})]`);
       } finally {
         m.dispose();
       }
@@ -178,7 +180,7 @@ export function registerModelCommands(program: Command): void {
           if (!ck.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(ck.file));
           checkTokensFit(ck, '--window', o.window, ck.config.maxPositionEmbeddings);
           if (o.patch !== undefined) checkSelection(ck.config, o.patch); // before the baseline, not after it
-          checkTfjsMemory(ck, o.window, o.window, o.backend);
+          if (resolveEngine(o.engine).engine === 'tfjs') checkTfjsMemory(ck, o.window, o.window, o.backend);
         },
         o.backend,
       );
@@ -186,23 +188,50 @@ export function registerModelCommands(program: Command): void {
         const { stride, maxTokens } = o;
         const window = o.window!;
         if (o.patch !== undefined && o.quant !== undefined) {
-          const r = await evalPatched(m, txt, { select: o.patch, quant: o.quant, window, stride, maxTokens, qualityTokens: o.qualityTokens });
+          const r = await evalPatched(m, txt, {
+            select: o.patch,
+            quant: o.quant,
+            window,
+            stride,
+            maxTokens,
+            qualityTokens: o.qualityTokens,
+            engine: o.engine as EngineName | 'auto' | undefined,
+            modes: o.modes,
+            baseCacheDir: o.baseCache === false ? null : o.baseCache || undefined,
+            blockTrace: o.blockTrace ? true : undefined,
+            listModules: !!o.listModules,
+          });
+          const pc = (x: number) => (100 * x).toFixed(3);
           output(!!o.json, r, () =>
             [
-              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratioVsFp16.toFixed(2)}x smaller than fp16)`,
-              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baselinePpl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
-              `KL ${r.klMean.toExponential(3)}, top-1 agreement ${(100 * r.top1Agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
-              `greedy: ${r.firstDivergence ? `diverges at token ${r.firstDivergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16); engine ${r.engine} (${r.engine_reason})`,
+              ...(r.patched_module_paths ?? []).map((p: string) => `  ${p}`),
+              ...r.roundings.map((x: string) => `  rounding: ${x}`),
+              `${r.tokens} tokens scored (window ${r.window}, stride ${r.stride}); baseline ${r.base_logits.cached ? 'from cache' : 'computed'}${r.base_logits.file ? ` (${r.base_logits.file})` : ''}`,
+              `PPL(Q)    ${r.ppl.toFixed(4)} (95% CI ${r.ppl_ci95[0].toFixed(3)}–${r.ppl_ci95[1].toFixed(3)})`,
+              `PPL(base) ${r.baseline_ppl.toFixed(4)} (95% CI ${r.baseline_ppl_ci95[0].toFixed(3)}–${r.baseline_ppl_ci95[1].toFixed(3)})`,
+              `PPL ratio ${r.ppl_ratio.toFixed(5)}; ln ratio ${r.ln_ppl_ratio.toFixed(6)} ± ${r.ln_ppl_ratio_stderr.toFixed(6)}; Cor(ln PPL) ${pc(r.nll_correlation)}%`,
+              `KLD mean ${r.kld.mean.toFixed(6)} ± ${r.kld.stderr.toFixed(6)}; median ${r.kld.median.toFixed(6)}, p90 ${r.kld.p90.toFixed(6)}, p99 ${r.kld.p99.toFixed(6)}, p99.9 ${r.kld.p999.toFixed(6)}, max ${r.kld.max.toFixed(6)}`,
+              `same top p ${pc(r.same_top_p)} ± ${pc(r.same_top_p_stderr)}%; mean Δp ${pc(r.mean_dp)} ± ${pc(r.mean_dp_stderr)}%; RMS Δp ${pc(r.rms_dp)} ± ${pc(r.rms_dp_stderr)}%; Cor(p) ${pc(r.p_correlation)}%`,
+              `verdict ${r.verdict}; greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `time ${r.time_s.toFixed(2)} s (baseline ${r.baseline_s.toFixed(2)} s, patched ${r.patched_s.toFixed(2)} s)`,
             ].join('\n'),
           );
           return;
         }
         const bar = progressBar('scoring', 1);
         const t0 = performance.now();
-        const r = await perplexity(m, txt, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        const { engine, reason } = resolveEngine(o.engine);
+        const e = await openEngine(m, { engine, modes: o.modes });
+        let r: Awaited<ReturnType<typeof perplexity>>;
+        try {
+          r = await perplexity(e, txt, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        } finally {
+          e.dispose();
+        }
         bar.stop();
-        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, timeS: (performance.now() - t0) / 1000 };
-        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
+        const res = { model: m.checkpoint.file, engine, engine_reason: reason, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, timeS: (performance.now() - t0) / 1000 };
+        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}; engine ${engine} (${reason})`);
       } finally {
         m.dispose();
       }
@@ -235,5 +264,10 @@ interface EvalCliOptions {
   patch?: string;
   quant?: string;
   qualityTokens: number;
+  engine?: string;
+  modes?: string;
+  baseCache?: string | false;
+  blockTrace?: boolean;
+  listModules?: boolean;
   json?: boolean;
 }

@@ -9,17 +9,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg } from '../messages.js';
-import type { SweepRow } from '../lab/sweep.js';
+import type { EngineSweepRow } from '../lab/engine-sweep.js';
+import type { EngineName } from '../engine/engine.js';
 import { ioError } from '../util/files.js';
 import { readPlan, resultPath, resultsDir } from './plan.js';
 import { readResult } from './run.js';
 
-/** What `codecllm sweep` reports. */
+/** What `codecllm sweep` reports (timeS: the sum of the points' times when merged). */
 export interface SweepResult {
   model: string;
+  engine: EngineName;
+  engineReason: string;
   quant: string;
   tokens: number;
-  rows: SweepRow[];
+  baselineCached: boolean;
+  timeS: number;
+  rows: EngineSweepRow[];
 }
 
 const TEMP = /\.codecllm-(?:data-)?tmp$/;
@@ -50,7 +55,16 @@ export function mergePlan(planFile: string): SweepResult {
   const results = jobs.map((j) => readResult(resultPath(planFile, j.index), j));
   const first = results[0]!;
   for (const r of results)
-    if (r.model !== first.model || r.tokens !== first.tokens || jobs[r.index]!.quant !== jobs[0]!.quant)
+    if (r.model !== first.model || r.tokens !== first.tokens || jobs[r.index]!.quant !== jobs[0]!.quant || jobs[r.index]!.engine !== jobs[0]!.engine)
       throw err('E_JOB', msg.jobBad(resultPath(planFile, r.index), `point ${r.index} ran on ${r.model} with ${r.tokens} tokens, point 0 on ${first.model} with ${first.tokens} (not one sweep)`));
-  return { model: first.model, quant: jobs[0]!.quant, tokens: first.tokens, rows: results.map((r) => r.row) };
+  return {
+    model: first.model,
+    engine: jobs[0]!.engine,
+    engineReason: `from the plan ${planFile}`,
+    quant: jobs[0]!.quant,
+    tokens: first.tokens,
+    baselineCached: results.every((r) => r.baselineCached),
+    timeS: results.reduce((t, r) => t + r.row.time_s, 0),
+    rows: results.map((r) => r.row),
+  };
 }

@@ -6,7 +6,7 @@
  * `job run` live in `<plan>.results/<index>.json` (run.ts); `job merge` gathers them (merge.ts).
  *
  * @example
- * const jobs = progressivePlan({ model: 'm.gguf', text: 't.txt', encoding: 'utf8', tokens: 128, quant: 'int8', layers: [1, 'all'], linears: 22 });
+ * const jobs = progressivePlan({ model: 'm.gguf', text: 't.txt', encoding: 'utf8', tokens: 128, quant: 'int8', layers: [1, 'all'], linears: 22, context: 2048, engine: 'native', modes: 'fp16' });
  * writeFileAtomic('plan.jsonl', planText(jobs));
  * readPlan('plan.jsonl').length // 2
  */
@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg } from '../messages.js';
 import { progressiveSelect } from '../lab/sweep.js';
+import { ENGINE_NAMES, type EngineName } from '../engine/engine.js';
 import { resolveModelPath } from '../model/checkpoint.js';
 import { ioError, readRegularFile, statRegularFile } from '../util/files.js';
 import { registerTemp, tempPathFor, unregisterTemp } from '../util/temp-files.js';
@@ -33,15 +34,19 @@ export interface Job {
   /** Absolute path; sha256 of the file (a folder: of its sorted `name sha256` lines). */
   model: { path: string; sha256: string };
   text: { path: string; sha256: string; encoding: TextEncoding };
-  /** Tokens of the text to evaluate on (the first N). */
+  /** Tokens of the text to evaluate on (the first N), scored in strided windows. */
   tokens: number;
+  window: number;
+  stride: number;
+  /** Greedy continuation length (deterministic: no sampling, so no seed). */
   greedyTokens: number;
   /** The sweep row's `layers` (N of first:N, or 'all') and the selection it stands for. */
   layers: number | 'all';
   select: string;
   quant: string;
-  /** The sweep runs the tfjs reference; no sampling (greedy), so no seed. */
-  engine: 'tfjs';
+  /** The engine resolved when the plan was written (auto never reaches a job), and its GPU storage modes. */
+  engine: EngineName;
+  modes: string;
   hash: string;
 }
 
@@ -127,19 +132,25 @@ export interface ProgressivePlanOptions {
   layers: readonly (number | 'all')[];
   /** Linear layers of the model (N >= linears is 'all', as progressiveSweep counts). */
   linears: number;
+  /** The model's context length: the window is min(512, it), the stride half the window (engineSweep's defaults). */
+  context: number;
+  engine: EngineName;
+  modes: string;
   greedyTokens?: number;
 }
 
 /**
  * The jobs of `codecllm sweep --plan`: one per --layers value, hashing the model and the text once.
  * @example
- * progressivePlan({ model: 'default', text: 'data/texts/eval.txt', encoding: 'utf8', tokens: 128, quant: 'int8', layers: [1, 5, 'all'], linears: 211 })
+ * progressivePlan({ model: 'default', text: 'data/texts/eval.txt', encoding: 'utf8', tokens: 128, quant: 'int8', layers: [1, 5, 'all'], linears: 211, context: 8192, engine: 'native', modes: 'fp16' })
  */
 export function progressivePlan(o: ProgressivePlanOptions): Job[] {
   const modelPath = path.resolve(resolveModelPath(o.model));
   const model = { path: modelPath, sha256: sha256Model(modelPath) };
   const textPath = path.resolve(o.text);
   const text = { path: textPath, sha256: sha256File(textPath), encoding: o.encoding };
+  const window = Math.min(512, o.context);
+  const stride = Math.max(1, Math.floor(window / 2));
   return o.layers.map((n, index) => {
     const job: Omit<Job, 'hash'> = {
       format: JOB_FORMAT,
@@ -149,11 +160,14 @@ export function progressivePlan(o: ProgressivePlanOptions): Job[] {
       model,
       text,
       tokens: o.tokens,
-      greedyTokens: o.greedyTokens ?? 16,
+      window,
+      stride,
+      greedyTokens: o.greedyTokens ?? 12,
       layers: n,
       select: progressiveSelect(n, o.linears),
       quant: o.quant,
-      engine: 'tfjs',
+      engine: o.engine,
+      modes: o.modes,
     };
     return { ...job, hash: hashOf(job) };
   });
@@ -181,11 +195,12 @@ function checkJob(file: string, line: number, v: unknown): Job {
   const t = j.text as Job['text'] | undefined;
   const ok =
     Number.isSafeInteger(j.index) && (j.index as number) >= 0 &&
-    j.kind === 'progressive' && j.engine === 'tfjs' &&
+    j.kind === 'progressive' && (ENGINE_NAMES as readonly unknown[]).includes(j.engine) && typeof j.modes === 'string' &&
     typeof m === 'object' && m !== null && typeof m.path === 'string' && isHash(m.sha256) &&
     typeof t === 'object' && t !== null && typeof t.path === 'string' && isHash(t.sha256) && (t.encoding === 'utf8' || t.encoding === 'latin1') &&
     Number.isSafeInteger(j.tokens) && (j.tokens as number) >= 2 &&
     Number.isSafeInteger(j.greedyTokens) && (j.greedyTokens as number) >= 0 &&
+    Number.isSafeInteger(j.window) && (j.window as number) >= 2 && Number.isSafeInteger(j.stride) && (j.stride as number) >= 1 &&
     (j.layers === 'all' || (Number.isSafeInteger(j.layers) && (j.layers as number) >= 1)) &&
     typeof j.select === 'string' && typeof j.quant === 'string' && isHash(j.hash);
   if (!ok) throw bad(file, `${where}: missing or malformed job fields`);

@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import { err, isCodecError, msg } from '../messages.js';
 import { load } from '../load.js';
-import { runBaseline } from '../eval/quality.js';
-import { runStep, sweepTokens, type SweepRow } from '../lab/sweep.js';
+import { sweepTokens } from '../lab/sweep.js';
+import { engineSweep, type EngineSweepRow } from '../lab/engine-sweep.js';
 import { decodeText, ioError, readRegularFile } from '../util/files.js';
 import { type Job, hashOf, readPlan, resultPath, resultsDir, sha256Model, writeFileAtomic } from './plan.js';
 import crypto from 'node:crypto';
@@ -27,10 +27,11 @@ export interface JobResult {
   index: number;
   /** The hash of the job this result answers. */
   jobHash: string;
-  /** The checkpoint name (as `codecllm sweep` prints it) and the tokens evaluated. */
+  /** The checkpoint name (as `codecllm sweep` prints it), the tokens evaluated, whether the baseline came from a cache. */
   model: string;
   tokens: number;
-  row: SweepRow;
+  baselineCached: boolean;
+  row: EngineSweepRow;
   hash: string;
 }
 
@@ -56,7 +57,7 @@ export function readResult(file: string, job: Job): JobResult {
   if (r.index !== job.index) throw bad(`holds point ${JSON.stringify(r.index)}, not point ${job.index} (a duplicate or misplaced result)`);
   if (r.jobHash !== job.hash)
     throw bad(`answers job ${String(r.jobHash).slice(0, 12)}…, but point ${job.index} of the plan is job ${job.hash.slice(0, 12)}… (a result of another plan)`);
-  if (typeof r.row !== 'object' || r.row === null || typeof r.model !== 'string' || !Number.isSafeInteger(r.tokens)) throw bad('missing result fields');
+  if (typeof r.row !== 'object' || r.row === null || typeof r.row.time_s !== 'number' || typeof r.model !== 'string' || !Number.isSafeInteger(r.tokens)) throw bad('missing result fields');
   return r as JobResult;
 }
 
@@ -84,8 +85,8 @@ function checkInputs(planFile: string, job: Job): string {
 }
 
 /**
- * Run point `index` of a plan on the tfjs reference (baseline, patch, compare, as `codecllm sweep` does for that
- * row) and write its result atomically; skip it when its result already verifies (unless `force`).
+ * Run point `index` of a plan on its engine (baseline, patch, score, greedy continuation: engineSweep with the one
+ * configuration, as `codecllm sweep` does for that row) and write its result atomically; skip it when its result already verifies (unless `force`).
  * @example
  * for (let i = 0; i < readPlan('plan.jsonl').length; i++) await runJob('plan.jsonl', i);
  */
@@ -99,9 +100,17 @@ export async function runJob(planFile: string, index: number, o: { force?: boole
   const m = await load(job.model.path);
   try {
     const tokens = sweepTokens(m, text, job.tokens);
-    const base = runBaseline(m, tokens, { greedyTokens: job.greedyTokens });
-    const row = runStep(m, base, job.select, job.quant, job.layers);
-    const body = { format: RESULT_FORMAT, version: RESULT_VERSION, index, jobHash: job.hash, model: m.checkpoint.file, tokens: tokens.length, row };
+    const { rows, baselineCached } = await engineSweep(m, {
+      engine: job.engine,
+      modes: job.modes,
+      ids: tokens,
+      window: job.window,
+      stride: job.stride,
+      greedyTokens: job.greedyTokens,
+      configs: [{ select: job.select, quant: job.quant, label: job.layers }],
+    });
+    const row = rows[0]!;
+    const body = { format: RESULT_FORMAT, version: RESULT_VERSION, index, jobHash: job.hash, model: m.checkpoint.file, tokens: tokens.length, baselineCached, row };
     const plain = JSON.parse(JSON.stringify(body)) as Omit<JobResult, 'hash'>; // NaN -> null before hashing, as read back
     const result: JobResult = { ...plain, hash: hashOf(plain) };
     try {

@@ -104,9 +104,17 @@ const BLOCK_KINDS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
  */
 export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = w[base + c]!;
+  // 64 x 64 tiles: both sides stay in cache (a plain double loop strides one side by rows·4 bytes)
+  const B = 64;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = w[base + c]!;
+      }
+    }
   }
   return out;
 }
