@@ -57,7 +57,9 @@ const VERBS: Record<string, { positional: number; options: Record<string, string
     positional: 1,
     options: { '--text': 'text', '--text-encoding': 'encoding', '--window': 'int', '--stride': 'int', '--max-tokens': 'int', '--backend': 'backend', '--patch': 'select', '--quant': 'spec', '--quality-tokens': 'int', '--json': null },
   },
-  sweep: { positional: 1, options: { '--layers': 'layers', '--quant': 'spec', '--text': 'text', '--text-encoding': 'encoding', '--tokens': 'int', '--json': null } },
+  sweep: { positional: 1, options: { '--layers': 'layers', '--quant': 'spec', '--text': 'text', '--text-encoding': 'encoding', '--tokens': 'int', '--plan': 'out', '--json': null } },
+  'job run': { positional: 1, options: { '--index': 'int', '--force': null, '--json': null } },
+  'job merge': { positional: 1, options: { '--json': null } },
   diagnose: { positional: 1, options: { '--fault': 'fault', '--patch': 'select', '--quant': 'spec', '--json': null } },
   bench: { positional: 1, options: { '--device': 'device', '--modes': 'modes', '--prompt-tokens': 'int', '--tokens': 'int', '--batch': 'int', '--json': null } },
   compress: {

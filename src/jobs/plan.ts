@@ -182,6 +182,9 @@ export function planText(jobs: readonly Job[]): string {
   return jobs.map((j) => JSON.stringify(j)).join('\n') + '\n';
 }
 
+/** Largest plan file read (a line is about 1 KB: some 60,000 points). */
+export const MAX_PLAN_BYTES = 64 << 20;
+
 const bad = (file: string, detail: string) => err('E_JOB', msg.jobBad(file, detail));
 
 function checkJob(file: string, line: number, v: unknown): Job {
@@ -215,6 +218,8 @@ function checkJob(file: string, line: number, v: unknown): Job {
  * readPlan('plan.jsonl')[0].select // 'first:1'
  */
 export function readPlan(file: string): Job[] {
+  const size = statRegularFile(file).size;
+  if (size > MAX_PLAN_BYTES) throw bad(file, `${size} bytes is too large for a plan (at most ${MAX_PLAN_BYTES}; a plan line is about 1 KB)`);
   const text = readRegularFile(file).toString('utf8');
   const jobs: Job[] = [];
   const lineOf = new Map<number, number>();

@@ -13,7 +13,7 @@ import { err, isCodecError, msg } from '../messages.js';
 import { load } from '../load.js';
 import { sweepTokens } from '../lab/sweep.js';
 import { engineSweep, type EngineSweepRow } from '../lab/engine-sweep.js';
-import { decodeText, ioError, readRegularFile } from '../util/files.js';
+import { decodeText, ioError, readRegularFile, statRegularFile } from '../util/files.js';
 import { type Job, hashOf, readPlan, resultPath, resultsDir, sha256Model, writeFileAtomic } from './plan.js';
 import crypto from 'node:crypto';
 
@@ -43,6 +43,8 @@ export interface JobResult {
  */
 export function readResult(file: string, job: Job): JobResult {
   const bad = (detail: string) => err('E_JOB', msg.jobBad(file, detail));
+  const size = statRegularFile(file).size;
+  if (size > 1 << 20) throw bad(`${size} bytes is too large for a job result (at most 1 MiB)`);
   let v: unknown;
   try {
     v = JSON.parse(readRegularFile(file).toString('utf8'));
