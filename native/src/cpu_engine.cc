@@ -64,6 +64,7 @@
 #include "binding.h"
 #include "common/weight_types.h"
 #include "engine/ops_ref.h"
+#include "env.h"
 
 namespace {
 
@@ -151,7 +152,7 @@ class Pool {
    *  Long enough to catch the next linear of the same forward on an idle machine, short enough not to burn the
    *  time slices of a busy one (measured: 20000 pauses ≈ 1-2 ms of spinning made decode 2-3x slower under load). */
   static std::chrono::nanoseconds SpinBudget() {
-    static const std::chrono::nanoseconds v{(long long)(1000.0 * (std::getenv("CODECLLM_SPIN_US") ? std::atof(std::getenv("CODECLLM_SPIN_US")) : 50.0))};
+    static const std::chrono::nanoseconds v{(long long)(1000.0 * EnvDouble("CODECLLM_SPIN_US", 50.0))};
     return v;
   }
   /** Spin (with pause) while `busy()` and the budget lasts; returns !busy(). */
@@ -220,10 +221,8 @@ class Pool {
 Pool& GlobalPool() {
   static Pool* pool = [] {
     int n = (int)std::thread::hardware_concurrency();
-    if (const char* e = std::getenv("CODECLLM_THREADS")) {
-      int v = std::atoi(e);
-      if (v > 0 && v <= 256) n = v;
-    }
+    const int v = EnvInt("CODECLLM_THREADS", 0);
+    if (v > 0 && v <= 256) n = v;
     return new Pool(n <= 0 ? 1 : n);  // never destroyed: workers live as long as the process
   }();
   return *pool;
@@ -233,7 +232,7 @@ bool HasAvx2() {
 #if defined(CODECLLM_X86)
   static const bool ok = [] {
     __builtin_cpu_init();
-    if (std::getenv("CODECLLM_NO_AVX2")) return false;
+    if (EnvSet("CODECLLM_NO_AVX2")) return false;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   }();
   return ok;
