@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DTYPES, ENGINE_LAYOUTS, weightTypeId, type GGMLBlockDType } from '../src/formats/dtypes.js';
-import { isNativeError, requireNative } from '../src/native.js';
+import { isNativeError, requireNative } from '../src/native/addon.js';
 
 interface Vectors {
   gguf_version: string;

@@ -3,7 +3,7 @@
 // rejects too, with the same message. Needs the addon built: `bash scripts/build-native.sh`.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isNativeError, requireNative } from '../src/native.js';
+import { isNativeError, requireNative } from '../src/native/addon.js';
 
 type Create = (cfg: Record<string, unknown>) => number;
 const base = { hidden: 64, intermediate: 128, layers: 1, heads: 4, kvHeads: 2, headDim: 16, vocab: 32, rmsEps: 1e-5 };

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { LlamaConfig } from '../../src/model/config.js';
 import { CudaEngine } from '../../src/engine/cuda.js';
-import { requireCuda } from '../../src/native.js';
+import { requireCuda } from '../../src/native/addon.js';
 import { rng as prng } from '../../src/util/random.js';
 
 const args = process.argv.slice(2);

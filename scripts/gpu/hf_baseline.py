@@ -27,6 +27,10 @@ SHAPES = {
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
                       num_key_value_heads=4, vocab_size=32000, rms_norm_eps=1e-5, rope_theta=10000.0,
                       max_position_embeddings=2048, tie_word_embeddings=False),
+    # Llama-3.1-8B (rope scaling left out: it changes no timing)
+    "llama3.1-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                        num_key_value_heads=8, vocab_size=128256, rms_norm_eps=1e-5, rope_theta=500000.0,
+                        max_position_embeddings=131072, tie_word_embeddings=False),
 }
 
 
@@ -62,7 +66,29 @@ def decode_steps(model, out, n, warmup=0):
 
 
 @torch.inference_mode()
-def bench(shape, prefill, tokens, tokens_b8=32):
+def compiled_generate(model, prompt, tokens):
+    """HF's own generate with a static KV cache, which transformers 5 compiles itself (torch.compile of the decoding
+    forward, its default compile_config: fullgraph, mode "reduce-overhead"; compiling model.forward by hand as well
+    fails there with "accessing tensor output of CUDAGraphs that has been overwritten"). ms/token = (time of generate(tokens) - time of generate(tokens // 4)) / (tokens - tokens // 4),
+    so the prefill and the first step cancel; median of 3 pairs after 3 warm-up calls (compilation)."""
+    model.generation_config.cache_implementation = "static"
+    kw = dict(do_sample=False, pad_token_id=0)
+    def run(n):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        model.generate(prompt, max_new_tokens=n, min_new_tokens=n, **kw)
+        torch.cuda.synchronize()
+        return (time.perf_counter() - t) * 1000
+    t0 = time.perf_counter()
+    for _ in range(3):
+        run(tokens)
+    warm = time.perf_counter() - t0
+    short = tokens // 4
+    per = sorted((run(tokens) - run(short)) / (tokens - short) for _ in range(3))
+    return dict(compiled_decode_ms_per_token_median=per[1], compiled_warmup_s=warm, compiled_recipe="generate(cache_implementation=static): transformers' automatic torch.compile of the decoding step")
+
+
+def bench(shape, prefill, tokens, tokens_b8=32, compile_=False):
     model, cfg = build(shape)
     params = sum(p.numel() for p in model.parameters())
     g = torch.Generator(device="cuda").manual_seed(1)
@@ -97,6 +123,11 @@ def bench(shape, prefill, tokens, tokens_b8=32):
                decode_ms_per_token_median=statistics.median(ms), decode_ms_per_token_mean=statistics.mean(ms),
                decode_wall_ms_per_token=wall, decode_b8_ms_per_step_median=statistics.median(ms8), decode_b8_steps=tokens_b8, torch=torch.__version__, transformers=transformers.__version__,
                device=torch.cuda.get_device_name(0), dtype="float16", attn="eager", weights="random (config only)")
+    if compile_:
+        try:
+            res.update(compiled_generate(model, prompt, tokens))
+        except Exception as e:  # report, don't lose the eager numbers
+            res["compiled_error"] = f"{type(e).__name__}: {e}"[:400]
     del model
     torch.cuda.empty_cache()
     return res
@@ -109,10 +140,11 @@ def main():
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--tokens-b8", type=int, default=32)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--compile", action="store_true", help="also HF generate with static cache + torch.compile")
     a = ap.parse_args()
     results = []
     for s in a.shapes.split(","):
-        r = bench(s, a.prefill, a.tokens, a.tokens_b8)
+        r = bench(s, a.prefill, a.tokens, a.tokens_b8, a.compile)
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.json:

@@ -21,8 +21,8 @@
  * eng.dispose();
  */
 import { err, msg } from '../messages.js';
-import { callNative, type NativeAddon } from '../native.js';
-import { requireDevice } from '../codec/device.js';
+import { callNative, type NativeAddon } from '../native/addon.js';
+import { requireDevice } from '../native/device.js';
 import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
 import { engineDims, type LlamaConfig } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';

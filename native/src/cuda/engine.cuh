@@ -64,7 +64,7 @@ struct GemvArgs {
 /** GEMV y (nb, rows) = x (nb, K) Wᵀ over up to 3 same-typed weights sharing one input (q|k|v, gate|up); nb = 1 is
  *  batch-1 decode, nb > 1 batched decode (weights read once per launch for up to 8 rows). K % 8 == 0 (f16),
  *  K % 16 == 0 (i8); K <= kGemvMaxK. */
-constexpr int kGemvMaxK = 24576;
+constexpr int kGemvMaxK = 57344;  // x is fp32 in shared memory: 224 KiB of the 227 KiB opt-in at one input row (Llama-70B down_proj: K = 28672)
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 
 /** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),
