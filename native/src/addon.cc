@@ -17,6 +17,8 @@ void InitGpuEngine(Napi::Env env, Napi::Object exports);
 void InitCpuEngine(Napi::Env env, Napi::Object exports);
 void InitFormats(Napi::Env env, Napi::Object exports);
 void InitLossless(Napi::Env env, Napi::Object exports);
+void InitGpuKernelTest(Napi::Env env, Napi::Object exports);
+void InitCpuKernelTest(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
@@ -28,6 +30,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCpuEngine(env, exports);
   InitFormats(env, exports);
   InitLossless(env, exports);
+  InitGpuKernelTest(env, exports);
+  InitCpuKernelTest(env, exports);
   return exports;
 }
 

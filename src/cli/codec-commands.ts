@@ -17,7 +17,7 @@ import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { ALLOW_OVERFLOW, type AllowOverflow } from '../codec/cast.js';
 import { checkOutDir, checkOutFile } from '../util/temp-files.js';
 import { output } from './common.js';
-import { io } from './io.js';
+import { io } from '../util/io.js';
 import { int, oneOf, text } from './args.js';
 import { progressBar } from './progress.js';
 

@@ -5,7 +5,7 @@ import { openAnyCheckpoint } from '../container/compress-model.js';
 import { load } from '../load.js';
 import { progressBar } from './progress.js';
 import { cliJson } from './json.js';
-import { io } from './io.js';
+import { io } from '../util/io.js';
 import { readTextFile, type TextEncoding } from '../util/files.js';
 import { num, parseIntArg } from './args.js';
 

@@ -7,7 +7,7 @@
  *   --prefix P  → P/share/jupyter/kernels/codecllm (e.g. a venv's sys.prefix)
  * No Python is needed to install; `jupyter kernelspec list` shows it afterwards.
  */
-import { io } from '../cli/io.js';
+import { io } from '../util/io.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';

@@ -1,5 +1,6 @@
 /**
- * Where the CLI writes: stdout for results, stderr for the one-line errors. main() may be given other sinks (the
+ * Where the CLI (and the commands other rooms register, e.g. jupyter/install.ts) writes: stdout for results, stderr
+ * for the one-line errors. main() may be given other sinks (the
  * tests and the CLI fuzzer run it in-process and capture both without touching process.stdout).
  *
  * @example
