@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'E_OOM'
   | 'E_KERNEL' // notebook kernel extension
   | 'E_REPORT' // notebook report (nbclient / nbconvert)
-  | 'E_ENGINE'; // inference engines (native CPU engine; misuse, validation against the tfjs reference)
+  | 'E_ENGINE' // inference engines (native CPU engine; misuse, validation against the tfjs reference)
+  | 'E_MEMORY'; // a model that does not fit (RAM, wasm heap), refused before allocation with needed vs available
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;

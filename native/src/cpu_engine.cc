@@ -27,6 +27,9 @@
 //       rawType 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
 //       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
 //       dequantizes to exactly f32.
+//       f32 null: no float32 values; raw holds the tensor as stored, rawType 'bf16'|'f16'|'f32'|'q4_1'|'q8_0'
+//       (kept as is with storage 'auto', widened with 'f32') or 'i8_channel'|'i8_group' codes kept as given
+//       (MakeWeightStored: the streaming checkpoint load, no float32 copy of the tensor)
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
 //                 11 v bias   (append-only; mirrored in cpu-native.ts)
@@ -799,6 +802,74 @@ struct Int8Codes {
   int group = 0;  // i8_group
 };
 
+/** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */
+void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const Int8Codes& i8) {
+  const size_t n = (size_t)w.rows * w.cols;
+  CHECK_ARG(!grp || (i8.group >= 1 && i8.group <= w.cols), "i8_group: group size must be in [1, cols]");
+  const size_t ng = grp ? (size_t)w.rows * ((w.cols + i8.group - 1) / i8.group) : (size_t)w.rows;
+  CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
+  CHECK_ARG(i8.n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_scale));
+  CHECK_ARG(!i8.zero || i8.n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_zero));
+  w.fmt = grp ? kI8Group : kI8Channel;
+  w.group = grp ? i8.group : 0;
+  w.asym = i8.zero != nullptr;
+  w.blocks.assign(raw, raw + n);
+  w.scale.assign(i8.scale, i8.scale + ng);
+  if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
+}
+
+/**
+ * A weight straight from a checkpoint's stored bytes, with no float32 copy of the tensor (the streaming load path,
+ * src/engine/cpu-checkpoint.ts): bf16 / f16 kept as stored, f32 kept, q4_1 / q8_0 blocks kept; with storage 'f32'
+ * (auto_fmt false) the first three are widened and the blocks dequantized. int8 codes (i8_channel / i8_group) are
+ * kept as given: the caller's own quantizer produced them, so there is no float32 original to compare with.
+ */
+Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& t, bool auto_fmt, const Int8Codes* i8) {
+  Weight w;
+  w.rows = rows;
+  w.cols = cols;
+  const size_t n = (size_t)rows * cols;
+  auto widen = [&]() {
+    std::vector<float> f(n);
+    DequantRows(w, 0, rows, f.data());
+    w = Weight();
+    w.rows = rows;
+    w.cols = cols;
+    w.fmt = kF32;
+    w.f32 = std::move(f);
+  };
+  if (t == "i8_channel" || t == "i8_group") {
+    CHECK_ARG(i8 != nullptr, "int8 codes need scales");
+    FillInt8(w, raw, raw_bytes, t == "i8_group", *i8);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  if (t == "bf16" || t == "f16") {
+    CHECK_ARG(raw_bytes == n * 2, t + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
+    w.fmt = t == "bf16" ? kBf16 : kF16;
+    w.half.resize(n);
+    std::memcpy(w.half.data(), raw, n * 2);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  if (t == "f32") {
+    CHECK_ARG(raw_bytes == n * 4, "f32 tensor: expected " + std::to_string(n * 4) + " bytes, got " + std::to_string(raw_bytes));
+    w.fmt = kF32;
+    w.f32.resize(n);
+    std::memcpy(w.f32.data(), raw, n * 4);
+    return w;
+  }
+  if (t == "q4_1" || t == "q8_0") {
+    const size_t bb = t == "q4_1" ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
+    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, t + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
+    w.fmt = t == "q4_1" ? kQ4_1 : kQ8_0;
+    w.blocks.assign(raw, raw + raw_bytes);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  THROW_ERROR("E_ARG", "stored type '" + t + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
+}
+
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& raw_type, bool auto_fmt,
                   const Int8Codes* i8 = nullptr) {
   Weight w;
@@ -806,18 +877,7 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
   w.cols = cols;
   const size_t n = (size_t)rows * cols;
   if (auto_fmt && raw && i8 && (raw_type == "i8_channel" || raw_type == "i8_group")) {
-    const bool grp = raw_type == "i8_group";
-    CHECK_ARG(!grp || (i8->group >= 1 && i8->group <= cols), "i8_group: group size must be in [1, cols]");
-    const size_t ng = grp ? (size_t)rows * ((cols + i8->group - 1) / i8->group) : (size_t)rows;
-    CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
-    CHECK_ARG(i8->n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_scale));
-    CHECK_ARG(!i8->zero || i8->n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_zero));
-    w.fmt = grp ? kI8Group : kI8Channel;
-    w.group = grp ? i8->group : 0;
-    w.asym = i8->zero != nullptr;
-    w.blocks.assign(raw, raw + n);
-    w.scale.assign(i8->scale, i8->scale + ng);
-    if (w.asym) w.zero.assign(i8->zero, i8->zero + ng);
+    FillInt8(w, raw, raw_bytes, raw_type == "i8_group", *i8);
     if (SameBits(w, f)) return w;
     w = Weight();
     w.rows = rows;
@@ -920,7 +980,15 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
   const bool auto_fmt = storage == "auto";
   const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
+  // info[3] null: no float32 values; the tensor comes as stored bytes (raw, rawType) — see MakeWeightStored
+  const bool stored = info.Length() > 3 && info[3].IsNull();
+  CHECK_ARG(!stored || raw, "cpuEngineSetTensor: without float32 values, raw stored bytes are required");
   auto vec = [&](std::vector<float>& dst, size_t n, const char* name) {
+    if (stored) {
+      Weight v = MakeWeightStored(1, (int)n, raw, raw_bytes, raw_type, false, nullptr);
+      dst = std::move(v.f32);
+      return std::string("f32");
+    }
     const float* f = F32Arg(info[3], n, name);
     dst.assign(f, f + n);
     return std::string("f32");
@@ -943,6 +1011,11 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     i8.group = (int)ArgInt(info, 9, "group", 0, 1 << 18, 0);
   }
   auto mat = [&](Weight& dst, int rows, int cols, const char* name) {
+    if (stored) {
+      dst = Weight();  // free the old one first: the peak stays at one copy of this tensor
+      dst = MakeWeightStored(rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
+      return std::string(FmtName(dst.fmt));
+    }
     const float* f = F32Arg(info[3], (size_t)rows * cols, name);
     dst = MakeWeight(f, rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
     return std::string(FmtName(dst.fmt));

@@ -7,6 +7,7 @@ import { registerModelCommands } from './model-commands.js';
 import { registerCodecCommands } from './codec-commands.js';
 import { registerQuantCommands } from './quant-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
+import { registerShapeCommands } from './shape-commands.js';
 import { registerKernelCommand } from '../kernel/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { isCodecError } from '../messages.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerQuantCommands(program);
   registerEngineCommands(program);
   registerCodecCommands(program);
+  registerShapeCommands(program);
   registerKernelCommand(program);
   registerReportCommand(program);
   return program;
