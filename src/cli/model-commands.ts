@@ -10,9 +10,17 @@ import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { engineOpt, generateOn } from './engine-commands.js';
 import { err, msg } from '../messages.js';
+import type { GenerateResult } from '../model/generate.js';
+import { availableMemory, residentBytes, type LoadPatch } from '../engine/resident.js';
+import { evalFromCheckpoint, evalNativeText, generateFromCheckpoint } from './native-run.js';
 
-/** Facts about a checkpoint without loading its weights. */
-export function modelInfo(path: string) {
+/**
+ * Facts about a checkpoint without loading its weights, with the bytes each engine would keep resident for the
+ * given storage / patch (resident.ts) and the memory available now.
+ * @example
+ * modelInfo('default', { patch: { select: 'all', quant: 'int8:per-channel' } }).resident.native.weight_bytes
+ */
+export function modelInfo(path: string, o: { storage?: 'auto' | 'f32'; patch?: LoadPatch | null } = {}) {
   const ck = openCheckpoint(path);
   try {
     const c = ck.config;
@@ -45,6 +53,8 @@ export function modelInfo(path: string) {
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
       metadata: ck.metadata,
+      resident: residentBytes(ck, o),
+      memory_available_bytes: availableMemory(),
     };
   } finally {
     ck.close();
@@ -55,9 +65,15 @@ export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
     .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .option('--patch <select>', 'resident bytes with these linears quantized on the way in (with --quant)')
+    .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
+    .option('--storage <s>', 'native engine storage: auto (as stored) | f32', 'auto')
     .option('--json', 'JSON output')
-    .action((model: string, o: { json?: boolean }) => {
-      const i = modelInfo(model);
+    .action((model: string, o: { json?: boolean; patch?: string; quant?: string; storage?: string }) => {
+      if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      if (o.storage !== 'auto' && o.storage !== 'f32') throw err('E_ARG', msg.badArg('--storage', `'${o.storage}' (expected auto or f32)`));
+      const i = modelInfo(model, { storage: o.storage, patch: o.patch ? { select: o.patch, quant: o.quant! } : null });
+      const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
       output(!!o.json, i, () =>
         [
           `${i.file} (${i.format})`,
@@ -66,6 +82,7 @@ export function registerModelCommands(program: Command): void {
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
+          `resident       native ${gib(i.resident.native.weight_bytes)} (${Object.entries(i.resident.native.by_format).map(([k, v]) => `${k} ${gib(v)}`).join(', ')}${i.resident.patch ? `; ${i.resident.native.patched_linears} linears ${i.resident.patch.quant}` : ''}) + ${(i.resident.native.kv_bytes_per_token / 1024).toFixed(0)} KiB KV/token; tfjs ${gib(i.resident.tfjs.weight_bytes)}; ${gib(i.memory_available_bytes)} available`,
         ].join('\n'),
       );
     });
@@ -82,25 +99,22 @@ export function registerModelCommands(program: Command): void {
     .option('--backend <b>', 'tfjs backend: wasm | cpu')
     .option('--json', 'JSON output')
     .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
-      try {
-        const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
-        const bar = progressBar('generating', maxTokens);
-        const engine = engineOpt((o.engine as string | undefined) ?? 'tfjs');
-        const opts = {
-          maxTokens,
-          temperature: numOpt('--temperature', o.temperature as string),
-          topK: intOpt('--top-k', o.topK as string),
-          topP: numOpt('--top-p', o.topP as string),
-          seed: intOpt('--seed', o.seed as string),
-          onToken: (_id: number, i: number) => bar.update(i + 1),
-        };
-        if (engine === 'cuda' && opts.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
-        const r = await generateOn(m, engine, o.prompt as string, opts, o.modes as string);
+      const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
+      const engine = engineOpt((o.engine as string | undefined) ?? 'tfjs');
+      const bar = progressBar('generating', maxTokens);
+      const opts = {
+        maxTokens,
+        temperature: numOpt('--temperature', o.temperature as string),
+        topK: intOpt('--top-k', o.topK as string),
+        topP: numOpt('--top-p', o.topP as string),
+        seed: intOpt('--seed', o.seed as string),
+        onToken: (_id: number, i: number) => bar.update(i + 1),
+      };
+      const report = (file: string, r: GenerateResult, extra: Record<string, unknown> = {}) => {
         bar.stop();
         const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
         const res = {
-          model: m.checkpoint.file,
+          model: file,
           engine,
           prompt: o.prompt,
           text: r.text,
@@ -108,9 +122,23 @@ export function registerModelCommands(program: Command): void {
           tokens: r.ids,
           prefill_ms: r.prefillMs,
           decode_tokens_per_s: decodeTokS,
+          ...extra,
         };
         output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
+      };
+      if (engine === 'native') {
+        // streamed from the checkpoint: no float32 model (src/engine/cpu-checkpoint.ts)
+        const { file, result, load } = await generateFromCheckpoint(model, o.prompt as string, opts);
+        report(file, result, { load_s: load.seconds, resident_bytes: load.residentBytes });
+        return;
+      }
+      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
+      try {
+        if (engine === 'cuda' && opts.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
+        const r = await generateOn(m, engine, o.prompt as string, opts, o.modes as string);
+        report(m.checkpoint.file, r);
       } finally {
+        bar.stop();
         m.dispose();
       }
     });
@@ -124,8 +152,20 @@ export function registerModelCommands(program: Command): void {
     .option('--max-tokens <n>', 'score at most n tokens')
     .option('--backend <b>', 'tfjs backend: wasm | cpu')
     .option('--json', 'JSON output')
+    .option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine, streamed from the checkpoint)', 'tfjs')
+    .option('--no-baseline', 'with --engine native --patch: score the patched model only (one engine in memory)')
     .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
       const text = readText(o.text as string);
+      if (engineOpt((o.engine as string | undefined) ?? 'tfjs') === 'native') {
+        const window = intOpt('--window', o.window as string, 2);
+        const stride = o.stride ? intOpt('--stride', o.stride as string, 1) : undefined;
+        const maxTokens = o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined;
+        if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+        const patch = o.patch ? { select: o.patch as string, quant: o.quant as string } : null;
+        const r = await evalFromCheckpoint(model, text, { window, stride, maxTokens, patch, baseline: o.baseline !== false, qualityTokens: intOpt('--quality-tokens', (o.qualityTokens as string | undefined) ?? '256', 2) });
+        output(!!o.json, r, () => evalNativeText(r));
+        return;
+      }
       const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
       try {
         const window = intOpt('--window', o.window as string, 2);
