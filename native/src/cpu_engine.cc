@@ -33,6 +33,8 @@
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
 //                 11 v bias   (append-only; mirrored in cpu-native.ts)
+//   cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix read from
+//       the checkpoint file straight into the engine's storage (bf16|f16|f32|q4_1|q8_0; MakeWeightStored)
 //   cpuEngineNewCache(id) -> cacheId ; cpuEngineFreeCache(id, cacheId) ; cpuEngineCacheLength(id, cacheId)
 //   cpuEngineForward(id, cacheId (-1: none), tokens: Int32Array, lastOnly, reference) -> Float32Array (T|1, V)
 //   cpuEngineInfo(id) -> {threads, isa, weightBytes, formats: {f32: n, ...}}
@@ -49,6 +51,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -824,11 +827,17 @@ void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const I
  * (auto_fmt false) the first three are widened and the blocks dequantized. int8 codes (i8_channel / i8_group) are
  * kept as given: the caller's own quantizer produced them, so there is no float32 original to compare with.
  */
-Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& t, bool auto_fmt, const Int8Codes* i8) {
+Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& t, bool auto_fmt, const Int8Codes* i8,
+                        const std::function<void(uint8_t*, size_t)>& fill = nullptr) {
   Weight w;
   w.rows = rows;
   w.cols = cols;
   const size_t n = (size_t)rows * cols;
+  // the stored bytes land straight in the weight's own storage: copied from raw, or read by `fill` (from the file)
+  auto take = [&](uint8_t* dst, size_t bytes) {
+    if (fill) fill(dst, bytes);
+    else std::memcpy(dst, raw, bytes);
+  };
   auto widen = [&]() {
     std::vector<float> f(n);
     DequantRows(w, 0, rows, f.data());
@@ -839,7 +848,7 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     w.f32 = std::move(f);
   };
   if (t == "i8_channel" || t == "i8_group") {
-    CHECK_ARG(i8 != nullptr, "int8 codes need scales");
+    CHECK_ARG(i8 != nullptr && raw != nullptr, "int8 codes need codes and scales");
     FillInt8(w, raw, raw_bytes, t == "i8_group", *i8);
     if (!auto_fmt) widen();
     return w;
@@ -848,7 +857,7 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     CHECK_ARG(raw_bytes == n * 2, t + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
     w.fmt = t == "bf16" ? kBf16 : kF16;
     w.half.resize(n);
-    std::memcpy(w.half.data(), raw, n * 2);
+    take(reinterpret_cast<uint8_t*>(w.half.data()), n * 2);
     if (!auto_fmt) widen();
     return w;
   }
@@ -856,14 +865,15 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     CHECK_ARG(raw_bytes == n * 4, "f32 tensor: expected " + std::to_string(n * 4) + " bytes, got " + std::to_string(raw_bytes));
     w.fmt = kF32;
     w.f32.resize(n);
-    std::memcpy(w.f32.data(), raw, n * 4);
+    take(reinterpret_cast<uint8_t*>(w.f32.data()), n * 4);
     return w;
   }
   if (t == "q4_1" || t == "q8_0") {
     const size_t bb = t == "q4_1" ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
     CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, t + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
     w.fmt = t == "q4_1" ? kQ4_1 : kQ8_0;
-    w.blocks.assign(raw, raw + raw_bytes);
+    w.blocks.resize(raw_bytes);
+    take(w.blocks.data(), raw_bytes);
     if (!auto_fmt) widen();
     return w;
   }
@@ -1046,6 +1056,69 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::String::New(info.Env(), fmt);
+}
+
+/**
+ * cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix slot's tensor
+ * read from the checkpoint file straight into the engine's storage (no JS buffer, no second copy: the streaming load
+ * of bf16 / f16 / f32 / q4_1 / q8_0 safetensors tensors). A short read or an open failure is E_IO.
+ */
+Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
+  const Config& c = e.c;
+  const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
+  const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
+  const std::string file = ArgString(info, 3, "path");
+  const int64_t offset = ArgInt(info, 4, "offset", 0, (int64_t)1 << 52, -1);
+  const int64_t bytes = ArgInt(info, 5, "bytes", 0, (int64_t)1 << 52, -1);
+  const std::string type = ArgString(info, 6, "storedType");
+  const std::string storage = ArgString(info, 7, "storage");
+  CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
+  CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
+  CHECK_ARG(type != "i8_channel" && type != "i8_group", "int8 codes come from cpuEngineSetTensor");
+  const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
+  int rows = 0, cols = 0;
+  Weight* dst = nullptr;
+  if (layer == -1) {
+    CHECK_ARG(slot == 0 || slot == 2, "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (0 embed, 2 lm_head)");
+    dst = slot == 0 ? &e.embed : &e.lm_head;
+    rows = c.vocab;
+    cols = h;
+  } else {
+    Layer& L = e.layers[layer];
+    switch (slot) {
+      case 2: dst = &L.q, rows = qd, cols = h; break;
+      case 3: dst = &L.k, rows = kvd, cols = h; break;
+      case 4: dst = &L.v, rows = kvd, cols = h; break;
+      case 5: dst = &L.o, rows = h, cols = qd; break;
+      case 6: dst = &L.gate, rows = c.inter, cols = h; break;
+      case 7: dst = &L.up, rows = c.inter, cols = h; break;
+      case 8: dst = &L.down, rows = h, cols = c.inter; break;
+      default: THROW_ERROR("E_ARG", "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (2..8)");
+    }
+  }
+  FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) THROW_ERROR("E_IO", file + ": cannot open");
+  auto fill = [&](uint8_t* p, size_t n) {
+    size_t got = 0;
+    if (fseeko(f, (off_t)offset, SEEK_SET) == 0)
+      while (got < n) {
+        size_t k = std::fread(p + got, 1, n - got, f);
+        if (k == 0) break;
+        got += k;
+      }
+    if (got != n) THROW_ERROR("E_IO", file + ": short read at offset " + std::to_string(offset + (int64_t)got));
+  };
+  *dst = Weight();  // free the old one first
+  try {
+    *dst = MakeWeightStored(rows, cols, nullptr, (size_t)bytes, type, storage == "auto", nullptr, fill);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  std::fclose(f);
+  return Napi::String::New(info.Env(), FmtName(dst->fmt));
 }
 
 void CheckComplete(const Engine& e) {
@@ -1289,6 +1362,7 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
 void InitCpuEngine(Napi::Env env, Napi::Object exports) {
   EXPORT_FN(env, exports, "cpuEngineCreate", Create);
   EXPORT_FN(env, exports, "cpuEngineSetTensor", SetTensor);
+  EXPORT_FN(env, exports, "cpuEngineSetTensorFile", SetTensorFile);
   EXPORT_FN(env, exports, "cpuEngineNewCache", NewCache);
   EXPORT_FN(env, exports, "cpuEngineFreeCache", FreeCache);
   EXPORT_FN(env, exports, "cpuEngineCacheLength", CacheLength);

@@ -1,13 +1,14 @@
 /**
  * The native CPU engine loaded straight from a checkpoint file, tensor by tensor, with no float32 model in between
  * (createCpuEngine in cpu-native.ts copies a LlamaModel instead). Each tensor is read in its stored form and handed to
- * the engine, which keeps it as stored (bf16 / f16 / f32 / q4_1 / q8_0; cpu_engine.cc MakeWeightStored) or, for a
- * patched linear, as int8 codes quantized here on the way in, a block of rows at a time. Other stored types (GGML
+ * the engine, which keeps it as stored (bf16 / f16 / f32 / q4_1 / q8_0; cpu_engine.cc MakeWeightStored; from
+ * safetensors the engine reads the bytes from the file itself, straight into its storage) or, for a patched linear,
+ * as int8 codes quantized here on the way in from blocks of rows read from the file. Other stored types (GGML
  * k-quants) and other patch formats (nf4, fp8, per-input-channel) go through one float32 copy of that one tensor.
  *
  * Memory: before anything is allocated, the resident bytes (resident.ts) plus one tensor in flight are compared with
- * the memory available (E_MEMORY with needed vs available). Safetensors tensors are read into one reused buffer the
- * size of the largest tensor; a patched tensor's codes are built in one buffer of its code size. An error part-way
+ * the memory available (E_MEMORY with needed vs available). Patched tensors are read and quantized in blocks of
+ * rows (reused buffers); their codes are built in one reused buffer of the tensor's code size, then copied once. An error part-way
  * (bad shard, interrupted read) disposes the engine, freeing everything it took.
  *
  * @example
@@ -64,8 +65,8 @@ export interface CheckpointEngine extends NativeSession {
   readonly load: { seconds: number; bytesRead: number };
 }
 
-/** Rows per quantization block: about 16 Mi weights (64 MiB of float32). */
-const BLOCK_WEIGHTS = 1 << 24;
+/** Rows per quantization block: about 4 Mi weights (16 MiB of float32, in one reused buffer). */
+const BLOCK_WEIGHTS = 1 << 22;
 
 /** Where a safetensors tensor's bytes lie, to read them into a reused buffer; null for other containers. */
 function locator(ck: Checkpoint): ((name: string) => { file: string; offset: number; bytes: number }) | null {
@@ -115,9 +116,60 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
   const locate = locator(ck);
   const fds = new Map<string, number>();
   let scratch: Uint8Array | null = null;
+  // reused buffers of the quantize-on-the-way-in path: one block of float32 rows, one tensor's int8 codes
+  let f32Block: Float32Array | null = null;
+  let codesScratch: Uint8Array | null = null;
+  /** Rows [r0, r0 + n) of a stored (rows, cols) tensor as float32, in the reused block buffer when bf16. */
+  const decodeRows = (dt: StorageDType, bytes: Uint8Array, n: number, cols: number): Float32Array => {
+    if (dt !== 'bf16' || bytes.byteOffset % 2 !== 0) return decodeStoredF32(dt, bytes);
+    if (!f32Block || f32Block.length < n * cols) f32Block = new Float32Array(Math.max(n * cols, BLOCK_WEIGHTS));
+    const out = f32Block.subarray(0, n * cols);
+    const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n * cols);
+    const o32 = new Uint32Array(out.buffer, out.byteOffset, n * cols);
+    for (let i = 0; i < h.length; i++) o32[i] = h[i]! << 16; // bf16 bits are the high half of the float32 bits
+    return out;
+  };
   let bytesRead = 0;
 
   /** The stored bytes of a tensor (a view of the reused scratch buffer for safetensors: valid until the next read). */
+  const fdOf = (file: string): number => {
+    let fd = fds.get(file);
+    if (fd === undefined) {
+      try {
+        fd = fs.openSync(file, 'r');
+      } catch (e) {
+        throw err('E_IO', msg.fileNotFound(file), e);
+      }
+      fds.set(file, fd);
+    }
+    return fd;
+  };
+  const readAt = (file: string, offset: number, out: Uint8Array): void => {
+    const fd = fdOf(file);
+    let done = 0;
+    while (done < out.byteLength) {
+      const n = fs.readSync(fd, out, done, Math.min(out.byteLength - done, 1 << 30), offset + done);
+      if (n === 0) throw err('E_IO', msg.readFailed(file, `unexpected end of file at offset ${offset + done}`));
+      done += n;
+    }
+    bytesRead += out.byteLength;
+  };
+  let rowBuf: Uint8Array | null = null;
+  /** A reader of row blocks of a (rows, ·) stored tensor: from the file at its offset (safetensors), else from memory. */
+  const rowReader = (name: string, rowBytes: number): ((r0: number, n: number) => Uint8Array) => {
+    if (!locate) {
+      const raw = ck.weights.readRaw(name);
+      bytesRead += raw.byteLength;
+      return (r0, n) => raw.subarray(r0 * rowBytes, (r0 + n) * rowBytes);
+    }
+    const loc = locate(name);
+    return (r0, n) => {
+      if (!rowBuf || rowBuf.byteLength < n * rowBytes) rowBuf = new Uint8Array(n * rowBytes);
+      const out = rowBuf.subarray(0, n * rowBytes);
+      readAt(loc.file, loc.offset + r0 * rowBytes, out);
+      return out;
+    };
+  };
   const readStored = (name: string): Uint8Array => {
     if (!locate) {
       const r = ck.weights.readRaw(name);
@@ -127,24 +179,9 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
     const loc = locate(name);
     if (!scratch || scratch.byteLength < loc.bytes) {
       scratch = null;
-      scratch = new Uint8Array(Math.max(loc.bytes, predicted.largest_tensor_bytes));
+      scratch = new Uint8Array(loc.bytes);
     }
-    let fd = fds.get(loc.file);
-    if (fd === undefined) {
-      try {
-        fd = fs.openSync(loc.file, 'r');
-      } catch (e) {
-        throw err('E_IO', msg.fileNotFound(loc.file), e);
-      }
-      fds.set(loc.file, fd);
-    }
-    let done = 0;
-    while (done < loc.bytes) {
-      const n = fs.readSync(fd, scratch, done, Math.min(loc.bytes - done, 1 << 30), loc.offset + done);
-      if (n === 0) throw err('E_IO', msg.readFailed(loc.file, `unexpected end of file at offset ${loc.offset + done}`));
-      done += n;
-    }
-    bytesRead += loc.bytes;
+    readAt(loc.file, loc.offset, scratch.subarray(0, loc.bytes));
     return scratch.subarray(0, loc.bytes);
   };
   const dtypeOf = (name: string) => String(ck.weights.info(name).dtype) as StorageDType;
@@ -160,8 +197,14 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
     const info = ck.weights.info(name);
     const [rows, cols] = info.shape as [number, number];
     const dt = dtypeOf(name);
-    const raw = readStored(name);
     if (!q) {
+      if (KEPT_AS_STORED.has(dt) && locate && typeof addon.cpuEngineSetTensorFile === 'function') {
+        // read by the engine straight into its own storage: no JS buffer at all
+        const loc = locate(name);
+        bytesRead += loc.bytes;
+        return call(() => addon.cpuEngineSetTensorFile!(id, layer, slot, loc.file, loc.offset, loc.bytes, dt, storage));
+      }
+      const raw = readStored(name);
       if (KEPT_AS_STORED.has(dt)) return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, raw, dt, storage));
       const f = decodeStoredF32(dt, raw); // a k-quant (or other) tensor: one float32 copy of this tensor
       return call(() => addon.cpuEngineSetTensor(id, layer, slot, f, null, null, storage));
@@ -169,23 +212,25 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
     const quant = (w: Float32Array, r: number): QuantizedTensor => (nativeSupports(q) && nativeQuantAvailable() ? quantizeNative(w, [r, cols], q) : quantize(w, [r, cols], q));
     if (!(storage === 'auto' && keepsCodes(q))) {
       // nf4 / fp8 / per-input-channel (or storage f32): quantize -> dequantize, the whole tensor as float32
-      const w = quant(decodeStoredF32(dt, raw), rows);
+      const w = quant(decodeStoredF32(dt, readStored(name)), rows);
       return call(() => addon.cpuEngineSetTensor(id, layer, slot, dequantize(w), null, null, storage));
     }
     // int8 / int4 codes: a block of rows at a time (per-tensor scale needs the whole tensor at once)
     const d = DTYPES[dt];
     const rowBytes = (cols / d.blockElems) * d.blockBytes;
     const blockRows = q.granularity === 'per-tensor' ? rows : Math.max(1, Math.floor(BLOCK_WEIGHTS / cols));
+    const readRows = rowReader(name, rowBytes);
     const { nGroups } = groupLayout(q, rows, cols);
     const groupsPerRow = nGroups / rows;
-    const codes = new Uint8Array(rows * cols);
+    if (!codesScratch || codesScratch.length < rows * cols) codesScratch = new Uint8Array(rows * cols);
+    const codes = codesScratch.subarray(0, rows * cols);
     const scale = new Float32Array(q.granularity === 'per-tensor' ? rows : nGroups);
     const zero = q.asym ? new Uint8Array(scale.length) : null;
     let type: 'i8_channel' | 'i8_group' = 'i8_channel';
     let group = 0;
     for (let r0 = 0; r0 < rows; r0 += blockRows) {
       const n = Math.min(blockRows, rows - r0);
-      const w = decodeStoredF32(dt, raw.subarray(r0 * rowBytes, (r0 + n) * rowBytes));
+      const w = decodeRows(dt, readRows(r0, n), n, cols);
       const form = int8Form(quant(w, n), n, cols);
       if (!form) throw err('E_ENGINE', `${name}: ${q.format} ${q.granularity} cannot be kept as int8 codes`);
       type = form.type;
@@ -211,6 +256,9 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
     for (const fd of fds.values()) fs.closeSync(fd);
     fds.clear();
     scratch = null;
+    f32Block = null;
+    codesScratch = null;
+    rowBuf = null;
   };
   try {
     const emb = 'model.embed_tokens.weight';

@@ -138,6 +138,8 @@ export interface CpuEngineAddon {
     zero?: Uint8Array | null,
     group?: number,
   ): string;
+  /** a matrix slot read from the checkpoint file by the engine (stored type bf16 | f16 | f32 | q4_1 | q8_0); absent in older builds */
+  cpuEngineSetTensorFile?(id: number, layer: number, slot: number, path: string, offset: number, bytes: number, storedType: string, storage: WeightStorage): string;
   cpuEngineNewCache(id: number): number;
   cpuEngineFreeCache(id: number, cache: number): boolean;
   cpuEngineCacheLength(id: number, cache: number): number;

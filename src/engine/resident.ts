@@ -128,17 +128,18 @@ export function availableMemory(): number {
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 /**
- * E_MEMORY unless the native engine's resident weights plus one tensor in flight fit the available memory.
+ * E_MEMORY unless the native engine's resident weights plus one tensor in flight (its stored size: the most a
+ * streaming load holds beside the resident weights) fit the available memory.
  * @example
  * checkNativeFits(ck, residentBytes(ck)); // throws `<file>: the native engine needs … [E_MEMORY]` when it cannot fit
  */
 export function checkNativeFits(ck: Checkpoint, r: ResidentReport, available = availableMemory()): void {
-  const need = r.native.weight_bytes + 2 * r.largest_tensor_bytes;
+  const need = r.native.weight_bytes + r.largest_tensor_bytes;
   if (need <= available) return;
   const way = r.patch
     ? 'free memory, or patch fewer layers'
     : `try --patch all --quant int8:per-channel (${gib(residentBytes(ck, { patch: { select: 'all', quant: 'int8:per-channel' } }).native.weight_bytes)} resident), or free memory`;
-  throw err('E_MEMORY', `${ck.file}: the native engine needs ${gib(r.native.weight_bytes)} resident + ${gib(2 * r.largest_tensor_bytes)} while loading, ${gib(available)} available; ${way}`);
+  throw err('E_MEMORY', `${ck.file}: the native engine needs ${gib(r.native.weight_bytes)} resident + ${gib(r.largest_tensor_bytes)} while loading, ${gib(available)} available; ${way}`);
 }
 
 /** The tfjs wasm backend's heap (wasm32: 4 GiB), of which 0.5 GiB is kept for activations and the KV cache. */
