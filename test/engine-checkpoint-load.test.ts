@@ -90,6 +90,15 @@ test('make-shape writes a sharded HF checkpoint with the stated statistics', () 
   let ss = 0;
   for (let i = 0; i < t.length; i++) ss += bf16ToF32(t[i]!) ** 2;
   assert.ok(Math.abs(Math.sqrt(ss / t.length) / INIT_STD - 1) < 1e-3);
+  // a vocabulary larger than the tokenizer's: filler tokens decode, encoding is unchanged
+  const big = makeShape({ ...SHAPES.tiny!, layers: 1, vocab: 49160 }, path.join(tmp, 'tiny-vocab'), { seed: 1 });
+  const ckBig = openCheckpoint(big.dir);
+  try {
+    assert.equal(ckBig.tokenizer!.decode([49159]), '<filler_49159>');
+    assert.deepEqual(ckBig.tokenizer!.encode('Hello, world'), openCheckpoint(tinyDir).tokenizer!.encode('Hello, world'));
+  } finally {
+    ckBig.close();
+  }
   // deterministic: same seed, same bytes
   const again = makeShape(shapeByName('tiny'), path.join(tmp, 'tiny-again'), { seed: 7, shardBytes: 3e6 });
   for (let i = 0; i < again.shards.length; i++) assert.ok(fs.readFileSync(again.shards[i]!).equals(fs.readFileSync(tinyMade.shards[i]!)), `shard ${i} differs`);

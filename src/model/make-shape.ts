@@ -1,7 +1,8 @@
 /**
  * Write a named model shape (shapes.ts) as a Hugging Face checkpoint folder: sharded bf16 safetensors
  * (model-0000k-of-0000n.safetensors + model.safetensors.index.json), config.json, and a real tokenizer.json (the
- * default model's BPE tokenizer, converted from its GGUF metadata) with tokenizer_config.json.
+ * default model's BPE tokenizer, converted from its GGUF metadata, padded with unreachable filler tokens up to the
+ * shape's vocabulary size) with tokenizer_config.json.
  *
  * Weights are streamed: each tensor is generated and written in chunks of CHUNK elements, so memory stays at a few MB
  * whatever the model size. Statistics (stated in the safetensors metadata too): norm weights are exactly 1.0; every
@@ -61,6 +62,20 @@ function tensorSeed(seed: number, name: string): number {
   return h;
 }
 
+function writeTokenizer(dir: string, tok: ReturnType<typeof tokenizerFiles>): void {
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tok.tokenizer));
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 2) + '\n');
+}
+
+/**
+ * (Re)write only a shape folder's tokenizer.json + tokenizer_config.json for a vocabulary of `vocabSize`.
+ * @example
+ * writeShapeTokenizer('data/shapes/llama3.2-1b', 128256);
+ */
+export function writeShapeTokenizer(dir: string, vocabSize: number): void {
+  writeTokenizer(dir, tokenizerFiles(vocabSize));
+}
+
 export interface MakeShapeOptions {
   /** PRNG seed (default 0) */
   seed?: number;
@@ -78,14 +93,23 @@ export interface MakeShapeResult {
   params: number;
 }
 
-/** The GGUF the tokenizer is taken from: the default model. */
-function tokenizerFiles(): { tokenizer: Record<string, unknown>; config: Record<string, unknown>; bos: number | null; eos: number | null } {
+/**
+ * The tokenizer: the default model's (SmolLM2, 49152 tokens), converted from its GGUF metadata to tokenizer.json, with
+ * filler tokens `<filler_N>` appended to the BPE vocabulary up to the shape's vocabulary size (no merge produces
+ * them, so encoding is unchanged; a random model's output ids decode to them).
+ */
+function tokenizerFiles(vocabSize: number): { tokenizer: Record<string, unknown>; config: Record<string, unknown>; bos: number | null; eos: number | null } {
   const file = resolveModelPath('default');
   const g = openGGUF(file);
   try {
     const { json, bosId, eosId, addBos } = gguf2TokenizerJson(g.metadata, file);
     const vocab = (json.model as { vocab: Record<string, number> }).vocab;
     const byId = new Map(Object.entries(vocab).map(([k, v]) => [v, k]));
+    let top = Math.max(...byId.keys(), ...((json.added_tokens as { id: number }[] | undefined) ?? []).map((t) => t.id));
+    while (top + 1 < vocabSize) {
+      top++;
+      vocab[`<filler_${top}>`] = top;
+    }
     const tokenName = (id: number | null) => (id === null ? null : (byId.get(id) ?? null));
     return {
       tokenizer: json,
@@ -123,7 +147,7 @@ export function makeShape(shape: ModelShape, dir: string, o: MakeShapeOptions = 
     acc += b;
   }
   fs.mkdirSync(dir, { recursive: true });
-  const tok = tokenizerFiles();
+  const tok = tokenizerFiles(shape.vocab);
   const totalBytes = tensors.reduce((s, t) => s + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
   const stats = `norms: 1.0; others: N(0, ${INIT_STD}) by inverse CDF over 65536 bf16 quantiles (tails cut at 4.33 sigma); mulberry32 seeded by (seed, tensor name)`;
   const metadata = { format: 'pt', codecllm_shape_seed: String(seed), codecllm_shape_weights: stats };
@@ -176,8 +200,7 @@ export function makeShape(shape: ModelShape, dir: string, o: MakeShapeOptions = 
   }
   fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: weightMap }, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(hfConfigOf(shape, { bos: tok.bos, eos: tok.eos }), null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tok.tokenizer));
-  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 2) + '\n');
+  writeTokenizer(dir, tok);
   fs.rmSync(path.join(dir, 'model.safetensors'), { force: true }); // a single-file checkpoint would shadow the index
   return { dir, shards, tensors: tensors.length, weightBytes: totalBytes, params: totalBytes / 2 };
 }
