@@ -96,7 +96,8 @@ case $stage in
       cp /tmp/shapes/hf-shapes.json "$out/" 2>/dev/null
     else
       hf=/tmp/shapes/hf-shapes.json; [ -f "$hf" ] || hf=.gpuengine/hf-shapes.json
-      timeout 580 node .gpuengine/dist/bench-engine.mjs --shapes llama3.1-8b,llama3.1-70b --tokens "${SHAPE_TOKENS:-64}" --prefill 128 \
+      # split over calls if 10 minutes do not suffice, e.g. SHAPE_LIST=llama3.1-8b SHAPE_MODES=decode-per-forward,cached,fused
+      timeout 580 node .gpuengine/dist/bench-engine.mjs --shapes "${SHAPE_LIST:-llama3.1-8b,llama3.1-70b}" --tokens "${SHAPE_TOKENS:-64}" --prefill 128 \
         --modes "${SHAPE_MODES:-fp16,int8,gguf,decode-per-forward,cached,fused}" --shape-modes "llama3.1-70b=${SHAPE_70B_MODES:-int8,fp16}" \
         --child-timeout 240 --hf "$hf" --out "$out" 2>&1 | tee "$out/bench-shapes.log"
     fi
