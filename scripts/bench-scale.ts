@@ -8,7 +8,7 @@
  *   3. greedy decode tok/s of generateNative (prompt of 16 tokens, --tokens new tokens).
  * Load average is printed beside every timing (the machine is shared).
  *
- *   node --expose-gc --import tsx scripts/bench-scale.ts <dir> [--quant int8:per-channel] [--tokens 16] [--no-cold]
+ *   node --expose-gc --import tsx scripts/bench-scale.ts <dir> [--quant int8:per-channel] [--tokens 16] [--no-cold] [--no-warm]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +24,7 @@ const opt = (k: string, d?: string) => (args.includes(k) ? args[args.indexOf(k) 
 const quant = opt('--quant');
 const tokens = Number(opt('--tokens', '16'));
 const cold = !args.includes('--no-cold');
+const warm = !args.includes('--no-warm'); // a checkpoint larger than the page cache has no warm case
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const status = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -55,6 +56,7 @@ function measureLoad(label: string) {
   console.error(`${label}: load ${r.seconds.toFixed(1)} s, RSS growth ${(r.rss_growth / 1e9).toFixed(2)} GB (${(r.rss_growth / r.resident).toFixed(2)}x resident ${(r.resident / 1e9).toFixed(2)} GB), load avg ${la}`);
   return { e, r };
 }
+let engine: ReturnType<typeof loadCpuEngine> | null = null;
 if (cold) {
   dropCache();
   const la = load();
@@ -64,16 +66,19 @@ if (cold) {
   dropCache();
   const { e, r } = measureLoad('load cold');
   out.load_cold = r;
-  e.dispose();
+  if (warm) e.dispose();
+  else engine = e;
 }
-{
+if (warm) {
   const la = load();
   out.read_warm_s = readAll();
   out.read_warm_loadavg = la;
   console.error(`read warm ${(out.read_warm_s as number).toFixed(1)} s (${(fileBytes / 1e9 / (out.read_warm_s as number)).toFixed(2)} GB/s), load avg ${la}`);
+  const { e, r } = measureLoad('load warm');
+  out.load_warm = r;
+  engine = e;
 }
-const { e, r } = measureLoad('load warm');
-out.load_warm = r;
+const e = engine!;
 out.formats = e.info().linearFormats;
 const prompt = Array.from({ length: 16 }, (_, i) => (i * 7919 + 17) % ck.config.vocabSize);
 const la = load();
