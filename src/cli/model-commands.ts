@@ -97,6 +97,8 @@ export function registerModelCommands(program: Command): void {
     .option('--top-p <p>', 'nucleus sampling', '1')
     .option('--seed <s>', 'sampling seed', '0')
     .option('--backend <b>', 'tfjs backend: wasm | cpu')
+    .option('--patch <select>', 'with --engine native: quantize these linears on the way in (with --quant)')
+    .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
     .option('--json', 'JSON output')
     .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
       const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
@@ -126,9 +128,12 @@ export function registerModelCommands(program: Command): void {
         };
         output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
       };
+      if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      if (o.patch && engine !== 'native') throw err('E_ARG', msg.badArg('--patch', 'generate applies a patch on the way in with --engine native only'));
       if (engine === 'native') {
         // streamed from the checkpoint: no float32 model (src/engine/cpu-checkpoint.ts)
-        const { file, result, load } = await generateFromCheckpoint(model, o.prompt as string, opts);
+        const patch = o.patch ? { select: o.patch as string, quant: o.quant as string } : null;
+        const { file, result, load } = await generateFromCheckpoint(model, o.prompt as string, opts, patch);
         report(file, result, { load_s: load.seconds, resident_bytes: load.residentBytes });
         return;
       }

@@ -30,8 +30,8 @@ export function loadNativeWithProgress(model: string, patch: LoadPatch | null): 
  * @example
  * const { result } = await generateFromCheckpoint('default', 'Hello', { maxTokens: 8 });
  */
-export async function generateFromCheckpoint(model: string, prompt: string, o: GenerateOptions): Promise<{ file: string; result: GenerateResult; load: { seconds: number; residentBytes: number } }> {
-  const e = loadNativeWithProgress(model, null);
+export async function generateFromCheckpoint(model: string, prompt: string, o: GenerateOptions, patch: LoadPatch | null = null): Promise<{ file: string; result: GenerateResult; load: { seconds: number; residentBytes: number } }> {
+  const e = loadNativeWithProgress(model, patch);
   try {
     const result = await generateNative(e, prompt, o);
     return { file: e.checkpoint.file, result, load: { seconds: e.load.seconds, residentBytes: e.info().weightBytes } };
