@@ -19,7 +19,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { CodecLLMError } from '../src/messages.js';
-import { CLLM_CODECS, CLLM_HEADER_BYTES, cllmFromBuffer, encodeCllm, quantToBytes, type CllmTensorInput, type CllmCodec } from '../src/formats/cllm.js';
+import { CLLM_CODECS, CLLM_HEADER_BYTES, cllmFromBuffer, encodeCllm, quantToBytes, type CllmTensorInput, type CllmCodec } from '../src/container/cllm.js';
 import { xxhash64 } from '../src/codec/cpu.js';
 import { quantize } from '../src/quant/quantize.js';
 import { quantizeBlocks } from '../src/formats/ggml-blocks.js';

@@ -17,7 +17,7 @@ import { encodeSafetensors, safetensorsFromBuffer, type SafetensorsTensorInput }
 import { encodeGGUF, parseGGUF, type GGUFWriteSpec } from '../src/formats/gguf.js';
 import { quantizeBlocks } from '../src/formats/ggml-blocks.js';
 import { f32ToF16 } from '../src/formats/dtypes.js';
-import type { TensorSource } from '../src/tensors/tensor.js';
+import type { TensorSource } from '../src/formats/tensor.js';
 
 export type Parser = 'safetensors' | 'gguf';
 

@@ -1,71 +1,76 @@
 /**
- * codecllm — the public surface, readable in one file (formats → tensors → quant → codec → model → engine → eval →
- * viz → kernel). Notebooks and scripts import from here: `import { LlamaModel, generate } from 'codecllm'`.
+ * codecllm — the verbs a notebook needs, readable in one file: load, patch/unpatch, quantize, evaluate, compare,
+ * generate, compress/verify, engine, charts/tables. Everything else lives under subpath exports, one per room of
+ * src/ (package.json "exports"):
+ *
+ *   codecllm/formats    dtypes, GGML blocks, GGUF, safetensors, TensorSource
+ *   codecllm/quant      quant specs and plans, reference + native quantizers, error metrics
+ *   codecllm/lab        selection, patch, sweeps, faults, diagnosis
+ *   codecllm/eval       perplexity, logit comparison, quality verdicts
+ *   codecllm/codec      CPU codecs, nvCOMP, transforms, entropy
+ *   codecllm/container  the .cllm container, compress / verify / unpack
+ *   codecllm/model      checkpoints, config, names, tokenizers, the tfjs reference model, generation
+ *   codecllm/engine     the native CPU and CUDA engines, storage modes
+ *   codecllm/native     the addon, device buffers, the VRAM ledger
+ *   codecllm/viz        charts, tables, display (the root re-exports the common ones)
+ *   codecllm/testing    fixtures: tiny configs, synthetic weights, model writers
+ *
+ * The same rooms are reachable from the root as namespaces (`import { codec } from 'codecllm'; codec.cpuCompress`),
+ * which is how a notebook (whose kernel maps the root only) reaches them.
+ *
+ * @example
+ * import { load, patch, runBaseline, compareToBaseline, display, table } from 'codecllm';
+ * const model = await load('default');
+ * const base = runBaseline(model, model.tokenizer!.encode('The capital of France is'));
+ * patch(model, { select: 'all', quant: 'int8:per-channel' });
+ * await display(table([compareToBaseline(model, base)]));
  */
 
-// errors and messages
-export { CodecLLMError, err, isCodecError, msg } from './messages.js';
+// errors
+export { CodecLLMError, isCodecError } from './messages.js';
 export type { ErrorCode } from './messages.js';
 
-// formats
-export { DTYPES, bitsPerWeight, byteSizeOf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from './formats/dtypes.js';
-export type { StorageDType, ElementDType, GGMLBlockDType } from './formats/dtypes.js';
-export { openGGUF, parseGGUF, writeGGUF, encodeGGUF } from './formats/gguf.js';
-export type { GGUFFile, GGUFValue } from './formats/gguf.js';
-export { openSafetensors, openShardedSafetensors, writeSafetensors, encodeSafetensors } from './formats/safetensors.js';
-export { dequantizeBlocks, quantizeBlocks } from './formats/ggml-blocks.js';
-
-// tensors
-export type { TensorInfo, TensorSource, F32Tensor } from './tensors/tensor.js';
-export { numel } from './tensors/tensor.js';
-
-// quantization lab: specs, quantizers, metrics, selection, patch(), quality, sweeps, faults, diagnose()
-export * from './quant/index.js';
-
-// codecs
-export { cpuCompress, cpuDecompress, cpuCompressChunks, cpuDecompressChunks, xxhash64, CPU_CODECS } from './codec/cpu.js';
-export type { CpuCodec } from './codec/cpu.js';
-export { nvcompAvailable, nvcompCompress, nvcompDecompress, NVCOMP_CODECS } from './codec/nvcomp.js';
-export { DeviceBuffer, vramLedger, copyBandwidth, cudaAvailable } from './codec/device.js';
-export { TRANSFORMS, transformPlanes, applyTransform, invertTransform, byteplaneSplit, byteplaneMerge, bf16ExponentSplit, bf16ExponentMerge } from './codec/transforms.js';
-export type { Transform } from './codec/transforms.js';
-export { shannonEntropy, entropyBoundBytes, entropyReport, byteHistogram } from './codec/entropy.js';
-export { openCllm, writeCllm, encodeCllm, cllmFromBuffer, CLLM_CODECS } from './formats/cllm.js';
-// importing compress-model registers the .cllm checkpoint opener: a .cllm path loads anywhere a model path does
-export { compressModel, verifyCllm, decompressToHF, roundtripModel, openCllmCheckpoint } from './codec/compress-model.js';
-
-// model
-export { openCheckpoint, resolveModelPath, DEFAULT_MODEL_FILE } from './model/checkpoint.js';
-export type { Checkpoint } from './model/checkpoint.js';
-export { configFromHF, configFromGGUF, paramCount } from './model/config.js';
-export type { LlamaConfig } from './model/config.js';
-export { linearPaths, linearPath } from './model/names.js';
+// load: any checkpoint (.gguf, Hugging Face folder, .cllm, 'default')
+export { load } from './load.js';
+export { openAnyCheckpoint } from './container/compress-model.js';
 export { LlamaModel } from './model/llama.js';
-export type { LinearLayer, Block, KVCache, PatchInfo } from './model/llama.js';
-export { initBackend } from './model/backend.js';
-export { generate, sampleToken } from './model/generate.js';
+export type { LoadOptions } from './model/llama.js';
+export type { Checkpoint } from './model/checkpoint.js';
+export { resolveModelPath } from './model/checkpoint.js';
+
+// generate
+export { generate } from './model/generate.js';
 export type { GenerateOptions, GenerateResult } from './model/generate.js';
-export { tokenizerFromGGUF, tokenizerFromHFJson } from './model/tokenizer.js';
-export type { TextTokenizer } from './model/tokenizer.js';
-export { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel } from './model/synthetic.js';
 
-// engines
-export { createCpuEngine, generateNative } from './engine/cpu-native.js';
-export type { CpuEngine, CpuEngineOptions } from './engine/cpu-native.js';
-export { CudaEngine } from './engine/cuda.js';
-export type { CudaEngineOptions, CudaLedger, CudaBatchResult, CudaGenerateResult, CudaForwardResult } from './engine/cuda.js';
-export { STORAGE_MODES, GGUF_BLOCK_BYTES, parseModeSpec } from './engine/modes.js';
-export type { StorageMode, GgufBlockType } from './engine/modes.js';
+// quantize
+export { parseSpec, quantize, dequantize, quantizeFast, errorStats } from './quant/index.js';
+export type { QuantSpec, QuantizedTensor } from './quant/index.js';
 
-// evaluation
-export { perplexity } from './eval/perplexity.js';
-export type { PerplexityResult, PerplexityOptions } from './eval/perplexity.js';
-export { compareLogits } from './eval/compare.js';
+// patch / unpatch, diagnose
+export { patch, unpatch, diagnose } from './lab/index.js';
+export type { PatchOptions, PatchReport } from './lab/index.js';
 
-// visualisation and notebooks
-export * from './viz/index.js';
-export { installKernel } from './kernel/install.js';
-export { runReport } from './report/report.js';
+// evaluate, compare
+export { perplexity, runBaseline, compareToBaseline, compareLogits } from './eval/index.js';
+export type { PerplexityResult, QualityReport, Baseline } from './eval/index.js';
 
-// native addon
-export { nativeInfo, loadNative } from './native.js';
+// compress / verify
+export { compressModel, verifyCllm } from './container/compress-model.js';
+export type { CompressReport, VerifyReport } from './container/compress-model.js';
+
+// engine (`openEngine`, one Engine for tfjs / native / cuda, lands here: issue 10's engine contract)
+export { cudaAvailable } from './native/device.js';
+
+// charts and tables
+export { display, table, chart, lineChart, barChart, scatter, histogram, badge, progress, tensorSummary } from './viz/index.js';
+
+// the rooms, as namespaces (the same modules as the subpath exports)
+export * as formats from './formats/index.js';
+export * as quant from './quant/index.js';
+export * as lab from './lab/index.js';
+export * as evaluation from './eval/index.js';
+export * as codec from './codec/index.js';
+export * as container from './container/index.js';
+export * as model from './model/index.js';
+export * as engine from './engine/index.js';
+export * as native from './native/index.js';

@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'E_KERNEL' // notebook kernel extension
   | 'E_REPORT' // notebook report (nbclient / nbconvert)
   | 'E_ENGINE' // inference engines (native CPU engine; misuse, validation against the tfjs reference)
+  | 'E_NUMERIC' // a value the target type cannot hold (fp16 overflow / underflow), or a non-finite weight
+  | 'E_INTERNAL' // a bug: an unexpected exception (reported on one line; CODECLLM_DEBUG=1 prints the stack)
   | 'E_MEMORY'; // a model that does not fit (RAM, wasm heap), refused before allocation with needed vs available
 
 export class CodecLLMError extends Error {
@@ -68,6 +70,27 @@ export const msg = {
   // --- I/O
   fileNotFound: (file: string) => `${file}: no such file or directory`,
   notAFile: (file: string) => `${file}: not a regular file`,
+  notAFileKind: (file: string, kind: string) => `${file}: not a regular file (it is a ${kind})`,
+  ioFailed: (file: string, detail: string) => `${file}: ${detail}`,
+  textNotText: (file: string, detail: string) =>
+    `${file}: not a UTF-8 text: ${detail} (pass --text-encoding latin1 to read it byte by byte)`,
+  outNotFile: (file: string, kind: string) => `${file}: --out names a ${kind}; it must be a regular file or not exist`,
+  outNotDir: (dir: string, kind: string) => `${dir}: --out names a ${kind}; it must be a folder or not exist`,
+  outNoFolder: (file: string, dir: string) => `${file}: folder ${dir} does not exist (or is not a folder)`,
+  // --- numerics (casts, quantization)
+  castOverflow: (file: string, tensor: string, dtype: string, count: number, largest: number, limit: number) =>
+    `${file}: tensor '${tensor}': ${count} value(s) that ${dtype} cannot hold (beyond ±${limit}, or nonzero below its smallest subnormal; largest |value| ${largest}); pass --allow-overflow saturate or keep-bf16`,
+  nonFiniteWeight: (file: string, tensor: string, count: number, first: number, value: number) =>
+    `${file}: tensor '${tensor}' has ${count} non-finite value(s) (first at element ${first}: ${value})`,
+  // --- context / memory
+  contextExceeded: (file: string, what: string, need: number, ctx: number) =>
+    `${file}: ${what} ${need} tokens exceeds the model's context of ${ctx} tokens`,
+  wasmMemory: (file: string, need: number, have: number) =>
+    `${file}: the tfjs reference would need ${(need / 2 ** 30).toFixed(2)} GiB for this prompt, its wasm backend holds ${(have / 2 ** 30).toFixed(2)} GiB; use --engine native (or a shorter prompt)`,
+  // --- tokenizer validation
+  tokenizerMergeMissing: (file: string, index: number, merge: string, piece: string) =>
+    `${file}: invalid tokenizer: merge ${index} (${merge}) makes '${piece}', which is not in the vocabulary`,
+  tokenizerSpecialMissing: (file: string, what: string, id: string) => `${file}: invalid tokenizer: ${what} ${id} is not in the vocabulary`,
   truncated: (file: string, what: string, need: bigint | number, have: bigint | number) =>
     `${file}: truncated: ${what} needs ${need} bytes at offset, only ${have} available`,
   // --- generic parser
@@ -84,6 +107,7 @@ export const msg = {
   outOfBounds: (file: string, tensor: string, begin: bigint | number, end: bigint | number, size: bigint | number) =>
     `${file}: tensor '${tensor}' data [${begin}, ${end}) lies outside the data section of ${size} bytes`,
   dataNotCovered: (file: string, detail: string) => `${file}: tensor data offsets do not cover the data section exactly (${detail})`,
+  badBlocks: (file: string, tensor: string, detail: string) => `${file}: tensor '${tensor}' has impossible block data: ${detail}`,
   duplicateTensor: (file: string, tensor: string) => `${file}: duplicate tensor name '${tensor}'`,
   badHeader: (file: string, detail: string) => `${file}: malformed header: ${detail}`,
   badAlignment: (file: string, tensor: string, alignment: number) =>
@@ -94,17 +118,24 @@ export const msg = {
   missingWeights: (dir: string) => `${dir}: no model.safetensors or model.safetensors.index.json`,
   missingTokenizer: (dir: string) => `${dir}: no tokenizer.json`,
   unsupportedArch: (file: string, arch: string) =>
-    `${file}: unsupported architecture '${arch}' (supported: llama-family: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; GGUF 'llama', 'qwen2')`,
+    `${file}: unsupported architecture '${arch}' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM; GGUF 'llama', 'qwen2', 'gemma3')`,
+  forwardOom: (rows: number, vocab: number, modelBytes: number, cause: string) =>
+    `tfjs ran out of memory (${cause}): ${rows} rows of ${vocab} logits need ${((rows * vocab * 4) / 2 ** 30).toFixed(2)} GiB (several copies while scoring) beside the model's ${(modelBytes / 2 ** 30).toFixed(2)} GiB of float32 tensors; score fewer positions at once (a smaller eval --window)`,
+  archMissingFeature: (file: string, arch: string, feature: string) => `${file}: architecture '${arch}' needs ${feature}, which codecllm does not implement`,
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
     `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,
-  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or 'default')`,
+  cllmNeedsContainerOpener: (p: string) =>
+    `${p}: a .cllm container; open it with openAnyCheckpoint() or load() (src/container/compress-model.ts, src/load.ts)`,
+  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or a named model: 'default', 'gemma3-270m')`,
   defaultModelMissing: (p: string) =>
     `default model not found at ${p}: run 'make setup' (or 'bash scripts/fetch-default-model.sh') to fetch SmolLM2-135M-Instruct`,
+  namedModelMissing: (name: string, p: string, script: string, what: string) =>
+    `${name} model not found at ${p}: run 'make setup' (or 'bash ${script}') to fetch ${what}`,
   defaultModelHash: (p: string, want: string, got: string) => `${p}: sha256 ${got} does not match the pinned ${want}`,
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
-  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE, llama SentencePiece)`,
   tokenizerUnsupportedPre: (file: string, pre: string, supported: readonly string[]) =>
     `${file}: unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre; supported: ${supported.join(', ')})`,
   tokenizerBadField: (file: string, key: string, detail: string) => `${file}: tokenizer metadata '${key}' ${detail}`,
@@ -116,6 +147,8 @@ export const msg = {
   noTokenizer: (file: string) => `${file}: the checkpoint carries no tokenizer; pass token ids instead of text`,
   // --- args
   badArg: (name: string, detail: string) => `invalid ${name}: ${detail}`,
+  cliUsage: (cmd: string, detail: string) => `${cmd}: ${detail}`,
+  internal: (detail: string) => `internal error: ${detail} (please report it; CODECLLM_DEBUG=1 prints the stack)`,
   // --- native
   nativeMissing: (what: string) =>
     `native addon not built (needed for ${what}): run 'npm run build:native' (see README, 'Native addon')`,

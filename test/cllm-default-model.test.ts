@@ -10,14 +10,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LlamaModel } from '../src/model/llama.js';
+import { load } from '../src/load.js';
 import { DEFAULT_MODEL_FILE, openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
-import { compressModel, verifyCllm } from '../src/codec/compress-model.js';
-import { openCllm, quantToBytes } from '../src/formats/cllm.js';
+import { compressModel, verifyCllm } from '../src/container/compress-model.js';
+import { openCllm, quantToBytes } from '../src/container/cllm.js';
 import { quantizeFast } from '../src/quant/native.js';
 import { dequantize } from '../src/quant/quantize.js';
 import { dataDir } from '../src/util/paths.js';
-import type { TensorSource } from '../src/tensors/tensor.js';
+import type { TensorSource } from '../src/formats/tensor.js';
 
 const model = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
 const present = fs.existsSync(model);
@@ -33,7 +33,7 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 let base: Float32Array = new Float32Array(0);
 
 async function logits(src: string | Checkpoint): Promise<Float32Array> {
-  const m = await LlamaModel.load(src);
+  const m = await load(src);
   try {
     const { logits } = m.forward(ids, undefined, { lastOnly: true });
     const v = logits.dataSync() as Float32Array;
@@ -68,7 +68,7 @@ test('default model, int8:per-channel + zstd: codes and scales bit-exact from th
   assert.equal(r.tensors, 272);
   const v = verifyCllm(out);
   assert.equal(v.ok, true, v.error ?? '');
-  assert.ok(v.ratio_vs_fp16 > 2, `ratio vs fp16 ${v.ratio_vs_fp16}`);
+  assert.ok(v.ratioVsFp16 > 2, `ratio vs fp16 ${v.ratioVsFp16}`);
   const src = openCheckpoint(model);
   const f = openCllm(out);
   try {
@@ -86,7 +86,7 @@ test('default model, int8:per-channel + zstd: codes and scales bit-exact from th
 test('default model, none + zstd: the source bytes bit-exact from the file', { skip, timeout: 120_000 }, () => {
   const out = path.join(tmp, 'none.cllm');
   const r = compressModel(model, out, { quant: 'none', codec: 'zstd' });
-  assert.deepEqual(new Set(r.per_tensor.map((t) => t.storage)), new Set(['q4_1', 'q8_0', 'f32']));
+  assert.deepEqual(new Set(r.perTensor.map((t) => t.storage)), new Set(['q4_1', 'q8_0', 'f32']));
   const src = openCheckpoint(model);
   const f = openCllm(out);
   try {

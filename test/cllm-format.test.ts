@@ -22,7 +22,7 @@ import {
   parseStorage,
   quantFromBytes,
   writeCllm,
-} from '../src/formats/cllm.js';
+} from '../src/container/cllm.js';
 import { bufferSource, type ByteSource } from '../src/formats/binary.js';
 import { xxhash64 } from '../src/codec/cpu.js';
 import { parseSpec } from '../src/quant/spec.js';
@@ -321,7 +321,7 @@ test('a writer killed (SIGKILL) mid-write leaves the old file intact and readabl
   // and manifest written, chunk data under way), after telling us it is mid-write
   const script = `
     import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module';
-    import { writeCllm } from ${JSON.stringify(path.join(root, 'src/formats/cllm.ts'))};
+    import { writeCllm } from ${JSON.stringify(path.join(root, 'src/container/cllm.ts'))};
     const real = fs.writeSync; let n = 0;
     fs.writeSync = (...a) => { if (a.length < 5 && ++n === 3) { process.stdout.write('MID\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); } return real(...a); };
     syncBuiltinESMExports();
@@ -339,9 +339,9 @@ test('a writer killed (SIGKILL) mid-write leaves the old file intact and readabl
     });
     child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
   });
-  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.tmp') && !n.endsWith('.data.tmp'));
+  const temps = fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.codecllm-tmp'));
   assert.equal(temps.length, 1, 'the child is writing a temp file in the same folder');
-  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.data.tmp')).length, 1, 'and has its scratch file');
+  assert.equal(fs.readdirSync(tmp).filter((n) => n.startsWith('.killed.cllm.') && n.endsWith('.codecllm-data-tmp')).length, 1, 'and has its scratch file');
   child.kill('SIGKILL');
   await new Promise((r) => child.on('close', r));
   assert.deepEqual(fs.readFileSync(file), before);

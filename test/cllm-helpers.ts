@@ -1,10 +1,10 @@
 /** Shared fixtures for the .cllm tests and the fuzzer: a small multi-chunk container and manifest rewriting. */
 import assert from 'node:assert/strict';
-import { CLLM_HEADER_BYTES, encodeCllm, type CllmTensorInput, type CllmCodec } from '../src/formats/cllm.js';
+import { CLLM_HEADER_BYTES, encodeCllm, type CllmTensorInput, type CllmCodec } from '../src/container/cllm.js';
 import { xxhash64 } from '../src/codec/cpu.js';
 import { CodecLLMError } from '../src/messages.js';
 import { quantize } from '../src/quant/quantize.js';
-import { quantToBytes } from '../src/formats/cllm.js';
+import { quantToBytes } from '../src/container/cllm.js';
 import { f32ToBf16 } from '../src/formats/dtypes.js';
 import { quantizeBlocks } from '../src/formats/ggml-blocks.js';
 import { normalRng } from '../src/model/synthetic.js';

@@ -12,14 +12,14 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { LlamaModel } from '../src/model/llama.js';
+import { load } from '../src/load.js';
 import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
 import { tinyConfig, syntheticWeights, writeHFModel, writeGGUFModel, hfConfigJson } from '../src/model/synthetic.js';
-import { compressModel, decompressToHF, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/codec/compress-model.js';
-import { CLLM_CODECS, cllmFromBuffer, openCllm, writeCllm } from '../src/formats/cllm.js';
+import { compressModel, decompressToHF, openAnyCheckpoint, openCllmCheckpoint, roundtripModel, verifyCllm, parseQuantChoice } from '../src/container/compress-model.js';
+import { CLLM_CODECS, cllmFromBuffer, openCllm, writeCllm } from '../src/container/cllm.js';
 import { CodecLLMError } from '../src/messages.js';
 import { quantize, dequantize } from '../src/quant/quantize.js';
-import type { TensorSource } from '../src/tensors/tensor.js';
+import type { TensorSource } from '../src/formats/tensor.js';
 import type { GGUFType } from '../src/formats/gguf.js';
 import { throwsExact } from './cllm-helpers.js';
 
@@ -66,7 +66,7 @@ function quantizedView(ck: Checkpoint, spec: string): Checkpoint {
 }
 
 async function logits(src: string | Checkpoint): Promise<Float32Array> {
-  const m = await LlamaModel.load(src);
+  const m = await load(src);
   try {
     const { logits } = m.forward(ids);
     const v = logits.dataSync() as Float32Array;
@@ -82,9 +82,9 @@ test('every CPU codec x quant choice round-trips the tiny models bit-exactly', (
     for (const quant of ['none', 'int8:per-channel', 'int4:group=64:asym:scale=bf16', 'bf16'])
       for (const codec of CLLM_CODECS) {
         const r = roundtripModel(model, { quant, codec, chunkSize: 4096 });
-        assert.equal(r.bit_exact, true, `${model} ${quant} ${codec}: ${JSON.stringify(r.mismatches)}`);
+        assert.equal(r.bitExact, true, `${model} ${quant} ${codec}: ${JSON.stringify(r.mismatches)}`);
         assert.equal(r.tensors, 21);
-        assert.ok(r.entropy_bound_bytes > 0 && r.entropy_bound_bytes < r.raw_bytes, 'entropy bound below the raw size');
+        assert.ok(r.entropyBoundBytes > 0 && r.entropyBoundBytes < r.rawBytes, 'entropy bound below the raw size');
         if (codec === 'none') assert.equal(r.ratio, 1);
       }
 });
@@ -92,7 +92,7 @@ test('every CPU codec x quant choice round-trips the tiny models bit-exactly', (
 test('quant none keeps the source storage (bf16 with byteplane, q8_0 blocks); quant specs quantize only 2-D tensors', () => {
   const a = compressModel(hfDir, path.join(tmp, 'a.cllm'), { quant: 'none', codec: 'zstd' });
   const g = compressModel(ggufFile, path.join(tmp, 'g.cllm'), { quant: 'int8:per-channel', codec: 'lz4' });
-  const byName = (r: typeof a) => new Map(r.per_tensor.map((t) => [t.name, t]));
+  const byName = (r: typeof a) => new Map(r.perTensor.map((t) => [t.name, t]));
   const at = byName(a).get('model.layers.0.mlp.up_proj.weight')!;
   assert.deepEqual([at.storage, at.transform], ['bf16', 'byteplane']);
   assert.deepEqual([byName(a).get('model.norm.weight')!.storage, byName(a).get('model.norm.weight')!.transform], ['f32', 'byteplane']);
@@ -101,8 +101,8 @@ test('quant none keeps the source storage (bf16 with byteplane, q8_0 blocks); qu
   const q8 = compressModel(ggufFile, path.join(tmp, 'q8.cllm'), { quant: 'none', codec: 'zstd', transform: 'exponent-split' });
   assert.equal(byName(q8).get('model.embed_tokens.weight')!.storage, 'q8_0');
   assert.equal(byName(q8).get('model.embed_tokens.weight')!.transform, 'none'); // not applicable: auto
-  // ratio_vs_fp16 = 2 bytes x params / file size
-  assert.equal(g.ratio_vs_fp16, (2 * g.params) / fs.statSync(path.join(tmp, 'g.cllm')).size);
+  // ratioVsFp16 = 2 bytes x params / file size
+  assert.equal(g.ratioVsFp16, (2 * g.params) / fs.statSync(path.join(tmp, 'g.cllm')).size);
 });
 
 test('a .cllm loads as a model: same logits as the source quantized the same way; --quant none identical to the source', async () => {
@@ -127,7 +127,9 @@ test('config and tokenizer travel in the manifest', () => {
   const f = path.join(tmp, 'tok.cllm');
   compressModel(ggufFile, f, { quant: 'none', codec: 'lz4' });
   const src = openCheckpoint(ggufFile);
-  const ck = openCheckpoint(f); // through the registered opener
+  // no import side effect: the model layer refuses a .cllm with a pointer, the container's opener opens it
+  throwsExact(() => openCheckpoint(f), 'E_FORMAT', `${f}: a .cllm container; open it with openAnyCheckpoint() or load() (src/container/compress-model.ts, src/load.ts)`);
+  const ck = openAnyCheckpoint(f);
   try {
     assert.equal(ck.format, 'cllm');
     assert.deepEqual(ck.config, src.config);
@@ -160,13 +162,13 @@ test('bad options: exact messages', () => {
   const bare = path.join(tmp, 'bare.cllm');
   writeCllm(bare, [{ name: 'w', shape: [4], storage: 'f32', data: new Uint8Array(16), codec: 'zstd' }]);
   assert.equal(verifyCllm(bare).ok, true);
-  throwsExact(() => openCheckpoint(bare), 'E_CONFIG', `${bare}: the container carries no model config (not loadable as a model)`);
+  throwsExact(() => openAnyCheckpoint(bare), 'E_CONFIG', `${bare}: the container carries no model config (not loadable as a model)`);
   // a model container missing a tensor the config implies
   const partial = path.join(tmp, 'partial.cllm');
   const src = openCheckpoint(hfDir);
   writeCllm(partial, src.weights.list().filter((t) => t.name !== 'model.norm.weight').map((t) => ({ name: t.name, shape: t.shape, storage: t.dtype, data: src.weights.readRaw(t.name), codec: 'lz4' as const })), { config: hfConfigJson(cfg) });
   src.close();
-  throwsExact(() => openCheckpoint(partial), 'E_SHAPE', `${partial}: tensor 'model.norm.weight' not found`);
+  throwsExact(() => openAnyCheckpoint(partial), 'E_SHAPE', `${partial}: tensor 'model.norm.weight' not found`);
 });
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -180,11 +182,11 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 
 test('CLI: compress, verify --json, roundtrip --json, info; a corrupted file fails verify with the problem named', () => {
   const out = path.join(tmp, 'cli.cllm');
-  const c = cli('compress', ggufFile, '--quant', 'int8:per-channel', '--codec', 'zstd', '--out', out, '--level', '5', '--chunk-size', '1024', '--json');
+  const c = cli('compress', ggufFile, '--quant', 'int8:per-channel', '--codec', 'zstd', '--out', out, '--level', '5', '--chunk-size', '4096', '--json');
   assert.equal(c.code, 0, c.stderr);
   const cj = JSON.parse(c.stdout);
   assert.equal(cj.level, 5);
-  assert.equal(cj.chunk_size, 1024);
+  assert.equal(cj.chunk_size, 4096);
   assert.ok(cj.entropy_bound_ratio > 0 && cj.ratio > 0);
   const v = cli('verify', out, '--json');
   assert.equal(v.code, 0, v.stderr);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chunkCount, cpuCompressChunks, cpuDecompressChunks } from '../src/codec/cpu.js';
-import { copyBandwidth, cudaAvailable, CudaTimer, DeviceBuffer, vramLedger } from '../src/codec/device.js';
+import { copyBandwidth, cudaAvailable, CudaTimer, DeviceBuffer, vramLedger } from '../src/native/device.js';
 import {
   NVCOMP_CODECS,
   NVCOMP_CPU_TWIN,
@@ -19,7 +19,7 @@ import {
   PACK_ALIGN,
 } from '../src/codec/nvcomp.js';
 import { CodecLLMError, msg } from '../src/messages.js';
-import { nativeInfo } from '../src/native.js';
+import { nativeInfo } from '../src/native/addon.js';
 import { bf16Weights } from './codec-helpers.js';
 
 

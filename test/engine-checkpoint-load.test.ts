@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeInfo } from '../src/native.js';
+import { nativeInfo } from '../src/native/addon.js';
 import { cpuEngineAddon } from '../src/engine/cpu-native.js';
 import { loadCpuEngine } from '../src/engine/cpu-checkpoint.js';
 import { checkNativeFits, checkTfjsFits, residentBytes } from '../src/engine/resident.js';
@@ -27,7 +27,7 @@ import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
 import { configFromHF } from '../src/model/config.js';
 import { makeShape, normalTableBf16 } from '../src/model/make-shape.js';
 import { SHAPES, hfConfigOf, shapeByName, shapeTensors, INIT_STD, type ModelShape } from '../src/model/shapes.js';
-import { patch } from '../src/quant/patch.js';
+import { patch } from '../src/lab/patch.js';
 import { bf16ToF32 } from '../src/formats/dtypes.js';
 import { isCodecError } from '../src/messages.js';
 

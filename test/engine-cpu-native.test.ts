@@ -19,7 +19,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeInfo } from '../src/native.js';
+import { nativeInfo } from '../src/native/addon.js';
 import { createCpuEngine, cpuKernel, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
 import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';

@@ -189,7 +189,7 @@ test('hostile safetensors: the same bytes on disk give the same error with the p
   fs.writeFileSync(p, HOSTILE.find((h) => h[0] === 'overlap')![1]);
   assert.throws(() => openSafetensors(p), { code: 'E_SAFETENSORS', message: `${p}: tensor data offsets do not cover the data section exactly (tensor 'b' at 4 overlaps data up to 8)` });
   assert.throws(() => openSafetensors(path.join(tmp, 'nope.safetensors')), { code: 'E_IO', message: `${path.join(tmp, 'nope.safetensors')}: no such file or directory` });
-  assert.throws(() => openSafetensors(tmp), { code: 'E_IO', message: `${tmp}: not a regular file` });
+  assert.throws(() => openSafetensors(tmp), { code: 'E_IO', message: `${tmp}: not a regular file (it is a directory)` });
 });
 
 test('hostile safetensors: every truncation of a valid file is rejected with a CodecLLMError', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CodecLLMError, msg } from '../src/messages.js';
-import { isNativeError, loadNative, nativeInfo, requireNative, wrapNativeError } from '../src/native.js';
+import { isNativeError, loadNative, nativeInfo, requireNative, wrapNativeError } from '../src/native/addon.js';
 
 describe('native addon', () => {
   it('is built and loads from native/build/Release', () => {

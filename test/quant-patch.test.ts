@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { isCodecError } from '../src/messages.js';
 import { linearPaths } from '../src/model/names.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { diagnose, diagnoseFault } from '../src/quant/diagnose.js';
-import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/quant/faults.js';
-import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/quant/patch.js';
+import { diagnose, diagnoseFault } from '../src/lab/diagnose.js';
+import { FAULTS, type FaultName, dequantizeScaleAxis, dequantizeUint8AsInt8, fp16UnderflowFault, staleBufferFault, transposedFault, wrongLayerSource } from '../src/lab/faults.js';
+import { type PatchInfo, type PatchableLinear, type PatchableModel, patch, unpatch } from '../src/lab/patch.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
+import { parseModeSpec, resolveModes } from '../src/engine/modes.js';
 import { makeWeights } from './quant-helpers.js';
 
 /** An in-memory model with the LlamaModel linear API: 4 blocks of hidden 64, intermediate 128, vocab 256. */
@@ -65,7 +66,7 @@ test('patch installs each module its own dequantized weight, verified; unpatch r
   }
   assert.ok(r.ratio > 1.9 && r.ratio < 2, `ratio ${r.ratio}`);
   assert.equal(r.memoryBefore, r.memoryAfter); // dequantized float32 replaces float32 one for one
-  assert.equal(diagnose(m).first_bad_layer, null);
+  assert.equal(diagnose(m).firstBadLayer, null);
   assert.equal(unpatch(m).length, 29);
   for (const pm of r.modules) assert.deepEqual(m.getWeight(pm.path), m.orig.get(pm.path));
   // attachQuantized: the module's PatchInfo carries its QuantizedTensor (engines take the codes from there)
@@ -78,6 +79,30 @@ test('patch installs each module its own dequantized weight, verified; unpatch r
   assert.equal(r2.modules.length, 5);
   assert.equal(m.mods.filter((x) => x.patch !== null).length, 5);
   assert.throws(() => patch(m, { select: 'q_proj', quant: 'int8' }), (e: unknown) => isCodecError(e, 'E_PATCH'));
+});
+
+test('patch.mode reaches the GPU engine: a per-layer storage mode overrides the mode spec; unknown modes are refused', () => {
+  const m = new FakeModel();
+  const cfg = tinyConfig({ numLayers: 4 });
+  patch(m, { select: 'blocks:1-2', quant: 'int8:per-channel', mode: 'int8' });
+  patch(m, { select: 'lm_head', quant: 'int8:per-channel', mode: 'fp16' });
+  const modeOf = (p: string) => m.mods.find((x) => x.path === p)!.patch?.mode;
+  // what CudaEngine.fromModel does with the model's patch.mode
+  const plan = resolveModes(parseModeSpec('cached'), cfg, (p) => {
+    const v = modeOf(p);
+    return typeof v === 'string' ? v : undefined;
+  });
+  const paths = linearPaths(cfg).map((x) => x.path);
+  const want = paths.map((p) => (p === 'lm_head' ? 'fp16' : /layers\.[12]\./.test(p) ? 'int8' : 'cached'));
+  assert.deepEqual(plan.modes, want);
+  // the default stays the reference's dequantized weights, which no engine mode overrides
+  patch(m, { select: 'blocks:0', quant: 'int8:per-channel' });
+  assert.equal(modeOf('model.layers.0.mlp.up_proj'), 'dequantized');
+  assert.throws(
+    () => patch(m, { select: 'blocks:3', quant: 'int8:per-channel', mode: 'int9' as never }),
+    (e: unknown) => isCodecError(e) && e.code === 'E_ARG' && e.message.includes("'int9' (expected dequantized, fp16, int8,"),
+  );
+  assert.equal(modeOf('model.layers.3.mlp.up_proj'), undefined, 'a refused mode patches nothing');
 });
 
 test('verification: a fault makes patch() throw E_PATCH naming the module (verify: throw)', () => {
@@ -136,19 +161,19 @@ test('diagnose: every injected fault is found at its module and named', () => {
   for (const fault of FAULTS) {
     const m = new FakeModel(7);
     const d = diagnoseFault(m, fault);
-    assert.equal(d.first_bad_layer, expectFirst[fault], `${fault}: ${JSON.stringify(d)}`);
+    assert.equal(d.firstBadLayer, expectFirst[fault], `${fault}: ${JSON.stringify(d)}`);
     assert.equal(d.injected, expectFirst[fault]);
     assert.equal(d.cause, fault, `${fault}: classified as ${d.cause} (${d.evidence})`);
   }
   // a fault on another target and scheme
   const m = new FakeModel(9);
   const d = diagnoseFault(m, 'transposed', { quant: 'int4:group=32', faultTarget: 'model.layers.3.mlp.gate_proj' });
-  assert.equal(d.first_bad_layer, 'model.layers.3.mlp.gate_proj');
+  assert.equal(d.firstBadLayer, 'model.layers.3.mlp.gate_proj');
   assert.equal(d.cause, 'transposed');
   // an unpatched module that was changed by hand is found too
   const m2 = new FakeModel(10);
   const w = m2.getWeight('model.layers.1.mlp.up_proj');
   w[5]! += 1e-3;
   m2.cur.set('model.layers.1.mlp.up_proj', w);
-  assert.equal(diagnose(m2).first_bad_layer, 'model.layers.1.mlp.up_proj');
+  assert.equal(diagnose(m2).firstBadLayer, 'model.layers.1.mlp.up_proj');
 });

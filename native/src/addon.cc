@@ -15,6 +15,7 @@ void InitNvcomp(Napi::Env env, Napi::Object exports);
 void InitQuant(Napi::Env env, Napi::Object exports);
 void InitGpuEngine(Napi::Env env, Napi::Object exports);
 void InitCpuEngine(Napi::Env env, Napi::Object exports);
+void InitFormats(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
@@ -24,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitQuant(env, exports);
   InitGpuEngine(env, exports);
   InitCpuEngine(env, exports);
+  InitFormats(env, exports);
   return exports;
 }
 

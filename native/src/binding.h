@@ -8,6 +8,7 @@
 #include <string>
 
 #include "check.h"
+#include "common/weight_types.h"
 
 namespace codecllm {
 
@@ -115,6 +116,23 @@ inline int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name
   CHECK_ARG(d == static_cast<double>(static_cast<int64_t>(d)) && d >= static_cast<double>(lo) && d <= static_cast<double>(hi),
             std::string(name) + ": must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   return static_cast<int64_t>(d);
+}
+
+/**
+ * A weight type argument (common/weight_types.h): its numeric id (what the TS side passes, dtypes.ts DTYPES[*].id),
+ * or for older callers its name; null / undefined / missing -> -1 (none). Unknown ids or names throw E_ARG.
+ */
+inline int ArgWeightType(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return -1;
+  if (info[i].IsString()) {
+    const std::string s = info[i].As<Napi::String>().Utf8Value();
+    const WeightTypeInfo* t = WeightTypeByName(s.c_str());
+    CHECK_ARG(t != nullptr, std::string(name) + ": unknown weight type '" + s + "'");
+    return t->id;
+  }
+  const int64_t id = ArgInt(info, i, name, 0, kWeightTypeCount - 1, -1);
+  CHECK_ARG(WeightTypeById((int)id) != nullptr, std::string(name) + ": unknown weight type id " + std::to_string(id));
+  return (int)id;
 }
 
 /** Copies `n` bytes into a new Node Buffer (a Uint8Array). */

@@ -21,10 +21,11 @@
 // JS API (registered by InitCpuEngine; wrapped by src/engine/cpu-native.ts):
 //   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array})
 //       -> id
-//   cpuEngineSetTensor(id, layer, slot, f32: Float32Array, raw: Uint8Array|null, rawType: string|null,
+//   cpuEngineSetTensor(id, layer, slot, f32: Float32Array, raw: Uint8Array|null, rawType: number|string|null,
 //                      storage: 'auto'|'f32', scale?: Float32Array, zero?: Uint8Array|null, group?: number)
 //       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'i8_channel'|'i8_group')
-//       rawType 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
+//       rawType: a weight type id of common/weight_types.h (dtypes.ts DTYPES[*].id / ENGINE_LAYOUTS; a name is
+//       accepted too). 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
 //       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
 //       dequantizes to exactly f32.
 //       f32 null: no float32 values; raw holds the tensor as stored, rawType 'bf16'|'f16'|'f32'|'q4_1'|'q8_0'
@@ -67,6 +68,7 @@
 #endif
 
 #include "binding.h"
+#include "common/weight_types.h"
 #include "engine/ops_ref.h"
 
 namespace {
@@ -250,31 +252,22 @@ bool HasAvx2() {
 // weights
 // ================================================================================================================
 
-enum Fmt { kNone = 0, kF32, kF16, kBf16, kQ8_0, kQ4_1, kI8Channel, kI8Group };
-const char* FmtName(Fmt f) {
-  switch (f) {
-    case kF32: return "f32";
-    case kF16: return "f16";
-    case kBf16: return "bf16";
-    case kQ8_0: return "q8_0";
-    case kQ4_1: return "q4_1";
-    case kI8Channel: return "i8_channel";
-    case kI8Group: return "i8_group";
-    default: return "none";
-  }
-}
+// Storage formats: the one weight-type enum of common/weight_types.h (kWeightF32, F16, BF16, Q8_0, Q4_1, I8Channel,
+// I8Group here; kWeightNone: not set).
+constexpr int kWeightNone = -1;
+const char* FmtName(int f) { return f == kWeightNone ? "none" : WeightTypeName(f); }
 
 /** A (rows, cols) weight in one of the storage formats. */
 struct Weight {
-  Fmt fmt = kNone;
+  int fmt = kWeightNone;  // WeightType
   int rows = 0, cols = 0;
-  std::vector<float> f32;       // kF32
-  std::vector<uint16_t> half;   // kF16, kBf16
-  std::vector<uint8_t> blocks;  // kQ8_0, kQ4_1: rows * cols/32 blocks; kI8*: codes (int8 sym or uint8 asym)
+  std::vector<float> f32;       // kWeightF32
+  std::vector<uint16_t> half;   // kWeightF16, kWeightBF16
+  std::vector<uint8_t> blocks;  // kWeightQ8_0, kWeightQ4_1: rows * cols/32 blocks; kI8*: codes (int8 sym or uint8 asym)
   std::vector<float> scale;     // kI8*: (rows) or (rows, ng)
   std::vector<uint8_t> zero;    // kI8* asym
   bool asym = false;
-  int group = 0;  // kI8Group
+  int group = 0;  // kWeightI8Group
   size_t Bytes() const {
     return f32.size() * 4 + half.size() * 2 + blocks.size() + scale.size() * 4 + zero.size();
   }
@@ -288,24 +281,24 @@ void DequantRowsRef(const Weight& w, int r0, int n, float* out) {
     const size_t row = (size_t)(r0 + r);
     float* o = out + (size_t)r * C;
     switch (w.fmt) {
-      case kF32: std::memcpy(o, w.f32.data() + row * C, C * 4); break;
-      case kF16:
+      case kWeightF32: std::memcpy(o, w.f32.data() + row * C, C * 4); break;
+      case kWeightF16:
         for (size_t i = 0; i < C; i++) o[i] = ref::f16_to_f32(w.half[row * C + i]);
         break;
-      case kBf16:
+      case kWeightBF16:
         for (size_t i = 0; i < C; i++) o[i] = ref::bf16_to_f32(w.half[row * C + i]);
         break;
-      case kQ8_0:
+      case kWeightQ8_0:
         for (size_t k = 0; k < C / 32; k++) ref::dequant_q8_0_block(o + k * 32, w.blocks.data() + (row * (C / 32) + k) * ref::kQ8_0BlockBytes);
         break;
-      case kQ4_1:
+      case kWeightQ4_1:
         for (size_t k = 0; k < C / 32; k++) ref::dequant_q4_1_block(o + k * 32, w.blocks.data() + (row * (C / 32) + k) * ref::kQ4_1BlockBytes);
         break;
-      case kI8Channel:
-      case kI8Group: {
-        const size_t ng = w.fmt == kI8Group ? (C + w.group - 1) / w.group : 1;
+      case kWeightI8Channel:
+      case kWeightI8Group: {
+        const size_t ng = w.fmt == kWeightI8Group ? (C + w.group - 1) / w.group : 1;
         for (size_t i = 0; i < C; i++) {
-          const size_t g = w.fmt == kI8Group ? row * ng + i / w.group : row;
+          const size_t g = w.fmt == kWeightI8Group ? row * ng + i / w.group : row;
           const int code = w.asym ? (int)w.blocks[row * C + i] : (int)(int8_t)w.blocks[row * C + i];
           o[i] = ref::dequant_i8(code, w.asym ? w.zero[g] : 0, w.scale[g]);
         }
@@ -319,7 +312,7 @@ void DequantRowsRef(const Weight& w, int r0, int n, float* out) {
 #if defined(CODECLLM_X86)
 AVX2_FN void DequantRowsAvx2(const Weight& w, int r0, int n, float* out) {
   const size_t C = (size_t)w.cols;
-  if (w.fmt == kQ4_1) {
+  if (w.fmt == kWeightQ4_1) {
     const __m128i lo_mask = _mm_set1_epi8(0x0f);
     for (int r = 0; r < n; r++) {
       const size_t row = (size_t)(r0 + r);
@@ -339,7 +332,7 @@ AVX2_FN void DequantRowsAvx2(const Weight& w, int r0, int n, float* out) {
     }
     return;
   }
-  if (w.fmt == kQ8_0) {
+  if (w.fmt == kWeightQ8_0) {
     for (int r = 0; r < n; r++) {
       const size_t row = (size_t)(r0 + r);
       float* o = out + (size_t)r * C;
@@ -354,7 +347,7 @@ AVX2_FN void DequantRowsAvx2(const Weight& w, int r0, int n, float* out) {
     }
     return;
   }
-  if (w.fmt == kF16) {
+  if (w.fmt == kWeightF16) {
     for (int r = 0; r < n; r++) {
       const uint16_t* h = w.half.data() + (size_t)(r0 + r) * C;
       float* o = out + (size_t)r * C;
@@ -364,7 +357,7 @@ AVX2_FN void DequantRowsAvx2(const Weight& w, int r0, int n, float* out) {
     }
     return;
   }
-  if (w.fmt == kBf16) {
+  if (w.fmt == kWeightBF16) {
     for (int r = 0; r < n; r++) {
       const uint16_t* h = w.half.data() + (size_t)(r0 + r) * C;
       float* o = out + (size_t)r * C;
@@ -444,7 +437,7 @@ AVX2_FN void TileAvx2(const float* x, size_t xs, const float* w, size_t ws, int 
 template <int RB>
 AVX2_FN void GemvBlocksAvx2(const Weight& W, const float* x, float* y, int r0) {
   const int nb = W.cols / 32;
-  const bool q4 = W.fmt == kQ4_1;
+  const bool q4 = W.fmt == kWeightQ4_1;
   const int bb = q4 ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
   const __m128i mask = _mm_set1_epi8(0x0f);
   __m256 acc[RB];
@@ -513,7 +506,7 @@ constexpr int kMaxTileRows = 8;
 void LinearRows(const Weight& W, const float* b, const float* x, int T, float* y, size_t ys, int r0, int r1, float* tile) {
   const int in = W.cols;
 #if defined(CODECLLM_X86)
-  if (T == 1 && (W.fmt == kQ4_1 || W.fmt == kQ8_0) && HasAvx2()) {
+  if (T == 1 && (W.fmt == kWeightQ4_1 || W.fmt == kWeightQ8_0) && HasAvx2()) {
     int r = r0;
     for (; r + 4 <= r1; r += 4) GemvBlocksAvx2<4>(W, x, y, r);
     for (; r < r1; r++) GemvBlocksAvx2<1>(W, x, y, r);
@@ -526,7 +519,7 @@ void LinearRows(const Weight& W, const float* b, const float* x, int T, float* y
   for (int r = r0; r < r1; r += R) {
     const int nr = std::min(R, r1 - r);
     const float* w;
-    if (W.fmt == kF32)
+    if (W.fmt == kWeightF32)
       w = W.f32.data() + (size_t)r * in;
     else {
       DequantRows(W, r, nr, tile);
@@ -577,16 +570,16 @@ void LinearFast(const float* x, int T, std::initializer_list<LinOut> outs) {
 void LinearRef(const Weight& W, const float* b, const float* x, int T, float* y) {
   const int in = W.cols, out = W.rows;
   switch (W.fmt) {
-    case kF32: ref::linear_f32(y, x, W.f32.data(), b, T, in, out); break;
-    case kF16: ref::linear_f16(y, x, W.half.data(), b, T, in, out); break;
-    case kBf16: ref::linear_bf16(y, x, W.half.data(), b, T, in, out); break;
-    case kQ8_0: ref::linear_q8_0(y, x, W.blocks.data(), b, T, in, out); break;
-    case kQ4_1: ref::linear_q4_1(y, x, W.blocks.data(), b, T, in, out); break;
-    case kI8Channel:
+    case kWeightF32: ref::linear_f32(y, x, W.f32.data(), b, T, in, out); break;
+    case kWeightF16: ref::linear_f16(y, x, W.half.data(), b, T, in, out); break;
+    case kWeightBF16: ref::linear_bf16(y, x, W.half.data(), b, T, in, out); break;
+    case kWeightQ8_0: ref::linear_q8_0(y, x, W.blocks.data(), b, T, in, out); break;
+    case kWeightQ4_1: ref::linear_q4_1(y, x, W.blocks.data(), b, T, in, out); break;
+    case kWeightI8Channel:
       ref::linear_i8_channel(y, x, W.asym ? nullptr : (const int8_t*)W.blocks.data(), W.asym ? W.blocks.data() : nullptr, W.scale.data(),
                              W.asym ? W.zero.data() : nullptr, b, T, in, out);
       break;
-    case kI8Group:
+    case kWeightI8Group:
       ref::linear_i8_group(y, x, W.asym ? nullptr : (const int8_t*)W.blocks.data(), W.asym ? W.blocks.data() : nullptr, W.scale.data(),
                            W.asym ? W.zero.data() : nullptr, W.group, b, T, in, out);
       break;
@@ -813,7 +806,7 @@ void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const I
   CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
   CHECK_ARG(i8.n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_scale));
   CHECK_ARG(!i8.zero || i8.n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_zero));
-  w.fmt = grp ? kI8Group : kI8Channel;
+  w.fmt = grp ? kWeightI8Group : kWeightI8Channel;
   w.group = grp ? i8.group : 0;
   w.asym = i8.zero != nullptr;
   w.blocks.assign(raw, raw + n);
@@ -827,7 +820,7 @@ void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const I
  * (auto_fmt false) the first three are widened and the blocks dequantized. int8 codes (i8_channel / i8_group) are
  * kept as given: the caller's own quantizer produced them, so there is no float32 original to compare with.
  */
-Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& t, bool auto_fmt, const Int8Codes* i8,
+Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, int t, bool auto_fmt, const Int8Codes* i8,
                         const std::function<void(uint8_t*, size_t)>& fill = nullptr) {
   Weight w;
   w.rows = rows;
@@ -844,59 +837,60 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     w = Weight();
     w.rows = rows;
     w.cols = cols;
-    w.fmt = kF32;
+    w.fmt = kWeightF32;
     w.f32 = std::move(f);
   };
-  if (t == "i8_channel" || t == "i8_group") {
+  if (t == kWeightI8Channel || t == kWeightI8Group) {
     CHECK_ARG(i8 != nullptr && raw != nullptr, "int8 codes need codes and scales");
-    FillInt8(w, raw, raw_bytes, t == "i8_group", *i8);
+    FillInt8(w, raw, raw_bytes, t == kWeightI8Group, *i8);
     if (!auto_fmt) widen();
     return w;
   }
-  if (t == "bf16" || t == "f16") {
-    CHECK_ARG(raw_bytes == n * 2, t + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
-    w.fmt = t == "bf16" ? kBf16 : kF16;
+  if (t == kWeightBF16 || t == kWeightF16) {
+    CHECK_ARG(raw_bytes == n * 2, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
+    w.fmt = t;
     w.half.resize(n);
     take(reinterpret_cast<uint8_t*>(w.half.data()), n * 2);
     if (!auto_fmt) widen();
     return w;
   }
-  if (t == "f32") {
+  if (t == kWeightF32) {
     CHECK_ARG(raw_bytes == n * 4, "f32 tensor: expected " + std::to_string(n * 4) + " bytes, got " + std::to_string(raw_bytes));
-    w.fmt = kF32;
+    w.fmt = kWeightF32;
     w.f32.resize(n);
     take(reinterpret_cast<uint8_t*>(w.f32.data()), n * 4);
     return w;
   }
-  if (t == "q4_1" || t == "q8_0") {
-    const size_t bb = t == "q4_1" ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
-    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, t + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
-    w.fmt = t == "q4_1" ? kQ4_1 : kQ8_0;
+  if (t == kWeightQ4_1 || t == kWeightQ8_0) {
+    const size_t bb = BlockBytes(t);
+    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
+    w.fmt = t;
     w.blocks.resize(raw_bytes);
     take(w.blocks.data(), raw_bytes);
     if (!auto_fmt) widen();
     return w;
   }
-  THROW_ERROR("E_ARG", "stored type '" + t + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
+  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
 }
 
-Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, const std::string& raw_type, bool auto_fmt,
+Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
                   const Int8Codes* i8 = nullptr) {
   Weight w;
   w.rows = rows;
   w.cols = cols;
   const size_t n = (size_t)rows * cols;
-  if (auto_fmt && raw && i8 && (raw_type == "i8_channel" || raw_type == "i8_group")) {
-    FillInt8(w, raw, raw_bytes, raw_type == "i8_group", *i8);
+  if (auto_fmt && raw && i8 && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group)) {
+    FillInt8(w, raw, raw_bytes, raw_type == kWeightI8Group, *i8);
     if (SameBits(w, f)) return w;
     w = Weight();
     w.rows = rows;
     w.cols = cols;
   }
-  if (auto_fmt && raw && cols % 32 == 0 && (raw_type == "q4_1" || raw_type == "q8_0")) {
-    const int bb = raw_type == "q4_1" ? ref::kQ4_1BlockBytes : ref::kQ8_0BlockBytes;
+  // GGML blocks the fast kernels read (DequantRows*, GemvBlocksAvx2): q4_1 and q8_0, 32 weights per block
+  if (auto_fmt && raw && cols % 32 == 0 && (raw_type == kWeightQ4_1 || raw_type == kWeightQ8_0)) {
+    const size_t bb = BlockBytes(raw_type);
     if (raw_bytes == n / 32 * bb) {
-      w.fmt = raw_type == "q4_1" ? kQ4_1 : kQ8_0;
+      w.fmt = raw_type;
       w.blocks.assign(raw, raw + raw_bytes);
       if (SameBits(w, f)) return w;
       w.blocks.clear();
@@ -906,18 +900,18 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
   if (auto_fmt) {
     bool bf = true, hf = true;
     for (size_t i = 0; i < n && (bf || hf); i++) {
-      const uint32_t u = ref::f32_bits(f[i]);
+      const uint32_t u = f32_bits(f[i]);
       if (bf && ((u & 0xffffu) != 0 || std::isnan(f[i]))) bf = false;
-      if (hf && ref::f32_bits(ref::f16_to_f32(ref::f32_to_f16(f[i]))) != u) hf = false;
+      if (hf && f32_bits(ref::f16_to_f32(ref::f32_to_f16(f[i]))) != u) hf = false;
     }
     if (bf || hf) {
-      w.fmt = bf ? kBf16 : kF16;
+      w.fmt = bf ? kWeightBF16 : kWeightF16;
       w.half.resize(n);
-      for (size_t i = 0; i < n; i++) w.half[i] = bf ? (uint16_t)(ref::f32_bits(f[i]) >> 16) : ref::f32_to_f16(f[i]);
+      for (size_t i = 0; i < n; i++) w.half[i] = bf ? (uint16_t)(f32_bits(f[i]) >> 16) : ref::f32_to_f16(f[i]);
       return w;
     }
   }
-  w.fmt = kF32;
+  w.fmt = kWeightF32;
   w.f32.assign(f, f + n);
   return w;
 }
@@ -978,7 +972,7 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
   const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
   CHECK_ARG(layer >= -1 && slot >= 0, "cpuEngineSetTensor: layer and slot are required");
-  std::string raw_type = info.Length() > 5 && info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "";
+  const int raw_type = ArgWeightType(info, 5, "rawType");  // id (dtypes.ts DTYPES / ENGINE_LAYOUTS) or name; -1: none
   const uint8_t* raw = nullptr;
   size_t raw_bytes = 0;
   if (info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined()) {
@@ -1005,7 +999,7 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   };
   // int8 codes (raw_type i8_channel / i8_group): info[7] scale Float32Array, info[8] zero Uint8Array|null, info[9] group
   Int8Codes i8;
-  const bool has_i8 = raw && (raw_type == "i8_channel" || raw_type == "i8_group");
+  const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group);
   if (has_i8) {
     CHECK_ARG(info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
               "int8 scales: expected a Float32Array");
@@ -1072,11 +1066,11 @@ Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
   const std::string file = ArgString(info, 3, "path");
   const int64_t offset = ArgInt(info, 4, "offset", 0, (int64_t)1 << 52, -1);
   const int64_t bytes = ArgInt(info, 5, "bytes", 0, (int64_t)1 << 52, -1);
-  const std::string type = ArgString(info, 6, "storedType");
+  const int type = ArgWeightType(info, 6, "storedType");
   const std::string storage = ArgString(info, 7, "storage");
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
   CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
-  CHECK_ARG(type != "i8_channel" && type != "i8_group", "int8 codes come from cpuEngineSetTensor");
+  CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group, "int8 codes come from cpuEngineSetTensor");
   const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
   int rows = 0, cols = 0;
   Weight* dst = nullptr;
@@ -1122,10 +1116,12 @@ Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
 }
 
 void CheckComplete(const Engine& e) {
-  CHECK_ARG(e.embed.fmt != kNone && e.lm_head.fmt != kNone && !e.norm.empty(), "cpu engine: embed, norm or lm_head not set");
+  CHECK_ARG(e.embed.fmt != kWeightNone && e.lm_head.fmt != kWeightNone && !e.norm.empty(), "cpu engine: embed, norm or lm_head not set");
   for (int l = 0; l < e.c.layers; l++) {
     const Layer& L = e.layers[l];
-    CHECK_ARG(!L.in_norm.empty() && !L.post_norm.empty() && L.q.fmt && L.k.fmt && L.v.fmt && L.o.fmt && L.gate.fmt && L.up.fmt && L.down.fmt,
+    bool set = !L.in_norm.empty() && !L.post_norm.empty();
+    for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) set = set && w->fmt != kWeightNone;
+    CHECK_ARG(set,
               "cpu engine: layer " + std::to_string(l) + " is not fully set");
   }
 }
@@ -1241,29 +1237,30 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     w.cols = cols;
     CHECK_ARG(a.Get("format").IsString(), "format: expected a string");
     const std::string f = a.Get("format").As<Napi::String>().Utf8Value();
+    const WeightTypeInfo* ti = WeightTypeByName(f.c_str());
     const size_t n = (size_t)rows * cols;
     Napi::Value wv = a.Get("w");
-    if (f == "f32") {
-      w.fmt = kF32;
+    if (ti && ti->id == kWeightF32) {
+      w.fmt = kWeightF32;
       const float* p = F32Arg(wv, n, "w");
       w.f32.assign(p, p + n);
-    } else if (f == "f16" || f == "bf16") {
-      w.fmt = f == "f16" ? kF16 : kBf16;
+    } else if (ti && (ti->id == kWeightF16 || ti->id == kWeightBF16)) {
+      w.fmt = ti->id;
       const uint16_t* p = TypedData<uint16_t>(wv, n, "w", napi_uint16_array);
       w.half.assign(p, p + n);
-    } else if (f == "q8_0" || f == "q4_1") {
-      CHECK_ARG(cols % 32 == 0, "cols must be a multiple of 32 for GGML blocks");
-      w.fmt = f == "q8_0" ? kQ8_0 : kQ4_1;
-      const size_t nb = n / 32 * (f == "q8_0" ? ref::kQ8_0BlockBytes : ref::kQ4_1BlockBytes);
+    } else if (ti && (ti->id == kWeightQ8_0 || ti->id == kWeightQ4_1)) {
+      CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems) + " for " + f);
+      w.fmt = ti->id;
+      const size_t nb = n / ti->block_elems * ti->block_bytes;
       const uint8_t* p = TypedData<uint8_t>(wv, nb, "w", napi_uint8_array);
       w.blocks.assign(p, p + nb);
-    } else if (f == "i8_channel" || f == "i8_group") {
-      w.fmt = f == "i8_channel" ? kI8Channel : kI8Group;
+    } else if (ti && (ti->id == kWeightI8Channel || ti->id == kWeightI8Group)) {
+      w.fmt = ti->id;
       w.asym = wv.IsTypedArray() && wv.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
       const uint8_t* p = w.asym ? TypedData<uint8_t>(wv, n, "w", napi_uint8_array) : (const uint8_t*)TypedData<int8_t>(wv, n, "w", napi_int8_array);
       w.blocks.assign(p, p + n);
-      w.group = w.fmt == kI8Group ? I("group", 1, cols) : 0;
-      const size_t ng = w.fmt == kI8Group ? (size_t)rows * ((cols + w.group - 1) / w.group) : (size_t)rows;
+      w.group = w.fmt == kWeightI8Group ? I("group", 1, cols) : 0;
+      const size_t ng = w.fmt == kWeightI8Group ? (size_t)rows * ((cols + w.group - 1) / w.group) : (size_t)rows;
       const float* s = F32Arg(a.Get("scale"), ng, "scale");
       w.scale.assign(s, s + ng);
       if (w.asym) {

@@ -281,8 +281,8 @@ class Engine {
   /** The embedding as q8_0 blocks (V, h/32 blocks of 34 bytes): codes | d kept apart for aligned loads. */
   void SetEmbeddingBlocks(const uint8_t* raw, size_t n) {
     RequireOpen();
-    CHECK_ARG(c_.h % 32 == 0 && n == (size_t)c_.V * (c_.h / 32) * 34,
-              "embedding q8_0: expected " + std::to_string((size_t)c_.V * (c_.h / 32) * 34) + " bytes, got " + std::to_string(n));
+    const size_t want = (size_t)c_.V * (c_.h / 32) * sizeof(blocks::BlockQ8_0);
+    CHECK_ARG(c_.h % 32 == 0 && n == want, "embedding q8_0: expected " + std::to_string(want) + " bytes, got " + std::to_string(n));
     std::vector<uint8_t> codes;
     std::vector<uint16_t> d;
     SplitBlocks(kWeightQ8_0, raw, (size_t)c_.V * (c_.h / 32), &codes, &d);
@@ -291,10 +291,10 @@ class Engine {
     CHECK_CUDA(cudaMemcpy(embed_.ptr, codes.data(), codes.size(), cudaMemcpyHostToDevice));
     CHECK_CUDA(cudaMemcpy(embedD_.ptr, d.data(), d.size() * 2, cudaMemcpyHostToDevice));
   }
-  /** GGML blocks -> (codes or nibbles, per-block aux halves): q4_1 20-byte blocks give 16 nibble bytes + (d, m);
-   *  q8_0 34-byte blocks give 32 codes + d. */
+  /** GGML blocks (common/blocks.h) -> (codes or nibbles, per-block aux halves): a q4_1 block gives its 16 nibble
+   *  bytes + (d, m); a q8_0 block its 32 codes + d. */
   static void SplitBlocks(int btype, const uint8_t* raw, size_t nblk, std::vector<uint8_t>* codes, std::vector<uint16_t>* aux) {
-    const size_t bb = btype == kWeightQ4_1 ? 20 : 34, cb = btype == kWeightQ4_1 ? 16 : 32, ab = btype == kWeightQ4_1 ? 2 : 1;
+    const size_t bb = BlockBytes(btype), cb = CodeBytes(btype), ab = AuxHalves(btype);
     codes->resize(nblk * cb);
     aux->resize(nblk * ab);
     for (size_t b = 0; b < nblk; b++) {
@@ -303,13 +303,17 @@ class Engine {
       std::memcpy(codes->data() + b * cb, blk + 2 * ab, cb);
     }
   }
-  /** A linear as its checkpoint's GGML blocks ('q4_1' | 'q8_0'): rows * K/32 blocks, row-major. */
-  void SetLinearBlocks(int index, const std::string& type, const uint8_t* raw, size_t n, const float* bias, size_t nb) {
+  /** Bytes of quantized codes of one q4_1 / q8_0 block after SplitBlocks (16 nibble bytes / 32 codes). */
+  static size_t CodeBytes(int btype) { return btype == kWeightQ4_1 ? sizeof(blocks::BlockQ4_1::qs) : sizeof(blocks::BlockQ8_0::qs); }
+  /** fp16 halves of one q4_1 / q8_0 block after SplitBlocks ((d, m) / d). */
+  static size_t AuxHalves(int btype) { return btype == kWeightQ4_1 ? 2 : 1; }
+  /** A linear as its checkpoint's GGML blocks (kWeightQ4_1 | kWeightQ8_0): rows * K/32 blocks, row-major. */
+  void SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, const float* bias, size_t nb) {
     RequireOpen();
     Linear& l = Lin(index);
-    CHECK_ARG(type == "q4_1" || type == "q8_0", l.name + ": block type '" + type + "' (expected q4_1 or q8_0)");
-    const int bt = type == "q4_1" ? kWeightQ4_1 : kWeightQ8_0;
-    const size_t nblk = (size_t)l.rows * (l.K / 32), bb = bt == kWeightQ4_1 ? 20 : 34;
+    const std::string type = WeightTypeName(bt);
+    CHECK_ARG(bt == kWeightQ4_1 || bt == kWeightQ8_0, l.name + ": block type '" + type + "' (expected q4_1 or q8_0)");
+    const size_t nblk = (size_t)l.rows * (l.K / 32), bb = BlockBytes(bt);
     CHECK_ARG(l.K % 32 == 0 && n == nblk * bb, l.name + ": " + type + " blocks: expected " + std::to_string(nblk * bb) + " bytes, got " + std::to_string(n));
     std::vector<uint8_t> codes;
     std::vector<uint16_t> aux;
@@ -385,8 +389,8 @@ class Engine {
       if (modes[i] == kModeBlocks) {  // random GGML blocks: q4_1 in the blocks, q8_0 for lm_head (as GGUF files do)
         const int bt = i + 1 == lin_.size() ? kWeightQ8_0 : kWeightQ4_1;
         const size_t nblk = (size_t)l.rows * (l.K / 32);
-        l.w = Buf(nblk * (bt == kWeightQ4_1 ? 16 : 32), Tag("weights:gguf"));
-        l.scale = Buf(nblk * (bt == kWeightQ4_1 ? 4 : 2), Tag("weights:gguf"));
+        l.w = Buf(nblk * CodeBytes(bt), Tag("weights:gguf"));
+        l.scale = Buf(nblk * AuxHalves(bt) * 2, Tag("weights:gguf"));
         LaunchRandomBlocks(l.w.ptr, l.scale.ptr, bt, l.rows, l.K, ++k, 1.f / std::sqrt((float)l.K), main_);
         l.mode = kModeBlocks;
         l.btype = bt;
@@ -592,7 +596,7 @@ class Engine {
       *wtype = l.btype;
       return l.sharesEmbed ? embed_.ptr : l.w.ptr;
     }
-    *wtype = kWeightI8;
+    *wtype = kWeightI8Channel;
     if (l.mode == kModeInt8) return l.w.ptr;
     size_t gi = std::min<size_t>((size_t)i / 7, (size_t)c_.L);
     return DecodeBase(gi, buf) + l.groupOffset;
@@ -1262,7 +1266,7 @@ Napi::Value EngineSetLinearInt8(const Napi::CallbackInfo& info) {
 Napi::Value EngineSetLinearBlocks(const Napi::CallbackInfo& info) {
   Engine& e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
-  std::string type = ArgString(info, 2, "type");
+  const int type = ArgWeightType(info, 2, "type");  // id (dtypes.ts DTYPES[*].id) or name
   size_t n, nb;
   const uint8_t* raw = TypedData<uint8_t>(info, 3, "blocks", napi_uint8_array, &n);
   const float* b = OptF32(info, 4, &nb);
@@ -1271,8 +1275,8 @@ Napi::Value EngineSetLinearBlocks(const Napi::CallbackInfo& info) {
 }
 Napi::Value EngineSetEmbeddingBlocks(const Napi::CallbackInfo& info) {
   Engine& e = Get(info);
-  std::string type = ArgString(info, 1, "type");
-  CHECK_ARG(type == "q8_0", "embedding blocks: type '" + type + "' (only q8_0)");
+  const int type = ArgWeightType(info, 1, "type");  // id (dtypes.ts DTYPES[*].id) or name
+  CHECK_ARG(type == kWeightQ8_0, std::string("embedding blocks: type '") + WeightTypeName(type) + "' (only q8_0)");
   size_t n;
   const uint8_t* raw = TypedData<uint8_t>(info, 2, "blocks", napi_uint8_array, &n);
   e.SetEmbeddingBlocks(raw, n);
@@ -1516,14 +1520,15 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     // q8_0 table: x = code * d, exact
     int V = P(p, "V", 1000), h = P(p, "h", 576), T = P(p, "T", 7);
     const size_t nblk = (size_t)V * (h / 32);
-    std::vector<uint8_t> raw(nblk * 34);
+    constexpr size_t bb = sizeof(blocks::BlockQ8_0);
+    std::vector<uint8_t> raw(nblk * bb);
     for (size_t b = 0; b < nblk; b++) {
       const uint16_t d16 = ToF16(std::vector<float>{0.01f * (1 + (float)(rng() % 100))})[0];
-      raw[b * 34] = d16 & 0xff, raw[b * 34 + 1] = d16 >> 8;
-      for (int j = 0; j < 32; j++) raw[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)(rng() % 255) - 127);
+      raw[b * bb] = d16 & 0xff, raw[b * bb + 1] = d16 >> 8;
+      for (int j = 0; j < 32; j++) raw[b * bb + 2 + j] = (uint8_t)(int8_t)((int)(rng() % 255) - 127);
     }
     std::vector<float> table((size_t)V * h);
-    for (size_t b = 0; b < nblk; b++) ref::dequant_q8_0_block(table.data() + b * 32, raw.data() + b * 34);
+    for (size_t b = 0; b < nblk; b++) ref::dequant_q8_0_block(table.data() + b * 32, raw.data() + b * bb);
     std::vector<uint8_t> codes;
     std::vector<uint16_t> aux;
     Engine::SplitBlocks(kWeightQ8_0, raw.data(), nblk, &codes, &aux);
@@ -1685,7 +1690,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   } else if (name == "gemv" || name == "gemm") {
     // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
     const int q = P(p, "q", 0);
-    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8 : kWeightF16;
+    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
@@ -1719,7 +1724,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       const float* dscale = nullptr;
       const void* daux = nullptr;
       if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
-        const size_t nblk = (size_t)N * (K / 32), bb = wt == kWeightQ4_1 ? 20 : 34;
+        const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
         std::vector<uint8_t> raw(nblk * bb);
         const float dsc = 2.f / std::sqrt((float)K) / (wt == kWeightQ4_1 ? 4.61f : 73.6f);
         for (size_t b = 0; b < nblk; b++) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "binding.h"
+#include "common/half.h"
 
 namespace {
 
@@ -36,56 +37,13 @@ enum Format { kInt8 = 0, kInt4 = 1 };                              // QUANT_FORM
 enum Gran { kPerTensor = 0, kPerChannel = 1, kPerInputChannel = 2, kGroup = 3 };  // GRANULARITIES
 enum ScaleDT { kFp32 = 0, kFp16 = 1, kBf16 = 2 };                  // SCALE_DTYPES
 
-// ---- scale dtypes (numerics.ts SCALE_CODECS; fp16/bf16 conversions ported from src/formats/dtypes.ts)
+// ---- scale dtypes (numerics.ts SCALE_CODECS; fp16/bf16 conversions: common/half.h, bit for bit as dtypes.ts)
 
-inline uint32_t F32Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float F32FromBits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// dtypes.ts f32ToF16: float -> IEEE fp16 bits, round to nearest even, overflow to inf.
-uint32_t F32ToF16(double v) {
-  uint32_t x = F32Bits(static_cast<float>(v));
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t exp = (x >> 23) & 0xffu;
-  uint32_t mant = x & 0x7fffffu;
-  if (exp == 0xff) return sign | 0x7c00u | (mant ? 0x200u : 0u);
-  int e = static_cast<int>(exp) - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00u;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000u;
-    int shift = 14 - e;
-    uint32_t h = mant >> shift;
-    uint32_t rem = mant & ((1u << shift) - 1u);
-    uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u))) h++;
-    return sign | h;
-  }
-  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
-  uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
-  return sign | h;
-}
-double F16ToF64(uint32_t h) {
-  uint32_t e = (h & 0x7c00u) >> 10, f = h & 0x3ffu;
-  double v = e == 0 ? std::ldexp(static_cast<double>(f), -24) : std::ldexp(1.0 + f / 1024.0, static_cast<int>(e) - 15);
-  if (e == 0x1f) v = f == 0 ? INFINITY : NAN;
-  return (h & 0x8000u) ? -v : v;
-}
-// dtypes.ts f32ToBf16
-uint32_t F32ToBf16(double v) {
-  uint32_t x = F32Bits(static_cast<float>(v));
-  if ((x & 0x7fffffffu) > 0x7f800000u) return ((x >> 16) | 0x40u) & 0xffffu;
-  uint32_t r = x + 0x7fffu + ((x >> 16) & 1u);
-  return (r >> 16) & 0xffffu;
-}
+inline uint32_t F32Bits(float f) { return codecllm::f32_bits(f); }
+inline float F32FromBits(uint32_t u) { return codecllm::f32_from_bits(u); }
+uint32_t F32ToF16(double v) { return codecllm::f32_to_f16(static_cast<float>(v)); }
+double F16ToF64(uint32_t h) { return static_cast<double>(codecllm::f16_to_f32(static_cast<uint16_t>(h))); }
+uint32_t F32ToBf16(double v) { return codecllm::f32_to_bf16(static_cast<float>(v)); }
 // numerics.ts snapF32Bits: float bits rounded to 16 significant bits (nearest even on the 8 dropped bits)
 uint32_t SnapF32(double v) {
   uint32_t b = F32Bits(static_cast<float>(v));

@@ -19,10 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { LlamaModel } from '../../src/model/llama.js';
 import type { LlamaConfig } from '../../src/model/config.js';
 import { CudaEngine } from '../../src/engine/cuda.js';
-import { requireCuda } from '../../src/native.js';
+import { requireCuda } from '../../src/native/addon.js';
 import { rng as prng } from '../../src/util/random.js';
-import { configFromHF } from '../../src/model/config.js';
-import { SHAPES, hfConfigOf, shapeByName } from '../../src/model/shapes.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {
@@ -53,19 +51,6 @@ const TINYLLAMA: LlamaConfig = {
   eosTokenId: 2,
 };
 
-/** A named shape of src/model/shapes.ts as a config (`--shapes llama3.1-8b,llama3.1-70b`; `name@L` keeps L layers). */
-function shapeConfig(spec: string): LlamaConfig {
-  const [name, layers] = spec.split('@') as [string, string | undefined];
-  return configFromHF(hfConfigOf(shapeByName(name, { layers: layers ? Number(layers) : undefined }), { bos: 1, eos: 2 }), spec);
-}
-/** Display label of a shape key. */
-function shapeLabel(shape: string): string {
-  if (shape === 'smollm2') return 'SmolLM2-135M (real)';
-  if (shape === 'tinyllama') return 'TinyLlama-1.1B shape (random)';
-  const [name, layers] = shape.split('@') as [string, string | undefined];
-  return `${name}${layers ? ` ${layers}-layer` : ''} shape (random)`;
-}
-
 interface Row {
   shape: string;
   mode: string;
@@ -84,10 +69,6 @@ interface Row {
   graph: boolean;
   graphError?: string;
   hfDecodeMs?: number;
-  /** VRAM ledger: bytes by category, total, and what the device reports free / total after the build */
-  vram?: { categories: Record<string, number>; totalBytes: number; deviceFree?: number; deviceTotal?: number };
-  /** HF static cache + torch.compile, its own generate (hf_baseline.py --compiled) */
-  hfCompiledMs?: number;
   hfPrefillTokS?: number;
   /** batch 8: ms per decode step (8 tokens), graph replay */
   b8MsPerStep: number;
@@ -164,7 +145,6 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
       ...(g.graphError ? { graphError: g.graphError } : {}),
       b8MsPerStep: b8.msPerStep,
       b8Graph: b8.graph,
-      vram: { categories: led.categories, totalBytes: led.totalBytes, ...deviceMemory() },
       profile1: prof1,
       profile8: prof8,
     };
@@ -177,12 +157,6 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
   }
 }
 
-/** free / total device memory now (cudaMemGetInfo, through the addon's deviceInfo). */
-function deviceMemory(): { deviceFree: number; deviceTotal: number } {
-  const d = requireCuda('GPU engine bench').deviceInfo();
-  return { deviceFree: d.freeBytes, deviceTotal: d.totalBytes };
-}
-
 /** 'fused' -> 'fused:codec=ans' unless the spec names a codec; '@nopdl' stripped. */
 function withCodec(m: string): string {
   m = m.replace('@nopdl', '');
@@ -192,11 +166,8 @@ function withCodec(m: string): string {
 async function child(m: string): Promise<void> {
   const rate = Number(arg('--rate'));
   const o = { modes: withCodec(m), maxSeq: 1024, maxBatch: 8, pdl: !m.endsWith('@nopdl') };
-  const shape = arg('--shape')!;
-  if (shape !== 'smollm2') {
-    if (shape !== 'tinyllama' && !Object.hasOwn(SHAPES, shape.split('@')[0]!)) throw new Error(`unknown shape ${shape}`);
-    const cfg = shape === 'tinyllama' ? TINYLLAMA : shapeConfig(shape);
-    const r = benchEngine(shapeLabel(shape), m, () => CudaEngine.synthetic(cfg, 1, o), rate, null);
+  if (arg('--shape') === 'tinyllama') {
+    const r = benchEngine('TinyLlama-1.1B shape (random)', m, () => CudaEngine.synthetic(TINYLLAMA, 1, o), rate, null);
     console.log('ROW ' + JSON.stringify(r));
     return;
   }
@@ -230,22 +201,19 @@ async function main(): Promise<void> {
   const bw = n.deviceCopyBandwidth(1 << 30, 20);
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
-  const hf: { shape: string; mode?: string; decode_ms_per_token_median: number; prefill_tok_s: number; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
+  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
   const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
   // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
   const self = fileURLToPath(import.meta.url);
-  // --shapes: smollm2, tinyllama, or named shapes of src/model/shapes.ts (llama3.1-8b, llama3.1-70b@2, ...);
-  // --shape-modes 'llama3.1-70b=fp16,int8' overrides --modes for one shape (';'-separated list)
-  const shapeModes = new Map((arg('--shape-modes', '') as string).split(';').filter(Boolean).map((x) => [x.split('=')[0]!, x.slice(x.indexOf('=') + 1).split(',')] as const));
-  for (const shape of (arg('--shapes', 'smollm2,tinyllama') as string).split(',')) {
+  for (const shape of ['smollm2', 'tinyllama']) {
     let fp16: number | null = null;
-    const label = shapeLabel(shape);
-    for (const m of shapeModes.get(shape) ?? modes) {
+    const label = shape === 'smollm2' ? 'SmolLM2-135M (real)' : 'TinyLlama-1.1B shape (random)';
+    for (const m of modes) {
       const c = spawnSync(
         process.execPath,
         [self, '--child', m, '--shape', shape, '--model', arg('--model', 'default')!, '--rate', String(rate), '--tokens', String(N_TOK), '--prefill', String(N_PRE), '--codec', CODEC],
-        { encoding: 'utf8', timeout: Number(arg('--child-timeout', '180')) * 1000 },
+        { encoding: 'utf8', timeout: 180_000 },
       );
       const line = (c.stdout ?? '').split('\n').find((l) => l.startsWith('ROW '));
       process.stdout.write((c.stdout ?? '').split('\n').filter((l) => !l.startsWith('ROW ') && !/TensorFlow|=====|^$/.test(l)).map((l) => l + '\n').join(''));
@@ -262,9 +230,7 @@ async function main(): Promise<void> {
     }
   }
   for (const r of rows) {
-    const h = hf.find((x) => x.mode !== 'compiled' && (r.shape.startsWith('SmolLM2') ? x.shape === 'smollm2' : r.shape.startsWith('TinyLlama') ? x.shape === 'tinyllama' : r.shape.startsWith(x.shape + ' shape')));
-    const hc = hf.find((x) => x.mode === 'compiled' && r.shape.startsWith(x.shape + ' shape'));
-    if (hc) r.hfCompiledMs = hc.decode_ms_per_token_median;
+    const h = hf.find((x) => (r.shape.startsWith('SmolLM2') ? x.shape === 'smollm2' : x.shape === 'tinyllama'));
     if (h) {
       r.hfDecodeMs = h.decode_ms_per_token_median;
       r.hfPrefillTokS = h.prefill_tok_s;
@@ -274,18 +240,12 @@ async function main(): Promise<void> {
   const md = [
     `GPU engine bench — ${dev.name}, ${date}; D2D copy ${(rate / 1e9).toFixed(2)} TB/s (read+write); prefill ${N_PRE} tokens, decode ${N_TOK} tokens (graph) / ${Math.min(N_TOK, 64)} (eager) at batch 1, ${N_TOK} steps at batch 8; codec ${CODEC}, 64 KiB chunks. Floor = weight bytes a step reads / copy rate (the same for batch 1 and 8: weights are read once per step).`,
     '',
-    '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | batch-8 ms/step | batch-8 tok/s | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF static+compile fp16 ms/tok | HF batch-8 ms/step | HF prefill tok/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| shape | mode | decode ms/tok (graph) | eager | floor ms | floor w/ decode traffic | × floor | batch-8 ms/step | batch-8 tok/s | prefill tok/s | weight MB | × fp16 | ratio int8/compressed | HF eager fp16 ms/tok | HF batch-8 ms/step | HF prefill tok/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
-      (r as unknown as { failed?: string }).failed ? `| ${r.shape} | ${r.mode} | FAILED: ${(r as unknown as { failed: string }).failed.slice(0, 120)} |||||||||||||||` :
-        `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.b8MsPerStep.toFixed(3)}${r.b8Graph ? '' : ' (no graph)'} | ${(8000 / r.b8MsPerStep).toFixed(0)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfCompiledMs?.toFixed(2) ?? ''} | ${r.hfB8MsPerStep?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
+      (r as unknown as { failed?: string }).failed ? `| ${r.shape} | ${r.mode} | FAILED: ${(r as unknown as { failed: string }).failed.slice(0, 120)} ||||||||||||||` :
+        `| ${r.shape} | ${r.mode} | ${r.decodeMsGraph.toFixed(3)}${r.graph ? '' : ' (no graph)'} | ${r.decodeMsEager.toFixed(3)} | ${r.floorMs.toFixed(3)} | ${r.trafficFloorMs.toFixed(3)} | ${(r.decodeMsGraph / r.floorMs).toFixed(2)} | ${r.b8MsPerStep.toFixed(3)}${r.b8Graph ? '' : ' (no graph)'} | ${(8000 / r.b8MsPerStep).toFixed(0)} | ${r.prefillTokS.toFixed(0)} | ${(r.weightBytes / 1e6).toFixed(1)} | ${r.weightRatioVsFp16.toFixed(3)} | ${r.compressionRatio ? r.compressionRatio.toFixed(3) : ''} | ${r.hfDecodeMs?.toFixed(2) ?? ''} | ${r.hfB8MsPerStep?.toFixed(2) ?? ''} | ${r.hfPrefillTokS?.toFixed(0) ?? ''} |`,
     ),
-    '',
-    'VRAM ledger of the synthetic-shape rows (GB = 1e9 bytes, by category; total as the engine counts it):',
-    '',
-    ...rows
-      .filter((r) => r.vram && !r.shape.startsWith('SmolLM2') && !r.mode.includes('@nopdl'))
-      .map((r) => `- ${r.shape} ${r.mode}: total ${(r.vram!.totalBytes / 1e9).toFixed(2)} GB = ${Object.entries(r.vram!.categories).filter(([, b]) => b > 0).map(([k, b]) => `${k} ${(b / 1e9).toFixed(2)}`).join(', ')}${r.vram!.deviceTotal ? `; device ${((r.vram!.deviceTotal - (r.vram!.deviceFree ?? 0)) / 1e9).toFixed(1)} of ${(r.vram!.deviceTotal / 1e9).toFixed(1)} GB in use` : ''}`),
     '',
     `Where a decode step goes (engine.profileDecode: one eager step at position ${N_PRE + N_TOK}, an event after every op, summed over layers; µs, batch 1 / batch 8):`,
     '',

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { copyBandwidth, DeviceBuffer, deviceInfo, trimScratch, vramLedger } from '../../src/codec/device.js';
+import { copyBandwidth, DeviceBuffer, deviceInfo, trimScratch, vramLedger } from '../../src/native/device.js';
 import { nvcompCompress, nvcompDecompress, nvcompInfo, type NvcompCodec, type NvcompOptions } from '../../src/codec/nvcomp.js';
 import { datasets, parseArgs, table, type Dataset } from './common.js';
 

@@ -28,7 +28,7 @@ import { LlamaModel } from '../../src/model/llama.js';
 import { quantizeFast } from '../../src/quant/native.js';
 import { dequantize } from '../../src/quant/quantize.js';
 import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
-import { requireCuda } from '../../src/native.js';
+import { requireCuda } from '../../src/native/addon.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {
@@ -159,6 +159,8 @@ for (const i8 of [0, 1]) {
     ['gemv', { i8, K: 1536, N: 576, prologue: 2, acc: 1 }],
     ['gemv', { i8, K: 2048, N: 5632, segs: 2, N2: 5632, prologue: 1 }],
     ['gemv', { i8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
+    ['gemv', { i8, K: 28672, N: 512, prologue: 2, acc: 1 }], // Llama-70B down_proj width (one input row per launch)
+    ['gemv', { i8, M: 3, K: 28672, N: 256, prologue: 2, acc: 1 }],
     ['gemv', { i8, K: 576, N: 49152, prologue: 1 }],
     ['gemv', { i8, K: 64, N: 40, segs: 3, N2: 8, N3: 8, bias: 1, prologue: 0 }],
     // batched decode GEMV: M input rows (4 weight rows per warp)

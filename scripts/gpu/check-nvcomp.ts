@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuCompressChunks, cpuDecompressChunks } from '../../src/codec/cpu.js';
-import { DeviceBuffer, deviceInfo, vramLedger } from '../../src/codec/device.js';
+import { DeviceBuffer, deviceInfo, vramLedger } from '../../src/native/device.js';
 import {
   NVCOMP_CODECS,
   NVCOMP_CPU_TWIN,
@@ -42,7 +42,7 @@ import {
   type NvcompOptions,
 } from '../../src/codec/nvcomp.js';
 import { CodecLLMError } from '../../src/messages.js';
-import { loadNative, nativeInfo } from '../../src/native.js';
+import { loadNative, nativeInfo } from '../../src/native/addon.js';
 import { datasets, parseArgs, rng, syntheticInt8, table, type Dataset } from './common.js';
 
 const args = parseArgs(process.argv.slice(2));

@@ -18,7 +18,7 @@
 #   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
 #   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
 set -uo pipefail
-stage=${1:?usage: engine-on-device.sh prepare|1|2|3|shapes-hf|shapes}
+stage=${1:?usage: engine-on-device.sh prepare|1|2|3}
 model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 case $stage in
   prepare)
@@ -75,31 +75,5 @@ case $stage in
       { echo; echo "## variant $n: $v"; echo; cat "/tmp/variant$n/bench-engine.md"; } >> "$out/bench-variants.md"
     done
     echo "check-engine exit $check"
-    ;;
-  shapes-hf|shapes)
-    # issue 11, real sizes (random weights generated on the device: speed and memory only). After call 1 (the kit in
-    # /tmp/gpukit), with the machine still warm:
-    #   carry [.gpuengine/dist, .gpuengine/native]   command: bash scripts/gpu/engine-on-device.sh shapes-hf
-    #   carry [.gpuengine/dist, .gpuengine/native]   command: bash scripts/gpu/engine-on-device.sh shapes
-    # shapes-hf: HF transformers peers on the Llama-3.1-8B shape (eager fp16, and static cache + torch.compile with
-    # HF's own generate) -> $OUT/hf-shapes.json (keep it: pass it back with the next call's carry, or rerun).
-    # shapes: the GPU engine on the 8B shape in every storage mode and on the full 70B shape (fp16 expected to fail:
-    # ~141 GB does not fit; int8 ~71 GB decodes), floor and VRAM ledger beside each row.
-    export GPUKIT_DIR=/tmp/gpukit PATH=/tmp/gpukit/bin:$PATH
-    export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-    export CODECLLM_NATIVE=$PWD/.gpuengine/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
-    out=${OUT:-/tmp/out}; mkdir -p "$out" /tmp/shapes
-    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-    if [ "$stage" = shapes-hf ]; then
-      timeout 560 python3 scripts/gpu/hf_baseline.py --shapes llama3.1-8b --compiled llama3.1-8b --prefill 128 --tokens 128 \
-        --json /tmp/shapes/hf-shapes.json 2>&1 | tee "$out/hf-shapes.log"
-      cp /tmp/shapes/hf-shapes.json "$out/" 2>/dev/null
-    else
-      hf=/tmp/shapes/hf-shapes.json; [ -f "$hf" ] || hf=.gpuengine/hf-shapes.json
-      # split over calls if 10 minutes do not suffice, e.g. SHAPE_LIST=llama3.1-8b SHAPE_MODES=decode-per-forward,cached,fused
-      timeout 580 node .gpuengine/dist/bench-engine.mjs --shapes "${SHAPE_LIST:-llama3.1-8b,llama3.1-70b}" --tokens "${SHAPE_TOKENS:-64}" --prefill 128 \
-        --modes "${SHAPE_MODES:-fp16,int8,gguf,decode-per-forward,cached,fused}" --shape-modes "llama3.1-70b=${SHAPE_70B_MODES:-int8,fp16}" \
-        --child-timeout 240 --hf "$hf" --out "$out" 2>&1 | tee "$out/bench-shapes.log"
-    fi
     ;;
 esac

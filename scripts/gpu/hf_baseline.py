@@ -7,7 +7,6 @@ prefill throughput; then the same decode at batch 8 (8 random prompts of `--pref
 median ms per step). Prints one JSON object per shape and writes them all to --json.
 
   python3 scripts/gpu/hf_baseline.py --shapes smollm2,tinyllama --prefill 128 --tokens 128 --json hf.json
-  python3 scripts/gpu/hf_baseline.py --shapes llama3.1-8b --compiled llama3.1-8b --json hf.json   # issue 11 peers
 """
 import argparse
 import json
@@ -28,12 +27,10 @@ SHAPES = {
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
                       num_key_value_heads=4, vocab_size=32000, rms_norm_eps=1e-5, rope_theta=10000.0,
                       max_position_embeddings=2048, tie_word_embeddings=False),
-    # Llama-3.1-8B (issue 11; codecllm make-shape llama3.1-8b writes the same shape as a checkpoint)
+    # Llama-3.1-8B (rope scaling left out: it changes no timing)
     "llama3.1-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                         num_key_value_heads=8, vocab_size=128256, rms_norm_eps=1e-5, rope_theta=500000.0,
-                        max_position_embeddings=131072, tie_word_embeddings=False,
-                        rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
-                                          original_max_position_embeddings=8192)),
+                        max_position_embeddings=131072, tie_word_embeddings=False),
 }
 
 
@@ -69,7 +66,29 @@ def decode_steps(model, out, n, warmup=0):
 
 
 @torch.inference_mode()
-def bench(shape, prefill, tokens, tokens_b8=32):
+def compiled_generate(model, prompt, tokens):
+    """HF's own generate with a static KV cache, which transformers 5 compiles itself (torch.compile of the decoding
+    forward, its default compile_config: fullgraph, mode "reduce-overhead"; compiling model.forward by hand as well
+    fails there with "accessing tensor output of CUDAGraphs that has been overwritten"). ms/token = (time of generate(tokens) - time of generate(tokens // 4)) / (tokens - tokens // 4),
+    so the prefill and the first step cancel; median of 3 pairs after 3 warm-up calls (compilation)."""
+    model.generation_config.cache_implementation = "static"
+    kw = dict(do_sample=False, pad_token_id=0)
+    def run(n):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        model.generate(prompt, max_new_tokens=n, min_new_tokens=n, **kw)
+        torch.cuda.synchronize()
+        return (time.perf_counter() - t) * 1000
+    t0 = time.perf_counter()
+    for _ in range(3):
+        run(tokens)
+    warm = time.perf_counter() - t0
+    short = tokens // 4
+    per = sorted((run(tokens) - run(short)) / (tokens - short) for _ in range(3))
+    return dict(compiled_decode_ms_per_token_median=per[1], compiled_warmup_s=warm, compiled_recipe="generate(cache_implementation=static): transformers' automatic torch.compile of the decoding step")
+
+
+def bench(shape, prefill, tokens, tokens_b8=32, compile_=False):
     model, cfg = build(shape)
     params = sum(p.numel() for p in model.parameters())
     g = torch.Generator(device="cuda").manual_seed(1)
@@ -104,47 +123,11 @@ def bench(shape, prefill, tokens, tokens_b8=32):
                decode_ms_per_token_median=statistics.median(ms), decode_ms_per_token_mean=statistics.mean(ms),
                decode_wall_ms_per_token=wall, decode_b8_ms_per_step_median=statistics.median(ms8), decode_b8_steps=tokens_b8, torch=torch.__version__, transformers=transformers.__version__,
                device=torch.cuda.get_device_name(0), dtype="float16", attn="eager", weights="random (config only)")
-    del model
-    torch.cuda.empty_cache()
-    return res
-
-
-@torch.inference_mode()
-def bench_compiled(shape, prefill, tokens):
-    """HF's own generate with a static KV cache and torch.compile(mode="reduce-overhead") on the forward, fp16, batch 1
-    (the Hugging Face recipe for fast decode). ms/token = (time of `tokens` new tokens - time of 1 new token) /
-    (tokens - 1), each the median of 3 runs after 2 warm-up runs (the first compiles)."""
-    model, cfg = build(shape)
-    try:
-        model.set_attn_implementation("sdpa")
-    except Exception:
-        pass
-    model.generation_config.cache_implementation = "static"
-    model.generation_config.pad_token_id = 0
-    model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
-    g = torch.Generator(device="cuda").manual_seed(1)
-    prompt = torch.randint(0, cfg.vocab_size, (1, prefill), device="cuda", generator=g)
-
-    def run(n):
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        out = model.generate(prompt, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-        torch.cuda.synchronize()
-        assert out.shape[1] == prefill + n
-        return (time.perf_counter() - t0) * 1000
-
-    t_c = time.perf_counter()
-    for _ in range(2):
-        run(tokens)
-        run(1)
-    compile_s = time.perf_counter() - t_c
-    full = statistics.median([run(tokens) for _ in range(3)])
-    one = statistics.median([run(1) for _ in range(3)])
-    res = dict(shape=shape, mode="compiled", prefill_tokens=prefill, decode_tokens=tokens,
-               decode_ms_per_token_median=(full - one) / (tokens - 1), prefill_ms=one, prefill_tok_s=prefill / (one / 1000),
-               warmup_and_compile_s=compile_s, torch=torch.__version__, transformers=transformers.__version__,
-               device=torch.cuda.get_device_name(0), dtype="float16", attn="sdpa", cache="static",
-               compile='torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)', weights="random (config only)")
+    if compile_:
+        try:
+            res.update(compiled_generate(model, prompt, tokens))
+        except Exception as e:  # report, don't lose the eager numbers
+            res["compiled_error"] = f"{type(e).__name__}: {e}"[:400]
     del model
     torch.cuda.empty_cache()
     return res
@@ -156,23 +139,14 @@ def main():
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--tokens-b8", type=int, default=32)
-    ap.add_argument("--compiled", default="", help="shapes to also run with static cache + torch.compile (HF generate)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--compile", action="store_true", help="also HF generate with static cache + torch.compile")
     a = ap.parse_args()
     results = []
     for s in a.shapes.split(","):
-        r = bench(s, a.prefill, a.tokens, a.tokens_b8)
-        r["mode"] = "eager"
+        r = bench(s, a.prefill, a.tokens, a.tokens_b8, a.compile)
         print(json.dumps(r), flush=True)
         results.append(r)
-    for s in filter(None, a.compiled.split(",")):
-        try:
-            r = bench_compiled(s, a.prefill, a.tokens)
-        except Exception as e:  # a compile failure costs its row only
-            r = dict(shape=s, mode="compiled", error=f"{type(e).__name__}: {e}"[:500])
-        print(json.dumps(r), flush=True)
-        if "error" not in r:
-            results.append(r)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -10,39 +10,62 @@
  */
 import type { Command } from 'commander';
 import { err, msg } from '../messages.js';
-import { compressModel, decompressToHF, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../codec/compress-model.js';
-import { CLLM_CODECS, type CllmCodec } from '../formats/cllm.js';
+import { compressModelAsync, decompressToHF, parseQuantChoice, roundtripModel, verifyCllm, type CompressModelOptions, type CompressReport, type RoundtripReport, type TensorReport } from '../container/compress-model.js';
+import { CLLM_CODECS, CLLM_LIMITS, DEFAULT_CHUNK_SIZE, type CllmCodec } from '../container/cllm.js';
 import { TRANSFORMS, type Transform } from '../codec/transforms.js';
 import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
-import { output, intOpt } from './common.js';
+import { ALLOW_OVERFLOW, type AllowOverflow } from '../codec/cast.js';
+import { checkOutDir, checkOutFile } from '../util/temp-files.js';
+import { output } from './common.js';
+import { io } from './io.js';
+import { int, oneOf, text } from './args.js';
 import { progressBar } from './progress.js';
 
-type Opts = Record<string, string | boolean | undefined>;
+interface CodecCliOptions {
+  quant: string;
+  codec: CllmCodec;
+  out?: string;
+  level?: number;
+  chunkSize: number;
+  transform: Transform | 'auto';
+  allowOverflow?: AllowOverflow;
+  tensors?: boolean;
+  json?: boolean;
+}
 
-function compressOptions(o: Opts, label: string): { opts: CompressModelOptions; stop: () => void } {
-  const codec = o.codec as string;
-  if (!(CLLM_CODECS as readonly string[]).includes(codec)) throw err('E_ARG', msg.unknownCodec(codec, CLLM_CODECS));
-  if (o.level !== undefined && CPU_CODEC_LEVELS[codec as CllmCodec] === null) throw err('E_ARG', msg.badArg('--level', `codec ${codec} has no levels`));
-  const transform = (o.transform as string | undefined) ?? 'auto';
-  if (transform !== 'auto' && !(TRANSFORMS as readonly string[]).includes(transform))
-    throw err('E_ARG', msg.transformMisuse(transform, `is not a transform (known: auto, ${TRANSFORMS.join(', ')})`));
+/** Options of compress / roundtrip, checked together before any work (the level against the codec's range). */
+function compressOptions(o: CodecCliOptions, label: string): { opts: CompressModelOptions; stop: () => void } {
+  const lv = CPU_CODEC_LEVELS[o.codec];
+  if (o.level !== undefined && lv === null) throw err('E_ARG', msg.badArg('--level', `codec ${o.codec} has no levels`));
+  if (o.level !== undefined && lv && (o.level < lv.min || o.level > lv.max)) throw err('E_ARG', msg.badArg('--level', `${o.level} is outside ${o.codec}'s range [${lv.min}, ${lv.max}]`));
   const bar = progressBar(label, 1);
   return {
-    opts: {
-      quant: o.quant as string,
-      codec: codec as CllmCodec,
-      level: o.level !== undefined ? Number.parseInt(String(o.level), 10) : undefined,
-      chunkSize: o.chunkSize !== undefined ? intOpt('--chunk-size', o.chunkSize as string, 1) : undefined,
-      transform: transform as Transform | 'auto',
-      onProgress: (d, t) => bar.update(d, t),
-    },
+    opts: { quant: o.quant, codec: o.codec, level: o.level, chunkSize: o.chunkSize, transform: o.transform, allowOverflow: o.allowOverflow, onProgress: (d, t) => bar.update(d, t) },
     stop: () => bar.stop(),
   };
 }
 
-function levelOpt(o: Opts): void {
-  if (o.level !== undefined && !/^-?[0-9]+$/.test(String(o.level))) throw err('E_ARG', msg.badArg('--level', `'${String(o.level)}' is not an integer`));
+/** The option table shared by compress and roundtrip. */
+function codecOptions(c: Command): Command {
+  return c
+    .requiredOption('--quant <spec>', "quant spec (e.g. int8:per-channel), 'none' (keep source storage) or a cast dtype f32|f16|bf16", text('--quant', (v) => void parseQuantChoice(v)))
+    .requiredOption('--codec <codec>', `lossless codec: ${CLLM_CODECS.join(', ')}`, codecArg)
+    .option('--level <n>', 'codec level (default: the codec default)', int('--level', -7, 22))
+    .option('--chunk-size <bytes>', `bytes per chunk, ${MIN_CHUNK} to ${CLLM_LIMITS.chunkSize}`, int('--chunk-size', MIN_CHUNK, CLLM_LIMITS.chunkSize), DEFAULT_CHUNK_SIZE)
+    .option('--transform <t>', `auto | ${TRANSFORMS.join(' | ')}`, oneOf('--transform', ['auto', ...TRANSFORMS] as const), 'auto')
+    .option('--allow-overflow <how>', `values a cast cannot hold: refused unless ${ALLOW_OVERFLOW.join(' | ')}`, oneOf('--allow-overflow', ALLOW_OVERFLOW))
+    .option('--tensors', 'per-tensor table')
+    .option('--json', 'JSON output');
 }
+
+/** --codec parser (the container's own message for an unknown codec). */
+const codecArg = (v: string): CllmCodec => {
+  if (!(CLLM_CODECS as readonly string[]).includes(v)) throw err('E_ARG', msg.unknownCodec(v, CLLM_CODECS));
+  return v as CllmCodec;
+};
+
+/** Smallest --chunk-size (smaller chunks only grow the chunk table and the per-chunk overhead). */
+export const MIN_CHUNK = 4096;
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const x = (r: number) => `${r.toFixed(3)}x`;
@@ -54,19 +77,19 @@ const x = (r: number) => `${r.toFixed(3)}x`;
  */
 export function formatCompressReport(r: CompressReport, withTensors: boolean): string {
   const lines = [
-    `${r.model} -> ${r.out ?? '(memory)'}: ${r.tensors} tensors, ${(r.params / 1e6).toFixed(1)} M params, quant ${r.quant}, codec ${r.codec}${r.level === null ? '' : ` level ${r.level}`}, chunks ${r.chunk_size} B`,
-    `stored ${mb(r.raw_bytes)} -> compressed ${mb(r.compressed_bytes)} (file ${mb(r.file_bytes)})`,
-    `ratio ${x(r.ratio)}   order-0 entropy bound ${x(r.entropy_bound_ratio)} (${mb(r.entropy_bound_bytes)})   ratio vs fp16 ${x(r.ratio_vs_fp16)}`,
-    `compress ${r.compress_s.toFixed(2)} s (${r.compress_MBps.toFixed(1)} MB/s, including quantization)`,
+    `${r.model} -> ${r.out ?? '(memory)'}: ${r.tensors} tensors, ${(r.params / 1e6).toFixed(1)} M params, quant ${r.quant}, codec ${r.codec}${r.level === null ? '' : ` level ${r.level}`}, chunks ${r.chunkSize} B`,
+    `stored ${mb(r.rawBytes)} -> compressed ${mb(r.compressedBytes)} (file ${mb(r.fileBytes)})`,
+    `ratio ${x(r.ratio)}   order-0 entropy bound ${x(r.entropyBoundRatio)} (${mb(r.entropyBoundBytes)})   ratio vs fp16 ${x(r.ratioVsFp16)}`,
+    `compress ${r.compressS.toFixed(2)} s (${r.compressMBps.toFixed(1)} MB/s, including quantization)`,
     'planes / sections:',
     ...r.planes.map((p) => `  ${p.name.padEnd(42)} ${mb(p.bytes).padStart(12)}  H = ${p.bits.toFixed(3)} bits/byte  bound ${mb(p.boundBytes)}`),
   ];
-  if (withTensors) lines.push('tensors:', ...r.per_tensor.map(tensorLine));
+  if (withTensors) lines.push('tensors:', ...r.perTensor.map(tensorLine));
   return lines.join('\n');
 }
 
 function tensorLine(t: TensorReport): string {
-  return `  ${t.name.padEnd(44)} ${t.storage.padEnd(18)} ${t.transform.padEnd(14)} ${mb(t.raw_bytes).padStart(11)} -> ${mb(t.compressed_bytes).padStart(11)}  ratio ${x(t.ratio)}  bound ${x(t.entropy_bound_ratio)}  H ${t.entropy_bits.toFixed(2)}`;
+  return `  ${t.name.padEnd(44)} ${t.storage.padEnd(18)} ${t.transform.padEnd(14)} ${mb(t.rawBytes).padStart(11)} -> ${mb(t.compressedBytes).padStart(11)}  ratio ${x(t.ratio)}  bound ${x(t.entropyBoundRatio)}  H ${t.entropyBits.toFixed(2)}`;
 }
 
 /**
@@ -75,69 +98,56 @@ function tensorLine(t: TensorReport): string {
  * registerCodecCommands(new Command()); // adds compress, verify, decompress, roundtrip
  */
 export function registerCodecCommands(program: Command): void {
-  program
-    .command('compress <model>')
-    .description('compress a checkpoint into a .cllm container (quantize or keep, transform, chunk, codec, checksums)')
-    .requiredOption('--quant <spec>', "quant spec (e.g. int8:per-channel), 'none' (keep source storage) or a cast dtype f32|f16|bf16")
-    .requiredOption('--codec <codec>', `lossless codec: ${CLLM_CODECS.join(', ')}`)
-    .requiredOption('--out <file>', 'output .cllm (written atomically)')
-    .option('--level <n>', 'codec level (default: the codec default)')
-    .option('--chunk-size <bytes>', 'bytes per chunk', '65536')
-    .option('--transform <t>', `auto | ${TRANSFORMS.join(' | ')}`, 'auto')
-    .option('--tensors', 'per-tensor table')
-    .option('--json', 'JSON output')
-    .action((model: string, o: Opts) => {
-      levelOpt(o);
-      const { opts, stop } = compressOptions(o, 'compressing');
-      let r: CompressReport;
-      try {
-        r = compressModel(model, o.out as string, opts);
-      } finally {
-        stop();
-      }
-      const { per_tensor: _pt, ...rest } = r;
-      output(!!o.json, o.tensors ? r : rest, () => formatCompressReport(r, !!o.tensors));
-    });
+  codecOptions(
+    program
+      .command('compress <model>')
+      .description('compress a checkpoint into a .cllm container (quantize or keep, transform, chunk, codec, checksums)')
+      .requiredOption('--out <file>', 'output .cllm (written atomically; a regular file or absent)', text('--out')),
+  ).action(async (model: string, o: CodecCliOptions) => {
+    checkOutFile(o.out!); // before the model is opened: a device, a folder or a missing folder is refused now
+    const { opts, stop } = compressOptions(o, 'compressing');
+    let r: CompressReport;
+    try {
+      r = await compressModelAsync(model, o.out!, opts);
+    } finally {
+      stop();
+    }
+    const { perTensor: _pt, ...rest } = r;
+    output(!!o.json, o.tensors ? r : rest, () => formatCompressReport(r, !!o.tensors));
+  });
 
   program
     .command('verify <file>')
     .description('check every checksum of a .cllm and decode every tensor (exit 1 when anything is wrong)')
     .option('--json', 'JSON output')
-    .action((file: string, o: Opts) => {
+    .action((file: string, o: { json?: boolean }) => {
       const bar = progressBar('verifying', 1);
       const r = verifyCllm(file, (d, t) => bar.update(d, t));
       bar.stop();
-      output(!!o.json, r, () =>
-        r.ok
-          ? `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.raw_bytes)} stored in ${mb(r.file_bytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropy_bound_ratio)}), vs fp16 ${x(r.ratio_vs_fp16)}; decoded at ${r.decompress_MBps.toFixed(1)} MB/s`
-          : `${r.error} [${r.error_code}]`,
-      );
-      if (!r.ok) process.exitCode = 1;
+      if (r.ok || o.json)
+        output(!!o.json, r, () => `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.rawBytes)} stored in ${mb(r.fileBytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropyBoundRatio)}), vs fp16 ${x(r.ratioVsFp16)}; decoded at ${r.decompressMBps.toFixed(1)} MB/s`);
+      if (!r.ok) {
+        // the contract: the problem as one line on stderr, exit 1 (with --json the report is on stdout as well)
+        io.err(`codecllm: ${r.error} [${r.errorCode ?? 'E_INTERNAL'}]\n`);
+        process.exitCode = 1;
+      }
     });
 
   program
     .command('decompress <file>')
     .description('unpack a .cllm (or any checkpoint) to a Hugging Face folder: config.json, model.safetensors, tokenizer.json')
-    .requiredOption('--out <dir>', 'output folder')
-    .option('--dtype <dt>', 'f32 | f16', 'f32')
+    .requiredOption('--out <dir>', 'output folder (absent or a folder)', text('--out'))
+    .option('--dtype <dt>', 'f32 | f16', oneOf('--dtype', ['f32', 'f16'] as const), 'f32')
+    .option('--allow-overflow <how>', `values f16 cannot hold: refused unless ${ALLOW_OVERFLOW.join(' | ')}`, oneOf('--allow-overflow', ALLOW_OVERFLOW))
     .option('--json', 'JSON output')
-    .action((file: string, o: Opts) => {
-      const r = decompressToHF(file, o.out as string, o.dtype as 'f32' | 'f16');
-      output(!!o.json, r, () => `wrote ${r.tensors} tensors (${mb(r.bytes)}, ${o.dtype as string}) to ${r.dir}`);
+    .action((file: string, o: { out: string; dtype: 'f32' | 'f16'; allowOverflow?: AllowOverflow; json?: boolean }) => {
+      checkOutDir(o.out);
+      const r = decompressToHF(file, o.out, o.dtype, o.allowOverflow);
+      output(!!o.json, r, () => `wrote ${r.tensors} tensors (${mb(r.bytes)}, ${o.dtype}) to ${r.dir}`);
     });
 
-  program
-    .command('roundtrip <model>')
-    .description('compress in memory, decode through the .cllm reader and compare every stored byte')
-    .requiredOption('--quant <spec>', "quant spec, 'none' or f32|f16|bf16")
-    .requiredOption('--codec <codec>', `lossless codec: ${CLLM_CODECS.join(', ')}`)
-    .option('--level <n>', 'codec level')
-    .option('--chunk-size <bytes>', 'bytes per chunk', '65536')
-    .option('--transform <t>', `auto | ${TRANSFORMS.join(' | ')}`, 'auto')
-    .option('--tensors', 'per-tensor table')
-    .option('--json', 'JSON output')
-    .action((model: string, o: Opts) => {
-      levelOpt(o);
+  codecOptions(program.command('roundtrip <model>').description('compress in memory, decode through the .cllm reader and compare every stored byte')).action(
+    (model: string, o: CodecCliOptions) => {
       const { opts, stop } = compressOptions(o, 'round trip');
       let r: RoundtripReport;
       try {
@@ -145,14 +155,18 @@ export function registerCodecCommands(program: Command): void {
       } finally {
         stop();
       }
-      const { per_tensor: _pt, ...rest } = r;
+      const { perTensor: _pt, ...rest } = r;
       output(!!o.json, o.tensors ? r : rest, () =>
         [
-          `bit_exact ${r.bit_exact}${r.mismatches.length ? ` (mismatches: ${r.mismatches.map((m) => `${m.name} at byte ${m.first_byte}`).join(', ')})` : ''}`,
+          `bitExact ${r.bitExact}${r.mismatches.length ? ` (mismatches: ${r.mismatches.map((m) => `${m.name} at byte ${m.firstByte}`).join(', ')})` : ''}`,
           formatCompressReport(r, !!o.tensors),
-          `decompress ${r.decompress_s.toFixed(2)} s (${r.decompress_MBps.toFixed(1)} MB/s, all checksums)`,
+          `decompress ${r.decompressS.toFixed(2)} s (${r.decompressMBps.toFixed(1)} MB/s, all checksums)`,
         ].join('\n'),
       );
-      if (!r.bit_exact) process.exitCode = 1;
-    });
+      if (!r.bitExact) {
+        io.err(`codecllm: ${model}: round trip not bit-exact (${r.mismatches.length} tensor(s) differ) [E_CHECKSUM]\n`);
+        process.exitCode = 1;
+      }
+    },
+  );
 }

@@ -8,10 +8,12 @@ import type { LlamaModel } from '../model/llama.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../model/generate.js';
 import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
 import { CudaEngine } from '../engine/cuda.js';
-import { STORAGE_MODES } from '../engine/modes.js';
-import { copyBandwidth } from '../codec/device.js';
+import { STORAGE_MODES, parseModeSpec } from '../engine/modes.js';
+import { copyBandwidth } from '../native/device.js';
 import { CodecLLMError, err, msg } from '../messages.js';
-import { loadWithProgress, output, intOpt } from './common.js';
+import { checkThenLoad, output } from './common.js';
+import { int, oneOf, text } from './args.js';
+import { checkTfjsMemory, checkTokensFit } from './preflight.js';
 
 export const ENGINES = ['tfjs', 'native', 'cuda'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -154,25 +156,32 @@ function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[], 
 
 export function registerEngineCommands(program: Command): void {
   const gen = program.commands.find((c) => c.name() === 'generate');
-  gen?.option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine) | cuda (GPU engine; greedy only)', 'tfjs').option('--modes <spec>', "GPU storage modes for --engine cuda, e.g. fp16, int8, fused, 'int8,lm_head=fp16'", 'fp16');
+  gen
+    ?.option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine) | cuda (GPU engine; greedy only)', oneOf('--engine', ENGINES), 'tfjs')
+    .option('--modes <spec>', "GPU storage modes for --engine cuda, e.g. fp16, int8, fused, 'int8,lm_head=fp16'", text('--modes', (v) => void parseModeSpec(v)), 'fp16');
 
   program
     .command('bench <model>')
     .description('decode ms/token, prefill tokens/s (and on cuda: weight VRAM and bandwidth floor per storage mode)')
-    .option('--device <d>', 'cpu (tfjs vs native engine) | cuda (GPU engine, every storage mode)', 'cpu')
-    .option('--modes <list>', 'comma-separated storage modes for --device cuda', STORAGE_MODES.join(','))
-    .option('--prompt-tokens <n>', 'prefill length', '128')
-    .option('--tokens <n>', 'decode tokens', '64')
-    .option('--batch <n>', 'also decode this many sequences at once on --device cuda (1 = batch 1 only)', '8')
+    .option('--device <d>', 'cpu (tfjs vs native engine) | cuda (GPU engine, every storage mode)', oneOf('--device', ['cpu', 'cuda']), 'cpu')
+    .option('--modes <list>', 'comma-separated storage modes for --device cuda', text('--modes', (v) => v.split(',').forEach((x) => parseModeSpec(x))), STORAGE_MODES.join(','))
+    .option('--prompt-tokens <n>', 'prefill length (prompt + decode tokens <= the context length)', int('--prompt-tokens', 1), 128)
+    .option('--tokens <n>', 'decode tokens', int('--tokens', 2), 64)
+    .option('--batch <n>', 'also decode this many sequences at once on --device cuda (1 = batch 1 only)', int('--batch', 1, 4096), 8)
     .option('--json', 'JSON output')
-    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const device = o.device as string;
-      if (device !== 'cpu' && device !== 'cuda') throw err('E_ARG', msg.badArg('--device', `'${device}' (expected cpu or cuda)`));
-      const m = await loadWithProgress(model);
+    .action(async (model: string, o: { device: 'cpu' | 'cuda'; modes: string; promptTokens: number; tokens: number; batch: number; json?: boolean }) => {
+      const device = o.device;
+      const np = o.promptTokens;
+      const n = o.tokens;
+      const m = await checkThenLoad(model, (ck) => {
+        checkTokensFit(ck, '--prompt-tokens + --tokens', np + n, ck.config.maxPositionEmbeddings);
+        if (device === 'cpu') {
+          checkTfjsMemory(ck, np, np, undefined);
+          checkTfjsMemory(ck, 1, np + n, undefined);
+        }
+      });
       try {
-        const np = intOpt('--prompt-tokens', o.promptTokens as string, 1);
         const prompt = Array.from({ length: np }, (_, i) => (i * 7919 + 17) % m.config.vocabSize);
-        const n = intOpt('--tokens', o.tokens as string, 2);
         const date = new Date().toISOString();
         if (device === 'cpu') {
           const rows = await cpuBench(m, prompt, n);
@@ -180,7 +189,7 @@ export function registerEngineCommands(program: Command): void {
             rows.map((r) => `${r.engine.padEnd(7)} prefill ${r.prefill_tokens_per_s.toFixed(0)} tok/s, decode ${r.decode_tokens_per_s.toFixed(1)} tok/s (${r.decode_ms_per_token.toFixed(1)} ms/token)`).join('\n'),
           );
         } else {
-          const r = cudaBench(m, prompt, n, (o.modes as string).split(','), intOpt('--batch', o.batch as string, 1));
+          const r = cudaBench(m, prompt, n, o.modes.split(','), o.batch);
           output(!!o.json, { model: m.checkpoint.file, device, date, prompt_tokens: np, decode_tokens: n, ...r }, () =>
             [`copy bandwidth ${r.copy_bandwidth_gbs_read_write.toFixed(0)} GB/s (read+write)`, ...r.rows.map((x) => ('error' in x ? `${x.mode.padEnd(20)} ${x.error}` : `${x.mode.padEnd(20)} decode ${x.decode_ms_per_token.toFixed(3)} ms/token (${x.x_floor.toFixed(1)}x floor), prefill ${x.prefill_tokens_per_s.toFixed(0)} tok/s, weights ${(x.weight_bytes / 2 ** 20).toFixed(1)} MiB${x.batch_ms_per_step === null ? '' : `, batch ${x.batch} ${x.batch_ms_per_step.toFixed(3)} ms/step (${x.batch_tokens_per_s!.toFixed(0)} tok/s)`}`))].join('\n'),
           );

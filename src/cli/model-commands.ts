@@ -1,27 +1,44 @@
 /** `codecllm info | generate | eval`: the foundation commands. */
 import type { Command } from 'commander';
-import { openCheckpoint } from '../model/checkpoint.js';
-import { paramCount } from '../model/config.js';
+import { openAnyCheckpoint } from '../container/compress-model.js';
+import { featuresOf, paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
-import { generate } from '../model/generate.js';
 import { perplexity } from '../eval/perplexity.js';
-import { loadWithProgress, output, readText, intOpt, numOpt } from './common.js';
+import { checkThenLoad, output, readText } from './common.js';
+import { int, num, oneOf, text } from './args.js';
+import { checkSelection, checkTfjsMemory, checkTokensFit } from './preflight.js';
+import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
 import { engineOpt, generateOn } from './engine-commands.js';
 import { err, msg } from '../messages.js';
-import type { GenerateResult } from '../model/generate.js';
 import { availableMemory, residentBytes, type LoadPatch } from '../engine/resident.js';
 import { evalFromCheckpoint, evalNativeText, generateFromCheckpoint } from './native-run.js';
 
+/** What the architecture adds to plain Llama, in words (empty for Llama). */
+function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
+  const f = featuresOf(c);
+  const out: string[] = [];
+  if (f.hiddenAct === 'gelu_tanh') out.push('GeGLU (tanh GELU)');
+  if (f.sandwichNorms) out.push('pre/post-attention and pre/post-FFN RMSNorm');
+  if (f.qkNorm) out.push('q/k RMSNorm');
+  if (f.embedScale !== 1) out.push(`embedding × ${f.embedScale.toFixed(3)}`);
+  const local = f.slidingLayers?.filter((x) => x).length ?? 0;
+  if (local) out.push(`${local}/${c.numLayers} layers sliding-window ${f.slidingWindow}${f.ropeThetaLocal !== null ? ` (rope theta ${f.ropeThetaLocal})` : ''}`);
+  if (f.attnSoftcap !== null) out.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.finalSoftcap !== null) out.push(`logit soft-cap ${f.finalSoftcap}`);
+  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) out.push(`attention scale ${f.attnScale.toPrecision(4)}`);
+  return out;
+}
+
 /**
  * Facts about a checkpoint without loading its weights, with the bytes each engine would keep resident for the
- * given storage / patch (resident.ts) and the memory available now.
+ * given storage / patch (src/engine/resident.ts) and the memory available now.
  * @example
  * modelInfo('default', { patch: { select: 'all', quant: 'int8:per-channel' } }).resident.native.weight_bytes
  */
 export function modelInfo(path: string, o: { storage?: 'auto' | 'f32'; patch?: LoadPatch | null } = {}) {
-  const ck = openCheckpoint(path);
+  const ck = openAnyCheckpoint(path);
   try {
     const c = ck.config;
     const dtypes: Record<string, number> = {};
@@ -49,6 +66,7 @@ export function modelInfo(path: string, o: { storage?: 'auto' | 'f32'; patch?: L
       rope_theta: c.ropeTheta,
       rms_eps: c.rmsEps,
       context_length: c.maxPositionEmbeddings,
+      features: archFeatureList(c),
       tensor_dtypes: dtypes,
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
@@ -61,24 +79,34 @@ export function modelInfo(path: string, o: { storage?: 'auto' | 'f32'; patch?: L
   }
 }
 
+/**
+ * The eval window when none is given: 512 tokens, fewer when the scored rows' logits would pass 2^25 floats (128 MiB;
+ * tfjs-wasm aborts around a 2 GiB heap with several copies of them): 128 for Gemma 3's 262,144-token vocabulary.
+ * @example
+ * defaultEvalWindow(49152) // 512 (SmolLM2); defaultEvalWindow(262144) // 128
+ */
+export function defaultEvalWindow(vocab: number): number {
+  return Math.max(32, Math.min(512, 2 ** Math.floor(Math.log2((1 << 25) / vocab))));
+}
+
 export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
-    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M)")
     .option('--patch <select>', 'resident bytes with these linears quantized on the way in (with --quant)')
     .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
-    .option('--storage <s>', 'native engine storage: auto (as stored) | f32', 'auto')
+    .option('--storage <s>', 'native engine storage: auto (as stored) | f32', oneOf('--storage', ['auto', 'f32'] as const), 'auto')
     .option('--json', 'JSON output')
-    .action((model: string, o: { json?: boolean; patch?: string; quant?: string; storage?: string }) => {
-      if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-      if (o.storage !== 'auto' && o.storage !== 'f32') throw err('E_ARG', msg.badArg('--storage', `'${o.storage}' (expected auto or f32)`));
-      const i = modelInfo(model, { storage: o.storage, patch: o.patch ? { select: o.patch, quant: o.quant! } : null });
+    .action((model: string, o: { json?: boolean; patch?: string; quant?: string; storage?: 'auto' | 'f32' }) => {
+      if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      const i = modelInfo(model, { storage: o.storage, patch: o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null });
       const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
       output(!!o.json, i, () =>
         [
           `${i.file} (${i.format})`,
           `architecture   ${i.architecture}, ${i.layers} layers, hidden ${i.hidden_size}, mlp ${i.intermediate_size}`,
           `attention      ${i.heads} heads, ${i.kv_heads} kv heads, head dim ${i.head_dim}, rope theta ${i.rope_theta}`,
+          ...(i.features.length ? [`features       ${i.features.join('; ')}`] : []),
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
@@ -90,33 +118,62 @@ export function registerModelCommands(program: Command): void {
   program
     .command('generate <model>')
     .description('continue a prompt with the CPU reference model')
-    .requiredOption('--prompt <text>', 'prompt text')
-    .option('--max-tokens <n>', 'tokens to generate', '32')
-    .option('--temperature <t>', '0 = greedy', '0')
-    .option('--top-k <k>', 'top-k sampling', '0')
-    .option('--top-p <p>', 'nucleus sampling', '1')
-    .option('--seed <s>', 'sampling seed', '0')
-    .option('--backend <b>', 'tfjs backend: wasm | cpu')
+    .requiredOption('--prompt <text>', 'prompt text', text('--prompt', undefined, true))
+    .option('--max-tokens <n>', 'tokens to generate (prompt + n <= the context length)', int('--max-tokens', 1), 32)
+    .option('--temperature <t>', '0 = greedy', num('--temperature', { min: 0, max: 1000 }), 0)
+    .option('--top-k <k>', 'top-k sampling (0 = off)', int('--top-k', 0), 0)
+    .option('--top-p <p>', 'nucleus sampling, in (0, 1]', num('--top-p', { min: 0, minOpen: true, max: 1 }), 1)
+    .option('--seed <s>', 'sampling seed', int('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
     .option('--patch <select>', 'with --engine native: quantize these linears on the way in (with --quant)')
     .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
     .option('--json', 'JSON output')
-    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const maxTokens = intOpt('--max-tokens', o.maxTokens as string, 1);
-      const engine = engineOpt((o.engine as string | undefined) ?? 'tfjs');
-      const bar = progressBar('generating', maxTokens);
-      const opts = {
-        maxTokens,
-        temperature: numOpt('--temperature', o.temperature as string),
-        topK: intOpt('--top-k', o.topK as string),
-        topP: numOpt('--top-p', o.topP as string),
-        seed: intOpt('--seed', o.seed as string),
-        onToken: (_id: number, i: number) => bar.update(i + 1),
-      };
-      const report = (file: string, r: GenerateResult, extra: Record<string, unknown> = {}) => {
+    .action(async (model: string, o: GenerateCliOptions) => {
+      const engine = engineOpt(o.engine ?? 'tfjs');
+      if (engine === 'cuda' && o.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
+      if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      if (o.patch !== undefined && engine !== 'native') throw err('E_ARG', msg.badArg('--patch', 'generate applies a patch on the way in with --engine native only'));
+      if (engine === 'native') {
+        // streamed from the checkpoint, no float32 model (src/engine/cpu-checkpoint.ts); memory checked before loading
+        const bar = progressBar('generating', o.maxTokens);
+        const patch = o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null;
+        const opts = { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, onToken: (_id: number, i: number) => bar.update(i + 1) };
+        const { file, result: r, load } = await generateFromCheckpoint(model, o.prompt, opts, patch);
+        bar.stop();
+        const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
+        const res = { model: file, engine, prompt: o.prompt, text: r.text, prompt_tokens: r.promptIds.length, tokens: r.ids, prefill_ms: r.prefillMs, decode_tokens_per_s: decodeTokS, load_s: load.seconds, resident_bytes: load.residentBytes };
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s; load ${load.seconds.toFixed(1)} s, ${(load.residentBytes / 2 ** 30).toFixed(2)} GiB resident]`);
+        return;
+      }
+      const m = await checkThenLoad(
+        model,
+        (ck) => {
+          if (!ck.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(ck.file));
+          if (o.topK > ck.config.vocabSize) throw err('E_ARG', msg.badArg('--top-k', `${o.topK} exceeds the vocabulary of ${ck.config.vocabSize}`));
+          const n = Math.max(1, ck.tokenizer.encode(o.prompt).length);
+          checkTokensFit(ck, 'prompt + --max-tokens', n + o.maxTokens, ck.config.maxPositionEmbeddings);
+          if (engine === 'tfjs') {
+            checkTfjsMemory(ck, n, n, o.backend); // prefill
+            checkTfjsMemory(ck, 1, n + o.maxTokens, o.backend); // last decode step
+          }
+        },
+        o.backend,
+      );
+      try {
+        const bar = progressBar('generating', o.maxTokens);
+        const opts = {
+          maxTokens: o.maxTokens,
+          temperature: o.temperature,
+          topK: o.topK,
+          topP: o.topP,
+          seed: o.seed,
+          onToken: (_id: number, i: number) => bar.update(i + 1),
+        };
+        const r = await generateOn(m, engine, o.prompt, opts, o.modes);
         bar.stop();
         const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
         const res = {
-          model: file,
+          model: m.checkpoint.file,
           engine,
           prompt: o.prompt,
           text: r.text,
@@ -124,26 +181,9 @@ export function registerModelCommands(program: Command): void {
           tokens: r.ids,
           prefill_ms: r.prefillMs,
           decode_tokens_per_s: decodeTokS,
-          ...extra,
         };
         output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
-      };
-      if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-      if (o.patch && engine !== 'native') throw err('E_ARG', msg.badArg('--patch', 'generate applies a patch on the way in with --engine native only'));
-      if (engine === 'native') {
-        // streamed from the checkpoint: no float32 model (src/engine/cpu-checkpoint.ts)
-        const patch = o.patch ? { select: o.patch as string, quant: o.quant as string } : null;
-        const { file, result, load } = await generateFromCheckpoint(model, o.prompt as string, opts, patch);
-        report(file, result, { load_s: load.seconds, resident_bytes: load.residentBytes });
-        return;
-      }
-      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
-      try {
-        if (engine === 'cuda' && opts.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
-        const r = await generateOn(m, engine, o.prompt as string, opts, o.modes as string);
-        report(m.checkpoint.file, r);
       } finally {
-        bar.stop();
         m.dispose();
       }
     });
@@ -151,53 +191,97 @@ export function registerModelCommands(program: Command): void {
   program
     .command('eval <model>')
     .description('perplexity of a text file (strided sliding window; see README)')
-    .requiredOption('--text <file>', 'text file to score')
-    .option('--window <n>', 'tokens per window', '512')
-    .option('--stride <n>', 'window stride (default window/2)')
-    .option('--max-tokens <n>', 'score at most n tokens')
-    .option('--backend <b>', 'tfjs backend: wasm | cpu')
-    .option('--json', 'JSON output')
-    .option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine, streamed from the checkpoint)', 'tfjs')
+    .requiredOption('--text <file>', 'text file to score (UTF-8)', text('--text'))
+    .option('--text-encoding <e>', `how to read --text: ${TEXT_ENCODINGS.join(' | ')}`, oneOf('--text-encoding', TEXT_ENCODINGS), 'utf8')
+    .option('--window <n>', 'tokens per window (<= the context length; default 512, fewer for a large vocabulary so the logits fit the tfjs heap: 128 for Gemma 3)', int('--window', 2))
+    .option('--stride <n>', 'window stride (default window/2; <= window)', int('--stride', 1))
+    .option('--max-tokens <n>', 'score at most n tokens', int('--max-tokens', 1))
+    .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
+    .option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine, streamed from the checkpoint)', oneOf('--engine', ['tfjs', 'native'] as const), 'tfjs')
     .option('--no-baseline', 'with --engine native --patch: score the patched model only (one engine in memory)')
-    .action(async (model: string, o: Record<string, string | boolean | undefined>) => {
-      const text = readText(o.text as string);
-      if (engineOpt((o.engine as string | undefined) ?? 'tfjs') === 'native') {
-        const window = intOpt('--window', o.window as string, 2);
-        const stride = o.stride ? intOpt('--stride', o.stride as string, 1) : undefined;
-        const maxTokens = o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined;
-        if (!!o.patch !== !!o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-        const patch = o.patch ? { select: o.patch as string, quant: o.quant as string } : null;
-        const r = await evalFromCheckpoint(model, text, { window, stride, maxTokens, patch, baseline: o.baseline !== false, qualityTokens: intOpt('--quality-tokens', (o.qualityTokens as string | undefined) ?? '256', 2) });
+    .option('--json', 'JSON output')
+    .action(async (model: string, o: EvalCliOptions) => {
+      if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      const txt = readText(o.text, o.textEncoding);
+      if (o.engine === 'native') {
+        const window = o.window ?? 512;
+        if (o.stride !== undefined && o.stride > window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${window}`));
+        const patch = o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null;
+        const r = await evalFromCheckpoint(model, txt, { window, stride: o.stride, maxTokens: o.maxTokens, patch, baseline: o.baseline !== false, qualityTokens: o.qualityTokens });
         output(!!o.json, r, () => evalNativeText(r));
         return;
       }
-      const m = await loadWithProgress(model, o.backend as 'wasm' | 'cpu' | undefined);
+      const m = await checkThenLoad(
+        model,
+        (ck) => {
+          o.window ??= defaultEvalWindow(ck.config.vocabSize);
+          if (o.stride !== undefined && o.stride > o.window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${o.window}`));
+          if (!ck.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(ck.file));
+          checkTokensFit(ck, '--window', o.window, ck.config.maxPositionEmbeddings);
+          if (o.patch !== undefined) checkSelection(ck.config, o.patch); // before the baseline, not after it
+          checkTfjsMemory(ck, o.window, o.window, o.backend);
+        },
+        o.backend,
+      );
       try {
-        const window = intOpt('--window', o.window as string, 2);
-        const stride = o.stride ? intOpt('--stride', o.stride as string, 1) : undefined;
-        const maxTokens = o.maxTokens ? intOpt('--max-tokens', o.maxTokens as string, 1) : undefined;
-        if (o.patch || o.quant) {
-          if (!o.patch || !o.quant) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-          if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
-          const r = await evalPatched(m, text, { select: o.patch as string, quant: o.quant as string, window, stride, maxTokens, qualityTokens: intOpt('--quality-tokens', o.qualityTokens as string, 2) });
+        const { stride, maxTokens } = o;
+        const window = o.window!;
+        if (o.patch !== undefined && o.quant !== undefined) {
+          const r = await evalPatched(m, txt, { select: o.patch, quant: o.quant, window, stride, maxTokens, qualityTokens: o.qualityTokens });
           output(!!o.json, r, () =>
             [
-              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16)`,
-              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baseline_ppl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
-              `KL ${r.kl_mean.toExponential(3)}, top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
-              `greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratioVsFp16.toFixed(2)}x smaller than fp16)`,
+              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baselinePpl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
+              `KL ${r.klMean.toExponential(3)}, top-1 agreement ${(100 * r.top1Agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
+              `greedy: ${r.firstDivergence ? `diverges at token ${r.firstDivergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
             ].join('\n'),
           );
           return;
         }
         const bar = progressBar('scoring', 1);
         const t0 = performance.now();
-        const r = await perplexity(m, text, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        const r = await perplexity(m, txt, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
         bar.stop();
-        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
+        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, timeS: (performance.now() - t0) / 1000 };
         output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
       } finally {
         m.dispose();
       }
     });
+}
+
+const BACKENDS = ['wasm', 'cpu'] as const;
+
+interface GenerateCliOptions {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  backend?: 'wasm' | 'cpu';
+  engine?: string;
+  modes?: string;
+  /** --engine native: quantize on the way in */
+  patch?: string;
+  quant?: string;
+  json?: boolean;
+}
+
+interface EvalCliOptions {
+  text: string;
+  textEncoding: TextEncoding;
+  /** absent: defaultEvalWindow(vocab) */
+  window?: number;
+  stride?: number;
+  maxTokens?: number;
+  backend?: 'wasm' | 'cpu';
+  patch?: string;
+  quant?: string;
+  qualityTokens: number;
+  /** tfjs (default) | native */
+  engine?: 'tfjs' | 'native';
+  /** --no-baseline sets false */
+  baseline?: boolean;
+  json?: boolean;
 }

@@ -15,7 +15,7 @@
  * const h = xxhash64(bytes);                               // bigint
  */
 import { err, msg } from '../messages.js';
-import { callNative, requireNative } from '../native.js';
+import { callNative, requireNative } from '../native/addon.js';
 
 /** CPU codec names (append-only). */
 export type CpuCodec = 'none' | 'zstd' | 'lz4' | 'deflate' | 'snappy' | 'lz4frame';

@@ -13,7 +13,7 @@
  * deflate (RFC 1951), raw snappy. GDeflate, ANS, Bitcomp and Cascaded are nvCOMP's own formats.
  *
  * @example
- * import { DeviceBuffer } from './device.js';
+ * import { DeviceBuffer } from '../native/device.js';
  * import { nvcompCompress, nvcompDecompress } from './nvcomp.js';
  * const src = DeviceBuffer.fromHost(bytes, 'w');
  * const z = nvcompCompress('zstd', src, { tensor: 'blk.0.attn_q.weight' });
@@ -30,9 +30,9 @@ import {
   type NativeNvcompCompressResult,
   type NativeNvcompDecompressResult,
   type NativeNvcompOptions,
-} from '../native.js';
+} from '../native/addon.js';
 import type { CpuCodec } from './cpu.js';
-import { DeviceBuffer, requireDevice } from './device.js';
+import { DeviceBuffer, requireDevice } from '../native/device.js';
 
 /** nvCOMP codec names (append-only). */
 export type NvcompCodec = 'ans' | 'bitcomp' | 'cascaded' | 'deflate' | 'gdeflate' | 'lz4' | 'snappy' | 'zstd';
@@ -67,7 +67,7 @@ export interface NvcompCompressed {
   chunkCrc32?: Uint32Array;
 }
 
-/** The addon's nvCOMP functions as this module calls them (newer than src/native.ts's declarations). */
+/** The addon's nvCOMP functions as this module calls them (newer than src/native/addon.ts's declarations). */
 interface NvcompAddon {
   nvcompCompress(codec: string, srcId: number, srcOffset: number, bytes: number, tag: string, opts: NativeNvcompOptions):
     NativeNvcompCompressResult & { chunkCrc32?: Uint32Array; tempBytes?: number; slotBytes?: number };

@@ -18,15 +18,15 @@
  */
 import fs from 'node:fs';
 import { err, msg } from '../messages.js';
-import { callNative } from '../native.js';
+import { callNative } from '../native/addon.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { ropeInvFreq } from '../model/llama.js';
 import { engineDims } from '../model/config.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
 import { decodeStoredF32 } from '../formats/file-source.js';
-import { DTYPES, type StorageDType } from '../formats/dtypes.js';
+import { DTYPES, weightTypeId, type StorageDType } from '../formats/dtypes.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
-import { resolveSelection } from '../quant/select.js';
+import { resolveSelection } from '../lab/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
 import { dequantize, quantize, type QuantizedTensor } from '../quant/quantize.js';
 import { nativeQuantAvailable, nativeSupports, quantizeNative } from '../quant/native.js';
@@ -101,7 +101,7 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
   let predicted: ResidentReport;
   let patched: string[];
   try {
-    patched = o.patch ? resolveSelection(linears, o.patch.select).map((l) => l.path) : [];
+    patched = o.patch ? resolveSelection(linears, o.patch.select).map((l: { path: string }) => l.path) : [];
     predicted = residentBytes(ck, { storage, patch: o.patch ?? null });
     if (!o.noMemoryCheck) checkNativeFits(ck, predicted);
   } catch (e) {
@@ -202,10 +202,10 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
         // read by the engine straight into its own storage: no JS buffer at all
         const loc = locate(name);
         bytesRead += loc.bytes;
-        return call(() => addon.cpuEngineSetTensorFile!(id, layer, slot, loc.file, loc.offset, loc.bytes, dt, storage));
+        return call(() => addon.cpuEngineSetTensorFile!(id, layer, slot, loc.file, loc.offset, loc.bytes, weightTypeId(dt), storage));
       }
       const raw = readStored(name);
-      if (KEPT_AS_STORED.has(dt)) return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, raw, dt, storage));
+      if (KEPT_AS_STORED.has(dt)) return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, raw, weightTypeId(dt), storage));
       const f = decodeStoredF32(dt, raw); // a k-quant (or other) tensor: one float32 copy of this tensor
       return call(() => addon.cpuEngineSetTensor(id, layer, slot, f, null, null, storage));
     }
@@ -240,7 +240,7 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
       scale.set(form.scale, g0);
       if (zero && form.zero) zero.set(form.zero, g0);
     }
-    return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, codes, type, storage, scale, zero, group));
+    return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, codes, weightTypeId(type), storage, scale, zero, group));
   };
 
   const tensorsTotal = ck.weights.list().length + (c.tieWordEmbeddings ? 1 : 0);

@@ -24,13 +24,15 @@
  */
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
-import { callNative, requireNative } from '../native.js';
+import { callNative, requireNative } from '../native/addon.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult, type GenerationModel } from '../model/generate.js';
 import type { LlamaConfig } from '../model/config.js';
-import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
+import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
+import { planOf } from '../quant/plan.js';
 import { engineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
+import { weightTypeId } from '../formats/dtypes.js';
 import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -132,14 +134,15 @@ export interface CpuEngineAddon {
     /** null: the tensor comes as stored bytes in `raw` (rawType bf16 | f16 | f32 | q4_1 | q8_0 | i8_*), no float32 copy */
     data: Float32Array | null,
     raw: Uint8Array | null,
-    rawType: string | null,
+    /** weight type id of raw (dtypes.ts weightTypeId; native common/weight_types.h), null when raw is null */
+    rawType: number | null,
     storage: WeightStorage,
     scale?: Float32Array,
     zero?: Uint8Array | null,
     group?: number,
   ): string;
   /** a matrix slot read from the checkpoint file by the engine (stored type bf16 | f16 | f32 | q4_1 | q8_0); absent in older builds */
-  cpuEngineSetTensorFile?(id: number, layer: number, slot: number, path: string, offset: number, bytes: number, storedType: string, storage: WeightStorage): string;
+  cpuEngineSetTensorFile?(id: number, layer: number, slot: number, path: string, offset: number, bytes: number, storedType: number, storage: WeightStorage): string;
   cpuEngineNewCache(id: number): number;
   cpuEngineFreeCache(id: number, cache: number): boolean;
   cpuEngineCacheLength(id: number, cache: number): number;
@@ -217,17 +220,17 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   const ck = model.checkpoint;
 
   /** the checkpoint's raw GGML blocks of a tensor, when it is stored that way and storage is 'auto' */
-  const rawOf = (name: string): { raw: Uint8Array | null; type: string | null } => {
+  const rawOf = (name: string): { raw: Uint8Array | null; type: number | null } => {
     const b = storage === 'auto' ? ggmlBlocks(ck, name) : null;
-    return b ? { raw: b.raw, type: b.type } : { raw: null, type: null };
+    return b ? { raw: b.raw, type: weightTypeId(b.type) } : { raw: null, type: null };
   };
   const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
 
-  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: string | null }, q?: QuantizedTensor): string => {
+  const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: number | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
     const i8 = storage === 'auto' && q ? int8Form(q, l.outFeatures, l.inFeatures) : null;
     const f = i8
-      ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, i8.type, storage, i8.scale, i8.zero, i8.group))
+      ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, weightTypeId(i8.type), storage, i8.scale, i8.zero, i8.group))
       : call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
     formats.set(l.path, f);
     return f;
@@ -359,11 +362,9 @@ export function int8Form(q: QuantizedTensor, rows: number, cols: number): { code
   let codes: Uint8Array;
   if (s.format === 'int8') codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, n);
   else {
+    const p = planOf(q); // int4: the plan knows the stored nibble's code (sym: nibble - 8, as a signed byte here)
     codes = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = storedCode(q, i);
-      codes[i] = s.asym ? c : (c - 8) & 0xff; // int4 sym stores code + 8
-    }
+    for (let i = 0; i < n; i++) codes[i] = p.codeOfStored(storedByte(q, i)) & 0xff;
   }
   const sv = scaleValues(q); // fp32 / fp16 / bf16 scale values: all exact in float32
   if (s.granularity === 'group') {
@@ -376,7 +377,7 @@ export function int8Form(q: QuantizedTensor, rows: number, cols: number): { code
   return { codes, type: 'i8_channel', scale, zero, group: 0 };
 }
 
-function spread(r: { raw: Uint8Array | null; type: string | null }): [Uint8Array | null, string | null] {
+function spread(r: { raw: Uint8Array | null; type: number | null }): [Uint8Array | null, number | null] {
   return [r.raw, r.type];
 }
 

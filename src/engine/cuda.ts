@@ -21,8 +21,8 @@
  * eng.dispose();
  */
 import { err, msg } from '../messages.js';
-import { callNative, type NativeAddon } from '../native.js';
-import { requireDevice } from '../codec/device.js';
+import { callNative, type NativeAddon } from '../native/addon.js';
+import { requireDevice } from '../native/device.js';
 import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
 import { engineDims, type LlamaConfig } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
@@ -30,6 +30,7 @@ import { weightTensorName } from '../model/names.js';
 import { quantizeFast } from '../quant/native.js';
 import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
 import { dequantizeBlocks } from '../formats/ggml-blocks.js';
+import { DTYPES } from '../formats/dtypes.js';
 
 /** The engine's native functions (present in CUDA builds). */
 interface EngineAddon {
@@ -39,8 +40,9 @@ interface EngineAddon {
   engineSetLinearF32(id: number, index: number, mode: 'fp16' | 'int8', w: Float32Array, bias: Float32Array | null): void;
   engineSetLinearInt8(id: number, index: number, codes: Int8Array, scales: Float32Array, bias: Float32Array | null): void;
   engineShareEmbedding(id: number): void;
-  engineSetLinearBlocks(id: number, index: number, type: GgufBlockType, blocks: Uint8Array, bias: Float32Array | null): void;
-  engineSetEmbeddingBlocks(id: number, type: 'q8_0', blocks: Uint8Array): void;
+  /** type: weight type id (dtypes.ts DTYPES[t].id; native common/weight_types.h) */
+  engineSetLinearBlocks(id: number, index: number, type: number, blocks: Uint8Array, bias: Float32Array | null): void;
+  engineSetEmbeddingBlocks(id: number, type: number, blocks: Uint8Array): void;
   engineRandomize(id: number, seed: number, modes: Int32Array): void;
   engineLinearCodes(id: number, index: number): { id: number; bytes: number };
   engineSetCompressed(id: number, index: number, codec: string, packedId: number, offs: Float64Array, sizes: Float64Array, chunk: number): void;
@@ -261,7 +263,7 @@ export class CudaEngine {
           : null;
       if (headBlocks && headBlocks.type !== 'q8_0') throw err('E_ARG', msg.gpuGgufUnavailable('model.embed_tokens', headBlocks.type));
       if (headBlocks) {
-        callNative(() => n.engineSetEmbeddingBlocks(id, 'q8_0', headBlocks.raw));
+        callNative(() => n.engineSetEmbeddingBlocks(id, DTYPES.q8_0.id, headBlocks.raw));
         (e as { embedBlocks: 'q8_0' | undefined }).embedBlocks = 'q8_0';
       } else callNative(() => n.engineSetEmbedding(id, embed));
       model.blocks.forEach((b, l) => {
@@ -279,7 +281,7 @@ export class CudaEngine {
           const w = model.getWeight(lin.path);
           if (mode === 'gguf') {
             const b = exactBlocks(model, weightTensorName(c, lin.path, lin.kind), lin.path, w);
-            callNative(() => n.engineSetLinearBlocks(id, i, b.type, b.raw, bias));
+            callNative(() => n.engineSetLinearBlocks(id, i, DTYPES[b.type].id, b.raw, bias));
             e.blockTypes[i] = b.type;
           } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
           else {

@@ -26,6 +26,7 @@
 import { err, msg } from '../messages.js';
 import type { LlamaConfig } from '../model/config.js';
 import type { GgmlBlockType } from '../model/checkpoint.js';
+import { DTYPES } from '../formats/dtypes.js';
 import { BLOCK_LINEARS, linearPaths, type LinearKind } from '../model/names.js';
 
 export const STORAGE_MODES = ['fp16', 'int8', 'decode-per-forward', 'cached', 'fused', 'gguf'] as const;
@@ -198,7 +199,7 @@ export interface AccountOptions {
 /** GGML block types the gguf storage mode keeps as they are. */
 export type GgufBlockType = GgmlBlockType;
 /** Bytes of one 32-weight block. */
-export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: 20, q8_0: 34 };
+export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: DTYPES.q4_1.blockBytes, q8_0: DTYPES.q8_0.blockBytes };
 
 /**
  * The bytes an engine with this plan must hold, computed from the config alone (plus packed sizes). The GPU check
@@ -215,7 +216,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     weights_compressed: 0,
     weights_gguf: 0,
     scales: 0,
-    embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / 32) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
+    embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / DTYPES[o.embedBlocks].blockElems) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
     norms: 4 * c.hiddenSize * (2 * c.numLayers + 1),
     kv_cache: (o.maxBatch ?? 1) * 2 * c.numLayers * c.numKvHeads * o.maxSeq * c.headDim * (o.kvDtype === 'f16' ? 2 : 4),
     decode: 0,
@@ -235,7 +236,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     if (m === 'gguf') {
       const t = isHead && o.sharedHead ? o.embedBlocks : o.blockTypes?.[i];
       if (!t) throw err('E_ARG', msg.badArg('blockTypes', `missing for linear ${i} (mode gguf)`));
-      const bytes = (n / 32) * GGUF_BLOCK_BYTES[t];
+      const bytes = (n / DTYPES[t].blockElems) * GGUF_BLOCK_BYTES[t];
       if (!(isHead && o.sharedHead)) a.weights_gguf += bytes;
       a.bytesPerToken += bytes;
       return;

@@ -14,7 +14,7 @@ import os from 'node:os';
 import { err } from '../messages.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
-import { resolveSelection } from '../quant/select.js';
+import { resolveSelection } from '../lab/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
 
 /** A patch applied on the way in: which linears, which quantization. */
@@ -72,7 +72,7 @@ export function residentBytes(ck: Checkpoint, o: { storage?: 'auto' | 'f32'; pat
   const storage = o.storage ?? 'auto';
   const spec = o.patch ? toSpec(o.patch.quant) : null;
   const linears = linearPaths(c);
-  const patched = new Set(o.patch ? resolveSelection(linears, o.patch.select).map((l) => l.path) : []);
+  const patched = new Set(o.patch ? resolveSelection(linears, o.patch.select).map((l: { path: string }) => l.path) : []);
   const byFormat: Record<string, number> = {};
   let native = 0;
   const add = (format: string, b: number) => {

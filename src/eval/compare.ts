@@ -46,7 +46,9 @@ export function compareLogits(ref: Float32Array, test: Float32Array, vocab: numb
     const off = t * vocab;
     let ar = 0;
     let at = 0;
+    let nan = false; // a NaN logit: argmax is meaningless there, so the position never counts as agreeing
     for (let i = 0; i < vocab; i++) {
+      if (Number.isNaN(ref[off + i]!) || Number.isNaN(test[off + i]!)) nan = true;
       const d = Math.abs(ref[off + i]! - test[off + i]!);
       if (!(d <= maxAbs)) {
         maxAbs = Number.isNaN(d) ? Infinity : d;
@@ -55,7 +57,7 @@ export function compareLogits(ref: Float32Array, test: Float32Array, vocab: numb
       if (ref[off + i]! > ref[off + ar]!) ar = i;
       if (test[off + i]! > test[off + at]!) at = i;
     }
-    if (ar === at) agree++;
+    if (ar === at && !nan) agree++;
     logSoftmax(ref, off, vocab, lp);
     logSoftmax(test, off, vocab, lq);
     let kl = 0;

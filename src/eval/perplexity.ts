@@ -8,6 +8,7 @@
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import type { LlamaModel } from '../model/llama.js';
+import { progress } from '../viz/progress.js';
 
 export interface PerplexityOptions {
   /** Tokens per window (default 512, capped at the model's context). */
@@ -97,6 +98,7 @@ export async function perplexity(model: LlamaModel, text: string | number[], o: 
   const n = ids.length;
   const nll = new Float32Array(n - 1);
   let scoredUpTo = 0; // tokens [1, scoredUpTo] scored
+  const task = progress.start('perplexity', n - 1, 'tokens');
   for (let begin = 0; scoredUpTo < n - 1; begin += stride) {
     const end = Math.min(begin + window, n);
     const win = ids.slice(begin, end);
@@ -107,8 +109,10 @@ export async function perplexity(model: LlamaModel, text: string | number[], o: 
     logits.dispose();
     nll.set(v, begin + firstRow);
     scoredUpTo = end - 1;
+    task.update(scoredUpTo);
     o.onProgress?.(scoredUpTo, n - 1);
     await new Promise((r) => setImmediate(r));
   }
+  task.done();
   return summarizeNll(nll, window, stride);
 }

@@ -11,7 +11,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { err, msg, type ErrorCode } from '../messages.js';
+import { CodecLLMError, err, msg, type ErrorCode } from '../messages.js';
+import { ioError, openRegularFile } from '../util/files.js';
+import { checkOutFile, keepModeAndOwner, registerTemp, removeStaleTemps, tempPathFor, unregisterTemp } from '../util/temp-files.js';
 
 /** Who is parsing: the file named in errors and the error code raised. */
 export interface ParseCtx {
@@ -168,20 +170,8 @@ export interface ByteSource {
  * const src = openFileSource('model.gguf'); const head = src.read(0, 24); src.close();
  */
 export function openFileSource(file: string): ByteSource {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw err('E_IO', msg.fileNotFound(file), e);
-    if (code === 'EISDIR') throw err('E_IO', msg.notAFile(file), e);
-    throw err('E_IO', msg.readFailed(file, String(code ?? e)), e);
-  }
+  const fd = openRegularFile(file); // stat first, non-blocking open: a FIFO or device never blocks
   const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw err('E_IO', msg.notAFile(file));
-  }
   let open = true;
   return {
     file,
@@ -253,16 +243,29 @@ export function parseWithGrowingPrefix<T>(src: ByteSource, first: number, parse:
 
 /**
  * Write `chunks` to `file` atomically: a temp file in the same folder, fsync, rename over the target, fsync the folder.
- * A crash leaves either the old file or the new one, never a torn one.
+ * A crash leaves either the old file or the new one, never a torn one. The target must be a regular file or absent
+ * (a device such as /dev/null is never replaced); an overwritten file keeps its mode and owner; the temp file is
+ * removed on failure and on SIGINT/SIGTERM/SIGHUP, and stale temps of dead codecllm processes in the folder go first.
+ * Failures are one-line E_IO errors naming the file (ENOSPC, EACCES, a missing folder, ...).
  *
  * @example
  * writeFileAtomic('out.bin', [header, body]);
  */
-export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): void {
+export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, opts: { mode?: number } = {}): void {
+  const old = checkOutFile(file, 'output');
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
+  removeStaleTemps(dir);
+  const tmp = tempPathFor(file, 'tmp');
+  registerTemp(tmp); // before it exists: a signal between the open and the registration would leave it behind
+  let fd: number;
   try {
+    fd = fs.openSync(tmp, 'wx', 0o600);
+  } catch (e) {
+    unregisterTemp(tmp);
+    throw ioError(file, e);
+  }
+  try {
+    keepModeAndOwner(fd, old, opts.mode ?? 0o666);
     for (const c of chunks) {
       let done = 0;
       while (done < c.length) done += fs.writeSync(fd, c, done, c.length - done);
@@ -270,6 +273,7 @@ export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): voi
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
+    unregisterTemp(tmp);
   } catch (e) {
     try {
       fs.closeSync(fd);
@@ -277,7 +281,8 @@ export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>): voi
       /* already closed */
     }
     fs.rmSync(tmp, { force: true });
-    throw e;
+    unregisterTemp(tmp);
+    throw (e as NodeJS.ErrnoException)?.code && !(e instanceof CodecLLMError) ? ioError(file, e) : e;
   }
   try {
     const dfd = fs.openSync(dir, 'r');

@@ -1,15 +1,21 @@
 /**
- * Storage dtypes, defined once: plain element types and GGML block-quantized types, with their block geometry
- * (elements per block, bytes per block) and bits per weight. Both parsers and the quant lab use these tables.
+ * Storage dtypes, defined once for TypeScript: plain element types and GGML block-quantized types, with their
+ * numeric id (the id crossing N-API; append-only, never renumbered), block geometry (elements per block, bytes per
+ * block) and bits per weight. Both parsers and the quant lab use these tables.
+ *
+ * The native twin is native/src/common/weight_types.h (ids, names) + common/blocks.h (block structs);
+ * test/native-blocks.test.ts asserts DTYPES and ENGINE_LAYOUTS equal the addon's blockFormats().
  */
 
 /** Plain element dtypes. */
 export type ElementDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i8' | 'u8' | 'i16' | 'i32' | 'i64' | 'bool';
-/** GGML block-quantized dtypes supported for reading (dequantized exactly as llama.cpp's reference). */
-export type GGMLBlockDType = 'q8_0' | 'q4_0' | 'q4_1' | 'q4_k' | 'q6_k';
+/** GGML block-quantized dtypes (llama.cpp ggml-common.h): every format llama.cpp writes for LLM weights. */
+export type GGMLBlockDType = 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q8_0' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
 export type StorageDType = ElementDType | GGMLBlockDType;
 
 export interface DTypeInfo {
+  /** Numeric id (native WeightType; append-only). */
+  readonly id: number;
   /** Elements per block (1 for plain types). */
   readonly blockElems: number;
   /** Bytes per block. */
@@ -17,27 +23,56 @@ export interface DTypeInfo {
 }
 
 export const DTYPES: Readonly<Record<StorageDType, DTypeInfo>> = {
-  f64: { blockElems: 1, blockBytes: 8 },
-  f32: { blockElems: 1, blockBytes: 4 },
-  f16: { blockElems: 1, blockBytes: 2 },
-  bf16: { blockElems: 1, blockBytes: 2 },
-  i8: { blockElems: 1, blockBytes: 1 },
-  u8: { blockElems: 1, blockBytes: 1 },
-  i16: { blockElems: 1, blockBytes: 2 },
-  i32: { blockElems: 1, blockBytes: 4 },
-  i64: { blockElems: 1, blockBytes: 8 },
-  bool: { blockElems: 1, blockBytes: 1 },
-  // GGML blocks (ggml-common.h): QK8_0 = 32: fp16 d + 32 int8            = 34 bytes
-  q8_0: { blockElems: 32, blockBytes: 34 },
-  // QK4_0 = 32: fp16 d + 16 bytes of nibbles                            = 18 bytes
-  q4_0: { blockElems: 32, blockBytes: 18 },
-  // QK4_1 = 32: fp16 d, fp16 m + 16 bytes of nibbles                    = 20 bytes
-  q4_1: { blockElems: 32, blockBytes: 20 },
-  // QK_K = 256: fp16 d, fp16 dmin, 12 bytes scales, 128 bytes nibbles   = 144 bytes
-  q4_k: { blockElems: 256, blockBytes: 144 },
-  // QK_K = 256: 128 bytes ql, 64 bytes qh, 16 int8 scales, fp16 d       = 210 bytes
-  q6_k: { blockElems: 256, blockBytes: 210 },
+  f32: { id: 0, blockElems: 1, blockBytes: 4 },
+  f16: { id: 1, blockElems: 1, blockBytes: 2 },
+  bf16: { id: 2, blockElems: 1, blockBytes: 2 },
+  f64: { id: 3, blockElems: 1, blockBytes: 8 },
+  i8: { id: 4, blockElems: 1, blockBytes: 1 },
+  u8: { id: 5, blockElems: 1, blockBytes: 1 },
+  i16: { id: 6, blockElems: 1, blockBytes: 2 },
+  i32: { id: 7, blockElems: 1, blockBytes: 4 },
+  i64: { id: 8, blockElems: 1, blockBytes: 8 },
+  bool: { id: 9, blockElems: 1, blockBytes: 1 },
+  // GGML blocks (ggml-common.h). QK4_0 = 32: fp16 d + 16 bytes of nibbles                        = 18 bytes
+  q4_0: { id: 10, blockElems: 32, blockBytes: 18 },
+  // QK4_1 = 32: fp16 d, fp16 m + 16 bytes of nibbles                                             = 20 bytes
+  q4_1: { id: 11, blockElems: 32, blockBytes: 20 },
+  // QK5_0 = 32: fp16 d + 4 bytes of fifth bits + 16 bytes of nibbles                              = 22 bytes
+  q5_0: { id: 12, blockElems: 32, blockBytes: 22 },
+  // QK5_1 = 32: fp16 d, fp16 m + 4 bytes of fifth bits + 16 bytes of nibbles                      = 24 bytes
+  q5_1: { id: 13, blockElems: 32, blockBytes: 24 },
+  // QK8_0 = 32: fp16 d + 32 int8                                                                 = 34 bytes
+  q8_0: { id: 14, blockElems: 32, blockBytes: 34 },
+  // QK_K = 256: 16 bytes scales|mins, 64 bytes 2-bit q, fp16 d, fp16 dmin                          = 84 bytes
+  q2_k: { id: 15, blockElems: 256, blockBytes: 84 },
+  // QK_K = 256: 32 bytes hmask, 64 bytes 2-bit q, 12 bytes 6-bit scales, fp16 d                    = 110 bytes
+  q3_k: { id: 16, blockElems: 256, blockBytes: 110 },
+  // QK_K = 256: fp16 d, fp16 dmin, 12 bytes scales, 128 bytes nibbles                              = 144 bytes
+  q4_k: { id: 17, blockElems: 256, blockBytes: 144 },
+  // QK_K = 256: fp16 d, fp16 dmin, 12 bytes scales, 32 bytes fifth bits, 128 bytes nibbles         = 176 bytes
+  q5_k: { id: 18, blockElems: 256, blockBytes: 176 },
+  // QK_K = 256: 128 bytes ql, 64 bytes qh, 16 int8 scales, fp16 d                                  = 210 bytes
+  q6_k: { id: 19, blockElems: 256, blockBytes: 210 },
 };
+
+/**
+ * Weight layouts of the native engines that are not storage dtypes: int8 codes with per-row ('i8_channel') or
+ * per-group ('i8_group') scales (src/quant/quantize.ts layout). Ids share the DTYPES id space (native WeightType).
+ */
+export type EngineLayout = 'i8_channel' | 'i8_group';
+export const ENGINE_LAYOUTS: Readonly<Record<EngineLayout, DTypeInfo>> = {
+  i8_channel: { id: 20, blockElems: 1, blockBytes: 1 },
+  i8_group: { id: 21, blockElems: 1, blockBytes: 1 },
+};
+
+/**
+ * Numeric id of a storage dtype or engine layout: what crosses N-API to the native engines.
+ * @example
+ * weightTypeId('q4_1') // 11
+ */
+export function weightTypeId(t: StorageDType | EngineLayout): number {
+  return Object.hasOwn(DTYPES, t) ? DTYPES[t as StorageDType].id : ENGINE_LAYOUTS[t as EngineLayout].id;
+}
 
 /**
  * Bits per weight of a storage dtype.

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import { err, msg } from '../messages.js';
 import { DTYPES, type ElementDType } from './dtypes.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import type { TensorInfo, TensorSource } from './tensor.js';
 import { IndexedFileSource } from './file-source.js';
 import { bufferSource, openFileSource, printable, safeMul, writeFileAtomic, type ByteSource, type ParseCtx } from './binary.js';
 

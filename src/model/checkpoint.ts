@@ -1,18 +1,19 @@
 /**
  * Opening a model checkpoint: a Hugging Face folder (config.json + safetensors + tokenizer.json), a GGUF file,
- * or 'default' (SmolLM2-135M-Instruct, fetched by `make setup`). The result exposes the weights under canonical
+ * or a named model ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M; fetched by `make setup`). The result exposes the weights under canonical
  * (Hugging Face) names and layouts, validated against the config, read lazily.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { err, msg, isCodecError } from '../messages.js';
-import type { TensorInfo, TensorSource } from '../tensors/tensor.js';
+import type { TensorInfo, TensorSource } from '../formats/tensor.js';
 import { openGGUF, type GGUFFile } from '../formats/gguf.js';
 import { openSafetensors, openShardedSafetensors } from '../formats/safetensors.js';
 import { configFromGGUF, configFromHF, type LlamaConfig } from './config.js';
 import { expectedTensors, ggufName } from './names.js';
 import { tokenizerFromGGUF, tokenizerFromHFJson, type TextTokenizer } from './tokenizer.js';
 import { dataDir } from '../util/paths.js';
+import { fileKind, ioError, openRegularFile, readRegularFile } from '../util/files.js';
 
 export type CheckpointFormat = 'hf' | 'gguf' | 'cllm';
 
@@ -47,47 +48,50 @@ export function ggmlBlocks(ck: Checkpoint, name: string): { type: GgmlBlockType;
 export const DEFAULT_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
 /**
- * Resolve 'default' to the fetched default model, checking it exists. Other paths are returned as they are.
+ * Named models: name -> file under data/models/ and the script that fetches it (by package name, sha256 checked).
+ * 'default' is SmolLM2-135M-Instruct (Q4_1); 'gemma3-270m' is Gemma 3 270M (Q4_K_M: Q8_0/Q5_0/Q4_K/Q6_K blocks).
+ */
+export const NAMED_MODELS: Readonly<Record<string, { file: string; fetch: string; what: string }>> = Object.freeze({
+  default: { file: DEFAULT_MODEL_FILE, fetch: 'scripts/fetch-default-model.sh', what: 'SmolLM2-135M-Instruct' },
+  'gemma3-270m': { file: 'gemma-3-270m-q4_k_m.gguf', fetch: 'scripts/fetch-gemma3-model.sh', what: 'Gemma 3 270M (Q4_K_M)' },
+});
+
+/**
+ * Resolve a named model ('default', 'gemma3-270m') to its fetched file, checking it exists. Other paths are returned
+ * as they are.
  * @example
  * resolveModelPath('default') // '<package>/data/models/SmolLM2-135M-Instruct.Q4_1.gguf'
+ * resolveModelPath('gemma3-270m') // '<package>/data/models/gemma-3-270m-q4_k_m.gguf'
  */
 export function resolveModelPath(p: string): string {
-  if (p !== 'default') return p;
-  const f = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
-  if (!fs.existsSync(f)) throw err('E_DEFAULT_MODEL', msg.defaultModelMissing(f));
+  const named = Object.hasOwn(NAMED_MODELS, p) ? NAMED_MODELS[p]! : undefined;
+  if (!named) return p;
+  const f = path.join(dataDir(), 'models', named.file);
+  if (!fs.existsSync(f)) throw err('E_DEFAULT_MODEL', msg.namedModelMissing(p, f, named.fetch, named.what));
   return f;
 }
 
-/** Openers for further container formats (the .cllm container registers itself here). */
-const extraOpeners: { test: (p: string) => boolean; open: (p: string) => Checkpoint }[] = [];
 /**
- * Register an opener for another checkpoint format (used by the codec lab's .cllm container).
- * @example
- * registerCheckpointOpener((p) => p.endsWith('.cllm'), openCllmCheckpoint);
- */
-export function registerCheckpointOpener(test: (p: string) => boolean, open: (p: string) => Checkpoint): void {
-  extraOpeners.push({ test, open });
-}
-
-/**
- * Open a checkpoint lazily.
+ * Open a Hugging Face folder or a GGUF file lazily ('default' resolved). A .cllm container is refused with a pointer:
+ * it lives a layer above (src/container/), opened explicitly by `openAnyCheckpoint()` / `load()`.
  * @example
  * const ck = openCheckpoint('default');
  * console.log(ck.config.numLayers, ck.weights.info('model.layers.0.self_attn.q_proj.weight').shape);
  */
 export function openCheckpoint(p: string): Checkpoint {
   const file = resolveModelPath(p);
-  for (const o of extraOpeners) if (o.test(file)) return o.open(file);
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
-    throw err('E_IO', msg.fileNotFound(file));
+  } catch (e) {
+    throw ioError(file, e);
   }
   if (st.isDirectory()) return openHF(file);
+  if (!st.isFile()) throw err('E_IO', msg.notAFileKind(file, fileKind(st))); // a FIFO or device: never opened
+  if (file.endsWith('.cllm')) throw err('E_FORMAT', msg.cllmNeedsContainerOpener(file));
   if (file.endsWith('.gguf')) return openGGUFCheckpoint(file);
   // sniff the magic
-  const fd = fs.openSync(file, 'r');
+  const fd = openRegularFile(file);
   const b = Buffer.alloc(4);
   try {
     fs.readSync(fd, b, 0, 4, 0);
@@ -95,6 +99,7 @@ export function openCheckpoint(p: string): Checkpoint {
     fs.closeSync(fd);
   }
   if (b.toString('latin1') === 'GGUF') return openGGUFCheckpoint(file);
+  if (b.toString('latin1') === 'CLLM') throw err('E_FORMAT', msg.cllmNeedsContainerOpener(file));
   throw err('E_FORMAT', msg.unknownModelPath(file));
 }
 
@@ -112,8 +117,9 @@ function openHF(dir: string): Checkpoint {
   if (!fs.existsSync(cfgFile)) throw err('E_CONFIG', msg.missingConfig(dir));
   let cfgJson: unknown;
   try {
-    cfgJson = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfgJson = JSON.parse(readRegularFile(cfgFile).toString('utf8'));
   } catch (e) {
+    if (isCodecError(e)) throw e;
     throw err('E_CONFIG', msg.badHeader(cfgFile, `invalid JSON (${(e as Error).message})`));
   }
   const config = configFromHF(cfgJson, cfgFile);
@@ -138,16 +144,18 @@ function openHF(dir: string): Checkpoint {
   if (fs.existsSync(tj)) {
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(tj, 'utf8'));
+      json = JSON.parse(readRegularFile(tj).toString('utf8'));
     } catch (e) {
+      if (isCodecError(e)) throw e;
       throw err('E_TOKENIZER', msg.badHeader(tj, `invalid JSON (${(e as Error).message})`));
     }
     const tcFile = path.join(dir, 'tokenizer_config.json');
     let tc: unknown;
     if (fs.existsSync(tcFile)) {
       try {
-        tc = JSON.parse(fs.readFileSync(tcFile, 'utf8'));
+        tc = JSON.parse(readRegularFile(tcFile).toString('utf8'));
       } catch (e) {
+        if (isCodecError(e)) throw e;
         throw err('E_TOKENIZER', msg.badHeader(tcFile, `invalid JSON (${(e as Error).message})`));
       }
     }
@@ -186,7 +194,7 @@ class GGUFCanonicalSource implements TensorSource {
     const names = new Set(g.list().map((t) => t.name));
     const permute = cfg.architecture === 'llama';
     for (const canonical of expectedTensors(cfg).keys()) {
-      const gn = ggufName(canonical)!;
+      const gn = ggufName(canonical, cfg)!;
       if (!names.has(gn)) continue;
       let heads = 0;
       if (permute && /self_attn\.q_proj\./.test(canonical)) heads = cfg.numHeads;

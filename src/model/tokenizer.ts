@@ -9,7 +9,8 @@
  *
  * Supported GGUF tokenizers: `tokenizer.ggml.model = 'gpt2'` (byte-level BPE) with the `tokenizer.ggml.pre` values in
  * `GGUF_PRE_TOKENIZERS` (each mapped to the Hugging Face pre-tokenizer that llama.cpp's regexes in llama-vocab.cpp
- * reproduce). SentencePiece ('llama'), WordPiece ('bert') and others raise E_TOKENIZER.
+ * reproduce), and SentencePiece ('llama', tokenizer-spm.ts: llama.cpp's algorithm by hand). WordPiece ('bert') and
+ * others raise E_TOKENIZER.
  *
  * Special tokens written in the text (e.g. `<|im_start|>`) are parsed as their ids, as Hugging Face tokenizers do
  * (llama.cpp's `parse_special = true`).
@@ -21,8 +22,10 @@
  * tok.decode([19556, 905]); // 'Hello world'
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { checkMerges, hfMergePairs } from './tokenizer-check.js';
 import { err, msg } from '../messages.js';
 import type { GGUFValue } from '../formats/gguf.js';
+import { spmTokenizerFromGGUF } from './tokenizer-spm.js';
 
 export type { GGUFValue };
 
@@ -199,6 +202,31 @@ function describe(v: GGUFValue): string {
 }
 
 /**
+ * The fields every GGUF tokenizer shares, read and checked once (pieces, BOS/EOS/UNK/PAD ids in range), plus the
+ * checked readers, for the tokenizer kinds built elsewhere (tokenizer-spm.ts).
+ * @example
+ * const f = ggufTokenizerFields(g.metadata, g.file); f.tokens.length; f.optBool('tokenizer.ggml.add_bos_token');
+ */
+export function ggufTokenizerFields(meta: Map<string, GGUFValue>, file: string) {
+  const tokens = stringArray(meta, file, 'tokenizer.ggml.tokens');
+  if (tokens === undefined || tokens.length === 0) throw err('E_TOKENIZER', msg.tokenizerMissingVocab(file));
+  const n = tokens.length;
+  const bosId = optId(meta, file, 'tokenizer.ggml.bos_token_id', n);
+  const eosId = optId(meta, file, 'tokenizer.ggml.eos_token_id', n);
+  const unkId = optId(meta, file, 'tokenizer.ggml.unknown_token_id', n);
+  optId(meta, file, 'tokenizer.ggml.padding_token_id', n); // validated only
+  return {
+    tokens,
+    bosId,
+    eosId,
+    unkId,
+    optBool: (key: string) => optBool(meta, file, key),
+    bad: (key: string, detail: string): never => badField(file, key, detail),
+    describe: (v: GGUFValue | undefined) => (v === undefined ? 'nothing' : describe(v)),
+  };
+}
+
+/**
  * Build the Hugging Face tokenizer.json object equivalent to a GGUF's embedded tokenizer, plus the BOS/EOS facts the
  * tokenizer.json format keeps elsewhere (tokenizer_config.json).
  *
@@ -249,6 +277,7 @@ export function gguf2TokenizerJson(
     if (at < 0) badField(file, 'tokenizer.ggml.merges', `entry ${i} is not 'left right': ${q(m)}`);
     mergePairs[i] = [m.slice(0, at), m.slice(at + 1)];
   }
+  checkMerges(file, (p) => vocab[p] !== undefined, mergePairs); // a merge into a missing piece drops text silently
 
   const bosId = optId(meta, file, 'tokenizer.ggml.bos_token_id', n);
   const eosId = optId(meta, file, 'tokenizer.ggml.eos_token_id', n);
@@ -310,6 +339,7 @@ export function gguf2TokenizerJson(
  * tok.encode('3.14'); // digits are single tokens for SmolLM2: [35, 30, 33, 36]
  */
 export function tokenizerFromGGUF(meta: Map<string, GGUFValue>, file: string): TextTokenizer {
+  if (optString(meta, file, 'tokenizer.ggml.model') === 'llama') return spmTokenizerFromGGUF(meta, file);
   const { json, bosId, eosId, addBos } = gguf2TokenizerJson(meta, file);
   const tok = construct(json, { clean_up_tokenization_spaces: false }, file);
   return new HFTextTokenizer(file, tok, bosId, eosId, addBos, (meta.get('tokenizer.ggml.tokens') as string[]).length);
@@ -354,6 +384,10 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
     checkId((a as Record<string, unknown>)['id'], `added token ${q(String((a as Record<string, unknown>)['content']))}`);
   }
   if (maxId < 0) throw err('E_TOKENIZER', msg.tokenizerBadJson(file, 'empty vocabulary'));
+  if (m['type'] === 'BPE' && !Array.isArray(vocab)) {
+    const v = vocab as Record<string, unknown>;
+    checkMerges(file, (p) => Object.hasOwn(v, p), hfMergePairs(file, m['merges'] as unknown[]));
+  }
 
   const cfg = (config !== null && typeof config === 'object' ? config : {}) as Record<string, unknown>;
   const tokenName = (v: unknown): string | undefined =>
@@ -374,6 +408,10 @@ export function tokenizerFromHFJson(json: unknown, file: string, config?: unknow
     file,
   );
   const idOf = (name: string | undefined) => (name === undefined ? null : tok.token_to_id(name) ?? null);
+  for (const k of ['bos_token', 'eos_token'] as const) {
+    const name = tokenName(cfg[k]);
+    if (name !== undefined && idOf(name) === null) throw err('E_TOKENIZER', msg.tokenizerSpecialMissing(file, `tokenizer_config ${k}`, JSON.stringify(name)));
+  }
   const bosId = idOf(tokenName(cfg['bos_token'])) ?? idOf(templateBos);
   const eosId = idOf(tokenName(cfg['eos_token']));
   const addBos = typeof cfg['add_bos_token'] === 'boolean' ? cfg['add_bos_token'] : templateBos !== undefined && idOf(templateBos) !== null;

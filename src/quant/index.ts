@@ -1,12 +1,11 @@
 /**
- * The quantization lab, public surface: spec strings, quantizers (TS reference + native), error metrics and bounds,
- * selection, patching with verification, quality metrics, the seed's experiments, the fault zoo and diagnosis.
+ * Quantization: spec strings, quantizers (TS reference + native fast path), error metrics and bounds.
+ * The experiments that use them (patch, sweeps, faults, diagnosis) live in ../lab/.
  *
  * @example
- * import { patch, runBaseline, compareToBaseline } from './quant/index.js';
- * const base = runBaseline(model, tokens);
- * patch(model, { select: 'all', quant: 'int8:per-channel' });
- * compareToBaseline(model, base).verdict; // 'MINOR'
+ * import { parseSpec, quantize, dequantize, errorStats } from './quant/index.js';
+ * const q = quantize(w, [out, inF], parseSpec('int8:per-channel'));
+ * errorStats(w, dequantize(q)).maxAbs;
  */
 export * from './spec.js';
 export { rne, NF4, E4M3, E4M3_MAX, e4m3Encode, nf4Encode, SCALE_CODECS } from './numerics.js';
@@ -21,20 +20,5 @@ export {
   assertSizes,
 } from './quantize.js';
 export { type ErrorStats, type BoundCheck, errorStats, errorBound, checkBound } from './metrics.js';
+export { type QuantPlan, quantPlan, planOf } from './plan.js';
 export { nativeQuantAvailable, nativeSupports, quantizeNative, quantizeFast } from './native.js';
-export { type ModuleRef, LINEAR_KINDS, resolveSelection } from './select.js';
-export { type PatchOptions, type PatchReport, type PatchedModule, type PatchableModel, patch, unpatch } from './patch.js';
-export {
-  type Verdict,
-  type Baseline,
-  type QualityReport,
-  VERDICT_THRESHOLDS,
-  verdict,
-  runBaseline,
-  compareToBaseline,
-  greedyContinuation,
-  perplexityFromLogits,
-} from './quality.js';
-export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList } from './sweep.js';
-export { FAULTS, type FaultName, toFault } from './faults.js';
-export { type Diagnosis, type Cause, diagnose, diagnoseFault } from './diagnose.js';

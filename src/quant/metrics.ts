@@ -21,8 +21,8 @@
  * s_min the dtype's smallest positive value (fp16: 2^-25 for int codes).
  */
 import { E4M3, NF4, NF4_MID, SCALE_CODECS, scaleUlp } from './numerics.js';
-import { type QuantizedTensor, dequantize, groupOfWeight, scaleBits, scaleValues, storedByte } from './quantize.js';
-import { FORMAT_INFO } from './spec.js';
+import { type QuantizedTensor, dequantize, scaleBits, scaleValues, storedByte } from './quantize.js';
+import { planOf } from './plan.js';
 
 /** Error of an approximation w' of w. */
 export interface ErrorStats {
@@ -89,12 +89,10 @@ const E4M3_HALF: Float64Array = Float64Array.from({ length: 256 }, (_, b) => {
 });
 
 function isEndCode(q: QuantizedTensor, code: number): boolean {
-  const info = FORMAT_INFO[q.spec.format];
   switch (q.spec.format) {
     case 'int8':
     case 'int4':
-      if (q.spec.asym) return code === 0 || code === info.asymMax;
-      return Math.abs(code) === info.symMax;
+      return q.spec.asym ? code === 0 || code === planOf(q).levels : Math.abs(code) === planOf(q).levels;
     case 'nf4':
       return code === 0 || code === 15;
     case 'fp8':
@@ -119,8 +117,7 @@ function endTerm(q: QuantizedTensor, bits: number): number {
   const dt = SCALE_CODECS[q.spec.scaleDType];
   if (bits === 0) return 0;
   if (bits >= dt.maxBits) return Infinity;
-  const info = FORMAT_INFO[q.spec.format];
-  const L = q.spec.asym ? info.asymMax : info.symMax;
+  const L = planOf(q).levels;
   const c = !q.spec.asym && bits >= dt.normalBits ? 0.5 : 3;
   return L * c * scaleUlp(q.spec.scaleDType, bits);
 }
@@ -147,8 +144,7 @@ const MAX_HALF: Record<string, number> = {
 export function errorBound(q: QuantizedTensor): Float64Array {
   const s = scaleValues(q);
   const bits = scaleBits(q);
-  const info = FORMAT_INFO[q.spec.format];
-  const L = q.spec.asym ? info.asymMax : info.symMax;
+  const L = planOf(q).levels;
   const out = new Float64Array(s.length);
   for (let g = 0; g < s.length; g++) {
     out[g] = s[g] === 0 ? zeroGroupBound(q) : s[g]! * MAX_HALF[q.spec.format]! + endTerm(q, bits[g]!) + L * s[g]! * 2 ** -23;
@@ -205,12 +201,11 @@ export function checkBound(
   const ends = new Float64Array(s.length);
   for (let g = 0; g < s.length; g++) ends[g] = endTerm(q, bits[g]!);
   // per stored byte / nibble: half step and whether it is an end code (asym: the code itself, 0..A)
-  const bias = q.spec.format === 'int4' && !q.spec.asym ? 8 : 0;
-  const nCodes = FORMAT_INFO[q.spec.format].codeBits === 8 ? 256 : 16;
-  const half = new Float64Array(nCodes);
-  const end = new Uint8Array(nCodes);
-  for (let u = 0; u < nCodes; u++) {
-    const code = q.spec.format === 'int8' && !q.spec.asym ? (u << 24) >> 24 : u - bias;
+  const p = planOf(q);
+  const half = new Float64Array(p.storedValues);
+  const end = new Uint8Array(p.storedValues);
+  for (let u = 0; u < p.storedValues; u++) {
+    const code = p.codeOfStored(u);
     half[u] = halfStep(q, code);
     end[u] = isEndCode(q, code) ? 1 : 0;
   }
@@ -221,7 +216,7 @@ export function checkBound(
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOfWeight(q, r, c);
+      const g = p.groupOf(r, c);
       const u = storedByte(q, i);
       const w2 = dequantized ? dequantized[i]! : dq[i]!;
       let bound = s[g]! * half[u]! + Math.abs(w2) * 2 ** -23;

@@ -8,9 +8,10 @@
 import os from 'node:os';
 
 import { err, msg } from '../messages.js';
-import { callNative, loadNative, requireNative } from '../native.js';
+import { callNative, loadNative, requireNative } from '../native/addon.js';
 import { type QuantizedTensor, assertSizes, checkShape, emptyStats, quantize } from './quantize.js';
-import { GRANULARITIES, QUANT_FORMATS, type QuantSpec, SCALE_DTYPES, formatSpec, groupLayout, quantSizes, toSpec } from './spec.js';
+import { GRANULARITIES, QUANT_FORMATS, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from './spec.js';
+import { quantPlan } from './plan.js';
 
 interface QuantAddon {
   quantizeInt(
@@ -67,10 +68,11 @@ export function quantizeNative(
   if (!nativeSupports(spec)) throw err('E_QUANT', msg.quantNativeUnsupported(formatSpec(spec)));
   const [rows, cols] = checkShape(shape, w.length);
   const addon = requireNative('the native quantizer') as unknown as QuantAddon;
-  const { nGroups } = groupLayout(spec, rows, cols);
-  const sz = quantSizes(spec, rows, cols);
-  const codes = spec.format === 'int8' && !spec.asym ? new Int8Array(sz.codeBytes) : new Uint8Array(sz.codeBytes);
-  const scales = spec.scaleDType === 'fp32' ? new Float32Array(nGroups) : new Uint16Array(nGroups);
+  const plan = quantPlan(spec, rows, cols);
+  const { nGroups } = plan.layout;
+  const sz = plan.sizes;
+  const codes = new plan.codesArray(sz.codeBytes);
+  const scales = new plan.scalesArray(nGroups);
   const zeros = spec.asym ? new Uint8Array(sz.zeroBytes) : null;
   const threads = opts.threads ?? defaultThreads();
   const r = callNative(() =>

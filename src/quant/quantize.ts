@@ -1,7 +1,8 @@
 /**
  * Reference quantizer (readable; native/src/quant.cc is its fast twin and must give identical codes and scales).
  *
- * w is (rows, cols) = (out_features, in_features), row-major float32. For every group g (spec.ts, groupLayout):
+ * w is (rows, cols) = (out_features, in_features), row-major float32. The spec is resolved once into a QuantPlan
+ * (plan.ts: layout, sizes, encoder/decoder); everything below takes the plan. For every group g:
  *
  *   lo = min(0, min w), hi = max(0, max w)                        (the range always contains 0)
  *   sym:   ideal = max(-lo, hi) / M          M = 127 (int8), 7 (int4), 1 (nf4), 448 (fp8)
@@ -36,8 +37,9 @@
  *   table entry stays q (entries are >= 0.08 apart) and the extreme entries ±1.0 are exact.
  */
 import { err, msg } from '../messages.js';
-import { E4M3, E4M3_MAX, NF4, SCALE_CODECS, e4m3Encode, nf4Encode, rne } from './numerics.js';
-import { FORMAT_INFO, type GroupLayout, type QuantSpec, formatSpec, groupLayout, groupOf, quantSizes, toSpec, validateSpec } from './spec.js';
+import { E4M3_MAX } from './numerics.js';
+import { type QuantSpec, formatSpec, toSpec, validateSpec } from './spec.js';
+import { type QuantPlan, planOf, quantPlan } from './plan.js';
 
 /** What the quantizer had to do about dtype limits; counts of groups (scale*) or weights (clipped). */
 export interface QuantStats {
@@ -85,95 +87,33 @@ export function checkShape(shape: readonly number[], n: number): [number, number
   return [shape[0]!, shape[1]!];
 }
 
-// ---- per-format code arithmetic (int codes are the unpacked, signed q for sym, q in [0, A] for asym)
-
-/** Code of x = w / s (z: zero point, asym only). Returns the code and whether it saturated. */
-function encode(spec: QuantSpec, x: number, z: number): number {
-  switch (spec.format) {
-    case 'int8':
-    case 'int4': {
-      const r = rne(x);
-      if (spec.asym) return r + z; // caller clamps to [0, A]
-      return r; // caller clamps to [-M, M]
-    }
-    case 'nf4':
-      return nf4Encode(x);
-    case 'fp8':
-      return e4m3Encode(x);
-  }
-}
-
-/** Multiplier of s for a code (value(code) * s = dequantized weight). */
-export function codeValue(spec: QuantSpec, code: number, z: number): number {
-  switch (spec.format) {
-    case 'int8':
-    case 'int4':
-      return spec.asym ? code - z : code;
-    case 'nf4':
-      return NF4[code]!;
-    case 'fp8':
-      return E4M3[code]!;
-  }
-}
-
-const NF4_CLIP = 1 + (NF4[15]! - NF4[14]!) / 2;
-const E4M3_CLIP = E4M3_MAX + 16; // the step below 448 is 32
-
-/** The code of x after clamping, and whether x lay beyond the end codes (clipped). */
-function clampedCode(spec: QuantSpec, x: number, z: number): { code: number; clipped: boolean } {
-  const info = FORMAT_INFO[spec.format];
-  let code = encode(spec, x, z);
-  let clipped = false;
-  if (spec.format === 'int8' || spec.format === 'int4') {
-    const lo = spec.asym ? 0 : -info.symMax;
-    const hi = spec.asym ? info.asymMax : info.symMax;
-    if (code < lo) (code = lo), (clipped = true);
-    else if (code > hi) (code = hi), (clipped = true);
-  } else {
-    // beyond the end value by more than half the last step (as an int code beyond M + 0.5)
-    clipped = Math.abs(x) > (spec.format === 'nf4' ? NF4_CLIP : E4M3_CLIP);
-  }
-  return { code, clipped };
-}
-
-/** Zero point of an asym group: z = clamp(rne(-lo / s), 0, A). */
-function zeroPoint(spec: QuantSpec, lo: number, s: number): number {
-  const z = rne(-lo / s);
-  return Math.min(Math.max(z, 0), FORMAT_INFO[spec.format].asymMax);
-}
-
 /** Does the group's extreme weight reach the end code at scale s? (property (2) of the header) */
-function spanReached(spec: QuantSpec, lo: number, hi: number, s: number): boolean {
-  const info = FORMAT_INFO[spec.format];
-  if (spec.asym) {
-    const z = zeroPoint(spec, lo, s);
-    const qlo = clampedCode(spec, lo / s, z).code;
-    const qhi = clampedCode(spec, hi / s, z).code;
-    return Math.min(qlo, z) === 0 && Math.max(qhi, z) === info.asymMax;
+function spanReached(p: QuantPlan, lo: number, hi: number, s: number): boolean {
+  if (p.spec.asym) {
+    const z = p.zeroPoint(lo, s);
+    const qlo = p.encode(lo / s, z).code;
+    const qhi = p.encode(hi / s, z).code;
+    return Math.min(qlo, z) === 0 && Math.max(qhi, z) === p.levels;
   }
   const ext = -lo > hi ? lo : hi; // the weight of largest magnitude (positive on ties)
-  const q = clampedCode(spec, ext / s, 0).code;
-  return Math.abs(codeValue(spec, q, 0)) === info.symMax;
+  return Math.abs(p.value(p.encode(ext / s, 0).code, 0)) === p.levels;
 }
 
 /** Do all weights of the group (range [lo, hi]) get codes whose value is 0 at scale s? */
-function allZeroCodes(spec: QuantSpec, lo: number, hi: number, s: number): boolean {
-  const z = spec.asym ? zeroPoint(spec, lo, s) : 0;
-  const vlo = codeValue(spec, clampedCode(spec, lo / s, z).code, z);
-  const vhi = codeValue(spec, clampedCode(spec, hi / s, z).code, z);
-  return vlo === 0 && vhi === 0;
+function allZeroCodes(p: QuantPlan, lo: number, hi: number, s: number): boolean {
+  const z = p.spec.asym ? p.zeroPoint(lo, s) : 0;
+  return p.value(p.encode(lo / s, z).code, z) === 0 && p.value(p.encode(hi / s, z).code, z) === 0;
 }
 
 /** Scale bits and zero point of one group from its range [lo, hi] (lo <= 0 <= hi). Updates stats. */
-export function chooseGroupParams(spec: QuantSpec, lo: number, hi: number, stats: QuantStats): { bits: number; z: number } {
-  const info = FORMAT_INFO[spec.format];
-  const dt = SCALE_CODECS[spec.scaleDType];
-  const range = spec.asym ? hi - lo : Math.max(-lo, hi);
+export function chooseGroupParams(p: QuantPlan, lo: number, hi: number, stats: QuantStats): { bits: number; z: number } {
+  const dt = p.scaleCodec;
+  const range = p.spec.asym ? hi - lo : Math.max(-lo, hi);
   if (range === 0) {
     stats.zeroGroups++;
     return { bits: 0, z: 0 };
   }
-  const ideal = range / (spec.asym ? info.asymMax : info.symMax);
+  const ideal = range / p.levels;
   let bits = dt.toBits(ideal);
   if (bits >= dt.infBits) {
     bits = dt.maxBits;
@@ -183,28 +123,28 @@ export function chooseGroupParams(spec: QuantSpec, lo: number, hi: number, stats
     // raise to the smallest positive scale; if even that encodes every weight of the group as 0, the group is
     // flushed to zero (s = 0), exactly what requantizing its all-zero dequantized values gives
     bits = dt.minBits;
-    if (allZeroCodes(spec, lo, hi, dt.fromBits(bits))) return { bits: 0, z: 0 };
+    if (allZeroCodes(p, lo, hi, dt.fromBits(bits))) return { bits: 0, z: 0 };
   }
   let nudged = false;
-  while (bits > dt.minBits && !spanReached(spec, lo, hi, dt.fromBits(bits))) {
+  while (bits > dt.minBits && !spanReached(p, lo, hi, dt.fromBits(bits))) {
     bits -= dt.step;
     nudged = true;
   }
   if (nudged) stats.scaleNudged++;
   if (bits < dt.normalBits) stats.scaleSubnormal++;
-  return { bits, z: spec.asym ? zeroPoint(spec, lo, dt.fromBits(bits)) : 0 };
+  return { bits, z: p.spec.asym ? p.zeroPoint(lo, dt.fromBits(bits)) : 0 };
 }
 
 /** Group ranges: lo[g] = min(0, min w), hi[g] = max(0, max w). Throws E_QUANT on a non-finite weight. */
-function groupRanges(w: Float32Array, spec: QuantSpec, layout: GroupLayout) {
-  const { rows, cols, nGroups } = layout;
+function groupRanges(w: Float32Array, p: QuantPlan) {
+  const { rows, cols, nGroups } = p.layout;
   const lo = new Float64Array(nGroups);
   const hi = new Float64Array(nGroups);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = w[r * cols + c]!;
       if (!Number.isFinite(v)) throw err('E_QUANT', msg.quantNonFinite(v, r, c));
-      const g = groupOf(spec, layout, r, c);
+      const g = p.groupOf(r, c);
       if (v < lo[g]!) lo[g] = v;
       if (v > hi[g]!) hi[g] = v;
     }
@@ -214,7 +154,7 @@ function groupRanges(w: Float32Array, spec: QuantSpec, layout: GroupLayout) {
 
 /** Unpacked code i of a quantized tensor (4-bit: the nibble as stored, e.g. q + 8 for int4 sym). */
 export function storedCode(q: QuantizedTensor, i: number): number {
-  if (FORMAT_INFO[q.spec.format].codeBits === 8) return q.codes[i]!;
+  if (planOf(q).info.codeBits === 8) return q.codes[i]!;
   const b = q.codes[i >> 1]!;
   return i & 1 ? b >> 4 : b & 15;
 }
@@ -222,14 +162,14 @@ export function storedCode(q: QuantizedTensor, i: number): number {
 /** Zero point of group g (0 when sym). */
 export function zeroAt(q: QuantizedTensor, g: number): number {
   if (!q.spec.asym || !q.zeros) return 0;
-  if (FORMAT_INFO[q.spec.format].codeBits === 8) return q.zeros[g]!;
+  if (planOf(q).info.codeBits === 8) return q.zeros[g]!;
   const b = q.zeros[g >> 1]!;
   return g & 1 ? b >> 4 : b & 15;
 }
 
 /** Scale values of every group, as float64. */
 export function scaleValues(q: QuantizedTensor): Float64Array {
-  const dt = SCALE_CODECS[q.spec.scaleDType];
+  const dt = planOf(q).scaleCodec;
   const out = new Float64Array(q.scales.length);
   for (let g = 0; g < out.length; g++) out[g] = q.spec.scaleDType === 'fp32' ? q.scales[g]! : dt.fromBits(q.scales[g]!);
   return out;
@@ -251,19 +191,18 @@ export function scaleBits(q: QuantizedTensor): Uint32Array {
 export function quantize(w: Float32Array, shape: readonly number[], specIn: QuantSpec | string): QuantizedTensor {
   const spec = toSpec(specIn);
   const [rows, cols] = checkShape(shape, w.length);
-  const layout = groupLayout(spec, rows, cols);
-  const { nGroups } = layout;
-  const info = FORMAT_INFO[spec.format];
-  const dt = SCALE_CODECS[spec.scaleDType];
+  const p = quantPlan(spec, rows, cols);
+  const { nGroups } = p.layout;
+  const dt = p.scaleCodec;
   const stats = emptyStats(nGroups);
 
   // 1. ranges, 2. scale and zero point per group
-  const { lo, hi } = groupRanges(w, spec, layout);
+  const { lo, hi } = groupRanges(w, p);
   const sv = new Float64Array(nGroups);
   const zv = new Int32Array(nGroups);
-  const scales = spec.scaleDType === 'fp32' ? new Float32Array(nGroups) : new Uint16Array(nGroups);
+  const scales = new p.scalesArray(nGroups);
   for (let g = 0; g < nGroups; g++) {
-    const { bits, z } = chooseGroupParams(spec, lo[g]!, hi[g]!, stats);
+    const { bits, z } = chooseGroupParams(p, lo[g]!, hi[g]!, stats);
     sv[g] = dt.fromBits(bits);
     zv[g] = z;
     scales[g] = spec.scaleDType === 'fp32' ? sv[g]! : bits;
@@ -271,23 +210,22 @@ export function quantize(w: Float32Array, shape: readonly number[], specIn: Quan
 
   // 3. codes (4-bit formats: stored nibble = q + 8 for int4 sym, q otherwise; packed low nibble first)
   const n = rows * cols;
-  const unpacked = info.codeBits === 8 && !spec.asym && spec.format === 'int8' ? new Int8Array(n) : new Uint8Array(n);
-  const bias = spec.format === 'int4' && !spec.asym ? 8 : 0;
+  const unpacked = p.info.codeBits === 8 ? new p.codesArray(n) : new Uint8Array(n);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOf(spec, layout, r, c);
+      const g = p.groupOf(r, c);
       const s = sv[g]!;
       const x = s === 0 ? 0 : w[i]! / s;
-      const { code, clipped } = clampedCode(spec, x, zv[g]!);
+      const { code, clipped } = p.encode(x, zv[g]!);
       if (clipped) stats.clipped++;
-      unpacked[i] = code + bias;
+      unpacked[i] = code + p.nibbleBias;
     }
   }
   let codes: Int8Array | Uint8Array = unpacked;
   let zeros: Uint8Array | undefined;
-  if (info.codeBits === 4) codes = packNibbles(unpacked as Uint8Array);
-  if (spec.asym) zeros = info.codeBits === 8 ? Uint8Array.from(zv) : packNibbles(Uint8Array.from(zv));
+  if (p.info.codeBits === 4) codes = packNibbles(unpacked as Uint8Array);
+  if (spec.asym) zeros = p.info.codeBits === 8 ? Uint8Array.from(zv) : packNibbles(Uint8Array.from(zv));
 
   const q: QuantizedTensor = { spec, shape: [rows, cols], codes, scales, ...(zeros ? { zeros } : {}), stats };
   assertSizes(q);
@@ -306,10 +244,11 @@ export function assertSizes(q: QuantizedTensor): void {
   validateSpec(q.spec);
   checkShape(q.shape, Array.isArray(q.shape) && q.shape.length === 2 ? q.shape[0]! * q.shape[1]! : NaN);
   const [rows, cols] = q.shape;
-  const sz = quantSizes(q.spec, rows, cols);
-  const scaleBytes = q.scales.length * (q.spec.scaleDType === 'fp32' ? 4 : 2);
-  const wantCodes = q.spec.format === 'int8' && !q.spec.asym ? Int8Array : Uint8Array;
-  const wantScales = q.spec.scaleDType === 'fp32' ? Float32Array : Uint16Array;
+  const p = planOf(q);
+  const sz = p.sizes;
+  const scaleBytes = q.scales.length * p.scalesArray.BYTES_PER_ELEMENT;
+  const wantCodes = p.codesArray;
+  const wantScales = p.scalesArray;
   const bad = (d: string) => err('E_QUANT', msg.quantBadTensor(`${formatSpec(q.spec)} [${rows}, ${cols}]: ${d}`));
   if (!(q.codes instanceof wantCodes)) throw bad(`codes must be a ${wantCodes.name}`);
   if (!(q.scales instanceof wantScales)) throw bad(`scales must be a ${wantScales.name}`);
@@ -327,14 +266,15 @@ export function assertSizes(q: QuantizedTensor): void {
 export function dequantize(q: QuantizedTensor): Float32Array {
   assertSizes(q);
   const [rows, cols] = q.shape;
+  const p = planOf(q);
   const sv = scaleValues(q);
   const zv = zeroValues(q);
-  const vt = valueTable(q.spec); // value of each stored byte / nibble (sym); asym ints use code - z
+  const vt = p.valueTable; // value of each stored byte / nibble (sym); asym ints use code - z
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      const g = groupOfWeight(q, r, c);
+      const g = p.groupOf(r, c);
       const u = storedByte(q, i);
       out[i] = Math.fround((vt ? vt[u]! : u - zv[g]!) * sv[g]!);
     }
@@ -342,25 +282,9 @@ export function dequantize(q: QuantizedTensor): Float32Array {
   return out;
 }
 
-/**
- * Value (multiplier of s) of every stored byte (8-bit formats) or nibble (4-bit), or null for asym int formats,
- * whose value is code - z. Equal to codeValue() of the decoded code; a table keeps dequantize() fast.
- */
-export function valueTable(spec: QuantSpec): Float64Array | null {
-  if (spec.asym) return null;
-  const info = FORMAT_INFO[spec.format];
-  const n = info.codeBits === 8 ? 256 : 16;
-  const t = new Float64Array(n);
-  for (let u = 0; u < n; u++) {
-    const code = spec.format === 'int8' ? (u << 24) >> 24 : spec.format === 'int4' ? u - 8 : u; // int8: signed byte
-    t[u] = codeValue(spec, code, 0);
-  }
-  return t;
-}
-
 /** Stored byte (8-bit formats, as unsigned) or nibble (4-bit) of weight i. */
 export function storedByte(q: QuantizedTensor, i: number): number {
-  if (FORMAT_INFO[q.spec.format].codeBits === 8) return q.codes[i]! & 0xff;
+  if (planOf(q).info.codeBits === 8) return q.codes[i]! & 0xff;
   const b = q.codes[i >> 1]!;
   return i & 1 ? b >> 4 : b & 15;
 }
@@ -374,18 +298,7 @@ export function zeroValues(q: QuantizedTensor): Int32Array {
 
 /** Group index of weight (r, c) of q (exported for metrics and patch verification). */
 export function groupOfWeight(q: QuantizedTensor, r: number, c: number): number {
-  switch (q.spec.granularity) {
-    case 'per-tensor':
-      return 0;
-    case 'per-channel':
-      return r;
-    case 'per-input-channel':
-      return c;
-    case 'group': {
-      const gs = q.spec.groupSize;
-      return r * Math.ceil(q.shape[1] / gs) + Math.floor(c / gs);
-    }
-  }
+  return planOf(q).groupOf(r, c);
 }
 
 export { E4M3_MAX };

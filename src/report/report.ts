@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { err, msg } from '../messages.js';
-import { installKernel, ownPackageRoot } from '../kernel/install.js';
+import { installKernel, ownPackageRoot } from '../jupyter/install.js';
 import { escapeHtml } from '../viz/mime.js';
 
 /** Options of `runReport`. */

@@ -15,16 +15,19 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/weight_types.h"
+
 namespace codecllm {
 namespace engine {
 
 /**
- * Storage of a linear's weight as the matmul kernels read it (append-only). The GGML block types keep a checkpoint's
- * own blocks, split for aligned loads ("gguf" storage mode): kWeightQ4_1: w = (rows, K/2) nibble bytes, 16 per
- * 32-weight block (byte j: element j in the low nibble, j + 16 in the high one, as ggml), aux = (rows, K/32) half2
- * (d, m), weight = q·d + m; kWeightQ8_0: w = (rows, K) int8 codes, aux = (rows, K/32) half d, weight = q·d.
+ * Storage of a linear's weight as the matmul kernels read it: the weight-type ids of common/weight_types.h (one enum
+ * for all native code). Kernels take kWeightF16 (fp16 bits), kWeightI8Channel (int8 codes, fp32 scale per output
+ * row) and two GGML block types kept as the checkpoint's own blocks, split for aligned loads ("gguf" storage mode):
+ * kWeightQ4_1: w = (rows, K/2) nibble bytes, 16 per 32-weight block (byte j: element j in the low nibble, j + 16 in
+ * the high one, as ggml), aux = (rows, K/32) half2 (d, m), weight = q·d + m; kWeightQ8_0: w = (rows, K) int8 codes,
+ * aux = (rows, K/32) half d, weight = q·d.
  */
-enum WeightType : int { kWeightF16 = 0, kWeightI8 = 1, kWeightQ4_1 = 2, kWeightQ8_0 = 3 };
 /** How the GEMV builds its input vector x (K) in shared memory. */
 enum Prologue : int {
   kPrologueNone = 0,     // x = in[0..K)
@@ -61,7 +64,7 @@ struct GemvArgs {
 /** GEMV y (nb, rows) = x (nb, K) Wᵀ over up to 3 same-typed weights sharing one input (q|k|v, gate|up); nb = 1 is
  *  batch-1 decode, nb > 1 batched decode (weights read once per launch for up to 8 rows). K % 8 == 0 (f16),
  *  K % 16 == 0 (i8); K <= kGemvMaxK. */
-constexpr int kGemvMaxK = 24576;
+constexpr int kGemvMaxK = 57344;  // x is fp32 in shared memory: 224 KiB of the 227 KiB opt-in at one input row (Llama-70B down_proj: K = 28672)
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 
 /** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),

@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(128) GemmKernel(const __half* __restrict__ A, 
     int m = m0 + r, n = n0 + c;
     if (m >= M || n >= N) continue;
     float y = Cs[e];
-    if (WT == kWeightI8) y *= scale[n];
+    if (WT == kWeightI8Channel) y *= scale[n];
     if (bias) y += bias[n];
     float* dst = Y + (size_t)m * N + n;
     *dst = accumulate ? *dst + y : y;
@@ -133,7 +133,7 @@ void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale,
   const __half* a16 = reinterpret_cast<const __half*>(A);
   switch (wtype) {
     case kWeightF16: LaunchK(GemmKernel<kWeightF16>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate, aux); break;
-    case kWeightI8: LaunchK(GemmKernel<kWeightI8>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate, aux); break;
+    case kWeightI8Channel: LaunchK(GemmKernel<kWeightI8Channel>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate, aux); break;
     case kWeightQ4_1: LaunchK(GemmKernel<kWeightQ4_1>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate, aux); break;
     case kWeightQ8_0: LaunchK(GemmKernel<kWeightQ8_0>, grid, dim3(128), 0, s, a16, W, scale, bias, Y, M, N, K, accumulate, aux); break;
     default: THROW_ERROR("E_ARG", "gemm: unknown weight type " + std::to_string(wtype));

@@ -104,7 +104,7 @@ __device__ __forceinline__ float Dot4Q80(uint32_t w, float d, float4 a) {
   return (I8At(u, 0x7440) * d) * a.x + (I8At(u, 0x7441) * d) * a.y + (I8At(u, 0x7442) * d) * a.z + (I8At(u, 0x7443) * d) * a.w;
 }
 __device__ __forceinline__ float Dot16Q80(uint4 w, uint32_t dbits, const float4* x4, int nw, int wi) {
-  const float d = __half2float(__ushort_as_half((uint16_t)dbits));
+  const float d = half_bits_to_f32((uint16_t)dbits);
   return Dot4Q80(w.x, d, x4[wi]) + Dot4Q80(w.y, d, x4[nw + wi]) + Dot4Q80(w.z, d, x4[2 * nw + wi]) + Dot4Q80(w.w, d, x4[3 * nw + wi]);
 }
 
@@ -317,7 +317,7 @@ __global__ void __launch_bounds__(W * 32) GemvKernel(GemvArgs a) {
         float v = acc[r][b];
         for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
         if (lane == 0) {
-          float y = WT == kWeightI8 ? v * sg.scale[row] : v;
+          float y = WT == kWeightI8Channel ? v * sg.scale[row] : v;
           if (sg.bias) y += sg.bias[row];
           float* dst = sg.y + (size_t)b * sg.rows + row;
           if (a.accumulate) y += *dst;
@@ -419,7 +419,7 @@ void LaunchWT(const GemvArgs& a, int nb, int rows, cudaStream_t s) {
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
   CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
-  const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8 ? 16 : 32;
+  const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8Channel ? 16 : 32;
   CHECK_ARG(wtype >= kWeightF16 && wtype <= kWeightQ8_0, "gemv: unknown weight type " + std::to_string(wtype));
   CHECK_ARG(a.K > 0 && a.K <= kGemvMaxK && a.K % mult == 0,
             "gemv: K=" + std::to_string(a.K) + " must be a positive multiple of " + std::to_string(mult) + " up to " + std::to_string(kGemvMaxK));
@@ -441,7 +441,7 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
     c.late_trigger = late;
     switch (wtype) {
       case kWeightF16: LaunchWT<kWeightF16>(c, nb, rows, s); break;
-      case kWeightI8: LaunchWT<kWeightI8>(c, nb, rows, s); break;
+      case kWeightI8Channel: LaunchWT<kWeightI8Channel>(c, nb, rows, s); break;
       case kWeightQ4_1: LaunchWT<kWeightQ4_1>(c, nb, rows, s); break;
       default: LaunchWT<kWeightQ8_0>(c, nb, rows, s); break;
     }

@@ -45,8 +45,6 @@ __device__ float BlockMax(float v, float* red) {
   return WarpMax(v);
 }
 
-__device__ __forceinline__ float H2F(uint16_t b) { return __half2float(__ushort_as_half(b)); }
-__device__ __forceinline__ uint16_t F2H(float f) { return __half_as_ushort(__float2half_rn(f)); }
 
 // ---- embedding: one block per token
 __global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* tokens, int h) {
@@ -54,7 +52,7 @@ __global__ void EmbeddingKernel(float* x, const uint16_t* table, const int32_t* 
   PdlTrigger();
   int t = blockIdx.x;
   const uint16_t* row = table + (size_t)tokens[t] * h;
-  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = H2F(row[i]);
+  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = half_bits_to_f32(row[i]);
 }
 
 __global__ void EmbeddingQ8Kernel(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int h) {
@@ -62,7 +60,7 @@ __global__ void EmbeddingQ8Kernel(float* x, const int8_t* codes, const uint16_t*
   PdlTrigger();
   int t = blockIdx.x;
   const size_t row = (size_t)tokens[t];
-  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = (float)codes[row * h + i] * H2F(d16[row * (h / 32) + i / 32]);
+  for (int i = threadIdx.x; i < h; i += blockDim.x) x[(size_t)t * h + i] = (float)codes[row * h + i] * half_bits_to_f32(d16[row * (h / 32) + i / 32]);
 }
 
 // ---- rmsnorm: one block per row
@@ -79,7 +77,7 @@ __global__ void RmsNormKernel(float* out, uint16_t* out16, const float* x, const
   for (int i = threadIdx.x; i < h; i += blockDim.x) {
     float y = __fmul_rn(__fmul_rn(xr[i], r), w[i]);
     if (out) out[(size_t)t * h + i] = y;
-    if (out16) out16[(size_t)t * h + i] = F2H(y);
+    if (out16) out16[(size_t)t * h + i] = f32_to_half_bits(y);
   }
 }
 
@@ -91,7 +89,7 @@ __global__ void SwiGLUKernel(float* out, uint16_t* out16, const float* g, const 
     float sig = 1.0f / (1.0f + expf(-gv));
     float y = __fmul_rn(__fmul_rn(gv, sig), u[i]);
     if (out) out[i] = y;
-    if (out16) out16[i] = F2H(y);
+    if (out16) out16[i] = f32_to_half_bits(y);
   }
 }
 
@@ -101,7 +99,7 @@ __device__ __forceinline__ void StoreKV(KV* p, float v);
 template <>
 __device__ __forceinline__ void StoreKV<float>(float* p, float v) { *p = v; }
 template <>
-__device__ __forceinline__ void StoreKV<uint16_t>(uint16_t* p, float v) { *p = F2H(v); }
+__device__ __forceinline__ void StoreKV<uint16_t>(uint16_t* p, float v) { *p = f32_to_half_bits(v); }
 
 __device__ __forceinline__ void Rotate(float* v, const float* cs, const float* sn, int i, int half) {
   float x1 = v[i], x2 = v[i + half];
@@ -187,7 +185,7 @@ __device__ __forceinline__ float RoundKV(float v);
 template <>
 __device__ __forceinline__ float RoundKV<float>(float v) { return v; }
 template <>
-__device__ __forceinline__ float RoundKV<uint16_t>(float v) { return H2F(F2H(v)); }
+__device__ __forceinline__ float RoundKV<uint16_t>(float v) { return half_bits_to_f32(f32_to_half_bits(v)); }
 
 // ROPE = true (decode, one token per row): the kernel also does LaunchRopeAppend's work for its row, saving a launch
 // per layer. Every block rotates its own q head and its kv head's new key (rope.k, unrotated) in shared memory and
@@ -319,7 +317,7 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
     a *= inv;
     size_t o = ((size_t)t * H + hq) * D + i;
     out[o] = a;
-    if (out16) out16[o] = F2H(a);
+    if (out16) out16[o] = f32_to_half_bits(a);
   }
 }
 
@@ -394,7 +392,7 @@ __global__ void ArgmaxRowsKernel(const float* logits, int V, int32_t* tok, int32
 __global__ void F32ToF16Kernel(uint16_t* dst, const float* src, size_t n) {
   PdlWait();
   PdlTrigger();
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] = F2H(src[i]);
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] = f32_to_half_bits(src[i]);
 }
 
 // one block per row: absmax, then codes. Division in double so the codes equal nearbyint((double)w / scale).
@@ -445,11 +443,11 @@ __global__ void RandomBlocksKernel(uint8_t* w, uint16_t* aux, int wtype, size_t 
     if (wtype == kWeightQ4_1) {
       for (int j = 0; j < 16; j++) w[b * 16 + j] = (uint8_t)(Hash32(k + j) & 0xff);
       const float d = stdv / 4.61f;
-      aux[2 * b] = F2H(d);
-      aux[2 * b + 1] = F2H(-7.5f * d);
+      aux[2 * b] = f32_to_half_bits(d);
+      aux[2 * b + 1] = f32_to_half_bits(-7.5f * d);
     } else {
       for (int j = 0; j < 32; j++) w[b * 32 + j] = (uint8_t)(int8_t)((int)(Hash32(k + j) % 255u) - 127);
-      aux[b] = F2H(stdv / 73.6f);
+      aux[b] = f32_to_half_bits(stdv / 73.6f);
     }
   }
 }

@@ -6,7 +6,7 @@
 //
 // Numerics (the reference's contract):
 //   * Activations and weights are float (fp32); fp16/bf16 weights are raw uint16 bits converted EXACTLY as
-//     src/formats/dtypes.ts does (f16_to_f32 / bf16_to_f32 below); int8 weights dequantize exactly as
+//     src/formats/dtypes.ts does (f16_to_f32 / bf16_to_f32 of common/half.h); int8 weights dequantize exactly as
 //     src/quant/quantize.ts dequantize(): w = float((code - zero) * scale), one rounding (the product of an integer
 //     |v| <= 255 and a float is exact in double, so the float multiply below equals fround of the exact product).
 //   * Every reduction (dot products, sum of squares, softmax sum) accumulates in double and is rounded to float once
@@ -29,79 +29,17 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define CODECLLM_HD __host__ __device__
-#else
-#define CODECLLM_HD
-#endif
+#include "common/blocks.h"
+#include "common/half.h"
 
 namespace codecllm {
 namespace ref {
 
-// ============================================================================================================
-// fp16 / bf16 <-> float, bit for bit as src/formats/dtypes.ts (f16ToF32, f32ToF16, bf16ToF32, f32ToBf16)
-// ============================================================================================================
-
-CODECLLM_HD inline uint32_t f32_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-CODECLLM_HD inline float f32_from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-/** IEEE fp16 bits -> float (exact; subnormals kept; NaN -> a quiet NaN, as dtypes.ts returns JS NaN). */
-CODECLLM_HD inline float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t e = (h >> 10) & 0x1fu;
-  uint32_t f = h & 0x3ffu;
-  if (e == 0) {
-    // subnormal (or zero): f * 2^-24, exact in float
-    float v = (float)f * 5.9604644775390625e-08f;
-    return f32_from_bits(f32_bits(v) | sign);
-  }
-  if (e == 0x1f) return f == 0 ? f32_from_bits(sign | 0x7f800000u) : f32_from_bits(sign | 0x7fc00000u);
-  return f32_from_bits(sign | ((e - 15 + 127) << 23) | (f << 13));
-}
-
-/** float -> IEEE fp16 bits, round to nearest even, overflow to ±inf, NaN -> quiet NaN (0x7e00 | sign). */
-CODECLLM_HD inline uint16_t f32_to_f16(float v) {
-  uint32_t x = f32_bits(v);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t exp = (x >> 23) & 0xffu;
-  uint32_t mant = x & 0x7fffffu;
-  if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0u));
-  int e = (int)exp - 127 + 15;
-  if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);
-  if (e <= 0) {
-    if (e < -10) return (uint16_t)sign;
-    mant |= 0x800000u;
-    int shift = 14 - e;
-    uint32_t h = mant >> shift;
-    uint32_t rem = mant & ((1u << shift) - 1u);
-    uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u))) h++;
-    return (uint16_t)(sign | h);
-  }
-  uint32_t h = ((uint32_t)e << 10) | (mant >> 13);
-  uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;  // may carry into the exponent: correct (up to inf)
-  return (uint16_t)(sign | h);
-}
-
-/** bf16 bits -> float (exact). */
-CODECLLM_HD inline float bf16_to_f32(uint16_t b) { return f32_from_bits((uint32_t)b << 16); }
-
-/** float -> bf16 bits, round to nearest even, NaN kept quiet. */
-CODECLLM_HD inline uint16_t f32_to_bf16(float v) {
-  uint32_t x = f32_bits(v);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(((x >> 16) | 0x40u) & 0xffffu);
-  uint32_t r = x + 0x7fffu + ((x >> 16) & 1u);
-  return (uint16_t)(r >> 16);
-}
+// fp16 / bf16 <-> float: common/half.h (bit for bit as src/formats/dtypes.ts), named here for the twins' callers.
+using codecllm::bf16_to_f32;
+using codecllm::f16_to_f32;
+using codecllm::f32_to_bf16;
+using codecllm::f32_to_f16;
 
 // ============================================================================================================
 // embedding, rmsnorm, residual, swiglu, argmax
@@ -363,54 +301,44 @@ inline void linear_i8_group(float* y, const float* x, const int8_t* q_s8, const 
 }
 
 // ============================================================================================================
-// GGML blocks (src/formats/ggml-blocks.ts, llama.cpp ggml-common.h): 32 weights per block along `in`
+// GGML blocks (common/blocks.h; llama.cpp ggml-common.h): Block::kElems weights per block along `in`
 // ============================================================================================================
 
-/** Bytes of one block. q8_0: fp16 d + 32 int8 = 34; q4_1: fp16 d, fp16 m + 16 bytes of nibbles = 20. */
-constexpr int kQ8_0BlockBytes = 34;
-constexpr int kQ4_1BlockBytes = 20;
+/** Bytes of one block (from the structs of common/blocks.h). */
+constexpr int kQ8_0BlockBytes = (int)sizeof(blocks::BlockQ8_0);
+constexpr int kQ4_1BlockBytes = (int)sizeof(blocks::BlockQ4_1);
 
 /** q8_0 block -> 32 floats: y[j] = qs[j] * d (exact in float: 8-bit code times an 11-bit fp16 significand). */
-CODECLLM_HD inline void dequant_q8_0_block(float* y, const uint8_t* blk) {
-  const float d = f16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
-  for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)blk[2 + j] * d;
-}
+CODECLLM_HD inline void dequant_q8_0_block(float* y, const uint8_t* blk) { blocks::dequant_raw<blocks::BlockQ8_0>(blk, y); }
 
 /** q4_1 block -> 32 floats: low nibbles are elements 0..15, high nibbles 16..31; y = float(q * d) + m (q*d exact). */
-CODECLLM_HD inline void dequant_q4_1_block(float* y, const uint8_t* blk) {
-  const float d = f16_to_f32((uint16_t)(blk[0] | (blk[1] << 8)));
-  const float m = f16_to_f32((uint16_t)(blk[2] | (blk[3] << 8)));
-  for (int j = 0; j < 16; j++) {
-    const uint8_t q = blk[4 + j];
-    y[j] = (float)(q & 0x0f) * d + m;
-    y[j + 16] = (float)(q >> 4) * d + m;
-  }
-}
+CODECLLM_HD inline void dequant_q4_1_block(float* y, const uint8_t* blk) { blocks::dequant_raw<blocks::BlockQ4_1>(blk, y); }
 
 /**
- * GGML-block weights: W is (out, in/32) blocks of `block_bytes` (one row = in/32 consecutive blocks); in % 32 == 0.
- * `dequant` is dequant_q8_0_block or dequant_q4_1_block. y (T, out) = x (T, in) · Wᵀ + b.
+ * GGML-block weights: W is (out, in/E) blocks (E = Block::kElems; one row = in/E consecutive blocks); in % E == 0.
+ * y (T, out) = x (T, in) · Wᵀ + b.
  */
-inline void linear_blocks(float* y, const float* x, const uint8_t* W, int block_bytes, void (*dequant)(float*, const uint8_t*),
-                          const float* b, int T, int in, int out) {
-  const int nb = in / 32;
-  float w[32];
+template <class Block>
+inline void linear_block(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  constexpr int E = Block::kElems;
+  const int nb = in / E;
+  float w[E];
   for (int t = 0; t < T; t++)
     for (int o = 0; o < out; o++) {
       const float* xr = x + (size_t)t * in;
       double acc = 0;
       for (int k = 0; k < nb; k++) {
-        dequant(w, W + ((size_t)o * nb + k) * block_bytes);
-        for (int j = 0; j < 32; j++) acc += (double)xr[k * 32 + j] * w[j];
+        blocks::dequant_raw<Block>(W + ((size_t)o * nb + k) * sizeof(Block), w);
+        for (int j = 0; j < E; j++) acc += (double)xr[k * E + j] * w[j];
       }
       y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
     }
 }
 inline void linear_q8_0(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
-  linear_blocks(y, x, W, kQ8_0BlockBytes, dequant_q8_0_block, b, T, in, out);
+  linear_block<blocks::BlockQ8_0>(y, x, W, b, T, in, out);
 }
 inline void linear_q4_1(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
-  linear_blocks(y, x, W, kQ4_1BlockBytes, dequant_q4_1_block, b, T, in, out);
+  linear_block<blocks::BlockQ4_1>(y, x, W, b, T, in, out);
 }
 
 }  // namespace ref

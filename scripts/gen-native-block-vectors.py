@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Test vectors for the native format table (native/src/common/blocks.h) from an INDEPENDENT reference: the PyPI
+`gguf` package's numpy dequantizer (pip install gguf==0.19.0 numpy; scripts/setup.sh pins it).
+
+Writes test/fixtures/native/block-vectors.json:
+  gguf_version
+  types[name] = {ggml_type, block_elems, block_bytes (gguf.constants.GGML_QUANT_SIZES),
+                 blocks: base64 raw block bytes, f32: base64 little-endian float32 of gguf.quants.dequantize}
+for the ten GGML block formats llama.cpp writes for LLM weights. Blocks are seeded random bytes whose fp16 scale
+fields are random finite fp16 values (incl. 0, -0, subnormals, +-65504). test/native-blocks.test.ts compares the
+addon's dequantBlocks() bit-exactly against them and the table's sizes against GGML_QUANT_SIZES.
+
+Usage: python3 scripts/gen-native-block-vectors.py   (deterministic for the same gguf/numpy versions)
+"""
+import base64, importlib.metadata, json, os
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf.constants import GGML_QUANT_SIZES
+
+OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'native', 'block-vectors.json')
+rng = np.random.default_rng(20261202)
+
+# name -> (ggml type, byte offsets of the fp16 scale fields in one block, number of blocks)
+TYPES = {
+    'q4_0': (T.Q4_0, [0], 8),
+    'q4_1': (T.Q4_1, [0, 2], 8),
+    'q5_0': (T.Q5_0, [0], 8),
+    'q5_1': (T.Q5_1, [0, 2], 8),
+    'q8_0': (T.Q8_0, [0], 8),
+    'q2_k': (T.Q2_K, [80, 82], 3),
+    'q3_k': (T.Q3_K, [108], 3),
+    'q4_k': (T.Q4_K, [0, 2], 3),
+    'q5_k': (T.Q5_K, [0, 2], 3),
+    'q6_k': (T.Q6_K, [208], 3),
+}
+SPECIAL_F16 = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x7bff, 0xfbff, 0x3c00, 0xbc00]
+
+
+def b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
+
+
+def finite_f16_bits(k: int) -> np.ndarray:
+    bits = rng.integers(0, 1 << 16, size=k, dtype=np.uint32)
+    exp = (bits >> 10) & 0x1F
+    bits = np.where(exp == 0x1F, bits & ~np.uint32(0x4000), bits)  # clear an exponent bit: never Inf/NaN
+    realistic = np.frombuffer(np.float16(rng.standard_normal(k) * 0.01).tobytes(), dtype=np.uint16).astype(np.uint32)
+    return np.where(rng.random(k) < 0.5, realistic, bits).astype(np.uint16)
+
+
+def main() -> None:
+    types = {}
+    for name, (qt, f16_offsets, nblocks) in TYPES.items():
+        block_elems, block_bytes = GGML_QUANT_SIZES[qt]
+        raw = rng.integers(0, 256, size=(nblocks, block_bytes), dtype=np.uint8)
+        for off in f16_offsets:
+            v = finite_f16_bits(nblocks)
+            k = min(nblocks, len(SPECIAL_F16))
+            v[:k] = rng.choice(SPECIAL_F16, size=k, replace=False)
+            rng.shuffle(v)
+            raw[:, off:off + 2] = v.view(np.uint8).reshape(nblocks, 2)
+        f32 = gguf.quants.dequantize(raw.reshape(1, -1), qt).astype(np.float32).reshape(-1)
+        assert f32.size == nblocks * block_elems and np.isfinite(f32).all(), name
+        types[name] = {'ggml_type': int(qt), 'block_elems': int(block_elems), 'block_bytes': int(block_bytes),
+                       'blocks': b64(raw), 'f32': b64(f32.astype('<f4'))}
+    doc = {'generator': 'scripts/gen-native-block-vectors.py', 'gguf_version': importlib.metadata.version('gguf'),
+           'numpy_version': np.__version__, 'types': types}
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+    print(f'wrote {OUT}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,13 @@
+/**
+ * codecllm/eval: perplexity with a confidence interval, logit comparison, and quality verdicts against a baseline.
+ *
+ * @example
+ * import { runBaseline, compareToBaseline } from 'codecllm/eval';
+ * const base = runBaseline(model, tokens); compareToBaseline(model, base).verdict;
+ */
+export { perplexity, tokenNll, summarizeNll } from './perplexity.js';
+export type { PerplexityResult, PerplexityOptions } from './perplexity.js';
+export { compareLogits } from './compare.js';
+export type { LogitComparison } from './compare.js';
+export { VERDICT_THRESHOLDS, verdict, runBaseline, compareToBaseline, greedyContinuation, perplexityFromLogits } from './quality.js';
+export type { Verdict, Baseline, QualityReport, ForwardModel } from './quality.js';
