@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'E_ENGINE' // inference engines (native CPU engine; misuse, validation against the tfjs reference)
   | 'E_NUMERIC' // a value the target type cannot hold (fp16 overflow / underflow), or a non-finite weight
   | 'E_INTERNAL' // a bug: an unexpected exception (reported on one line; CODECLLM_DEBUG=1 prints the stack)
-  | 'E_JOB'; // sweep plans and job results: malformed, duplicated, missing, or not matching their hash
+  | 'E_JOB' // sweep plans and job results: malformed, duplicated, missing, or not matching their hash
+  | 'E_MEMORY'; // a model that does not fit (RAM, wasm heap), refused before allocation with needed vs available
 
 export class CodecLLMError extends Error {
   readonly code: ErrorCode;

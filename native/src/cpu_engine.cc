@@ -28,9 +28,14 @@
 //       accepted too). 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
 //       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
 //       dequantizes to exactly f32.
+//       f32 null: no float32 values; raw holds the tensor as stored, rawType 'bf16'|'f16'|'f32'|'q4_1'|'q8_0'
+//       (kept as is with storage 'auto', widened with 'f32') or 'i8_channel'|'i8_group' codes kept as given
+//       (MakeWeightStored: the streaming checkpoint load, no float32 copy of the tensor)
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
 //                 11 v bias   (append-only; mirrored in cpu-native.ts)
+//   cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix read from
+//       the checkpoint file straight into the engine's storage (bf16|f16|f32|q4_1|q8_0; MakeWeightStored)
 //   cpuEngineNewCache(id) -> cacheId ; cpuEngineFreeCache(id, cacheId) ; cpuEngineCacheLength(id, cacheId)
 //   cpuEngineForward(id, cacheId (-1: none), tokens: Int32Array, lastOnly, reference) -> Float32Array (T|1, V)
 //   cpuEngineInfo(id) -> {threads, isa, weightBytes, formats: {f32: n, ...}}
@@ -43,6 +48,7 @@
 // native/src/cpu_kernel_test.cc.
 #include <napi.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -107,7 +113,15 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
   const bool auto_fmt = storage == "auto";
   const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
+  // info[3] null: no float32 values; the tensor comes as stored bytes (raw, rawType) — see MakeWeightStored
+  const bool stored = info.Length() > 3 && info[3].IsNull();
+  CHECK_ARG(!stored || raw, "cpuEngineSetTensor: without float32 values, raw stored bytes are required");
   auto vec = [&](std::vector<float>& dst, size_t n, const char* name) {
+    if (stored) {
+      Weight v = MakeWeightStored(1, (int)n, raw, raw_bytes, raw_type, false, nullptr);
+      dst = std::move(v.f32);
+      return std::string("f32");
+    }
     const float* f = F32Arg(info[3], n, name);
     dst.assign(f, f + n);
     return std::string("f32");
@@ -130,6 +144,11 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     i8.group = (int)ArgInt(info, 9, "group", 0, 1 << 18, 0);
   }
   auto mat = [&](Weight& dst, int rows, int cols, const char* name) {
+    if (stored) {
+      dst = Weight();  // free the old one first: the peak stays at one copy of this tensor
+      dst = MakeWeightStored(rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
+      return std::string(FmtName(dst.fmt));
+    }
     const float* f = F32Arg(info[3], (size_t)rows * cols, name);
     dst = MakeWeight(f, rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
     return std::string(FmtName(dst.fmt));
@@ -160,6 +179,69 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::String::New(info.Env(), fmt);
+}
+
+/**
+ * cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix slot's tensor
+ * read from the checkpoint file straight into the engine's storage (no JS buffer, no second copy: the streaming load
+ * of bf16 / f16 / f32 / q4_1 / q8_0 safetensors tensors). A short read or an open failure is E_IO.
+ */
+Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
+  const Config& c = e.c;
+  const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
+  const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
+  const std::string file = ArgString(info, 3, "path");
+  const int64_t offset = ArgInt(info, 4, "offset", 0, (int64_t)1 << 52, -1);
+  const int64_t bytes = ArgInt(info, 5, "bytes", 0, (int64_t)1 << 52, -1);
+  const int type = ArgWeightType(info, 6, "storedType");
+  const std::string storage = ArgString(info, 7, "storage");
+  CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
+  CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
+  CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group, "int8 codes come from cpuEngineSetTensor");
+  const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
+  int rows = 0, cols = 0;
+  Weight* dst = nullptr;
+  if (layer == -1) {
+    CHECK_ARG(slot == 0 || slot == 2, "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (0 embed, 2 lm_head)");
+    dst = slot == 0 ? &e.embed : &e.lm_head;
+    rows = c.vocab;
+    cols = h;
+  } else {
+    Layer& L = e.layers[layer];
+    switch (slot) {
+      case 2: dst = &L.q, rows = qd, cols = h; break;
+      case 3: dst = &L.k, rows = kvd, cols = h; break;
+      case 4: dst = &L.v, rows = kvd, cols = h; break;
+      case 5: dst = &L.o, rows = h, cols = qd; break;
+      case 6: dst = &L.gate, rows = c.inter, cols = h; break;
+      case 7: dst = &L.up, rows = c.inter, cols = h; break;
+      case 8: dst = &L.down, rows = h, cols = c.inter; break;
+      default: THROW_ERROR("E_ARG", "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (2..8)");
+    }
+  }
+  FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) THROW_ERROR("E_IO", file + ": cannot open");
+  auto fill = [&](uint8_t* p, size_t n) {
+    size_t got = 0;
+    if (fseeko(f, (off_t)offset, SEEK_SET) == 0)
+      while (got < n) {
+        size_t k = std::fread(p + got, 1, n - got, f);
+        if (k == 0) break;
+        got += k;
+      }
+    if (got != n) THROW_ERROR("E_IO", file + ": short read at offset " + std::to_string(offset + (int64_t)got));
+  };
+  *dst = Weight();  // free the old one first
+  try {
+    *dst = MakeWeightStored(rows, cols, nullptr, (size_t)bytes, type, storage == "auto", nullptr, fill);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  std::fclose(f);
+  return Napi::String::New(info.Env(), FmtName(dst->fmt));
 }
 
 void CheckComplete(const Engine& e) {
@@ -271,6 +353,7 @@ void InitCpuEngine(Napi::Env env, Napi::Object exports) {
   using namespace codecllm::cpu;
   EXPORT_FN(env, exports, "cpuEngineCreate", Create);
   EXPORT_FN(env, exports, "cpuEngineSetTensor", SetTensor);
+  EXPORT_FN(env, exports, "cpuEngineSetTensorFile", SetTensorFile);
   EXPORT_FN(env, exports, "cpuEngineNewCache", NewCache);
   EXPORT_FN(env, exports, "cpuEngineFreeCache", FreeCache);
   EXPORT_FN(env, exports, "cpuEngineCacheLength", CacheLength);

@@ -13,6 +13,7 @@ import { registerCodecCommands } from './codec-commands.js';
 import { registerQuantCommands } from './quant-commands.js';
 import { registerEngineCommands } from './engine-commands.js';
 import { registerJobCommands } from './job-commands.js';
+import { registerShapeCommands } from './shape-commands.js';
 import { registerKernelCommand } from '../jupyter/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { err, isCodecError, msg, type CodecLLMError } from '../messages.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEngineCommands(program);
   registerCodecCommands(program);
   registerJobCommands(program);
+  registerShapeCommands(program);
   registerKernelCommand(program);
   registerReportCommand(program);
   return program;

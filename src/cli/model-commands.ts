@@ -14,6 +14,26 @@ import { resolveEngine, generateOn } from './engine-commands.js';
 import { openEngine } from '../lab/open-engine.js';
 import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
+import { availableMemory, residentBytes, type LoadPatch } from '../engine/resident.js';
+import { evalFromCheckpoint, evalNativeText, generateFromCheckpoint } from './native-run.js';
+
+/**
+ * Whether the checkpoint's float32 copy fits the tfjs reference's wasm heap (then the lab runs on a loaded model);
+ * otherwise the native engine streams the checkpoint tensor by tensor.
+ * @example
+ * fitsFloat32Model('default') // true (135M parameters)
+ */
+function fitsFloat32Model(model: string): boolean {
+  const ck = openAnyCheckpoint(model);
+  try {
+    checkTfjsMemory(ck, 1, 1, 'wasm');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    ck.close();
+  }
+}
 
 /** What the architecture adds to plain Llama, in words (empty for Llama). */
 function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
@@ -31,8 +51,13 @@ function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
   return out;
 }
 
-/** Facts about a checkpoint without loading its weights. */
-export function modelInfo(path: string) {
+/**
+ * Facts about a checkpoint without loading its weights, with the bytes each engine would keep resident for the
+ * given storage / patch (src/engine/resident.ts) and the memory available now.
+ * @example
+ * modelInfo('default', { patch: { select: 'all', quant: 'int8:per-channel' } }).resident.native.weight_bytes
+ */
+export function modelInfo(path: string, o: { storage?: 'auto' | 'f32'; patch?: LoadPatch | null } = {}) {
   const ck = openAnyCheckpoint(path);
   try {
     const c = ck.config;
@@ -66,6 +91,8 @@ export function modelInfo(path: string) {
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
       metadata: ck.metadata,
+      resident: residentBytes(ck, o),
+      memory_available_bytes: availableMemory(),
     };
   } finally {
     ck.close();
@@ -86,9 +113,14 @@ export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
     .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M)")
+    .option('--patch <select>', 'resident bytes with these linears quantized on the way in (with --quant)')
+    .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
+    .option('--storage <s>', 'native engine storage: auto (as stored) | f32', oneOf('--storage', ['auto', 'f32'] as const), 'auto')
     .option('--json', 'JSON output')
-    .action((model: string, o: { json?: boolean }) => {
-      const i = modelInfo(model);
+    .action((model: string, o: { json?: boolean; patch?: string; quant?: string; storage?: 'auto' | 'f32' }) => {
+      if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      const i = modelInfo(model, { storage: o.storage, patch: o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null });
+      const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
       output(!!o.json, i, () =>
         [
           `${i.file} (${i.format})`,
@@ -98,6 +130,7 @@ export function registerModelCommands(program: Command): void {
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
+          `resident       native ${gib(i.resident.native.weight_bytes)} (${Object.entries(i.resident.native.by_format).map(([k, v]) => `${k} ${gib(v)}`).join(', ')}${i.resident.patch ? `; ${i.resident.native.patched_linears} linears ${i.resident.patch.quant}` : ''}) + ${(i.resident.native.kv_bytes_per_token / 1024).toFixed(0)} KiB KV/token; tfjs ${gib(i.resident.tfjs.weight_bytes)}; ${gib(i.memory_available_bytes)} available`,
         ].join('\n'),
       );
     });
@@ -112,9 +145,25 @@ export function registerModelCommands(program: Command): void {
     .option('--top-p <p>', 'nucleus sampling, in (0, 1]', num('--top-p', { min: 0, minOpen: true, max: 1 }), 1)
     .option('--seed <s>', 'sampling seed', int('--seed', 0, 2 ** 32 - 1), 0)
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
+    .option('--patch <select>', 'with --engine native: quantize these linears on the way in (with --quant)')
+    .option('--quant <spec>', 'quantization spec for --patch, e.g. int8:per-channel')
     .option('--json', 'JSON output')
     .action(async (model: string, o: GenerateCliOptions) => {
       const { engine, reason } = resolveEngine(o.engine);
+      if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
+      if (o.patch !== undefined && engine !== 'native') throw err('E_ARG', msg.badArg('--patch', 'generate applies a patch on the way in with --engine native only'));
+      if (engine === 'native' && (o.patch !== undefined || !fitsFloat32Model(model))) {
+        // streamed from the checkpoint, no float32 model (src/engine/cpu-checkpoint.ts); memory checked before loading
+        const bar = progressBar('generating', o.maxTokens);
+        const patch = o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null;
+        const opts = { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, onToken: (_id: number, i: number) => bar.update(i + 1) };
+        const { file, result: r, load } = await generateFromCheckpoint(model, o.prompt, opts, patch);
+        bar.stop();
+        const decodeTokS = r.decodeMs.length ? (1000 * r.decodeMs.length) / r.decodeMs.reduce((a, b) => a + b, 0) : null;
+        const res = { model: file, engine, engine_reason: `${reason}; streamed from the checkpoint`, prompt: o.prompt, text: r.text, prompt_tokens: r.promptIds.length, tokens: r.ids, prefill_ms: r.prefillMs, decode_tokens_per_s: decodeTokS, load_s: load.seconds, resident_bytes: load.residentBytes };
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s; load ${load.seconds.toFixed(1)} s, ${(load.residentBytes / 2 ** 30).toFixed(2)} GiB resident; engine native, streamed]`);
+        return;
+      }
       const m = await checkThenLoad(
         model,
         (ck) => {
@@ -168,10 +217,20 @@ export function registerModelCommands(program: Command): void {
     .option('--stride <n>', 'window stride (default window/2; <= window)', int('--stride', 1))
     .option('--max-tokens <n>', 'score at most n tokens', int('--max-tokens', 1))
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
+    .option('--no-baseline', 'with the streamed native engine (--patch): score the patched model only (one engine in memory)')
     .option('--json', 'JSON output')
     .action(async (model: string, o: EvalCliOptions) => {
       if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
       const txt = readText(o.text, o.textEncoding);
+      if (resolveEngine(o.engine).engine === 'native' && (o.baseline === false || !fitsFloat32Model(model))) {
+        // a model whose float32 copy does not fit (or --no-baseline): the native engine streamed from the checkpoint
+        const window = o.window ?? 512;
+        if (o.stride !== undefined && o.stride > window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${window}`));
+        const patch = o.patch !== undefined ? { select: o.patch, quant: o.quant! } : null;
+        const r = await evalFromCheckpoint(model, txt, { window, stride: o.stride, maxTokens: o.maxTokens, patch, baseline: o.baseline !== false, qualityTokens: o.qualityTokens });
+        output(!!o.json, r, () => evalNativeText(r));
+        return;
+      }
       const m = await checkThenLoad(
         model,
         (ck) => {
@@ -250,6 +309,9 @@ interface GenerateCliOptions {
   backend?: 'wasm' | 'cpu';
   engine?: string;
   modes?: string;
+  /** --engine native: quantize on the way in */
+  patch?: string;
+  quant?: string;
   json?: boolean;
 }
 
@@ -269,5 +331,7 @@ interface EvalCliOptions {
   baseCache?: string | false;
   blockTrace?: boolean;
   listModules?: boolean;
+  /** --no-baseline sets false */
+  baseline?: boolean;
   json?: boolean;
 }

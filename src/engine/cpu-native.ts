@@ -26,7 +26,8 @@ import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native/addon.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
-import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
+import { generateWith, type GenerateOptions, type GenerateResult, type GenerationModel } from '../model/generate.js';
+import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
 import { engineDims } from '../model/config.js';
@@ -75,10 +76,25 @@ export interface CpuEngineInfo {
   linearFormats: Record<string, number>;
 }
 
-export interface CpuEngine {
-  readonly model: LlamaModel;
-  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1') */
+/**
+ * What every native CPU engine offers, however it was built: from a LlamaModel (createCpuEngine) or streamed from a
+ * checkpoint file (loadCpuEngine in cpu-checkpoint.ts).
+ */
+export interface NativeSession {
+  /** config, tokenizer and checkpoint of the weights (what generate needs) */
+  readonly source: GenerationModel & { readonly config: LlamaConfig };
+  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_group') */
   readonly formats: Map<string, string>;
+  /** Run tokens, appending to `cache` when given; logits (T, V) row-major, or (1, V) with lastOnly. */
+  forward(tokens: readonly number[], cache?: NativeCache, opts?: CpuForwardOptions): Float32Array;
+  newCache(): NativeCache;
+  freeCache(cache: NativeCache): void;
+  info(): CpuEngineInfo;
+  dispose(): void;
+}
+
+export interface CpuEngine extends NativeSession {
+  readonly model: LlamaModel;
   /**
    * Run tokens, appending to `cache` when given; logits (T, V) row-major, or (1, V) with lastOnly.
    * Linears whose model weight was replaced since the last copy (model.setWeight) are re-copied first.
@@ -99,7 +115,7 @@ export interface CpuEngine {
 }
 
 /** The addon functions this module uses (native/src/cpu_engine.cc). */
-interface CpuEngineAddon {
+export interface CpuEngineAddon {
   cpuEngineCreate(cfg: {
     hidden: number;
     intermediate: number;
@@ -115,7 +131,8 @@ interface CpuEngineAddon {
     id: number,
     layer: number,
     slot: number,
-    data: Float32Array,
+    /** null: the tensor comes as stored bytes in `raw` (rawType bf16 | f16 | f32 | q4_1 | q8_0 | i8_*), no float32 copy */
+    data: Float32Array | null,
     raw: Uint8Array | null,
     /** weight type id of raw (dtypes.ts weightTypeId; native common/weight_types.h), null when raw is null */
     rawType: number | null,
@@ -124,6 +141,8 @@ interface CpuEngineAddon {
     zero?: Uint8Array | null,
     group?: number,
   ): string;
+  /** a matrix slot read from the checkpoint file by the engine (stored type bf16 | f16 | f32 | q4_1 | q8_0); absent in older builds */
+  cpuEngineSetTensorFile?(id: number, layer: number, slot: number, path: string, offset: number, bytes: number, storedType: number, storage: WeightStorage): string;
   cpuEngineNewCache(id: number): number;
   cpuEngineFreeCache(id: number, cache: number): boolean;
   cpuEngineCacheLength(id: number, cache: number): number;
@@ -156,9 +175,19 @@ export function cpuKernel(op: string, fast: boolean, args: Record<string, unknow
 }
 
 // slots of cpuEngineSetTensor (append-only; mirrored in cpu_engine.cc)
-const GLOBAL_SLOT = { embed: 0, norm: 1, lm_head: 2 } as const;
-const LAYER_SLOT = { inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11 } as const;
-const BIAS_SLOT = { q: LAYER_SLOT.qBias, k: LAYER_SLOT.kBias, v: LAYER_SLOT.vBias } as Record<string, number>;
+export const GLOBAL_SLOT = { embed: 0, norm: 1, lm_head: 2 } as const;
+export const LAYER_SLOT = { inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11 } as const;
+export const BIAS_SLOT = { q: LAYER_SLOT.qBias, k: LAYER_SLOT.kBias, v: LAYER_SLOT.vBias } as Record<string, number>;
+
+/**
+ * E_ARG unless every token id is an integer in [0, vocab) and there is at least one.
+ * @example
+ * checkTokens([1, 2], 49152);
+ */
+export function checkTokens(tokens: readonly number[], vocab: number): void {
+  if (tokens.length === 0) throw err('E_ARG', msg.badArg('tokens', 'empty sequence'));
+  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= vocab) throw err('E_ARG', msg.badArg('tokens', `token id ${t} outside [0, ${vocab})`));
+}
 
 function envFlag(name: string): boolean {
   const v = process.env[name];
@@ -252,13 +281,13 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
 
   const engine: CpuEngine = {
     model,
+    source: model,
     formats,
     forward(tokens, cache, fo = {}) {
       alive();
       sync();
       const T = tokens.length;
-      if (T === 0) throw err('E_ARG', msg.badArg('tokens', 'empty sequence'));
-      for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw err('E_ARG', msg.badArg('tokens', `token id ${t} outside [0, ${c.vocabSize})`));
+      checkTokens(tokens, c.vocabSize);
       if (cache && !caches.has(cache)) throw err('E_ENGINE', msg.engineForeignCache());
       const logits = call(() => addon.cpuEngineForward(id, cache ? cache.id : -1, Int32Array.from(tokens), fo.lastOnly ?? false, fo.reference ?? false));
       if (cache) cache.length += T;
@@ -325,7 +354,7 @@ function isQuantized(q: unknown): q is QuantizedTensor {
  * per row or per (row, group). null for formats / granularities the engine does not keep (nf4, fp8,
  * per-input-channel) or a shape that is not (rows, cols).
  */
-function int8Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint8Array; type: 'i8_channel' | 'i8_group'; scale: Float32Array; zero: Uint8Array | null; group: number } | null {
+export function int8Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint8Array; type: 'i8_channel' | 'i8_group'; scale: Float32Array; zero: Uint8Array | null; group: number } | null {
   const s = q.spec;
   if ((s.format !== 'int8' && s.format !== 'int4') || s.granularity === 'per-input-channel') return null;
   if (q.shape[0] !== rows || q.shape[1] !== cols) return null;
@@ -358,8 +387,8 @@ function spread(r: { raw: Uint8Array | null; type: number | null }): [Uint8Array
  * const r = await generateNative(engine, promptIds, { maxTokens: 32 });
  * console.log(r.ids, r.decodeMs);
  */
-export async function generateNative(engine: CpuEngine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
-  return generateWith(engine.model, prompt, o, () => {
+export async function generateNative(engine: NativeSession, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  return generateWith(engine.source, prompt, o, () => {
     const cache = engine.newCache();
     return { step: (input) => engine.forward(input, cache, { lastOnly: true }), end: () => engine.freeCache(cache) };
   });

@@ -170,6 +170,8 @@ export function f32ToBf16(v: number): number {
   return (r >>> 16) & 0xffff;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Decode a plain-dtype little-endian byte buffer to float32.
  * @example
@@ -189,7 +191,12 @@ export function decodeToF32(dt: ElementDType, bytes: Uint8Array, n: number): Flo
       for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
       break;
     case 'bf16':
-      for (let i = 0; i < n; i++) out[i] = bf16ToF32(dv.getUint16(i * 2, true));
+      if (bytes.byteOffset % 2 === 0 && LITTLE_ENDIAN) {
+        // fast path (checkpoint loads): bf16 bits are the high half of the float32 bits
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+        const o = new Uint32Array(out.buffer);
+        for (let i = 0; i < n; i++) o[i] = h[i]! << 16;
+      } else for (let i = 0; i < n; i++) out[i] = bf16ToF32(dv.getUint16(i * 2, true));
       break;
     case 'i8':
       for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);

@@ -276,8 +276,20 @@ export interface SafetensorsTensorInput {
   readonly data: Uint8Array;
 }
 
-/** Validate the inputs and lay out [length, header, ...data] chunks (header padded with spaces to 8 bytes). */
-function plan(tensors: readonly SafetensorsTensorInput[], metadata?: Record<string, string>): Uint8Array[] {
+/** A tensor's header entry before its data exists: name, dtype, shape (the streaming writer's input). */
+export interface SafetensorsTensorSpec {
+  readonly name: string;
+  readonly dtype: ElementDType;
+  readonly shape: readonly number[];
+}
+
+/**
+ * The [u64 length][header JSON padded with spaces to 8 bytes] prefix of a safetensors file holding `tensors` in the
+ * given order, and each tensor's byte size. Shared by the in-memory writer and streaming writers (make-shape).
+ * @example
+ * const { prefix, sizes } = safetensorsPrefix([{ name: 'w', dtype: 'bf16', shape: [4, 8] }]); // sizes [64]
+ */
+export function safetensorsPrefix(tensors: readonly SafetensorsTensorSpec[], metadata?: Record<string, string>): { prefix: Uint8Array; sizes: number[] } {
   const head: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw err('E_ARG', msg.badArg(`metadata '${k}'`, 'value is not a string'));
@@ -285,6 +297,7 @@ function plan(tensors: readonly SafetensorsTensorInput[], metadata?: Record<stri
   }
   let offset = 0;
   const seen = new Set<string>();
+  const sizes: number[] = [];
   for (const t of tensors) {
     const what = `tensor '${t.name}'`;
     if (typeof t.name !== 'string' || t.name === '' || t.name === '__metadata__') throw err('E_ARG', msg.badArg('tensor name', JSON.stringify(t.name)));
@@ -297,18 +310,29 @@ function plan(tensors: readonly SafetensorsTensorInput[], metadata?: Record<stri
       n *= d;
     }
     const need = n * DTYPES[t.dtype].blockBytes;
-    if (!Number.isSafeInteger(need) || need !== t.data.length) {
-      throw err('E_ARG', msg.badArg(what, `${t.data.length} bytes of data, dtype ${t.dtype} and shape [${t.shape.join(', ')}] need ${need}`));
-    }
+    if (!Number.isSafeInteger(need)) throw err('E_ARG', msg.badArg(what, `shape [${t.shape.join(', ')}] is too large`));
     head[t.name] = { dtype: TO_ST[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + need] };
+    sizes.push(need);
     offset += need;
   }
   let json = JSON.stringify(head);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const hb = Buffer.from(json, 'utf8');
-  const len = new Uint8Array(8);
-  new DataView(len.buffer).setBigUint64(0, BigInt(hb.length), true);
-  return [len, hb, ...tensors.map((t) => t.data)];
+  const prefix = new Uint8Array(8 + hb.length);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(hb.length), true);
+  prefix.set(hb, 8);
+  return { prefix, sizes };
+}
+
+/** Validate the inputs and lay out [length + header, ...data] chunks. */
+function plan(tensors: readonly SafetensorsTensorInput[], metadata?: Record<string, string>): Uint8Array[] {
+  const { prefix, sizes } = safetensorsPrefix(tensors, metadata);
+  tensors.forEach((t, i) => {
+    if (sizes[i] !== t.data.length) {
+      throw err('E_ARG', msg.badArg(`tensor '${t.name}'`, `${t.data.length} bytes of data, dtype ${t.dtype} and shape [${t.shape.join(', ')}] need ${sizes[i]}`));
+    }
+  });
+  return [prefix, ...tensors.map((t) => t.data)];
 }
 
 /**

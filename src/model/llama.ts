@@ -16,6 +16,7 @@ import { featuresOf, type ArchFeatures, type LlamaConfig } from './config.js';
 import { linearPaths, type LinearKind } from './names.js';
 import { progress } from '../viz/progress.js';
 import type { TextTokenizer } from './tokenizer.js';
+import { checkTfjsFits } from '../engine/resident.js';
 
 /** What a patch installed into a linear (set by the quant lab). */
 export interface PatchInfo {
@@ -152,8 +153,14 @@ export class LlamaModel {
    * const { logits } = m.forward([1, 2, 3]); logits.dispose();
    */
   static async load(source: string | Checkpoint, opts: LoadOptions = {}): Promise<LlamaModel> {
-    await initBackend(opts.backend);
+    const backend = await initBackend(opts.backend);
     const ck = typeof source === 'string' ? openCheckpoint(source) : source;
+    try {
+      checkTfjsFits(ck, backend); // refuse before allocating: needed vs available, and `--engine native`
+    } catch (e) {
+      if (typeof source === 'string') ck.close();
+      throw e;
+    }
     const m = new LlamaModel(ck.config, ck.tokenizer, ck);
     const c = ck.config;
     const f = featuresOf(c);

@@ -259,6 +259,15 @@ struct Int8Codes {
 
 /** Does `w` (rows, cols) dequantize to exactly the float32 values `f` (bitwise)? */
 bool SameBits(const Weight& w, const float* f);
+/** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */
+void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const Int8Codes& i8);
+/**
+ * A weight straight from a checkpoint's stored bytes, no float32 copy of the tensor (the streaming load,
+ * src/engine/cpu-checkpoint.ts): bf16 / f16 / f32 / q4_1 / q8_0 kept as stored (widened with auto_fmt false), int8
+ * codes kept as given. `fill`, when given, reads the bytes into the weight's own storage (from the file).
+ */
+Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, int t, bool auto_fmt, const Int8Codes* i8,
+                        const std::function<void(uint8_t*, size_t)>& fill = nullptr);
 /** Choose the storage of a (rows, cols) weight. raw: the checkpoint's GGML blocks of the same tensor (or null). */
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
                   const Int8Codes* i8 = nullptr);

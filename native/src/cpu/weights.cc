@@ -19,6 +19,81 @@ bool SameBits(const Weight& w, const float* f) {
   return true;
 }
 
+/** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */
+void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const Int8Codes& i8) {
+  const size_t n = (size_t)w.rows * w.cols;
+  CHECK_ARG(!grp || (i8.group >= 1 && i8.group <= w.cols), "i8_group: group size must be in [1, cols]");
+  const size_t ng = grp ? (size_t)w.rows * ((w.cols + i8.group - 1) / i8.group) : (size_t)w.rows;
+  CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
+  CHECK_ARG(i8.n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_scale));
+  CHECK_ARG(!i8.zero || i8.n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_zero));
+  w.fmt = grp ? kWeightI8Group : kWeightI8Channel;
+  w.group = grp ? i8.group : 0;
+  w.asym = i8.zero != nullptr;
+  w.blocks.assign(raw, raw + n);
+  w.scale.assign(i8.scale, i8.scale + ng);
+  if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
+}
+
+/**
+ * A weight straight from a checkpoint's stored bytes, with no float32 copy of the tensor (the streaming load path,
+ * src/engine/cpu-checkpoint.ts): bf16 / f16 kept as stored, f32 kept, q4_1 / q8_0 blocks kept; with storage 'f32'
+ * (auto_fmt false) the first three are widened and the blocks dequantized. int8 codes (i8_channel / i8_group) are
+ * kept as given: the caller's own quantizer produced them, so there is no float32 original to compare with.
+ */
+Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes, int t, bool auto_fmt, const Int8Codes* i8,
+                        const std::function<void(uint8_t*, size_t)>& fill) {
+  Weight w;
+  w.rows = rows;
+  w.cols = cols;
+  const size_t n = (size_t)rows * cols;
+  // the stored bytes land straight in the weight's own storage: copied from raw, or read by `fill` (from the file)
+  auto take = [&](uint8_t* dst, size_t bytes) {
+    if (fill) fill(dst, bytes);
+    else std::memcpy(dst, raw, bytes);
+  };
+  auto widen = [&]() {
+    std::vector<float> f(n);
+    DequantRows(w, 0, rows, f.data());
+    w = Weight();
+    w.rows = rows;
+    w.cols = cols;
+    w.fmt = kWeightF32;
+    w.f32 = std::move(f);
+  };
+  if (t == kWeightI8Channel || t == kWeightI8Group) {
+    CHECK_ARG(i8 != nullptr && raw != nullptr, "int8 codes need codes and scales");
+    FillInt8(w, raw, raw_bytes, t == kWeightI8Group, *i8);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  if (t == kWeightBF16 || t == kWeightF16) {
+    CHECK_ARG(raw_bytes == n * 2, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
+    w.fmt = t;
+    w.half.resize(n);
+    take(reinterpret_cast<uint8_t*>(w.half.data()), n * 2);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  if (t == kWeightF32) {
+    CHECK_ARG(raw_bytes == n * 4, "f32 tensor: expected " + std::to_string(n * 4) + " bytes, got " + std::to_string(raw_bytes));
+    w.fmt = kWeightF32;
+    w.f32.resize(n);
+    take(reinterpret_cast<uint8_t*>(w.f32.data()), n * 4);
+    return w;
+  }
+  if (t == kWeightQ4_1 || t == kWeightQ8_0) {
+    const size_t bb = BlockBytes(t);
+    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
+    w.fmt = t;
+    w.blocks.resize(raw_bytes);
+    take(w.blocks.data(), raw_bytes);
+    if (!auto_fmt) widen();
+    return w;
+  }
+  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
+}
+
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
                   const Int8Codes* i8) {
   Weight w;
@@ -26,18 +101,7 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
   w.cols = cols;
   const size_t n = (size_t)rows * cols;
   if (auto_fmt && raw && i8 && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group)) {
-    const bool grp = raw_type == kWeightI8Group;
-    CHECK_ARG(!grp || (i8->group >= 1 && i8->group <= cols), "i8_group: group size must be in [1, cols]");
-    const size_t ng = grp ? (size_t)rows * ((cols + i8->group - 1) / i8->group) : (size_t)rows;
-    CHECK_ARG(raw_bytes == n, "int8 codes: expected " + std::to_string(n) + " bytes, got " + std::to_string(raw_bytes));
-    CHECK_ARG(i8->n_scale == ng, "int8 scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_scale));
-    CHECK_ARG(!i8->zero || i8->n_zero == ng, "int8 zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8->n_zero));
-    w.fmt = grp ? kWeightI8Group : kWeightI8Channel;
-    w.group = grp ? i8->group : 0;
-    w.asym = i8->zero != nullptr;
-    w.blocks.assign(raw, raw + n);
-    w.scale.assign(i8->scale, i8->scale + ng);
-    if (w.asym) w.zero.assign(i8->zero, i8->zero + ng);
+    FillInt8(w, raw, raw_bytes, raw_type == kWeightI8Group, *i8);
     if (SameBits(w, f)) return w;
     w = Weight();
     w.rows = rows;
