@@ -74,7 +74,7 @@ const VERBS: Record<string, { positional: number; options: Record<string, string
   report: { positional: 1, options: { '--out': 'outdir', '--timeout': 'num', '--no-interactive': null } },
 };
 
-const GARBAGE = ['', ' ', '-', '--', '-x', '--json', 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', '１２', 'null', 'undefined', '\u202e', 'é', '\ud83d\ude00', 'a'.repeat(300), '../../../../etc/passwd', '%s%n', '$(echo x)', '\t', 'true'];
+const GARBAGE = ['', ' ', '-', '--', '-x', '--json', 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', '１２', 'null', 'undefined', '\u202e', 'é', '\ud83d\ude00', 'a'.repeat(300), '../../../../no-such-dir/x', '%s%n', '$(echo x)', '\t', 'true'];
 const VALUES: Record<string, string[]> = {
   int: ['0', '1', '2', '7', '16', '64', '255', '256', '257', '4096', '65536', '-1', '-0', '+3', '1.5', '1e3', '1e12', '1000000000000', '9007199254740993', '99999999999999999999', 'abc', '', ' 4'],
   num: ['0', '0.5', '1', '2', '-5', '1e-9', '1e308', '1e309', 'NaN', 'Infinity', '', ' ', '.5', '5.', '0x1', '1,5', '-0'],
@@ -178,6 +178,7 @@ async function makeFixtures(dir: string): Promise<Fixtures> {
   fs.writeFileSync(empty, '');
   const sub = path.join(dir, 'sub');
   fs.mkdirSync(sub);
+  fs.mkdirSync(path.join(dir, 'cwd'));
   return {
     dir,
     models: [gguf, gguf, q8, huge, hf, cllm, corrupt, fifo, dev, text, sub, path.join(dir, 'missing.gguf'), path.join(dir, 'x.safetensors')],
@@ -211,6 +212,7 @@ async function worker(dir: string, seed: number, runs: number): Promise<void> {
   process.env.JUPYTER_DATA_DIR = path.join(dir, 'jupyter');
   process.env.HOME = dir;
   const { main } = await import('../src/cli/main.js');
+  process.chdir(path.join(dir, 'cwd')); // relative paths in the random argv (e.g. --out true) land in the fixtures, not the repository
   const fx: Fixtures = JSON.parse(fs.readFileSync(path.join(dir, 'fixtures.json'), 'utf8'));
   const r = rng(seed);
   let uncaught: string | null = null;
