@@ -193,6 +193,7 @@ async function makeFixtures(dir: string): Promise<Fixtures> {
 interface Outcome {
   argv: string[];
   status: number;
+  code?: string;
   ms: number;
   stderr: string;
   kind: 'ok' | 'crash' | 'hang' | 'off-contract';
@@ -235,7 +236,8 @@ async function worker(dir: string, seed: number, runs: number): Promise<void> {
     const stderr = uncaught ?? errs.join('');
     uncaught = null;
     process.exitCode = undefined;
-    send({ done: { argv, status, ms, stderr: stderr.slice(0, 600), kind: classify(status, stderr, ms) } });
+    const code = /\[(E_[A-Z_]+)\]\n$/.exec(stderr)?.[1] ?? (status === 0 ? 'exit 0' : 'none');
+    send({ done: { argv, status, ms, code, stderr: stderr.slice(0, 600), kind: classify(status, stderr, ms) } });
   }
   process.exitCode = 0;
 }
@@ -289,7 +291,7 @@ async function parent(total: number, seconds: number, seed: number): Promise<voi
           counts[o.kind]++;
           if (failures.length < 200) failures.push(o);
         }
-        const code = /\[(E_[A-Z_]+)\]\n$/.exec(o.stderr)?.[1] ?? (o.status === 0 ? 'exit 0' : 'none');
+        const code = o.code ?? 'none';
         codes[code] = (codes[code] ?? 0) + 1;
         slowest.push({ argv: o.argv, ms: o.ms });
         slowest.sort((a, b) => b.ms - a.ms);
@@ -299,8 +301,9 @@ async function parent(total: number, seconds: number, seed: number): Promise<voi
     }
     clearInterval(watchdog);
     await new Promise((r) => child.once('close', r).once('exit', r));
-    if (child.exitCode !== null && child.exitCode !== 0 && last) {
-      failures.push({ argv: last, status: child.exitCode, ms: 0, stderr: 'worker died', kind: 'crash' });
+    if ((child.exitCode !== 0 || child.signalCode !== null) && last) {
+      // the worker died inside a run (an abort, a native crash, a signal): that run is a crash
+      failures.push({ argv: last, status: child.exitCode ?? -1, ms: 0, stderr: `worker died (${child.signalCode ?? `exit ${child.exitCode}`})`, kind: 'crash' });
       counts.crash++;
       counts.runs++;
     }
