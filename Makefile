@@ -19,6 +19,7 @@ native:
 
 model:
 	bash scripts/fetch-default-model.sh
+	bash scripts/fetch-gemma3-model.sh
 
 demo: setup
 	node bin/codecllm.js info default

@@ -9,11 +9,12 @@
  * - Types: tslab's compiler uses TypeScript's Node10 resolution from the notebook's folder through `ts.sys`. We
  *   forward <cwd>/node_modules/codecllm/… to <root>/… in ts.sys (the same trick tslab uses for `tslab` itself),
  *   so the compiler finds <root>/package.json "types" (dist/src/index.d.ts).
- * - Errors: a CodecLLMError thrown by a cell prints as one line "CodecLLMError [E_CODE]: message".
- * - Display: publishes tslab's jupyter module under Symbol.for('codecllm.kernel') so src/viz/display.ts can send
- *   multi-mime display_data through the running kernel.
+ * - Display: publishes `{ jupyter: { lastWriteDisplayData } }` under Symbol.for('codecllm.kernel') so
+ *   src/viz/display.ts can send multi-mime display_data through the running kernel (kernel.cjs sets the writer
+ *   per cell).
  *
- * kernel.cjs calls setup() before starting tslab (setup must run before tslab creates its compiler).
+ * kernel.cjs calls setup() (run time, cheap) first and setupTypes() (loads TypeScript, ~1 s) just before it
+ * creates the compiler; both are idempotent.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -49,7 +50,7 @@ function kernelError(message) {
 
 /** Import the library's ESM entry (once). Never throws: a failure is reported when a cell imports `codecllm`. */
 async function loadLibrary() {
-  setup();
+  setupRuntime();
   if (state.lib || state.error) return;
   if (!fs.existsSync(state.entry)) {
     state.error = kernelError(`codecllm kernel: ${state.entry} not found: run 'npm run build' first`);
@@ -65,6 +66,14 @@ async function loadLibrary() {
 function setup() {
   if (done) return;
   done = true;
+  setupRuntime();
+  setupTypes();
+}
+
+let runtimeDone = false;
+function setupRuntime() {
+  if (runtimeDone) return;
+  runtimeDone = true;
   const root = packageRoot();
   const pkg = readPkg(root);
   state.entry = path.join(root, pkg.main || 'index.js');
@@ -87,6 +96,16 @@ function setup() {
     return origResolve.call(this, request, parent, isMain, options);
   };
 
+  // --- display hook: src/viz/display.ts calls jupyter.lastWriteDisplayData(content, update); kernel.cjs sets it per
+  // cell (tslab's own jupyter.js is not loaded here: it pulls in TypeScript, which would slow the kernel start).
+  globalThis[Symbol.for('codecllm.kernel')] = { jupyter: { lastWriteDisplayData: null }, root };
+}
+
+let typesDone = false;
+function setupTypes() {
+  if (typesDone) return;
+  typesDone = true;
+  const root = packageRoot();
   // --- types: forward <cwd>/node_modules/codecllm/** to <root>/** in tslab's TypeScript sys.
   const tsDir = path.dirname(require.resolve('@tslab/typescript-for-tslab/package.json', { paths: [tslabDir()] }));
   const ts = require(tsDir);
@@ -106,21 +125,7 @@ function setup() {
       return orig.call(this, fwd(p), ...rest);
     };
   }
-
-  // --- readable library errors: tslab prints a failing cell's error with console.error(e) (Node's inspect: source
-  // excerpt + stack). A CodecLLMError is a user-facing message, so it is shown as one line with its code instead.
-  const origError = console.error;
-  console.error = function (...args) {
-    const e = args[0];
-    if (args.length === 1 && e instanceof Error && e.name === 'CodecLLMError' && typeof e.code === 'string') {
-      return origError.call(this, `CodecLLMError [${e.code}]: ${e.message}`);
-    }
-    return origError.apply(this, args);
-  };
-
-  // --- display hook
-  globalThis[Symbol.for('codecllm.kernel')] = { jupyter: require(path.join(tslabDir(), 'dist', 'jupyter.js')), root };
 }
 
-module.exports = { setup, loadLibrary, packageRoot, tslabDir, state };
+module.exports = { setup, setupRuntime, setupTypes, loadLibrary, packageRoot, tslabDir, state };
 

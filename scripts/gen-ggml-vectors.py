@@ -29,6 +29,15 @@ DEQ = {
     'q4_k': (T.Q4_K, [0, 2], 6),
     'q6_k': (T.Q6_K, [208], 6),
 }
+# The other block formats llama.cpp writes (added later): drawn from their own generator so the vectors above stay
+# byte-identical to earlier runs.
+DEQ_MORE = {
+    'q5_0': (T.Q5_0, [0], 40),
+    'q5_1': (T.Q5_1, [0, 2], 40),
+    'q2_k': (T.Q2_K, [80, 82], 8),
+    'q3_k': (T.Q3_K, [108], 8),
+    'q5_k': (T.Q5_K, [0, 2], 8),
+}
 SPECIAL_F16 = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x7bff, 0xfbff, 0x3c00, 0xbc00]
 
 
@@ -45,9 +54,9 @@ def finite_f16_bits(k: int) -> np.ndarray:
     return np.where(rng.random(k) < 0.5, realistic, bits).astype(np.uint16)
 
 
-def dequant_vectors():
+def dequant_vectors(table=DEQ):
     out = {}
-    for name, (qt, f16_offsets, nblocks) in DEQ.items():
+    for name, (qt, f16_offsets, nblocks) in table.items():
         block_elems, block_bytes = GGML_QUANT_SIZES[qt]
         raw = rng.integers(0, 256, size=(nblocks, block_bytes), dtype=np.uint8)
         for off in f16_offsets:
@@ -127,6 +136,13 @@ def main():
         f.write('\n')
     print(f'wrote {OUT} ({os.path.getsize(OUT)} bytes)', file=sys.stderr)
     gguf_fixture()
+    global rng
+    rng = np.random.default_rng(20261202)
+    doc['dequant'].update(dequant_vectors(DEQ_MORE))
+    with open(OUT, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+    print(f'wrote {OUT} with {sorted(doc["dequant"])} ({os.path.getsize(OUT)} bytes)', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `codecllm report` and the browser test need (issue 6):
+# Installs what `codecllm report`, the browser test and the live JupyterLab test need (issues 6, 15):
 #   - Python: nbclient/nbconvert/nbformat/ipykernel/jupyter_client/jupyter_core (pinned) to execute notebooks headless
-#     and export HTML;
+#     and export HTML; jupyterlab + jupyter_server (pinned) for test/lab-live.test.ts;
 #   - Debian: chromium (headless browser for test/browser-report.test.ts, driven by playwright-core).
 # The TypeScript kernel itself (tslab 1.0.22 + zeromq 6, prebuilt addon shipped in the npm package) comes with `npm ci`.
 # Usage: bash scripts/setup-report.sh [--no-apt]
@@ -10,7 +10,7 @@ set -euo pipefail
 PY=${PYTHON:-python3}
 "$PY" -m pip install --quiet --disable-pip-version-check \
   "nbclient==0.10.2" "nbconvert==7.16.6" "nbformat==5.10.4" "ipykernel==6.29.5" \
-  "jupyter_client==8.6.3" "jupyter_core==5.7.2"
+  "jupyter_client==8.6.3" "jupyter_core==5.7.2" "jupyterlab==4.6.6" "jupyter_server==2.21.1"
 
 if [[ "${1:-}" != "--no-apt" ]]; then
   if ! command -v chromium >/dev/null 2>&1; then
@@ -21,5 +21,5 @@ if [[ "${1:-}" != "--no-apt" ]]; then
       chromium fonts-dejavu-core
   fi
 fi
-"$PY" -c "import nbclient, nbconvert, nbformat; print('report deps: nbclient', nbclient.__version__, 'nbconvert', nbconvert.__version__, 'nbformat', nbformat.__version__)"
+"$PY" -c "import nbclient, nbconvert, nbformat, jupyterlab; print('report deps: nbclient', nbclient.__version__, 'nbconvert', nbconvert.__version__, 'nbformat', nbformat.__version__, 'jupyterlab', jupyterlab.__version__)"
 command -v chromium >/dev/null 2>&1 && chromium --version || echo "chromium: not installed (browser test will skip outside CI)"

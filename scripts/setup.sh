@@ -2,7 +2,7 @@
 # Installs everything codecllm and its tests need on a fresh machine of this kind (Debian, Node 20, Python 3),
 # idempotently: Debian packages (compression libraries for the native addon, chromium for the report test),
 # npm packages (npm ci), Python packages for notebook execution, the native addon, the compiled library and the
-# default model. Each step prints one line.
+# named models (default, gemma3-270m). Each step prints one line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
@@ -24,8 +24,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# --- Python packages for notebook execution (reports), pinned in scripts/setup-report.sh
-if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel" 2>/dev/null; then
+# --- Python packages for notebook execution (reports) and JupyterLab (live test), pinned in scripts/setup-report.sh
+if ! python3 -c "import nbclient, nbconvert, nbformat, ipykernel, jupyterlab" 2>/dev/null; then
   say "python packages for reports"
   bash scripts/setup-report.sh --no-apt | sed 's/^/[setup] /'
 fi
@@ -51,5 +51,6 @@ if [ -f scripts/build-native.sh ]; then say "native addon"; bash scripts/build-n
 say "tsc build"
 node_modules/.bin/tsc -p tsconfig.json
 
-# --- default model
+# --- default model and the second named model (gemma3-270m); both skip the download when the hash matches
 bash scripts/fetch-default-model.sh | sed 's/^/[setup] /'
+bash scripts/fetch-gemma3-model.sh | sed 's/^/[setup] /'

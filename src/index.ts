@@ -58,7 +58,11 @@ export type { PerplexityResult, QualityReport, Baseline } from './eval/index.js'
 export { compressModel, verifyCllm } from './container/compress-model.js';
 export type { CompressReport, VerifyReport } from './container/compress-model.js';
 
-// engine (`openEngine`, one Engine for tfjs / native / cuda, lands here: issue 10's engine contract)
+// engine: one Engine for tfjs / native / cuda (issue 12), made by openEngine
+export { openEngine } from './lab/open-engine.js';
+export type { OpenEngineOptions } from './lab/open-engine.js';
+export { defaultEngine } from './engine/open.js';
+export type { Engine, EngineName } from './engine/index.js';
 export { cudaAvailable } from './native/device.js';
 
 // charts and tables

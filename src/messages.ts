@@ -106,6 +106,7 @@ export const msg = {
   outOfBounds: (file: string, tensor: string, begin: bigint | number, end: bigint | number, size: bigint | number) =>
     `${file}: tensor '${tensor}' data [${begin}, ${end}) lies outside the data section of ${size} bytes`,
   dataNotCovered: (file: string, detail: string) => `${file}: tensor data offsets do not cover the data section exactly (${detail})`,
+  badBlocks: (file: string, tensor: string, detail: string) => `${file}: tensor '${tensor}' has impossible block data: ${detail}`,
   duplicateTensor: (file: string, tensor: string) => `${file}: duplicate tensor name '${tensor}'`,
   badHeader: (file: string, detail: string) => `${file}: malformed header: ${detail}`,
   badAlignment: (file: string, tensor: string, alignment: number) =>
@@ -116,19 +117,24 @@ export const msg = {
   missingWeights: (dir: string) => `${dir}: no model.safetensors or model.safetensors.index.json`,
   missingTokenizer: (dir: string) => `${dir}: no tokenizer.json`,
   unsupportedArch: (file: string, arch: string) =>
-    `${file}: unsupported architecture '${arch}' (supported: llama-family: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; GGUF 'llama', 'qwen2')`,
+    `${file}: unsupported architecture '${arch}' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM; GGUF 'llama', 'qwen2', 'gemma3')`,
+  forwardOom: (rows: number, vocab: number, modelBytes: number, cause: string) =>
+    `tfjs ran out of memory (${cause}): ${rows} rows of ${vocab} logits need ${((rows * vocab * 4) / 2 ** 30).toFixed(2)} GiB (several copies while scoring) beside the model's ${(modelBytes / 2 ** 30).toFixed(2)} GiB of float32 tensors; score fewer positions at once (a smaller eval --window)`,
+  archMissingFeature: (file: string, arch: string, feature: string) => `${file}: architecture '${arch}' needs ${feature}, which codecllm does not implement`,
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>
     `${file}: tensor '${tensor}' has shape [${got.join(', ')}], expected [${expected.join(', ')}]`,
   cllmNeedsContainerOpener: (p: string) =>
     `${p}: a .cllm container; open it with openAnyCheckpoint() or load() (src/container/compress-model.ts, src/load.ts)`,
-  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or 'default')`,
+  unknownModelPath: (p: string) => `${p}: not a model (expected a .gguf file, a .cllm file, a Hugging Face folder, or a named model: 'default', 'gemma3-270m')`,
   defaultModelMissing: (p: string) =>
     `default model not found at ${p}: run 'make setup' (or 'bash scripts/fetch-default-model.sh') to fetch SmolLM2-135M-Instruct`,
+  namedModelMissing: (name: string, p: string, script: string, what: string) =>
+    `${name} model not found at ${p}: run 'make setup' (or 'bash ${script}') to fetch ${what}`,
   defaultModelHash: (p: string, want: string, got: string) => `${p}: sha256 ${got} does not match the pinned ${want}`,
   // --- tokenizer
   tokenizerMissingVocab: (file: string) => `${file}: GGUF has no tokenizer.ggml.tokens`,
-  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE)`,
+  tokenizerUnsupported: (file: string, model: string) => `${file}: unsupported tokenizer model '${model}' (supported: gpt2 byte-level BPE, llama SentencePiece)`,
   tokenizerUnsupportedPre: (file: string, pre: string, supported: readonly string[]) =>
     `${file}: unsupported pre-tokenizer '${pre}' (tokenizer.ggml.pre; supported: ${supported.join(', ')})`,
   tokenizerBadField: (file: string, key: string, detail: string) => `${file}: tokenizer metadata '${key}' ${detail}`,
@@ -226,6 +232,11 @@ export const msg = {
   engineForeignCache: () => `KV cache does not belong to this engine (or was freed): create it with engine.newCache()`,
   engineCustomForward: (path: string) =>
     `linear '${path}' has a custom forward function; the native CPU engine runs weights only (remove .forward or use the tfjs model)`,
+  engineCustomForwardOn: (engine: string, path: string) =>
+    `linear '${path}' has a custom forward function (fault injection?); ${engine} runs weights only: remove .forward or use --engine tfjs`,
+  engineUnavailable: (engine: string, why: string) => `engine '${engine}' is not available here: ${why}`,
+  engineOneSequence: () => `the CUDA engine holds one sequence at a time: free the other cache (or start a new one) before using this one`,
+  baseCacheBad: (file: string, why: string) => `${file}: base-logit cache is unusable (${why}); delete it to recompute the baseline`,
   engineValidate: (diff: number, tol: number, row: number, index: number, position: number) =>
     `native CPU engine disagrees with the tfjs reference (CODECLLM_VALIDATE_WITH_TFJS): |Δlogit| ${diff.toExponential(3)} above ${tol} + 1e-3·|ref| at row ${row}, token ${index} (cache position ${position})`,
   // --- .cllm container, transforms, compress/verify/decompress/roundtrip (issue 4: codec lab, items 4-5)

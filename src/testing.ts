@@ -6,4 +6,4 @@
  * import { tinyConfig, syntheticWeights, writeGGUFModel } from 'codecllm/testing';
  * const cfg = tinyConfig(); writeGGUFModel('/tmp/tiny.gguf', cfg, syntheticWeights(cfg, 1));
  */
-export { tinyConfig, syntheticWeights, hfConfigJson, writeHFModel, writeGGUFModel } from './model/synthetic.js';
+export { tinyConfig, tinyGemma3Config, syntheticWeights, hfConfigJson, writeHFModel, writeGGUFModel } from './model/synthetic.js';

@@ -57,12 +57,28 @@ test('eval --json gives ppl with its interval; --patch adds the quality fields',
   const e = json('eval', model, '--text', text, '--window', '64');
   assert.equal(e.tokens, fs.readFileSync(text).length - 1);
   assert.ok(e.ppl > 1 && e.ppl_ci95[0] < e.ppl && e.ppl < e.ppl_ci95[1]);
-  const p = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'int8:per-channel');
-  for (const k of ['ppl', 'baseline_ppl', 'kl_mean', 'top1_agreement', 'verdict', 'first_divergence', 'block_trace']) assert.ok(k in p, k);
-  assert.equal(p.baseline_ppl, e.ppl);
+  const cache = path.join(tmp, 'base-cache');
+  const p = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'int8:per-channel', '--base-cache', cache);
+  // the quality report's fields (issue 12), on the default engine (native here)
+  for (const k of ['ppl', 'ppl_ci95', 'baseline_ppl', 'ppl_ratio', 'ln_ppl_ratio', 'same_top_p', 'mean_dp', 'rms_dp', 'patched_modules', 'engine', 'kl_mean', 'top1_agreement', 'verdict', 'first_divergence', 'block_trace'])
+    assert.ok(k in p, k);
+  for (const k of ['mean', 'stderr', 'median', 'p90', 'p99', 'p999', 'max']) assert.equal(typeof p.kld[k], 'number', `kld.${k}`);
+  assert.equal(p.tokens, e.tokens);
+  assert.equal(p.base_logits.cached, false);
+  assert.ok(Math.abs(p.baseline_ppl - e.ppl) <= 1e-4 * e.ppl, `${p.baseline_ppl} vs ${e.ppl}`);
   assert.equal(p.patched_modules, 22);
   assert.ok(['PERFECT', 'MINOR'].includes(p.verdict), p.verdict);
-  assert.equal(p.block_trace.length, 3);
+  // tfjs: the baseline is the plain eval's, the block trace is there, and a second run reads the cached baseline
+  const et = json('eval', model, '--text', text, '--window', '64', '--engine', 'tfjs');
+  const pt = json('eval', model, '--text', text, '--window', '64', '--patch', 'blocks:1-2&type:gate,up,down', '--quant', 'int8:per-channel', '--engine', 'tfjs', '--base-cache', cache, '--list-modules');
+  assert.equal(pt.baseline_ppl, et.ppl);
+  assert.equal(pt.engine, 'tfjs');
+  assert.equal(pt.patched_modules, 6);
+  assert.deepEqual(pt.patched_module_paths, ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj', 'model.layers.1.mlp.down_proj', 'model.layers.2.mlp.gate_proj', 'model.layers.2.mlp.up_proj', 'model.layers.2.mlp.down_proj']);
+  assert.equal(pt.block_trace.length, 3);
+  const pt2 = json('eval', model, '--text', text, '--window', '64', '--patch', 'all', '--quant', 'nf4:group=64', '--engine', 'tfjs', '--base-cache', cache);
+  assert.equal(pt2.base_logits.cached, true);
+  assert.equal(pt2.baseline_ppl, et.ppl);
 });
 
 test('sweep --json has one row per layer count with the seed table fields', () => {
@@ -70,6 +86,16 @@ test('sweep --json has one row per layer count with the seed table fields', () =
   assert.deepEqual(s.rows.map((r: { layers: unknown }) => r.layers), [1, 5, 'all']);
   for (const k of ['layers', 'ratio', 'ppl', 'kl_mean', 'top1_agreement', 'verdict', 'output', 'time_s']) assert.ok(k in s.rows[0], k);
   assert.ok(s.rows[0].kl_mean <= s.rows[2].kl_mean);
+});
+
+test('select resolves A&B and A+B, counts and lists the modules; an empty selection is one E_PATCH line', () => {
+  const s = json('select', model, 'blocks:1-2&type:gate,up,down+lm_head');
+  assert.equal(s.count, 7);
+  assert.deepEqual(s.by_kind, { gate: 2, up: 2, down: 2, lm_head: 1 });
+  assert.equal(s.paths.at(-1), 'lm_head');
+  const r = cli('select', model, 'blocks:0&type:lm_head');
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "codecllm: selection 'blocks:0&type:lm_head' matches no linear layer [E_PATCH]\n");
 });
 
 test('diagnose --fault finds and names every injected fault', () => {
@@ -80,6 +106,8 @@ test('diagnose --fault finds and names every injected fault', () => {
   }
   const clean = json('diagnose', model, '--patch', 'all', '--quant', 'int8:per-channel');
   assert.equal(clean.first_bad_layer, null);
+  // the engine runs exactly the weights the diagnosis read
+  assert.ok(clean.engine_check.positions > 0 && clean.engine_check.max_abs_diff < 1e-3, JSON.stringify(clean.engine_check));
 });
 
 test('bad input: one line on stderr naming the file and problem, exit status 1', () => {
@@ -98,10 +126,13 @@ test('bad input: one line on stderr naming the file and problem, exit status 1',
   assert.equal(r.stderr, 'codecllm: invalid --patch/--quant: give both (e.g. --patch all --quant int8:per-channel) [E_ARG]\n');
 });
 
-test('generate --engine native gives the tfjs reference tokens; bench --device cpu reports both engines', () => {
+test('generate on the default engine (native here) gives the tfjs reference tokens; bench --device cpu reports both engines', () => {
   const a = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6');
-  const b = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6', '--engine', 'native');
-  assert.equal(b.engine, 'native');
+  const b = json('generate', model, '--prompt', 'hello world', '--max-tokens', '6', '--engine', 'tfjs');
+  assert.equal(b.engine, 'tfjs');
+  // the default is the fastest engine available, and the output says which and why
+  assert.ok(['native', 'cuda'].includes(a.engine), a.engine);
+  assert.match(a.engine_reason, /^auto: /);
   assert.deepEqual(b.tokens, a.tokens);
   const bench = json('bench', model, '--device', 'cpu', '--prompt-tokens', '8', '--tokens', '4');
   assert.deepEqual(bench.rows.map((r: { engine: string }) => r.engine), ['tfjs', 'native']);
@@ -109,5 +140,5 @@ test('generate --engine native gives the tfjs reference tokens; bench --device c
   for (const r of bench.rows) assert.ok(r.decode_tokens_per_s > 0 && r.prefill_tokens_per_s > 0);
   const r = cli('generate', model, '--prompt', 'x', '--engine', 'gpu');
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda) [E_ARG]\n");
+  assert.equal(r.stderr, "codecllm: invalid --engine: 'gpu' (expected tfjs, native, cuda, auto) [E_ARG]\n");
 });

@@ -68,7 +68,7 @@ test('default model, int8:per-channel + zstd: codes and scales bit-exact from th
   assert.equal(r.tensors, 272);
   const v = verifyCllm(out);
   assert.equal(v.ok, true, v.error ?? '');
-  assert.ok(v.ratio_vs_fp16 > 2, `ratio vs fp16 ${v.ratio_vs_fp16}`);
+  assert.ok(v.ratioVsFp16 > 2, `ratio vs fp16 ${v.ratioVsFp16}`);
   const src = openCheckpoint(model);
   const f = openCllm(out);
   try {
@@ -86,7 +86,7 @@ test('default model, int8:per-channel + zstd: codes and scales bit-exact from th
 test('default model, none + zstd: the source bytes bit-exact from the file', { skip, timeout: 120_000 }, () => {
   const out = path.join(tmp, 'none.cllm');
   const r = compressModel(model, out, { quant: 'none', codec: 'zstd' });
-  assert.deepEqual(new Set(r.per_tensor.map((t) => t.storage)), new Set(['q4_1', 'q8_0', 'f32']));
+  assert.deepEqual(new Set(r.perTensor.map((t) => t.storage)), new Set(['q4_1', 'q8_0', 'f32']));
   const src = openCheckpoint(model);
   const f = openCllm(out);
   try {

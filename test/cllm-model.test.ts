@@ -82,9 +82,9 @@ test('every CPU codec x quant choice round-trips the tiny models bit-exactly', (
     for (const quant of ['none', 'int8:per-channel', 'int4:group=64:asym:scale=bf16', 'bf16'])
       for (const codec of CLLM_CODECS) {
         const r = roundtripModel(model, { quant, codec, chunkSize: 4096 });
-        assert.equal(r.bit_exact, true, `${model} ${quant} ${codec}: ${JSON.stringify(r.mismatches)}`);
+        assert.equal(r.bitExact, true, `${model} ${quant} ${codec}: ${JSON.stringify(r.mismatches)}`);
         assert.equal(r.tensors, 21);
-        assert.ok(r.entropy_bound_bytes > 0 && r.entropy_bound_bytes < r.raw_bytes, 'entropy bound below the raw size');
+        assert.ok(r.entropyBoundBytes > 0 && r.entropyBoundBytes < r.rawBytes, 'entropy bound below the raw size');
         if (codec === 'none') assert.equal(r.ratio, 1);
       }
 });
@@ -92,7 +92,7 @@ test('every CPU codec x quant choice round-trips the tiny models bit-exactly', (
 test('quant none keeps the source storage (bf16 with byteplane, q8_0 blocks); quant specs quantize only 2-D tensors', () => {
   const a = compressModel(hfDir, path.join(tmp, 'a.cllm'), { quant: 'none', codec: 'zstd' });
   const g = compressModel(ggufFile, path.join(tmp, 'g.cllm'), { quant: 'int8:per-channel', codec: 'lz4' });
-  const byName = (r: typeof a) => new Map(r.per_tensor.map((t) => [t.name, t]));
+  const byName = (r: typeof a) => new Map(r.perTensor.map((t) => [t.name, t]));
   const at = byName(a).get('model.layers.0.mlp.up_proj.weight')!;
   assert.deepEqual([at.storage, at.transform], ['bf16', 'byteplane']);
   assert.deepEqual([byName(a).get('model.norm.weight')!.storage, byName(a).get('model.norm.weight')!.transform], ['f32', 'byteplane']);
@@ -101,8 +101,8 @@ test('quant none keeps the source storage (bf16 with byteplane, q8_0 blocks); qu
   const q8 = compressModel(ggufFile, path.join(tmp, 'q8.cllm'), { quant: 'none', codec: 'zstd', transform: 'exponent-split' });
   assert.equal(byName(q8).get('model.embed_tokens.weight')!.storage, 'q8_0');
   assert.equal(byName(q8).get('model.embed_tokens.weight')!.transform, 'none'); // not applicable: auto
-  // ratio_vs_fp16 = 2 bytes x params / file size
-  assert.equal(g.ratio_vs_fp16, (2 * g.params) / fs.statSync(path.join(tmp, 'g.cllm')).size);
+  // ratioVsFp16 = 2 bytes x params / file size
+  assert.equal(g.ratioVsFp16, (2 * g.params) / fs.statSync(path.join(tmp, 'g.cllm')).size);
 });
 
 test('a .cllm loads as a model: same logits as the source quantized the same way; --quant none identical to the source', async () => {

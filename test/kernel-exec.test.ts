@@ -1,89 +1,24 @@
 /**
  * The CodecLLM kernel for real: started by jupyter_client from an installed kernelspec, driven over ZMQ like
  * JupyterLab would. Checks `import … from "codecllm"` (types + run time), multi-mime display_data, completion,
- * and that a throwing cell, a rejected promise and a type error each give a readable error while the kernel lives on.
+ * progress, the last expression as execute_result, and that a throwing cell, a rejected promise, a library error
+ * and a type error each give an `error` output with a one-line evalue while the kernel lives on.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { installKernel } from '../src/jupyter/install.js';
 import { msg } from '../src/messages.js';
-import { buildShimPackage, pythonWithNbclient } from './kernel-helpers.js';
+import { buildShimPackage } from './kernel-helpers.js';
+import { errorOf, outputs, resultText, runKernel, skipKernel as skip, streamText, type KernelRun } from './kernel-driver.js';
 
-const py = pythonWithNbclient();
-const skip = 'missing' in py && !process.env.CI ? py.missing : false;
 if (skip) console.log(`kernel-exec: skipped: ${skip}`);
 
-/** Python driver: start the kernel, run each cell (or a completion), report iopub outputs + reply status as JSON. */
-const DRIVER = String.raw`
-import json, sys, time
-from jupyter_client.manager import start_new_kernel
-req = json.load(sys.stdin)
-km, kc = start_new_kernel(kernel_name=req["kernel"], cwd=req["cwd"], startup_timeout=60)
-results = []
-try:
-    for step in req["steps"]:
-        if "complete" in step:
-            code = step["complete"]
-            mid = kc.complete(code, len(code))
-            while True:
-                r = kc.get_shell_msg(timeout=60)
-                if r["parent_header"].get("msg_id") == mid:
-                    break
-            results.append({"matches": r["content"].get("matches", []), "status": r["content"]["status"]})
-            continue
-        mid = kc.execute(step["code"])
-        outs = []
-        while True:
-            m = kc.get_iopub_msg(timeout=60)
-            if m["parent_header"].get("msg_id") != mid:
-                continue
-            t = m["msg_type"]
-            if t == "status" and m["content"]["execution_state"] == "idle":
-                break
-            if t in ("display_data", "update_display_data", "stream", "error", "execute_result"):
-                outs.append({"type": t, "content": m["content"]})
-        while True:
-            r = kc.get_shell_msg(timeout=60)
-            if r["parent_header"].get("msg_id") == mid:
-                break
-        results.append({"status": r["content"]["status"], "outputs": outs})
-        if r["content"]["status"] != "ok":
-            # tslab aborts requests arriving within 200 ms of an error (like "stop on error"); a person is slower.
-            time.sleep(0.4)
-finally:
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
-print(json.dumps(results))
-`;
-
-interface Out { type: string; content: { name?: string; text?: string; data?: Record<string, unknown>; transient?: { display_id?: string } } }
-interface Res { status: string; outputs: Out[]; matches: string[] }
-
-function runKernel(packageRoot: string, steps: ({ code: string } | { complete: string })[]): Res[] {
-  const prefix = mkdtempSync(path.join(tmpdir(), 'codecllm-kx-'));
-  installKernel({ prefix, packageRoot, name: 'codecllm-test' });
-  const cwd = mkdtempSync(path.join(tmpdir(), 'codecllm-nbdir-'));
-  const r = spawnSync('python' in py ? py.python : 'python3', ['-c', DRIVER], {
-    input: JSON.stringify({ kernel: 'codecllm-test', cwd, steps }),
-    encoding: 'utf8',
-    env: { ...process.env, JUPYTER_PATH: path.join(prefix, 'share', 'jupyter') },
-    timeout: 240_000,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as Res[];
-}
-
-const stderr = (r: Res) => r.outputs.filter((o) => o.type === 'stream' && o.content.name === 'stderr').map((o) => o.content.text).join('');
-const stdout = (r: Res) => r.outputs.filter((o) => o.type === 'stream' && o.content.name === 'stdout').map((o) => o.content.text).join('');
-
-let res: Res[];
+let run: KernelRun;
 before(() => {
   if (skip) return;
-  res = runKernel(buildShimPackage(), [
+  run = runKernel(buildShimPackage(), [
     { code: 'import { lineChart, display, table, progress } from "codecllm";\nconst rows = [{ x: 1, y: 2 }, { x: 2, y: 3 }];' },
     { code: 'await display(lineChart(rows, { x: "x", y: "y" }));\ndisplay(table(rows));' },
     { code: 'throw new Error("boom");' },
@@ -94,14 +29,18 @@ before(() => {
     { code: 'const p = progress("steps", 3, { intervalMs: 0 }); p.tick(); p.tick(); p.tick(); p.done();' },
     { code: 'lineChart(rows, { x: "x", y: "nope" }).catch((e) => console.log(e.code, e.message));\nawait new Promise((r) => setTimeout(r, 50));' },
     { code: 'import { tensorSummary } from "codecllm";\ntensorSummary("x" as any);' },
-    { code: 'await lineChart(rows, { x: "x", y: "nope" });' },
+    { code: 'const ok = 1;\nawait lineChart(rows, { x: "x", y: "nope" });' },
+    { code: 'table(rows)' },
+    { code: 'console.error("careful");\nconsole.log("plain");' },
   ]);
 });
+const step = (i: number) => run.steps[i]!;
+const status = (i: number) => step(i).replies[0]!.content.status;
 
 test('cells import codecllm (types and run time) and display multi-mime bundles', { skip }, () => {
-  assert.equal(res[0]!.status, 'ok', stderr(res[0]!));
-  assert.equal(res[1]!.status, 'ok', stderr(res[1]!));
-  const displays = res[1]!.outputs.filter((o) => o.type === 'display_data');
+  assert.equal(status(0), 'ok', JSON.stringify(errorOf(step(0))));
+  assert.equal(status(1), 'ok', JSON.stringify(errorOf(step(1))));
+  const displays = outputs(step(1)).filter((o) => o.type === 'display_data');
   assert.equal(displays.length, 2);
   const chartData = displays[0]!.content.data!;
   assert.deepEqual(Object.keys(chartData).sort(), ['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
@@ -111,27 +50,36 @@ test('cells import codecllm (types and run time) and display multi-mime bundles'
   assert.deepEqual(Object.keys(displays[1]!.content.data!).sort(), ['text/html', 'text/plain']);
 });
 
-test('a throwing cell shows the error and the kernel keeps running', { skip }, () => {
-  assert.equal(res[2]!.status, 'error');
-  assert.match(stderr(res[2]!), /^Error: boom$/m);
-  assert.equal(res[4]!.status, 'error');
-  assert.match(stderr(res[4]!), /^RangeError: later$/m);
-  assert.equal(res[5]!.status, 'ok');
-  assert.equal(stdout(res[5]!), '42\n');
+test('a throwing cell is an error output (ename, one-line evalue, traceback at the cell line); the kernel lives on', { skip }, () => {
+  assert.equal(status(2), 'error');
+  assert.deepEqual(errorOf(step(2)), { ename: 'Error', evalue: 'boom', traceback: ['Error: boom', '    at cell line 1: throw new Error("boom");'] });
+  assert.equal(streamText(step(2), 'stderr'), '', 'errors are not printed on stderr');
+  assert.equal(status(4), 'error');
+  assert.equal(errorOf(step(4))!.ename, 'RangeError');
+  assert.equal(errorOf(step(4))!.evalue, 'later');
+  const reply = step(4).replies[0]!.content;
+  assert.equal(reply.ename, 'RangeError', 'the execute_reply carries the error too');
+  assert.equal(status(5), 'ok');
+  assert.equal(resultText(step(5)), '42');
+  assert.equal(streamText(step(5), 'stdout'), '');
 });
 
-test('a type error is reported with line:column and the TypeScript message', { skip }, () => {
-  assert.equal(res[3]!.status, 'error');
-  assert.equal(stderr(res[3]!).trim(), "1:7 - Type 'string' is not assignable to type 'number'.");
+test('a type error is an error output with line:column and the TypeScript message', { skip }, () => {
+  assert.equal(status(3), 'error');
+  const e = errorOf(step(3))!;
+  assert.equal(e.ename, 'TypeScript');
+  assert.equal(e.evalue, "1:7 - Type 'string' is not assignable to type 'number'.");
+  assert.deepEqual(e.traceback, ['TypeScript: 1 error', "1:7 - Type 'string' is not assignable to type 'number'.", '    const n: number = "s";']);
 });
 
 test('completion knows the library exports', { skip }, () => {
-  assert.equal(res[6]!.status, 'ok');
-  assert.ok(res[6]!.matches.includes('lineChart'), JSON.stringify(res[6]!.matches));
+  const r = step(6).replies[0]!.content;
+  assert.equal(r.status, 'ok');
+  assert.ok(r.matches!.includes('lineChart'), JSON.stringify(r.matches));
 });
 
 test('progress updates one display in place (update_display_data)', { skip }, () => {
-  const outs = res[7]!.outputs.filter((o) => o.type === 'display_data' || o.type === 'update_display_data');
+  const outs = outputs(step(7)).filter((o) => o.type === 'display_data' || o.type === 'update_display_data');
   assert.equal(outs[0]!.type, 'display_data');
   assert.ok(outs.length >= 2);
   assert.ok(outs.slice(1).every((o) => o.type === 'update_display_data'));
@@ -140,14 +88,28 @@ test('progress updates one display in place (update_display_data)', { skip }, ()
 });
 
 test('library errors reach the cell with their code and message', { skip }, () => {
-  assert.equal(stdout(res[8]!), `E_ARG ${msg.vizNoField('nope', ['x', 'y'])}\n`);
+  assert.equal(streamText(step(8), 'stdout'), `E_ARG ${msg.vizNoField('nope', ['x', 'y'])}\n`);
 });
 
-test('a CodecLLMError thrown in a cell (sync or awaited) is one readable line with its code', { skip }, () => {
-  assert.equal(res[9]!.status, 'error');
-  assert.equal(stderr(res[9]!), `CodecLLMError [E_ARG]: ${msg.vizNotTensor('string')}\n`);
-  assert.equal(res[10]!.status, 'error');
-  assert.equal(stderr(res[10]!), `CodecLLMError [E_ARG]: ${msg.vizNoField('nope', ['x', 'y'])}\n`);
+test('a CodecLLMError thrown in a cell (sync or awaited) is one line: message [E_CODE], pointing at the cell line', { skip }, () => {
+  assert.equal(status(9), 'error');
+  assert.deepEqual(errorOf(step(9)), {
+    ename: 'CodecLLMError',
+    evalue: `${msg.vizNotTensor('string')} [E_ARG]`,
+    traceback: [`CodecLLMError: ${msg.vizNotTensor('string')} [E_ARG]`, '    at cell line 2: tensorSummary("x" as any);'],
+  });
+  assert.equal(status(10), 'error');
+  const e = errorOf(step(10))!;
+  assert.equal(e.evalue, `${msg.vizNoField('nope', ['x', 'y'])} [E_ARG]`);
+  assert.equal(e.traceback!.at(-1), '    at cell line 2: await lineChart(rows, { x: "x", y: "nope" });');
+});
+
+test('the last expression is an execute_result: a mime bundle shows rich, other values as text', { skip }, () => {
+  const r = outputs(step(11)).find((o) => o.type === 'execute_result')!;
+  assert.deepEqual(Object.keys(r.content.data!).sort(), ['text/html', 'text/plain']);
+  assert.equal(r.content.execution_count, step(11).replies[0]!.content.execution_count);
+  assert.equal(streamText(step(12), 'stderr'), 'careful\n');
+  assert.equal(streamText(step(12), 'stdout'), 'plain\n');
 });
 
 test('an unbuilt package is a clear message in the cell, not a dead kernel', { skip }, () => {
@@ -155,9 +117,10 @@ test('an unbuilt package is a clear message in the cell, not a dead kernel', { s
   writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'codecllm', version: '0.0.0', main: './dist/src/index.js' }));
   mkdirSync(path.join(root, 'dist'));
   const r = runKernel(root, [{ code: 'const m = require("codecllm");' }, { code: '1 + 1' }]);
-  assert.equal(r[0]!.status, 'error');
   const entry = path.join(root, 'dist', 'src', 'index.js');
-  assert.ok(stderr(r[0]!).includes(msg.kernelNotBuilt(entry)), stderr(r[0]!));
+  assert.equal(r.steps[0]!.replies[0]!.content.status, 'error');
+  const e = errorOf(r.steps[0]!)!;
+  assert.equal(e.evalue, `${msg.kernelNotBuilt(entry)} [E_KERNEL]`);
   assert.equal(msg.kernelNotBuilt(entry), `codecllm kernel: ${entry} not found: run 'npm run build' first`);
-  assert.equal(stdout(r[1]!), '2\n');
+  assert.equal(resultText(r.steps[1]!), '2');
 });

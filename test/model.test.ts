@@ -124,7 +124,7 @@ test('config validation names the file and field', () => {
   const base = { architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 256 };
   assert.equal(configFromHF(base, f).headDim, 16);
   const cases: [Record<string, unknown>, string][] = [
-    [{ ...base, architectures: ['GPT2LMHeadModel'] }, `m/config.json: unsupported architecture 'GPT2LMHeadModel' (supported: llama-family: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; GGUF 'llama', 'qwen2')`],
+    [{ ...base, architectures: ['GPT2LMHeadModel'] }, `m/config.json: unsupported architecture 'GPT2LMHeadModel' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM; GGUF 'llama', 'qwen2', 'gemma3')`],
     [{ ...base, hidden_size: -3 }, `m/config.json: config field 'hidden_size' must be a positive integer (got "-3")`],
     [{ ...base, num_hidden_layers: 1e9 }, `m/config.json: config field 'num_hidden_layers' is 1000000000, above the limit 1024`],
     [{ ...base, num_key_value_heads: 3 }, `m/config.json: config field 'num_key_value_heads' (3) must divide num_attention_heads (4)`],

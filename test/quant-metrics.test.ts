@@ -24,7 +24,7 @@ test('errorStats: known values', () => {
 
 test('errorBound / checkBound hold for every scheme x weight kind x shape', () => {
   let seed = 50_000;
-  let checked = 0;
+  let tightest = 0; // the largest error / bound seen: the sweep must come near the bound, or it proves little
   for (const spec of allSpecs()) {
     for (const kind of KINDS) {
       for (const [rows, cols] of SHAPES) {
@@ -33,6 +33,7 @@ test('errorBound / checkBound hold for every scheme x weight kind x shape', () =
         const label = `${formatSpec(spec)} ${kind} [${rows}, ${cols}]`;
         const chk = checkBound(q, w);
         if (!chk.ok) assert.fail(`${label}: ${chk.violations} violations, first ${JSON.stringify(chk.first[0])}`);
+        tightest = Math.max(tightest, chk.maxRatio);
         const dq = dequantize(q);
         const gb = errorBound(q);
         for (let r = 0; r < rows; r++)
@@ -41,11 +42,10 @@ test('errorBound / checkBound hold for every scheme x weight kind x shape', () =
             const g = groupOfWeight(q, r, c);
             if (!(Math.abs(w[i]! - dq[i]!) <= gb[g]!)) assert.fail(`${label}: group bound ${gb[g]} < error ${Math.abs(w[i]! - dq[i]!)} at ${i}`);
           }
-        checked++;
       }
     }
   }
-  assert.ok(checked > 5000);
+  assert.ok(tightest > 0.9 && tightest <= 1, `largest error / bound over the sweep: ${tightest}`);
 });
 
 test('the bound is tight enough to be useful: ~s/2 for int8, and overflowed scales have none', () => {

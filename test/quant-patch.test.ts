@@ -66,7 +66,7 @@ test('patch installs each module its own dequantized weight, verified; unpatch r
   }
   assert.ok(r.ratio > 1.9 && r.ratio < 2, `ratio ${r.ratio}`);
   assert.equal(r.memoryBefore, r.memoryAfter); // dequantized float32 replaces float32 one for one
-  assert.equal(diagnose(m).first_bad_layer, null);
+  assert.equal(diagnose(m).firstBadLayer, null);
   assert.equal(unpatch(m).length, 29);
   for (const pm of r.modules) assert.deepEqual(m.getWeight(pm.path), m.orig.get(pm.path));
   // attachQuantized: the module's PatchInfo carries its QuantizedTensor (engines take the codes from there)
@@ -161,19 +161,19 @@ test('diagnose: every injected fault is found at its module and named', () => {
   for (const fault of FAULTS) {
     const m = new FakeModel(7);
     const d = diagnoseFault(m, fault);
-    assert.equal(d.first_bad_layer, expectFirst[fault], `${fault}: ${JSON.stringify(d)}`);
+    assert.equal(d.firstBadLayer, expectFirst[fault], `${fault}: ${JSON.stringify(d)}`);
     assert.equal(d.injected, expectFirst[fault]);
     assert.equal(d.cause, fault, `${fault}: classified as ${d.cause} (${d.evidence})`);
   }
   // a fault on another target and scheme
   const m = new FakeModel(9);
   const d = diagnoseFault(m, 'transposed', { quant: 'int4:group=32', faultTarget: 'model.layers.3.mlp.gate_proj' });
-  assert.equal(d.first_bad_layer, 'model.layers.3.mlp.gate_proj');
+  assert.equal(d.firstBadLayer, 'model.layers.3.mlp.gate_proj');
   assert.equal(d.cause, 'transposed');
   // an unpatched module that was changed by hand is found too
   const m2 = new FakeModel(10);
   const w = m2.getWeight('model.layers.1.mlp.up_proj');
   w[5]! += 1e-3;
   m2.cur.set('model.layers.1.mlp.up_proj', w);
-  assert.equal(diagnose(m2).first_bad_layer, 'model.layers.1.mlp.up_proj');
+  assert.equal(diagnose(m2).firstBadLayer, 'model.layers.1.mlp.up_proj');
 });

@@ -43,8 +43,8 @@ test('patched tiny Llama: int8 per-channel is near-lossless, identity is PERFECT
     // nothing patched: identical
     const same = compareToBaseline(model, base);
     assert.equal(same.verdict, 'PERFECT');
-    assert.equal(same.kl_mean, 0);
-    assert.deepEqual(same.block_trace, [0, 0, 0]);
+    assert.equal(same.klMean, 0);
+    assert.deepEqual(same.blockTrace, [0, 0, 0]);
     // int8 per-channel on every linear; the originals are released: tfjs holds exactly as many tensors and bytes
     const before = tf.memory();
     const r = patch(model, { select: 'all', quant: 'int8:per-channel' });
@@ -55,24 +55,24 @@ test('patched tiny Llama: int8 per-channel is near-lossless, identity is PERFECT
     assert.equal(r.modules.length, 3 * 7 + 1);
     assert.deepEqual(r.failed, []);
     const q = compareToBaseline(model, base);
-    assert.ok(q.kl_mean > 0 && q.kl_mean < 1e-3, `kl ${q.kl_mean}`);
-    assert.ok(Math.abs(q.ppl_ratio - 1) < 0.01, `ppl ratio ${q.ppl_ratio}`);
+    assert.ok(q.klMean > 0 && q.klMean < 1e-3, `kl ${q.klMean}`);
+    assert.ok(Math.abs(q.pplRatio - 1) < 0.01, `ppl ratio ${q.pplRatio}`);
     assert.notEqual(q.verdict, 'MAJOR');
-    assert.ok(q.block_trace.every((e) => e > 0 && e < 0.02), `trace ${q.block_trace}`);
-    assert.equal(diagnose(model).first_bad_layer, null);
+    assert.ok(q.blockTrace.every((e) => e > 0 && e < 0.02), `trace ${q.blockTrace}`);
+    assert.equal(diagnose(model).firstBadLayer, null);
     // the seed's bug on the same model: far worse
     unpatch(model);
     patch(model, { select: 'all', quant: 'int8:per-channel', fault: 'wrong-layer' });
     const bad = compareToBaseline(model, base);
-    assert.ok(bad.kl_mean > 100 * q.kl_mean, `wrong-layer kl ${bad.kl_mean} vs ${q.kl_mean}`);
-    assert.ok(bad.block_trace[0]! < 0.02 && bad.block_trace[1]! > 0.1, `trace ${bad.block_trace}`); // block 0 is fine
+    assert.ok(bad.klMean > 100 * q.klMean, `wrong-layer kl ${bad.klMean} vs ${q.klMean}`);
+    assert.ok(bad.blockTrace[0]! < 0.02 && bad.blockTrace[1]! > 0.1, `trace ${bad.blockTrace}`); // block 0 is fine
     const d = diagnose(model);
-    assert.equal(d.first_bad_layer, 'model.layers.1.self_attn.q_proj');
+    assert.equal(d.firstBadLayer, 'model.layers.1.self_attn.q_proj');
     assert.equal(d.cause, 'wrong-layer');
     unpatch(model);
     const d2 = diagnoseFault(model, 'uint8-as-int8');
     assert.equal(d2.cause, 'uint8-as-int8');
-    assert.equal(d2.first_bad_layer, d2.injected);
+    assert.equal(d2.firstBadLayer, d2.injected);
     unpatch(model);
     assert.equal(compareToBaseline(model, base).verdict, 'PERFECT');
   } finally {
@@ -88,9 +88,9 @@ test('progressive sweep rows and their arquero table', async () => {
     for (const r of rows) {
       assert.ok(r.ratio > 1.85 && r.ratio < 2, `ratio ${r.ratio}`); // 16 / (8 + 32 / in_features)
       assert.equal(typeof r.output, 'string');
-      assert.ok(r.time_s > 0);
+      assert.ok(r.timeS > 0);
     }
-    assert.ok(rows[0]!.kl_mean <= rows[2]!.kl_mean);
+    assert.ok(rows[0]!.klMean <= rows[2]!.klMean);
     const t = toTable(rows);
     assert.equal(t.numRows(), 3);
     assert.deepEqual(t.array('layers'), ['1', '5', 'all']);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { isCodecError } from '../src/messages.js';
 import { linearPaths } from '../src/model/names.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { resolveSelection } from '../src/lab/select.js';
+import { resolveSelection, selectionSummary } from '../src/lab/select.js';
 
 const mods = linearPaths(tinyConfig({ numLayers: 22 })); // TinyLlama's count: 22 x 7 + lm_head = 155
 const paths = (sel: string) => resolveSelection(mods, sel).map((m) => m.path);
@@ -61,4 +61,23 @@ test('bad selections: exact E_PATCH messages', () => {
   fails('re:(', "invalid selection 're:(': bad regular expression (Invalid regular expression: /(/: Unterminated group)");
   fails('re:^nothing$', "selection 're:^nothing$' matches no linear layer");
   fails('model.layers.99.self_attn.q_proj', "invalid selection 'model.layers.99.self_attn.q_proj': expected all, first:N, blocks:a-b, type:q,k,v,o,gate,up,down,lm_head, re:REGEX or a full module path");
+});
+
+test('& intersects (binding tighter than +); the summary says what was chosen; an empty intersection is an error', () => {
+  // the default model's shape: 30 blocks
+  const smol = linearPaths(tinyConfig({ numLayers: 30 }));
+  const s = selectionSummary(smol, 'blocks:10-19&type:gate,up,down');
+  assert.equal(s.count, 30);
+  assert.deepEqual(s.byKind, { gate: 10, up: 10, down: 10 });
+  assert.equal(s.paths[0], 'model.layers.10.mlp.gate_proj');
+  assert.equal(s.paths.at(-1), 'model.layers.19.mlp.down_proj');
+  assert.ok(s.paths.every((p) => /^model\.layers\.1[0-9]\.mlp\.(gate|up|down)_proj$/.test(p)));
+  // union of intersections, module order, no duplicates
+  assert.deepEqual(paths('blocks:0&type:q+type:lm_head+blocks:0-1&type:q'), ['model.layers.0.self_attn.q_proj', 'model.layers.1.self_attn.q_proj', 'lm_head']);
+  // three-way intersection
+  assert.deepEqual(paths('blocks:2-5&type:k,v&re:layers\\.4\\.'), ['model.layers.4.self_attn.k_proj', 'model.layers.4.self_attn.v_proj']);
+  // disjoint: lm_head is in no block
+  fails('blocks:0-3&type:lm_head', "selection 'blocks:0-3&type:lm_head' matches no linear layer");
+  // each operand is still validated
+  assert.throws(() => resolveSelection(mods, 'blocks:0&q_proj'), (e: unknown) => isCodecError(e, 'E_PATCH'));
 });

@@ -106,6 +106,10 @@ test('the smoke notebook: CDN-free pages, executed notebooks, index; same number
   assert.equal((html.match(/class="codecllm-chart"/g) ?? []).length, 3);
   assert.ok(html.includes('<svg'), 'inline SVG');
   assert.ok(existsSync(page.ipynb));
+  // execution counts come from the kernel's execute_input (1, 2, 3, … in order), not made up afterwards
+  const cells = (JSON.parse(readFileSync(page.ipynb, 'utf8')) as { cells: { cell_type: string; execution_count?: number | null }[] }).cells;
+  const counts = cells.filter((c) => c.cell_type === 'code').map((c) => c.execution_count);
+  assert.deepEqual(counts, counts.map((_, i) => i + 1));
   const index = readFileSync(a.index, 'utf8');
   assert.ok(index.includes('<a href="00-smoke.html">00 · Smoke test: display helpers</a>'));
   const b = await runReport([smoke], tmp('codecllm-out-'), { packageRoot: buildShimPackage(), interactive: false, ...quiet });

@@ -186,9 +186,9 @@ describe('tokenizer: tiny hand-made vocabulary', () => {
 
   test('errors: unsupported tokenizer models and pre-tokenizers', () => {
     throwsExact(
-      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.model': 'llama' }), 'tiny.gguf'),
+      () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.model': 'bert' }), 'tiny.gguf'),
       'E_TOKENIZER',
-      "tiny.gguf: unsupported tokenizer model 'llama' (supported: gpt2 byte-level BPE)",
+      "tiny.gguf: unsupported tokenizer model 'bert' (supported: gpt2 byte-level BPE, llama SentencePiece)",
     );
     throwsExact(
       () => tokenizerFromGGUF(tinyMeta({ 'tokenizer.ggml.pre': 'bogus' }), 'tiny.gguf'),

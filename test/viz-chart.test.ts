@@ -20,12 +20,11 @@ const rows = [0, 1, 2, 3, 4].map((i) => ({ step: i, loss: 5 - i, acc: i / 4, run
 test('chart: bundle has exactly the vega-lite v5 JSON object, an SVG and text/plain', async () => {
   const spec = { title: 'demo', data: { values: rows }, mark: 'point', encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' } } } as const;
   const b = await chart(spec as never);
-  assert.deepEqual(Object.keys(b).sort(), [VEGALITE_MIME, 'image/svg+xml', 'text/plain'].sort());
-  assert.equal(VEGALITE_MIME, 'application/vnd.vegalite.v5+json');
+  // the keys JupyterLab renders (its vega-lite v5 renderer), not the library's constant compared with itself
+  assert.deepEqual(Object.keys(b).sort(), ['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
   const vl = b[VEGALITE_MIME] as unknown as Record<string, unknown>;
   assert.equal(typeof vl, 'object', 'the spec is an object, not a string');
-  assert.equal(vl.$schema, VEGALITE_SCHEMA);
-  assert.equal(VEGALITE_SCHEMA, 'https://vega.github.io/schema/vega-lite/v5.json');
+  assert.equal(vl.$schema, 'https://vega.github.io/schema/vega-lite/v5.json');
   assert.deepEqual(JSON.parse(JSON.stringify(vl)), { ...spec, $schema: VEGALITE_SCHEMA });
   const svg = b['image/svg+xml']!;
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -40,12 +39,13 @@ test('chart: a caller-set $schema is replaced by the v5 schema the frontends exp
   assert.equal(marks(b['image/svg+xml']!).get('rect'), 2);
 });
 
-test('lineChart: one line per y field (fold), points on it; arquero tables work as input', async () => {
+test('lineChart: one line per y field (folded in JS: one row per point), points on it; arquero tables work as input', async () => {
   const t = aq.from(rows);
   const b = await lineChart(t, { x: 'step', y: ['loss', 'acc'], title: 'two series' });
-  const spec = b[VEGALITE_MIME] as { transform: unknown; data: { values: unknown[] }; encoding: { color: { field: string } } };
-  assert.deepEqual(spec.transform, [{ fold: ['loss', 'acc'], as: ['series', 'value'] }]);
-  assert.equal(spec.data.values.length, 5);
+  const spec = b[VEGALITE_MIME] as { transform: unknown; data: { values: Record<string, unknown>[] }; encoding: { color: { field: string } } };
+  assert.equal(spec.transform, undefined);
+  assert.equal(spec.data.values.length, 10);
+  assert.deepEqual(spec.data.values.slice(0, 2).map((r) => [r.step, r.series, r.value]), [[0, 'loss', 5], [0, 'acc', 0]]);
   assert.equal(spec.encoding.color.field, 'series');
   const m = marks(b['image/svg+xml']!);
   assert.equal(m.get('line'), 2, 'two line paths');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { Writable } from 'node:stream';
-import { chart, display, displayHandle, inKernel, KERNEL_HOOK, progress, table, VEGALITE_MIME } from '../src/viz/index.js';
+import { chart, display, displayHandle, inKernel, KERNEL_HOOK, table, VEGALITE_MIME } from '../src/viz/index.js';
 import type { DisplayContent } from '../src/viz/index.js';
 
 /** A stand-in for tslab's jupyter module, as kernel-ext/preload.cjs publishes it. */
@@ -63,35 +62,4 @@ test('displayHandle: first send is display_data, later ones update the same disp
     [true, h.id, 'two'],
   ]);
   assert.match(h.id, /^[0-9a-f]{16}$/);
-});
-
-test('progress in a kernel: coarse updates of one display, first and last always shown', () => {
-  const k = fakeKernel();
-  const p = progress('layers', 1000, { intervalMs: 60_000 });
-  for (let i = 0; i < 1000; i++) p.tick();
-  p.done();
-  // first (0/1000), the update that reaches the total (forced), done (forced): nothing in between at this interval
-  assert.equal(k.sent.length, 3);
-  const ids = new Set(k.sent.map((s) => s.content.transient.display_id));
-  assert.equal(ids.size, 1);
-  assert.deepEqual(k.sent.map((s) => s.update), [false, true, true]);
-  assert.match(k.sent[0]!.content.data['text/plain'] as string, /^layers: 0\/1000 \(0%\) /);
-  assert.match(k.sent[2]!.content.data['text/plain'] as string, /^layers: 1000\/1000 \(100%\) /);
-  assert.ok((k.sent[2]!.content.data['text/html'] as string).includes('<progress value="1000" max="1000"'));
-});
-
-test('progress outside a kernel: silent when the stream is not a TTY, a bar when it is', () => {
-  let written = '';
-  const sink = new Writable({ write: (c, _e, cb) => ((written += String(c)), cb()) }) as unknown as NodeJS.WriteStream;
-  const p = progress('x', 3, { stream: sink });
-  p.tick();
-  p.done();
-  assert.equal(written, '');
-  const tty = Object.assign(sink, { isTTY: true, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
-  const q = progress('quant', 2, { stream: tty });
-  q.tick();
-  q.tick();
-  q.done();
-  assert.ok(written.includes('quant ['), written);
-  assert.ok(written.includes('2/2 100%'), written);
 });

@@ -16,6 +16,9 @@ void InitQuant(Napi::Env env, Napi::Object exports);
 void InitGpuEngine(Napi::Env env, Napi::Object exports);
 void InitCpuEngine(Napi::Env env, Napi::Object exports);
 void InitFormats(Napi::Env env, Napi::Object exports);
+void InitLossless(Napi::Env env, Napi::Object exports);
+void InitGpuKernelTest(Napi::Env env, Napi::Object exports);
+void InitCpuKernelTest(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
@@ -26,6 +29,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitGpuEngine(env, exports);
   InitCpuEngine(env, exports);
   InitFormats(env, exports);
+  InitLossless(env, exports);
+  InitGpuKernelTest(env, exports);
+  InitCpuKernelTest(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "check.h"
+#include "common/engine_dims.h"
 #include "common/weight_types.h"
 
 namespace codecllm {
@@ -133,6 +134,21 @@ inline int ArgWeightType(const Napi::CallbackInfo& info, size_t i, const char* n
   const int64_t id = ArgInt(info, i, name, 0, kWeightTypeCount - 1, -1);
   CHECK_ARG(WeightTypeById((int)id) != nullptr, std::string(name) + ": unknown weight type id " + std::to_string(id));
   return (int)id;
+}
+
+/** The model dimensions of an engine config object ({hidden, intermediate, layers, heads, kvHeads, headDim, vocab}),
+ *  each an integer number; bounds are checked by CheckModelDims / CheckGpuDims (common/engine_dims.h). */
+inline ModelDims ReadModelDims(const Napi::Object& o, const char* who) {
+  ModelDims d;
+  for (const DimRange& r : kModelDimRanges) {
+    Napi::Value v = o.Get(r.key);
+    CHECK_ARG(v.IsNumber(), std::string(who) + ": " + r.key + " must be a number");
+    const double x = v.As<Napi::Number>().DoubleValue();
+    CHECK_ARG(x == static_cast<double>(static_cast<int64_t>(x)) && x >= -2147483648.0 && x <= 2147483647.0,
+              std::string(who) + ": " + r.key + " must be an integer");
+    d.*(r.field) = static_cast<int>(x);
+  }
+  return d;
 }
 
 /** Copies `n` bytes into a new Node Buffer (a Uint8Array). */

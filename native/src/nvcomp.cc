@@ -61,6 +61,7 @@
 
 #include "cuda/kernels.h"
 #include "device.h"
+#include "env.h"
 
 namespace {
 using namespace codecllm;
@@ -419,27 +420,34 @@ Napi::Value NvcompCodecs(const Napi::CallbackInfo& info) {
 
 /** CODECLLM_NVCOMP_TEMP=async: temp bytes from <X>GetTempSizeAsync alone (a bound computed from sizes only).
  *  Default: the larger of it and <X>GetTempSizeSync, which reads the actual chunk table on the device. */
-bool TempSyncQuery() {
-  const char* e = std::getenv("CODECLLM_NVCOMP_TEMP");
-  return !(e && std::strcmp(e, "async") == 0);
-}
+bool TempSyncQuery() { return EnvStr("CODECLLM_NVCOMP_TEMP") != "async"; }
 /** CODECLLM_NVCOMP_EXACT=1: temp space and output slots are separate exact-size cudaMalloc blocks (not pool
  *  slices), and their addresses go to stderr, so compute-sanitizer memcheck can say which one a kernel overran. */
 bool ExactAlloc() {
-  const char* e = std::getenv("CODECLLM_NVCOMP_EXACT");
-  return e && *e && std::strcmp(e, "0") != 0;
+  const std::string e = EnvStr("CODECLLM_NVCOMP_EXACT");
+  return !e.empty() && e != "0";
 }
 /** CODECLLM_NVCOMP_SLOT_PAD=<bytes>: extra bytes per compression output slot beyond
  *  <X>CompressGetMaxOutputChunkSize (default 0: the documented bound). */
-size_t SlotPad() {
-  const char* e = std::getenv("CODECLLM_NVCOMP_SLOT_PAD");
-  return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : 0;
-}
+size_t SlotPad() { return static_cast<size_t>(std::strtoull(EnvStr("CODECLLM_NVCOMP_SLOT_PAD").c_str(), nullptr, 10)); }
 
 /** CODECLLM_NVCOMP_ANS_HEADROOM=0 turns off the ANS compress headroom below (to reproduce the nvCOMP fault). */
-bool AnsHeadroom() {
-  const char* e = std::getenv("CODECLLM_NVCOMP_ANS_HEADROOM");
-  return !(e && std::strcmp(e, "0") == 0);
+bool AnsHeadroom() { return EnvFlag("CODECLLM_NVCOMP_ANS_HEADROOM", true); }
+
+/** Per-chunk outcome of a batched nvCOMP call: how many of n chunks failed `bad(i)`, and the first one (n: none). */
+struct ChunkFailures {
+  size_t failed = 0, first = 0;
+};
+template <class Bad>
+ChunkFailures CountFailures(size_t n, Bad bad) {
+  ChunkFailures f;
+  f.first = n;
+  for (size_t i = 0; i < n; i++)
+    if (bad(i)) {
+      if (f.first == n) f.first = i;
+      f.failed++;
+    }
+  return f;
 }
 
 /** nvCOMP temp space + compression output slots of one call: pool slices, or (ExactAlloc) exact cudaMalloc blocks.
@@ -581,12 +589,7 @@ Napi::Value NvcompCompress(const Napi::CallbackInfo& info) {
     float ms = 0;
     CHECK_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
     // per-chunk statuses and sizes
-    size_t failed = 0, first = n;
-    for (size_t i = 0; i < n; i++)
-      if (hStatus[i] != nvcompSuccess || hOutBytes[i] > slot) {
-        if (first == n) first = i;
-        failed++;
-      }
+    const auto [failed, first] = CountFailures(n, [&](size_t i) { return hStatus[i] != nvcompSuccess || hOutBytes[i] > slot; });
     if (failed) {
       Error e = CODECLLM_ERROR("E_NVCOMP", codecName + " compress: " + std::to_string(failed) + " of " + std::to_string(n) + " chunks failed");
       e.with("chunk", std::to_string(first)).with("chunks", std::to_string(n)).with("failed", std::to_string(failed));
@@ -669,12 +672,7 @@ void VerifyCrc32(const std::string& codecName, const void* const* dIn, const siz
   LaunchCrc32(dIn, dInBytes, n, maxIn, dCrc, s);
   CHECK_CUDA(cudaMemcpyAsync(hCrc, dCrc, n * sizeof(uint32_t), cudaMemcpyDeviceToHost, s));
   CHECK_CUDA(cudaStreamSynchronize(s));
-  size_t bad = 0, first = n;
-  for (size_t i = 0; i < n; i++)
-    if (hCrc[i] != want[i]) {
-      if (first == n) first = i;
-      bad++;
-    }
+  const auto [bad, first] = CountFailures(n, [&](size_t i) { return hCrc[i] != want[i]; });
   if (!bad) return;
   char buf[160];
   std::snprintf(buf, sizeof buf, "crc32 mismatch (stored %08x, computed %08x; %zu chunk(s) differ): corrupt input, not handed to the decoder",
@@ -770,12 +768,7 @@ Napi::Value NvcompDecompress(const Napi::CallbackInfo& info) {
     CHECK_CUDA(cudaStreamSynchronize(s));
     float ms = 0;
     CHECK_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
-    size_t failed = 0, first = n;
-    for (size_t i = 0; i < n; i++)
-      if (hStatus[i] != nvcompSuccess || hGot[i] != hCap[i]) {
-        if (first == n) first = i;
-        failed++;
-      }
+    const auto [failed, first] = CountFailures(n, [&](size_t i) { return hStatus[i] != nvcompSuccess || hGot[i] != hCap[i]; });
     if (failed) {
       Error e = CODECLLM_ERROR("E_NVCOMP", codecName + " decompress: " + std::to_string(failed) + " of " + std::to_string(n) + " chunks failed");
       e.with("chunk", std::to_string(first)).with("chunks", std::to_string(n)).with("failed", std::to_string(failed));
@@ -989,12 +982,7 @@ Napi::Value NvcompDecompressGroup(const Napi::CallbackInfo& info) {
     CHECK_CUDA(cudaStreamSynchronize(s));
     float ms = 0;
     CHECK_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
-    size_t failed = 0, first = n;
-    for (size_t i = 0; i < n; i++)
-      if (hStatus[i] != nvcompSuccess || hGot[i] != cap[i]) {
-        if (first == n) first = i;
-        failed++;
-      }
+    const auto [failed, first] = CountFailures(n, [&](size_t i) { return hStatus[i] != nvcompSuccess || hGot[i] != cap[i]; });
     if (failed) {
       Error e = CODECLLM_ERROR("E_NVCOMP", codecName + " group decompress: " + std::to_string(failed) + " of " + std::to_string(n) + " chunks failed");
       e.with("chunk", std::to_string(first) + " (part " + std::to_string(partOf[first]) + ")").with("chunks", std::to_string(n));

@@ -29,6 +29,9 @@ import { quantizeFast } from '../../src/quant/native.js';
 import { dequantize } from '../../src/quant/quantize.js';
 import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
 import { requireCuda } from '../../src/native/addon.js';
+import { patch, unpatch } from '../../src/lab/patch.js';
+import { tfjsEngine } from '../../src/engine/tfjs.js';
+import { cudaEngine } from '../../src/engine/cuda-engine.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d?: string) => {
@@ -105,6 +108,24 @@ interface Row {
   pass: boolean;
   first?: string[];
 }
+
+/** Lossless GEMV cases: odd shapes (rows not a multiple of rowsPerSeg, fewer column groups than lanes), fp16, one row
+ *  per segment, and the TinyLlama / Llama-3.1-8B projection shapes with timing. */
+const LOSSLESS_CASES: { rows: number; cols: number; dtype: 'bf16' | 'f16'; rowsPerSeg: number; iterations?: number }[] = [
+  { rows: 37, cols: 264, dtype: 'bf16', rowsPerSeg: 4 },
+  { rows: 5, cols: 8, dtype: 'f16', rowsPerSeg: 1 },
+  { rows: 300, cols: 1032, dtype: 'f16', rowsPerSeg: 7 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 1, iterations: 200 },
+  { rows: 2048, cols: 2048, dtype: 'bf16', rowsPerSeg: 16, iterations: 200 },
+  { rows: 5632, cols: 2048, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 2048, cols: 5632, dtype: 'bf16', rowsPerSeg: 4, iterations: 200 },
+  { rows: 4096, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 100 },
+  { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
+  { rows: 14336, cols: 4096, dtype: 'bf16', rowsPerSeg: 16, iterations: 50 },
+  { rows: 4096, cols: 14336, dtype: 'bf16', rowsPerSeg: 4, iterations: 50 },
+  { rows: 4096, cols: 14336, dtype: 'f16', rowsPerSeg: 1, iterations: 50 },
+];
 
 const KERNEL_CASES: [string, Record<string, number>][] = [
   ['embedding', { V: 1000, h: 576, T: 7 }],
@@ -217,6 +238,29 @@ async function runChecks(): Promise<void> {
       first: r.first,
     });
   });
+
+  // ---- 1b. lossless bf16/fp16 GEMV (issue 14; native/src/cuda/gemv_lossless.cu, layout common/lossless.h): the device
+  // decoder bit-exact against the source words, the in-register GEMV against its twin (reference decode + double
+  // linear), and ms per call beside the plain 16-bit GEMV of the same loop (kernel-level speed signal only).
+  if (n.losslessGemvTest) {
+    for (const [i, p] of LOSSLESS_CASES.entries()) {
+      const seed = 500 + i;
+      try {
+        const r = n.losslessGemvTest({ ...p, seed });
+        const speed = r.msLossless !== undefined ? ` | ${r.msLossless.toFixed(4)} ms vs plain ${r.msPlain!.toFixed(4)} ms (${(r.msLossless / r.msPlain!).toFixed(2)}×), in ${r.gbpsLosslessIn!.toFixed(0)} GB/s, out ${r.gbpsLosslessOut!.toFixed(0)} GB/s, plain ${r.gbpsPlain!.toFixed(0)} GB/s` : '';
+        rows.push({
+          check: 'kernel lossless-gemv',
+          detail: Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' '),
+          value: `decode mismatches ${r.decodeMismatches}, max|Δ| ${r.maxAbs.toExponential(2)} (${r.maxErrOverTol.toFixed(2)}×tol), ratio ${r.ratio.toFixed(4)}${speed}`,
+          tol: `decode bit-exact; ${r.toleranceRule}, atol ${r.atol} rtol ${r.rtol}`,
+          pass: r.pass,
+          first: r.first.map((m) => `row ${m.i}: got ${m.got} want ${m.want}`),
+        });
+      } catch (e) {
+        rows.push({ check: 'kernel lossless-gemv', detail: JSON.stringify(p), value: String((e as Error).message), tol: '', pass: false });
+      }
+    }
+  } else rows.push({ check: 'kernel lossless-gemv', detail: 'addon without losslessGemvTest', value: 'missing', tol: '', pass: false });
 
   // ---- 2. engine vs TS reference logits
   const refDir = arg('--ref', '.gpuengine/ref')!;
@@ -449,6 +493,66 @@ async function runChecks(): Promise<void> {
     } finally {
       eng?.dispose();
     }
+  }
+  // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
+  // model (computed here on the host CPU). int8 mode: schemes the int8 kernel computes exactly keep the patch's own
+  // codes (roundings must be []), every other scheme runs as fp16 of its exact dequantized weights (one stated
+  // rounding per patched linear) — never re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|,
+  // same top-1), on the prompt's last position and 3 greedy steps fed from the reference.
+  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8']) {
+    const label = `patched ${quant} on cuda int8`;
+    try {
+      unpatch(model);
+      patch(model, { select: 'all', quant, attachQuantized: true });
+      const t = tfjsEngine(model);
+      const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
+      try {
+        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+        const roundings = e.info().roundings;
+        const ct = t.newCache();
+        const cg = e.newCache();
+        let feed = ref.prompt;
+        let worst = 0;
+        let maxAbs = 0;
+        let sameTop = true;
+        for (let s = 0; s < 4; s++) {
+          const want = t.forward(feed, ct, { lastOnly: true });
+          const got = e.forward(feed, cg, { lastOnly: true });
+          const c = compareLogits(got, want);
+          worst = Math.max(worst, c.worstRatio);
+          maxAbs = Math.max(maxAbs, c.maxAbs);
+          if (c.argGot !== c.argWant) sameTop = false;
+          feed = [c.argWant];
+        }
+        const roundingsOk = exactKernel ? roundings.length === 0 : roundings.length === model.linears().length && roundings.every((r) => r.includes('rounded to fp16'));
+        rows.push({
+          check: label,
+          detail: `${roundings.length} stated roundings${roundings[0] ? ` (e.g. ${roundings[0]})` : ''}`,
+          value: `max |Δ| ${maxAbs.toExponential(2)}, worst Δ/tol ${worst.toFixed(2)}, same top-1 ${sameTop}`,
+          tol: `5e-2 + 1e-2·|ref|, top-1 equal; roundings ${exactKernel ? 'none (own codes)' : 'fp16 stated'}`,
+          pass: worst <= 1 && sameTop && roundingsOk,
+        });
+      } finally {
+        e.dispose();
+        t.dispose();
+      }
+    } catch (x) {
+      rows.push({ check: label, detail: 'threw', value: `${(x as { code?: string }).code ?? ''} ${(x as Error).message}`, tol: '', pass: false });
+    }
+  }
+  unpatch(model);
+  // a custom forward is refused before any device allocation
+  {
+    const l = model.linear('model.layers.2.mlp.up_proj');
+    l.forward = (x) => x;
+    let code = 'none';
+    try {
+      CudaEngine.fromModel(model, { modes: 'fp16' }).dispose();
+    } catch (x) {
+      code = (x as { code?: string }).code ?? 'none';
+    }
+    delete l.forward;
+    rows.push({ check: 'custom forward refused', detail: 'model.layers.2.mlp.up_proj.forward set', value: code, tol: 'E_ENGINE', pass: code === 'E_ENGINE' });
   }
   model.dispose();
 

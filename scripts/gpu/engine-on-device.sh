@@ -23,7 +23,12 @@ model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 case $stage in
   prepare)
     set -e
-    grep -qx "/.gpuengine/" .git/info/exclude || echo "/.gpuengine/" >> .git/info/exclude
+    # a fresh clone has no .gpuengine/ yet (the logs below are redirected into it), and in a git worktree .git is a
+    # file: ask git where info/exclude lives
+    mkdir -p .gpuengine
+    exclude=$(git rev-parse --git-path info/exclude)
+    mkdir -p "$(dirname "$exclude")"
+    grep -qsx "/.gpuengine/" "$exclude" || echo "/.gpuengine/" >> "$exclude"
     npx --no-install cmake-js configure -d native --out .gpuengine/build --config Release --CDCODECLLM_CUDA=ON > .gpuengine/configure.log
     npx --no-install cmake-js build -d native --out .gpuengine/build --config Release --parallel "${JOBS:-2}" > .gpuengine/build.log
     mkdir -p .gpuengine/native/lib .gpuengine/dist

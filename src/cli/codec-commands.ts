@@ -17,7 +17,7 @@ import { CPU_CODEC_LEVELS } from '../codec/cpu.js';
 import { ALLOW_OVERFLOW, type AllowOverflow } from '../codec/cast.js';
 import { checkOutDir, checkOutFile } from '../util/temp-files.js';
 import { output } from './common.js';
-import { io } from './io.js';
+import { io } from '../util/io.js';
 import { int, oneOf, text } from './args.js';
 import { progressBar } from './progress.js';
 
@@ -77,19 +77,19 @@ const x = (r: number) => `${r.toFixed(3)}x`;
  */
 export function formatCompressReport(r: CompressReport, withTensors: boolean): string {
   const lines = [
-    `${r.model} -> ${r.out ?? '(memory)'}: ${r.tensors} tensors, ${(r.params / 1e6).toFixed(1)} M params, quant ${r.quant}, codec ${r.codec}${r.level === null ? '' : ` level ${r.level}`}, chunks ${r.chunk_size} B`,
-    `stored ${mb(r.raw_bytes)} -> compressed ${mb(r.compressed_bytes)} (file ${mb(r.file_bytes)})`,
-    `ratio ${x(r.ratio)}   order-0 entropy bound ${x(r.entropy_bound_ratio)} (${mb(r.entropy_bound_bytes)})   ratio vs fp16 ${x(r.ratio_vs_fp16)}`,
-    `compress ${r.compress_s.toFixed(2)} s (${r.compress_MBps.toFixed(1)} MB/s, including quantization)`,
+    `${r.model} -> ${r.out ?? '(memory)'}: ${r.tensors} tensors, ${(r.params / 1e6).toFixed(1)} M params, quant ${r.quant}, codec ${r.codec}${r.level === null ? '' : ` level ${r.level}`}, chunks ${r.chunkSize} B`,
+    `stored ${mb(r.rawBytes)} -> compressed ${mb(r.compressedBytes)} (file ${mb(r.fileBytes)})`,
+    `ratio ${x(r.ratio)}   order-0 entropy bound ${x(r.entropyBoundRatio)} (${mb(r.entropyBoundBytes)})   ratio vs fp16 ${x(r.ratioVsFp16)}`,
+    `compress ${r.compressS.toFixed(2)} s (${r.compressMBps.toFixed(1)} MB/s, including quantization)`,
     'planes / sections:',
     ...r.planes.map((p) => `  ${p.name.padEnd(42)} ${mb(p.bytes).padStart(12)}  H = ${p.bits.toFixed(3)} bits/byte  bound ${mb(p.boundBytes)}`),
   ];
-  if (withTensors) lines.push('tensors:', ...r.per_tensor.map(tensorLine));
+  if (withTensors) lines.push('tensors:', ...r.perTensor.map(tensorLine));
   return lines.join('\n');
 }
 
 function tensorLine(t: TensorReport): string {
-  return `  ${t.name.padEnd(44)} ${t.storage.padEnd(18)} ${t.transform.padEnd(14)} ${mb(t.raw_bytes).padStart(11)} -> ${mb(t.compressed_bytes).padStart(11)}  ratio ${x(t.ratio)}  bound ${x(t.entropy_bound_ratio)}  H ${t.entropy_bits.toFixed(2)}`;
+  return `  ${t.name.padEnd(44)} ${t.storage.padEnd(18)} ${t.transform.padEnd(14)} ${mb(t.rawBytes).padStart(11)} -> ${mb(t.compressedBytes).padStart(11)}  ratio ${x(t.ratio)}  bound ${x(t.entropyBoundRatio)}  H ${t.entropyBits.toFixed(2)}`;
 }
 
 /**
@@ -112,7 +112,7 @@ export function registerCodecCommands(program: Command): void {
     } finally {
       stop();
     }
-    const { per_tensor: _pt, ...rest } = r;
+    const { perTensor: _pt, ...rest } = r;
     output(!!o.json, o.tensors ? r : rest, () => formatCompressReport(r, !!o.tensors));
   });
 
@@ -125,10 +125,10 @@ export function registerCodecCommands(program: Command): void {
       const r = verifyCllm(file, (d, t) => bar.update(d, t));
       bar.stop();
       if (r.ok || o.json)
-        output(!!o.json, r, () => `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.raw_bytes)} stored in ${mb(r.file_bytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropy_bound_ratio)}), vs fp16 ${x(r.ratio_vs_fp16)}; decoded at ${r.decompress_MBps.toFixed(1)} MB/s`);
+        output(!!o.json, r, () => `${file}: ok: ${r.tensors} tensors, ${r.chunks} chunks, ${mb(r.rawBytes)} stored in ${mb(r.fileBytes)}; ratio ${x(r.ratio)} (order-0 entropy bound ${x(r.entropyBoundRatio)}), vs fp16 ${x(r.ratioVsFp16)}; decoded at ${r.decompressMBps.toFixed(1)} MB/s`);
       if (!r.ok) {
         // the contract: the problem as one line on stderr, exit 1 (with --json the report is on stdout as well)
-        io.err(`codecllm: ${r.error} [${r.error_code ?? 'E_INTERNAL'}]\n`);
+        io.err(`codecllm: ${r.error} [${r.errorCode ?? 'E_INTERNAL'}]\n`);
         process.exitCode = 1;
       }
     });
@@ -155,15 +155,15 @@ export function registerCodecCommands(program: Command): void {
       } finally {
         stop();
       }
-      const { per_tensor: _pt, ...rest } = r;
+      const { perTensor: _pt, ...rest } = r;
       output(!!o.json, o.tensors ? r : rest, () =>
         [
-          `bit_exact ${r.bit_exact}${r.mismatches.length ? ` (mismatches: ${r.mismatches.map((m) => `${m.name} at byte ${m.first_byte}`).join(', ')})` : ''}`,
+          `bitExact ${r.bitExact}${r.mismatches.length ? ` (mismatches: ${r.mismatches.map((m) => `${m.name} at byte ${m.firstByte}`).join(', ')})` : ''}`,
           formatCompressReport(r, !!o.tensors),
-          `decompress ${r.decompress_s.toFixed(2)} s (${r.decompress_MBps.toFixed(1)} MB/s, all checksums)`,
+          `decompress ${r.decompressS.toFixed(2)} s (${r.decompressMBps.toFixed(1)} MB/s, all checksums)`,
         ].join('\n'),
       );
-      if (!r.bit_exact) {
+      if (!r.bitExact) {
         io.err(`codecllm: ${model}: round trip not bit-exact (${r.mismatches.length} tensor(s) differ) [E_CHECKSUM]\n`);
         process.exitCode = 1;
       }

@@ -4,7 +4,8 @@ import type { Checkpoint } from '../model/checkpoint.js';
 import { openAnyCheckpoint } from '../container/compress-model.js';
 import { load } from '../load.js';
 import { progressBar } from './progress.js';
-import { io } from './io.js';
+import { cliJson } from './json.js';
+import { io } from '../util/io.js';
 import { readTextFile, type TextEncoding } from '../util/files.js';
 import { num, parseIntArg } from './args.js';
 
@@ -39,9 +40,9 @@ export async function checkThenLoad(model: string, check: (ck: Checkpoint) => vo
   }
 }
 
-/** Print `obj` as JSON (with --json) or as `human` lines. */
+/** Print `obj` as JSON (with --json; keys in snake_case, cli/json.ts) or as `human` lines. */
 export function output(json: boolean, obj: unknown, human: () => string): void {
-  io.out(json ? JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
+  io.out(json ? JSON.stringify(cliJson(obj), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human() + '\n');
 }
 
 /**

@@ -6,8 +6,10 @@
 import type { Command } from 'commander';
 import type { LlamaModel } from '../model/llama.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../model/generate.js';
-import { createCpuEngine, generateNative } from '../engine/cpu-native.js';
 import { CudaEngine } from '../engine/cuda.js';
+import { ENGINE_NAMES, type EngineName } from '../engine/engine.js';
+import { defaultEngine, parseEngineName } from '../engine/open.js';
+import { openEngine } from '../lab/open-engine.js';
 import { STORAGE_MODES, parseModeSpec } from '../engine/modes.js';
 import { copyBandwidth } from '../native/device.js';
 import { CodecLLMError, err, msg } from '../messages.js';
@@ -15,63 +17,63 @@ import { checkThenLoad, output } from './common.js';
 import { int, oneOf, text } from './args.js';
 import { checkTfjsMemory, checkTokensFit } from './preflight.js';
 
-export const ENGINES = ['tfjs', 'native', 'cuda'] as const;
-export type EngineName = (typeof ENGINES)[number];
+export const ENGINES = ENGINE_NAMES;
+export type { EngineName };
 
-export function engineOpt(v: string): EngineName {
-  if (!(ENGINES as readonly string[]).includes(v)) throw err('E_ARG', msg.badArg('--engine', `'${v}' (expected ${ENGINES.join(', ')})`));
-  return v as EngineName;
+/**
+ * Parse --engine: tfjs | native | cuda | auto (the fastest available). E_ARG otherwise.
+ * @example
+ * engineOpt('native') // 'native'
+ */
+export function engineOpt(v: string): EngineName | 'auto' {
+  return parseEngineName(v, '--engine');
 }
 
 /**
- * Greedy generation on the chosen engine; same result shape for all three.
+ * The engine --engine names, resolved (auto: the fastest available), with the reason the CLI prints.
+ * @example
+ * resolveEngine('auto') // { engine: 'native', reason: 'auto: no GPU visible; the native CPU engine is built' }
+ */
+export function resolveEngine(v: string | undefined): { engine: EngineName; reason: string } {
+  const e = engineOpt(v ?? 'auto');
+  if (e !== 'auto') return { engine: e, reason: 'asked for' };
+  const d = defaultEngine();
+  return { engine: d.engine, reason: `auto: ${d.reason}` };
+}
+
+/** Add --engine (and --modes for cuda) to a command: every lab verb takes any engine. */
+export function addEngineOption(cmd: Command): Command {
+  return cmd
+    .option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine) | cuda (GPU engine) | auto (default: cuda with a GPU, else native)', oneOf('--engine', [...ENGINE_NAMES, 'auto'] as const), 'auto')
+    .option('--modes <spec>', "GPU storage modes for --engine cuda, e.g. fp16, int8, fused, 'int8,lm_head=fp16'", text('--modes', (v) => void parseModeSpec(v)), 'fp16');
+}
+
+/**
+ * Generation on the chosen engine through the one generation loop (src/model/generate.ts): stop ids, EOS, sampling
+ * and onToken behave the same on all three.
  * @example
  * const r = await generateOn(model, 'native', 'The capital of France is', { maxTokens: 16 });
  */
-export async function generateOn(m: LlamaModel, engine: EngineName, prompt: string, o: GenerateOptions, modes = 'fp16'): Promise<GenerateResult> {
-  const maxTokens = o.maxTokens ?? 32;
-  if (engine === 'tfjs') return generate(m, prompt, o);
-  if (engine === 'native') {
-    const eng = createCpuEngine(m);
-    try {
-      return await generateNative(eng, prompt, o);
-    } finally {
-      eng.dispose();
-    }
-  }
-  if (!m.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(m.checkpoint.file));
-  const eng = CudaEngine.fromModel(m, { modes });
+export async function generateOn(m: LlamaModel, engine: EngineName | 'auto', prompt: string, o: GenerateOptions, modes = 'fp16'): Promise<GenerateResult> {
+  const e = await openEngine(m, { engine, modes });
   try {
-    const promptIds = m.tokenizer.encode(prompt);
-    const first = eng.forward(promptIds);
-    const eos = m.tokenizer.eosId;
-    const ids = [first.next];
-    let decodeMs: number[] = [];
-    if (first.next !== eos && maxTokens > 1) {
-      const g = eng.generate(maxTokens - 1);
-      ids.push(...g.tokens);
-      decodeMs = Array.from({ length: g.tokens.length }, () => g.msPerToken);
-    }
-    const cut = eos === null ? -1 : ids.indexOf(eos);
-    const out = cut >= 0 ? ids.slice(0, cut) : ids;
-    return { promptIds, ids: out, text: m.tokenizer.decode(out), prefillMs: first.ms, decodeMs };
+    return await generate(e, prompt, o);
   } finally {
-    eng.dispose();
+    e.dispose();
   }
 }
 
-/** Decode/prefill timing of one engine session: ms per decode token (median-free mean over n tokens). */
+/** Decode/prefill timing of one generation on each CPU engine, through the one generation loop (ms per decode token: mean over n tokens). */
 async function cpuBench(m: LlamaModel, prompt: number[], n: number) {
   const rows = [];
   for (const engine of ['tfjs', 'native'] as const) {
-    const r = engine === 'tfjs' ? await generate(m, prompt, { maxTokens: n, stopIds: [] }) : await (async () => {
-      const eng = createCpuEngine(m);
-      try {
-        return await generateNative(eng, prompt, { maxTokens: n, stopIds: [] });
-      } finally {
-        eng.dispose();
-      }
-    })();
+    const e = await openEngine(m, { engine });
+    let r: GenerateResult;
+    try {
+      r = await generate(e, prompt, { maxTokens: n, stopIds: [] });
+    } finally {
+      e.dispose();
+    }
     const dec = r.decodeMs.reduce((a, b) => a + b, 0) / Math.max(1, r.decodeMs.length);
     rows.push({ engine, prefill_tokens_per_s: (1000 * prompt.length) / r.prefillMs, decode_ms_per_token: dec, decode_tokens_per_s: 1000 / dec, ids: r.ids });
   }
@@ -155,10 +157,10 @@ function cudaBench(m: LlamaModel, prompt: number[], n: number, modes: string[], 
 }
 
 export function registerEngineCommands(program: Command): void {
-  const gen = program.commands.find((c) => c.name() === 'generate');
-  gen
-    ?.option('--engine <e>', 'tfjs (reference) | native (C++ CPU engine) | cuda (GPU engine; greedy only)', oneOf('--engine', ENGINES), 'tfjs')
-    .option('--modes <spec>', "GPU storage modes for --engine cuda, e.g. fp16, int8, fused, 'int8,lm_head=fp16'", text('--modes', (v) => void parseModeSpec(v)), 'fp16');
+  for (const name of ['generate', 'eval', 'sweep', 'diagnose']) {
+    const c = program.commands.find((x) => x.name() === name);
+    if (c) addEngineOption(c);
+  }
 
   program
     .command('bench <model>')

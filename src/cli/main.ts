@@ -16,7 +16,7 @@ import { registerKernelCommand } from '../jupyter/install.js';
 import { registerReportCommand } from '../report/report.js';
 import { err, isCodecError, msg, type CodecLLMError } from '../messages.js';
 import { ioError } from '../util/files.js';
-import { io, withIO, type CliIO } from './io.js';
+import { io, withIO, type CliIO } from '../util/io.js';
 
 /**
  * @example

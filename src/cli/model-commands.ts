@@ -1,7 +1,7 @@
 /** `codecllm info | generate | eval`: the foundation commands. */
 import type { Command } from 'commander';
 import { openAnyCheckpoint } from '../container/compress-model.js';
-import { paramCount } from '../model/config.js';
+import { featuresOf, paramCount } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
 import { perplexity } from '../eval/perplexity.js';
 import { checkThenLoad, output, readText } from './common.js';
@@ -10,8 +10,26 @@ import { checkSelection, checkTfjsMemory, checkTokensFit } from './preflight.js'
 import { TEXT_ENCODINGS, type TextEncoding } from '../util/files.js';
 import { progressBar } from './progress.js';
 import { evalPatched } from './quant-commands.js';
-import { engineOpt, generateOn } from './engine-commands.js';
+import { resolveEngine, generateOn } from './engine-commands.js';
+import { openEngine } from '../lab/open-engine.js';
+import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
+
+/** What the architecture adds to plain Llama, in words (empty for Llama). */
+function archFeatureList(c: Parameters<typeof featuresOf>[0]): string[] {
+  const f = featuresOf(c);
+  const out: string[] = [];
+  if (f.hiddenAct === 'gelu_tanh') out.push('GeGLU (tanh GELU)');
+  if (f.sandwichNorms) out.push('pre/post-attention and pre/post-FFN RMSNorm');
+  if (f.qkNorm) out.push('q/k RMSNorm');
+  if (f.embedScale !== 1) out.push(`embedding × ${f.embedScale.toFixed(3)}`);
+  const local = f.slidingLayers?.filter((x) => x).length ?? 0;
+  if (local) out.push(`${local}/${c.numLayers} layers sliding-window ${f.slidingWindow}${f.ropeThetaLocal !== null ? ` (rope theta ${f.ropeThetaLocal})` : ''}`);
+  if (f.attnSoftcap !== null) out.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.finalSoftcap !== null) out.push(`logit soft-cap ${f.finalSoftcap}`);
+  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) out.push(`attention scale ${f.attnScale.toPrecision(4)}`);
+  return out;
+}
 
 /** Facts about a checkpoint without loading its weights. */
 export function modelInfo(path: string) {
@@ -43,6 +61,7 @@ export function modelInfo(path: string) {
       rope_theta: c.ropeTheta,
       rms_eps: c.rmsEps,
       context_length: c.maxPositionEmbeddings,
+      features: archFeatureList(c),
       tensor_dtypes: dtypes,
       weight_bytes: bytes,
       bits_per_weight: (bytes * 8) / elems,
@@ -53,10 +72,20 @@ export function modelInfo(path: string) {
   }
 }
 
+/**
+ * The eval window when none is given: 512 tokens, fewer when the scored rows' logits would pass 2^25 floats (128 MiB;
+ * tfjs-wasm aborts around a 2 GiB heap with several copies of them): 128 for Gemma 3's 262,144-token vocabulary.
+ * @example
+ * defaultEvalWindow(49152) // 512 (SmolLM2); defaultEvalWindow(262144) // 128
+ */
+export function defaultEvalWindow(vocab: number): number {
+  return Math.max(32, Math.min(512, 2 ** Math.floor(Math.log2((1 << 25) / vocab))));
+}
+
 export function registerModelCommands(program: Command): void {
   program
     .command('info <model>')
-    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct)")
+    .description("show a checkpoint's architecture and tensors ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M)")
     .option('--json', 'JSON output')
     .action((model: string, o: { json?: boolean }) => {
       const i = modelInfo(model);
@@ -65,6 +94,7 @@ export function registerModelCommands(program: Command): void {
           `${i.file} (${i.format})`,
           `architecture   ${i.architecture}, ${i.layers} layers, hidden ${i.hidden_size}, mlp ${i.intermediate_size}`,
           `attention      ${i.heads} heads, ${i.kv_heads} kv heads, head dim ${i.head_dim}, rope theta ${i.rope_theta}`,
+          ...(i.features.length ? [`features       ${i.features.join('; ')}`] : []),
           `vocab          ${i.vocab_size}${i.tied_embeddings ? ' (tied embeddings)' : ''}`,
           `parameters     ${(i.params / 1e6).toFixed(1)} M, ${i.linear_layers} linear layers`,
           `stored as      ${Object.entries(i.tensor_dtypes).map(([k, v]) => `${k}×${v}`).join(', ')}; ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB, ${i.bits_per_weight.toFixed(2)} bits/weight`,
@@ -74,7 +104,7 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('generate <model>')
-    .description('continue a prompt with the CPU reference model')
+    .description('continue a prompt (any engine: --engine tfjs|native|cuda|auto)')
     .requiredOption('--prompt <text>', 'prompt text', text('--prompt', undefined, true))
     .option('--max-tokens <n>', 'tokens to generate (prompt + n <= the context length)', int('--max-tokens', 1), 32)
     .option('--temperature <t>', '0 = greedy', num('--temperature', { min: 0, max: 1000 }), 0)
@@ -84,8 +114,7 @@ export function registerModelCommands(program: Command): void {
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
     .option('--json', 'JSON output')
     .action(async (model: string, o: GenerateCliOptions) => {
-      const engine = engineOpt(o.engine ?? 'tfjs');
-      if (engine === 'cuda' && o.temperature > 0) throw err('E_ARG', msg.badArg('--temperature', 'the cuda engine generates greedily (use 0)'));
+      const { engine, reason } = resolveEngine(o.engine);
       const m = await checkThenLoad(
         model,
         (ck) => {
@@ -116,6 +145,7 @@ export function registerModelCommands(program: Command): void {
         const res = {
           model: m.checkpoint.file,
           engine,
+          engine_reason: reason,
           prompt: o.prompt,
           text: r.text,
           prompt_tokens: r.promptIds.length,
@@ -123,7 +153,7 @@ export function registerModelCommands(program: Command): void {
           prefill_ms: r.prefillMs,
           decode_tokens_per_s: decodeTokS,
         };
-        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s]`);
+        output(!!o.json, res, () => `${o.prompt}${r.text}\n\n[${r.ids.length} tokens; prefill ${r.prefillMs.toFixed(0)} ms; decode ${decodeTokS?.toFixed(1) ?? '-'} tok/s; engine ${engine} (${reason})]`);
       } finally {
         m.dispose();
       }
@@ -134,45 +164,74 @@ export function registerModelCommands(program: Command): void {
     .description('perplexity of a text file (strided sliding window; see README)')
     .requiredOption('--text <file>', 'text file to score (UTF-8)', text('--text'))
     .option('--text-encoding <e>', `how to read --text: ${TEXT_ENCODINGS.join(' | ')}`, oneOf('--text-encoding', TEXT_ENCODINGS), 'utf8')
-    .option('--window <n>', 'tokens per window (<= the context length)', int('--window', 2), 512)
+    .option('--window <n>', 'tokens per window (<= the context length; default 512, fewer for a large vocabulary so the logits fit the tfjs heap: 128 for Gemma 3)', int('--window', 2))
     .option('--stride <n>', 'window stride (default window/2; <= window)', int('--stride', 1))
     .option('--max-tokens <n>', 'score at most n tokens', int('--max-tokens', 1))
     .option('--backend <b>', 'tfjs backend: wasm | cpu', oneOf('--backend', BACKENDS))
     .option('--json', 'JSON output')
     .action(async (model: string, o: EvalCliOptions) => {
       if ((o.patch === undefined) !== (o.quant === undefined)) throw err('E_ARG', msg.badArg('--patch/--quant', 'give both (e.g. --patch all --quant int8:per-channel)'));
-      if (o.stride !== undefined && o.stride > o.window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${o.window}`));
       const txt = readText(o.text, o.textEncoding);
       const m = await checkThenLoad(
         model,
         (ck) => {
+          o.window ??= defaultEvalWindow(ck.config.vocabSize);
+          if (o.stride !== undefined && o.stride > o.window) throw err('E_ARG', msg.badArg('--stride', `${o.stride} exceeds --window ${o.window}`));
           if (!ck.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(ck.file));
           checkTokensFit(ck, '--window', o.window, ck.config.maxPositionEmbeddings);
           if (o.patch !== undefined) checkSelection(ck.config, o.patch); // before the baseline, not after it
-          checkTfjsMemory(ck, o.window, o.window, o.backend);
+          if (resolveEngine(o.engine).engine === 'tfjs') checkTfjsMemory(ck, o.window, o.window, o.backend);
         },
         o.backend,
       );
       try {
-        const { window, stride, maxTokens } = o;
+        const { stride, maxTokens } = o;
+        const window = o.window!;
         if (o.patch !== undefined && o.quant !== undefined) {
-          const r = await evalPatched(m, txt, { select: o.patch, quant: o.quant, window, stride, maxTokens, qualityTokens: o.qualityTokens });
+          const r = await evalPatched(m, txt, {
+            select: o.patch,
+            quant: o.quant,
+            window,
+            stride,
+            maxTokens,
+            qualityTokens: o.qualityTokens,
+            engine: o.engine as EngineName | 'auto' | undefined,
+            modes: o.modes,
+            baseCacheDir: o.baseCache === false ? null : o.baseCache || undefined,
+            blockTrace: o.blockTrace ? true : undefined,
+            listModules: !!o.listModules,
+          });
+          const pc = (x: number) => (100 * x).toFixed(3);
           output(!!o.json, r, () =>
             [
-              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16)`,
-              `perplexity ${r.ppl.toFixed(3)} vs baseline ${r.baseline_ppl.toFixed(3)} (${(100 * r.ppl_change).toFixed(2)}%) over ${r.tokens} tokens`,
-              `KL ${r.kl_mean.toExponential(3)}, top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}% over ${r.quality_tokens} tokens -> ${r.verdict}`,
-              `greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `patched ${r.patched_modules} linears with ${r.quant} (${r.ratio_vs_fp16.toFixed(2)}x smaller than fp16); engine ${r.engine} (${r.engine_reason})`,
+              ...(r.patched_module_paths ?? []).map((p: string) => `  ${p}`),
+              ...r.roundings.map((x: string) => `  rounding: ${x}`),
+              `${r.tokens} tokens scored (window ${r.window}, stride ${r.stride}); baseline ${r.base_logits.cached ? 'from cache' : 'computed'}${r.base_logits.file ? ` (${r.base_logits.file})` : ''}`,
+              `PPL(Q)    ${r.ppl.toFixed(4)} (95% CI ${r.ppl_ci95[0].toFixed(3)}–${r.ppl_ci95[1].toFixed(3)})`,
+              `PPL(base) ${r.baseline_ppl.toFixed(4)} (95% CI ${r.baseline_ppl_ci95[0].toFixed(3)}–${r.baseline_ppl_ci95[1].toFixed(3)})`,
+              `PPL ratio ${r.ppl_ratio.toFixed(5)}; ln ratio ${r.ln_ppl_ratio.toFixed(6)} ± ${r.ln_ppl_ratio_stderr.toFixed(6)}; Cor(ln PPL) ${pc(r.nll_correlation)}%`,
+              `KLD mean ${r.kld.mean.toFixed(6)} ± ${r.kld.stderr.toFixed(6)}; median ${r.kld.median.toFixed(6)}, p90 ${r.kld.p90.toFixed(6)}, p99 ${r.kld.p99.toFixed(6)}, p99.9 ${r.kld.p999.toFixed(6)}, max ${r.kld.max.toFixed(6)}`,
+              `same top p ${pc(r.same_top_p)} ± ${pc(r.same_top_p_stderr)}%; mean Δp ${pc(r.mean_dp)} ± ${pc(r.mean_dp_stderr)}%; RMS Δp ${pc(r.rms_dp)} ± ${pc(r.rms_dp_stderr)}%; Cor(p) ${pc(r.p_correlation)}%`,
+              `verdict ${r.verdict}; greedy: ${r.first_divergence ? `diverges at token ${r.first_divergence.index}` : 'identical'}; baseline ${JSON.stringify(r.baseline_output)}, patched ${JSON.stringify(r.output)}`,
+              `time ${r.time_s.toFixed(2)} s (baseline ${r.baseline_s.toFixed(2)} s, patched ${r.patched_s.toFixed(2)} s)`,
             ].join('\n'),
           );
           return;
         }
         const bar = progressBar('scoring', 1);
         const t0 = performance.now();
-        const r = await perplexity(m, txt, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        const { engine, reason } = resolveEngine(o.engine);
+        const e = await openEngine(m, { engine, modes: o.modes });
+        let r: Awaited<ReturnType<typeof perplexity>>;
+        try {
+          r = await perplexity(e, txt, { window, stride, maxTokens, onProgress: (d, t) => bar.update(d, t) });
+        } finally {
+          e.dispose();
+        }
         bar.stop();
-        const res = { model: m.checkpoint.file, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, time_s: (performance.now() - t0) / 1000 };
-        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}`);
+        const res = { model: m.checkpoint.file, engine, engine_reason: reason, text: o.text, ppl: r.ppl, ppl_ci95: r.pplCI95, nll_mean: r.nllMean, nll_stderr: r.nllStdErr, tokens: r.tokens, window: r.window, stride: r.stride, timeS: (performance.now() - t0) / 1000 };
+        output(!!o.json, res, () => `perplexity ${r.ppl.toFixed(3)} (95% CI ${r.pplCI95[0].toFixed(3)}–${r.pplCI95[1].toFixed(3)}) over ${r.tokens} tokens, window ${r.window}, stride ${r.stride}; engine ${engine} (${reason})`);
       } finally {
         m.dispose();
       }
@@ -197,12 +256,18 @@ interface GenerateCliOptions {
 interface EvalCliOptions {
   text: string;
   textEncoding: TextEncoding;
-  window: number;
+  /** absent: defaultEvalWindow(vocab) */
+  window?: number;
   stride?: number;
   maxTokens?: number;
   backend?: 'wasm' | 'cpu';
   patch?: string;
   quant?: string;
   qualityTokens: number;
+  engine?: string;
+  modes?: string;
+  baseCache?: string | false;
+  blockTrace?: boolean;
+  listModules?: boolean;
   json?: boolean;
 }

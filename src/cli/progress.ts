@@ -1,26 +1,31 @@
-/** Progress bars for long CLI work: on stderr, and only when stderr is a TTY (so JSON on stdout stays clean). */
-import cliProgress from 'cli-progress';
+/**
+ * Progress bars for CLI commands: the library's one progress API (src/viz/progress.ts), which draws on stderr only
+ * when it is a TTY (JSON on stdout stays clean) and is off with CODECLLM_PROGRESS=0. Library calls (load,
+ * perplexity, baseline/compare, sweeps) report by themselves; this wrapper is for loops the CLI runs itself.
+ */
+import { progress } from '../viz/progress.js';
 
 export interface Progress {
   update(done: number, total?: number): void;
   stop(): void;
 }
 
-/** A progress bar labelled `label`; a no-op when stderr is not a TTY or CODECLLM_PROGRESS=0. */
+/**
+ * A progress bar labelled `label` (see `progress.start`).
+ *
+ * @example
+ * const bar = progressBar('patching', n); for (…) bar.update(++i); bar.stop();
+ */
 export function progressBar(label: string, total: number): Progress {
-  if (!process.stderr.isTTY || process.env.CODECLLM_PROGRESS === '0') return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {duration_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
+  const task = progress.start(label, total);
+  let t = total;
   return {
-    update(done, t) {
-      if (t !== undefined && t !== bar.getTotal()) bar.setTotal(t);
-      bar.update(done);
+    update(done, newTotal) {
+      if (newTotal !== undefined && newTotal !== t) task.setTotal((t = newTotal));
+      task.update(done);
     },
     stop() {
-      bar.stop();
+      task.done();
     },
   };
 }

@@ -14,3 +14,5 @@ export { TRANSFORMS, transformPlanes, applyTransform, invertTransform, byteplane
 export type { Transform, Plane } from './transforms.js';
 export { shannonEntropy, entropyBoundBytes, entropyReport, byteHistogram, entropyOfHistogram, huffmanCodeLengths } from './entropy.js';
 export type { EntropyReport, PlaneEntropy } from './entropy.js';
+export { LOSSLESS_LAYOUT, losslessEncode, losslessDecode, losslessInfo, losslessSplit, losslessBound } from './lossless.js';
+export type { LosslessDtype, LosslessInfo } from './lossless.js';

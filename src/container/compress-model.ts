@@ -13,12 +13,12 @@
  *      where the storage allows it, auto elsewhere) -> chunks (default 64 KiB) -> codec -> XXH64 per chunk.
  *
  * Ratios: `ratio` = stored (raw) bytes / compressed chunk bytes (the lossless codec's gain on what is stored);
- * `ratio_vs_fp16` = 2 bytes x parameters / file bytes (the whole file, manifest included, against an fp16 copy);
- * `entropy_bound_ratio` = raw bytes / Σ order-0 bound of every section/plane (codec/entropy.ts).
+ * `ratioVsFp16` = 2 bytes x parameters / file bytes (the whole file, manifest included, against an fp16 copy);
+ * `entropyBoundRatio` = raw bytes / Σ order-0 bound of every section/plane (codec/entropy.ts).
  *
  * @example
  * const r = compressModel('default', 'smol.cllm', { quant: 'int8:per-channel', codec: 'zstd' });
- * r.ratio_vs_fp16; // ~2.5
+ * r.ratioVsFp16; // ~2.5
  * const m = await LlamaModel.load(openAnyCheckpoint('smol.cllm'));
  */
 import fs from 'node:fs';
@@ -93,12 +93,12 @@ export interface TensorReport {
   transform: Transform;
   codec: CllmCodec;
   chunks: number;
-  raw_bytes: number;
-  compressed_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
   ratio: number;
-  entropy_bits: number;
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
+  entropyBits: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
   planes: PlaneEntropy[];
 }
 
@@ -109,21 +109,21 @@ export interface CompressReport {
   quant: string;
   codec: CllmCodec;
   level: number | null;
-  chunk_size: number;
+  chunkSize: number;
   tensors: number;
   params: number;
-  raw_bytes: number;
-  compressed_bytes: number;
-  file_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
+  fileBytes: number;
   ratio: number;
-  ratio_vs_fp16: number;
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
+  ratioVsFp16: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
   /** order-0 entropy per plane / section kind, over all tensors */
   planes: PlaneEntropy[];
-  compress_s: number;
-  compress_MBps: number;
-  per_tensor: TensorReport[];
+  compressS: number;
+  compressMBps: number;
+  perTensor: TensorReport[];
 }
 
 /**
@@ -228,12 +228,12 @@ function tensorRow(s: CllmTensorStats): TensorReport {
     transform: s.transform,
     codec: s.codec,
     chunks: s.chunks,
-    raw_bytes: s.rawBytes,
-    compressed_bytes: s.compressedBytes,
+    rawBytes: s.rawBytes,
+    compressedBytes: s.compressedBytes,
     ratio: s.rawBytes / Math.max(1, s.compressedBytes),
-    entropy_bits: s.rawBytes ? (8 * s.entropy.boundBytes) / s.rawBytes : 0,
-    entropy_bound_bytes: s.entropy.boundBytes,
-    entropy_bound_ratio: s.rawBytes / Math.max(1e-9, s.entropy.boundBytes),
+    entropyBits: s.rawBytes ? (8 * s.entropy.boundBytes) / s.rawBytes : 0,
+    entropyBoundBytes: s.entropy.boundBytes,
+    entropyBoundRatio: s.rawBytes / Math.max(1e-9, s.entropy.boundBytes),
     planes: s.entropy.planes,
   };
 }
@@ -249,20 +249,20 @@ function report(model: string, out: string | null, o: CompressModelOptions, enc:
     quant: o.quant === 'none' || (CAST_DTYPES as readonly string[]).includes(o.quant) ? o.quant : formatSpec(parseSpec(o.quant)),
     codec: o.codec,
     level: lv === null ? null : (o.level ?? lv.default),
-    chunk_size: enc.manifest.tensors[0]?.chunk_size ?? o.chunkSize ?? 65536,
+    chunkSize: enc.manifest.tensors[0]?.chunk_size ?? o.chunkSize ?? 65536,
     tensors: enc.stats.length,
     params,
-    raw_bytes: raw,
-    compressed_bytes: comp,
-    file_bytes: enc.bytes,
+    rawBytes: raw,
+    compressedBytes: comp,
+    fileBytes: enc.bytes,
     ratio: raw / Math.max(1, comp),
-    ratio_vs_fp16: (2 * params) / enc.bytes,
-    entropy_bound_bytes: bound,
-    entropy_bound_ratio: raw / Math.max(1e-9, bound),
+    ratioVsFp16: (2 * params) / enc.bytes,
+    entropyBoundBytes: bound,
+    entropyBoundRatio: raw / Math.max(1e-9, bound),
     planes: mergePlanes(enc.stats.map((s) => s.entropy.planes)),
-    compress_s: seconds,
-    compress_MBps: raw / 1e6 / Math.max(1e-9, seconds),
-    per_tensor: enc.stats.map(tensorRow),
+    compressS: seconds,
+    compressMBps: raw / 1e6 / Math.max(1e-9, seconds),
+    perTensor: enc.stats.map(tensorRow),
   };
 }
 
@@ -364,20 +364,20 @@ export interface VerifyReport {
   ok: boolean;
   /** the first problem (one line) when not ok */
   error: string | null;
-  error_code: string | null;
+  errorCode: string | null;
   tensors: number;
   chunks: number;
   params: number;
-  raw_bytes: number;
-  compressed_bytes: number;
-  file_bytes: number;
+  rawBytes: number;
+  compressedBytes: number;
+  fileBytes: number;
   ratio: number;
-  ratio_vs_fp16: number;
+  ratioVsFp16: number;
   /** Σ order-0 entropy bound of every tensor's stream (per section / plane), and raw / that */
-  entropy_bound_bytes: number;
-  entropy_bound_ratio: number;
-  decompress_s: number;
-  decompress_MBps: number;
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
+  decompressS: number;
+  decompressMBps: number;
 }
 
 /**
@@ -388,13 +388,13 @@ export interface VerifyReport {
  */
 export function verifyCllm(file: string, onProgress?: (done: number, total: number) => void): VerifyReport {
   const r: VerifyReport = {
-    file, ok: false, error: null, error_code: null, tensors: 0, chunks: 0, params: 0, raw_bytes: 0, compressed_bytes: 0,
-    file_bytes: 0, ratio: 0, ratio_vs_fp16: 0, entropy_bound_bytes: 0, entropy_bound_ratio: 0, decompress_s: 0, decompress_MBps: 0,
+    file, ok: false, error: null, errorCode: null, tensors: 0, chunks: 0, params: 0, rawBytes: 0, compressedBytes: 0,
+    fileBytes: 0, ratio: 0, ratioVsFp16: 0, entropyBoundBytes: 0, entropyBoundRatio: 0, decompressS: 0, decompressMBps: 0,
   };
   let f: CllmFile | null = null;
   try {
     f = openCllm(file);
-    r.file_bytes = f.size;
+    r.fileBytes = f.size;
     r.tensors = f.tensors().length;
     const all = f.tensors();
     let seconds = 0;
@@ -406,22 +406,22 @@ export function verifyCllm(file: string, onProgress?: (done: number, total: numb
       if (s.kind === 'quant') quantFromBytes(s.spec, [t.shape[0]!, t.shape[1]!], raw); // size asserts
       seconds += (performance.now() - t0) / 1000;
       const stream = applyTransform(t.transform, raw, elementSize(s), s.kind === 'dtype' ? s.dtype : 'quantized');
-      r.entropy_bound_bytes += entropyReport(stream, storageSections(s, t.transform, t.shape, stream.length)).boundBytes;
+      r.entropyBoundBytes += entropyReport(stream, storageSections(s, t.transform, t.shape, stream.length)).boundBytes;
       r.chunks += t.chunks.length;
-      r.raw_bytes += t.raw_size;
-      r.compressed_bytes += t.dataBytes;
+      r.rawBytes += t.raw_size;
+      r.compressedBytes += t.dataBytes;
       onProgress?.(++done, all.length);
     }
-    r.decompress_s = seconds;
-    r.entropy_bound_ratio = r.raw_bytes / Math.max(1e-9, r.entropy_bound_bytes);
+    r.decompressS = seconds;
+    r.entropyBoundRatio = r.rawBytes / Math.max(1e-9, r.entropyBoundBytes);
     r.params = f.tensors().reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-    r.ratio = r.raw_bytes / Math.max(1, r.compressed_bytes);
-    r.ratio_vs_fp16 = (2 * r.params) / Math.max(1, r.file_bytes);
-    r.decompress_MBps = r.raw_bytes / 1e6 / Math.max(1e-9, r.decompress_s);
+    r.ratio = r.rawBytes / Math.max(1, r.compressedBytes);
+    r.ratioVsFp16 = (2 * r.params) / Math.max(1, r.fileBytes);
+    r.decompressMBps = r.rawBytes / 1e6 / Math.max(1e-9, r.decompressS);
     r.ok = true;
   } catch (e) {
     r.error = (e as Error).message;
-    r.error_code = (e as { code?: string }).code ?? null;
+    r.errorCode = (e as { code?: string }).code ?? null;
   } finally {
     f?.close();
   }
@@ -463,18 +463,18 @@ export function decompressToHF(model: string, outDir: string, dtype: 'f32' | 'f1
 /** Result of {@link roundtripModel}. */
 export interface RoundtripReport extends CompressReport {
   /** every tensor's stored bytes (codes, scales, zero points; or source values) came back identical */
-  bit_exact: boolean;
-  /** tensors that did not (empty when bit_exact) */
-  mismatches: { name: string; first_byte: number }[];
-  decompress_s: number;
-  decompress_MBps: number;
+  bitExact: boolean;
+  /** tensors that did not (empty when bitExact) */
+  mismatches: { name: string; firstByte: number }[];
+  decompressS: number;
+  decompressMBps: number;
 }
 
 /**
  * Compress a checkpoint in memory, read it back through the .cllm reader (every checksum checked) and compare each
  * tensor's stored bytes with what was written.
  * @example
- * roundtripModel('default', { quant: 'int8:per-channel', codec: 'zstd' }).bit_exact; // true
+ * roundtripModel('default', { quant: 'int8:per-channel', codec: 'zstd' }).bitExact; // true
  */
 export function roundtripModel(model: string | Checkpoint, o: CompressModelOptions): RoundtripReport {
   return withCheckpoint(model, (ck) => {
@@ -485,7 +485,7 @@ export function roundtripModel(model: string | Checkpoint, o: CompressModelOptio
     const enc = encodeCllmParts(inputs, opts);
     const rep = report(ck.file, null, o, enc, paramsOf(ck), (performance.now() - t0) / 1000);
     const f = cllmFromBuffer(concatParts(enc.parts), `${path.basename(ck.file)}.cllm`);
-    const mismatches: { name: string; first_byte: number }[] = [];
+    const mismatches: { name: string; firstByte: number }[] = [];
     const t1 = performance.now();
     try {
       for (const t of f.tensors()) {
@@ -494,14 +494,14 @@ export function roundtripModel(model: string | Checkpoint, o: CompressModelOptio
         if (back.length !== want.length || !Buffer.from(back.buffer, back.byteOffset, back.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length))) {
           let i = 0;
           while (i < Math.min(back.length, want.length) && back[i] === want[i]) i++;
-          mismatches.push({ name: t.name, first_byte: i });
+          mismatches.push({ name: t.name, firstByte: i });
         }
       }
     } finally {
       f.close();
     }
     const ds = (performance.now() - t1) / 1000;
-    return { ...rep, bit_exact: mismatches.length === 0 && originals.size === f.tensors().length, mismatches, decompress_s: ds, decompress_MBps: rep.raw_bytes / 1e6 / Math.max(1e-9, ds) };
+    return { ...rep, bitExact: mismatches.length === 0 && originals.size === f.tensors().length, mismatches, decompressS: ds, decompressMBps: rep.rawBytes / 1e6 / Math.max(1e-9, ds) };
   });
 }
 

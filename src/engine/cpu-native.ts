@@ -27,7 +27,8 @@ import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native/addon.js';
 import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult } from '../model/generate.js';
-import { scaleValues, storedCode, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
+import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
+import { planOf } from '../quant/plan.js';
 import { engineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
@@ -332,11 +333,9 @@ function int8Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint
   let codes: Uint8Array;
   if (s.format === 'int8') codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, n);
   else {
+    const p = planOf(q); // int4: the plan knows the stored nibble's code (sym: nibble - 8, as a signed byte here)
     codes = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = storedCode(q, i);
-      codes[i] = s.asym ? c : (c - 8) & 0xff; // int4 sym stores code + 8
-    }
+    for (let i = 0; i < n; i++) codes[i] = p.codeOfStored(storedByte(q, i)) & 0xff;
   }
   const sv = scaleValues(q); // fp32 / fp16 / bf16 scale values: all exact in float32
   if (s.granularity === 'group') {

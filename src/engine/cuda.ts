@@ -6,7 +6,10 @@
  * shapes; random weights are meaningless for compression ratios). Each linear is stored in the mode the spec (and
  * `patch.mode`) picks: fp16, int8 (per-output-channel codes from src/quant, dequantized in the GEMV), or compressed
  * int8 codes (nvCOMP, src/codec/nvcomp.ts) decoded per forward, per sequence, or fused one layer ahead
- * (src/engine/modes.ts). Every byte the engine holds is a tagged device buffer in the VRAM ledger
+ * (src/engine/modes.ts). A *patched* linear is never re-quantized to another scheme: in an int8 mode it keeps the
+ * patch's own codes when the int8 kernel computes exactly that scheme, else it runs as fp16 of its exact dequantized
+ * weight and {@link CudaEngine.roundings} says so (src/engine/cuda-patches.ts); a custom forward is refused (E_ENGINE).
+ * Every byte the engine holds is a tagged device buffer in the VRAM ledger
  * (`engine<id>:<category>`); {@link CudaEngine.ledger} sums them by category.
  *
  * Decode (one token) runs as a captured CUDA graph whose argmax feeds the next step on the device; prefill runs
@@ -31,6 +34,12 @@ import { quantizeFast } from '../quant/native.js';
 import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
 import { dequantizeBlocks } from '../formats/ggml-blocks.js';
 import { DTYPES } from '../formats/dtypes.js';
+import { planPatchedLinears, refuseCustomForwards } from './cuda-patches.js';
+
+/** The compressed schedule of a mode list (the resolved one, unless every compressed linear left it). */
+function scheduleOf(modes: readonly string[], resolved: ModePlan['schedule']): ModePlan['schedule'] {
+  return modes.some((m) => m === resolved) ? resolved : 'none';
+}
 
 /** The engine's native functions (present in CUDA builds). */
 interface EngineAddon {
@@ -205,6 +214,8 @@ export class CudaEngine {
   readonly blockTypes: (GgufBlockType | null)[];
   /** the embedding table is held as q8_0 blocks (gguf lm_head on a tied q8_0 checkpoint) */
   readonly embedBlocks: 'q8_0' | undefined;
+  /** roundings applied to patched linears beyond their own scheme (fp16 of dequantized weights), one line each */
+  roundings: string[] = [];
   #id: number;
   #n: EngineAddon;
   #disposed = false;
@@ -243,14 +254,21 @@ export class CudaEngine {
    * const eng = CudaEngine.fromModel(model, { modes: 'int8,lm_head=fp16' });
    */
   static fromModel(model: LlamaModel, o: CudaEngineOptions = {}): CudaEngine {
-    const n = engineAddon('the CUDA engine');
+    // refuse what the GPU cannot run before touching the device (a custom forward is fault injection: not weights)
+    refuseCustomForwards(model, 'the CUDA engine');
     const c = model.config;
     const spec = typeof o.modes === 'string' || o.modes === undefined ? parseModeSpec(o.modes ?? 'fp16') : o.modes;
-    const plan = resolveModes(spec, c, (p) => {
+    const resolved = resolveModes(spec, c, (p) => {
       const m = model.linear(p).patch?.mode;
       return typeof m === 'string' ? m : undefined;
     });
+    // patched linears: the patch's own int8 codes where the kernel computes exactly that, else fp16 of the exact
+    // dequantized weight (stated in `roundings`) — never re-quantized to another scheme (src/engine/cuda-patches.ts)
+    const patched = planPatchedLinears(model, resolved);
+    const plan: ModePlan = { ...resolved, modes: patched.modes, schedule: scheduleOf(patched.modes, resolved.schedule) };
+    const n = engineAddon('the CUDA engine');
     const e = new CudaEngine(n, c, plan, o);
+    e.roundings = patched.roundings;
     try {
       const id = e.#id;
       const lins = model.linears();
@@ -285,7 +303,8 @@ export class CudaEngine {
             e.blockTypes[i] = b.type;
           } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
           else {
-            const q = quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
+            // a patched linear: its own codes (or bit-exact re-derived ones); an unpatched one: int8 is its storage mode
+            const q = patched.int8.get(i) ?? quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
             callNative(() => n.engineSetLinearInt8(id, i, q.codes as Int8Array, q.scales as Float32Array, bias));
             if (mode !== 'int8') e.#compress(i, lin.path);
           }

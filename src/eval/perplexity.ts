@@ -1,13 +1,16 @@
 /**
- * Perplexity with a stated windowing rule (Hugging Face's strided sliding window):
- * windows of `window` tokens start every `stride` tokens; in each window only the tokens not scored by an earlier
- * window are scored, so every token after the first is scored exactly once, with at least `window - stride` tokens
- * of context (except near the start). The first token is never scored (nothing predicts it).
+ * Perplexity with one stated windowing rule on every engine (src/eval/windows.ts: Hugging Face's strided sliding
+ * window; every token after the first is scored exactly once; a result says how many tokens it scored).
  * Reported with the standard error of the mean token NLL and a 95% interval on ppl = exp(mean NLL).
  */
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import type { LlamaModel } from '../model/llama.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import { isEngine, type Engine } from '../engine/engine.js';
+import { tfjsEngine } from '../engine/tfjs.js';
+import { forEachScoredRow, rowNll } from './windows.js';
+import { progress } from '../viz/progress.js';
 
 export interface PerplexityOptions {
   /** Tokens per window (default 512, capped at the model's context). */
@@ -76,39 +79,62 @@ export function summarizeNll(nll: Float32Array, window: number, stride: number):
 }
 
 /**
- * Perplexity of a text (or token ids) under the model.
+ * Token ids of a text (or ids as given) for scoring: BOS prepended on request, cut to maxTokens + 1.
  * @example
- * const r = await perplexity(model, fs.readFileSync('data/texts/eval.txt', 'utf8'), { window: 256 });
- * console.log(`${r.ppl.toFixed(2)} ± ${(r.pplCI95[1] - r.ppl).toFixed(2)} over ${r.tokens} tokens`);
+ * scoringIds(model.tokenizer, 'Hello world', { maxTokens: 100 })
  */
-export async function perplexity(model: LlamaModel, text: string | number[], o: PerplexityOptions = {}): Promise<PerplexityResult> {
+export function scoringIds(tokenizer: TextTokenizer | null, file: string, text: string | readonly number[], o: { addBos?: boolean; maxTokens?: number } = {}): number[] {
   let ids: number[];
   if (typeof text === 'string') {
-    if (!model.tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(model.checkpoint.file));
-    ids = model.tokenizer.encode(text);
-    const bos = model.tokenizer.bosId;
+    if (!tokenizer) throw err('E_TOKENIZER', msg.noTokenizer(file));
+    ids = tokenizer.encode(text);
+    const bos = tokenizer.bosId;
     if (o.addBos && bos !== null && ids[0] !== bos) ids.unshift(bos);
   } else ids = [...text];
   if (o.maxTokens !== undefined) ids = ids.slice(0, o.maxTokens + 1);
   if (ids.length < 2) throw err('E_ARG', msg.badArg('text', 'needs at least 2 tokens to score'));
-  const window = Math.min(o.window ?? 512, model.config.maxPositionEmbeddings);
+  return ids;
+}
+
+/**
+ * Perplexity of a text (or token ids) on any engine (src/engine/engine.ts), or on a model's tfjs reference, with the
+ * one windowing rule (src/eval/windows.ts). Token NLLs are computed in float64 from each scored logits row.
+ * @example
+ * const r = await perplexity(model, fs.readFileSync('data/texts/eval.txt', 'utf8'), { window: 256 });
+ * const n = await perplexity(await openEngine(model, { engine: 'native' }), text);
+ * console.log(`${r.ppl.toFixed(2)} ± ${(r.pplCI95[1] - r.ppl).toFixed(2)} over ${r.tokens} tokens`);
+ */
+export async function perplexity(modelOrEngine: LlamaModel | Engine, text: string | number[], o: PerplexityOptions = {}): Promise<PerplexityResult> {
+  const engine = isEngine(modelOrEngine) ? modelOrEngine : tfjsEngine(modelOrEngine);
+  const ids = scoringIds(engine.tokenizer, engine.model.checkpoint.file, text, o);
+  const window = Math.min(o.window ?? 512, engine.config.maxPositionEmbeddings);
   const stride = o.stride ?? Math.max(1, Math.floor(window / 2));
-  if (!(stride >= 1 && stride <= window)) throw err('E_ARG', msg.badArg('stride', `${stride} must be in [1, window=${window}]`));
-  const n = ids.length;
-  const nll = new Float32Array(n - 1);
-  let scoredUpTo = 0; // tokens [1, scoredUpTo] scored
-  for (let begin = 0; scoredUpTo < n - 1; begin += stride) {
-    const end = Math.min(begin + window, n);
-    const win = ids.slice(begin, end);
-    // window rows r predict token begin+r+1; score rows whose target index > scoredUpTo
-    const firstRow = Math.max(0, scoredUpTo - begin);
-    const { logits } = model.forward(win.slice(0, win.length - 1), undefined, { logitsFrom: firstRow });
-    const v = tokenNll(logits, win.slice(firstRow + 1));
-    logits.dispose();
-    nll.set(v, begin + firstRow);
-    scoredUpTo = end - 1;
-    o.onProgress?.(scoredUpTo, n - 1);
-    await new Promise((r) => setImmediate(r));
-  }
-  return summarizeNll(nll, window, stride);
+  const nll = new Float32Array(ids.length - 1);
+  const nll64 = new Float64Array(ids.length - 1);
+  const task = progress.start('perplexity', ids.length - 1, 'tokens');
+  await forEachScoredRow(engine, ids, window, stride, (row, target, i) => {
+    nll64[i - 1] = rowNll(row, target);
+  }, (d, t) => {
+    task.update(d);
+    o.onProgress?.(d, t);
+  });
+  task.done();
+  nll.set(nll64);
+  return { ...summarizeNll64(nll64, window, stride), nll };
+}
+
+/**
+ * Summary statistics of per-token NLLs kept in float64 (what perplexity() and the quality report use).
+ * @example
+ * summarizeNll64(Float64Array.of(1, 2, 3), 512, 256).ppl // e^2
+ */
+export function summarizeNll64(nll: Float64Array, window: number, stride: number): PerplexityResult {
+  const n = nll.length;
+  let s = 0;
+  for (const v of nll) s += v;
+  const mean = s / n;
+  let ss = 0;
+  for (const v of nll) ss += (v - mean) ** 2;
+  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  return { ppl: Math.exp(mean), nllMean: mean, nllStdErr: se, pplCI95: [Math.exp(mean - 1.96 * se), Math.exp(mean + 1.96 * se)], tokens: n, window, stride, nll: Float32Array.from(nll) };
 }

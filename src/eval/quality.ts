@@ -3,28 +3,29 @@
  *
  *   const base = runBaseline(model, tokens);      // BEFORE patching (or after unpatch)
  *   patch(model, { select: 'all', quant: 'int8:per-channel' });
- *   const r = compareToBaseline(model, base);     // { ppl, baseline_ppl, kl_mean, top1_agreement, verdict, … }
+ *   const r = compareToBaseline(model, base);     // { ppl, baselinePpl, klMean, top1Agreement, verdict, … }
  *
  * Metrics (all on the same token sequence, T tokens, vocab V):
- *   ppl / baseline_ppl   exp(mean NLL of token t+1 given tokens <= t), t = 0..T-2
- *   kl_mean              mean over positions of KL(p_base ‖ p_patched), nats (eval/compare.ts, float64)
- *   top1_agreement       fraction of positions whose argmax agrees
- *   first_divergence     greedy continuation (N tokens) of both; the first index where they differ, or null
- *   block_trace          per block l: ||x_l' - x_l||_F / ||x_l||_F, x_l the residual stream after block l — the direct
+ *   ppl / baselinePpl   exp(mean NLL of token t+1 given tokens <= t), t = 0..T-2
+ *   klMean              mean over positions of KL(p_base ‖ p_patched), nats (eval/compare.ts, float64)
+ *   top1Agreement       fraction of positions whose argmax agrees
+ *   firstDivergence     greedy continuation (N tokens) of both; the first index where they differ, or null
+ *   blockTrace          per block l: ||x_l' - x_l||_F / ||x_l||_F, x_l the residual stream after block l — the direct
  *                        test of "error amplification": it would show as a ratio growing block over block
  *   verdict              PERFECT / MINOR / MAJOR (VERDICT_THRESHOLDS, below)
  */
 import { compareLogits } from './compare.js';
+import { progress } from '../viz/progress.js';
 
 /** Verdict thresholds. PERFECT: indistinguishable. MINOR: normal quantization noise. MAJOR: anything worse. */
 export const VERDICT_THRESHOLDS = {
-  /** PERFECT needs identical greedy continuation, top-1 agreement 1 and kl_mean <= this (nats). */
+  /** PERFECT needs identical greedy continuation, top-1 agreement 1 and klMean <= this (nats). */
   perfectKl: 1e-4,
-  /** MINOR needs kl_mean <= this (nats) … */
+  /** MINOR needs klMean <= this (nats) … */
   minorKl: 0.05,
   /** … top-1 agreement >= this … */
   minorTop1: 0.85,
-  /** … and ppl / baseline_ppl <= this (+5 %). */
+  /** … and ppl / baselinePpl <= this (+5 %). */
   minorPplRatio: 1.05,
 } as const;
 
@@ -69,19 +70,19 @@ export interface Baseline {
 }
 
 export interface QualityReport {
-  baseline_ppl: number;
+  baselinePpl: number;
   ppl: number;
-  ppl_ratio: number;
-  kl_mean: number;
-  kl_max: number;
-  top1_agreement: number;
+  pplRatio: number;
+  klMean: number;
+  klMax: number;
+  top1Agreement: number;
   verdict: Verdict;
   /** First index of the greedy continuation where patched differs from baseline, or null. */
-  first_divergence: { index: number; baseline: number; patched: number } | null;
+  firstDivergence: { index: number; baseline: number; patched: number } | null;
   greedy: number[];
-  baseline_greedy: number[];
+  baselineGreedy: number[];
   /** Relative Frobenius error of the residual stream after each block. */
-  block_trace: number[];
+  blockTrace: number[];
 }
 
 /** Perplexity of next-token prediction from (T, V) logits. */
@@ -106,7 +107,7 @@ function argmax(x: ArrayLike<number>, off: number, n: number): number {
 }
 
 /** Greedy continuation of `tokens` by `n` tokens (KV cache when the model has one). */
-export function greedyContinuation(model: ForwardModel, tokens: readonly number[], n: number): number[] {
+export function greedyContinuation(model: ForwardModel, tokens: readonly number[], n: number, onToken?: () => void): number[] {
   const V = model.config.vocabSize;
   const out: number[] = [];
   const cm = model as unknown as CachedModel;
@@ -119,6 +120,7 @@ export function greedyContinuation(model: ForwardModel, tokens: readonly number[
         const next = argmax(logits.dataSync(), 0, V);
         logits.dispose();
         out.push(next);
+        onToken?.();
         step = [next];
       }
     } finally {
@@ -132,6 +134,7 @@ export function greedyContinuation(model: ForwardModel, tokens: readonly number[
     const next = argmax(logits.dataSync(), 0, V);
     logits.dispose();
     out.push(next);
+    onToken?.();
     seq.push(next);
   }
   return out;
@@ -150,14 +153,19 @@ function run(model: ForwardModel, tokens: readonly number[]): { logits: Float32A
  * const base = runBaseline(model, tokenizer.encode(text), { greedyTokens: 16 });
  */
 export function runBaseline(model: ForwardModel, tokens: readonly number[], opts: { greedyTokens?: number } = {}): Baseline {
+  const n = opts.greedyTokens ?? 16;
+  const task = progress.start('baseline', 1 + n, 'passes');
   const { logits, residuals } = run(model, tokens);
-  return {
+  task.tick();
+  const base = {
     tokens: [...tokens],
     logits,
     residuals,
     ppl: perplexityFromLogits(logits, tokens, model.config.vocabSize),
-    greedy: greedyContinuation(model, tokens, opts.greedyTokens ?? 16),
+    greedy: greedyContinuation(model, tokens, n, () => task.tick()),
   };
+  task.done();
+  return base;
 }
 
 /** Relative Frobenius error of b against a. */
@@ -179,23 +187,26 @@ function relErr(a: Float32Array, b: Float32Array): number {
  */
 export function compareToBaseline(model: ForwardModel, base: Baseline): QualityReport {
   const V = model.config.vocabSize;
+  const task = progress.start('compare to baseline', 1 + base.greedy.length, 'passes');
   const { logits, residuals } = run(model, base.tokens);
+  task.tick();
   const cmp = compareLogits(base.logits, logits, V);
   const ppl = perplexityFromLogits(logits, base.tokens, V);
-  const greedy = greedyContinuation(model, base.tokens, base.greedy.length);
+  const greedy = greedyContinuation(model, base.tokens, base.greedy.length, () => task.tick());
+  task.done();
   const d = greedy.findIndex((t, i) => t !== base.greedy[i]);
   const pplRatio = ppl / base.ppl;
   return {
-    baseline_ppl: base.ppl,
+    baselinePpl: base.ppl,
     ppl,
-    ppl_ratio: pplRatio,
-    kl_mean: cmp.klMean,
-    kl_max: cmp.klMax,
-    top1_agreement: cmp.top1Agreement,
+    pplRatio: pplRatio,
+    klMean: cmp.klMean,
+    klMax: cmp.klMax,
+    top1Agreement: cmp.top1Agreement,
     verdict: verdict({ klMean: cmp.klMean, top1: cmp.top1Agreement, pplRatio, sameGreedy: d < 0 }),
-    first_divergence: d < 0 ? null : { index: d, baseline: base.greedy[d]!, patched: greedy[d]! },
+    firstDivergence: d < 0 ? null : { index: d, baseline: base.greedy[d]!, patched: greedy[d]! },
     greedy,
-    baseline_greedy: base.greedy,
-    block_trace: base.residuals.map((r, l) => (residuals[l] ? relErr(r, residuals[l]!) : NaN)),
+    baselineGreedy: base.greedy,
+    blockTrace: base.residuals.map((r, l) => (residuals[l] ? relErr(r, residuals[l]!) : NaN)),
   };
 }

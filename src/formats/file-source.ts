@@ -5,7 +5,7 @@
  */
 import { err, msg } from '../messages.js';
 import { DTYPES, decodeToF32, type ElementDType, type GGMLBlockDType, type StorageDType } from './dtypes.js';
-import { dequantizeBlocks } from './ggml-blocks.js';
+import { blockScaleProblem, dequantizeBlocks } from './ggml-blocks.js';
 import { printable, type ByteSource } from './binary.js';
 import type { TensorInfo, TensorSource } from './tensor.js';
 
@@ -49,8 +49,15 @@ export abstract class IndexedFileSource<T extends TensorInfo> implements TensorS
     const t = this.info(name);
     return this.src.read(this.dataOffset + this.offsetOf(t), t.byteLength);
   }
+  /** float32 values of a tensor; GGML blocks are checked first (a non-finite scale is a one-line E_FORMAT). */
   readF32(name: string): Float32Array {
-    return decodeStoredF32(this.info(name).dtype, this.readRaw(name));
+    const t = this.info(name);
+    const raw = this.readRaw(name);
+    if (DTYPES[t.dtype].blockElems > 1) {
+      const bad = blockScaleProblem(t.dtype as GGMLBlockDType, raw);
+      if (bad) throw err('E_FORMAT', msg.badBlocks(this.file, printable(name), bad));
+    }
+    return decodeStoredF32(t.dtype, raw);
   }
   close(): void {
     this.src.close();

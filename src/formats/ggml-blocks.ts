@@ -32,6 +32,42 @@ for (const [dt, l] of Object.entries(LAYOUTS) as [GGMLBlockDType, (typeof LAYOUT
   }
 }
 
+/** Byte offsets and names of the fp16 scale fields of each block struct (from LAYOUTS): d, m, dmin. */
+const SCALE_FIELDS: Record<GGMLBlockDType, { name: string; at: number }[]> = Object.fromEntries(
+  (Object.entries(LAYOUTS) as [GGMLBlockDType, (typeof LAYOUTS)[GGMLBlockDType]][]).map(([dt, l]) => {
+    const out: { name: string; at: number }[] = [];
+    let at = 0;
+    for (const [f, n] of l.fields) {
+      if (f.endsWith(':f16')) out.push({ name: f.slice(0, -4), at });
+      at += n;
+    }
+    return [dt, out];
+  }),
+) as Record<GGMLBlockDType, { name: string; at: number }[]>;
+
+/**
+ * The first impossible block of GGML block data, as llama.cpp's ggml_validate_row_data judges it: a (super-)block
+ * whose fp16 scale (d, m, dmin) is Inf or NaN — every weight it scales would be non-finite. null when all are sane.
+ * Reads only the scale fields (2 bytes per field per block).
+ * @example
+ * blockScaleProblem('q4_k', raw) // null, or "block 17 of 240 (q4_k): scale dmin is Inf"
+ */
+export function blockScaleProblem(dt: GGMLBlockDType, bytes: Uint8Array): string | null {
+  const { blockBytes } = DTYPES[dt];
+  const nb = Math.floor(bytes.length / blockBytes);
+  for (let i = 0; i < nb; i++) {
+    for (const f of SCALE_FIELDS[dt]) {
+      const o = i * blockBytes + f.at;
+      const hbits = bytes[o]! | (bytes[o + 1]! << 8);
+      if ((hbits & 0x7c00) === 0x7c00) {
+        const what = hbits & 0x3ff ? 'NaN' : hbits & 0x8000 ? '-Inf' : 'Inf';
+        return `block ${i} of ${nb} (${dt}): scale ${f.name} is ${what}`;
+      }
+    }
+  }
+  return null;
+}
+
 function checkSizes(dt: GGMLBlockDType, bytes: Uint8Array, n: number): number {
   const { blockElems, blockBytes } = DTYPES[dt];
   if (!Number.isSafeInteger(n) || n < 0 || n % blockElems !== 0) {
@@ -65,6 +101,7 @@ export function dequantizeBlocks(dt: GGMLBlockDType, bytes: Uint8Array, n: numbe
   const x = bytes;
   const h = (o: number) => f16ToF32(x[o]! | (x[o + 1]! << 8)); // fp16 at byte o
   const i8 = (v: number) => (v << 24) >> 24;
+  const u32 = (o: number) => (x[o]! | (x[o + 1]! << 8) | (x[o + 2]! << 16) | (x[o + 3]! << 24)) >>> 0; // LE u32 at byte o
   switch (dt) {
     case 'q8_0': // y = qs[j] * d
       for (let i = 0; i < nb; i++) {
@@ -89,6 +126,64 @@ export function dequantizeBlocks(dt: GGMLBlockDType, bytes: Uint8Array, n: numbe
           const q = x[o + 4 + j]!;
           y[i * 32 + j] = fr(fr((q & 0x0f) * d) + m);
           y[i * 32 + j + 16] = fr(fr((q >> 4) * d) + m);
+        }
+      }
+      break;
+    case 'q5_0': // 5-bit q = nibble | bit j of qh << 4 (elems 0..15 low nibbles, 16..31 high); y = (q - 16) * d
+      for (let i = 0; i < nb; i++) {
+        const o = i * bs, d = h(o), qh = u32(o + 2);
+        for (let j = 0; j < 16; j++) {
+          const q = x[o + 6 + j]!;
+          y[i * 32 + j] = fr((((q & 0x0f) | (((qh >>> j) & 1) << 4)) - 16) * d);
+          y[i * 32 + j + 16] = fr((((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16) * d);
+        }
+      }
+      break;
+    case 'q5_1': // y = q * d + m
+      for (let i = 0; i < nb; i++) {
+        const o = i * bs, d = h(o), m = h(o + 2), qh = u32(o + 4);
+        for (let j = 0; j < 16; j++) {
+          const q = x[o + 8 + j]!;
+          y[i * 32 + j] = fr(fr(((q & 0x0f) | (((qh >>> j) & 1) << 4)) * d) + m);
+          y[i * 32 + j + 16] = fr(fr(((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) * d) + m);
+        }
+      }
+      break;
+    case 'q2_k': // 16 sub-blocks of 16, scale byte = min << 4 | scale: y = d*sc * q - dmin*m; q = 2 bits of qs
+      for (let i = 0; i < nb; i++) {
+        const o = i * bs, d = h(o + 80), dmin = h(o + 82);
+        for (let e = 0; e < QK_K; e++) {
+          const half = e >> 7, shift = ((e >> 5) & 3) * 2, l = e & 31;
+          const sc = x[o + (e >> 4)]!;
+          const q = (x[o + 16 + half * 32 + l]! >> shift) & 3;
+          y[i * QK_K + e] = fr(fr(fr(d * (sc & 0xf)) * q) - fr(dmin * (sc >> 4)));
+        }
+      }
+      break;
+    case 'q3_k': // 16 sub-blocks of 16 with 6-bit signed scales (-32); q = 2 low bits - 4 unless the hmask bit is set
+      for (let i = 0; i < nb; i++) {
+        const o = i * bs, d = h(o + 108), so = o + 96;
+        for (let e = 0; e < QK_K; e++) {
+          const s = e >> 4;
+          const lo = s < 8 ? x[so + s]! & 0xf : x[so + s - 8]! >> 4;
+          const hi = (x[so + 8 + (s & 3)]! >> (2 * (s >> 2))) & 3;
+          const sc = (lo | (hi << 4)) - 32;
+          const half = e >> 7, shift = ((e >> 5) & 3) * 2, l = e & 31;
+          const ql = (x[o + 32 + half * 32 + l]! >> shift) & 3;
+          const hbit = (x[o + l]! >> (e >> 5)) & 1;
+          y[i * QK_K + e] = fr(fr(d * sc) * (ql - (hbit ? 0 : 4)));
+        }
+      }
+      break;
+    case 'q5_k': // like q4_k, plus a 5th bit per element from qh: y = d*sc * q - dmin*m
+      for (let i = 0; i < nb; i++) {
+        const o = i * bs, d = h(o), dmin = h(o + 2), so = o + 4;
+        for (let e = 0; e < QK_K; e++) {
+          const sb = e >> 5, l = e & 31;
+          const [sc, m] = getScaleMinK4(sb, x, so);
+          const ql = (x[o + 48 + (sb >> 1) * 32 + l]! >> ((sb & 1) * 4)) & 0xf;
+          const q = ql | (((x[o + 16 + l]! >> sb) & 1) << 4);
+          y[i * QK_K + e] = fr(fr(fr(d * sc) * q) - fr(dmin * m));
         }
       }
       break;
@@ -131,7 +226,7 @@ export function dequantizeBlocks(dt: GGMLBlockDType, bytes: Uint8Array, n: numbe
         }
       }
       break;
-    default: // a dtype of the table without a TS dequantizer yet (q5_0, q5_1, q2_k, q3_k, q5_k): never zeros
+    default: // unreachable while every GGMLBlockDType has a case above; a format added to the table without one throws
       throw err('E_DTYPE', msg.badArg('dtype', `no TypeScript dequantizer for ${dt} yet (the native one: dequantBlocks)`));
   }
   return y;

@@ -64,7 +64,7 @@ export interface GGUFMetadataEntry {
 
 /** ggml type number -> our dtype, for the types we read. Others are named in errors (GGML_TYPE_NAMES). */
 const FROM_GGML: Readonly<Record<number, StorageDType>> = {
-  0: 'f32', 1: 'f16', 2: 'q4_0', 3: 'q4_1', 8: 'q8_0', 12: 'q4_k', 14: 'q6_k', 24: 'i8', 25: 'i16', 26: 'i32', 27: 'i64', 28: 'f64', 30: 'bf16',
+  0: 'f32', 1: 'f16', 2: 'q4_0', 3: 'q4_1', 6: 'q5_0', 7: 'q5_1', 8: 'q8_0', 10: 'q2_k', 11: 'q3_k', 12: 'q4_k', 13: 'q5_k', 14: 'q6_k', 24: 'i8', 25: 'i16', 26: 'i32', 27: 'i64', 28: 'f64', 30: 'bf16',
 };
 const TO_GGML = Object.fromEntries(Object.entries(FROM_GGML).map(([k, v]) => [v, Number(k)])) as Partial<Record<StorageDType, number>>;
 /** ggml_type names (ggml.h), for error messages. */
@@ -195,7 +195,8 @@ function parseHeader(bytes: Uint8Array, fileSize: number, file: string): GGUFHea
     const dtype = FROM_GGML[ggmlType];
     if (dtype === undefined) {
       const tn = GGML_TYPE_NAMES[ggmlType];
-      throw err('E_DTYPE', msg.unknownDtype(file, nm, tn ? `${tn} (ggml type ${ggmlType})` : `ggml type ${ggmlType}`));
+      const why = tn?.startsWith('IQ') ? '; IQ codebook types are not supported' : tn?.startsWith('TQ') ? '; ternary types are not supported' : '';
+      throw err('E_DTYPE', msg.unknownDtype(file, nm, tn ? `${tn} (ggml type ${ggmlType}${why})` : `ggml type ${ggmlType}`));
     }
     const { blockElems, blockBytes } = DTYPES[dtype];
     if ((ne[0] ?? 1) % blockElems !== 0) {

@@ -6,8 +6,8 @@
  * import { openGGUF, bitsPerWeight } from 'codecllm/formats';
  * const f = openGGUF('model.gguf'); f.list().length; bitsPerWeight('q4_1'); // 5
  */
-export { DTYPES, bitsPerWeight, byteSizeOf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, decodeToF32 } from './dtypes.js';
-export type { StorageDType, ElementDType, GGMLBlockDType, DTypeInfo } from './dtypes.js';
+export { DTYPES, ENGINE_LAYOUTS, weightTypeId, bitsPerWeight, byteSizeOf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, decodeToF32 } from './dtypes.js';
+export type { StorageDType, ElementDType, GGMLBlockDType, DTypeInfo, EngineLayout } from './dtypes.js';
 export { dequantizeBlocks, quantizeBlocks } from './ggml-blocks.js';
 export type { QuantizableBlockDType } from './ggml-blocks.js';
 export { GGUFType, openGGUF, parseGGUF, writeGGUF, encodeGGUF } from './gguf.js';

@@ -1,13 +1,13 @@
 /**
  * `codecllm kernel install`: register the "CodecLLM (TypeScript)" Jupyter kernelspec.
  *
- * The kernelspec runs kernel-ext/kernel.cjs (tslab 1.0.22 + our preload) with the node binary that ran the
+ * The kernelspec runs kernel-ext/kernel.cjs (our Jupyter messaging around tslab 1.0.22's compiler) with the node binary that ran the
  * installer, so Jupyter needs no node on its PATH. Where it goes follows Jupyter's own layout:
  *   --user      → $JUPYTER_DATA_DIR or ~/.local/share/jupyter (macOS: ~/Library/Jupyter) + /kernels/codecllm
  *   --prefix P  → P/share/jupyter/kernels/codecllm (e.g. a venv's sys.prefix)
  * No Python is needed to install; `jupyter kernelspec list` shows it afterwards.
  */
-import { io } from '../cli/io.js';
+import { io } from '../util/io.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';

@@ -43,7 +43,7 @@ export interface ModuleCheck {
 
 export interface Diagnosis {
   /** Full path of the first bad module, or null when every module is within its bound. */
-  first_bad_layer: string | null;
+  firstBadLayer: string | null;
   cause: Cause | null;
   /** What the cause test found, in words (e.g. "matches model.layers.0.self_attn.q_proj"). */
   evidence: string;
@@ -59,7 +59,7 @@ function relFro(a: Float32Array, b: Float32Array): number {
 /**
  * Diagnose a patched model.
  * @example
- * const d = diagnose(model); d.first_bad_layer // 'model.layers.1.self_attn.q_proj'
+ * const d = diagnose(model); d.firstBadLayer // 'model.layers.1.self_attn.q_proj'
  */
 export function diagnose(model: PatchableModel, opts: { quant?: string | QuantSpec; all?: boolean } = {}): Diagnosis {
   const linears = model.linears();
@@ -90,9 +90,9 @@ export function diagnose(model: PatchableModel, opts: { quant?: string | QuantSp
     }
     if (first && !opts.all) break;
   }
-  if (!first) return { first_bad_layer: null, cause: null, evidence: 'every module is within its error bound', checked, bad };
+  if (!first) return { firstBadLayer: null, cause: null, evidence: 'every module is within its error bound', checked, bad };
   const { cause, evidence } = classify(model, first.path, first.spec);
-  return { first_bad_layer: first.path, cause, evidence, checked, bad };
+  return { firstBadLayer: first.path, cause, evidence, checked, bad };
 }
 
 function classify(model: PatchableModel, path: string, spec: QuantSpec | null): { cause: Cause; evidence: string } {

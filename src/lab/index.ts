@@ -9,8 +9,10 @@
  * patch(model, { select: 'all', quant: 'int8:per-channel' });
  * compareToBaseline(model, base).verdict; // 'MINOR'
  */
-export { type ModuleRef, LINEAR_KINDS, resolveSelection } from './select.js';
+export { type ModuleRef, LINEAR_KINDS, resolveSelection, selectionSummary } from './select.js';
 export { type PatchOptions, type PatchReport, type PatchedModule, type PatchableModel, type PatchMode, PATCH_MODES, patch, unpatch } from './patch.js';
 export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList } from './sweep.js';
 export { FAULTS, type FaultName, toFault } from './faults.js';
 export { type Diagnosis, type Cause, diagnose, diagnoseFault } from './diagnose.js';
+export { openEngine, type OpenEngineOptions, type OpenedEngine } from './open-engine.js';
+export { engineSweep, type EngineSweepRow, type EngineSweepOptions, type EngineSweepConfig } from './engine-sweep.js';

@@ -184,7 +184,8 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
       if (isCodecError(e, 'E_QUANT')) throw err('E_QUANT', `${source}: ${e.message}`, e);
       throw e;
     }
-    let installed = dequantize(q);
+    const dq = dequantize(q);
+    let installed = dq;
     const hit = fault !== null && (fault === 'wrong-layer' ? source !== m.path : m.path === target);
     if (hit) {
       if (fault === 'scale-axis') installed = dequantizeScaleAxis(q);
@@ -204,7 +205,7 @@ export function patch(model: PatchableModel, opts: PatchOptions): PatchReport {
     const original = source === m.path ? w : model.originalWeight(m.path);
     let chk: BoundCheck | null = null;
     if (verify !== 'off') {
-      chk = checkBound(q, original, model.getWeight(m.path));
+      chk = checkBound(q, original, model.getWeight(m.path), { reference: dq });
       if (!chk.ok) {
         failed.push(m.path);
         if (verify === 'throw') {

@@ -8,7 +8,12 @@
  *   type:K[,K…]    by kind: q, k, v, o, gate, up, down, lm_head
  *   re:REGEX       full paths matching REGEX (JavaScript syntax, unanchored: write ^…$ to anchor)
  *   <full path>    exactly one module, e.g. model.layers.3.self_attn.q_proj or lm_head
- *   A+B            union of selectors, still in module order
+ *   A&B            intersection: modules both select (binds tighter than +), e.g. blocks:10-19&type:gate,up,down
+ *   A+B            union of selectors (each may be an intersection), still in module order
+ *   (Selector text cannot contain '+' or '&' — write re: patterns without them.)
+ *
+ * Every selection resolves to a non-empty list (an empty one — an intersection of disjoint sets included — is an
+ * E_PATCH error naming the selection); selectionSummary() says how many modules it chose and which.
  *
  * A short module name (q_proj, self_attn.q_proj, down_proj …) is an error, never a guess: the seed harness looked
  * layers up by short name, took the first match (layer 0) and installed it into every block.
@@ -35,7 +40,15 @@ export function resolveSelection<M extends ModuleRef>(modules: readonly M[], sel
   const s = select.trim();
   if (s === '') throw err('E_PATCH', msg.selectEmpty());
   const chosen = new Set<M>();
-  for (const part of s.split('+')) for (const m of resolveOne(modules, part.trim(), s)) chosen.add(m);
+  for (const term of s.split('+')) {
+    // an intersection of one or more selectors
+    let inter: Set<M> | null = null;
+    for (const part of term.split('&')) {
+      const got: M[] = resolveOne(modules, part.trim(), s);
+      inter = inter === null ? new Set(got) : new Set(got.filter((m) => inter!.has(m)));
+    }
+    for (const m of inter!) chosen.add(m);
+  }
   const out = modules.filter((m) => chosen.has(m));
   if (out.length === 0) throw err('E_PATCH', msg.selectNone(s));
   return out;
@@ -77,4 +90,16 @@ function resolveOne<M extends ModuleRef>(modules: readonly M[], part: string, wh
   if (suffix.length > 1) throw err('E_PATCH', msg.selectShortName(whole, suffix.length, suffix[0]!.path));
   if (suffix.length === 1) return suffix; // unambiguous tail (e.g. 'layers.3.self_attn.q_proj')
   throw err('E_PATCH', msg.selectUnknown(whole));
+}
+
+/**
+ * What a selection chose: how many modules, how many per kind, and their full paths (module order).
+ * @example
+ * selectionSummary(linearPaths(cfg), 'blocks:10-19&type:gate,up,down') // { count: 30, byKind: { gate: 10, up: 10, down: 10 }, paths: [...] }
+ */
+export function selectionSummary(modules: readonly ModuleRef[], select: string): { select: string; count: number; byKind: Record<string, number>; paths: string[] } {
+  const chosen = resolveSelection(modules, select);
+  const byKind: Record<string, number> = {};
+  for (const m of chosen) byKind[m.kind] = (byKind[m.kind] ?? 0) + 1;
+  return { select, count: chosen.length, byKind, paths: chosen.map((m) => m.path) };
 }

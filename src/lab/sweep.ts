@@ -6,8 +6,8 @@
  *   partialVsAll       the same scheme on each block alone vs all blocks: does error in one place amplify?
  *   debugMatrix        granularity x scale dtype x symmetry on all layers (the quantization-debug matrix)
  *
- * Every step starts from the original weights (unpatch), so the rows are independent. Row fields follow the CLI's
- * JSON (`codecllm sweep … --json`): layers, ratio, ppl, kl_mean, top1_agreement, verdict, output, time_s.
+ * Every step starts from the original weights (unpatch), so the rows are independent. Row fields: layers, ratio, ppl,
+ * klMean, top1Agreement, verdict, output, timeS (`codecllm sweep … --json` prints them in snake_case, cli/json.ts).
  */
 import * as aq from 'arquero';
 
@@ -15,6 +15,7 @@ import { err, msg } from '../messages.js';
 import { type PatchableModel, patch, unpatch } from './patch.js';
 import { type Baseline, type ForwardModel, type QualityReport, compareToBaseline, runBaseline } from '../eval/quality.js';
 import { GRANULARITIES, type QuantSpec, SCALE_DTYPES, formatSpec, toSpec } from '../quant/spec.js';
+import { progress, type ProgressTask } from '../viz/progress.js';
 
 /** A model the experiments can patch and run (LlamaModel). */
 export type LabModel = PatchableModel & ForwardModel & { tokenizer?: { decode(ids: number[]): string } | null };
@@ -26,18 +27,18 @@ export interface SweepRow {
   quant: string;
   /** fp16 bytes / quantized bytes of the patched modules. */
   ratio: number;
-  baseline_ppl: number;
+  baselinePpl: number;
   ppl: number;
-  kl_mean: number;
-  top1_agreement: number;
+  klMean: number;
+  top1Agreement: number;
   verdict: QualityReport['verdict'];
-  first_divergence: number | null;
+  firstDivergence: number | null;
   /** Greedy continuation of the patched model, decoded when the model has a tokenizer. */
   output: string;
   /** Max relative residual error over blocks, and its value after the last block. */
-  trace_max: number;
-  trace_last: number;
-  time_s: number;
+  traceMax: number;
+  traceLast: number;
+  timeS: number;
 }
 
 export interface SweepOptions {
@@ -61,29 +62,36 @@ export function runStep(model: LabModel, base: Baseline, select: string, quant: 
   const p = patch(model, { select, quant });
   const r = compareToBaseline(model, base);
   unpatch(model);
-  const finite = r.block_trace.filter(Number.isFinite);
+  const finite = r.blockTrace.filter(Number.isFinite);
   return {
     layers,
     select,
     quant: p.quant,
     ratio: p.ratio,
-    baseline_ppl: r.baseline_ppl,
+    baselinePpl: r.baselinePpl,
     ppl: r.ppl,
-    kl_mean: r.kl_mean,
-    top1_agreement: r.top1_agreement,
+    klMean: r.klMean,
+    top1Agreement: r.top1Agreement,
     verdict: r.verdict,
-    first_divergence: r.first_divergence?.index ?? null,
+    firstDivergence: r.firstDivergence?.index ?? null,
     output: decode(model, r.greedy),
-    trace_max: finite.length ? Math.max(...finite) : NaN,
-    trace_last: r.block_trace.at(-1) ?? NaN,
-    time_s: (performance.now() - t0) / 1000,
+    traceMax: finite.length ? Math.max(...finite) : NaN,
+    traceLast: r.blockTrace.at(-1) ?? NaN,
+    timeS: (performance.now() - t0) / 1000,
   };
 }
 
-function baselineOf(model: LabModel, o: SweepOptions): Baseline {
+function baselineOf(model: LabModel, o: SweepOptions, task?: ProgressTask): Baseline {
   if (o.baseline) return o.baseline;
   unpatch(model);
-  return runBaseline(model, o.tokens, { greedyTokens: o.greedyTokens ?? 16 });
+  const base = runBaseline(model, o.tokens, { greedyTokens: o.greedyTokens ?? 16 });
+  task?.tick(1, 'baseline');
+  return base;
+}
+
+/** The progress task of a sweep of `steps` patched runs (plus the baseline when it is not given). */
+function sweepTask(label: string, o: SweepOptions, steps: number): ProgressTask {
+  return progress.start(label, steps + (o.baseline ? 0 : 1), 'runs');
 }
 
 /**
@@ -92,13 +100,17 @@ function baselineOf(model: LabModel, o: SweepOptions): Baseline {
  * progressiveSweep(model, { layers: [1, 5, 10, 20, 'all'], quant: 'int8:per-channel', tokens })
  */
 export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (number | 'all')[] }): SweepRow[] {
-  const base = baselineOf(model, o);
+  const task = sweepTask('progressive sweep', o, o.layers.length);
+  const base = baselineOf(model, o, task);
   const total = model.linears().length;
-  return o.layers.map((n) => {
+  const rows = o.layers.map((n) => {
     const row = runStep(model, base, n === 'all' || n >= total ? 'all' : `first:${n}`, o.quant, n);
+    task.tick(1, row.select);
     o.onRow?.(row);
     return row;
   });
+  task.done();
+  return rows;
 }
 
 /**
@@ -108,11 +120,18 @@ export function progressiveSweep(model: LabModel, o: SweepOptions & { layers: (n
  * partialVsAll(model, { quant: 'int8:per-tensor', tokens, blocks: [0, 15, 29] })
  */
 export function partialVsAll(model: LabModel, o: SweepOptions & { blocks?: number[] }): SweepRow[] {
-  const base = baselineOf(model, o);
   const nBlocks = model.linears().reduce((n, m) => (m.layer === null ? n : Math.max(n, m.layer + 1)), 0);
   const blocks = o.blocks ?? Array.from({ length: nBlocks }, (_, i) => i);
-  const rows = blocks.map((b) => runStep(model, base, `blocks:${b}`, o.quant, 7));
-  rows.push(runStep(model, base, 'all', o.quant, 'all'));
+  const task = sweepTask('partial vs all', o, blocks.length + 1);
+  const base = baselineOf(model, o, task);
+  const step = (select: string, layers: number | 'all') => {
+    const row = runStep(model, base, select, o.quant, layers);
+    task.tick(1, select);
+    return row;
+  };
+  const rows = blocks.map((b) => step(`blocks:${b}`, 7));
+  rows.push(step('all', 'all'));
+  task.done();
   for (const r of rows) o.onRow?.(r);
   return rows;
 }
@@ -126,7 +145,8 @@ export function debugMatrix(
   model: LabModel,
   o: Omit<SweepOptions, 'quant'> & { format?: 'int8' | 'int4'; groupSize?: number; select?: string },
 ): SweepRow[] {
-  const base = baselineOf(model, { ...o, quant: 'int8' });
+  const task = sweepTask('debug matrix', { ...o, quant: 'int8' }, GRANULARITIES.length * SCALE_DTYPES.length * 2);
+  const base = baselineOf(model, { ...o, quant: 'int8' }, task);
   const rows: SweepRow[] = [];
   for (const granularity of GRANULARITIES)
     for (const scaleDType of SCALE_DTYPES)
@@ -141,8 +161,10 @@ export function debugMatrix(
         const row = runStep(model, base, o.select ?? 'all', spec, 'all');
         row.quant = formatSpec(spec);
         rows.push(row);
+        task.tick(1, row.quant);
         o.onRow?.(row);
       }
+  task.done();
   return rows;
 }
 

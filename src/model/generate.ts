@@ -123,18 +123,48 @@ export async function generateWith(model: GenerationModel, prompt: string | read
 }
 
 /**
- * Continue a prompt (text or token ids) on the tfjs reference.
+ * What generate() needs of an engine (src/engine/engine.ts's Engine has it): last-position logits with a KV cache.
+ * Declared here, structurally, so the model room does not import the engine room.
+ */
+export interface GenerationEngine {
+  readonly engine: string;
+  readonly tokenizer: LlamaModel['tokenizer'];
+  readonly config: Pick<LlamaModel['config'], 'bosTokenId' | 'eosTokenId'>;
+  readonly model: { readonly checkpoint: { readonly file: string } };
+  forward(tokens: readonly number[], cache?: never, opts?: { lastOnly?: boolean }): Float32Array;
+  newCache(): unknown;
+  freeCache(cache: never): void;
+}
+
+function isGenerationEngine(x: unknown): x is GenerationEngine {
+  return typeof x === 'object' && x !== null && typeof (x as GenerationEngine).engine === 'string' && typeof (x as GenerationEngine).newCache === 'function';
+}
+
+/**
+ * Continue a prompt (text or token ids) on any engine (src/engine/engine.ts), or on a model's tfjs reference: the one
+ * generation loop (generateWith) for all of them — stop ids (default the tokenizer's EOS, else the config's), sampling,
+ * onToken, and a measured time for every decode step.
  * @example
  * const r = await generate(model, 'The capital of France is', { maxTokens: 16 });
+ * const n = await generate(await openEngine(model, { engine: 'native' }), 'Hello', { maxTokens: 8 });
  * console.log(r.text);
  */
-export async function generate(model: LlamaModel, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(modelOrEngine: LlamaModel | GenerationEngine, prompt: string | readonly number[], o: GenerateOptions = {}): Promise<GenerateResult> {
+  if (isGenerationEngine(modelOrEngine)) {
+    const e = modelOrEngine;
+    const info = { tokenizer: e.tokenizer, config: e.config, checkpoint: { file: e.model.checkpoint.file } };
+    return generateWith(info, prompt, o, () => {
+      const cache = e.newCache() as never;
+      return { step: (input) => e.forward(input, cache, { lastOnly: true }), end: () => e.freeCache(cache) };
+    });
+  }
+  const model = modelOrEngine;
   return generateWith(model, prompt, o, () => {
     const cache = model.newCache();
     return {
-      async step(input) {
+      step(input) {
         const { logits } = model.forward(input, cache, { lastOnly: true });
-        const row = (await logits.data()) as Float32Array;
+        const row = logits.dataSync() as Float32Array;
         logits.dispose();
         return row;
       },

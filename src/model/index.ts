@@ -6,10 +6,10 @@
  * import { openCheckpoint, linearPaths } from 'codecllm/model';
  * const ck = openCheckpoint('default'); linearPaths(ck.config).length; // 211
  */
-export { openCheckpoint, resolveModelPath, ggmlBlocks, DEFAULT_MODEL_FILE } from './checkpoint.js';
+export { openCheckpoint, resolveModelPath, ggmlBlocks, DEFAULT_MODEL_FILE, NAMED_MODELS } from './checkpoint.js';
 export type { Checkpoint, CheckpointFormat, GgmlBlockType } from './checkpoint.js';
-export { configFromHF, configFromGGUF, engineDims, paramCount } from './config.js';
-export type { LlamaConfig, EngineDims } from './config.js';
+export { configFromHF, configFromGGUF, engineDims, paramCount, featuresOf, nativeEngineGap, LLAMA_FEATURES } from './config.js';
+export type { LlamaConfig, EngineDims, ArchFeatures } from './config.js';
 export { BLOCK_LINEARS, linearPaths, linearPath, expectedTensors } from './names.js';
 export type { LinearKind } from './names.js';
 export { LlamaModel } from './llama.js';
@@ -19,4 +19,5 @@ export type { BackendName } from './backend.js';
 export { generate, generateWith, sampleToken, argmax } from './generate.js';
 export type { GenerateOptions, GenerateResult, GenerationModel, DecodeSession } from './generate.js';
 export { tokenizerFromGGUF, tokenizerFromHFJson } from './tokenizer.js';
+export { spmTokenizerFromGGUF, SpmTokenizer } from './tokenizer-spm.js';
 export type { TextTokenizer } from './tokenizer.js';

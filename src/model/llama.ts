@@ -1,6 +1,8 @@
 /**
  * The readable Llama-family reference forward on tfjs (CPU): embeddings, RMSNorm, rotary embeddings (rotate-half,
  * Hugging Face layout), grouped-query attention with a KV cache, SwiGLU MLP, lm_head. float32 throughout.
+ * The features of config.ts's `ArchFeatures` switch on what Qwen3, Mistral, Gemma 2 and Gemma 3 add: q/k RMSNorm,
+ * sandwich norms, GeGLU, embedding scale, sliding-window (local) layers with their own rope base, soft-capping.
  *
  * Every layer is a plain object: a notebook can inspect `model.blocks[3].q.weightT`, or replace a linear's weight with
  * `model.setWeight('model.layers.3.self_attn.q_proj', w)`; the quant lab's `patch()` does exactly that.
@@ -10,8 +12,9 @@
 import { tf, initBackend, type BackendName } from './backend.js';
 import { err, msg } from '../messages.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { LlamaConfig } from './config.js';
+import { featuresOf, type ArchFeatures, type LlamaConfig } from './config.js';
 import { linearPaths, type LinearKind } from './names.js';
+import { progress } from '../viz/progress.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 /** What a patch installed into a linear (set by the quant lab). */
@@ -44,7 +47,16 @@ export interface LinearLayer {
 export interface Block {
   readonly index: number;
   inputNorm: tf.Tensor1D;
+  /** Llama: the FFN input norm. Sandwich norms (Gemma): the attention-output norm (HF post_attention_layernorm). */
   postNorm: tf.Tensor1D;
+  /** Sandwich norms only: FFN input and output norms. */
+  preFfnNorm?: tf.Tensor1D;
+  postFfnNorm?: tf.Tensor1D;
+  /** q/k norm only: RMSNorm weights over head_dim. */
+  qNorm?: tf.Tensor1D;
+  kNorm?: tf.Tensor1D;
+  /** Local (sliding-window) attention layer. */
+  readonly sliding: boolean;
   q: LinearLayer;
   k: LinearLayer;
   v: LinearLayer;
@@ -92,9 +104,17 @@ const BLOCK_KINDS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
  */
 export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = w[base + c]!;
+  // 64 x 64 tiles: both sides stay in cache (a plain double loop strides one side by rows·4 bytes)
+  const B = 64;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = w[base + c]!;
+      }
+    }
   }
   return out;
 }
@@ -107,7 +127,11 @@ export class LlamaModel {
   private readonly byPath = new Map<string, LinearLayer>();
   private ropeCos: Float32Array;
   private ropeSin: Float32Array;
+  /** Tables of the local (sliding-window) layers when their rope base differs. */
+  private ropeCosLocal: Float32Array | null = null;
+  private ropeSinLocal: Float32Array | null = null;
   private ropeLen = 0;
+  private readonly feat: ArchFeatures;
 
   private constructor(
     readonly config: LlamaConfig,
@@ -117,6 +141,7 @@ export class LlamaModel {
   ) {
     this.ropeCos = new Float32Array(0);
     this.ropeSin = new Float32Array(0);
+    this.feat = featuresOf(config);
   }
 
   /**
@@ -131,11 +156,23 @@ export class LlamaModel {
     const ck = typeof source === 'string' ? openCheckpoint(source) : source;
     const m = new LlamaModel(ck.config, ck.tokenizer, ck);
     const c = ck.config;
-    const total = 2 + c.numLayers * (9 + (c.attentionBias ? 3 : 0)) + (c.tieWordEmbeddings ? 0 : 1);
+    const f = featuresOf(c);
+    const perLayer = 9 + (c.attentionBias ? 3 : 0) + (f.sandwichNorms ? 2 : 0) + (f.qkNorm ? 2 : 0);
+    const total = 2 + c.numLayers * perLayer + (c.tieWordEmbeddings ? 0 : 1);
     let done = 0;
-    const tick = () => opts.onProgress?.(++done, total);
+    // A failed load leaves its task open; the kernel resets progress nesting at every cell.
+    const task = progress.start(`load ${ck.file.split(/[\\/]/).pop()}`, total, 'tensors');
+    const tick = () => (task.tick(), opts.onProgress?.(++done, total));
     const vec = (name: string) => {
       const t = tf.tensor1d(ck.weights.readF32(name));
+      tick();
+      return t;
+    };
+    // RMSNorm weights as applied: Hugging Face Gemma stores w and applies 1 + w (normOffset 1)
+    const norm = (name: string) => {
+      const w = ck.weights.readF32(name);
+      if (f.normOffset) for (let i = 0; i < w.length; i++) w[i] = Math.fround(w[i]! + f.normOffset);
+      const t = tf.tensor1d(w);
       tick();
       return t;
     };
@@ -164,9 +201,17 @@ export class LlamaModel {
         tick();
         if (hasBias) tick();
       }
-      m.blocks.push({ index: l, inputNorm: vec(p + 'input_layernorm.weight'), postNorm: vec(p + 'post_attention_layernorm.weight'), ...lin });
+      m.blocks.push({
+        index: l,
+        inputNorm: norm(p + 'input_layernorm.weight'),
+        postNorm: norm(p + 'post_attention_layernorm.weight'),
+        ...(f.sandwichNorms ? { preFfnNorm: norm(p + 'pre_feedforward_layernorm.weight'), postFfnNorm: norm(p + 'post_feedforward_layernorm.weight') } : {}),
+        ...(f.qkNorm ? { qNorm: norm(p + 'self_attn.q_norm.weight'), kNorm: norm(p + 'self_attn.k_norm.weight') } : {}),
+        sliding: f.slidingLayers?.[l] ?? false,
+        ...lin,
+      });
     }
-    m.norm = vec('model.norm.weight');
+    m.norm = norm('model.norm.weight');
     const head = c.tieWordEmbeddings ? embed : ck.weights.readF32('lm_head.weight');
     m.lmHead = {
       path: 'lm_head',
@@ -181,6 +226,7 @@ export class LlamaModel {
     if (!c.tieWordEmbeddings) tick();
     for (const b of m.blocks) for (const k of BLOCK_KINDS) m.byPath.set(b[k].path, b[k]);
     m.byPath.set('lm_head', m.lmHead);
+    task.done();
     return m;
   }
 
@@ -241,20 +287,28 @@ export class LlamaModel {
     const c = this.config;
     const D = c.headDim;
     const len = Math.max(n, 2 * this.ropeLen, 256);
-    const invFreq = ropeInvFreq(c);
-    this.ropeCos = new Float32Array(len * D);
-    this.ropeSin = new Float32Array(len * D);
-    for (let p = 0; p < len; p++)
-      for (let i = 0; i < D / 2; i++) {
-        // HF: freqs = pos * inv_freq computed in float32; emb = cat(freqs, freqs)
-        const f = Math.fround(p * invFreq[i]!);
-        const cs = Math.cos(f);
-        const sn = Math.sin(f);
-        this.ropeCos[p * D + i] = cs;
-        this.ropeCos[p * D + i + D / 2] = cs;
-        this.ropeSin[p * D + i] = sn;
-        this.ropeSin[p * D + i + D / 2] = sn;
-      }
+    const table = (invFreq: Float32Array): [Float32Array, Float32Array] => {
+      const cos = new Float32Array(len * D);
+      const sin = new Float32Array(len * D);
+      for (let p = 0; p < len; p++)
+        for (let i = 0; i < D / 2; i++) {
+          // HF: freqs = pos * inv_freq computed in float32; emb = cat(freqs, freqs)
+          const f = Math.fround(p * invFreq[i]!);
+          const cs = Math.cos(f);
+          const sn = Math.sin(f);
+          cos[p * D + i] = cs;
+          cos[p * D + i + D / 2] = cs;
+          sin[p * D + i] = sn;
+          sin[p * D + i + D / 2] = sn;
+        }
+      return [cos, sin];
+    };
+    [this.ropeCos, this.ropeSin] = table(ropeInvFreq(c));
+    const local = this.feat.ropeThetaLocal;
+    if (local !== null && this.feat.slidingLayers?.some((x) => x)) {
+      // local layers: their own base, never scaled (Gemma 3's rotary_emb_local; llama.cpp's rope_freq_base_train_swa)
+      [this.ropeCosLocal, this.ropeSinLocal] = table(ropeInvFreq({ ...c, ropeTheta: local, ropeScaling: null }));
+    }
     this.ropeLen = len;
   }
 
@@ -265,10 +319,22 @@ export class LlamaModel {
     return l.bias ? (tf.add(y, l.bias) as tf.Tensor2D) : y;
   }
 
-  /** x (T, h) -> (T, h) */
-  private rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D): tf.Tensor2D {
+  /** x (..., n) -> (..., n): RMSNorm over the last axis, times the weight as applied (n) */
+  private rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D): T {
     const ms = tf.mean(tf.square(x), -1, true);
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.config.rmsEps))), w) as tf.Tensor2D;
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.config.rmsEps))), w) as T;
+  }
+
+  /** The MLP activation on the gate: SiLU (SwiGLU) or tanh-approximated GELU (GeGLU, PyTorch's approximate='tanh'). */
+  private act(g: tf.Tensor2D): tf.Tensor2D {
+    if (this.feat.hiddenAct === 'silu') return tf.mul(g, tf.sigmoid(g)) as tf.Tensor2D;
+    const inner = tf.mul(tf.add(g, tf.mul(tf.mul(tf.mul(g, g), g), 0.044715)), Math.sqrt(2 / Math.PI));
+    return tf.mul(tf.mul(g, 0.5), tf.add(tf.tanh(inner), 1)) as tf.Tensor2D;
+  }
+
+  /** cap · tanh(x / cap) */
+  private static softcap<T extends tf.Tensor>(x: T, cap: number | null): T {
+    return cap === null ? x : (tf.mul(tf.tanh(tf.div(x, cap)), cap) as T);
   }
 
   /** x (n, T, D) with cos/sin (T, D): x*cos + rotate_half(x)*sin */
@@ -296,20 +362,40 @@ export class LlamaModel {
     const G = H / Hkv;
     this.ensureRope(S);
     const residuals: Float32Array[] | undefined = opts.collectResiduals ? [] : undefined;
-    // additive causal mask for the (G*T, S) score rows of one kv head: row g*T+t sees columns s <= P+t
-    const maskData = new Float32Array(G * T * S);
-    for (let g = 0; g < G; g++)
-      for (let t = 0; t < T; t++) for (let s = P + t + 1; s < S; s++) maskData[(g * T + t) * S + s] = -Infinity;
-    const logits = tf.tidy(() => {
+    const f = this.feat;
+    // additive causal mask for the (G*T, S) score rows of one kv head: row g*T+t sees columns s <= P+t; the local
+    // (sliding-window) layers' mask also hides s <= P+t - window
+    const makeMask = (window: number | null) => {
+      const m = new Float32Array(G * T * S);
+      for (let g = 0; g < G; g++)
+        for (let t = 0; t < T; t++)
+          for (let s = 0; s < S; s++) if (s > P + t || (window !== null && P + t - s >= window)) m[(g * T + t) * S + s] = -Infinity;
+      return m;
+    };
+    const maskData = makeMask(null);
+    const anyLocal = this.blocks.some((b) => b.sliding);
+    const localMaskData = anyLocal ? makeMask(f.slidingWindow) : null;
+    const logits = this.guardOom(T, opts, () => tf.tidy(() => {
       const cos = tf.tensor2d(this.ropeCos.subarray(P * D, S * D), [T, D]);
       const sin = tf.tensor2d(this.ropeSin.subarray(P * D, S * D), [T, D]);
+      const cosL = this.ropeCosLocal ? tf.tensor2d(this.ropeCosLocal.subarray(P * D, S * D), [T, D]) : cos;
+      const sinL = this.ropeSinLocal ? tf.tensor2d(this.ropeSinLocal.subarray(P * D, S * D), [T, D]) : sin;
       const mask = tf.tensor2d(maskData, [G * T, S]);
-      const scale = 1 / Math.sqrt(D);
+      const localMask = localMaskData ? tf.tensor2d(localMaskData, [G * T, S]) : mask;
+      const scale = f.attnScale;
       let x = tf.gather(this.embed, tf.tensor1d(tokens as number[], 'int32')) as tf.Tensor2D; // (T, h)
+      if (f.embedScale !== 1) x = tf.mul(x, f.embedScale);
       for (const b of this.blocks) {
+        const [bc, bs, bm] = b.sliding ? [cosL, sinL, localMask] : [cos, sin, mask];
         const hn = this.rmsNorm(x, b.inputNorm);
-        const q = this.rope(tf.transpose(tf.reshape(this.lin(b.q, hn), [T, H, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (H, T, D)
-        const k = this.rope(tf.transpose(tf.reshape(this.lin(b.k, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D, cos, sin); // (Hkv, T, D)
+        let q = tf.transpose(tf.reshape(this.lin(b.q, hn), [T, H, D]), [1, 0, 2]) as tf.Tensor3D; // (H, T, D)
+        let k = tf.transpose(tf.reshape(this.lin(b.k, hn), [T, Hkv, D]), [1, 0, 2]) as tf.Tensor3D; // (Hkv, T, D)
+        if (b.qNorm && b.kNorm) {
+          q = this.rmsNorm(q, b.qNorm);
+          k = this.rmsNorm(k, b.kNorm);
+        }
+        q = this.rope(q, bc, bs);
+        k = this.rope(k, bc, bs);
         // the cache keeps Kᵀ as (Hkv, D, S) and V as (Hkv, S, D): attention then runs as plain 2-D matmuls, which
         // tfjs-wasm sends to XNNPACK (batched or transposed-B matmuls take a path ~6x slower there)
         let kT = tf.transpose(k, [0, 2, 1]) as tf.Tensor3D; // (Hkv, D, T)
@@ -331,30 +417,50 @@ export class LlamaModel {
         const kTs = tf.unstack(kT) as tf.Tensor2D[];
         const vs = tf.unstack(v) as tf.Tensor2D[];
         const heads = qg.map((qh, h) => {
-          const scores = tf.add(tf.mul(tf.matMul(qh, kTs[h]!), scale), mask); // (G*T, S)
+          const raw = LlamaModel.softcap(tf.mul(tf.matMul(qh, kTs[h]!), scale), f.attnSoftcap);
+          const scores = tf.add(raw, bm); // (G*T, S)
           return tf.matMul(tf.softmax(scores, -1), vs[h]!); // (G*T, D)
         });
         const att = tf.stack(heads); // (Hkv, G*T, D)
         const merged = tf.reshape(tf.transpose(tf.reshape(att, [H, T, D]), [1, 0, 2]), [T, H * D]) as tf.Tensor2D;
-        x = tf.add(x, this.lin(b.o, merged));
-        const hn2 = this.rmsNorm(x, b.postNorm);
-        const gate = this.lin(b.gate, hn2);
-        const mlp = this.lin(b.down, tf.mul(tf.mul(gate, tf.sigmoid(gate)), this.lin(b.up, hn2)) as tf.Tensor2D);
-        x = tf.add(x, mlp);
+        if (b.preFfnNorm && b.postFfnNorm) {
+          // Gemma: x += norm(attn(x)); x += norm(mlp(norm(x)))
+          x = tf.add(x, this.rmsNorm(this.lin(b.o, merged), b.postNorm));
+          const hn2 = this.rmsNorm(x, b.preFfnNorm);
+          const mlp = this.lin(b.down, tf.mul(this.act(this.lin(b.gate, hn2)), this.lin(b.up, hn2)) as tf.Tensor2D);
+          x = tf.add(x, this.rmsNorm(mlp, b.postFfnNorm));
+        } else {
+          x = tf.add(x, this.lin(b.o, merged));
+          const hn2 = this.rmsNorm(x, b.postNorm);
+          const mlp = this.lin(b.down, tf.mul(this.act(this.lin(b.gate, hn2)), this.lin(b.up, hn2)) as tf.Tensor2D);
+          x = tf.add(x, mlp);
+        }
         if (residuals) residuals.push(x.dataSync() as Float32Array);
       }
       const from = opts.lastOnly ? T - 1 : Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
       const last = from > 0 ? (tf.slice(x, [from, 0], [T - from, c.hiddenSize]) as tf.Tensor2D) : x;
-      return this.lin(this.lmHead, this.rmsNorm(last, this.norm));
-    });
+      return LlamaModel.softcap(this.lin(this.lmHead, this.rmsNorm(last, this.norm)), f.finalSoftcap);
+    }));
     if (cache) cache.length = S;
     return residuals ? { logits, residuals } : { logits };
+  }
+
+  /** Run a forward; tfjs-wasm's abort on an exhausted heap (4 GiB) becomes one E_OOM line with the sizes involved. */
+  private guardOom<R>(T: number, opts: ForwardOptions, run: () => R): R {
+    try {
+      return run();
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (!/^Aborted\(|out of memory|memory access out of bounds|Cannot enlarge memory|Array buffer allocation failed/i.test(text)) throw e;
+      const rows = opts.lastOnly ? 1 : T - Math.min(Math.max(0, opts.logitsFrom ?? 0), T - 1);
+      throw err('E_OOM', msg.forwardOom(rows, this.config.vocabSize, this.memory().total, text.split('\n')[0]!), e);
+    }
   }
 
   /** Bytes of float32 tensors held by this model (embeddings, norms, linears by kind). */
   memory(): { total: number; byKind: Record<string, number> } {
     const byKind: Record<string, number> = { embed: this.embed.size * 4, norm: this.norm.size * 4 };
-    for (const b of this.blocks) byKind.norm! += (b.inputNorm.size + b.postNorm.size) * 4;
+    for (const b of this.blocks) for (const t of [b.inputNorm, b.postNorm, b.preFfnNorm, b.postFfnNorm, b.qNorm, b.kNorm]) if (t) byKind.norm! += t.size * 4;
     for (const l of this.linears()) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.weightT.size * 4 + (l.bias ? l.bias.size * 4 : 0);
     return { total: Object.values(byKind).reduce((a, b) => a + b, 0), byKind };
   }
@@ -363,10 +469,7 @@ export class LlamaModel {
   dispose(): void {
     this.embed.dispose();
     this.norm.dispose();
-    for (const b of this.blocks) {
-      b.inputNorm.dispose();
-      b.postNorm.dispose();
-    }
+    for (const b of this.blocks) for (const t of [b.inputNorm, b.postNorm, b.preFfnNorm, b.postFfnNorm, b.qNorm, b.kNorm]) t?.dispose();
     for (const l of this.linears()) {
       l.weightT.dispose();
       l.bias?.dispose();

@@ -2,7 +2,7 @@
  * Canonical tensor names (Hugging Face Llama naming) and the GGUF names they map from.
  * The whole library speaks canonical names; GGUF's `blk.N.attn_q.weight` is translated once, here.
  */
-import type { LlamaConfig } from './config.js';
+import { featuresOf, type LlamaConfig } from './config.js';
 
 /** The seven linear layers of a block, in module order (as `named_modules()` lists them). */
 export const BLOCK_LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
@@ -67,11 +67,20 @@ export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
   const qd = c.numHeads * c.headDim;
   const kvd = c.numKvHeads * c.headDim;
   const m = new Map<string, number[]>();
+  const f = featuresOf(c);
   m.set('model.embed_tokens.weight', [c.vocabSize, h]);
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     m.set(p + 'input_layernorm.weight', [h]);
     m.set(p + 'post_attention_layernorm.weight', [h]);
+    if (f.sandwichNorms) {
+      m.set(p + 'pre_feedforward_layernorm.weight', [h]);
+      m.set(p + 'post_feedforward_layernorm.weight', [h]);
+    }
+    if (f.qkNorm) {
+      m.set(p + 'self_attn.q_norm.weight', [c.headDim]);
+      m.set(p + 'self_attn.k_norm.weight', [c.headDim]);
+    }
     m.set(p + 'self_attn.q_proj.weight', [qd, h]);
     m.set(p + 'self_attn.k_proj.weight', [kvd, h]);
     m.set(p + 'self_attn.v_proj.weight', [kvd, h]);
@@ -91,11 +100,14 @@ export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
 }
 
 /**
- * Canonical name -> GGUF name (llama.cpp's tensor naming).
+ * Canonical name -> GGUF name (llama.cpp's tensor naming). With sandwich norms (Gemma 2/3) Hugging Face's
+ * `post_attention_layernorm` is the attention-output norm (`post_attention_norm`) and the FFN input norm is
+ * `pre_feedforward_layernorm` (`ffn_norm`); pass the config to get those.
  * @example
  * ggufName('model.layers.0.self_attn.o_proj.weight') // 'blk.0.attn_output.weight'
+ * ggufName('model.layers.0.post_attention_layernorm.weight', gemmaCfg) // 'blk.0.post_attention_norm.weight'
  */
-export function ggufName(canonical: string): string | null {
+export function ggufName(canonical: string, c?: LlamaConfig): string | null {
   if (canonical === 'model.embed_tokens.weight') return 'token_embd.weight';
   if (canonical === 'model.norm.weight') return 'output_norm.weight';
   if (canonical === 'lm_head.weight') return 'output.weight';
@@ -103,7 +115,12 @@ export function ggufName(canonical: string): string | null {
   if (!m) return null;
   const [, l, mod, kind] = m;
   if (mod === 'input_layernorm') return `blk.${l}.attn_norm.${kind}`;
-  if (mod === 'post_attention_layernorm') return `blk.${l}.ffn_norm.${kind}`;
+  const sandwich = c !== undefined && featuresOf(c).sandwichNorms;
+  if (mod === 'post_attention_layernorm') return sandwich ? `blk.${l}.post_attention_norm.${kind}` : `blk.${l}.ffn_norm.${kind}`;
+  if (mod === 'pre_feedforward_layernorm') return `blk.${l}.ffn_norm.${kind}`;
+  if (mod === 'post_feedforward_layernorm') return `blk.${l}.post_ffw_norm.${kind}`;
+  if (mod === 'self_attn.q_norm') return `blk.${l}.attn_q_norm.${kind}`;
+  if (mod === 'self_attn.k_norm') return `blk.${l}.attn_k_norm.${kind}`;
   for (const k of BLOCK_LINEARS) if (HF_LINEAR[k] === mod) return `blk.${l}.${GGUF_LINEAR[k]}.${kind}`;
   return null;
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LlamaConfig } from './config.js';
+import { featuresOf, LLAMA_FEATURES, type LlamaConfig } from './config.js';
 import { expectedTensors, ggufName } from './names.js';
 import { f32ToBf16, f32ToF16, type ElementDType } from '../formats/dtypes.js';
 import { writeSafetensors } from '../formats/safetensors.js';
@@ -41,6 +41,41 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
 }
 
 /**
+ * A small Gemma 3 config for tests (as a Hugging Face checkpoint states it: norms stored as w, applied as 1 + w):
+ * 6 layers (5 local, 1 global), window 8, head_dim 32 ≠ hidden/heads, MQA, tied embeddings. Override any field.
+ * @example
+ * const cfg = tinyGemma3Config({ numLayers: 7 });
+ */
+export function tinyGemma3Config(over: Partial<LlamaConfig> = {}): LlamaConfig {
+  const numLayers = over.numLayers ?? 6;
+  return tinyConfig({
+    architecture: 'gemma3',
+    numLayers,
+    numHeads: 4,
+    numKvHeads: 1,
+    headDim: 32,
+    ropeTheta: 1000000,
+    rmsEps: 1e-6,
+    tieWordEmbeddings: true,
+    bosTokenId: 2,
+    eosTokenId: 1,
+    features: {
+      ...LLAMA_FEATURES,
+      hiddenAct: 'gelu_tanh',
+      qkNorm: true,
+      sandwichNorms: true,
+      normOffset: 1,
+      embedScale: Math.fround(Math.sqrt(64)),
+      attnScale: 1 / Math.sqrt(32),
+      slidingLayers: Array.from({ length: numLayers }, (_, i) => (i + 1) % 6 !== 0),
+      slidingWindow: 8,
+      ropeThetaLocal: 10000,
+    },
+    ...over,
+  });
+}
+
+/**
  * Seeded standard normal generator (mulberry32 + Box–Muller).
  * @example
  * const n = normalRng(7); n(); // a standard normal sample
@@ -63,7 +98,7 @@ export function syntheticWeights(c: LlamaConfig, seed: number): Map<string, { sh
   for (const [name, shape] of expectedTensors(c)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    const isNorm = name.endsWith('layernorm.weight') || name === 'model.norm.weight';
+    const isNorm = name.endsWith('norm.weight');
     const std = name.includes('embed_tokens') ? 1 : isNorm || name.endsWith('.bias') ? 0.1 : 1 / Math.sqrt(shape[1] ?? 1);
     for (let i = 0; i < n; i++) data[i] = (isNorm ? 1 : 0) + std * rnd();
     out.set(name, { shape, data });
@@ -84,9 +119,30 @@ function encodeElements(dt: ElementDType, v: Float32Array): Uint8Array {
  * fs.writeFileSync('m/config.json', JSON.stringify(hfConfigJson(tinyConfig())));
  */
 export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
+  const f = featuresOf(c);
+  const gemma = c.architecture === 'gemma2' || c.architecture === 'gemma3';
+  const names: Record<LlamaConfig['architecture'], [string, string]> = {
+    llama: ['LlamaForCausalLM', 'llama'],
+    qwen2: ['Qwen2ForCausalLM', 'qwen2'],
+    qwen3: ['Qwen3ForCausalLM', 'qwen3'],
+    gemma2: ['Gemma2ForCausalLM', 'gemma2'],
+    gemma3: ['Gemma3ForCausalLM', 'gemma3_text'],
+  };
+  const extra: Record<string, unknown> = gemma
+    ? {
+        hidden_activation: 'gelu_pytorch_tanh',
+        query_pre_attn_scalar: Math.round(1 / (f.attnScale * f.attnScale)),
+        sliding_window: f.slidingWindow,
+        layer_types: f.slidingLayers?.map((s) => (s ? 'sliding_attention' : 'full_attention')),
+        attn_logit_softcapping: f.attnSoftcap,
+        final_logit_softcapping: f.finalSoftcap,
+        ...(c.architecture === 'gemma3' ? { rope_local_base_freq: f.ropeThetaLocal } : {}),
+      }
+    : { hidden_act: 'silu' };
   return {
-    architectures: [c.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
-    model_type: c.architecture,
+    architectures: [names[c.architecture][0]],
+    model_type: names[c.architecture][1],
+    ...extra,
     hidden_size: c.hiddenSize,
     intermediate_size: c.intermediateSize,
     num_hidden_layers: c.numLayers,
@@ -102,7 +158,6 @@ export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
     attention_bias: c.attentionBias,
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
-    hidden_act: 'silu',
     torch_dtype: 'float32',
   };
 }
@@ -159,6 +214,7 @@ export function writeGGUFModel(
   extraMetadata: { key: string; type: GGUFType; itemType?: GGUFType; value: unknown }[] = [],
 ): void {
   const a = c.architecture;
+  const f = featuresOf(c);
   const u32 = 'uint32' as GGUFType;
   const f32 = 'float32' as GGUFType;
   const metadata: { key: string; type: GGUFType; itemType?: GGUFType; value: unknown }[] = [
@@ -173,15 +229,20 @@ export function writeGGUFModel(
     { key: `${a}.rope.freq_base`, type: f32, value: c.ropeTheta },
     { key: `${a}.attention.layer_norm_rms_epsilon`, type: f32, value: c.rmsEps },
     { key: `${a}.vocab_size`, type: u32, value: c.vocabSize },
+    { key: `${a}.attention.key_length`, type: u32, value: c.headDim },
+    { key: `${a}.attention.value_length`, type: u32, value: c.headDim },
+    ...(f.slidingWindow !== null ? [{ key: `${a}.attention.sliding_window`, type: u32, value: f.slidingWindow }] : []),
     ...extraMetadata,
   ];
   const tensors = [...w].map(([name, t]) => {
     let data = t.data;
+    // llama.cpp's converter stores Gemma's norms as 1 + w
+    if (f.normOffset && name.endsWith('norm.weight')) data = data.map((v) => Math.fround(v + f.normOffset));
     if (a === 'llama' && /self_attn\.q_proj\.weight$/.test(name)) data = permuteRows(data, t.shape[0]!, c.numHeads);
     if (a === 'llama' && /self_attn\.k_proj\.weight$/.test(name)) data = permuteRows(data, t.shape[0]!, c.numKvHeads);
     const dt = t.shape.length === 2 ? dtype : 'f32';
     const bytes = dt === 'f32' || dt === 'f16' ? encodeElements(dt, data) : quantizeBlocks(dt, data);
-    return { name: ggufName(name)!, dtype: dt, shape: t.shape, data: bytes };
+    return { name: ggufName(name, c)!, dtype: dt, shape: t.shape, data: bytes };
   });
   writeGGUF(file, { metadata: metadata as never, tensors });
 }

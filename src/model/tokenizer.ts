@@ -9,7 +9,8 @@
  *
  * Supported GGUF tokenizers: `tokenizer.ggml.model = 'gpt2'` (byte-level BPE) with the `tokenizer.ggml.pre` values in
  * `GGUF_PRE_TOKENIZERS` (each mapped to the Hugging Face pre-tokenizer that llama.cpp's regexes in llama-vocab.cpp
- * reproduce). SentencePiece ('llama'), WordPiece ('bert') and others raise E_TOKENIZER.
+ * reproduce), and SentencePiece ('llama', tokenizer-spm.ts: llama.cpp's algorithm by hand). WordPiece ('bert') and
+ * others raise E_TOKENIZER.
  *
  * Special tokens written in the text (e.g. `<|im_start|>`) are parsed as their ids, as Hugging Face tokenizers do
  * (llama.cpp's `parse_special = true`).
@@ -24,6 +25,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { checkMerges, hfMergePairs } from './tokenizer-check.js';
 import { err, msg } from '../messages.js';
 import type { GGUFValue } from '../formats/gguf.js';
+import { spmTokenizerFromGGUF } from './tokenizer-spm.js';
 
 export type { GGUFValue };
 
@@ -200,6 +202,31 @@ function describe(v: GGUFValue): string {
 }
 
 /**
+ * The fields every GGUF tokenizer shares, read and checked once (pieces, BOS/EOS/UNK/PAD ids in range), plus the
+ * checked readers, for the tokenizer kinds built elsewhere (tokenizer-spm.ts).
+ * @example
+ * const f = ggufTokenizerFields(g.metadata, g.file); f.tokens.length; f.optBool('tokenizer.ggml.add_bos_token');
+ */
+export function ggufTokenizerFields(meta: Map<string, GGUFValue>, file: string) {
+  const tokens = stringArray(meta, file, 'tokenizer.ggml.tokens');
+  if (tokens === undefined || tokens.length === 0) throw err('E_TOKENIZER', msg.tokenizerMissingVocab(file));
+  const n = tokens.length;
+  const bosId = optId(meta, file, 'tokenizer.ggml.bos_token_id', n);
+  const eosId = optId(meta, file, 'tokenizer.ggml.eos_token_id', n);
+  const unkId = optId(meta, file, 'tokenizer.ggml.unknown_token_id', n);
+  optId(meta, file, 'tokenizer.ggml.padding_token_id', n); // validated only
+  return {
+    tokens,
+    bosId,
+    eosId,
+    unkId,
+    optBool: (key: string) => optBool(meta, file, key),
+    bad: (key: string, detail: string): never => badField(file, key, detail),
+    describe: (v: GGUFValue | undefined) => (v === undefined ? 'nothing' : describe(v)),
+  };
+}
+
+/**
  * Build the Hugging Face tokenizer.json object equivalent to a GGUF's embedded tokenizer, plus the BOS/EOS facts the
  * tokenizer.json format keeps elsewhere (tokenizer_config.json).
  *
@@ -312,6 +339,7 @@ export function gguf2TokenizerJson(
  * tok.encode('3.14'); // digits are single tokens for SmolLM2: [35, 30, 33, 36]
  */
 export function tokenizerFromGGUF(meta: Map<string, GGUFValue>, file: string): TextTokenizer {
+  if (optString(meta, file, 'tokenizer.ggml.model') === 'llama') return spmTokenizerFromGGUF(meta, file);
   const { json, bosId, eosId, addBos } = gguf2TokenizerJson(meta, file);
   const tok = construct(json, { clean_up_tokenization_spaces: false }, file);
   return new HFTextTokenizer(file, tok, bosId, eosId, addBos, (meta.get('tokenizer.ggml.tokens') as string[]).length);

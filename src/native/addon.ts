@@ -105,6 +105,26 @@ export interface NativeBlockFormat {
   blockBytes: number;
 }
 
+/** What losslessGemvTest reports (native/src/lossless.cc). */
+export interface NativeLosslessGemvResult {
+  n: number;
+  maxAbs: number;
+  atol: number;
+  rtol: number;
+  toleranceRule: string;
+  maxErrOverTol: number;
+  decodeMismatches: number;
+  pass: boolean;
+  first: { i: number; got: number; want: number }[];
+  streamBytes: number;
+  ratio: number;
+  msLossless?: number;
+  msPlain?: number;
+  gbpsLosslessIn?: number;
+  gbpsLosslessOut?: number;
+  gbpsPlain?: number;
+}
+
 /** The functions of the addon. CUDA/nvCOMP functions exist only when buildInfo().cuda / .nvcomp. */
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
@@ -118,6 +138,13 @@ export interface NativeAddon {
   blockFormats(): NativeBlockFormat[];
   /** GGML blocks of a block type (id or name) -> float32 through the native dequant_block (common/blocks.h). */
   dequantBlocks(type: number | string, blocks: Uint8Array): Float32Array;
+  // ---- lossless bf16/fp16 weight streams (common/lossless.h; src/codec/lossless.ts)
+  losslessLayout?(): Record<string, number>;
+  losslessEncode?(dtype: number, rows: number, cols: number, words: ArrayBufferView, rowsPerSeg?: number): Uint8Array;
+  losslessDecode?(stream: ArrayBufferView, label?: string): Uint8Array;
+  losslessInfo?(stream: ArrayBufferView, label?: string): unknown;
+  /** CUDA builds: device decode (bit-exact) + in-register GEMV vs the twin; timing with iterations > 0 */
+  losslessGemvTest?(params: { rows?: number; cols?: number; dtype?: 'bf16' | 'f16'; rowsPerSeg?: number; seed?: number; scale?: number; iterations?: number }): NativeLosslessGemvResult;
   // ---- CUDA (buildInfo().cuda)
   deviceCount?(): number;
   deviceInfo?(): NativeDeviceInfo;

@@ -188,13 +188,13 @@ export function checkBound(
   q: QuantizedTensor,
   original: Float32Array,
   dequantized?: Float32Array,
-  opts: { consistency?: boolean } = {},
+  opts: { consistency?: boolean; /** dequantize(q), when the caller has it already (patch verification does) */ reference?: Float32Array } = {},
 ): BoundCheck {
   const consistency = opts.consistency ?? true;
   const [rows, cols] = q.shape;
   if (original.length !== rows * cols)
     throw new RangeError(`checkBound: original has ${original.length} weights, q is [${rows}, ${cols}]`);
-  const dq = dequantize(q);
+  const dq = opts.reference && opts.reference.length === rows * cols ? opts.reference : dequantize(q);
   if (dequantized && dequantized.length !== dq.length) throw new RangeError('checkBound: dequantized length differs');
   const s = scaleValues(q);
   const bits = scaleBits(q);

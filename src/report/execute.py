@@ -20,6 +20,7 @@ import time
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 
@@ -73,10 +74,13 @@ ERROR_LINE = re.compile(r"^(?:[A-Za-z_$][\w$]*(?:Error|Exception)|Error)(?: \[[\
 
 
 def stderr_detail(cell):
-    """The error line of a failed cell. tslab sends no ename/evalue: it prints the thrown value on stderr (Node's
-    source excerpt, then "Error: message", then the stack) or TypeScript diagnostics ("2:5 - Cannot find name 'x'.")."""
+    """The error line of a failed cell: the kernel's `error` output ("Error: message", "CodecLLMError: message
+    [E_CODE]", or for type errors just the first diagnostic "2:5 - Cannot find name 'x'."); for other kernels
+    that print errors on stderr, the first line that looks like one."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
+            if out.get("ename") == "TypeScript":
+                return out.get("evalue", "")
             return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
     lines = []
     for out in cell.get("outputs", []):
@@ -86,6 +90,17 @@ def stderr_detail(cell):
         if ERROR_LINE.match(line):
             return line
     return lines[0] if lines else ""
+
+
+def wait_until_ready(client, timeout):
+    """The CodecLLM kernel answers kernel_info at once and loads the library and TypeScript afterwards (~10 s); a
+    silent empty execute returns when that is done, so the per-cell timeout measures the cells, not the start."""
+    mid = client.kc.execute("", silent=True, store_history=False)
+    deadline = time.time() + timeout
+    while True:
+        reply = run_sync(client.kc.get_shell_msg)(timeout=max(0.1, deadline - time.time()))
+        if reply["parent_header"].get("msg_id") == mid:
+            return
 
 
 def title_of(nb, fallback):
@@ -112,6 +127,7 @@ def run_one(path, args, extra_js):
     t0 = time.time()
     try:
         with client.setup_kernel():
+            wait_until_ready(client, max(120, args.timeout))
             for index, cell in enumerate(nb.cells):
                 try:
                     client.execute_cell(cell, index)
@@ -129,13 +145,6 @@ def run_one(path, args, extra_js):
         result.update(ok=False, kind="error", cell=0, detail=f"{type(e).__name__}: {e}".splitlines()[0])
     result["seconds"] = round(time.time() - t0, 3)
 
-    # tslab sends no execute_input, so nbclient leaves execution_count empty: number the executed code cells.
-    n = 0
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "execution" in cell.get("metadata", {}):
-            n += 1
-            if cell.get("execution_count") is None:
-                cell["execution_count"] = n
     os.makedirs(args.out, exist_ok=True)
     nbformat.write(nb, os.path.join(args.out, name + ".ipynb"))
     inline_charts(nb)

@@ -14,6 +14,7 @@ import {
   type MimeBundle,
   type VegaLiteSpec,
   VEGALITE_MIME,
+  formatNumber,
   VEGALITE_SCHEMA,
   columnNames,
   numRows,
@@ -38,11 +39,14 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
 
 function describe(spec: VegaLiteSpec): string {
   const s = spec as { title?: unknown; mark?: unknown; data?: { values?: unknown } };
-  const title = typeof s.title === 'string' ? s.title : typeof (s.title as { text?: unknown })?.text === 'string' ? (s.title as { text: string }).text : '';
+  const t = s.title as { text?: unknown; subtitle?: unknown } | string | undefined;
+  let title = typeof t === 'string' ? t : typeof t?.text === 'string' ? t.text : '';
+  let note = typeof t === 'object' && typeof t?.subtitle === 'string' && t.subtitle ? `; ${t.subtitle}` : '';
+  if (typeof t === 'object' && t?.subtitle === '' && / not (shown|counted)/.test(title)) (note = `; ${title}`), (title = '');
   const mark = typeof s.mark === 'string' ? s.mark : typeof (s.mark as { type?: unknown })?.type === 'string' ? (s.mark as { type: string }).type : 'composite';
   const values = s.data?.values;
   const rows = Array.isArray(values) ? `, ${values.length} rows` : '';
-  return `[chart${title ? `: ${title}` : ''} (${mark}${rows})]`;
+  return `[chart${title ? `: ${title}` : ''} (${mark}${rows})${note}]`;
 }
 
 /**
@@ -75,8 +79,14 @@ export interface XYOptions {
   yTitle?: string;
   width?: number;
   height?: number;
+  /** Log scales: points with a value <= 0 on that axis cannot be drawn; they are left out and the chart says so. */
   logX?: boolean;
   logY?: boolean;
+  /**
+   * d3-format strings per field (axis labels and tooltips), e.g. `{ ppl: '.2f', ratio: '.1%' }`. Without one,
+   * tooltips show 3 significant digits (integers in full) and log axes plain numbers.
+   */
+  format?: Readonly<Record<string, string>>;
 }
 
 type FieldType = 'quantitative' | 'nominal' | 'temporal';
@@ -99,19 +109,101 @@ function checkFields(data: DataInput, fields: readonly (string | undefined)[]): 
   }
 }
 
-function xyBase(data: DataInput, o: XYOptions, mark: object, xType?: FieldType): VegaLiteSpec {
+/** Prefix of the preformatted tooltip copies of numeric fields (`_fmt_<field>`). */
+const FMT = '_fmt_';
+/** Above this many points a line chart draws no point markers (the line alone stays readable and the SVG small). */
+const LINE_POINTS_MAX = 2000;
+
+/**
+ * Rows that can be drawn, and a note on those that cannot: quantitative x/y values that are missing or not finite
+ * (NaN/±Inf arrive as null), and values <= 0 on a log axis. Pure; exported for tests.
+ *
+ * @example
+ * plottableRows([{ x: 1, y: 0 }, { x: 2, y: 3 }], [{ field: 'y', log: true }]) // { rows: [{ x: 2, y: 3 }], note: '1 of 2 points not shown: 1 with y <= 0 (log scale)' }
+ */
+export function plottableRows(
+  rows: readonly Record<string, unknown>[],
+  fields: readonly { field: string; log?: boolean; label?: string }[],
+): { rows: Record<string, unknown>[]; note: string } {
+  const missing = new Map<string, number>();
+  const nonPositive = new Map<string, number>();
+  const out: Record<string, unknown>[] = [];
+  for (const r of rows) {
+    let keep = true;
+    for (const { field, log, label } of fields) {
+      const v = r[field];
+      const name = label ?? field;
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        missing.set(name, (missing.get(name) ?? 0) + 1);
+        keep = false;
+        break;
+      }
+      if (log && v <= 0) {
+        nonPositive.set(name, (nonPositive.get(name) ?? 0) + 1);
+        keep = false;
+        break;
+      }
+    }
+    if (keep) out.push(r as Record<string, unknown>);
+  }
+  const parts = [
+    ...[...nonPositive].map(([f, n]) => `${n} with ${f} <= 0 (log scale)`),
+    ...[...missing].map(([f, n]) => `${n} with ${f} missing or not finite`),
+  ];
+  const dropped = rows.length - out.length;
+  return { rows: out, note: dropped ? `${dropped} of ${rows.length} points not shown: ${parts.join(', ')}` : '' };
+}
+
+/** Title with the note as a visible (red) subtitle, in the SVG and in the interactive chart alike. */
+function titleWithNote(title: string | undefined, note: string): object {
+  if (!note) return title ? { title } : {};
+  // vega draws no subtitle under an empty title: without a title the note is the (small, red) title
+  if (!title) return { title: { text: note, subtitle: '', fontSize: 12, fontWeight: 'normal', color: '#b3261e', anchor: 'start' } };
+  return { title: { text: title, subtitle: note, subtitleColor: '#b3261e', anchor: 'start' } };
+}
+
+/** Adds `_fmt_<f>` (3 significant digits, integers in full) for each numeric field without its own format. */
+function addFormatted(rows: Record<string, unknown>[], fields: readonly string[]): Record<string, unknown>[] {
+  if (fields.length === 0) return rows;
+  return rows.map((r) => {
+    const o = { ...r };
+    for (const f of fields) if (typeof r[f] === 'number') o[FMT + f] = formatNumber(r[f] as number, 3);
+    return o;
+  });
+}
+
+/** Tooltip entries: numeric fields as their preformatted copy (or with their d3 format), others as they are. */
+function tooltip(fields: readonly string[], numeric: ReadonlySet<string>, format: Readonly<Record<string, string>>): object[] {
+  return fields.map((f) => {
+    if (!numeric.has(f)) return { field: f };
+    if (format[f]) return { field: f, type: 'quantitative', format: format[f] };
+    return { field: FMT + f, title: f };
+  });
+}
+
+function xyBase(data: DataInput, o: XYOptions, mark: { type: string; point?: boolean; [k: string]: unknown }, xType?: FieldType): VegaLiteSpec {
   const ys = typeof o.y === 'string' ? [o.y] : [...o.y];
   checkFields(data, [o.x, ...ys, o.color]);
-  const rows = toRows(data);
   const multi = ys.length > 1;
   const yField = multi ? 'value' : ys[0]!;
   const colorField = multi ? 'series' : o.color;
+  let rows = toRows(data);
+  // several y fields: one row per (row, field) in JS, so each value can be checked on its own
+  if (multi) rows = rows.flatMap((r) => ys.map((f) => ({ ...r, series: f, value: r[f] })));
+  const xT = xType ?? fieldType(rows, o.x);
+  const checks = [...(xT === 'quantitative' ? [{ field: o.x, log: o.logX }] : []), { field: yField, log: o.logY, label: multi ? ys.join('/') : yField }];
+  const { rows: shown, note } = plottableRows(rows, checks);
+  const format = o.format ?? {};
+  const numeric = new Set([...(xT === 'quantitative' ? [o.x] : []), yField]);
+  const tipFields = [o.x, ...(multi ? ['series', 'value'] : [yField]), ...(o.color && !multi ? [o.color] : [])];
+  const axis = (f: string, log?: boolean) => (format[f] ? { axis: { format: format[f] } } : log ? { axis: { format: '~g' } } : {});
   const encoding: Record<string, unknown> = {
     x: {
       field: o.x,
-      type: xType ?? fieldType(rows, o.x),
+      type: xT,
       title: o.xTitle ?? o.x,
       ...(o.logX ? { scale: { type: 'log' } } : {}),
+      ...(xT === 'quantitative' ? axis(o.x, o.logX) : {}),
       ...(xType === 'nominal' ? { sort: null } : {}),
     },
     y: {
@@ -119,17 +211,18 @@ function xyBase(data: DataInput, o: XYOptions, mark: object, xType?: FieldType):
       type: 'quantitative',
       title: o.yTitle ?? (multi ? ys.join(', ') : yField),
       ...(o.logY ? { scale: { type: 'log' } } : {}),
+      ...axis(multi ? ys[0]! : yField, o.logY),
     },
   };
   if (colorField) encoding.color = { field: colorField, type: 'nominal', sort: null };
-  encoding.tooltip = [o.x, ...(multi ? ['series', 'value'] : [yField]), ...(o.color && !multi ? [o.color] : [])].map((f) => ({ field: f }));
+  encoding.tooltip = tooltip(tipFields, numeric, format);
+  const m = mark.type === 'line' && shown.length > LINE_POINTS_MAX ? { ...mark, point: false } : mark;
   return {
-    ...(o.title ? { title: o.title } : {}),
+    ...titleWithNote(o.title, note),
     width: o.width ?? 480,
     height: o.height ?? 260,
-    data: { values: rows },
-    ...(multi ? { transform: [{ fold: ys, as: ['series', 'value'] }] } : {}),
-    mark,
+    data: { values: addFormatted(shown, [...numeric].filter((f) => !format[f])) },
+    mark: m,
     encoding,
   } as VegaLiteSpec;
 }
@@ -161,10 +254,12 @@ export async function scatter(data: DataInput, options: XYOptions): Promise<Mime
  * display(await barChart([{ codec: 'zstd', ratio: 1.3 }, { codec: 'ans', ratio: 1.4 }], { x: 'codec', y: 'ratio' }));
  */
 export async function barChart(data: DataInput, options: XYOptions): Promise<MimeBundle> {
-  const spec = xyBase(data, options, { type: 'bar' }, 'nominal') as { encoding: Record<string, unknown> };
+  const spec = xyBase(data, options, { type: 'bar' }, 'nominal') as unknown as { encoding: Record<string, Record<string, unknown>> };
+  // bars stack from 0 by default, which a log axis cannot place (no ticks, no bars): grouped bars do not stack
+  if (options.logY) spec.encoding.y!.stack = null;
   if (options.color && typeof options.y === 'string') spec.encoding.xOffset = { field: options.color, type: 'nominal', sort: null };
   if (typeof options.y !== 'string' && options.y.length > 1) spec.encoding.xOffset = { field: 'series', type: 'nominal', sort: null };
-  return chart(spec as VegaLiteSpec);
+  return chart(spec as unknown as VegaLiteSpec);
 }
 
 /** Options of `histogram`. */
@@ -251,20 +346,24 @@ export async function histogram(values: ArrayLike<number> | Readonly<Record<stri
   const series = isArrayLikeNumbers(values) ? { values } : values;
   const names = Object.keys(series);
   const binsOut = binValues(series, options.bins ?? 40);
+  // on a log axis an empty bin has no bar (not a bar of height 0, which the axis cannot place)
   const rows = options.logY ? binsOut.filter((b) => b.count > 0) : binsOut;
+  let nonFinite = 0;
+  for (const v of Object.values(series)) for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) nonFinite++;
+  const note = nonFinite ? `${nonFinite} NaN/±Inf value${nonFinite > 1 ? 's' : ''} not counted` : '';
   const multi = names.length > 1;
   return chart({
-    ...(options.title ? { title: options.title } : {}),
+    ...titleWithNote(options.title, note),
     width: options.width ?? 480,
     height: options.height ?? 220,
-    data: { values: rows },
+    data: { values: addFormatted(rows as unknown as Record<string, unknown>[], ['start', 'end']) },
     mark: multi ? { type: 'bar', opacity: 0.55, binSpacing: 0 } : { type: 'bar', binSpacing: 0 },
     encoding: {
       x: { field: 'start', type: 'quantitative', bin: { binned: true }, title: options.xTitle ?? (multi ? 'value' : names[0]) },
       x2: { field: 'end' },
-      y: { field: 'count', type: 'quantitative', stack: null, ...(options.logY ? { scale: { type: 'log' } } : {}) },
+      y: { field: 'count', type: 'quantitative', stack: null, ...(options.logY ? { scale: { type: 'log' }, axis: { format: '~g' } } : {}) },
       ...(multi ? { color: { field: 'series', type: 'nominal', sort: null } } : {}),
-      tooltip: [{ field: 'series' }, { field: 'start' }, { field: 'end' }, { field: 'count' }],
+      tooltip: [{ field: 'series' }, { field: FMT + 'start', title: 'start' }, { field: FMT + 'end', title: 'end' }, { field: 'count' }],
     },
   } as VegaLiteSpec);
 }

@@ -9,9 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import cliProgress from 'cli-progress';
 import type { MimeBundle } from './mime.js';
-import { escapeHtml, formatMs } from './mime.js';
 
 /** `display_data` content as the Jupyter messaging spec defines it. */
 export interface DisplayContent {
@@ -111,100 +109,6 @@ export function displayHandle(): { readonly id: string; update(bundle: MimeBundl
       }
       w({ data: toData(bundle), metadata: {}, transient: { display_id: id } }, shown);
       shown = true;
-    },
-  };
-}
-
-/** Updater returned by `progress`. */
-export interface Progress {
-  /** Set the number of finished steps. */
-  update(done: number, note?: string): void;
-  /** Advance by `n` steps (default 1). */
-  tick(n?: number, note?: string): void;
-  /** Mark finished (shows the total time). */
-  done(note?: string): void;
-}
-
-/** Options of `progress`. */
-export interface ProgressOptions {
-  /** Minimum milliseconds between two kernel updates (the first and the last are always shown). Default 250. */
-  intervalMs?: number;
-  /** Stream for the terminal bar. Default process.stderr. The bar is off when it is not a TTY. */
-  stream?: NodeJS.WriteStream;
-}
-
-/** The bundle a progress display shows. */
-export function progressBundle(label: string, done: number, total: number, elapsedMs: number, note = ''): MimeBundle {
-  const pct = total > 0 ? Math.min(100, (100 * done) / total) : 100;
-  const txt = `${label}: ${done}/${total} (${pct.toFixed(0)}%) ${formatMs(elapsedMs)}${note ? ` ${note}` : ''}`;
-  const html =
-    `<div class="codecllm-progress" style="font:13px monospace">${escapeHtml(label)} ` +
-    `<progress value="${done}" max="${total}" style="width:240px;vertical-align:middle"></progress> ` +
-    `${escapeHtml(`${done}/${total} (${pct.toFixed(0)}%) ${formatMs(elapsedMs)}${note ? ` ${note}` : ''}`)}</div>`;
-  return { 'text/html': html, 'text/plain': txt };
-}
-
-/**
- * A progress bar for a long loop: an updating display in a kernel (coarse: at most one update per
- * `intervalMs`, always the first and the last), a cli-progress bar on stderr in a terminal, silent otherwise.
- *
- * @example
- * const p = progress('quantize layers', layers.length);
- * for (const l of layers) { quantize(l); p.tick(); }
- * p.done();
- */
-export function progress(label: string, total: number, options: ProgressOptions = {}): Progress {
-  const t0 = performance.now();
-  const interval = options.intervalMs ?? 250;
-  let cur = 0;
-  let finished = false;
-  if (writer()) {
-    const handle = displayHandle();
-    let last = -Infinity;
-    const show = (note?: string, force = false) => {
-      const now = performance.now();
-      if (!force && now - last < interval) return;
-      last = now;
-      handle.update(progressBundle(label, cur, total, now - t0, note));
-    };
-    show(undefined, true);
-    return {
-      update(done, note) {
-        cur = done;
-        show(note, done >= total);
-      },
-      tick(n = 1, note) {
-        this.update(cur + n, note);
-      },
-      done(note) {
-        if (finished) return;
-        finished = true;
-        show(note, true);
-      },
-    };
-  }
-  const stream = options.stream ?? process.stderr;
-  if (!stream.isTTY) {
-    return { update: (d) => void (cur = d), tick: (n = 1) => void (cur += n), done: () => void (finished = true) };
-  }
-  const bar = new cliProgress.SingleBar(
-    { stream, format: `${label} [{bar}] {value}/{total} {percentage}% {duration_formatted} {note}`, hideCursor: false },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, { note: '' });
-  return {
-    update(done, note) {
-      cur = done;
-      bar.update(done, { note: note ?? '' });
-    },
-    tick(n = 1, note) {
-      this.update(cur + n, note);
-    },
-    done(note) {
-      if (finished) return;
-      finished = true;
-      bar.update(cur, { note: note ?? '' });
-      bar.stop();
     },
   };
 }

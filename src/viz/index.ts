@@ -9,7 +9,9 @@ export { chart, renderSvg, lineChart, barChart, scatter, histogram, binValues } 
 export type { XYOptions, HistogramOptions, HistogramBin } from './chart.js';
 export { table, badge, tensorSummary, tensorStats } from './table.js';
 export type { TableOptions, BadgeInput, PlainTensor, TfTensorLike, TensorStats } from './table.js';
-export { display, displayHandle, inKernel, progress, progressBundle, KERNEL_HOOK } from './display.js';
-export type { Progress, ProgressOptions, DisplayContent } from './display.js';
+export { display, displayHandle, inKernel, KERNEL_HOOK } from './display.js';
+export type { DisplayContent } from './display.js';
+export { progress, progressBundle } from './progress.js';
+export type { Progress, ProgressTask, ProgressOptions } from './progress.js';
 export { VEGALITE_MIME, VEGALITE_SCHEMA, escapeHtml, formatNumber, formatBytes, formatMs, toRows } from './mime.js';
 export type { MimeBundle, VegaLiteSpec, DataInput, Rows, TableLike } from './mime.js';

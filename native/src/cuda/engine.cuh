@@ -1,8 +1,8 @@
-// engine.cuh — host launchers of the GPU engine's CUDA kernels (native/src/cuda/engine_*.cu), callable from plain
+// engine.cuh — host launchers of the GPU engine's CUDA kernels (native/src/cuda/*.cu, one op per file), callable from plain
 // C++ (native/src/gpu_engine.cc). Every launcher is asynchronous on `stream` and checks the launch through CHECK_CUDA.
 //
 // Readable twins: native/src/engine/ops_ref.h (ref::embedding, rmsnorm, rope_rotate_half, kv_append, attention,
-// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_engine.cc's engineKernelTest runs each kernel
+// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_kernel_test.cc's engineKernelTest runs each kernel
 // beside its twin on seeded random inputs.
 //
 // Shapes (row-major): T tokens in this call, P tokens already cached, h hidden, H / Hkv heads, D head dim,

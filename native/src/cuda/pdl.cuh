@@ -24,7 +24,7 @@
 namespace codecllm {
 namespace engine {
 
-bool PdlOn();  // engine_ops.cu
+bool PdlOn();  // pdl_switch.cu
 
 __device__ __forceinline__ void PdlWait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

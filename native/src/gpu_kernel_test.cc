@@ -1,0 +1,459 @@
+// gpu_kernel_test.cc — the CUDA kernels' twin harness: engineKernelTest(name, params) runs one kernel of
+// native/src/cuda/ beside its reference twin (native/src/engine/ops_ref.h) on seeded random inputs and reports
+// {name, n, maxAbs, maxErrOverTol, fails, first: [...], atol, rtol, pass}. A test harness, not part of the engine:
+// driven by scripts/gpu/check-engine.ts (GPU check script) and test/engine-cuda-modes.test.ts where a GPU exists.
+#include <napi.h>
+
+#include "binding.h"
+
+#if defined(CODECLLM_HAVE_CUDA)
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gpu/engine.h"
+
+namespace codecllm {
+namespace engine {
+
+// ------------------------------------------------------------------------------------------------------------
+// kernel tests: each CUDA kernel beside its ops_ref.h twin on seeded random inputs
+// ------------------------------------------------------------------------------------------------------------
+struct Cmp {
+  std::string name;
+  double atol = 0, rtol = 0;
+  size_t n = 0, fails = 0;
+  double maxAbs = 0, maxRatio = 0;
+  std::vector<std::string> first;
+  void Check(const float* got, const float* want, size_t count, const char* what = "") {
+    for (size_t i = 0; i < count; i++) {
+      double g = got[i], w = want[i];
+      double d = std::fabs(g - w);
+      double tol = atol + rtol * std::fabs(w);
+      bool bad = !(d <= tol);  // NaN fails
+      maxAbs = std::max(maxAbs, std::isnan(d) ? INFINITY : d);
+      maxRatio = std::max(maxRatio, std::isnan(d) ? INFINITY : d / tol);
+      if (bad) {
+        if (first.size() < 5)
+          first.push_back(std::string(what) + "[" + std::to_string(i) + "] got " + std::to_string(g) + " want " + std::to_string(w));
+        fails++;
+      }
+    }
+    n += count;
+  }
+};
+
+struct DevMem {
+  std::vector<void*> ptrs;
+  template <class T>
+  T* up(const std::vector<T>& h) {
+    void* p;
+    CHECK_CUDA(cudaMalloc(&p, std::max<size_t>(h.size() * sizeof(T), 16)));
+    ptrs.push_back(p);
+    if (!h.empty()) CHECK_CUDA(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+    // a pageable cudaMemcpy may return before its DMA lands, and the kernels run on a non-blocking stream
+    CHECK_CUDA(cudaDeviceSynchronize());
+    return static_cast<T*>(p);
+  }
+  template <class T>
+  T* zeros(size_t n) {
+    return up(std::vector<T>(n));
+  }
+  template <class T>
+  std::vector<T> down(const T* d, size_t n) {
+    std::vector<T> h(n);
+    CHECK_CUDA(cudaDeviceSynchronize());
+    CHECK_CUDA(cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return h;
+  }
+  ~DevMem() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+};
+
+std::vector<float> Randn(std::mt19937& rng, size_t n, float std = 1.f, float mean = 0.f) {
+  std::normal_distribution<float> d(mean, std);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+std::vector<uint16_t> ToF16(const std::vector<float>& v) {
+  std::vector<uint16_t> o(v.size());
+  for (size_t i = 0; i < v.size(); i++) o[i] = ref::f32_to_f16(v[i]);
+  return o;
+}
+std::vector<float> FromF16(const std::vector<uint16_t>& v) {
+  std::vector<float> o(v.size());
+  for (size_t i = 0; i < v.size(); i++) o[i] = ref::f16_to_f32(v[i]);
+  return o;
+}
+
+int P(Napi::Object o, const char* k, int dflt) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
+}
+
+Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  Napi::Object p = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
+  std::mt19937 rng((uint32_t)P(p, "seed", 1));
+  cudaStream_t s = cuda::Stream(2);
+  DevMem dm;
+  Cmp cmp;
+  cmp.name = name;
+  if (name == "embedding" && P(p, "q8", 0)) {
+    // q8_0 table: x = code * d, exact
+    int V = P(p, "V", 1000), h = P(p, "h", 576), T = P(p, "T", 7);
+    const size_t nblk = (size_t)V * (h / 32);
+    constexpr size_t bb = sizeof(blocks::BlockQ8_0);
+    std::vector<uint8_t> raw(nblk * bb);
+    for (size_t b = 0; b < nblk; b++) {
+      const uint16_t d16 = ToF16(std::vector<float>{0.01f * (1 + (float)(rng() % 100))})[0];
+      raw[b * bb] = d16 & 0xff, raw[b * bb + 1] = d16 >> 8;
+      for (int j = 0; j < 32; j++) raw[b * bb + 2 + j] = (uint8_t)(int8_t)((int)(rng() % 255) - 127);
+    }
+    std::vector<float> table((size_t)V * h);
+    for (size_t b = 0; b < nblk; b++) ref::dequant_q8_0_block(table.data() + b * 32, raw.data() + b * bb);
+    std::vector<uint8_t> codes;
+    std::vector<uint16_t> aux;
+    Engine::SplitBlocks(kWeightQ8_0, raw.data(), nblk, &codes, &aux);
+    std::vector<int32_t> toks(T);
+    for (auto& t : toks) t = (int)(rng() % V);
+    float* x = dm.zeros<float>((size_t)T * h);
+    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s);
+    std::vector<float> want((size_t)T * h);
+    ref::embedding(want.data(), table.data(), toks.data(), T, h);
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
+  } else if (name == "embedding") {
+    int V = P(p, "V", 1000), h = P(p, "h", 576), T = P(p, "T", 7);
+    auto table = Randn(rng, (size_t)V * h);
+    auto t16 = ToF16(table);
+    auto tf = FromF16(t16);
+    std::vector<int32_t> toks(T);
+    for (auto& t : toks) t = (int)(rng() % V);
+    float* x = dm.zeros<float>((size_t)T * h);
+    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s);
+    std::vector<float> want((size_t)T * h);
+    ref::embedding(want.data(), tf.data(), toks.data(), T, h);
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
+  } else if (name == "rmsnorm") {
+    int T = P(p, "T", 5), h = P(p, "h", 576);
+    auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
+    float* out = dm.zeros<float>(x.size());
+    uint16_t* out16 = dm.zeros<uint16_t>(x.size());
+    LaunchRmsNorm(out, out16, dm.up(x), dm.up(w), T, h, 1e-5f, s);
+    std::vector<float> want(x.size());
+    ref::rmsnorm(want.data(), x.data(), w.data(), T, h, 1e-5f);
+    cmp.atol = 1e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size(), "out");
+    auto h16 = FromF16(dm.down(out16, want.size()));
+    Cmp c16;  // fp16 copy: one half rounding
+    c16.atol = 1e-5, c16.rtol = 1.5e-3;
+    c16.Check(h16.data(), want.data(), want.size(), "out16");
+    cmp.fails += c16.fails;
+    for (auto& f : c16.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+  } else if (name == "swiglu") {
+    size_t n = (size_t)P(p, "n", 5000);
+    auto g = Randn(rng, n, 3.f), u = Randn(rng, n);
+    float* out = dm.zeros<float>(n);
+    LaunchSwiGLU(out, nullptr, dm.up(g), dm.up(u), n, s);
+    std::vector<float> want(n);
+    ref::swiglu(want.data(), g.data(), u.data(), n);
+    cmp.atol = 1e-6, cmp.rtol = 1e-5;  // expf vs exp in double
+    cmp.Check(dm.down(out, n).data(), want.data(), n);
+  } else if (name == "rope_append" || name == "attention" || name == "rope_attention") {
+    int T = P(p, "T", 3), H = P(p, "H", 9), Hkv = P(p, "Hkv", 3), D = P(p, "D", 64), Pp = P(p, "P", 5), Smax = P(p, "Smax", 64);
+    bool kv16 = P(p, "kv16", 1) != 0;
+    std::vector<float> inv(D / 2);
+    ref::rope_inv_freq(inv.data(), D, 10000.0, ref::kRopeNone, 1, 1, 1, 1);
+    std::vector<float> cs((size_t)Smax * D / 2), sn((size_t)Smax * D / 2), c1(D), s1(D);
+    for (int pos = 0; pos < Smax; pos++) {
+      ref::rope_cos_sin(c1.data(), s1.data(), pos, inv.data(), D);
+      for (int i = 0; i < D / 2; i++) cs[(size_t)pos * D / 2 + i] = c1[i], sn[(size_t)pos * D / 2 + i] = s1[i];
+    }
+    // rows=1: batched decode — row t is its own sequence at position P + 3 t (< Smax), in KV slot t
+    bool rowsMode = P(p, "rows", 0) != 0;
+    const size_t slot = (size_t)Hkv * Smax * D;
+    const int slots = rowsMode ? T : 1;
+    auto q = Randn(rng, (size_t)T * H * D), k = Randn(rng, (size_t)T * Hkv * D), v = Randn(rng, (size_t)T * Hkv * D);
+    // a cache that already holds P positions (fp16-representable values when kv16, so both sides see the same)
+    auto kc = Randn(rng, slots * slot), vc = Randn(rng, slots * slot);
+    if (kv16) {
+      kc = FromF16(ToF16(kc));
+      vc = FromF16(ToF16(vc));
+    }
+    const std::vector<float> qIn = q, kIn = k, kc0 = kc, vc0 = vc;  // unrotated inputs and the starting cache
+    float *dq = dm.up(q), *dk = dm.up(k), *dv = dm.up(v);
+    void *dkc, *dvc;
+    if (kv16) {
+      dkc = dm.up(ToF16(kc));
+      dvc = dm.up(ToF16(vc));
+    } else {
+      dkc = dm.up(kc);
+      dvc = dm.up(vc);
+    }
+    float *dcs = dm.up(cs), *dsn = dm.up(sn);
+    std::vector<int32_t> pos(T);
+    for (int t = 0; t < T; t++) pos[t] = rowsMode ? (Pp + 3 * t) % Smax : Pp + t;
+    ref::rope_rotate_half(q.data(), pos.data(), inv.data(), T, H, D);
+    ref::rope_rotate_half(k.data(), pos.data(), inv.data(), T, Hkv, D);
+    std::vector<float> kref = k, vref = v;
+    if (kv16) {
+      kref = FromF16(ToF16(k));
+      vref = FromF16(ToF16(v));
+    }
+    if (rowsMode)
+      for (int t = 0; t < T; t++)
+        ref::kv_append(kc.data() + t * slot, vc.data() + t * slot, kref.data() + (size_t)t * Hkv * D, vref.data() + (size_t)t * Hkv * D, 1,
+                       Hkv, D, pos[t], Smax);
+    else
+      ref::kv_append(kc.data(), vc.data(), kref.data(), vref.data(), T, Hkv, D, Pp, Smax);
+    int32_t* dP = dm.up(std::vector<int32_t>{Pp});
+    int32_t* dRows = dm.up(pos);
+    bool devP = P(p, "devP", 0) != 0;
+    const int32_t* rowsArg = rowsMode ? dRows : nullptr;
+    LaunchRopeAppend(dq, dk, dv, dkc, dvc, kv16, dcs, dsn, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+    if (name == "rope_attention") {
+      // the fused decode kernel vs (a) the reference and (b) the two-kernel device path, which must agree exactly
+      CHECK_ARG(rowsMode, "rope_attention: rows=1 (decode) only");
+      float* out = dm.zeros<float>((size_t)T * H * D);
+      float* out2 = dm.zeros<float>((size_t)T * H * D);
+      void *dkc2, *dvc2;  // the fused kernel's own copy of the starting cache
+      // the two-kernel path: LaunchRopeAppend (above) on dq/dkc/dvc, then LaunchAttention below; the fused kernel
+      // starts from fresh copies of the unrotated inputs and the starting cache
+      float *fq = dm.up(qIn), *fk = dm.up(kIn), *fv = dm.up(v);
+      if (kv16) {
+        dkc2 = dm.up(ToF16(kc0));
+        dvc2 = dm.up(ToF16(vc0));
+      } else {
+        dkc2 = dm.up(kc0);
+        dvc2 = dm.up(vc0);
+      }
+      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot);
+      std::vector<float> want((size_t)T * H * D), scratch(Smax);
+      for (int t = 0; t < T; t++)
+        ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
+                       Hkv, D, pos[t], Smax, scratch.data());
+      cmp.atol = 1e-4, cmp.rtol = 1e-3;
+      auto g2 = dm.down(out2, want.size());
+      cmp.Check(g2.data(), want.data(), want.size(), "out vs ref");
+      Cmp ex;  // fused == two kernels, bit for bit
+      ex.atol = 0, ex.rtol = 0;
+      ex.Check(g2.data(), dm.down(out, want.size()).data(), want.size(), "out fused vs 2-kernel");
+      auto cacheOf = [&](void* d, size_t n) {
+        return kv16 ? FromF16(dm.down(static_cast<uint16_t*>(d), n)) : dm.down(static_cast<float*>(d), n);
+      };
+      ex.Check(cacheOf(dkc2, kc.size()).data(), cacheOf(dkc, kc.size()).data(), kc.size(), "k_cache fused vs 2-kernel");
+      ex.Check(cacheOf(dvc2, vc.size()).data(), cacheOf(dvc, vc.size()).data(), vc.size(), "v_cache fused vs 2-kernel");
+      cmp.fails += ex.fails;
+      cmp.n += ex.n;
+      for (auto& f : ex.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+    } else if (name == "rope_append") {
+      cmp.atol = 1e-6, cmp.rtol = 0;
+      cmp.Check(dm.down(dq, q.size()).data(), q.data(), q.size(), "q");
+      std::vector<float> gk = kv16 ? FromF16(dm.down(static_cast<uint16_t*>(dkc), kc.size())) : dm.down(static_cast<float*>(dkc), kc.size());
+      std::vector<float> gv = kv16 ? FromF16(dm.down(static_cast<uint16_t*>(dvc), vc.size())) : dm.down(static_cast<float*>(dvc), vc.size());
+      cmp.Check(gk.data(), kc.data(), kc.size(), "k_cache");
+      cmp.Check(gv.data(), vc.data(), vc.size(), "v_cache");
+    } else {
+      float* out = dm.zeros<float>((size_t)T * H * D);
+      // attention on the device's own roped q and cache; the reference on its own (same up to rounding of rope)
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+      std::vector<float> want((size_t)T * H * D), scratch(Smax);
+      if (rowsMode)
+        for (int t = 0; t < T; t++)
+          ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
+                         Hkv, D, pos[t], Smax, scratch.data());
+      else
+        ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
+      cmp.atol = 1e-4, cmp.rtol = 1e-3;
+      cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
+    }
+  } else if (name == "gemv" || name == "gemm") {
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    const int q = P(p, "q", 0);
+    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
+    bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
+    int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
+    if (name == "gemm") nseg = 1;
+    auto in = Randn(rng, (size_t)M * K), in2 = Randn(rng, (size_t)M * K), nw = Randn(rng, K, 0.1f, 1.f);
+    // the input as the kernel sees it after its prologue
+    std::vector<float> x = in;
+    if (prologue == kPrologueRmsNorm) ref::rmsnorm(x.data(), in.data(), nw.data(), M, K, 1e-5f);
+    if (prologue == kPrologueSwiGLU) ref::swiglu(x.data(), in.data(), in2.data(), x.size());
+    if (name == "gemm") x = FromF16(ToF16(x));  // the GEMM reads fp16 activations
+    float *din = dm.up(name == "gemm" ? x : in), *din2 = dm.up(in2), *dnw = dm.up(nw);
+    uint16_t* dA = name == "gemm" ? dm.up(ToF16(x)) : nullptr;
+    GemvArgs a;
+    a.K = K;
+    a.prologue = prologue;
+    a.in = din;
+    a.in2 = din2;
+    a.normw = dnw;
+    a.eps = 1e-5f;
+    a.accumulate = acc;
+    a.nb = M;  // gemv: M input rows (batched decode when > 1)
+    std::vector<std::vector<float>> want(nseg);
+    std::vector<float*> dys(nseg);
+    for (int sgi = 0; sgi < nseg; sgi++) {
+      int N = rows[sgi];
+      auto w = Randn(rng, (size_t)N * K, 1.f / std::sqrt((float)K));
+      auto b = Randn(rng, N, 0.1f);
+      auto y0 = Randn(rng, (size_t)M * N);
+      std::vector<float> y((size_t)M * N);
+      const void* dw;
+      const float* dscale = nullptr;
+      const void* daux = nullptr;
+      if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
+        const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
+        std::vector<uint8_t> raw(nblk * bb);
+        const float dsc = 2.f / std::sqrt((float)K) / (wt == kWeightQ4_1 ? 4.61f : 73.6f);
+        for (size_t b = 0; b < nblk; b++) {
+          uint8_t* blk = raw.data() + b * bb;
+          const float dv = dsc * (0.5f + (float)(rng() % 1000) / 1000.f);
+          const uint16_t d16 = ToF16(std::vector<float>{dv})[0], m16 = ToF16(std::vector<float>{-7.5f * dv})[0];
+          blk[0] = d16 & 0xff, blk[1] = d16 >> 8;
+          if (wt == kWeightQ4_1) blk[2] = m16 & 0xff, blk[3] = m16 >> 8;
+          for (size_t j = wt == kWeightQ4_1 ? 4 : 2; j < bb; j++) blk[j] = (uint8_t)(wt == kWeightQ4_1 ? rng() & 0xff : (int8_t)((int)(rng() % 255) - 127));
+        }
+        std::vector<uint8_t> codes;
+        std::vector<uint16_t> aux;
+        Engine::SplitBlocks(wt, raw.data(), nblk, &codes, &aux);
+        dw = dm.up(codes);
+        daux = dm.up(aux);
+        if (wt == kWeightQ4_1) ref::linear_q4_1(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+        else ref::linear_q8_0(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+      } else if (wt == kWeightF16) {
+        auto w16 = ToF16(w);
+        dw = dm.up(w16);
+        ref::linear_f16(y.data(), x.data(), w16.data(), bias ? b.data() : nullptr, M, K, N);
+      } else {
+        std::vector<int8_t> codes((size_t)N * K);
+        std::vector<float> sc(N);
+        for (int r = 0; r < N; r++) {
+          float m = 0;
+          for (int i = 0; i < K; i++) m = std::max(m, std::fabs(w[(size_t)r * K + i]));
+          sc[r] = (float)((double)m / 127.0);
+          for (int i = 0; i < K; i++) codes[(size_t)r * K + i] = (int8_t)std::nearbyint((double)w[(size_t)r * K + i] / sc[r]);
+        }
+        dw = dm.up(codes);
+        dscale = dm.up(sc);
+        ref::linear_i8_channel(y.data(), x.data(), codes.data(), nullptr, sc.data(), nullptr, bias ? b.data() : nullptr, M, K, N);
+      }
+      if (acc)
+        for (size_t i = 0; i < y.size(); i++) y[i] += y0[i];
+      want[sgi] = y;
+      dys[sgi] = dm.up(y0);
+      if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
+      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
+    }
+    if (name == "gemv") LaunchGemv(a, wt, s);
+    // fp32 accumulation in another order than the double reference; |y| ~ N(0,1): stated tolerance
+    cmp.atol = name == "gemm" ? 2e-3 : 1e-4 * std::sqrt((double)K / 64), cmp.rtol = 1e-3;
+    // the block GEMM stages dequantized weights as fp16 (one rounding each, relative 2^-11): wider, stated tolerance
+    if (name == "gemm" && (wt == kWeightQ4_1 || wt == kWeightQ8_0)) cmp.atol = 5e-3, cmp.rtol = 2e-3;
+    for (int sgi = 0; sgi < nseg; sgi++) cmp.Check(dm.down(dys[sgi], want[sgi].size()).data(), want[sgi].data(), want[sgi].size(), ("seg" + std::to_string(sgi)).c_str());
+  } else if (name == "argmax") {
+    int V = P(p, "V", 49152);
+    auto lg = Randn(rng, V);
+    int tie = (int)(rng() % V), tie2 = (int)(rng() % V);
+    lg[tie] = lg[tie2] = 100.f;  // a tie: the first index wins
+    int32_t* step = dm.up(std::vector<int32_t>{0, 7, 0, 0});
+    int32_t* out = dm.zeros<int32_t>(4);
+    LaunchArgmaxStep(dm.up(lg), V, step, out, -1, s);
+    auto st = dm.down(step, 3);
+    float got[3] = {(float)st[0], (float)st[1], (float)st[2]}, want[3] = {(float)ref::argmax(lg.data(), V), 8.f, 1.f};
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(got, want, 3, "step");
+  } else if (name == "argmax_rows") {
+    int V = P(p, "V", 32000), B = P(p, "B", 8), Smax = P(p, "Smax", 64);
+    auto lg = Randn(rng, (size_t)B * V);
+    for (int b = 0; b < B; b++) {
+      int tie = (int)(rng() % V), tie2 = (int)(rng() % V);
+      lg[(size_t)b * V + tie] = lg[(size_t)b * V + tie2] = 50.f + b;  // a tie per row: the first index wins
+    }
+    std::vector<int32_t> pos0(B);
+    for (int b = 0; b < B; b++) pos0[b] = (5 * b + 1) % Smax;
+    int32_t *tok = dm.zeros<int32_t>(B), *pos = dm.up(pos0), *out = dm.zeros<int32_t>((size_t)B * Smax);
+    LaunchArgmaxRows(dm.up(lg), V, B, tok, pos, out, Smax, s);
+    auto gt = dm.down(tok, B), gp = dm.down(pos, B), go = dm.down(out, (size_t)B * Smax);
+    std::vector<float> got, want;
+    for (int b = 0; b < B; b++) {
+      int am = ref::argmax(lg.data() + (size_t)b * V, V);
+      got.insert(got.end(), {(float)gt[b], (float)gp[b], (float)go[(size_t)b * Smax + pos0[b]]});
+      want.insert(want.end(), {(float)am, (float)(pos0[b] + 1), (float)am});
+    }
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(got.data(), want.data(), got.size(), "tok|pos|out");
+  } else if (name == "f32_to_f16") {
+    size_t n = (size_t)P(p, "n", 100000);
+    auto v = Randn(rng, n, 1000.f);
+    const float specials[] = {0.f, -0.f, 65504.f, 65520.f, 1e-8f, -6.1e-5f, 5.96e-8f, 2.98e-8f, INFINITY, -INFINITY, 1e30f};
+    for (size_t i = 0; i < sizeof(specials) / sizeof(float) && i < n; i++) v[i] = specials[i];
+    for (size_t i = 11; i < n; i += 3) v[i] *= 1e-6f;  // subnormal range
+    uint16_t* d = dm.zeros<uint16_t>(n);
+    LaunchF32ToF16(d, dm.up(v), n, s);
+    auto got = dm.down(d, n);
+    std::vector<float> g(n), w(n);
+    for (size_t i = 0; i < n; i++) g[i] = got[i], w[i] = ref::f32_to_f16(v[i]);  // compare the bits exactly
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(g.data(), w.data(), n, "bits");
+  } else if (name == "quantize_i8") {
+    int rows = P(p, "rows", 64), K = P(p, "K", 576);
+    auto w = Randn(rng, (size_t)rows * K);
+    for (int i = 0; i < K; i++) w[i] = 0;  // an all-zero row
+    int8_t* codes = dm.zeros<int8_t>(w.size());
+    float* sc = dm.zeros<float>(rows);
+    LaunchQuantizeRowsI8(codes, sc, dm.up(w), rows, K, s);
+    auto gc = dm.down(codes, w.size());
+    auto gs = dm.down(sc, rows);
+    std::vector<float> g(w.size()), want(w.size()), gsf(rows), wsf(rows);
+    for (int r = 0; r < rows; r++) {
+      float m = 0;
+      for (int i = 0; i < K; i++) m = std::max(m, std::fabs(w[(size_t)r * K + i]));
+      float scale = (float)((double)m / 127.0);
+      gsf[r] = gs[r], wsf[r] = scale;
+      for (int i = 0; i < K; i++) {
+        double x = scale == 0 ? 0 : (double)w[(size_t)r * K + i] / scale;
+        want[(size_t)r * K + i] = (float)std::max(-127.0, std::min(127.0, std::nearbyint(x)));
+        g[(size_t)r * K + i] = gc[(size_t)r * K + i];
+      }
+    }
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(g.data(), want.data(), g.size(), "codes");
+    cmp.Check(gsf.data(), wsf.data(), rows, "scale");
+  } else {
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+  }
+  CHECK_CUDA(cudaDeviceSynchronize());
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", name);
+  o.Set("n", (double)cmp.n);
+  o.Set("maxAbs", cmp.maxAbs);
+  o.Set("maxErrOverTol", cmp.maxRatio);
+  o.Set("fails", (double)cmp.fails);
+  o.Set("atol", cmp.atol);
+  o.Set("rtol", cmp.rtol);
+  o.Set("pass", cmp.fails == 0 && cmp.n > 0);
+  Napi::Array f = Napi::Array::New(env);
+  for (size_t i = 0; i < cmp.first.size(); i++) f.Set((uint32_t)i, cmp.first[i]);
+  o.Set("first", f);
+  return o;
+}
+
+}  // namespace engine
+}  // namespace codecllm
+
+void InitGpuKernelTest(Napi::Env env, Napi::Object exports) {
+  EXPORT_FN(env, exports, "engineKernelTest", codecllm::engine::EngineKernelTest);
+}
+
+#else  // built without CUDA: no engineKernelTest
+void InitGpuKernelTest(Napi::Env env, Napi::Object exports) {}
+#endif
