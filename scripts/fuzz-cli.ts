@@ -76,7 +76,7 @@ const VERBS: Record<string, { positional: number; options: Record<string, string
   report: { positional: 1, options: { '--out': 'outdir', '--timeout': 'num', '--no-interactive': null } },
 };
 
-const GARBAGE = ['', ' ', '-', '--', '-x', '--json', 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', '１２', 'null', 'undefined', '\u202e', 'é', '\ud83d\ude00', 'a'.repeat(300), '../../../../etc/passwd', '%s%n', '$(echo x)', '\t', 'true'];
+const GARBAGE = ['', ' ', '-', '--', '-x', '--json', 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', '１２', 'null', 'undefined', '\u202e', 'é', '\ud83d\ude00', 'a'.repeat(300), '../../../../no-such-dir/x', '%s%n', '$(echo x)', '\t', 'true'];
 const VALUES: Record<string, string[]> = {
   int: ['0', '1', '2', '7', '16', '64', '255', '256', '257', '4096', '65536', '-1', '-0', '+3', '1.5', '1e3', '1e12', '1000000000000', '9007199254740993', '99999999999999999999', 'abc', '', ' 4'],
   num: ['0', '0.5', '1', '2', '-5', '1e-9', '1e308', '1e309', 'NaN', 'Infinity', '', ' ', '.5', '5.', '0x1', '1,5', '-0'],
@@ -180,6 +180,7 @@ async function makeFixtures(dir: string): Promise<Fixtures> {
   fs.writeFileSync(empty, '');
   const sub = path.join(dir, 'sub');
   fs.mkdirSync(sub);
+  fs.mkdirSync(path.join(dir, 'cwd'));
   return {
     dir,
     models: [gguf, gguf, q8, huge, hf, cllm, corrupt, fifo, dev, text, sub, path.join(dir, 'missing.gguf'), path.join(dir, 'x.safetensors')],
@@ -194,6 +195,7 @@ async function makeFixtures(dir: string): Promise<Fixtures> {
 interface Outcome {
   argv: string[];
   status: number;
+  code?: string;
   ms: number;
   stderr: string;
   kind: 'ok' | 'crash' | 'hang' | 'off-contract';
@@ -213,6 +215,7 @@ async function worker(dir: string, seed: number, runs: number): Promise<void> {
   process.env.JUPYTER_DATA_DIR = path.join(dir, 'jupyter');
   process.env.HOME = dir;
   const { main } = await import('../src/cli/main.js');
+  process.chdir(path.join(dir, 'cwd')); // relative paths in the random argv (e.g. --out true) land in the fixtures, not the repository
   const fx: Fixtures = JSON.parse(fs.readFileSync(path.join(dir, 'fixtures.json'), 'utf8'));
   const r = rng(seed);
   let uncaught: string | null = null;
@@ -235,7 +238,8 @@ async function worker(dir: string, seed: number, runs: number): Promise<void> {
     const stderr = uncaught ?? errs.join('');
     uncaught = null;
     process.exitCode = undefined;
-    send({ done: { argv, status, ms, stderr: stderr.slice(0, 600), kind: classify(status, stderr, ms) } });
+    const code = /\[(E_[A-Z_]+)\]\n$/.exec(stderr)?.[1] ?? (status === 0 ? 'exit 0' : 'none');
+    send({ done: { argv, status, ms, code, stderr: stderr.slice(0, 600), kind: classify(status, stderr, ms) } });
   }
   process.exitCode = 0;
 }
@@ -289,7 +293,7 @@ async function parent(total: number, seconds: number, seed: number): Promise<voi
           counts[o.kind]++;
           if (failures.length < 200) failures.push(o);
         }
-        const code = /\[(E_[A-Z_]+)\]\n$/.exec(o.stderr)?.[1] ?? (o.status === 0 ? 'exit 0' : 'none');
+        const code = o.code ?? 'none';
         codes[code] = (codes[code] ?? 0) + 1;
         slowest.push({ argv: o.argv, ms: o.ms });
         slowest.sort((a, b) => b.ms - a.ms);
@@ -299,8 +303,9 @@ async function parent(total: number, seconds: number, seed: number): Promise<voi
     }
     clearInterval(watchdog);
     await new Promise((r) => child.once('close', r).once('exit', r));
-    if (child.exitCode !== null && child.exitCode !== 0 && last) {
-      failures.push({ argv: last, status: child.exitCode, ms: 0, stderr: 'worker died', kind: 'crash' });
+    if ((child.exitCode !== 0 || child.signalCode !== null) && last) {
+      // the worker died inside a run (an abort, a native crash, a signal): that run is a crash
+      failures.push({ argv: last, status: child.exitCode ?? -1, ms: 0, stderr: `worker died (${child.signalCode ?? `exit ${child.exitCode}`})`, kind: 'crash' });
       counts.crash++;
       counts.runs++;
     }

@@ -209,7 +209,7 @@ const ROWS: Row[] = [
   { name: 'eval --text-encoding latin1 reads the same file on request', args: () => ['eval', tiny, '--text', badUtf8, '--text-encoding', 'latin1', '--window', '32', '--json'], status: 0, stderr: null, within: 20,
     check: (r) => assert.ok(JSON.parse(r.stdout).tokens > 10) },
   { name: 'sweep --layers 999 on a model with 8 linear layers: refused', args: () => ['sweep', tiny, '--layers', '1,999', '--quant', 'int8', '--text', goodText, '--tokens', '16'], status: 1, stderr: /invalid --layers: 999 exceeds the 8 linear layers of .*tiny\.gguf.*\[E_ARG\]/, within: 5 },
-  { name: 'eval --patch with NaN logits: no 100% top-1 agreement, verdict MAJOR', args: () => ['eval', nanNorm, '--text', goodText, '--window', '32', '--patch', 'all', '--quant', 'int8', '--quality-tokens', '8', '--json'], status: 0, stderr: null, within: 30,
+  { name: 'eval --patch with NaN logits: no 100% top-1 agreement, verdict MAJOR', args: () => ['eval', nanNorm, '--text', goodText, '--window', '32', '--patch', 'all', '--quant', 'int8', '--quality-tokens', '8', '--json', '--engine', 'tfjs'], status: 0, stderr: null, within: 30,
     check: (r) => {
       const j = JSON.parse(r.stdout);
       assert.equal(j.top1_agreement, 0);
@@ -236,10 +236,10 @@ const ROWS: Row[] = [
     check: () => assert.equal(fs.statSync(P('fresh.cllm')).mode & 0o777, 0o666 & ~process.umask()) },
 
   // ---- crashes and hangs
-  { name: 'generate default with a 641-token prompt on tfjs: refused (needed vs available bytes), naming --engine native', default: true, args: () => ['generate', 'default', '--prompt', words(221), '--max-tokens', '1'], status: 1,
+  { name: 'generate default with a 641-token prompt on tfjs: refused (needed vs available bytes), naming --engine native', default: true, args: () => ['generate', 'default', '--prompt', words(221), '--max-tokens', '1', '--engine', 'tfjs'], status: 1,
     stderr: /SmolLM2-135M-Instruct\.Q4_1\.gguf: the tfjs reference would need [0-9.]+ GiB for this prompt, its wasm backend holds [0-9.]+ GiB; use --engine native .*\[E_OOM\]/, within: 15 },
-  { name: 'a prompt that fits the context but not the wasm heap (tiny model, 200k context): E_OOM', args: () => ['generate', longCtx, '--prompt', 'x'.repeat(40_000), '--max-tokens', '1'], status: 1, stderr: /long-context\.gguf: the tfjs reference would need .*--engine native.*\[E_OOM\]/, within: 10 },
-  { name: 'the same prompt on the cpu backend is not refused for the wasm heap', args: () => ['generate', longCtx, '--prompt', 'x'.repeat(300), '--max-tokens', '2', '--backend', 'cpu', '--json'], status: 0, stderr: null, within: 30 },
+  { name: 'a prompt that fits the context but not the wasm heap (tiny model, 200k context): E_OOM', args: () => ['generate', longCtx, '--prompt', 'x'.repeat(40_000), '--max-tokens', '1', '--engine', 'tfjs'], status: 1, stderr: /long-context\.gguf: the tfjs reference would need .*--engine native.*\[E_OOM\]/, within: 10 },
+  { name: 'the same prompt on the cpu backend is not refused for the wasm heap', args: () => ['generate', longCtx, '--prompt', 'x'.repeat(300), '--max-tokens', '2', '--backend', 'cpu', '--json', '--engine', 'tfjs'], status: 0, stderr: null, within: 30 },
   { name: 'generate default with a 20,001-token prompt: refused against the 8,192 context', default: true, args: () => ['generate', 'default', '--prompt', words(6_900), '--engine', 'native'], status: 1, stderr: /prompt \+ --max-tokens \d+ tokens exceeds the model's context of 8192 tokens \[E_ARG\]/, within: 20 },
   { name: '--max-tokens 1000000000000 on a 256-token context: refused', args: () => ['generate', tiny, '--prompt', 'hi', '--max-tokens', '1000000000000'], status: 1, stderr: /tiny\.gguf: prompt \+ --max-tokens 1000000000002 tokens exceeds the model's context of 256 tokens \[E_ARG\]/, within: 5 },
   { name: '--max-tokens 1e12: not an integer', args: () => ['generate', tiny, '--prompt', 'hi', '--max-tokens', '1e12'], status: 1, stderr: /^codecllm: invalid --max-tokens: '1e12' is not an integer in \[1, ∞\] \[E_ARG\]\n$/, within: 2 },
@@ -255,7 +255,7 @@ const ROWS: Row[] = [
 
   // ---- messages off the contract
   { name: 'unknown option', args: () => ['info', tiny, '--bogus'], status: 1, stderr: /^codecllm: info: unknown option '--bogus' \[E_ARG\]\n$/, within: 2 },
-  { name: 'unknown command', args: () => ['infoo', tiny], status: 1, stderr: /^codecllm: usage: unknown command 'infoo' \[E_ARG\]\n$/, within: 2 },
+  { name: 'unknown command', args: () => ['infoo', tiny], status: 1, stderr: /^codecllm: usage: unknown command 'infoo' \(Did you mean info\?\) \[E_ARG\]\n$/, within: 2 },
   { name: 'no command', args: () => [], status: 1, stderr: /^codecllm: usage: missing command \(expected one of: info, generate, .*\) \[E_ARG\]\n$/, within: 2 },
   { name: 'missing argument', args: () => ['generate', '--prompt', 'x'], status: 1, stderr: /^codecllm: generate: missing required argument 'model' \[E_ARG\]\n$/, within: 2 },
   { name: 'missing option value', args: () => ['eval', tiny, '--text'], status: 1, stderr: /^codecllm: eval: option '--text <file>' argument missing \[E_ARG\]\n$/, within: 2 },
@@ -387,7 +387,7 @@ test('hostile: disk full (ENOSPC) during compress is one E_IO line, no temp file
 
 test('hostile: --engine native handles a prompt the tfjs reference refuses (7,000 tokens, 200k context)', async () => {
   const prompt = 'y'.repeat(7000);
-  const refused = await cli(['generate', longCtx, '--prompt', prompt, '--max-tokens', '1']);
+  const refused = await cli(['generate', longCtx, '--prompt', prompt, '--max-tokens', '1', '--engine', 'tfjs']);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /would need .* GiB .*use --engine native.*\[E_OOM\]/);
   const r = await cli(['generate', longCtx, '--prompt', prompt, '--max-tokens', '1', '--engine', 'native', '--json']);

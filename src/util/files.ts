@@ -17,7 +17,11 @@ import { err, msg } from '../messages.js';
 export const TEXT_ENCODINGS = ['utf8', 'latin1'] as const;
 export type TextEncoding = (typeof TEXT_ENCODINGS)[number];
 
-/** What kind of thing a stat describes, in words (for messages). */
+/**
+ * What kind of thing a stat describes, in words (for messages).
+ * @example
+ * fileKind(fs.statSync('/dev/null')) // 'character device'
+ */
 export function fileKind(st: fs.Stats): string {
   if (st.isFile()) return 'regular file';
   if (st.isDirectory()) return 'directory';
@@ -28,7 +32,11 @@ export function fileKind(st: fs.Stats): string {
   return 'special file';
 }
 
-/** A failed fs call as a one-line E_IO error naming the file. */
+/**
+ * A failed fs call as a one-line E_IO error naming the file (the errno code in parentheses).
+ * @example
+ * try { fs.openSync(f, 'wx'); } catch (e) { throw ioError(f, e); } // 'f: no space left on device (ENOSPC)'
+ */
 export function ioError(file: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT') return err('E_IO', msg.fileNotFound(file), e);

@@ -54,7 +54,11 @@ const live = new Set<string>();
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 type Sig = keyof typeof SIGNALS;
 
-/** Remove every registered temp now (signal handlers and exit). Never throws. */
+/**
+ * Remove every registered temp now (signal handlers and exit). Never throws.
+ * @example
+ * removeLiveTemps();
+ */
 export function removeLiveTemps(): void {
   for (const t of live) {
     try {
@@ -102,7 +106,11 @@ export function registerTemp(p: string): void {
   live.add(p);
 }
 
-/** Forget a temp file (it was renamed into place or removed); the handlers go with the last one. */
+/**
+ * Forget a temp file (it was renamed into place or removed); the handlers go with the last one.
+ * @example
+ * fs.renameSync(tmp, file); unregisterTemp(tmp);
+ */
 export function unregisterTemp(p: string): void {
   live.delete(p);
   if (live.size === 0) uninstallHandlers();
