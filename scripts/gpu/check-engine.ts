@@ -8,6 +8,7 @@
  *   node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref
  *   # on the GPU host (see scripts/gpu/engine-on-device.sh)
  *   node check-engine.mjs --ref .gpuengine/ref --model <gguf> --out $OUT/check-engine.json
+ *   node check-engine.mjs --kernels-only --out $OUT/check-kernels.json   (the kernel twins and the lossless GEMV alone: no model)
  *
  * Tolerances (stated, per check):
  *   kernels        each test states atol + rtol·|ref| (fp32 accumulation order vs the double reference; see
@@ -218,6 +219,7 @@ async function runChecks(): Promise<void> {
   const rows: Row[] = [];
   const n = requireCuda('GPU engine checks');
   const dev = n.deviceInfo();
+  // --kernels-only: sections 1 and 1b (kernel twins, lossless GEMV) only
   console.log(`device: ${dev.name} (cc ${dev.computeCapability}, ${dev.multiprocessors} SMs), ${new Date().toISOString()}`);
   // ---- 1. kernels vs twins
   KERNEL_CASES.forEach(([name, p], i) => {
@@ -261,6 +263,8 @@ async function runChecks(): Promise<void> {
       }
     }
   } else rows.push({ check: 'kernel lossless-gemv', detail: 'addon without losslessGemvTest', value: 'missing', tol: '', pass: false });
+
+  if (args.includes('--kernels-only')) return report(rows, dev); // the twins alone: no model, a short device call
 
   // ---- 2. engine vs TS reference logits
   const refDir = arg('--ref', '.gpuengine/ref')!;
@@ -555,8 +559,11 @@ async function runChecks(): Promise<void> {
     rows.push({ check: 'custom forward refused', detail: 'model.layers.2.mlp.up_proj.forward set', value: code, tol: 'E_ENGINE', pass: code === 'E_ENGINE' });
   }
   model.dispose();
+  report(rows, dev);
+}
 
-  // ---- report
+/** Write --out JSON, print the first mismatches of failed rows and the pass/fail table; exit status 1 on a failure. */
+function report(rows: Row[], dev: { name: string }): void {
   const out = arg('--out');
   if (out) fs.writeFileSync(out, JSON.stringify({ device: dev, date: new Date().toISOString(), rows }, null, 1));
   for (const r of rows.filter((x) => !x.pass && x.first?.length)) console.log(`FAIL ${r.check} ${r.detail}:\n  ${r.first!.join('\n  ')}`);

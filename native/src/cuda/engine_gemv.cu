@@ -420,7 +420,9 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
   CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
   const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8Channel ? 16 : 32;
-  CHECK_ARG(wtype >= kWeightF16 && wtype <= kWeightQ8_0, "gemv: unknown weight type " + std::to_string(wtype));
+  // the four layouts this kernel reads (common/weight_types.h ids are not contiguous: i8_channel is 20)
+  CHECK_ARG(wtype == kWeightF16 || wtype == kWeightI8Channel || wtype == kWeightQ4_1 || wtype == kWeightQ8_0,
+            "gemv: weight type " + std::to_string(wtype) + " (" + (WeightTypeName(wtype) ? WeightTypeName(wtype) : "unknown") + ") has no GEMV (f16, i8_channel, q4_1, q8_0)");
   CHECK_ARG(a.K > 0 && a.K <= kGemvMaxK && a.K % mult == 0,
             "gemv: K=" + std::to_string(a.K) + " must be a positive multiple of " + std::to_string(mult) + " up to " + std::to_string(kGemvMaxK));
   int rows = 0;
@@ -443,7 +445,7 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
       case kWeightF16: LaunchWT<kWeightF16>(c, nb, rows, s); break;
       case kWeightI8Channel: LaunchWT<kWeightI8Channel>(c, nb, rows, s); break;
       case kWeightQ4_1: LaunchWT<kWeightQ4_1>(c, nb, rows, s); break;
-      default: LaunchWT<kWeightQ8_0>(c, nb, rows, s); break;
+      case kWeightQ8_0: LaunchWT<kWeightQ8_0>(c, nb, rows, s); break;
     }
   }
 }
