@@ -6,7 +6,7 @@
  *   kld(t)                Σ_i p_b(i)·(ln p_b(i) − ln p_q(i))  (float64 over the full vocabulary; llama.cpp drops base
  *                         log-probs below −16 and rounds them to 16 bits, we keep them all: differences of that order)
  *   Δp(t)                 p_q(target) − p_b(target)
- *   same top              argmax p_q == argmax p_b (first index on ties, as llama.cpp)
+ *   same top              argmax p_q == argmax p_b (first index on ties, as llama.cpp; never at a NaN logit)
  *
  * and over the tokens ("± x" is llama.cpp's mean_and_uncertainty: sqrt((mean(x²) − mean(x)²) / (n − 1))):
  *
@@ -121,9 +121,11 @@ export class QualityAccumulator {
     let kld = 0;
     let aq = 0;
     let ab = 0;
+    let nan = false; // a NaN logit: argmax means nothing there, so the position never counts as the same top token
     for (let i = 0; i < V; i++) {
       const lq = patchedLogits[i]! - lse;
       const lb = baseLogProbs[i]!;
+      if (Number.isNaN(patchedLogits[i]!) || Number.isNaN(lb)) nan = true;
       if (lb > -Infinity) kld += Math.exp(lb) * (lb - lq);
       if (patchedLogits[i]! > patchedLogits[aq]!) aq = i;
       if (lb > baseLogProbs[ab]!) ab = i;
@@ -136,7 +138,7 @@ export class QualityAccumulator {
     this.#kld.push(kld);
     this.#sumKld += kld;
     this.#sumKld2 += kld * kld;
-    if (aq === ab) this.#same++;
+    if (aq === ab && !nan) this.#same++;
     this.#sumDp += dp;
     this.#sumDp2 += dp * dp;
     this.#sumDp4 += dp * dp * dp * dp;
