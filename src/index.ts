@@ -51,7 +51,7 @@ export { patch, unpatch, diagnose } from './lab/index.js';
 export type { PatchOptions, PatchReport } from './lab/index.js';
 
 // evaluate, compare
-export { perplexity, runBaseline, compareToBaseline, compareLogits } from './eval/index.js';
+export { perplexity, runBaseline, compareToBaseline } from './eval/index.js';
 export type { PerplexityResult, QualityReport, Baseline } from './eval/index.js';
 
 // compress / verify
@@ -61,7 +61,6 @@ export type { CompressReport, VerifyReport } from './container/compress-model.js
 // engine: one Engine for tfjs / native / cuda (issue 12), made by openEngine
 export { openEngine } from './lab/open-engine.js';
 export type { OpenEngineOptions } from './lab/open-engine.js';
-export { defaultEngine } from './engine/open.js';
 export type { Engine, EngineName } from './engine/index.js';
 export { cudaAvailable } from './native/device.js';
 

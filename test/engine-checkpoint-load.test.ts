@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { nativeInfo } from '../src/native/addon.js';
 import { cpuEngineAddon } from '../src/engine/cpu-native.js';
 import { loadCpuEngine } from '../src/engine/cpu-checkpoint.js';
-import { checkNativeFits, checkTfjsFits, residentBytes } from '../src/engine/resident.js';
+import { checkNativeFits, checkTfjsFits, residentBytes } from '../src/model/resident.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
 import { configFromHF } from '../src/model/config.js';

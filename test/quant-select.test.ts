@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { isCodecError } from '../src/messages.js';
 import { linearPaths } from '../src/model/names.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { resolveSelection, selectionSummary } from '../src/lab/select.js';
+import { resolveSelection, selectionSummary } from '../src/model/select.js';
 
 const mods = linearPaths(tinyConfig({ numLayers: 22 })); // TinyLlama's count: 22 x 7 + lm_head = 155
 const paths = (sel: string) => resolveSelection(mods, sel).map((m) => m.path);

@@ -14,7 +14,7 @@ import { resolveEngine, generateOn } from './engine-commands.js';
 import { openEngine } from '../lab/open-engine.js';
 import type { EngineName } from '../engine/engine.js';
 import { err, msg } from '../messages.js';
-import { availableMemory, residentBytes, type LoadPatch } from '../engine/resident.js';
+import { availableMemory, residentBytes, type LoadPatch } from '../model/resident.js';
 import { evalFromCheckpoint, evalNativeText, generateFromCheckpoint } from './native-run.js';
 
 /**

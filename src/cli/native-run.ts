@@ -5,7 +5,7 @@
  */
 import { loadCpuEngine, type CheckpointEngine } from '../engine/cpu-checkpoint.js';
 import { generateNative } from '../engine/cpu-native.js';
-import type { LoadPatch } from '../engine/resident.js';
+import type { LoadPatch } from '../model/resident.js';
 import { logitsAgreement, perplexityNative } from '../eval/native-eval.js';
 import type { GenerateOptions, GenerateResult } from '../model/generate.js';
 import { err, msg } from '../messages.js';

@@ -16,7 +16,7 @@ import { err, msg } from '../messages.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import type { LlamaConfig } from '../model/config.js';
 import { linearPaths } from '../model/names.js';
-import { resolveSelection } from '../lab/select.js';
+import { resolveSelection } from '../model/select.js';
 import { formatSpec, parseSpec } from '../quant/spec.js';
 
 /** The wasm32 heap of tfjs-backend-wasm: at most 4 GiB. */

@@ -26,7 +26,7 @@ import { linearPaths, weightTensorName, type LinearKind } from '../model/names.j
 import { decodeStoredF32 } from '../formats/file-source.js';
 import { DTYPES, weightTypeId, type StorageDType } from '../formats/dtypes.js';
 import { SafetensorsFile } from '../formats/safetensors.js';
-import { resolveSelection } from '../lab/select.js';
+import { resolveSelection } from '../model/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
 import { dequantize, quantize, type QuantizedTensor } from '../quant/quantize.js';
 import { nativeQuantAvailable, nativeSupports, quantizeNative } from '../quant/native.js';
@@ -42,7 +42,7 @@ import {
   type NativeSession,
   type WeightStorage,
 } from './cpu-native.js';
-import { checkNativeFits, keepsCodes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from './resident.js';
+import { checkNativeFits, keepsCodes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from '../model/resident.js';
 
 export interface CheckpointLoadOptions {
   /** 'auto' (default): keep tensors as stored (or as patch codes); 'f32': widen everything to float32 */

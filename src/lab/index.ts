@@ -9,7 +9,7 @@
  * patch(model, { select: 'all', quant: 'int8:per-channel' });
  * compareToBaseline(model, base).verdict; // 'MINOR'
  */
-export { type ModuleRef, LINEAR_KINDS, resolveSelection, selectionSummary } from './select.js';
+export { type ModuleRef, LINEAR_KINDS, resolveSelection, selectionSummary } from '../model/select.js';
 export { type PatchOptions, type PatchReport, type PatchedModule, type PatchableModel, type PatchMode, PATCH_MODES, patch, unpatch } from './patch.js';
 export { type SweepRow, type LabModel, progressiveSweep, partialVsAll, debugMatrix, runStep, toTable, parseLayerList, sweepTokens, progressiveSelect } from './sweep.js';
 export { FAULTS, type FaultName, toFault } from './faults.js';

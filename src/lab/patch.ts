@@ -32,7 +32,7 @@ import {
 import { type BoundCheck, type ErrorStats, checkBound, errorStats } from '../quant/metrics.js';
 import { nativeQuantAvailable, nativeSupports, quantizeNative } from '../quant/native.js';
 import { type QuantStats, type QuantizedTensor, dequantize, quantize } from '../quant/quantize.js';
-import { type ModuleRef, resolveSelection } from './select.js';
+import { type ModuleRef, resolveSelection } from '../model/select.js';
 import { type QuantSpec, formatSpec, quantSizes, toSpec } from '../quant/spec.js';
 import { STORAGE_MODES, type StorageMode } from '../engine/modes.js';
 

@@ -16,7 +16,7 @@ import { featuresOf, type ArchFeatures, type LlamaConfig } from './config.js';
 import { linearPaths, type LinearKind } from './names.js';
 import { progress } from '../viz/progress.js';
 import type { TextTokenizer } from './tokenizer.js';
-import { checkTfjsFits } from '../engine/resident.js';
+import { checkTfjsFits } from './resident.js';
 
 /** What a patch installed into a linear (set by the quant lab). */
 export interface PatchInfo {

@@ -14,7 +14,7 @@ import os from 'node:os';
 import { err } from '../messages.js';
 import type { Checkpoint } from '../model/checkpoint.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
-import { resolveSelection } from '../lab/select.js';
+import { resolveSelection } from '../model/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
 
 /** A patch applied on the way in: which linears, which quantization. */
