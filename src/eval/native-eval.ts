@@ -6,6 +6,7 @@
 import { err, msg } from '../messages.js';
 import type { NativeSession } from '../engine/cpu-native.js';
 import { summarizeNll, type PerplexityResult } from './perplexity.js';
+import { compareLogits } from './compare.js';
 
 /**
  * NLL of `target` under one logits row (float64 log-sum-exp).
@@ -52,37 +53,7 @@ export function perplexityNative(e: NativeSession, ids: readonly number[], o: { 
  * const q = logitsAgreement(baseLogits, patchedLogits, vocab); q.kl_mean
  */
 export function logitsAgreement(base: Float32Array, pat: Float32Array, V: number): { kl_mean: number; kl_max: number; top1_agreement: number; rows: number } {
-  const T = base.length / V;
-  let klSum = 0;
-  let klMax = 0;
-  let agree = 0;
-  for (let t = 0; t < T; t++) {
-    const a = base.subarray(t * V, (t + 1) * V);
-    const b = pat.subarray(t * V, (t + 1) * V);
-    let ma = -Infinity;
-    let mb = -Infinity;
-    let ia = 0;
-    let ib = 0;
-    for (let i = 0; i < V; i++) {
-      if (a[i]! > ma) (ma = a[i]!), (ia = i);
-      if (b[i]! > mb) (mb = b[i]!), (ib = i);
-    }
-    let sa = 0;
-    let sb = 0;
-    for (let i = 0; i < V; i++) {
-      sa += Math.exp(a[i]! - ma);
-      sb += Math.exp(b[i]! - mb);
-    }
-    const la = ma + Math.log(sa);
-    const lb = mb + Math.log(sb);
-    let kl = 0;
-    for (let i = 0; i < V; i++) {
-      const lpa = a[i]! - la;
-      kl += Math.exp(lpa) * (lpa - (b[i]! - lb));
-    }
-    klSum += kl;
-    klMax = Math.max(klMax, kl);
-    if (ia === ib) agree++;
-  }
-  return { kl_mean: klSum / T, kl_max: klMax, top1_agreement: agree / T, rows: T };
+  // one rule for KL and top-1 (compare.ts): a position with a NaN logit never counts as agreeing
+  const c = compareLogits(base, pat, V);
+  return { kl_mean: c.klMean, kl_max: c.klMax, top1_agreement: c.top1Agreement, rows: c.positions };
 }
