@@ -18,21 +18,11 @@ import { f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
 import { loadNative } from '../src/native/addon.js';
 import { DEFAULT_MODEL_FILE, openCheckpoint } from '../src/model/checkpoint.js';
 import { dataDir } from '../src/util/paths.js';
+import { rng } from '../src/util/random.js';
 
 const addon = loadNative();
 const skip = addon?.losslessLayout ? false : 'native addon without lossless streams (bash scripts/build-native.sh)';
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
 }
