@@ -23,7 +23,7 @@
  * acc.add(baseLogProbs, patchedLogits, target, baseNll); // per scored token
  * const s = acc.finish(); // { kld: { mean, stderr, median, p90, p99, p999, max }, same_top_p, … }
  */
-import { logSumExp } from './windows.js';
+import { logSumExp, nllStats } from './windows.js';
 
 export interface KldSummary {
   mean: number;
@@ -164,17 +164,8 @@ export class QualityAccumulator {
     const [dpMean, dpErr] = meanAndUncertainty(this.#sumDp, this.#sumDp2, n);
     const [mse, mseErr] = meanAndUncertainty(this.#sumDp2, this.#sumDp4, n);
     const rms = Math.sqrt(mse);
-    const ppl = (nll: number[]) => {
-      let s = 0;
-      let s2 = 0;
-      for (const v of nll) s += v;
-      const mean = s / n;
-      for (const v of nll) s2 += (v - mean) ** 2;
-      const se = n > 1 ? Math.sqrt(s2 / (n - 1) / n) : 0;
-      return { ppl: Math.exp(mean), ci: [Math.exp(mean - 1.96 * se), Math.exp(mean + 1.96 * se)] as [number, number], mean };
-    };
-    const q = ppl(this.#nllQ);
-    const b = ppl(this.#nllB);
+    const q = nllStats(this.#nllQ);
+    const b = nllStats(this.#nllB);
     let sd = 0;
     let sd2 = 0;
     for (let i = 0; i < n; i++) {
@@ -203,9 +194,9 @@ export class QualityAccumulator {
       rms_dp: rms,
       rms_dp_stderr: rms > 0 ? (0.5 / rms) * mseErr : 0,
       ppl: q.ppl,
-      ppl_ci95: q.ci,
+      ppl_ci95: q.ci95,
       baseline_ppl: b.ppl,
-      baseline_ppl_ci95: b.ci,
+      baseline_ppl_ci95: b.ci95,
       ppl_ratio: Math.exp(lnRatio),
       ln_ppl_ratio: lnRatio,
       ln_ppl_ratio_stderr: lnErr,

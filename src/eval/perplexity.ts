@@ -9,7 +9,7 @@ import type { LlamaModel } from '../model/llama.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { isEngine, type Engine } from '../engine/engine.js';
 import { tfjsEngine } from '../engine/tfjs.js';
-import { forEachScoredRow, rowNll } from './windows.js';
+import { forEachScoredRow, nllStats, rowNll } from './windows.js';
 import { progress } from '../viz/progress.js';
 
 export interface PerplexityOptions {
@@ -67,15 +67,9 @@ export function tokenNll(logits: tf.Tensor2D, targets: number[], rowsPerBlock = 
  * @example
  * summarizeNll(nll, 512, 256).ppl
  */
-export function summarizeNll(nll: Float32Array, window: number, stride: number): PerplexityResult {
-  const n = nll.length;
-  let s = 0;
-  for (const v of nll) s += v;
-  const mean = s / n;
-  let ss = 0;
-  for (const v of nll) ss += (v - mean) ** 2;
-  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
-  return { ppl: Math.exp(mean), nllMean: mean, nllStdErr: se, pplCI95: [Math.exp(mean - 1.96 * se), Math.exp(mean + 1.96 * se)], tokens: n, window, stride, nll };
+export function summarizeNll(nll: Float32Array | Float64Array, window: number, stride: number): PerplexityResult {
+  const st = nllStats(nll);
+  return { ppl: st.ppl, nllMean: st.mean, nllStdErr: st.se, pplCI95: st.ci95, tokens: nll.length, window, stride, nll: nll instanceof Float32Array ? nll : Float32Array.from(nll) };
 }
 
 /**
@@ -124,17 +118,11 @@ export async function perplexity(modelOrEngine: LlamaModel | Engine, text: strin
 }
 
 /**
- * Summary statistics of per-token NLLs kept in float64 (what perplexity() and the quality report use).
+ * Summary statistics of per-token NLLs kept in float64 (what perplexity() and the quality report use); the same
+ * rule as summarizeNll (JavaScript sums in float64 either way), with the NLLs returned as float32.
  * @example
  * summarizeNll64(Float64Array.of(1, 2, 3), 512, 256).ppl // e^2
  */
 export function summarizeNll64(nll: Float64Array, window: number, stride: number): PerplexityResult {
-  const n = nll.length;
-  let s = 0;
-  for (const v of nll) s += v;
-  const mean = s / n;
-  let ss = 0;
-  for (const v of nll) ss += (v - mean) ** 2;
-  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
-  return { ppl: Math.exp(mean), nllMean: mean, nllStdErr: se, pplCI95: [Math.exp(mean - 1.96 * se), Math.exp(mean + 1.96 * se)], tokens: n, window, stride, nll: Float32Array.from(nll) };
+  return summarizeNll(nll, window, stride);
 }

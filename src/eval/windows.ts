@@ -92,3 +92,20 @@ export function logSumExp(row: ArrayLike<number>): number {
 export function rowNll(row: ArrayLike<number>, target: number): number {
   return logSumExp(row) - row[target]!;
 }
+
+/**
+ * The one perplexity rule over per-token NLLs: mean, its standard error, perplexity = e^mean and its 95% interval
+ * e^(mean ± 1.96·se) (summed in float64).
+ * @example
+ * nllStats([1, 2, 3]).ppl // e^2
+ */
+export function nllStats(nll: ArrayLike<number>): { mean: number; se: number; ppl: number; ci95: [number, number] } {
+  const n = nll.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += nll[i]!;
+  const mean = s / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (nll[i]! - mean) ** 2;
+  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  return { mean, se, ppl: Math.exp(mean), ci95: [Math.exp(mean - 1.96 * se), Math.exp(mean + 1.96 * se)] };
+}
