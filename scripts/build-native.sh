@@ -13,4 +13,5 @@ common=(-d native --out native/build --config Release)
 npx --no-install cmake-js configure "${common[@]}" "--CDCODECLLM_CUDA=${CODECLLM_CUDA:-ON}" >/dev/null
 npx --no-install cmake-js build "${common[@]}" ${JOBS:+--parallel "$JOBS"} | grep -v "^\(INFO\|  '\|\]\)" || true
 test -f native/build/Release/codecllm_native.node
+test -x native/build/Release/codecllm_cpu_twins  # the twin test binaries are built beside the addon (native/test/*.cc)
 node -e "const m=require('./native/build/Release/codecllm_native.node'); console.log('codecllm_native', JSON.stringify(m.buildInfo()))"

@@ -1,12 +1,11 @@
 /**
  * Native CPU engine (native/src/cpu_engine.cc + engine/ops_ref.h, src/engine/cpu-native.ts).
  *
- * 1. Kernel twins: every fast kernel against its ops_ref.h reference on seeded random inputs over several shapes.
- *    Tolerance |fast - ref| <= atol + rtol·|ref|, stated per dtype in LINEAR_TOL: the weights a fast linear uses are
- *    dequantized bit-exactly as the reference does (checked separately, atol = rtol = 0), so the only difference is
- *    summation order (float, 8 lanes vs double) and the same bound holds for every weight dtype.
+ * 1. Kernel twins: the twin test binary codecllm_cpu_twins (native/test/cpu_twins.cc, built beside the addon, not part
+ *    of it) runs every fast kernel against its ops_ref.h reference on seeded random inputs over several shapes, with
+ *    atol + rtol·|ref| stated per dtype there; here it must exit 0 with every op and dtype present, with AVX2 and without.
  * 2. The C++ references against the TS definitions they twin (fp16/bf16 conversions, GGML blocks, int8 dequantize,
- *    rope inverse frequencies): bit-exact.
+ *    rope inverse frequencies): bit-exact, through `codecllm_cpu_twins ref` (src/native/twins.ts cpuReference).
  * 3. Engine logits against the tfjs reference (src/model/llama.ts) on tiny models, prefill and KV-cache decode, and
  *    greedy generation token for token; against PyTorch (data/reference) on the stored tiny models and on the real
  *    default model (max |Δlogit| <= 5e-4, as test/reference-logits.test.ts).
@@ -17,10 +16,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { nativeInfo } from '../src/native/addon.js';
-import { createCpuEngine, cpuKernel, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
+import { cpuReference, parseTwinOutput, runTwins, twinBinary } from '../src/native/twins.js';
+import { createCpuEngine, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
 import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';
 import { normalRng, syntheticWeights, tinyConfig, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
@@ -106,7 +104,7 @@ const LINEAR_TOL: Record<Fmt, [number, number]> = {
 };
 const GROUP = 32;
 
-/** Weight args for cpuKernel of a (rows, cols) weight in `fmt`, made from seeded float weights. */
+/** Weight args (format, w, scale, zero, group) of a (rows, cols) weight in `fmt`, made from seeded float weights. */
 function weightArgs(fmt: Fmt, rows: number, cols: number, seed: number): Record<string, unknown> {
   const w = randn(rows * cols, seed, 1 / Math.sqrt(cols));
   switch (fmt) {
@@ -136,97 +134,74 @@ function weightArgs(fmt: Fmt, rows: number, cols: number, seed: number): Record<
   }
 }
 
-const LINEAR_SHAPES: [number, number, number][] = [
-  // T, in, out — decode (T=1) and prefill (T>1), edges of the 3-token x 4/8-row tiles, in % 8 != 0 where allowed
-  [1, 64, 8],
-  [1, 576, 37],
-  [2, 96, 13],
-  [3, 128, 4],
-  [5, 32, 17],
-  [7, 1536, 9],
-  [33, 64, 33],
-  [128, 192, 20],
-];
+/** dequant args for cpuReference: the weight's parameters and its stdin parts (codes, scales, zero points) */
+function refDequant(wa: Record<string, unknown>, rows: number, cols: number): Float32Array {
+  const asym = wa.zero !== undefined;
+  const params: Record<string, number | string> = { format: wa.format as string, rows, cols };
+  const inputs = [wa.w as ArrayBufferView];
+  if (wa.scale) {
+    params.group = wa.group as number;
+    params.asym = asym ? 1 : 0;
+    inputs.push(wa.scale as Float32Array);
+    if (asym) inputs.push(wa.zero as Uint8Array);
+  }
+  return cpuReference('dequant', params, inputs);
+}
 
-test('fast linear == ops_ref linear for every weight dtype (seeded, several shapes)', { skip }, () => {
-  let seed = 1;
-  for (const fmt of Object.keys(LINEAR_TOL) as Fmt[])
-    for (const [T, inF, outF] of [...LINEAR_SHAPES, [3, 70, 11] as [number, number, number]]) {
-      if ((fmt === 'q8_0' || fmt === 'q4_1') && inF % 32 !== 0) continue;
-      const wa = weightArgs(fmt, outF, inF, seed++);
-      const x = randn(T * inF, seed++);
-      for (const bias of [undefined, randn(outF, seed++)]) {
-        const args = { ...wa, x, T, in: inF, out: outF, ...(bias ? { bias } : {}) };
-        const ref = cpuKernel('linear', false, args);
-        const fast = cpuKernel('linear', true, args);
-        const [atol, rtol] = LINEAR_TOL[fmt];
-        assertClose(ref, fast, atol, rtol, `linear ${fmt} T=${T} in=${inF} out=${outF} bias=${!!bias}`);
-      }
-    }
+const TWIN_OPS = ['linear', 'dequant', 'attention', 'swiglu'];
+const TWIN_DTYPES = Object.keys(LINEAR_TOL);
+
+/** The twin binary's run: exit 0, every row passing, every op and every weight dtype present. */
+function assertTwinsPass(env: NodeJS.ProcessEnv, isa: RegExp): void {
+  const r = runTwins('cpu', [], env);
+  const failed = r.rows.filter((x) => !x.pass);
+  assert.equal(r.status, 0, `codecllm_cpu_twins failed:\n${failed.map((x) => `${x.op} ${x.shape}: ${x.first.join('; ')}`).join('\n')}\n${r.stderr}`);
+  assert.equal(failed.length, 0);
+  assert.match(r.summary, isa);
+  for (const op of TWIN_OPS) assert.ok(r.rows.some((x) => x.op === op && x.n > 0), `no ${op} twin case`);
+  for (const d of TWIN_DTYPES) {
+    assert.ok(r.rows.some((x) => x.op === 'linear' && x.shape.startsWith(d + ' ')), `no linear ${d} case`);
+    assert.ok(r.rows.some((x) => x.op === 'dequant' && x.shape.startsWith(d + ' ') && x.atol === 0 && x.rtol === 0), `no bit-exact dequant ${d} case`);
+  }
+}
+
+test('codecllm_cpu_twins: every fast kernel == its ops_ref twin (linear every dtype, dequant bit-exact, attention, swiglu)', { skip }, () => {
+  assert.ok(fs.existsSync(twinBinary('cpu')), `${twinBinary('cpu')} not built`);
+  assertTwinsPass(process.env, /cpu kernel twins passed \(isa (avx2\+fma|scalar)\)/);
 });
 
-test('fast dequantize == ops_ref dequantize, bit for bit, every dtype', { skip }, () => {
-  let seed = 100;
-  for (const fmt of Object.keys(LINEAR_TOL) as Fmt[])
-    for (const [rows, cols] of [[3, 64], [9, 576], [1, 96], [5, 1536]] as [number, number][]) {
-      const wa = weightArgs(fmt, rows, cols, seed++);
-      const args = { ...wa, rows, cols };
-      assertBitExact(cpuKernel('dequant', false, args), cpuKernel('dequant', true, args), `dequant ${fmt} ${rows}x${cols}`);
-    }
+test('codecllm_cpu_twins with CODECLLM_NO_AVX2=1: the plain fast kernels pass the same twins', { skip }, () => {
+  assertTwinsPass({ ...process.env, CODECLLM_NO_AVX2: '1' }, /\(isa scalar\)/);
+});
+
+test('twin output parsing: a FAIL row and its first mismatches are reported as failing', () => {
+  const out = 'CASE\tPASS\tswiglu\tn=7\tn=7\tmaxAbs=0.000e+00\tratio=0.000\tfails=0\tatol=1.0e-06\trtol=1.0e-06\n' +
+    'CASE\tFAIL\tlinear\tq4_1 T=1 in=64 out=8\tn=8\tmaxAbs=1.000e+00\tratio=5.000\tfails=2\tatol=2.0e-05\trtol=1.0e-04\n' +
+    'FIRST\tlinear\t[3] ref 1 got 2\n1/2 cpu kernel twins passed (isa scalar)\n';
+  const { rows, summary } = parseTwinOutput(out);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows.map((r) => r.pass), [true, false]);
+  assert.deepEqual(rows[1]!.first, ['[3] ref 1 got 2']);
+  assert.equal(rows[1]!.fails, 2);
+  assert.equal(summary, '1/2 cpu kernel twins passed (isa scalar)');
 });
 
 test('ops_ref dequantize == the TS definitions (dtypes.ts, ggml-blocks.ts, quantize.ts), bit for bit', { skip }, () => {
   // every fp16 / bf16 bit pattern
   const all = new Uint16Array(65536).map((_, i) => i);
-  const f16 = cpuKernel('dequant', false, { format: 'f16', w: all, rows: 1, cols: 65536 });
-  const bf16 = cpuKernel('dequant', false, { format: 'bf16', w: all, rows: 1, cols: 65536 });
+  const f16 = cpuReference('dequant', { format: 'f16', rows: 1, cols: 65536 }, [all]);
+  const bf16 = cpuReference('dequant', { format: 'bf16', rows: 1, cols: 65536 }, [all]);
   assertBitExact(Float32Array.from(all, (h) => f16ToF32(h)), f16, 'f16 -> f32');
   assertBitExact(Float32Array.from(all, (h) => bf16ToF32(h)), bf16, 'bf16 -> f32');
   let seed = 200;
   for (const fmt of ['q8_0', 'q4_1'] as const) {
     const wa = weightArgs(fmt, 7, 96, seed++);
-    assertBitExact(dequantizeBlocks(fmt, wa.w as Uint8Array, 7 * 96), cpuKernel('dequant', false, { ...wa, rows: 7, cols: 96 }), `${fmt} vs ggml-blocks.ts`);
+    assertBitExact(dequantizeBlocks(fmt, wa.w as Uint8Array, 7 * 96), refDequant(wa, 7, 96), `${fmt} vs ggml-blocks.ts`);
   }
   for (const fmt of ['i8_channel', 'i8_channel_asym', 'i8_group', 'i8_group_asym'] as const) {
     const wa = weightArgs(fmt, 6, 80, seed++);
-    assertBitExact(dequantize(wa._q as never), cpuKernel('dequant', false, { ...wa, rows: 6, cols: 80 }), `${fmt} vs quantize.ts dequantize`);
+    assertBitExact(dequantize(wa._q as never), refDequant(wa, 6, 80), `${fmt} vs quantize.ts dequantize`);
   }
-});
-
-test('fast attention == ops_ref attention (GQA, causal, over a KV cache)', { skip }, () => {
-  let seed = 300;
-  // T, H, Hkv, D, P, Smax
-  const shapes = [
-    [1, 4, 2, 16, 0, 8],
-    [1, 9, 3, 64, 37, 64],
-    [5, 4, 4, 8, 0, 5],
-    [6, 8, 2, 32, 10, 20],
-    [12, 9, 3, 64, 0, 12],
-  ];
-  for (const [T, H, Hkv, D, P, Smax] of shapes as [number, number, number, number, number, number][]) {
-    const args = { q: randn(T * H * D, seed++), kCache: randn(Hkv * Smax * D, seed++), vCache: randn(Hkv * Smax * D, seed++), T, H, Hkv, D, P, Smax };
-    assertClose(cpuKernel('attention', false, args), cpuKernel('attention', true, args), 1e-5, 1e-4, `attention T=${T} H=${H}/${Hkv} D=${D} P=${P}`);
-  }
-});
-
-test('fast swiglu == ops_ref swiglu', { skip }, () => {
-  for (const n of [1, 7, 4096, 4097, 3 * 1536]) {
-    const args = { gate: randn(n, n, 3), up: randn(n, n + 1) };
-    assertClose(cpuKernel('swiglu', false, args), cpuKernel('swiglu', true, args), 1e-6, 1e-6, `swiglu n=${n}`);
-  }
-});
-
-test('the plain (non-AVX2) fast kernels pass the same twin tests (child process with CODECLLM_NO_AVX2=1)', { skip: skip || process.env.CODECLLM_NO_AVX2 ? 'runs in the parent only' : false }, () => {
-  // the ISA is chosen once per process, so the fallback kernels (what a CPU without AVX2/FMA/F16C runs) get their own process
-  const env: NodeJS.ProcessEnv = { ...process.env, CODECLLM_NO_AVX2: '1' };
-  delete env.NODE_TEST_CONTEXT; // a plain test run in the child, reporting TAP to us
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-name-pattern=^fast', fileURLToPath(import.meta.url)], {
-    env,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, `non-AVX2 kernel tests failed:\n${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /# pass [1-9]/);
-  assert.match(r.stdout, /# fail 0/);
 });
 
 test('ops_ref rmsnorm and rope_rotate_half == the llama.ts formulas (JS float32 emulation)', { skip }, () => {
@@ -243,7 +218,7 @@ test('ops_ref rmsnorm and rope_rotate_half == the llama.ts formulas (JS float32 
       const r = fr(1 / Math.sqrt(fr(fr(ss / h) + eps)));
       for (let i = 0; i < h; i++) want[t * h + i] = fr(fr(x[t * h + i]! * r) * w[i]!);
     }
-    assertClose(want, cpuKernel('rmsnorm', false, { x, w, T, h, eps }), 1e-6, 1e-6, `rmsnorm T=${T} h=${h}`);
+    assertClose(want, cpuReference('rmsnorm', { T, h, eps }, [x, w]), 1e-6, 1e-6, `rmsnorm T=${T} h=${h}`);
   }
   for (const [T, n, D, p0] of [[1, 4, 16, 0], [6, 3, 64, 10], [2, 9, 64, 4000], [3, 2, 128, 70000]] as [number, number, number, number][]) {
     const c = tinyConfig({ headDim: D, ropeTheta: D === 128 ? 500000 : 10000 });
@@ -265,7 +240,7 @@ test('ops_ref rmsnorm and rope_rotate_half == the llama.ts formulas (JS float32 
           want[o + i] = fr(fr(x1 * cs) + fr(-x2 * sn));
           want[o + i + half] = fr(fr(x2 * cs) + fr(x1 * sn));
         }
-    const got = cpuKernel('rope', false, { x, positions, invFreq: inv, T, n, D });
+    const got = cpuReference('rope', { T, n, D }, [x, positions, inv]);
     assertClose(want, got, 1e-6, 0, `rope T=${T} n=${n} D=${D} positions from ${p0}`);
   }
 });
@@ -279,7 +254,7 @@ test('ops_ref rope_inv_freq == ropeInvFreq (llama.ts), bit for bit', { skip }, (
   ];
   for (const c of cases) {
     const rs = c.ropeScaling;
-    const got = cpuKernel('ropeInvFreq', false, {
+    const got = cpuReference('ropeInvFreq', {
       D: c.headDim,
       theta: c.ropeTheta,
       scaling: rs === null ? 0 : rs.type === 'linear' ? 1 : 2,

@@ -3,6 +3,7 @@
 // Each native/src/<module>.cc defines `void Init<Module>(Napi::Env env, Napi::Object exports)` that adds its
 // functions to `exports` (use EXPORT_FN from binding.h so C++ errors become JS Errors with a code).
 // To add a module: write native/src/<module>.cc (CMake globs it), declare its Init below and call it in Init().
+// Test harnesses are not modules: the kernel twins are executables (native/test/*.cc, codecllm_cpu_twins / codecllm_gpu_twins).
 #include <napi.h>
 
 #include "binding.h"
@@ -17,8 +18,6 @@ void InitGpuEngine(Napi::Env env, Napi::Object exports);
 void InitCpuEngine(Napi::Env env, Napi::Object exports);
 void InitFormats(Napi::Env env, Napi::Object exports);
 void InitLossless(Napi::Env env, Napi::Object exports);
-void InitGpuKernelTest(Napi::Env env, Napi::Object exports);
-void InitCpuKernelTest(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
@@ -30,8 +29,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCpuEngine(env, exports);
   InitFormats(env, exports);
   InitLossless(env, exports);
-  InitGpuKernelTest(env, exports);
-  InitCpuKernelTest(env, exports);
   return exports;
 }
 

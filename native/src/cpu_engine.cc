@@ -2,7 +2,7 @@
 // engine/ops_ref.h plus multi-threaded fast versions of the hot ones (linear, attention).
 //
 // Readable twins: every fast kernel here has its reference in engine/ops_ref.h; test/engine-cpu-native.test.ts
-// compares them on seeded random inputs (cpuKernel below runs either side), and the engine's logits against the
+// compares them on seeded random inputs (the twin test binary codecllm_cpu_twins, native/test/cpu_twins.cc), and the engine's logits against the
 // tfjs reference (src/model/llama.ts) and PyTorch. The engine can also run the whole forward on the reference ops
 // (forward(..., reference = true)): the end-to-end twin.
 //
@@ -40,12 +40,11 @@
 //   cpuEngineForward(id, cacheId (-1: none), tokens: Int32Array, lastOnly, reference) -> Float32Array (T|1, V)
 //   cpuEngineInfo(id) -> {threads, isa, weightBytes, formats: {f32: n, ...}}
 //   cpuEngineDispose(id)
-//   cpuKernel(op, fast, args) -> Float32Array     (twin tests; see RunKernel)
 //   cpuThreads() -> pool size
 //
 // Layout: this file is the N-API binding (config, tensors, caches, forward, info); the engine is declared in
-// cpu/engine.h and defined in cpu/{pool,linear,attention,weights,forward}.cc; cpuKernel (twin harness) is
-// native/src/cpu_kernel_test.cc.
+// cpu/engine.h and defined in cpu/{pool,linear,attention,weights,forward}.cc; the kernel twins are the executable
+// codecllm_cpu_twins (native/test/cpu_twins.cc).
 #include <napi.h>
 
 #include <cstdio>

@@ -38,11 +38,10 @@
 //   engineReset(id)                          engineForward(id, tokens Int32Array, wantLogits) -> {next, logits?, ms}
 //   engineGenerate(id, n, useGraph) -> {tokens Int32Array, ms, graph}
 //   engineLedger(id) -> {categories: {...bytes}, modes: {fp16, int8, compressed}}      engineDestroy(id)
-//   engineKernelTest(name, params) -> {name, n, maxAbs, maxErrOverTol, fails, first: [...], atol, rtol, pass}
 //
 // Layout: this file is the N-API binding only (argument parsing, engine registry); the engine itself is declared in
 // gpu/engine.h and defined in gpu/{weights,decode_groups,forward,batching,ledger}.cc; the kernel twin harness
-// (engineKernelTest) is native/src/gpu_kernel_test.cc.
+// is the executable codecllm_gpu_twins (native/test/gpu_twins.cc).
 #include <napi.h>
 
 #include "binding.h"

@@ -4,15 +4,22 @@
  * against the byte accounting of src/engine/modes.ts, and a corrupted nvCOMP chunk surfacing as E_NVCOMP.
  * Prints a pass/fail table last; exits 1 when anything fails.
  *
- *   # on a CPU machine: reference logits of the TS model (original weights and int8-patched weights)
+ *   # on a CPU machine: reference logits of the TS model (original weights, int8-patched weights, and every lab
+ *   # scheme of --part patched, each patched with the tfjs reference): the GPU host runs only the CUDA engine
  *   node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref
- *   # on the GPU host (see scripts/gpu/engine-on-device.sh)
- *   node check-engine.mjs --ref .gpuengine/ref --model <gguf> --out $OUT/check-engine.json
- *   node check-engine.mjs --kernels-only --out $OUT/check-kernels.json   (the kernel twins and the lossless GEMV alone: no model)
+ *   # on the GPU host (see scripts/gpu/engine-on-device.sh), one part per device call (each well under 4 min):
+ *   node check-engine.mjs --part kernels  --out $OUT/check-kernels.json       (twin binary + lossless GEMV; no model)
+ *   node check-engine.mjs --part logits   --ref <ref> --model <gguf> --out …   (2: every mode vs TS reference, graphs, ledger)
+ *   node check-engine.mjs --part patched  --ref <ref> --model <gguf> --out …   (2c: lab schemes on cuda vs stored tfjs logits)
+ *   node check-engine.mjs --part batch    --ref <ref> --model <gguf> --out …   (3: batched == single, profile, PDL)
+ *   node check-engine.mjs --part chunks   --ref <ref> --model <gguf> --out …   (4: corrupted nvCOMP chunk, custom forward)
+ *   --part takes a comma list; without it every part runs (one long call). --kernels-only = --part kernels.
+ *   The kernel twins run the executable codecllm_gpu_twins (native/test/gpu_twins.cc) beside the addon
+ *   (CODECLLM_NATIVE's directory, or CODECLLM_TWINS_DIR).
  *
  * Tolerances (stated, per check):
  *   kernels        each test states atol + rtol·|ref| (fp32 accumulation order vs the double reference; see
- *                  gpu_engine.cc engineKernelTest); conversions and argmax are exact.
+ *                  native/test/gpu_twins.cc); conversions and argmax are exact.
  *   logits         |Δ| ≤ 5e-2 + 1e-2·|ref| element-wise over the last position's logits at each of 5 steps, and the
  *                  same top-1 token at every step. fp16 mode is compared with the fp32 reference on the original
  *                  weights (fp16 weights, fp16 embeddings, fp16 prefill activations, fp16 or fp32 KV cache);
@@ -28,7 +35,8 @@ import path from 'node:path';
 import { LlamaModel } from '../../src/model/llama.js';
 import { quantizeFast } from '../../src/quant/native.js';
 import { dequantize } from '../../src/quant/quantize.js';
-import { CudaEngine, kernelTest } from '../../src/engine/cuda.js';
+import { CudaEngine } from '../../src/engine/cuda.js';
+import { runTwins } from '../../src/native/twins.js';
 import { requireCuda } from '../../src/native/addon.js';
 import { patch, unpatch } from '../../src/lab/patch.js';
 import { tfjsEngine } from '../../src/engine/tfjs.js';
@@ -42,6 +50,19 @@ const arg = (k: string, d?: string) => {
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time, in a small village,';
 const STEPS = 5;
 const INT8_SPEC = 'int8:per-channel:scale=fp32';
+/** Lab schemes of --part patched (issue 12), each patched into the model and run on the CUDA engine in int8 mode. */
+const PATCHED_SCHEMES = ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8'];
+/** Positions compared per patched scheme: the prompt's last, then PATCHED_STEPS - 1 greedy steps fed from the reference. */
+const PATCHED_STEPS = 4;
+const PARTS = ['kernels', 'logits', 'patched', 'batch', 'chunks'] as const;
+type Part = (typeof PARTS)[number];
+
+/** Stored tfjs reference of one patched scheme: logits (PATCHED_STEPS, vocab) in `file`, and what each step fed. */
+interface PatchedRef {
+  file: string;
+  /** feeds[0] = the prompt, feeds[s] = [reference top-1 of step s-1] */
+  feeds: number[][];
+}
 
 interface RefFile {
   prompt: number[];
@@ -99,6 +120,40 @@ async function makeReference(dir: string, modelPath: string): Promise<void> {
   fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref));
   console.log(`reference: ${prompt.length} prompt tokens, greedy ${a.greedy.join(' ')} (int8: ${b.greedy.join(' ')}) -> ${dir}`);
   m.dispose();
+  // --part patched: the tfjs reference of every lab scheme, patched exactly as the GPU host patches it
+  const t0 = Date.now();
+  const pm = await LlamaModel.load(modelPath);
+  const patched: Record<string, PatchedRef> = {};
+  for (const [i, quant] of PATCHED_SCHEMES.entries()) {
+    unpatch(pm);
+    patch(pm, { select: 'all', quant, attachQuantized: true });
+    const t = tfjsEngine(pm);
+    try {
+      const c = t.newCache();
+      const logits: Float32Array[] = [];
+      const feeds: number[][] = [];
+      let feed = prompt;
+      for (let s = 0; s < PATCHED_STEPS; s++) {
+        const want = t.forward(feed, c, { lastOnly: true });
+        feeds.push(feed);
+        logits.push(want.slice());
+        let best = 0;
+        for (let k = 1; k < want.length; k++) if (want[k]! > want[best]!) best = k;
+        feed = [best];
+      }
+      const file = `patched${i}.f32`;
+      const buf = new Float32Array(PATCHED_STEPS * logits[0]!.length);
+      logits.forEach((l, s) => buf.set(l, s * l.length));
+      fs.writeFileSync(path.join(dir, file), new Uint8Array(buf.buffer));
+      patched[quant] = { file, feeds };
+    } finally {
+      t.dispose();
+    }
+  }
+  unpatch(pm);
+  pm.dispose();
+  fs.writeFileSync(path.join(dir, 'patched.json'), JSON.stringify({ steps: PATCHED_STEPS, vocab: ref.vocab, schemes: patched }));
+  console.log(`patched references: ${PATCHED_SCHEMES.length} schemes x ${PATCHED_STEPS} positions in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${dir}/patched.json`);
 }
 
 interface Row {
@@ -128,76 +183,6 @@ const LOSSLESS_CASES: { rows: number; cols: number; dtype: 'bf16' | 'f16'; rowsP
   { rows: 4096, cols: 14336, dtype: 'f16', rowsPerSeg: 1, iterations: 50 },
 ];
 
-const KERNEL_CASES: [string, Record<string, number>][] = [
-  ['embedding', { V: 1000, h: 576, T: 7 }],
-  ['embedding', { V: 32000, h: 2048, T: 1 }],
-  ['embedding', { V: 1000, h: 576, T: 7, q8: 1 }],
-  ['embedding', { V: 32000, h: 2048, T: 8, q8: 1 }],
-  ['rmsnorm', { T: 1, h: 576 }],
-  ['rmsnorm', { T: 17, h: 2048 }],
-  ['swiglu', { n: 1536 }],
-  ['swiglu', { n: 16896 }],
-  ['rope_append', { T: 1, H: 9, Hkv: 3, D: 64, P: 10, Smax: 64, kv16: 1, devP: 1 }],
-  ['rope_append', { T: 5, H: 32, Hkv: 4, D: 64, P: 0, Smax: 128, kv16: 0 }],
-  ['rope_append', { T: 3, H: 4, Hkv: 4, D: 128, P: 7, Smax: 32, kv16: 1 }],
-  ['attention', { T: 1, H: 9, Hkv: 3, D: 64, P: 10, Smax: 64, kv16: 1, devP: 1 }],
-  ['attention', { T: 5, H: 32, Hkv: 4, D: 64, P: 0, Smax: 128, kv16: 0 }],
-  ['attention', { T: 16, H: 9, Hkv: 3, D: 64, P: 20, Smax: 64, kv16: 1 }],
-  ['attention', { T: 1, H: 32, Hkv: 4, D: 64, P: 700, Smax: 1024, kv16: 1, devP: 1 }],
-  ['attention', { T: 3, H: 4, Hkv: 2, D: 128, P: 7, Smax: 32, kv16: 0 }],
-  // batched decode: row t is its own sequence (position P + 3t, KV slot t)
-  ['rope_append', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
-  ['rope_append', { T: 3, H: 9, Hkv: 3, D: 64, P: 2, Smax: 32, kv16: 0, rows: 1 }],
-  ['attention', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
-  ['attention', { T: 5, H: 9, Hkv: 3, D: 64, P: 40, Smax: 128, kv16: 0, rows: 1 }],
-  // decode: rope + append + attention in one kernel (== the two kernels bit for bit, and vs the reference)
-  ['rope_attention', { T: 1, H: 32, Hkv: 4, D: 64, P: 200, Smax: 256, kv16: 1, rows: 1 }],
-  ['rope_attention', { T: 8, H: 32, Hkv: 4, D: 64, P: 11, Smax: 64, kv16: 1, rows: 1 }],
-  ['rope_attention', { T: 5, H: 9, Hkv: 3, D: 64, P: 40, Smax: 128, kv16: 0, rows: 1 }],
-  ['rope_attention', { T: 3, H: 4, Hkv: 2, D: 128, P: 7, Smax: 32, kv16: 1, rows: 1 }],
-  ['argmax_rows', { V: 32000, B: 8, Smax: 64 }],
-  ['argmax_rows', { V: 49152, B: 3, Smax: 16, seed: 9 }],
-  ['argmax', { V: 49152 }],
-  ['argmax', { V: 32000, seed: 7 }],
-  ['f32_to_f16', { n: 100000 }],
-  ['quantize_i8', { rows: 64, K: 576 }],
-  ['quantize_i8', { rows: 100, K: 2048 }],
-];
-// GGML blocks (gguf storage mode): q=1 q4_1, q=2 q8_0
-for (const q of [1, 2]) {
-  KERNEL_CASES.push(
-    ['gemv', { q, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
-    ['gemv', { q, K: 1536, N: 576, prologue: 2, acc: 1 }],
-    ['gemv', { q, K: 5632, N: 2048, prologue: 2, acc: 1 }],
-    ['gemv', { q, K: 576, N: 49152, prologue: 1 }],
-    ['gemv', { q, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1, bias: 1 }],
-    ['gemm', { q, M: 7, N: 576, K: 576 }],
-    ['gemm', { q, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
-  );
-}
-for (const i8 of [0, 1]) {
-  KERNEL_CASES.push(
-    ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
-    ['gemv', { i8, K: 1536, N: 576, prologue: 2, acc: 1 }],
-    ['gemv', { i8, K: 2048, N: 5632, segs: 2, N2: 5632, prologue: 1 }],
-    ['gemv', { i8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
-    ['gemv', { i8, K: 28672, N: 512, prologue: 2, acc: 1 }], // Llama-70B down_proj width (one input row per launch)
-    ['gemv', { i8, M: 3, K: 28672, N: 256, prologue: 2, acc: 1 }],
-    ['gemv', { i8, K: 576, N: 49152, prologue: 1 }],
-    ['gemv', { i8, K: 64, N: 40, segs: 3, N2: 8, N3: 8, bias: 1, prologue: 0 }],
-    // batched decode GEMV: M input rows (4 weight rows per warp)
-    ['gemv', { i8, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1 }],
-    ['gemv', { i8, M: 8, K: 5632, N: 2048, prologue: 2, acc: 1 }],
-    ['gemv', { i8, M: 5, K: 576, N: 1536, segs: 2, N2: 1536, prologue: 1, bias: 1 }],
-    ['gemv', { i8, M: 2, K: 64, N: 37, segs: 3, N2: 6, N3: 9, prologue: 0, acc: 1 }],
-    ['gemv', { i8, M: 8, K: 576, N: 49152, prologue: 1 }],
-    ['gemm', { i8, M: 7, N: 576, K: 576 }],
-    ['gemm', { i8, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
-    ['gemm', { i8, M: 33, N: 2048, K: 5632 }],
-    ['gemm', { i8, M: 64, N: 100, K: 48, prologue: 1 }],
-  );
-}
-
 function compareLogits(got: Float32Array, want: Float32Array): { maxAbs: number; meanAbs: number; worstRatio: number; argGot: number; argWant: number } {
   let maxAbs = 0;
   let sum = 0;
@@ -215,36 +200,50 @@ function compareLogits(got: Float32Array, want: Float32Array): { maxAbs: number;
   return { maxAbs, meanAbs: sum / want.length, worstRatio: Number.isNaN(worst) ? Infinity : worst, argGot: ag, argWant: aw };
 }
 
+/** The parts to run: --part a,b (PARTS), --kernels-only = kernels; default every part. */
+function selectedParts(): Set<Part> {
+  if (args.includes('--kernels-only')) return new Set(['kernels']);
+  const spec = arg('--part');
+  if (!spec) return new Set(PARTS);
+  const want = spec.split(',').map((x) => x.trim());
+  const bad = want.filter((x) => !(PARTS as readonly string[]).includes(x));
+  if (bad.length) throw new Error(`codecllm: check-engine.ts: unknown --part ${bad.join(',')} (expected ${PARTS.join('|')}) [E_ARG]`);
+  return new Set(want as Part[]);
+}
+
 async function runChecks(): Promise<void> {
   const rows: Row[] = [];
   const n = requireCuda('GPU engine checks');
   const dev = n.deviceInfo();
-  // --kernels-only: sections 1 and 1b (kernel twins, lossless GEMV) only
-  console.log(`device: ${dev.name} (cc ${dev.computeCapability}, ${dev.multiprocessors} SMs), ${new Date().toISOString()}`);
-  // ---- 1. kernels vs twins
-  KERNEL_CASES.forEach(([name, p], i) => {
-    const seed = p.seed ?? 100 + i;
-    let r;
+  const parts = selectedParts();
+  console.log(`parts: ${[...parts].join(', ')}`);
+  // ---- 1. kernels vs twins: the twin test binary codecllm_gpu_twins (native/test/gpu_twins.cc), one row per case
+  if (parts.has('kernels')) {
     try {
-      r = kernelTest(name, { ...p, seed });
+      const t = runTwins('gpu');
+      for (const r of t.rows)
+        rows.push({
+          check: `kernel ${r.op}`,
+          detail: r.shape.replace(/,/g, ' '),
+          value: `max|Δ| ${r.maxAbs.toExponential(2)} (${r.ratio.toFixed(2)}×tol) n=${r.n}`,
+          tol: `${r.atol.toExponential(1)}+${r.rtol.toExponential(1)}|ref|`,
+          pass: r.pass,
+          first: r.first,
+        });
+      if (t.status !== 0 && t.rows.every((r) => r.pass))
+        rows.push({ check: 'kernel twins', detail: 'codecllm_gpu_twins', value: `exit ${t.status}: ${t.stderr.trim().slice(0, 200)}`, tol: 'exit 0', pass: false });
+      console.log(t.summary || `codecllm_gpu_twins: exit ${t.status}`);
     } catch (e) {
-      rows.push({ check: `kernel ${name}`, detail: JSON.stringify(p), value: String((e as Error).message), tol: '', pass: false });
-      return;
+      rows.push({ check: 'kernel twins', detail: 'codecllm_gpu_twins', value: String((e as Error).message), tol: 'exit 0', pass: false });
     }
-    rows.push({
-      check: `kernel ${name}`,
-      detail: Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' '),
-      value: `max|Δ| ${r.maxAbs.toExponential(2)} (${r.maxErrOverTol.toFixed(2)}×tol) n=${r.n}`,
-      tol: `${r.atol.toExponential(1)}+${r.rtol.toExponential(1)}|ref|`,
-      pass: r.pass,
-      first: r.first,
-    });
-  });
+  }
 
   // ---- 1b. lossless bf16/fp16 GEMV (issue 14; native/src/cuda/gemv_lossless.cu, layout common/lossless.h): the device
   // decoder bit-exact against the source words, the in-register GEMV against its twin (reference decode + double
   // linear), and ms per call beside the plain 16-bit GEMV of the same loop (kernel-level speed signal only).
-  if (n.losslessGemvTest) {
+  if (!parts.has('kernels')) {
+    // not this part
+  } else if (n.losslessGemvTest) {
     for (const [i, p] of LOSSLESS_CASES.entries()) {
       const seed = 500 + i;
       try {
@@ -264,7 +263,7 @@ async function runChecks(): Promise<void> {
     }
   } else rows.push({ check: 'kernel lossless-gemv', detail: 'addon without losslessGemvTest', value: 'missing', tol: '', pass: false });
 
-  if (args.includes('--kernels-only')) return report(rows, dev); // the twins alone: no model, a short device call
+  if (!['logits', 'patched', 'batch', 'chunks'].some((x) => parts.has(x as Part))) return report(rows, dev); // the twins alone: no model
 
   // ---- 2. engine vs TS reference logits
   const refDir = arg('--ref', '.gpuengine/ref')!;
@@ -289,7 +288,7 @@ async function runChecks(): Promise<void> {
     { spec: 'fused', kv: 'f16', against: 'int8-engine' },
     { spec: 'gguf', kv: 'f16', against: 'original' },
   ];
-  for (const v of variants) {
+  for (const v of parts.has('logits') ? variants : []) {
     const label = `${v.spec} kv=${v.kv}`;
     let eng: CudaEngine | null = null;
     try {
@@ -377,7 +376,7 @@ async function runChecks(): Promise<void> {
   }
 
   // ---- 3. batched decode == single-sequence decode (bit-identical GEMV sums, per-slot KV), PDL on == off
-  {
+  if (parts.has('batch')) {
     const base = ref.prompt;
     const prompts = Array.from({ length: 8 }, (_, b) => base.slice(0, Math.max(3, base.length - 2 * b)).map((t, i) => (i === 1 ? (t + 17 * b) % ref.vocab : t)));
     const NB = 6;
@@ -470,7 +469,7 @@ async function runChecks(): Promise<void> {
   }
 
   // ---- 4. a corrupted compressed chunk is detected and named
-  {
+  if (parts.has('chunks')) {
     let eng: CudaEngine | null = null;
     try {
       eng = CudaEngine.fromModel(model, { modes: 'fp16,layers.3-3=decode-per-forward', maxSeq: 64 });
@@ -499,54 +498,61 @@ async function runChecks(): Promise<void> {
     }
   }
   // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
-  // model (computed here on the host CPU). int8 mode: schemes the int8 kernel computes exactly keep the patch's own
-  // codes (roundings must be []), every other scheme runs as fp16 of its exact dequantized weights (one stated
-  // rounding per patched linear) — never re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|,
-  // same top-1), on the prompt's last position and 3 greedy steps fed from the reference.
-  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8']) {
-    const label = `patched ${quant} on cuda int8`;
-    try {
-      unpatch(model);
-      patch(model, { select: 'all', quant, attachQuantized: true });
-      const t = tfjsEngine(model);
-      const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
-      try {
-        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
-        const roundings = e.info().roundings;
-        const ct = t.newCache();
-        const cg = e.newCache();
-        let feed = ref.prompt;
-        let worst = 0;
-        let maxAbs = 0;
-        let sameTop = true;
-        for (let s = 0; s < 4; s++) {
-          const want = t.forward(feed, ct, { lastOnly: true });
-          const got = e.forward(feed, cg, { lastOnly: true });
-          const c = compareLogits(got, want);
-          worst = Math.max(worst, c.worstRatio);
-          maxAbs = Math.max(maxAbs, c.maxAbs);
-          if (c.argGot !== c.argWant) sameTop = false;
-          feed = [c.argWant];
-        }
-        const roundingsOk = exactKernel ? roundings.length === 0 : roundings.length === model.linears().length && roundings.every((r) => r.includes('rounded to fp16'));
-        rows.push({
-          check: label,
-          detail: `${roundings.length} stated roundings${roundings[0] ? ` (e.g. ${roundings[0]})` : ''}`,
-          value: `max |Δ| ${maxAbs.toExponential(2)}, worst Δ/tol ${worst.toFixed(2)}, same top-1 ${sameTop}`,
-          tol: `5e-2 + 1e-2·|ref|, top-1 equal; roundings ${exactKernel ? 'none (own codes)' : 'fp16 stated'}`,
-          pass: worst <= 1 && sameTop && roundingsOk,
-        });
-      } finally {
-        e.dispose();
-        t.dispose();
+  // model (stored by --make-reference on a CPU machine: patched.json + patched<i>.f32; the GPU host runs only the CUDA
+  // engine). int8 mode: schemes the int8 kernel computes exactly keep the patch's own codes (roundings must be []),
+  // every other scheme runs as fp16 of its exact dequantized weights (one stated rounding per patched linear) — never
+  // re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|, same top-1), on the prompt's last
+  // position and PATCHED_STEPS - 1 greedy steps fed from the reference.
+  if (parts.has('patched')) {
+    const pj = path.join(refDir, 'patched.json');
+    const stored = fs.existsSync(pj) ? (JSON.parse(fs.readFileSync(pj, 'utf8')) as { steps: number; vocab: number; schemes: Record<string, PatchedRef> }) : null;
+    for (const quant of PATCHED_SCHEMES) {
+      const label = `patched ${quant} on cuda int8`;
+      const pr = stored?.schemes[quant];
+      if (!stored || !pr) {
+        rows.push({ check: label, detail: `no stored reference in ${pj}`, value: 'missing (run --make-reference again)', tol: '', pass: false });
+        continue;
       }
-    } catch (x) {
-      rows.push({ check: label, detail: 'threw', value: `${(x as { code?: string }).code ?? ''} ${(x as Error).message}`, tol: '', pass: false });
+      try {
+        const b = fs.readFileSync(path.join(refDir, pr.file));
+        const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        unpatch(model);
+        patch(model, { select: 'all', quant, attachQuantized: true });
+        const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
+        try {
+          const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+          const roundings = e.info().roundings;
+          const cg = e.newCache();
+          let worst = 0;
+          let maxAbs = 0;
+          let sameTop = true;
+          for (let s = 0; s < stored.steps; s++) {
+            const want = all.subarray(s * stored.vocab, (s + 1) * stored.vocab);
+            const got = e.forward(pr.feeds[s]!, cg, { lastOnly: true });
+            const c = compareLogits(got, want);
+            worst = Math.max(worst, c.worstRatio);
+            maxAbs = Math.max(maxAbs, c.maxAbs);
+            if (c.argGot !== c.argWant) sameTop = false;
+          }
+          const roundingsOk = exactKernel ? roundings.length === 0 : roundings.length === model.linears().length && roundings.every((r) => r.includes('rounded to fp16'));
+          rows.push({
+            check: label,
+            detail: `vs stored tfjs reference (${stored.steps} positions); ${roundings.length} stated roundings${roundings[0] ? ` (e.g. ${roundings[0]})` : ''}`,
+            value: `max |Δ| ${maxAbs.toExponential(2)}, worst Δ/tol ${worst.toFixed(2)}, same top-1 ${sameTop}`,
+            tol: `5e-2 + 1e-2·|ref|, top-1 equal; roundings ${exactKernel ? 'none (own codes)' : 'fp16 stated'}`,
+            pass: worst <= 1 && sameTop && roundingsOk,
+          });
+        } finally {
+          e.dispose();
+        }
+      } catch (x) {
+        rows.push({ check: label, detail: 'threw', value: `${(x as { code?: string }).code ?? ''} ${(x as Error).message}`, tol: '', pass: false });
+      }
     }
+    unpatch(model);
   }
-  unpatch(model);
   // a custom forward is refused before any device allocation
-  {
+  if (parts.has('chunks')) {
     const l = model.linear('model.layers.2.mlp.up_proj');
     l.forward = (x) => x;
     let code = 'none';

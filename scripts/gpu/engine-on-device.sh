@@ -3,22 +3,25 @@
 # device tool's 64 MiB carry limit. Run from the repository root.
 #
 #   here:   bash scripts/gpu/engine-on-device.sh prepare
-#             builds the addon here (CUDA 13 + nvCOMP from pip, sm_90) into .gpuengine/build, copies the .node and the
-#             codec .so files it links into .gpuengine/native, bundles the scripts with esbuild into .gpuengine/dist,
-#             makes the reference logits (.gpuengine/ref, TS model on CPU), packs node + nvCOMP (.gpukit, via
-#             ../shared/gpu/kit.sh) and splits the default model into .gpuengine/m1 m2 m3 (< 40 MiB each).
-#   device, three calls within 30 s of each other (the machine keeps /tmp while warm):
-#     1. carry [.gpukit, .gpuengine/m1]                          command: bash scripts/gpu/engine-on-device.sh 1
-#     2. carry [.gpuengine/m2]                                    command: bash scripts/gpu/engine-on-device.sh 2
-#     3. carry [.gpuengine/m3, .gpuengine/dist, .gpuengine/native, .gpuengine/ref]
-#                                                                  command: bash scripts/gpu/engine-on-device.sh 3
-#   If the working tree has grown so that call 1 exceeds the 64 MiB carry limit, split it: carry [.gpukit] with
-#   command `source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with
-#   command `cp .gpuengine/m1/model.part.1 /tmp/` (done so on 2026-11-25 23:17, tree ~8 MiB).
-#   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
-#   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
+#             builds the addon and the twin binary codecllm_gpu_twins here (CUDA 13 + nvCOMP from pip, sm_90) into
+#             .gpuengine/build, copies the addon and the codec .so files it links into .gpuengine/native and the twin
+#             binary into .gpuengine/twins (carried with call 2: call 3 is near the 64 MiB limit), bundles the
+#             scripts with esbuild into .gpuengine/dist, makes the reference logits here on the CPU (.gpuengine/ref:
+#             TS model, original + int8 + every patched lab scheme; remade when patched.json is missing), packs node +
+#             nvCOMP (.gpukit, via ../shared/gpu/kit.sh) and splits the default model into .gpuengine/m1 m2 m3.
+#   device, one call after the other while the machine stays warm (it keeps /tmp); each call well under 4 min:
+#     1. carry [.gpukit, .gpuengine/m1]                            command: bash scripts/gpu/engine-on-device.sh 1
+#     2. carry [.gpuengine/m2, .gpuengine/ref, .gpuengine/twins]   command: bash scripts/gpu/engine-on-device.sh 2
+#     3. carry [.gpuengine/m3, .gpuengine/dist, .gpuengine/native] command: bash scripts/gpu/engine-on-device.sh 3
+#          (reassembles the model; check part 'kernels': codecllm_gpu_twins + lossless GEMV)
+#     4. no carry   command: bash scripts/gpu/engine-on-device.sh check logits     (every mode vs the TS reference)
+#     5. no carry   command: bash scripts/gpu/engine-on-device.sh check patched    (lab schemes vs stored tfjs logits)
+#     6. no carry   command: bash scripts/gpu/engine-on-device.sh check batch      (batched == single, profile, PDL)
+#     7. no carry   command: bash scripts/gpu/engine-on-device.sh check chunks     (corrupted nvCOMP chunk)
+#     8. no carry   command: bash scripts/gpu/engine-on-device.sh bench            (hf_baseline.py + bench-engine.ts)
+#   Each writes check-<part>.json / check-<part>.log (bench: bench-engine.*) under $OUT.
 set -uo pipefail
-stage=${1:?usage: engine-on-device.sh prepare|1|2|3}
+stage=${1:?usage: engine-on-device.sh prepare|1|2|3|check <part>|bench}
 model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 case $stage in
   prepare)
@@ -32,20 +35,22 @@ case $stage in
     npx --no-install cmake-js configure -d native --out .gpuengine/build --config Release --CDCODECLLM_CUDA=ON > .gpuengine/configure.log
     npx --no-install cmake-js build -d native --out .gpuengine/build --config Release --parallel "${JOBS:-2}" > .gpuengine/build.log
     mkdir -p .gpuengine/native/lib .gpuengine/dist
+    rm -rf .gpuengine/twins && mkdir -p .gpuengine/twins
     cp .gpuengine/build/Release/codecllm_native.node .gpuengine/native/
+    cp .gpuengine/build/Release/codecllm_gpu_twins .gpuengine/twins/
     for l in libzstd.so.1 libsnappy.so.1 libz.so.1; do cp -L "$(ldconfig -p | awk -v l=$l '$1==l {print $NF; exit}')" .gpuengine/native/lib/; done
     for s in check-engine bench-engine; do
       node_modules/.bin/esbuild "scripts/gpu/$s.ts" --bundle --platform=node --format=esm --target=node20 --log-level=error --ignore-annotations \
         --outfile=".gpuengine/dist/$s.mjs" --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
     done
-    [ -f .gpuengine/ref/ref.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model"
+    [ -f .gpuengine/ref/patched.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model"
     bash ../shared/gpu/kit.sh > /dev/null
     rm -rf .gpuengine/m1 .gpuengine/m2 .gpuengine/m3; mkdir -p .gpuengine/m1 .gpuengine/m2 .gpuengine/m3
     sha256sum "$model" | awk '{print $1}' > .gpuengine/native/model.sha256
     dd if="$model" of=.gpuengine/m1/model.part.1 bs=1M iflag=count_bytes count=18000000 status=none
     dd if="$model" of=.gpuengine/m2/model.part.2 bs=1M iflag=skip_bytes,count_bytes skip=18000000 count=40000000 status=none
     dd if="$model" of=.gpuengine/m3/model.part.3 bs=1M iflag=skip_bytes skip=58000000 status=none
-    du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref
+    du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref .gpuengine/twins
     ;;
   1)
     source .gpukit/activate.sh && node --version && cp .gpukit/activate.sh /tmp/gpukit/activate.sh
@@ -54,31 +59,43 @@ case $stage in
     ;;
   2)
     cp .gpuengine/m2/model.part.2 /tmp/ && ls -la /tmp/model.part.*
+    rm -rf /tmp/ge && mkdir -p /tmp/ge/native && cp -r .gpuengine/ref /tmp/ge/ && cp .gpuengine/twins/codecllm_gpu_twins /tmp/ge/native/
+    du -sh /tmp/ge/*
     ;;
   3)
     cp .gpuengine/m3/model.part.3 /tmp/
     cat /tmp/model.part.1 /tmp/model.part.2 /tmp/model.part.3 > /tmp/model.gguf
     [ "$(sha256sum /tmp/model.gguf | awk '{print $1}')" = "$(cat .gpuengine/native/model.sha256)" ] || { echo "model reassembly: sha256 mismatch"; exit 2; }
+    cp -r .gpuengine/dist .gpuengine/native /tmp/ge/
+    exec bash "$0" check kernels
+    ;;
+  check|bench)
     export GPUKIT_DIR=/tmp/gpukit PATH=/tmp/gpukit/bin:$PATH
-    export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-    export CODECLLM_NATIVE=$PWD/.gpuengine/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
+    export LD_LIBRARY_PATH=/tmp/ge/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+    export CODECLLM_NATIVE=/tmp/ge/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
     out=${OUT:-/tmp/out}; mkdir -p "$out"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-    node .gpuengine/dist/check-engine.mjs --ref .gpuengine/ref --model /tmp/model.gguf --out "$out/check-engine.json" 2>&1 | tee "$out/check.log"
-    check=${PIPESTATUS[0]}
+    if [ "$stage" = check ]; then
+      part=${2:?usage: engine-on-device.sh check kernels|logits|patched|batch|chunks}
+      node /tmp/ge/dist/check-engine.mjs --part "$part" --ref /tmp/ge/ref --model /tmp/model.gguf --out "$out/check-$part.json" 2>&1 | tee "$out/check-$part.log"
+      check=${PIPESTATUS[0]}
+      echo "check-engine --part $part exit $check"
+      exit "$check"
+    fi
     timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee /tmp/hf.log
-    node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+    node /tmp/ge/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
     # launch-feature variants (measurement only), e.g. BENCH_ENV_VARIANTS="CODECLLM_GEMV_PREFETCH=0 CODECLLM_PDL_LATE_TRIGGER=0":
     # each runs the fp16 / int8 rows (PDL on and off; BENCH_VARIANT_MODES to choose) once more with that variable set;
-    # tables in $out/bench-variants.md
-    # (the device tool returns a handful of files: one file for all variants)
+    # tables in $out/bench-variants.md (the device tool returns a handful of files: one file for all variants)
     n=0
     for v in ${BENCH_ENV_VARIANTS:-}; do
       n=$((n + 1))
-      env "$v" node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "/tmp/variant$n" --hf "$out/hf.json" \
+      env "$v" node /tmp/ge/dist/bench-engine.mjs --model /tmp/model.gguf --out "/tmp/variant$n" --hf "$out/hf.json" \
         --modes "${BENCH_VARIANT_MODES:-fp16,fp16@nopdl,int8,int8@nopdl}" > "/tmp/variant$n.log" 2>&1
       { echo; echo "## variant $n: $v"; echo; cat "/tmp/variant$n/bench-engine.md"; } >> "$out/bench-variants.md"
     done
-    echo "check-engine exit $check"
+    ;;
+  *)
+    echo "engine-on-device.sh: unknown stage '$stage' (prepare|1|2|3|check <part>|bench)"; exit 2
     ;;
 esac

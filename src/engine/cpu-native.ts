@@ -149,7 +149,6 @@ export interface CpuEngineAddon {
   cpuEngineForward(id: number, cache: number, tokens: Int32Array, lastOnly: boolean, reference: boolean): Float32Array;
   cpuEngineInfo(id: number): CpuEngineInfo;
   cpuEngineDispose(id: number): boolean;
-  cpuKernel(op: string, fast: boolean, args: Record<string, unknown>): Float32Array;
   cpuThreads(): number;
 }
 
@@ -162,16 +161,6 @@ export function cpuEngineAddon(): CpuEngineAddon {
   const a = requireNative('the native CPU engine') as unknown as Partial<CpuEngineAddon>;
   if (typeof a.cpuEngineCreate !== 'function') throw err('E_NATIVE', msg.nativeMissing('the native CPU engine (addon built without cpu_engine.cc: rebuild it)'));
   return a as CpuEngineAddon;
-}
-
-/**
- * Run one native kernel, reference (`fast = false`) or fast: the twin tests' entry point (see cpu_engine.cc cpuKernel).
- * @example
- * const y = cpuKernel('linear', true, { format: 'f32', x, w, T: 1, in: 64, out: 32 });
- */
-export function cpuKernel(op: string, fast: boolean, args: Record<string, unknown>): Float32Array {
-  const a = cpuEngineAddon();
-  return callNative(() => a.cpuKernel(op, fast, args));
 }
 
 // slots of cpuEngineSetTensor (append-only; mirrored in cpu_engine.cc)

@@ -23,9 +23,11 @@
  * console.log(eng.ledger().categories, msPerToken);
  * eng.dispose();
  */
-import { err, msg } from '../messages.js';
+import fs from 'node:fs';
+import { err, msg, type ErrorCode } from '../messages.js';
 import { callNative, type NativeAddon } from '../native/addon.js';
 import { requireDevice } from '../native/device.js';
+import { runTwins, twinBinary } from '../native/twins.js';
 import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
 import { engineDims, type LlamaConfig } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
@@ -68,7 +70,6 @@ interface EngineAddon {
   engineProfileDecode(id: number, batch: number): { op: string; ms: number }[];
   engineLedger(id: number): { categories: Record<string, number>; totalBytes: number; modes: Record<string, number>; schedule: string };
   engineDestroy(id: number): boolean;
-  engineKernelTest(name: string, params: Record<string, number>): KernelTestResult;
 }
 
 /** One CUDA kernel compared with its ops_ref.h twin (see scripts/gpu/check-engine.ts). */
@@ -158,13 +159,23 @@ function engineAddon(what: string): EngineAddon & Required<NativeAddon> {
 }
 
 /**
- * Run one CUDA kernel beside its C++ reference twin (native/src/engine/ops_ref.h) on seeded random inputs.
+ * Run one CUDA kernel beside its C++ reference twin (native/src/engine/ops_ref.h) on seeded random inputs, through
+ * the twin test binary `codecllm_gpu_twins` (native/test/gpu_twins.cc; not part of the addon). E_CUDA where the
+ * binary finds no device (or the build has no CUDA), E_NATIVE where it is not built.
  * @example
  * kernelTest('gemv', { K: 576, N: 1536, i8: 1, prologue: 1, seed: 3 }).pass
  */
 export function kernelTest(name: string, params: Record<string, number> = {}): KernelTestResult {
-  const n = engineAddon('GPU kernel tests');
-  return callNative(() => n.engineKernelTest(name, params));
+  if (!fs.existsSync(twinBinary('gpu'))) throw err('E_CUDA', msg.cudaUnavailable('GPU kernel tests (no codecllm_gpu_twins: build with CUDA)'));
+  const r = runTwins('gpu', [name, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)]);
+  const row = r.rows[0];
+  if (!row) throw err(/no CUDA device/.test(r.stderr) ? 'E_CUDA' : 'E_NATIVE', `codecllm: gpu_twins.cc: ${r.stderr.trim() || `exit ${r.status}`}`);
+  const threw = row.first.find((f) => f.startsWith('threw: '));
+  if (threw) {
+    const m = /^threw: (E_[A-Z_]+) (.*)$/.exec(threw);
+    throw err((m?.[1] as ErrorCode) ?? 'E_NATIVE', m?.[2] ?? threw);
+  }
+  return { name: row.op, n: row.n, maxAbs: row.maxAbs, maxErrOverTol: row.ratio, fails: row.fails, atol: row.atol, rtol: row.rtol, pass: row.pass, first: row.first };
 }
 
 /** cos/sin tables (maxSeq, D/2) exactly as LlamaModel.ensureRope computes them (float32 freqs, double cos/sin). */

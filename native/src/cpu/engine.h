@@ -6,7 +6,7 @@
 //   cpu/weights.cc    choosing a weight's storage (the smallest format that reproduces the float32 values exactly)
 //   cpu/forward.cc    KV caches and the forward pass (fast or on the reference ops)
 // The N-API binding is native/src/cpu_engine.cc (the only CPU engine file including napi.h); the kernel twin
-// harness (cpuKernel) is native/src/cpu_kernel_test.cc. Engine overview, numerics and JS API: cpu_engine.cc.
+// test is the executable codecllm_cpu_twins (native/test/cpu_twins.cc). Engine overview, numerics and JS API: cpu_engine.cc.
 #pragma once
 
 #include <algorithm>

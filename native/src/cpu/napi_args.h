@@ -1,5 +1,4 @@
-// cpu/napi_args.h — Node-API argument readers shared by the CPU engine's binding (cpu_engine.cc) and its kernel twin
-// harness (cpu_kernel_test.cc).
+// cpu/napi_args.h — Node-API argument readers of the CPU engine's binding (cpu_engine.cc).
 #pragma once
 #include <napi.h>
 

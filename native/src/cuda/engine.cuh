@@ -2,7 +2,7 @@
 // C++ (native/src/gpu_engine.cc). Every launcher is asynchronous on `stream` and checks the launch through CHECK_CUDA.
 //
 // Readable twins: native/src/engine/ops_ref.h (ref::embedding, rmsnorm, rope_rotate_half, kv_append, attention,
-// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_kernel_test.cc's engineKernelTest runs each kernel
+// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). native/test/gpu_twins.cc (codecllm_gpu_twins) runs each kernel
 // beside its twin on seeded random inputs.
 //
 // Shapes (row-major): T tokens in this call, P tokens already cached, h hidden, H / Hkv heads, D head dim,

@@ -5,8 +5,8 @@
 //   gpu/forward.cc        prefill and decode forward, CUDA graph capture, greedy generate, profiling
 //   gpu/batching.cc       KV slots and batched decode (GenerateBatch)
 //   gpu/ledger.cc         bytes by category and storage-mode counts
-// The N-API binding (the only engine file including napi.h) is native/src/gpu_engine.cc; the kernel twin harness
-// is native/src/gpu_kernel_test.cc. CUDA builds only. No Node-API types here.
+// The N-API binding (the only engine file including napi.h) is native/src/gpu_engine.cc; the kernel twin
+// test is the executable codecllm_gpu_twins (native/test/gpu_twins.cc). CUDA builds only. No Node-API types here.
 //
 // cuda/engine.cuh). Driven from TypeScript by src/engine/cuda.ts.
 //
@@ -189,7 +189,16 @@ class Engine {
   void SetEmbeddingBlocks(const uint8_t* raw, size_t n);
   /** GGML blocks (common/blocks.h) -> (codes or nibbles, per-block aux halves): a q4_1 block gives its 16 nibble
    *  bytes + (d, m); a q8_0 block its 32 codes + d. */
-  static void SplitBlocks(int btype, const uint8_t* raw, size_t nblk, std::vector<uint8_t>* codes, std::vector<uint16_t>* aux);
+  static void SplitBlocks(int btype, const uint8_t* raw, size_t nblk, std::vector<uint8_t>* codes, std::vector<uint16_t>* aux) {
+    const size_t bb = BlockBytes(btype), cb = CodeBytes(btype), ab = AuxHalves(btype);
+    codes->resize(nblk * cb);
+    aux->resize(nblk * ab);
+    for (size_t b = 0; b < nblk; b++) {
+      const uint8_t* blk = raw + b * bb;
+      for (size_t j = 0; j < ab; j++) (*aux)[b * ab + j] = (uint16_t)(blk[2 * j] | (blk[2 * j + 1] << 8));
+      std::memcpy(codes->data() + b * cb, blk + 2 * ab, cb);
+    }
+  }
   /** Bytes of quantized codes of one q4_1 / q8_0 block after SplitBlocks (16 nibble bytes / 32 codes). */
   static size_t CodeBytes(int btype) { return btype == kWeightQ4_1 ? sizeof(blocks::BlockQ4_1::qs) : sizeof(blocks::BlockQ8_0::qs); }
   /** fp16 halves of one q4_1 / q8_0 block after SplitBlocks ((d, m) / d). */

@@ -99,17 +99,6 @@ void Engine::SetEmbeddingBlocks(const uint8_t* raw, size_t n) {
   CHECK_CUDA(cudaMemcpy(embedD_.ptr, d.data(), d.size() * 2, cudaMemcpyHostToDevice));
 }
 
-void Engine::SplitBlocks(int btype, const uint8_t* raw, size_t nblk, std::vector<uint8_t>* codes, std::vector<uint16_t>* aux) {
-  const size_t bb = BlockBytes(btype), cb = CodeBytes(btype), ab = AuxHalves(btype);
-  codes->resize(nblk * cb);
-  aux->resize(nblk * ab);
-  for (size_t b = 0; b < nblk; b++) {
-    const uint8_t* blk = raw + b * bb;
-    for (size_t j = 0; j < ab; j++) (*aux)[b * ab + j] = (uint16_t)(blk[2 * j] | (blk[2 * j + 1] << 8));
-    std::memcpy(codes->data() + b * cb, blk + 2 * ab, cb);
-  }
-}
-
 void Engine::SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, const float* bias, size_t nb) {
   RequireOpen();
   Linear& l = Lin(index);

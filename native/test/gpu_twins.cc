@@ -1,13 +1,20 @@
-// gpu_kernel_test.cc — the CUDA kernels' twin harness: engineKernelTest(name, params) runs one kernel of
-// native/src/cuda/ beside its reference twin (native/src/engine/ops_ref.h) on seeded random inputs and reports
-// {name, n, maxAbs, maxErrOverTol, fails, first: [...], atol, rtol, pass}. A test harness, not part of the engine:
-// driven by scripts/gpu/check-engine.ts (GPU check script) and test/engine-cuda-modes.test.ts where a GPU exists.
-#include <napi.h>
-
-#include "binding.h"
-
-#if defined(CODECLLM_HAVE_CUDA)
+// gpu_twins.cc — the CUDA kernels' twin test (executable codecllm_gpu_twins, built with CUDA only; not part of the
+// addon): each kernel of native/src/cuda/ beside its reference twin (native/src/engine/ops_ref.h) on seeded random
+// inputs, compared element-wise |got - want| <= atol + rtol·|want| (per kernel and dtype; conversions, argmax and
+// int8 quantization exact). Prints one row per case and the first mismatches of a failing case; exits 1 when any
+// case fails, 2 on a usage error or a CUDA failure.
+//
+//   codecllm_gpu_twins                       every case of kCases below (run by scripts/gpu/check-engine.ts --part kernels)
+//   codecllm_gpu_twins gemv K=576 N=1536 i8=1 prologue=1 seed=3     one case, parameters as key=value
+//
+// Output, one tab-separated row per case (scripts/gpu/check-engine.ts parses it):
+//   CASE <PASS|FAIL> <name> <k=v,...> n=<n> maxAbs=<x> ratio=<max err/tol> fails=<n> atol=<a> rtol=<r>
+//   FIRST <name> <mismatch>            (up to 5 per failing case)
+// then a summary line "<passed>/<total> kernel twins passed on <device>".
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -89,16 +96,15 @@ std::vector<float> FromF16(const std::vector<uint16_t>& v) {
   return o;
 }
 
-int P(Napi::Object o, const char* k, int dflt) {
-  Napi::Value v = o.Get(k);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
+using Params = std::map<std::string, int>;
+int P(const Params& p, const char* k, int dflt) {
+  auto it = p.find(k);
+  return it == p.end() ? dflt : it->second;
 }
 
-Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
-  std::string name = ArgString(info, 0, "name");
-  Napi::Object p = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
+/** One kernel beside its twin on seeded inputs; the comparison of every output element. */
+Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
   std::mt19937 rng((uint32_t)P(p, "seed", 1));
-  cudaStream_t s = cuda::Stream(2);
   DevMem dm;
   Cmp cmp;
   cmp.name = name;
@@ -431,29 +437,146 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("name", name);
-  o.Set("n", (double)cmp.n);
-  o.Set("maxAbs", cmp.maxAbs);
-  o.Set("maxErrOverTol", cmp.maxRatio);
-  o.Set("fails", (double)cmp.fails);
-  o.Set("atol", cmp.atol);
-  o.Set("rtol", cmp.rtol);
-  o.Set("pass", cmp.fails == 0 && cmp.n > 0);
-  Napi::Array f = Napi::Array::New(env);
-  for (size_t i = 0; i < cmp.first.size(); i++) f.Set((uint32_t)i, cmp.first[i]);
-  o.Set("first", f);
-  return o;
+  return cmp;
 }
 
 }  // namespace engine
 }  // namespace codecllm
 
-void InitGpuKernelTest(Napi::Env env, Napi::Object exports) {
-  EXPORT_FN(env, exports, "engineKernelTest", codecllm::engine::EngineKernelTest);
+namespace {
+
+using codecllm::engine::Params;
+
+/** The cases the GPU check runs (were scripts/gpu/check-engine.ts KERNEL_CASES); seed = 100 + index unless given. */
+std::vector<std::pair<std::string, Params>> Cases() {
+  std::vector<std::pair<std::string, Params>> c = {
+      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}}},
+      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 1}}},
+      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}, {"q8", 1}}},
+      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 8}, {"q8", 1}}},
+      {"rmsnorm", {{"T", 1}, {"h", 576}}},
+      {"rmsnorm", {{"T", 17}, {"h", 2048}}},
+      {"swiglu", {{"n", 1536}}},
+      {"swiglu", {{"n", 16896}}},
+      {"rope_append", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}}},
+      {"rope_append", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}}},
+      {"rope_append", {{"T", 3}, {"H", 4}, {"Hkv", 4}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}}},
+      {"attention", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}}},
+      {"attention", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}}},
+      {"attention", {{"T", 16}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 20}, {"Smax", 64}, {"kv16", 1}}},
+      {"attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 700}, {"Smax", 1024}, {"kv16", 1}, {"devP", 1}}},
+      {"attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 0}}},
+      // batched decode: row t is its own sequence (position P + 3t, KV slot t)
+      {"rope_append", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
+      {"rope_append", {{"T", 3}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 2}, {"Smax", 32}, {"kv16", 0}, {"rows", 1}}},
+      {"attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
+      {"attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}}},
+      // decode: rope + append + attention in one kernel (== the two kernels bit for bit, and vs the reference)
+      {"rope_attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 200}, {"Smax", 256}, {"kv16", 1}, {"rows", 1}}},
+      {"rope_attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
+      {"rope_attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}}},
+      {"rope_attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}, {"rows", 1}}},
+      {"argmax_rows", {{"V", 32000}, {"B", 8}, {"Smax", 64}}},
+      {"argmax_rows", {{"V", 49152}, {"B", 3}, {"Smax", 16}, {"seed", 9}}},
+      {"argmax", {{"V", 49152}}},
+      {"argmax", {{"V", 32000}, {"seed", 7}}},
+      {"f32_to_f16", {{"n", 100000}}},
+      {"quantize_i8", {{"rows", 64}, {"K", 576}}},
+      {"quantize_i8", {{"rows", 100}, {"K", 2048}}},
+  };
+  // GGML blocks (gguf storage mode): q=1 q4_1, q=2 q8_0
+  for (int q : {1, 2}) {
+    c.push_back({"gemv", {{"q", q}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"q", q}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"q", q}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"q", q}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"q", q}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}}});
+    c.push_back({"gemm", {{"q", q}, {"M", 7}, {"N", 576}, {"K", 576}}});
+    c.push_back({"gemm", {{"q", q}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}}});
+  }
+  for (int i8 : {0, 1}) {
+    c.push_back({"gemv", {{"i8", i8}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}}});  // Llama-70B down_proj width
+    c.push_back({"gemv", {{"i8", i8}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}}});
+    // batched decode GEMV: M input rows (4 weight rows per warp)
+    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}}});
+    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
+    c.push_back({"gemm", {{"i8", i8}, {"M", 7}, {"N", 576}, {"K", 576}}});
+    c.push_back({"gemm", {{"i8", i8}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}}});
+    c.push_back({"gemm", {{"i8", i8}, {"M", 33}, {"N", 2048}, {"K", 5632}}});
+    c.push_back({"gemm", {{"i8", i8}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}}});
+  }
+  for (size_t i = 0; i < c.size(); i++)
+    if (!c[i].second.count("seed")) c[i].second["seed"] = 100 + (int)i;
+  return c;
 }
 
-#else  // built without CUDA: no engineKernelTest
-void InitGpuKernelTest(Napi::Env env, Napi::Object exports) {}
-#endif
+std::string Join(const Params& p) {
+  std::string s;
+  for (auto& kv : p) s += (s.empty() ? "" : ",") + kv.first + "=" + std::to_string(kv.second);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::pair<std::string, Params>> cases;
+  if (argc > 1) {
+    Params p;
+    for (int i = 2; i < argc; i++) {
+      const std::string a = argv[i];
+      const size_t eq = a.find('=');
+      char* end = nullptr;
+      const long v = eq == std::string::npos ? 0 : std::strtol(a.c_str() + eq + 1, &end, 10);
+      if (eq == std::string::npos || eq == 0 || end == a.c_str() + eq + 1 || *end) {
+        std::fprintf(stderr, "codecllm: gpu_twins.cc: argument '%s' is not key=integer [E_ARG]\n", a.c_str());
+        return 2;
+      }
+      p[a.substr(0, eq)] = (int)v;
+    }
+    cases.push_back({argv[1], p});
+  } else {
+    cases = Cases();
+  }
+  cudaDeviceProp prop{};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+    std::fprintf(stderr, "codecllm: gpu_twins.cc: no CUDA device (%s) [E_CUDA]\n", cudaGetErrorString(cudaGetLastError()));
+    return 2;
+  }
+  cudaStream_t s;
+  if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) {
+    std::fprintf(stderr, "codecllm: gpu_twins.cc: cudaStreamCreate failed [E_CUDA]\n");
+    return 2;
+  }
+  int passed = 0;
+  for (auto& c : cases) {
+    codecllm::engine::Cmp r;
+    std::string err;
+    try {
+      r = codecllm::engine::RunCase(c.first, c.second, s);
+    } catch (const codecllm::Error& e) {
+      err = std::string(e.code()) + " " + e.what();
+    } catch (const std::exception& e) {
+      err = std::string("E_NATIVE ") + e.what();
+    }
+    const bool pass = err.empty() && r.fails == 0 && r.n > 0;
+    passed += pass;
+    std::printf("CASE\t%s\t%s\t%s\tn=%zu\tmaxAbs=%.3e\tratio=%.3f\tfails=%zu\tatol=%.1e\trtol=%.1e\n", pass ? "PASS" : "FAIL", c.first.c_str(),
+                Join(c.second).c_str(), r.n, r.maxAbs, r.maxRatio, r.fails, r.atol, r.rtol);
+    if (!err.empty()) std::printf("FIRST\t%s\tthrew: %s\n", c.first.c_str(), err.c_str());
+    for (auto& f : r.first) std::printf("FIRST\t%s\t%s\n", c.first.c_str(), f.c_str());
+    std::fflush(stdout);
+    if (!err.empty() && err.rfind("E_ARG", 0) != 0 && cudaDeviceSynchronize() != cudaSuccess) break;  // sticky CUDA error
+  }
+  std::printf("%d/%zu kernel twins passed on %s\n", passed, cases.size(), prop.name);
+  return passed == (int)cases.size() ? 0 : 1;
+}

@@ -1,0 +1,325 @@
+// cpu_twins.cc — the CPU engine's kernel twin test (executable codecllm_cpu_twins; not part of the addon): every fast
+// kernel (cpu/linear.cc, cpu/attention.cc) beside its reference (engine/ops_ref.h) on seeded random inputs, compared
+// element-wise |fast - ref| <= atol + rtol·|ref| with the tolerance stated per dtype (the weights a fast linear uses
+// are dequantized bit-exactly as the reference does — checked by the dequant rows, atol = rtol = 0 — so only the
+// summation order differs: float in 8 lanes vs double, and one bound holds for every weight dtype).
+// Prints one row per case and the first mismatches of a failing case; exits 1 when any case fails, 2 on a usage error.
+// CODECLLM_NO_AVX2=1 runs the plain (non-AVX2) fast kernels (the ISA is chosen once per process).
+//
+//   codecllm_cpu_twins                        every twin case (run by test/engine-cpu-native.test.ts, make test)
+//   codecllm_cpu_twins ref <op> k=v ... < inputs > output      one REFERENCE op on caller-given inputs, for the tests
+//       that hold the C++ references against their TS definitions (dtypes.ts, ggml-blocks.ts, quantize.ts, llama.ts):
+//     dequant   format=<weight type name> rows= cols= [group= asym=0|1]   stdin: w bytes [scale f32 (n_scale)] [zero u8]
+//     rmsnorm   T= h= eps_bits=<float32 bits>                              stdin: x f32 (T,h), w f32 (h)
+//     rope      T= n= D=                                                    stdin: x f32 (T,n,D), positions i32 (T), inv f32 (D/2)
+//     ropeInvFreq D= scaling=0|1|2 theta= factor= low= high= original=   (doubles as decimal text)
+//   stdout: the float32 result, raw little-endian.
+//
+// Output of the twin run, one tab-separated row per case:
+//   CASE <PASS|FAIL> <op> <shape> n=<n> maxAbs=<x> ratio=<max err/tol> fails=<n> atol=<a> rtol=<r>
+//   FIRST <op> <mismatch>              (up to 5 per failing case)
+// then "<passed>/<total> cpu kernel twins passed (isa <avx2+fma|scalar>)".
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/half.h"
+#include "cpu/engine.h"
+
+namespace {
+
+using namespace codecllm;
+using namespace codecllm::cpu;
+
+struct Cmp {
+  double atol = 0, rtol = 0;
+  size_t n = 0, fails = 0;
+  double maxAbs = 0, maxRatio = 0;
+  std::vector<std::string> first;
+  /** |got - want| <= atol + rtol·|want|; atol = rtol = 0 means bit for bit (NaN equal to NaN). */
+  void Check(const float* want, const float* got, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+      const double w = want[i], g = got[i], d = std::fabs(g - w);
+      bool bad;
+      if (atol == 0 && rtol == 0) {
+        uint32_t a, b;
+        std::memcpy(&a, &want[i], 4);
+        std::memcpy(&b, &got[i], 4);
+        bad = a != b && !(std::isnan(w) && std::isnan(g));
+      } else {
+        const double tol = atol + rtol * std::fabs(w);
+        bad = !(d <= tol);
+        maxRatio = std::max(maxRatio, std::isnan(d) ? INFINITY : d / tol);
+      }
+      maxAbs = std::max(maxAbs, std::isnan(d) ? (bad ? INFINITY : 0.0) : d);
+      if (bad) {
+        if (first.size() < 5) first.push_back("[" + std::to_string(i) + "] ref " + std::to_string(w) + " got " + std::to_string(g));
+        fails++;
+      }
+    }
+    n += count;
+  }
+};
+
+std::vector<float> Randn(std::mt19937& rng, size_t n, float std = 1.f) {
+  std::normal_distribution<float> d(0.f, std);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+/** The weight dtypes of the twin cases: a storage format, int8 ones symmetric or asymmetric. */
+struct Fmt {
+  const char* label;
+  int type;
+  bool asym;
+};
+const Fmt kFmts[] = {{"f32", kWeightF32, false},         {"f16", kWeightF16, false},          {"bf16", kWeightBF16, false},
+                     {"q8_0", kWeightQ8_0, false},       {"q4_1", kWeightQ4_1, false},        {"i8_channel", kWeightI8Channel, false},
+                     {"i8_channel_asym", kWeightI8Channel, true}, {"i8_group", kWeightI8Group, false}, {"i8_group_asym", kWeightI8Group, true}};
+constexpr int kGroup = 32;
+
+/** A seeded random (rows, cols) weight stored in `f`: halves of normal values, GGML blocks with random scales and
+ *  codes, int8 codes with positive scales (and zero points). */
+Weight RandomWeight(const Fmt& f, int rows, int cols, std::mt19937& rng) {
+  Weight w;
+  w.fmt = f.type, w.rows = rows, w.cols = cols;
+  const size_t n = (size_t)rows * cols;
+  const std::vector<float> v = Randn(rng, n, 1.f / std::sqrt((float)cols));
+  if (f.type == kWeightF32) {
+    w.f32 = v;
+  } else if (f.type == kWeightF16 || f.type == kWeightBF16) {
+    w.half.resize(n);
+    for (size_t i = 0; i < n; i++) w.half[i] = f.type == kWeightF16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+  } else if (f.type == kWeightQ8_0 || f.type == kWeightQ4_1) {
+    const size_t bb = BlockBytes(f.type), nblk = n / 32;
+    w.blocks.resize(nblk * bb);
+    for (size_t b = 0; b < nblk; b++) {
+      uint8_t* p = w.blocks.data() + b * bb;
+      const uint16_t d = f32_to_f16(0.002f * (1 + (float)(rng() % 100)));
+      p[0] = d & 0xff, p[1] = d >> 8;
+      size_t k = 2;
+      if (f.type == kWeightQ4_1) {
+        const uint16_t m = f32_to_f16(-0.1f * (float)(rng() % 10));
+        p[2] = m & 0xff, p[3] = m >> 8;
+        k = 4;
+      }
+      for (; k < bb; k++) p[k] = (uint8_t)(rng() & 0xff);
+    }
+  } else {
+    w.asym = f.asym;
+    w.group = f.type == kWeightI8Group ? kGroup : 0;
+    const size_t ng = f.type == kWeightI8Group ? (size_t)rows * ((cols + kGroup - 1) / kGroup) : (size_t)rows;
+    w.blocks.resize(n);
+    for (auto& c : w.blocks) c = (uint8_t)(f.asym ? rng() % 256 : (uint8_t)(int8_t)((int)(rng() % 255) - 127));
+    w.scale.resize(ng);
+    for (auto& s : w.scale) s = 0.001f * (1 + (float)(rng() % 50));
+    if (f.asym) {
+      w.zero.resize(ng);
+      for (auto& z : w.zero) z = (uint8_t)(rng() % 256);
+    }
+  }
+  return w;
+}
+
+struct Row {
+  std::string op, shape;
+  Cmp c;
+};
+
+std::vector<Row> RunTwins() {
+  std::vector<Row> rows;
+  std::mt19937 rng(1);
+  // linear: T, in, out — decode (T=1) and prefill (T>1), edges of the 3-token x 4/8-row tiles, in % 8 != 0 where allowed
+  const int shapes[][3] = {{1, 64, 8}, {1, 576, 37}, {2, 96, 13}, {3, 128, 4}, {5, 32, 17}, {7, 1536, 9}, {33, 64, 33}, {128, 192, 20}, {3, 70, 11}};
+  for (const Fmt& f : kFmts)
+    for (const auto& s : shapes) {
+      const int T = s[0], in = s[1], out = s[2];
+      if ((f.type == kWeightQ8_0 || f.type == kWeightQ4_1) && in % 32 != 0) continue;
+      const Weight w = RandomWeight(f, out, in, rng);
+      const std::vector<float> x = Randn(rng, (size_t)T * in);
+      const std::vector<float> bias = Randn(rng, (size_t)out);
+      for (const float* b : {(const float*)nullptr, bias.data()}) {
+        Row r{"linear", std::string(f.label) + " T=" + std::to_string(T) + " in=" + std::to_string(in) + " out=" + std::to_string(out) + (b ? " bias" : ""), {}};
+        r.c.atol = 2e-5, r.c.rtol = 1e-4;
+        std::vector<float> want((size_t)T * out), got((size_t)T * out);
+        LinearRef(w, b, x.data(), T, want.data());
+        LinearFast(x.data(), T, {{&w, b, got.data()}});
+        r.c.Check(want.data(), got.data(), want.size());
+        rows.push_back(std::move(r));
+      }
+    }
+  // dequantize: the tiles a fast linear multiplies are the reference's values, bit for bit
+  for (const Fmt& f : kFmts)
+    for (const auto& s : {std::pair<int, int>{3, 64}, {9, 576}, {1, 96}, {5, 1536}}) {
+      const Weight w = RandomWeight(f, s.first, s.second, rng);
+      Row r{"dequant", std::string(f.label) + " " + std::to_string(s.first) + "x" + std::to_string(s.second), {}};
+      std::vector<float> want((size_t)s.first * s.second), got(want.size());
+      DequantRowsRef(w, 0, s.first, want.data());
+      DequantRows(w, 0, s.first, got.data());
+      r.c.Check(want.data(), got.data(), want.size());
+      rows.push_back(std::move(r));
+    }
+  // attention (GQA, causal, over a KV cache): T, H, Hkv, D, P, Smax
+  const int att[][6] = {{1, 4, 2, 16, 0, 8}, {1, 9, 3, 64, 37, 64}, {5, 4, 4, 8, 0, 5}, {6, 8, 2, 32, 10, 20}, {12, 9, 3, 64, 0, 12}};
+  for (const auto& a : att) {
+    const int T = a[0], H = a[1], Hkv = a[2], D = a[3], P = a[4], Smax = a[5];
+    const std::vector<float> q = Randn(rng, (size_t)T * H * D), kc = Randn(rng, (size_t)Hkv * Smax * D), vc = Randn(rng, (size_t)Hkv * Smax * D);
+    Row r{"attention", "T=" + std::to_string(T) + " H=" + std::to_string(H) + "/" + std::to_string(Hkv) + " D=" + std::to_string(D) + " P=" + std::to_string(P), {}};
+    r.c.atol = 1e-5, r.c.rtol = 1e-4;
+    std::vector<float> want((size_t)T * H * D), got(want.size()), scratch((size_t)P + T);
+    ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, P, Smax, scratch.data());
+    AttentionFast(got.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, P, Smax);
+    r.c.Check(want.data(), got.data(), want.size());
+    rows.push_back(std::move(r));
+  }
+  for (size_t n : {1, 7, 4096, 4097, 3 * 1536}) {
+    const std::vector<float> g = Randn(rng, n, 3), u = Randn(rng, n);
+    Row r{"swiglu", "n=" + std::to_string(n), {}};
+    r.c.atol = 1e-6, r.c.rtol = 1e-6;
+    std::vector<float> want(n), got(n);
+    ref::swiglu(want.data(), g.data(), u.data(), n);
+    SwigluFast(got.data(), g.data(), u.data(), n);
+    r.c.Check(want.data(), got.data(), n);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// ---- `ref <op>`: one reference op on inputs read from stdin
+std::map<std::string, std::string> KeyValues(int argc, char** argv, int from) {
+  std::map<std::string, std::string> kv;
+  for (int i = from; i < argc; i++) {
+    const std::string a = argv[i];
+    const size_t eq = a.find('=');
+    CHECK_ARG(eq != std::string::npos && eq > 0, "argument '" + a + "' is not key=value");
+    kv[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return kv;
+}
+double Num(const std::map<std::string, std::string>& kv, const char* k) {
+  auto it = kv.find(k);
+  CHECK_ARG(it != kv.end(), std::string("missing ") + k + "=");
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  CHECK_ARG(end && *end == 0 && !it->second.empty(), std::string(k) + "=" + it->second + " is not a number");
+  return v;
+}
+int Int(const std::map<std::string, std::string>& kv, const char* k, int lo, int hi) {
+  const double v = Num(kv, k);
+  CHECK_ARG(v == std::floor(v) && v >= lo && v <= hi, std::string(k) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return (int)v;
+}
+
+/** Reads the stdin bytes in order, each part of a stated size. */
+struct Input {
+  std::vector<uint8_t> bytes;
+  size_t at = 0;
+  template <class T>
+  std::vector<T> Take(size_t n, const char* what) {
+    CHECK_ARG(bytes.size() - at >= n * sizeof(T), std::string("stdin: ") + what + ": expected " + std::to_string(n * sizeof(T)) + " more bytes, got " + std::to_string(bytes.size() - at));
+    std::vector<T> v(n);
+    if (n) std::memcpy(v.data(), bytes.data() + at, n * sizeof(T));
+    at += n * sizeof(T);
+    return v;
+  }
+  void End() { CHECK_ARG(at == bytes.size(), "stdin: " + std::to_string(bytes.size() - at) + " bytes left over"); }
+};
+
+std::vector<float> RunRef(const std::string& op, const std::map<std::string, std::string>& kv, Input& in) {
+  if (op == "dequant") {
+    auto it = kv.find("format");
+    CHECK_ARG(it != kv.end(), "missing format=");
+    const WeightTypeInfo* ti = WeightTypeByName(it->second.c_str());
+    CHECK_ARG(ti != nullptr, "unknown weight format '" + it->second + "'");
+    const int rows = Int(kv, "rows", 1, 1 << 22), cols = Int(kv, "cols", 1, 1 << 18);
+    const size_t n = (size_t)rows * cols;
+    Weight w;
+    w.fmt = ti->id, w.rows = rows, w.cols = cols;
+    if (ti->id == kWeightF32) {
+      w.f32 = in.Take<float>(n, "w");
+    } else if (ti->id == kWeightF16 || ti->id == kWeightBF16) {
+      w.half = in.Take<uint16_t>(n, "w");
+    } else if (ti->id == kWeightQ8_0 || ti->id == kWeightQ4_1) {
+      CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems));
+      w.blocks = in.Take<uint8_t>(n / ti->block_elems * ti->block_bytes, "blocks");
+    } else if (ti->id == kWeightI8Channel || ti->id == kWeightI8Group) {
+      w.asym = kv.count("asym") && Int(kv, "asym", 0, 1) == 1;
+      w.group = ti->id == kWeightI8Group ? Int(kv, "group", 1, cols) : 0;
+      const size_t ng = ti->id == kWeightI8Group ? (size_t)rows * ((cols + w.group - 1) / w.group) : (size_t)rows;
+      w.blocks = in.Take<uint8_t>(n, "codes");
+      w.scale = in.Take<float>(ng, "scale");
+      if (w.asym) w.zero = in.Take<uint8_t>(ng, "zero");
+    } else {
+      THROW_ERROR("E_ARG", "dequant: format '" + it->second + "' is not a CPU engine storage format");
+    }
+    in.End();
+    std::vector<float> y(n);
+    DequantRowsRef(w, 0, rows, y.data());
+    return y;
+  }
+  if (op == "rmsnorm") {
+    const int T = Int(kv, "T", 1, 1 << 16), h = Int(kv, "h", 1, 1 << 16);
+    const uint32_t bits = (uint32_t)Num(kv, "eps_bits");
+    float eps;
+    std::memcpy(&eps, &bits, 4);
+    const std::vector<float> x = in.Take<float>((size_t)T * h, "x"), w = in.Take<float>((size_t)h, "w");
+    in.End();
+    std::vector<float> y((size_t)T * h);
+    ref::rmsnorm(y.data(), x.data(), w.data(), T, h, eps);
+    return y;
+  }
+  if (op == "rope") {
+    const int T = Int(kv, "T", 1, 1 << 16), n = Int(kv, "n", 1, 1024), D = Int(kv, "D", 2, 1024);
+    std::vector<float> x = in.Take<float>((size_t)T * n * D, "x");
+    const std::vector<int32_t> pos = in.Take<int32_t>((size_t)T, "positions");
+    const std::vector<float> inv = in.Take<float>((size_t)D / 2, "invFreq");
+    in.End();
+    ref::rope_rotate_half(x.data(), pos.data(), inv.data(), T, n, D);
+    return x;
+  }
+  if (op == "ropeInvFreq") {
+    const int D = Int(kv, "D", 2, 1024);
+    in.End();
+    std::vector<float> y((size_t)D / 2);
+    ref::rope_inv_freq(y.data(), D, Num(kv, "theta"), Int(kv, "scaling", 0, 2), Num(kv, "factor"), Num(kv, "low"), Num(kv, "high"), Num(kv, "original"));
+    return y;
+  }
+  THROW_ERROR("E_ARG", "unknown reference op '" + op + "' (dequant, rmsnorm, rope, ropeInvFreq)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc > 1) {
+      CHECK_ARG(std::string(argv[1]) == "ref" && argc > 2, "usage: codecllm_cpu_twins [ref <op> key=value ... < inputs > output]");
+      Input in;
+      in.bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      const std::vector<float> y = RunRef(argv[2], KeyValues(argc, argv, 3), in);
+      if (!y.empty() && std::fwrite(y.data(), 4, y.size(), stdout) != y.size()) THROW_ERROR("E_IO", "stdout: short write");
+      return 0;
+    }
+    const std::vector<Row> rows = RunTwins();
+    size_t passed = 0;
+    for (const Row& r : rows) {
+      const bool pass = r.c.fails == 0 && r.c.n > 0;
+      passed += pass;
+      std::printf("CASE\t%s\t%s\t%s\tn=%zu\tmaxAbs=%.3e\tratio=%.3f\tfails=%zu\tatol=%.1e\trtol=%.1e\n", pass ? "PASS" : "FAIL", r.op.c_str(), r.shape.c_str(),
+                  r.c.n, r.c.maxAbs, r.c.maxRatio, r.c.fails, r.c.atol, r.c.rtol);
+      for (const std::string& f : r.c.first) std::printf("FIRST\t%s\t%s\n", r.op.c_str(), f.c_str());
+    }
+    std::printf("%zu/%zu cpu kernel twins passed (isa %s)\n", passed, rows.size(), HasAvx2() ? "avx2+fma" : "scalar");
+    return passed == rows.size() ? 0 : 1;
+  } catch (const codecllm::Error& e) {
+    std::fprintf(stderr, "codecllm: cpu_twins.cc: %s [%s]\n", e.what(), e.code().c_str());
+    return 2;
+  }
+}
