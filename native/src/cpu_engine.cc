@@ -42,62 +42,64 @@
 //   cpuEngineDispose(id)
 //   cpuThreads() -> pool size
 //
-// Layout: this file is the N-API binding (config, tensors, caches, forward, info); the engine is declared in
+// Layout: this file is the N-API binding only: it converts JS values and calls the C API of
+// native/include/codecllm_engine.h (cllm_cpu_*, implemented in cpu/api.cc, where every argument check lives); the engine is declared in
 // cpu/engine.h and defined in cpu/{pool,linear,attention,weights,forward}.cc; the kernel twins are the executable
 // codecllm_cpu_twins (native/test/cpu_twins.cc).
 #include <napi.h>
 
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "binding.h"
-#include "cpu/engine.h"
 #include "cpu/napi_args.h"
+#include "engine_api.h"
 
 namespace codecllm {
 namespace cpu {
 namespace {
 
+struct Destroy {
+  void operator()(cllm_cpu_engine* e) const { cllm_cpu_destroy(e); }
+};
 std::mutex g_mu;
-std::map<int, std::unique_ptr<Engine>> g_engines;
+std::map<int, std::unique_ptr<cllm_cpu_engine, Destroy>> g_engines;
 int g_next_engine = 1;
 
-Engine& GetEngine(int id) {
+cllm_cpu_engine* GetEngine(int id) {
   auto it = g_engines.find(id);
   CHECK_ARG(it != g_engines.end(), "cpu engine " + std::to_string(id) + " does not exist (disposed?)");
-  return *it->second;
+  return it->second.get();
 }
+cllm_cpu_engine* EngineArg(const Napi::CallbackInfo& info) { return GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1)); }
+
+/** A typed array argument's element count, or 0 for null / undefined (the C API checks sizes). */
+size_t Len(const Napi::Value& v) { return v.IsTypedArray() ? v.As<Napi::TypedArray>().ElementLength() : 0; }
 
 Napi::Value Create(const Napi::CallbackInfo& info) {
   CHECK_ARG(info.Length() >= 1 && info[0].IsObject(), "cpuEngineCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
-  auto e = std::make_unique<Engine>();
-  Config& c = e->c;
   const ModelDims d = ReadModelDims(o, "cpuEngineCreate");
-  CheckModelDims(d, "cpuEngineCreate");  // common/engine_dims.h: the bounds both engines share
-  c.hidden = d.hidden, c.inter = d.intermediate, c.layers = d.layers, c.heads = d.heads, c.kv_heads = d.kv_heads;
-  c.head_dim = d.head_dim, c.vocab = d.vocab;
+  CheckModelDims(d, "cpuEngineCreate");  // before reading invFreq, whose size depends on headDim
+  const cllm_dims dims{d.hidden, d.intermediate, d.layers, d.heads, d.kv_heads, d.head_dim, d.vocab};
   Napi::Value eps = o.Get("rmsEps");
   CHECK_ARG(eps.IsNumber(), "config.rmsEps: expected a number");
-  c.eps = (float)eps.As<Napi::Number>().DoubleValue();
-  const float* inv = F32Arg(o.Get("invFreq"), (size_t)c.head_dim / 2, "config.invFreq");
-  e->inv_freq.assign(inv, inv + c.head_dim / 2);
-  e->layers.resize(c.layers);
+  Napi::Value inv = o.Get("invFreq");
+  const float* invp = F32Arg(inv, Len(inv), "config.invFreq");
+  cllm_cpu_engine* e = nullptr;
+  CLLM_CALL(cllm_cpu_create(&dims, (float)eps.As<Napi::Number>().DoubleValue(), invp, Len(inv), &e));
   std::lock_guard<std::mutex> lk(g_mu);
   int id = g_next_engine++;
-  g_engines[id] = std::move(e);
+  g_engines[id].reset(e);
   return Napi::Number::New(info.Env(), id);
 }
 
 Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  const Config& c = e.c;
-  const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
+  cllm_cpu_engine* e = EngineArg(info);
+  const int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 30, -2);
   const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
   CHECK_ARG(layer >= -1 && slot >= 0, "cpuEngineSetTensor: layer and slot are required");
   const int raw_type = ArgWeightType(info, 5, "rawType");  // id (dtypes.ts DTYPES / ENGINE_LAYOUTS) or name; -1: none
@@ -110,29 +112,22 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   }
   std::string storage = info.Length() > 6 && info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : "auto";
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
-  const bool auto_fmt = storage == "auto";
-  const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
-  // info[3] null: no float32 values; the tensor comes as stored bytes (raw, rawType) — see MakeWeightStored
-  const bool stored = info.Length() > 3 && info[3].IsNull();
-  CHECK_ARG(!stored || raw, "cpuEngineSetTensor: without float32 values, raw stored bytes are required");
-  auto vec = [&](std::vector<float>& dst, size_t n, const char* name) {
-    if (stored) {
-      Weight v = MakeWeightStored(1, (int)n, raw, raw_bytes, raw_type, false, nullptr);
-      dst = std::move(v.f32);
-      return std::string("f32");
-    }
-    const float* f = F32Arg(info[3], n, name);
-    dst.assign(f, f + n);
-    return std::string("f32");
-  };
+  // info[3] null: no float32 values; the tensor comes as stored bytes (raw, rawType)
+  const float* f32 = nullptr;
+  size_t n_f32 = 0;
+  if (!(info.Length() > 3 && info[3].IsNull())) {
+    Napi::Value v = info.Length() > 3 ? info[3] : info.Env().Undefined();
+    n_f32 = Len(v);
+    f32 = F32Arg(v, n_f32, "weight");
+    if (f32 == nullptr) f32 = reinterpret_cast<const float*>(EmptyBytes());  // zero elements: still "values given"
+  }
   // int8 codes (raw_type i8_channel / i8_group): info[7] scale Float32Array, info[8] zero Uint8Array|null, info[9] group
-  Int8Codes i8;
-  const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group);
-  if (has_i8) {
+  cllm_int8_codes i8{};
+  if (raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group)) {
     CHECK_ARG(info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
               "int8 scales: expected a Float32Array");
     Napi::Float32Array sc = info[7].As<Napi::Float32Array>();
-    i8.scale = sc.Data();
+    i8.scale = sc.ElementLength() ? sc.Data() : reinterpret_cast<const float*>(EmptyBytes());
     i8.n_scale = sc.ElementLength();
     if (info.Length() > 8 && !info[8].IsNull() && !info[8].IsUndefined()) {
       CHECK_ARG(info[8].IsTypedArray() && info[8].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, "int8 zero points: expected a Uint8Array");
@@ -142,42 +137,9 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     }
     i8.group = (int)ArgInt(info, 9, "group", 0, 1 << 18, 0);
   }
-  auto mat = [&](Weight& dst, int rows, int cols, const char* name) {
-    if (stored) {
-      dst = Weight();  // free the old one first: the peak stays at one copy of this tensor
-      dst = MakeWeightStored(rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
-      return std::string(FmtName(dst.fmt));
-    }
-    const float* f = F32Arg(info[3], (size_t)rows * cols, name);
-    dst = MakeWeight(f, rows, cols, raw, raw_bytes, raw_type, auto_fmt, has_i8 ? &i8 : nullptr);
-    return std::string(FmtName(dst.fmt));
-  };
-  std::string fmt;
-  if (layer == -1) {
-    switch (slot) {
-      case 0: fmt = mat(e.embed, c.vocab, h, "embed"); break;
-      case 1: fmt = vec(e.norm, h, "norm"); break;
-      case 2: fmt = mat(e.lm_head, c.vocab, h, "lm_head"); break;
-      default: THROW_ERROR("E_ARG", "slot " + std::to_string(slot) + " is not a model-level tensor (0 embed, 1 norm, 2 lm_head)");
-    }
-  } else {
-    Layer& L = e.layers[layer];
-    switch (slot) {
-      case 0: fmt = vec(L.in_norm, h, "input_layernorm"); break;
-      case 1: fmt = vec(L.post_norm, h, "post_attention_layernorm"); break;
-      case 2: fmt = mat(L.q, qd, h, "q_proj"); break;
-      case 3: fmt = mat(L.k, kvd, h, "k_proj"); break;
-      case 4: fmt = mat(L.v, kvd, h, "v_proj"); break;
-      case 5: fmt = mat(L.o, h, qd, "o_proj"); break;
-      case 6: fmt = mat(L.gate, c.inter, h, "gate_proj"); break;
-      case 7: fmt = mat(L.up, c.inter, h, "up_proj"); break;
-      case 8: fmt = mat(L.down, h, c.inter, "down_proj"); break;
-      case 9: fmt = vec(L.bq, qd, "q_proj.bias"); break;
-      case 10: fmt = vec(L.bk, kvd, "k_proj.bias"); break;
-      case 11: fmt = vec(L.bv, kvd, "v_proj.bias"); break;
-    }
-  }
-  return Napi::String::New(info.Env(), fmt);
+  int32_t fmt = -1;
+  CLLM_CALL(cllm_cpu_set_weight(e, layer, slot, f32, n_f32, raw, raw_bytes, raw_type, storage == "auto", &i8, &fmt));
+  return Napi::String::New(info.Env(), FmtName(fmt));
 }
 
 /**
@@ -187,9 +149,8 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
  */
 Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  const Config& c = e.c;
-  const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
+  cllm_cpu_engine* e = EngineArg(info);
+  const int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 30, -2);
   const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
   const std::string file = ArgString(info, 3, "path");
   const int64_t offset = ArgInt(info, 4, "offset", 0, (int64_t)1 << 52, -1);
@@ -197,141 +158,68 @@ Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
   const int type = ArgWeightType(info, 6, "storedType");
   const std::string storage = ArgString(info, 7, "storage");
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
-  CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
-  CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group, "int8 codes come from cpuEngineSetTensor");
-  const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
-  int rows = 0, cols = 0;
-  Weight* dst = nullptr;
-  if (layer == -1) {
-    CHECK_ARG(slot == 0 || slot == 2, "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (0 embed, 2 lm_head)");
-    dst = slot == 0 ? &e.embed : &e.lm_head;
-    rows = c.vocab;
-    cols = h;
-  } else {
-    Layer& L = e.layers[layer];
-    switch (slot) {
-      case 2: dst = &L.q, rows = qd, cols = h; break;
-      case 3: dst = &L.k, rows = kvd, cols = h; break;
-      case 4: dst = &L.v, rows = kvd, cols = h; break;
-      case 5: dst = &L.o, rows = h, cols = qd; break;
-      case 6: dst = &L.gate, rows = c.inter, cols = h; break;
-      case 7: dst = &L.up, rows = c.inter, cols = h; break;
-      case 8: dst = &L.down, rows = h, cols = c.inter; break;
-      default: THROW_ERROR("E_ARG", "cpuEngineSetTensorFile: slot " + std::to_string(slot) + " is not a matrix (2..8)");
-    }
-  }
-  FILE* f = std::fopen(file.c_str(), "rb");
-  if (!f) THROW_ERROR("E_IO", file + ": cannot open");
-  auto fill = [&](uint8_t* p, size_t n) {
-    size_t got = 0;
-    if (fseeko(f, (off_t)offset, SEEK_SET) == 0)
-      while (got < n) {
-        size_t k = std::fread(p + got, 1, n - got, f);
-        if (k == 0) break;
-        got += k;
-      }
-    if (got != n) THROW_ERROR("E_IO", file + ": short read at offset " + std::to_string(offset + (int64_t)got));
-  };
-  *dst = Weight();  // free the old one first
-  try {
-    *dst = MakeWeightStored(rows, cols, nullptr, (size_t)bytes, type, storage == "auto", nullptr, fill);
-  } catch (...) {
-    std::fclose(f);
-    throw;
-  }
-  std::fclose(f);
-  return Napi::String::New(info.Env(), FmtName(dst->fmt));
-}
-
-void CheckComplete(const Engine& e) {
-  CHECK_ARG(e.embed.fmt != kWeightNone && e.lm_head.fmt != kWeightNone && !e.norm.empty(), "cpu engine: embed, norm or lm_head not set");
-  for (int l = 0; l < e.c.layers; l++) {
-    const Layer& L = e.layers[l];
-    bool set = !L.in_norm.empty() && !L.post_norm.empty();
-    for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) set = set && w->fmt != kWeightNone;
-    CHECK_ARG(set,
-              "cpu engine: layer " + std::to_string(l) + " is not fully set");
-  }
+  int32_t fmt = -1;
+  CLLM_CALL(cllm_cpu_set_weight_file(e, layer, slot, file.c_str(), offset, bytes, type, storage == "auto", &fmt));
+  return Napi::String::New(info.Env(), FmtName(fmt));
 }
 
 Napi::Value NewCache(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  int id = e.next_cache++;
-  e.caches[id] = std::make_unique<Cache>();
+  int32_t id = 0;
+  CLLM_CALL(cllm_cpu_new_cache(EngineArg(info), &id));
   return Napi::Number::New(info.Env(), id);
-}
-
-Cache& GetCache(Engine& e, int id) {
-  auto it = e.caches.find(id);
-  CHECK_ARG(it != e.caches.end(), "cpu engine cache " + std::to_string(id) + " does not exist (freed, or from another engine?)");
-  return *it->second;
 }
 
 Napi::Value FreeCache(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  return Napi::Boolean::New(info.Env(), e.caches.erase((int)ArgInt(info, 1, "cache", 0, 1 << 30, -1)) > 0);
+  cllm_cpu_engine* e = EngineArg(info);
+  int32_t existed = 0;
+  CLLM_CALL(cllm_cpu_free_cache(e, (int)ArgInt(info, 1, "cache", 0, 1 << 30, -1), &existed));
+  return Napi::Boolean::New(info.Env(), existed != 0);
 }
 
 Napi::Value CacheLength(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  return Napi::Number::New(info.Env(), GetCache(e, (int)ArgInt(info, 1, "cache", 0, 1 << 30, -1)).len);
+  cllm_cpu_engine* e = EngineArg(info);
+  int32_t len = 0;
+  CLLM_CALL(cllm_cpu_cache_length(e, (int)ArgInt(info, 1, "cache", 0, 1 << 30, -1), &len));
+  return Napi::Number::New(info.Env(), len);
 }
 
 Napi::Value DoForward(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
-  CheckComplete(e);
+  cllm_cpu_engine* e = EngineArg(info);
   const int cache_id = (int)ArgInt(info, 1, "cache", -1, 1 << 30, -1);
   CHECK_ARG(info.Length() > 2 && info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
             "tokens: expected an Int32Array");
   Napi::Int32Array tok = info[2].As<Napi::Int32Array>();
   const int T = (int)tok.ElementLength();
-  CHECK_ARG(T > 0, "tokens: empty sequence");
-  for (int t = 0; t < T; t++)
-    CHECK_ARG(tok[t] >= 0 && tok[t] < e.c.vocab, "tokens: token id " + std::to_string(tok[t]) + " outside [0, " + std::to_string(e.c.vocab) + ")");
   const bool last_only = info.Length() > 3 && info[3].ToBoolean().Value();
   const bool reference = info.Length() > 4 && info[4].ToBoolean().Value();
-  Cache tmp;
-  Cache& cache = cache_id >= 0 ? GetCache(e, cache_id) : tmp;
-  CHECK_ARG((int64_t)cache.len + T < (1LL << 30), "KV cache length would exceed 2^30 positions");
-  std::vector<int32_t> tokens(tok.Data(), tok.Data() + T);
-  const int rows = last_only ? 1 : T;
-  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)rows * e.c.vocab);
-  Forward(e, cache, tokens.data(), T, last_only, reference, out.Data());
+  const size_t rows = last_only ? 1 : (size_t)(T > 0 ? T : 0);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), rows * (size_t)cllm_cpu_vocab(e));
+  CLLM_CALL(cllm_cpu_forward(e, cache_id, tok.ElementLength() ? tok.Data() : nullptr, T, last_only, reference, out.Data()));
   return out;
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
-  Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
+  cllm_cpu_info ci;
+  CLLM_CALL(cllm_cpu_info_get(EngineArg(info), &ci));
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("threads", GlobalPool().size());
-  o.Set("soloPeriods", (double)GlobalPool().solo_periods());
-  o.Set("isa", HasAvx2() ? "avx2+fma" : "scalar");
-  std::map<std::string, int> counts;
-  size_t bytes = e.embed.Bytes() + e.lm_head.Bytes() + e.norm.size() * 4;
-  counts[FmtName(e.lm_head.fmt)]++;
-  for (const Layer& L : e.layers) {
-    bytes += (L.in_norm.size() + L.post_norm.size() + L.bq.size() + L.bk.size() + L.bv.size()) * 4;
-    for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
-      bytes += w->Bytes();
-      counts[FmtName(w->fmt)]++;
-    }
-  }
-  o.Set("weightBytes", (double)bytes);
-  // bytes a batch-1 decode step reads: every linear (incl. lm_head) once, plus one embedding row (ignored)
-  size_t decode = e.lm_head.Bytes();
-  for (const Layer& L : e.layers)
-    for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) decode += w->Bytes();
-  o.Set("decodeBytesPerToken", (double)decode);
-  o.Set("embedFormat", FmtName(e.embed.fmt));
+  o.Set("threads", ci.threads);
+  o.Set("soloPeriods", ci.solo_periods);
+  o.Set("isa", ci.isa);
+  o.Set("weightBytes", ci.weight_bytes);
+  o.Set("decodeBytesPerToken", ci.decode_bytes_per_token);
+  o.Set("embedFormat", FmtName(ci.embed_type));
+  std::map<std::string, int> counts;  // keys in name order, as before
+  for (int t = 0; t < CLLM_MAX_WEIGHT_TYPES; t++)
+    if (ci.linear_counts[t] > 0) counts[FmtName(t)] = ci.linear_counts[t];
+  if (ci.linear_unset > 0) counts[FmtName(kWeightNone)] = ci.linear_unset;
   Napi::Object f = Napi::Object::New(env);
-  for (auto& kv : counts)
-    if (kv.second > 0) f.Set(kv.first, kv.second);
+  for (auto& kv : counts) f.Set(kv.first, kv.second);
   o.Set("linearFormats", f);
   return o;
 }
@@ -341,8 +229,7 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), g_engines.erase((int)ArgInt(info, 0, "id", 0, 1 << 30, -1)) > 0);
 }
 
-Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), GlobalPool().size()); }
-
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), cllm_cpu_threads()); }
 
 }  // namespace
 }  // namespace cpu

@@ -39,7 +39,8 @@
 //   engineGenerate(id, n, useGraph) -> {tokens Int32Array, ms, graph}
 //   engineLedger(id) -> {categories: {...bytes}, modes: {fp16, int8, compressed}}      engineDestroy(id)
 //
-// Layout: this file is the N-API binding only (argument parsing, engine registry); the engine itself is declared in
+// Layout: this file is the N-API binding only (argument parsing, engine registry): it converts JS values and calls
+// the C API of native/include/codecllm_engine.h (cllm_cuda_*, implemented in gpu/api.cc); the engine itself is declared in
 // gpu/engine.h and defined in gpu/{weights,decode_groups,forward,batching,ledger}.cc; the kernel twin harness
 // is the executable codecllm_gpu_twins (native/test/gpu_twins.cc).
 #include <napi.h>
@@ -48,28 +49,33 @@
 
 #if defined(CODECLLM_HAVE_CUDA)
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "gpu/engine.h"
+#include "engine_api.h"
 
 namespace codecllm {
 namespace engine {
 
+// append-only ids of the C API (codecllm_engine.h CLLM_CUDA_MODE_* / CLLM_CUDA_SCHED_*)
+const char* const kScheduleNames[4] = {"none", "decode-per-forward", "cached", "fused"};
 
-std::map<uint32_t, std::unique_ptr<Engine>>& Engines() {
-  static std::map<uint32_t, std::unique_ptr<Engine>> m;
+struct Destroy {
+  void operator()(cllm_cuda_engine* e) const { cllm_cuda_destroy(e); }
+};
+std::map<uint32_t, std::unique_ptr<cllm_cuda_engine, Destroy>>& Engines() {
+  static std::map<uint32_t, std::unique_ptr<cllm_cuda_engine, Destroy>> m;
   return m;
 }
-uint32_t next_engine_id = 1;
 
-Engine& Get(const Napi::CallbackInfo& info) {
+cllm_cuda_engine* Get(const Napi::CallbackInfo& info) {
   uint32_t id = (uint32_t)ArgSize(info, 0, "engine", 0xffffffffu);
   auto it = Engines().find(id);
   CHECK_ARG(it != Engines().end(), "engine " + std::to_string(id) + " does not exist (destroyed?)");
-  return *it->second;
+  return it->second.get();
 }
 
 template <class T>
@@ -86,15 +92,13 @@ const float* OptF32(const Napi::CallbackInfo& info, size_t i, size_t* n) {
   return TypedData<float>(info, i, "bias", napi_float32_array, n);
 }
 int ParseMode(const std::string& m) {
-  if (m == "fp16") return kModeFp16;
-  if (m == "int8") return kModeInt8;
+  if (m == "fp16") return CLLM_CUDA_MODE_FP16;
+  if (m == "int8") return CLLM_CUDA_MODE_INT8;
   THROW_ERROR("E_ARG", "storage mode '" + m + "' (expected fp16 or int8 here)");
 }
 int ParseSchedule(const std::string& s) {
-  if (s == "none") return kSchedNone;
-  if (s == "decode-per-forward") return kSchedDecodePerForward;
-  if (s == "cached") return kSchedCached;
-  if (s == "fused") return kSchedFused;
+  for (int i = 0; i < 4; i++)
+    if (s == kScheduleNames[i]) return i;
   THROW_ERROR("E_ARG", "schedule '" + s + "' (expected none, decode-per-forward, cached or fused)");
 }
 
@@ -109,111 +113,115 @@ int CfgInt(Napi::Object o, const char* k, int lo, int hi) {
 Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   CHECK_ARG(info.Length() > 0 && info[0].IsObject(), "engineCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
-  Config c;
   const ModelDims d = ReadModelDims(o, "engine config");
-  CheckGpuDims(d, "engine config");  // common/engine_dims.h: shared bounds + the kernels' 16-byte row rules
-  c.h = d.hidden, c.I = d.intermediate, c.L = d.layers, c.H = d.heads, c.Hkv = d.kv_heads, c.D = d.head_dim, c.V = d.vocab;
-  c.Smax = CfgInt(o, "maxSeq", 1, 1 << 16);
-  c.Tmax = CfgInt(o, "maxPrefill", 1, 1 << 16);
-  c.B = o.Get("maxBatch").IsUndefined() ? 1 : CfgInt(o, "maxBatch", 1, 64);
+  CheckGpuDims(d, "engine config");  // before the tables, whose size depends on headDim
+  const cllm_dims dims{d.hidden, d.intermediate, d.layers, d.heads, d.kv_heads, d.head_dim, d.vocab};
+  cllm_cuda_options c{};
+  c.max_seq = CfgInt(o, "maxSeq", 1, 1 << 16);
+  c.max_prefill = CfgInt(o, "maxPrefill", 1, 1 << 16);
+  c.max_batch = o.Get("maxBatch").IsUndefined() ? 1 : CfgInt(o, "maxBatch", 1, 64);
   c.pdl = !o.Get("pdl").IsBoolean() || o.Get("pdl").As<Napi::Boolean>().Value();
   CHECK_ARG(o.Get("rmsEps").IsNumber(), "engine config: rmsEps must be a number");
-  c.eps = o.Get("rmsEps").As<Napi::Number>().FloatValue();
+  c.rms_eps = o.Get("rmsEps").As<Napi::Number>().FloatValue();
   std::string kv = o.Get("kvDtype").IsString() ? o.Get("kvDtype").As<Napi::String>().Utf8Value() : "f16";
   CHECK_ARG(kv == "f16" || kv == "f32", "engine config: kvDtype must be f16 or f32");
   c.kv16 = kv == "f16";
-  CHECK_ARG(((size_t)c.Smax + 3 * (size_t)c.D + 512 * 8) * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
+  CHECK_ARG(((size_t)c.max_seq + 3 * (size_t)d.head_dim + 512 * 8) * 4 <= 200 * 1024, "engine config: maxSeq too large for the attention kernel's shared memory");
   auto tab = [&](const char* k) {
     Napi::Value v = o.Get(k);
     CHECK_ARG(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, std::string("engine config: ") + k + " must be a Float32Array");
     Napi::Float32Array a = v.As<Napi::Float32Array>();
-    CHECK_ARG(a.ElementLength() == (size_t)c.Smax * (c.D / 2), std::string("engine config: ") + k + " must hold maxSeq*headDim/2 floats");
-    return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+    CHECK_ARG(a.ElementLength() == (size_t)c.max_seq * (d.head_dim / 2), std::string("engine config: ") + k + " must hold maxSeq*headDim/2 floats");
+    return a;
   };
-  std::vector<float> cs = tab("ropeCos"), sn = tab("ropeSin");
-  uint32_t id = next_engine_id++;
-  Engines()[id] = std::make_unique<Engine>(id, c, cs, sn);
+  Napi::Float32Array cs = tab("ropeCos"), sn = tab("ropeSin");
+  c.rope_cos = cs.Data(), c.rope_sin = sn.Data(), c.n_rope = cs.ElementLength();
+  cllm_cuda_engine* e = nullptr;
+  CLLM_CALL(cllm_cuda_create(&dims, &c, &e));
+  const uint32_t id = cllm_cuda_id(e);
+  Engines()[id].reset(e);
   return Napi::Number::New(info.Env(), id);
 }
 
 Napi::Value EngineSetEmbedding(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   size_t n;
   const float* w = TypedData<float>(info, 1, "embedding", napi_float32_array, &n);
-  e.SetEmbedding(w, n);
+  CLLM_CALL(cllm_cuda_set_embedding(e, w, n));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetNorm(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 20, 0);
   int which = (int)ArgInt(info, 2, "which", 0, 1, 0);
   size_t n;
   const float* w = TypedData<float>(info, 3, "norm", napi_float32_array, &n);
-  e.SetNorm(layer, which, w, n);
+  CLLM_CALL(cllm_cuda_set_norm(e, layer, which, w, n));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetLinearF32(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
   int mode = ParseMode(ArgString(info, 2, "mode"));
   size_t n, nb;
   const float* w = TypedData<float>(info, 3, "weight", napi_float32_array, &n);
   const float* b = OptF32(info, 4, &nb);
-  e.SetLinearF32(index, mode, w, n, b, nb);
+  CLLM_CALL(cllm_cuda_set_linear_f32(e, index, mode, w, n, b, nb));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetLinearInt8(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
   size_t n, ns, nb;
   const int8_t* codes = TypedData<int8_t>(info, 2, "codes", napi_int8_array, &n);
   const float* scales = TypedData<float>(info, 3, "scales", napi_float32_array, &ns);
   const float* b = OptF32(info, 4, &nb);
-  e.SetLinearInt8(index, codes, n, scales, ns, b, nb);
+  CLLM_CALL(cllm_cuda_set_linear_int8(e, index, codes, n, scales, ns, b, nb));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetLinearBlocks(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
   const int type = ArgWeightType(info, 2, "type");  // id (dtypes.ts DTYPES[*].id) or name
   size_t n, nb;
   const uint8_t* raw = TypedData<uint8_t>(info, 3, "blocks", napi_uint8_array, &n);
   const float* b = OptF32(info, 4, &nb);
-  e.SetLinearBlocks(index, type, raw, n, b, nb);
+  CLLM_CALL(cllm_cuda_set_linear_blocks(e, index, type, raw, n, b, nb));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetEmbeddingBlocks(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   const int type = ArgWeightType(info, 1, "type");  // id (dtypes.ts DTYPES[*].id) or name
-  CHECK_ARG(type == kWeightQ8_0, std::string("embedding blocks: type '") + WeightTypeName(type) + "' (only q8_0)");
   size_t n;
   const uint8_t* raw = TypedData<uint8_t>(info, 2, "blocks", napi_uint8_array, &n);
-  e.SetEmbeddingBlocks(raw, n);
+  CLLM_CALL(cllm_cuda_set_embedding_blocks(e, type, raw, n));
   return info.Env().Undefined();
 }
 Napi::Value EngineShareEmbedding(const Napi::CallbackInfo& info) {
-  Get(info).ShareEmbedding();
+  CLLM_CALL(cllm_cuda_share_embedding(Get(info)));
   return info.Env().Undefined();
 }
 Napi::Value EngineRandomize(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   uint64_t seed = ArgSize(info, 1, "seed", 0xffffffffull);
   size_t n;
   const int32_t* m = TypedData<int32_t>(info, 2, "modes", napi_int32_array, &n);
-  e.Randomize(seed, std::vector<int>(m, m + n));
+  CLLM_CALL(cllm_cuda_randomize(e, seed, m, n));
   return info.Env().Undefined();
 }
 Napi::Value EngineLinearCodes(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
-  uint32_t id = e.CodesId(index);
+  uint32_t id = 0;
+  uint64_t bytes = 0;
+  CLLM_CALL(cllm_cuda_linear_codes(e, index, &id, &bytes));
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("id", id);
-  o.Set("bytes", (double)GetBuffer(id).bytes);
+  o.Set("bytes", (double)bytes);
   return o;
 }
 Napi::Value EngineSetCompressed(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
   std::string codec = ArgString(info, 2, "codec");
   uint32_t packed = (uint32_t)ArgSize(info, 3, "packedId", 0xffffffffu);
@@ -222,60 +230,61 @@ Napi::Value EngineSetCompressed(const Napi::CallbackInfo& info) {
   const double* sizes = TypedData<double>(info, 5, "chunkBytes", napi_float64_array, &n2);
   CHECK_ARG(n == n2, "chunkOffsets and chunkBytes differ in length");
   size_t chunk = ArgSize(info, 6, "chunkSize", 1ull << 30);
-  e.SetCompressed(index, codec, packed, offs, sizes, n, chunk);
+  CLLM_CALL(cllm_cuda_set_compressed(e, index, codec.c_str(), packed, offs, sizes, n, chunk));
   return info.Env().Undefined();
 }
 Napi::Value EngineFinalize(const Napi::CallbackInfo& info) {
-  Get(info).Finalize(ParseSchedule(ArgString(info, 1, "schedule")));
+  cllm_cuda_engine* e = Get(info);
+  CLLM_CALL(cllm_cuda_finalize(e, ParseSchedule(ArgString(info, 1, "schedule"))));
   return info.Env().Undefined();
 }
 Napi::Value EngineReset(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
-  e.Reset();
+  float ms = 0;
+  CLLM_CALL(cllm_cuda_reset(Get(info), &ms));
   Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("cacheDecodeMs", e.lastCacheMs());
+  o.Set("cacheDecodeMs", ms);
   return o;
 }
 Napi::Value EngineForward(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   size_t T;
   const int32_t* toks = TypedData<int32_t>(info, 1, "tokens", napi_int32_array, &T);
   bool want = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   float ms = 0;
-  int next;
+  int32_t next = 0, position = 0;
   if (want) {
-    Napi::Float32Array lg = Napi::Float32Array::New(env, e.cfg().V);
-    next = e.Forward(toks, (int)T, lg.Data(), &ms);
+    Napi::Float32Array lg = Napi::Float32Array::New(env, cllm_cuda_vocab(e));
+    CLLM_CALL(cllm_cuda_forward(e, toks, (int)T, lg.Data(), &next, &ms, &position));
     o.Set("logits", lg);
   } else {
-    next = e.Forward(toks, (int)T, nullptr, &ms);
+    CLLM_CALL(cllm_cuda_forward(e, toks, (int)T, nullptr, &next, &ms, &position));
   }
   o.Set("next", next);
   o.Set("ms", ms);
-  o.Set("position", e.pos());
+  o.Set("position", position);
   return o;
 }
 Napi::Value EngineGenerate(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int n = (int)ArgInt(info, 1, "n", 1, 1 << 16, 1);
   bool useGraph = !(info.Length() > 2 && info[2].IsBoolean() && !info[2].As<Napi::Boolean>().Value());
   float ms = 0;
-  bool used = false;
-  std::vector<int32_t> toks = e.Generate(n, useGraph, &ms, &used);
+  int32_t used = 0;
   Napi::Env env = info.Env();
-  Napi::Int32Array a = Napi::Int32Array::New(env, toks.size());
-  std::memcpy(a.Data(), toks.data(), toks.size() * 4);
+  Napi::Int32Array a = Napi::Int32Array::New(env, (size_t)n);
+  CLLM_CALL(cllm_cuda_generate(e, n, useGraph, a.Data(), &ms, &used));
   Napi::Object o = Napi::Object::New(env);
   o.Set("tokens", a);
   o.Set("ms", ms);
-  o.Set("graph", used);
-  if (!e.graphError().empty()) o.Set("graphError", e.graphError());
+  o.Set("graph", used != 0);
+  const std::string ge = cllm_cuda_graph_error(e);
+  if (!ge.empty()) o.Set("graphError", ge);
   return o;
 }
 Napi::Value EngineGenerateBatch(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   CHECK_ARG(info.Length() > 1 && info[1].IsArray(), "generateBatch: expected an array of Int32Array prompts");
   Napi::Array arr = info[1].As<Napi::Array>();
   std::vector<std::vector<int32_t>> prompts;
@@ -288,24 +297,29 @@ Napi::Value EngineGenerateBatch(const Napi::CallbackInfo& info) {
   }
   int n = (int)ArgInt(info, 2, "n", 1, 1 << 16, 1);
   bool useGraph = !(info.Length() > 3 && info[3].IsBoolean() && !info[3].As<Napi::Boolean>().Value());
+  std::vector<const int32_t*> ptrs;
+  std::vector<int32_t> lens;
+  for (const auto& p : prompts) ptrs.push_back(p.data()), lens.push_back((int32_t)p.size());
   float prefillMs = 0, ms = 0;
-  bool used = false;
-  std::vector<int32_t> toks = e.GenerateBatch(prompts, n, useGraph, &prefillMs, &ms, &used);
+  int32_t used = 0;
   Napi::Env env = info.Env();
-  Napi::Int32Array a = Napi::Int32Array::New(env, toks.size());
-  std::memcpy(a.Data(), toks.data(), toks.size() * 4);
+  Napi::Int32Array a = Napi::Int32Array::New(env, prompts.size() * (size_t)(n + 1));
+  CLLM_CALL(cllm_cuda_generate_batch(e, ptrs.data(), lens.data(), (int32_t)prompts.size(), n, useGraph, a.Data(), &prefillMs, &ms, &used));
   Napi::Object o = Napi::Object::New(env);
   o.Set("tokens", a);
   o.Set("prefillMs", prefillMs);
   o.Set("ms", ms);
-  o.Set("graph", used);
-  if (!e.graphError().empty()) o.Set("graphError", e.graphError());
+  o.Set("graph", used != 0);
+  const std::string ge = cllm_cuda_graph_error(e);
+  if (!ge.empty()) o.Set("graphError", ge);
   return o;
 }
 Napi::Value EngineProfileDecode(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   int B = (int)ArgInt(info, 1, "batch", 0, 64, 0);
-  auto prof = e.ProfileDecode(B);
+  std::vector<std::pair<std::string, double>> prof;
+  CLLM_CALL(cllm_cuda_profile_decode(
+      e, B, [](void* ctx, const char* op, double ms) { static_cast<decltype(prof)*>(ctx)->emplace_back(op, ms); }, &prof));
   Napi::Env env = info.Env();
   Napi::Array a = Napi::Array::New(env, prof.size());
   for (size_t i = 0; i < prof.size(); i++) {
@@ -317,22 +331,25 @@ Napi::Value EngineProfileDecode(const Napi::CallbackInfo& info) {
   return a;
 }
 Napi::Value EngineLedger(const Napi::CallbackInfo& info) {
-  Engine& e = Get(info);
+  cllm_cuda_engine* e = Get(info);
   Napi::Env env = info.Env();
-  Napi::Object cat = Napi::Object::New(env);
-  double total = 0;
-  for (auto& kv : e.Ledger()) {
-    cat.Set(kv.first, kv.second);
-    total += kv.second;
-  }
-  Napi::Object modes = Napi::Object::New(env);
-  for (auto& kv : e.ModeCounts()) modes.Set(kv.first, kv.second);
+  struct Ctx {
+    Napi::Object cat, modes;
+    double total = 0;
+  } ctx{Napi::Object::New(env), Napi::Object::New(env)};
+  int32_t schedule = 0;
+  CLLM_CALL(cllm_cuda_ledger(
+      e,
+      [](void* c, const char* k, double v) {
+        static_cast<Ctx*>(c)->cat.Set(k, v);
+        static_cast<Ctx*>(c)->total += v;
+      },
+      [](void* c, const char* k, double v) { static_cast<Ctx*>(c)->modes.Set(k, (int)v); }, &ctx, &schedule));
   Napi::Object o = Napi::Object::New(env);
-  o.Set("categories", cat);
-  o.Set("totalBytes", total);
-  o.Set("modes", modes);
-  const char* sn[] = {"none", "decode-per-forward", "cached", "fused"};
-  o.Set("schedule", sn[e.schedule()]);
+  o.Set("categories", ctx.cat);
+  o.Set("totalBytes", ctx.total);
+  o.Set("modes", ctx.modes);
+  o.Set("schedule", kScheduleNames[schedule]);
   return o;
 }
 Napi::Value EngineDestroy(const Napi::CallbackInfo& info) {

@@ -103,6 +103,10 @@ inline const char* WeightTypeName(int id) {
   const WeightTypeInfo* i = WeightTypeById(id);
   return i ? i->name : "?";
 }
+/** "No weight type" (a tensor not set yet; -1 in the C API, codecllm_engine.h). */
+constexpr int kWeightNone = -1;
+/** WeightTypeName, with "none" for kWeightNone (engine info and set-weight results). */
+inline const char* FmtName(int f) { return f == kWeightNone ? "none" : WeightTypeName(f); }
 /** Bytes of one block of a block type (0 for other types). */
 inline size_t BlockBytes(int id) {
   const WeightTypeInfo* i = WeightTypeById(id);

@@ -209,8 +209,6 @@ AVX2_FN inline float Hsum(__m256 v) {
 
 // Storage formats: the one weight-type enum of common/weight_types.h (kWeightF32, F16, BF16, Q8_0, Q4_1, I8Channel,
 // I8Group here; kWeightNone: not set).
-constexpr int kWeightNone = -1;
-inline const char* FmtName(int f) { return f == kWeightNone ? "none" : WeightTypeName(f); }
 
 /** A (rows, cols) weight in one of the storage formats. */
 struct Weight {
