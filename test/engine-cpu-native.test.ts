@@ -148,7 +148,7 @@ function refDequant(wa: Record<string, unknown>, rows: number, cols: number): Fl
   return cpuReference('dequant', params, inputs);
 }
 
-const TWIN_OPS = ['linear', 'dequant', 'attention', 'swiglu'];
+const TWIN_OPS = ['linear', 'dequant', 'attention', 'swiglu', 'api'];
 const TWIN_DTYPES = Object.keys(LINEAR_TOL);
 
 /** The twin binary's run: exit 0, every row passing, every op and every weight dtype present. */

@@ -1,5 +1,6 @@
 // cpu_twins.cc — the CPU engine's kernel twin test (executable codecllm_cpu_twins; not part of the addon): every fast
-// kernel (cpu/linear.cc, cpu/attention.cc) beside its reference (engine/ops_ref.h) on seeded random inputs, compared
+// kernel (cpu/linear.cc, cpu/attention.cc) beside its reference (engine/ops_ref.h) on seeded random inputs (and the
+// engine through its C API, include/codecllm_engine.h: fast forward vs reference, KV-cache decode, the error path), compared
 // element-wise |fast - ref| <= atol + rtol·|ref| with the tolerance stated per dtype (the weights a fast linear uses
 // are dequantized bit-exactly as the reference does — checked by the dequant rows, atol = rtol = 0 — so only the
 // summation order differs: float in 8 lanes vs double, and one bound holds for every weight dtype).
@@ -26,10 +27,12 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "codecllm_engine.h"
 #include "common/half.h"
 #include "cpu/engine.h"
 
@@ -134,6 +137,70 @@ struct Row {
   Cmp c;
 };
 
+
+// ---- the engine through its C API (include/codecllm_engine.h): the whole forward fast vs on the reference ops, KV-cache
+// decode vs one prefill, and the error path (status, code, message, site). Shapes: h 64, I 128, L 2, H 4 / Hkv 2, D 16, V 50.
+void RunApi(std::vector<Row>& rows, std::mt19937& rng) {
+  const cllm_dims d{64, 128, 2, 4, 2, 16, 50};
+  std::vector<float> inv(d.head_dim / 2);
+  ref::rope_inv_freq(inv.data(), d.head_dim, 10000.0, 0, 1, 1, 1, 1);
+  cllm_cpu_engine* e = nullptr;
+  auto ok = [](cllm_status s, const char* what) {
+    CHECK_ARG(s == CLLM_OK, std::string(what) + ": " + cllm_last_error_code() + " " + cllm_last_error_message());
+  };
+  ok(cllm_cpu_create(&d, 1e-5f, inv.data(), inv.size(), &e), "cllm_cpu_create");
+  std::unique_ptr<cllm_cpu_engine, void (*)(cllm_cpu_engine*)> guard(e, cllm_cpu_destroy);
+  auto set = [&](int layer, int slot, size_t n, bool norm) {
+    std::vector<float> w = Randn(rng, n, norm ? 0.1f : 0.2f);
+    if (norm)
+      for (auto& x : w) x += 1;
+    int32_t t = -1;
+    ok(cllm_cpu_set_weight(e, layer, slot, w.data(), w.size(), nullptr, 0, -1, 1, nullptr, &t), "cllm_cpu_set_weight");
+  };
+  const size_t h = d.hidden, I = d.intermediate, qd = (size_t)d.heads * d.head_dim, kvd = (size_t)d.kv_heads * d.head_dim, V = d.vocab;
+  set(-1, 0, V * h, false);
+  set(-1, 1, h, true);
+  set(-1, 2, V * h, false);
+  for (int l = 0; l < d.layers; l++) {
+    set(l, 0, h, true), set(l, 1, h, true);
+    set(l, 2, qd * h, false), set(l, 3, kvd * h, false), set(l, 4, kvd * h, false), set(l, 5, h * qd, false);
+    set(l, 6, I * h, false), set(l, 7, I * h, false), set(l, 8, h * I, false);
+  }
+  const int32_t toks[5] = {1, 7, 3, 49, 0};
+  std::vector<float> fast(5 * V), refl(5 * V), step(V);
+  ok(cllm_cpu_forward(e, -1, toks, 5, 0, 0, fast.data()), "forward fast");
+  ok(cllm_cpu_forward(e, -1, toks, 5, 0, 1, refl.data()), "forward reference");
+  Row a{"api", "cllm_cpu_forward fast vs reference, 5 tokens", {}};
+  a.c.atol = 1e-4, a.c.rtol = 1e-4;
+  a.c.Check(refl.data(), fast.data(), refl.size());
+  rows.push_back(std::move(a));
+  // prefill 4 tokens into a cache, then decode the 5th: its logits = the one-shot forward's last row
+  int32_t cache = 0, len = 0;
+  ok(cllm_cpu_new_cache(e, &cache), "new cache");
+  std::vector<float> pre(V);
+  ok(cllm_cpu_forward(e, cache, toks, 4, 1, 0, pre.data()), "prefill");
+  ok(cllm_cpu_forward(e, cache, toks + 4, 1, 1, 0, step.data()), "decode");
+  ok(cllm_cpu_cache_length(e, cache, &len), "cache length");
+  Row b{"api", "KV-cache decode (4 + 1) vs 5-token forward, cache length " + std::to_string(len), {}};
+  b.c.atol = 1e-4, b.c.rtol = 1e-4;
+  b.c.Check(fast.data() + 4 * V, step.data(), V);
+  if (len != 5) b.c.fails++, b.c.first.push_back("cache length " + std::to_string(len) + ", want 5");
+  rows.push_back(std::move(b));
+  // the error path: a token outside the vocabulary is CLLM_E_ARG with code, message and site, and changes nothing
+  const int32_t bad = d.vocab;
+  const cllm_status st = cllm_cpu_forward(e, cache, &bad, 1, 1, 0, step.data());
+  ok(cllm_cpu_cache_length(e, cache, &len), "cache length");
+  Row c{"api", "error path: token V -> CLLM_E_ARG", {}};
+  c.c.n = 1;
+  const std::string msg = cllm_last_error_message(), site = cllm_last_error_site();
+  if (st != CLLM_E_ARG || std::string(cllm_last_error_code()) != "E_ARG" || msg.find("outside [0, 50)") == std::string::npos ||
+      site.rfind("api.cc:", 0) != 0 || len != 5) {
+    c.c.fails = 1;
+    c.c.first.push_back("status " + std::to_string(st) + " code " + cllm_last_error_code() + " '" + msg + "' at " + site + ", cache length " + std::to_string(len));
+  }
+  rows.push_back(std::move(c));
+}
+
 std::vector<Row> RunTwins() {
   std::vector<Row> rows;
   std::mt19937 rng(1);
@@ -190,6 +257,7 @@ std::vector<Row> RunTwins() {
     r.c.Check(want.data(), got.data(), n);
     rows.push_back(std::move(r));
   }
+  RunApi(rows, rng);
   return rows;
 }
 
