@@ -19,7 +19,9 @@
 #     6. no carry   command: bash scripts/gpu/engine-on-device.sh check batch      (batched == single, profile, PDL)
 #     7. no carry   command: bash scripts/gpu/engine-on-device.sh check chunks     (corrupted nvCOMP chunk)
 #     8. no carry   command: bash scripts/gpu/engine-on-device.sh bench            (hf_baseline.py + bench-engine.ts)
-#   Each writes check-<part>.json / check-<part>.log (bench: bench-engine.*) under $OUT.
+#   Each writes check-<part>.json / check-<part>.log (bench: bench-engine.*) under $OUT. If call 1 exceeds the 64 MiB
+#   carry limit, split it: carry [.gpukit] with `source .gpukit/activate.sh && mkdir -p /tmp/gpukit && cp
+#   .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with `cp .gpuengine/m1/model.part.1 /tmp/`.
 set -uo pipefail
 stage=${1:?usage: engine-on-device.sh prepare|1|2|3|check <part>|bench}
 model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
