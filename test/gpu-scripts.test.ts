@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 const SCRIPT = new URL('../scripts/gpu/engine-on-device.sh', import.meta.url).pathname;
 
@@ -56,4 +56,18 @@ describe('scripts/gpu/engine-on-device.sh prepare', () => {
       }
     });
   }
+});
+
+describe('scripts/gpu/engine-on-device.sh stages', () => {
+  it('refuses an unknown stage, and `check` without a part names the parts', () => {
+    const out = mkdtempSync(join(tmpdir(), 'codecllm-gpu-out-'));
+    after(() => rmSync(out, { recursive: true, force: true }));
+    const run = (...args: string[]) => spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', env: { ...process.env, OUT: out } });
+    const bad = run('4');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stdout, /unknown stage '4' \(prepare\|1\|2\|3\|check <part>\|bench\)/);
+    const noPart = run('check');
+    assert.notEqual(noPart.status, 0);
+    assert.match(noPart.stderr, /check kernels\|logits\|patched\|batch\|chunks/);
+  });
 });
