@@ -10,7 +10,8 @@
  *   # on the GPU host (see scripts/gpu/engine-on-device.sh), one part per device call (each well under 4 min):
  *   node check-engine.mjs --part kernels  --out $OUT/check-kernels.json       (twin binary + lossless GEMV; no model)
  *   node check-engine.mjs --part logits   --ref <ref> --model <gguf> --out …   (2: every mode vs TS reference, graphs, ledger)
- *   node check-engine.mjs --part patched  --ref <ref> --model <gguf> --out …   (2c: lab schemes on cuda vs stored tfjs logits)
+ *   node check-engine.mjs --part patched  --ref <ref> --model <gguf> --out …   (2c: lab schemes on cuda vs stored tfjs logits;
+ *                                                                              --schemes a,b for a subset)
  *   node check-engine.mjs --part batch    --ref <ref> --model <gguf> --out …   (3: batched == single, profile, PDL)
  *   node check-engine.mjs --part chunks   --ref <ref> --model <gguf> --out …   (4: corrupted nvCOMP chunk, custom forward)
  *   --part takes a comma list; without it every part runs (one long call). --kernels-only = --part kernels.
@@ -506,7 +507,9 @@ async function runChecks(): Promise<void> {
   if (parts.has('patched')) {
     const pj = path.join(refDir, 'patched.json');
     const stored = fs.existsSync(pj) ? (JSON.parse(fs.readFileSync(pj, 'utf8')) as { steps: number; vocab: number; schemes: Record<string, PatchedRef> }) : null;
-    for (const quant of PATCHED_SCHEMES) {
+    // --schemes a,b: a subset (split the part over two device calls if it ever nears the limit)
+    const only = arg('--schemes')?.split(',');
+    for (const quant of PATCHED_SCHEMES.filter((q) => !only || only.includes(q))) {
       const label = `patched ${quant} on cuda int8`;
       const pr = stored?.schemes[quant];
       if (!stored || !pr) {

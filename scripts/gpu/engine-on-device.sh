@@ -79,7 +79,8 @@ case $stage in
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
     if [ "$stage" = check ]; then
       part=${2:?usage: engine-on-device.sh check kernels|logits|patched|batch|chunks}
-      node /tmp/ge/dist/check-engine.mjs --part "$part" --ref /tmp/ge/ref --model /tmp/model.gguf --out "$out/check-$part.json" 2>&1 | tee "$out/check-$part.log"
+      # extra arguments go to check-engine, e.g. check patched --schemes int4:group=64,nf4:group=64
+      node /tmp/ge/dist/check-engine.mjs --part "$part" --ref /tmp/ge/ref --model /tmp/model.gguf --out "$out/check-$part.json" "${@:3}" 2>&1 | tee "$out/check-$part.log"
       check=${PIPESTATUS[0]}
       echo "check-engine --part $part exit $check"
       exit "$check"
