@@ -54,7 +54,6 @@
 #include <string>
 
 #include "binding.h"
-#include "cpu/napi_args.h"
 #include "engine_api.h"
 
 namespace codecllm {
@@ -74,6 +73,15 @@ cllm_cpu_engine* GetEngine(int id) {
   return it->second.get();
 }
 cllm_cpu_engine* EngineArg(const Napi::CallbackInfo& info) { return GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1)); }
+
+/** The data of a Float32Array of n elements (null when n is 0); E_ARG naming `name` for any other value. */
+const float* F32Arg(const Napi::Value& v, size_t n, const char* name) {
+  CHECK_ARG(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, std::string(name) + ": wrong array type");
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  CHECK_ARG(a.ElementLength() == n, std::string(name) + ": expected " + std::to_string(n) + " elements, got " + std::to_string(a.ElementLength()));
+  if (n == 0) return nullptr;
+  return reinterpret_cast<const float*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
+}
 
 /** A typed array argument's element count, or 0 for null / undefined (the C API checks sizes). */
 size_t Len(const Napi::Value& v) { return v.IsTypedArray() ? v.As<Napi::TypedArray>().ElementLength() : 0; }
