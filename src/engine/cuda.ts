@@ -26,7 +26,7 @@
 import { err, msg } from '../messages.js';
 import { callNative, type NativeAddon } from '../native/addon.js';
 import { requireDevice } from '../native/device.js';
-import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
+import { ropeCosSin, ropeInvFreq, type LlamaModel } from '../model/llama.js';
 import { engineDims, type LlamaConfig } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTensorName } from '../model/names.js';
@@ -167,19 +167,9 @@ export function kernelTest(name: string, params: Record<string, number> = {}): K
   return callNative(() => n.engineKernelTest(name, params));
 }
 
-/** cos/sin tables (maxSeq, D/2) exactly as LlamaModel.ensureRope computes them (float32 freqs, double cos/sin). */
+/** cos/sin tables (maxSeq, D/2): the reference's rule (ropeCosSin), not a copy of it. */
 export function ropeTables(c: LlamaConfig, maxSeq: number): { cos: Float32Array; sin: Float32Array } {
-  const half = c.headDim / 2;
-  const inv = ropeInvFreq(c);
-  const cos = new Float32Array(maxSeq * half);
-  const sin = new Float32Array(maxSeq * half);
-  for (let p = 0; p < maxSeq; p++)
-    for (let i = 0; i < half; i++) {
-      const f = Math.fround(p * inv[i]!);
-      cos[p * half + i] = Math.cos(f);
-      sin[p * half + i] = Math.sin(f);
-    }
-  return { cos, sin };
+  return ropeCosSin(ropeInvFreq(c), maxSeq);
 }
 
 const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
