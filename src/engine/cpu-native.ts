@@ -30,7 +30,7 @@ import { generateWith, type GenerateOptions, type GenerateResult, type Generatio
 import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
-import { engineDims } from '../model/config.js';
+import { engineDims, type EngineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
 import { weightTensorName } from '../model/names.js';
@@ -116,17 +116,7 @@ export interface CpuEngine extends NativeSession {
 
 /** The addon functions this module uses (native/src/cpu_engine.cc). */
 export interface CpuEngineAddon {
-  cpuEngineCreate(cfg: {
-    hidden: number;
-    intermediate: number;
-    layers: number;
-    heads: number;
-    kvHeads: number;
-    headDim: number;
-    vocab: number;
-    rmsEps: number;
-    invFreq: Float32Array;
-  }): number;
+  cpuEngineCreate(cfg: EngineDims & { invFreq: Float32Array }): number;
   cpuEngineSetTensor(
     id: number,
     layer: number,
