@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Test vectors for the native format table (native/src/common/blocks.h) from an INDEPENDENT reference: the PyPI
-`gguf` package's numpy dequantizer (pip install gguf==0.19.0 numpy; scripts/setup.sh pins it).
+`gguf` package's numpy dequantizer (pip install gguf==0.19.0 numpy; not needed by the tests, only to regenerate).
 
 Writes test/fixtures/native/block-vectors.json:
   gguf_version
