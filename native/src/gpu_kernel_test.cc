@@ -93,6 +93,11 @@ int P(Napi::Object o, const char* k, int dflt) {
   Napi::Value v = o.Get(k);
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
 }
+/** A float parameter (attention scale, soft-cap). */
+float PF(Napi::Object o, const char* k, float dflt) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().FloatValue() : dflt;
+}
 
 Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   std::string name = ArgString(info, 0, "name");
@@ -121,9 +126,11 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), table.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
   } else if (name == "embedding") {
@@ -134,11 +141,61 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), tf.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
+  } else if (name == "rmsnorm" && P(p, "inplace", 0)) {
+    // q/k RMSNorm: (T*H) rows of head_dim, normalized in place (out = x), as the engine runs it
+    int T = P(p, "T", 5), h = P(p, "h", 256);
+    auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNorm(dx, nullptr, dx, dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want(x.size());
+    ref::rmsnorm(want.data(), x.data(), w.data(), T, h, 1e-6f);
+    cmp.atol = 1e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "rmsnorm_add") {
+    // sandwich norm: x += rmsnorm(y) * w
+    int T = P(p, "T", 5), h = P(p, "h", 640);
+    auto x = Randn(rng, (size_t)T * h, 4.f), y = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.5f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNormAdd(dx, dm.up(y), dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want = x, ny(y.size());
+    ref::rmsnorm(ny.data(), y.data(), w.data(), T, h, 1e-6f);
+    ref::add_inplace(want.data(), ny.data(), want.size());
+    cmp.atol = 2e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "geglu") {
+    size_t n = (size_t)P(p, "n", 5000);
+    auto g = Randn(rng, n, 3.f), u = Randn(rng, n);
+    float* out = dm.zeros<float>(n);
+    uint16_t* out16 = dm.zeros<uint16_t>(n);
+    LaunchGeGLU(out, out16, dm.up(g), dm.up(u), n, s);
+    std::vector<float> want(n);
+    ref::geglu(want.data(), g.data(), u.data(), n);
+    cmp.atol = 1e-6, cmp.rtol = 1e-5;  // tanhf vs tanh in double
+    cmp.Check(dm.down(out, n).data(), want.data(), n, "out");
+    auto h16 = FromF16(dm.down(out16, n));
+    Cmp c16;  // fp16 copy: one half rounding
+    c16.atol = 1e-6, c16.rtol = 1.5e-3;
+    c16.Check(h16.data(), want.data(), n, "out16");
+    cmp.fails += c16.fails;
+    cmp.n += c16.n;
+    for (auto& f : c16.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+  } else if (name == "softcap") {
+    size_t n = (size_t)P(p, "n", 5000);
+    const float cap = PF(p, "cap", 30.f);
+    auto x = Randn(rng, n, 2.f * cap);
+    float* dx = dm.up(x);
+    LaunchSoftcap(dx, n, cap, s);
+    std::vector<float> want = x;
+    ref::softcap(want.data(), n, cap);
+    cmp.atol = 1e-5, cmp.rtol = 1e-6;  // tanhf vs tanh in double, times cap
+    cmp.Check(dm.down(dx, n).data(), want.data(), n);
   } else if (name == "rmsnorm") {
     int T = P(p, "T", 5), h = P(p, "h", 576);
     auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
@@ -167,6 +224,12 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   } else if (name == "rope_append" || name == "attention" || name == "rope_attention") {
     int T = P(p, "T", 3), H = P(p, "H", 9), Hkv = P(p, "Hkv", 3), D = P(p, "D", 64), Pp = P(p, "P", 5), Smax = P(p, "Smax", 64);
     bool kv16 = P(p, "kv16", 1) != 0;
+    // architecture features (ref::attention_ex): window > 0 (local layers), softcap > 0, qscale > 0 (else 1/sqrt(D))
+    AttnOpts ao{PF(p, "qscale", 0.f), P(p, "window", 0), PF(p, "softcap", 0.f)};
+    const float refScale = ao.scale > 0 ? ao.scale : (float)(1.0 / std::sqrt((double)D));
+    auto refAttention = [&](float* out, const float* q, const float* kc, const float* vc, int TT, int PP, float* scratch) {
+      ref::attention_ex(out, q, kc, vc, TT, H, Hkv, D, PP, Smax, refScale, ao.window, ao.softcap, scratch);
+    };
     std::vector<float> inv(D / 2);
     ref::rope_inv_freq(inv.data(), D, 10000.0, ref::kRopeNone, 1, 1, 1, 1);
     std::vector<float> cs((size_t)Smax * D / 2), sn((size_t)Smax * D / 2), c1(D), s1(D);
@@ -232,12 +295,12 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
         dkc2 = dm.up(kc0);
         dvc2 = dm.up(vc0);
       }
-      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s);
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot);
+      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s, ao);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       for (int t = 0; t < T; t++)
-        ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                       Hkv, D, pos[t], Smax, scratch.data());
+        refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                     scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       auto g2 = dm.down(out2, want.size());
       cmp.Check(g2.data(), want.data(), want.size(), "out vs ref");
@@ -262,14 +325,14 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     } else {
       float* out = dm.zeros<float>((size_t)T * H * D);
       // attention on the device's own roped q and cache; the reference on its own (same up to rounding of rope)
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       if (rowsMode)
         for (int t = 0; t < T; t++)
-          ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                         Hkv, D, pos[t], Smax, scratch.data());
+          refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                       scratch.data());
       else
-        ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
+        refAttention(want.data(), q.data(), kc.data(), vc.data(), T, Pp, scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
@@ -428,7 +491,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   Napi::Env env = info.Env();

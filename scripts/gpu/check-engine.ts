@@ -9,6 +9,9 @@
  *   # on the GPU host (see scripts/gpu/engine-on-device.sh)
  *   node check-engine.mjs --ref .gpuengine/ref --model <gguf> --out $OUT/check-engine.json
  *   node check-engine.mjs --kernels-only --out $OUT/check-kernels.json   (the kernel twins and the lossless GEMV alone: no model)
+ *   node check-engine.mjs --no-default --out $OUT/check-zoo.json         (kernel twins + the architecture zoo on CUDA)
+ *   # Gemma 3 270M: reference here (--make-reference .gpuengine/ref-gemma --model <gemma gguf> --no-int8), then
+ *   node check-engine.mjs --no-default --gemma-ref .gpuengine/ref-gemma --gemma-model <gemma gguf> --out …
  *
  * Tolerances (stated, per check):
  *   kernels        each test states atol + rtol·|ref| (fp32 accumulation order vs the double reference; see
@@ -22,6 +25,11 @@
  *                  weights equal the reference's exactly, shows the same 3.1e-2), so the bound is 5e-2, not 2e-2.
  *   compressed     decode-per-forward, cached and fused decode the very int8 codes of the int8 mode and run the same
  *                  kernels: their logits must equal the int8 engine's bit for bit (Δ = 0).
+ *   zoo, gemma3    architecture features (GeGLU, sandwich norms, q/k norm, sliding window, local rope, soft-caps):
+ *                  max |Δ| ≤ 2e-2·max|ref| over the compared rows and the same argmax (a reference near tie within
+ *                  that bound is counted, not failed); fp16 storage vs the float32 reference (zoo: transformers'
+ *                  logits; Gemma 3 270M: the tfjs reference on the same dequantized GGUF weights). Stated before the
+ *                  first H200 run; the measured values go here.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,6 +57,20 @@ interface RefFile {
   greedy: number[];
   vocab: number;
   sets: Record<string, string>;
+  /** models with a sliding window (Gemma 3: 512): a prompt longer than the window, its greedy tokens (set 'long') */
+  long?: { prompt: number[]; greedy: number[]; window: number };
+}
+
+/** A prompt of at least `minTokens` tokens (numbered sentences, so no two windows of it are alike). */
+function longPrompt(m: LlamaModel, minTokens: number): number[] {
+  const parts: string[] = [];
+  for (let i = 1; ; i++) {
+    parts.push(`Sentence ${i}: the ${['red', 'green', 'blue', 'silver'][i % 4]} fox number ${i * 7} crossed river ${i % 13} before noon.`);
+    if (i % 16 === 0) {
+      const ids = m.tokenizer!.encode(parts.join(' '));
+      if (ids.length >= minTokens) return ids;
+    }
+  }
 }
 
 /** Reference logits (teacher-forced greedy): step 0 = prompt, step k = feed greedy[k-1]. */
@@ -91,13 +113,24 @@ async function makeReference(dir: string, modelPath: string): Promise<void> {
     sets[name] = name + '.f32';
   };
   write('original', a.logits);
-  patchInt8(m);
-  const b = referenceLogits(m, prompt);
-  write('int8', b.logits);
   const ref: RefFile = { prompt, greedy: a.greedy, vocab: m.config.vocabSize, sets };
-  (ref as unknown as Record<string, unknown>).greedyInt8 = b.greedy;
+  // a sliding window short enough to matter (Gemma 3 270M: 512): a prompt 64 tokens past it, so the local layers mask
+  const window = m.config.features?.slidingLayers?.some((x) => x) ? m.config.features.slidingWindow : null;
+  if (window !== null && window <= 1024) {
+    const lp = longPrompt(m, window + 64);
+    const l = referenceLogits(m, lp);
+    write('long', l.logits);
+    ref.long = { prompt: lp, greedy: l.greedy, window };
+    console.log(`reference 'long': ${lp.length} prompt tokens (window ${window}), greedy ${l.greedy.join(' ')}`);
+  }
+  if (!args.includes('--no-int8')) {
+    patchInt8(m);
+    const b = referenceLogits(m, prompt);
+    write('int8', b.logits);
+    (ref as unknown as Record<string, unknown>).greedyInt8 = b.greedy;
+  }
   fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref));
-  console.log(`reference: ${prompt.length} prompt tokens, greedy ${a.greedy.join(' ')} (int8: ${b.greedy.join(' ')}) -> ${dir}`);
+  console.log(`reference: ${prompt.length} prompt tokens, greedy ${a.greedy.join(' ')} -> ${dir}`);
   m.dispose();
 }
 
@@ -162,6 +195,24 @@ const KERNEL_CASES: [string, Record<string, number>][] = [
   ['f32_to_f16', { n: 100000 }],
   ['quantize_i8', { rows: 64, K: 576 }],
   ['quantize_i8', { rows: 100, K: 2048 }],
+  // architecture features (Gemma 2/3, Qwen3, Mistral): GeGLU, sandwich-norm residual, per-head q/k RMSNorm in place,
+  // final-logit soft-cap, embedding × √hidden, attention with sliding window / scale / soft-cap
+  ['geglu', { n: 2048 }],
+  ['geglu', { n: 16896 }],
+  ['rmsnorm_add', { T: 1, h: 640 }],
+  ['rmsnorm_add', { T: 19, h: 640 }],
+  ['rmsnorm', { T: 4 * 7, h: 256, inplace: 1 }],
+  ['rmsnorm', { T: 1, h: 256, inplace: 1 }],
+  ['softcap', { n: 262144, cap: 30 }],
+  ['embedding', { V: 1000, h: 640, T: 7, escale: 1 }],
+  ['embedding', { V: 1000, h: 640, T: 7, q8: 1, escale: 1 }],
+  ['attention', { T: 1, H: 4, Hkv: 1, D: 256, P: 700, Smax: 1024, kv16: 1, devP: 1, window: 512 }],
+  ['attention', { T: 16, H: 4, Hkv: 1, D: 256, P: 0, Smax: 64, kv16: 1, window: 6 }],
+  ['attention', { T: 9, H: 4, Hkv: 1, D: 256, P: 509, Smax: 1024, kv16: 0, window: 512, qscale: 0.0625 }],
+  ['attention', { T: 5, H: 4, Hkv: 2, D: 16, P: 7, Smax: 64, kv16: 1, window: 6, softcap: 50, qscale: 0.25 }],
+  ['attention', { T: 6, H: 4, Hkv: 2, D: 16, P: 20, Smax: 64, kv16: 1, rows: 1, window: 6 }],
+  ['rope_attention', { T: 1, H: 4, Hkv: 1, D: 256, P: 600, Smax: 1024, kv16: 1, rows: 1, window: 512 }],
+  ['rope_attention', { T: 4, H: 4, Hkv: 2, D: 16, P: 30, Smax: 64, kv16: 1, rows: 1, window: 6, softcap: 50, qscale: 0.25 }],
 ];
 // GGML blocks (gguf storage mode): q=1 q4_1, q=2 q8_0
 for (const q of [1, 2]) {
@@ -265,6 +316,12 @@ async function runChecks(): Promise<void> {
   } else rows.push({ check: 'kernel lossless-gemv', detail: 'addon without losslessGemvTest', value: 'missing', tol: '', pass: false });
 
   if (args.includes('--kernels-only')) return report(rows, dev); // the twins alone: no model, a short device call
+
+  // ---- 5. architecture zoo (tiny random checkpoints in the tree) and Gemma 3 270M on the CUDA engine
+  if (!args.includes('--no-zoo')) await zooChecks(rows);
+  const gemmaRef = arg('--gemma-ref');
+  if (gemmaRef) await gemmaChecks(rows, gemmaRef, arg('--gemma-model', 'data/models/gemma-3-270m-q4_k_m.gguf')!);
+  if (args.includes('--no-default')) return report(rows, dev); // the default model's sections skipped
 
   // ---- 2. engine vs TS reference logits
   const refDir = arg('--ref', '.gpuengine/ref')!;
@@ -560,6 +617,206 @@ async function runChecks(): Promise<void> {
   }
   model.dispose();
   report(rows, dev);
+}
+
+/** max |x| */
+function maxAbsOf(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
+  return m;
+}
+
+/** Index of the largest and the gap to the second largest. */
+function top2(x: ArrayLike<number>): { arg: number; gap: number } {
+  let a = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[a]!) a = i;
+  let b = -Infinity;
+  for (let i = 0; i < x.length; i++) if (i !== a) b = Math.max(b, x[i]!);
+  return { arg: a, gap: x[a]! - b };
+}
+
+/** Relative logit tolerance of the architecture checks (zoo, Gemma 3): fp16 weights, embeddings, prefill activations
+ *  and KV cache against a float32 reference. Stated before measurement; the H200 values go beside it. */
+const ARCH_RTOL = 2e-2;
+
+/**
+ * Compare logits rows with a tolerance relative to the reference's scale: max |Δ| ≤ ARCH_RTOL·max|ref| over all rows,
+ * and the same argmax in every row unless the reference's own top-2 gap there is within that tolerance (a near tie;
+ * counted and reported, never silently passed).
+ */
+function compareRows(got: Float32Array[], want: Float32Array[]): { maxAbs: number; tolAbs: number; top1: number; ties: number; pass: boolean; perRow: string[] } {
+  let refMax = 0;
+  for (const w of want) refMax = Math.max(refMax, maxAbsOf(w));
+  const tolAbs = ARCH_RTOL * refMax;
+  let maxAbs = 0;
+  let top1 = 0;
+  let ties = 0;
+  let ok = true;
+  const perRow: string[] = [];
+  want.forEach((w, r) => {
+    const g = got[r]!;
+    let m = 0;
+    for (let i = 0; i < w.length; i++) {
+      const d = Math.abs(g[i]! - w[i]!);
+      m = Math.max(m, Number.isNaN(d) ? Infinity : d);
+    }
+    maxAbs = Math.max(maxAbs, m);
+    const tw = top2(w);
+    const same = top2(g).arg === tw.arg;
+    if (same) top1++;
+    else if (tw.gap <= tolAbs) ties++;
+    else ok = false;
+    perRow.push(m.toExponential(1));
+  });
+  return { maxAbs, tolAbs, top1, ties, pass: ok && maxAbs <= tolAbs, perRow };
+}
+
+/**
+ * Architecture zoo on the CUDA engine (fp16 storage, KV f16 and f32): every tiny random checkpoint of
+ * data/reference/zoo (scripts/reference/zoo.py; Llama rope3, Qwen2, Qwen3, Mistral, Gemma 2, Gemma 3) against
+ * transformers' float32 logits at every position — prefill of the whole prompt (last row), prefill of 2 tokens then
+ * one decode step per token (every other row), a chunked prefill (maxPrefill 5: chunks cross the sliding window), and
+ * the graph-replayed greedy continuation against transformers' greedy ids. Refused architectures (Phi-3) must be
+ * refused at load with E_ARCH. Tolerance: compareRows (ARCH_RTOL·max|ref|, same argmax).
+ */
+async function zooChecks(rows: Row[]): Promise<void> {
+  const zoo = arg('--zoo-dir', 'data/reference/zoo')!;
+  if (!fs.existsSync(zoo)) {
+    rows.push({ check: 'zoo', detail: zoo, value: 'missing', tol: '', pass: false });
+    return;
+  }
+  for (const name of fs.readdirSync(zoo).sort()) {
+    const dir = path.join(zoo, name);
+    if (!fs.existsSync(path.join(dir, 'reference.json'))) continue;
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as { ids: number[]; greedy_ids: number[]; logits_shape: [number, number]; logits_file: string };
+    let model: LlamaModel;
+    try {
+      model = await LlamaModel.load(dir);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      rows.push({ check: `zoo ${name}`, detail: 'load', value: `${code} ${(e as Error).message}`, tol: 'loads, or E_ARCH', pass: code === 'E_ARCH' });
+      continue;
+    }
+    const [T, V] = meta.logits_shape;
+    const b = fs.readFileSync(path.join(dir, meta.logits_file));
+    const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    const ref = Array.from({ length: T }, (_, t) => all.subarray(t * V, (t + 1) * V));
+    const maxSeq = Math.min(64, model.config.maxPositionEmbeddings);
+    for (const kv of ['f16', 'f32'] as const) {
+      const label = `zoo ${name} fp16 kv=${kv}`;
+      let eng: CudaEngine | null = null;
+      try {
+        eng = CudaEngine.fromModel(model, { modes: 'fp16', kvDtype: kv, maxSeq });
+        eng.reset();
+        const got: Float32Array[] = new Array(T);
+        const whole = eng.forward(meta.ids, { logits: true }).logits!;
+        eng.reset();
+        got[1] = eng.forward(meta.ids.slice(0, 2), { logits: true }).logits!;
+        for (let t = 2; t < T; t++) got[t] = eng.forward([meta.ids[t]!], { logits: true }).logits!;
+        const c = compareRows([whole, ...got.slice(1)], [ref[T - 1]!, ...ref.slice(1)]);
+        // greedy continuation, graph-replayed, against transformers' greedy ids
+        eng.reset();
+        const g0 = eng.forward(meta.ids).next;
+        const g = eng.generate(meta.greedy_ids.length - 1, { graph: true });
+        const tokens = [g0, ...g.tokens];
+        const sameGreedy = tokens.join() === meta.greedy_ids.join();
+        // ledger vs the byte accounting (norm slots by feature)
+        const led = eng.ledger().categories;
+        const acc = eng.expectedBytes();
+        const ledgerOk = (led.norms ?? 0) === acc.norms && (led.embed ?? 0) === acc.embed && (led.weights_fp16 ?? 0) === acc.weights_fp16 && (led.kv_cache ?? 0) === acc.kv_cache;
+        rows.push({
+          check: label,
+          detail: `T=${T}: prefill-all last row + decode rows 1..${T - 1}, max|Δ| per row ${c.perRow.join(' ')}; greedy ${tokens.join(' ')} (transformers ${meta.greedy_ids.join(' ')}, graph ${g.graph ? 'captured' : `NOT captured: ${g.graphError ?? '?'}`}); ledger norms ${led.norms ?? 0} vs ${acc.norms}`,
+          value: `max|Δ| ${c.maxAbs.toExponential(2)} (tol ${c.tolAbs.toExponential(2)}), top1 ${c.top1}/${T}${c.ties ? ` (${c.ties} near ties)` : ''}, greedy ${sameGreedy ? '==' : '!='}, ledger ${ledgerOk ? 'ok' : 'MISMATCH'}`,
+          tol: `${ARCH_RTOL}·max|ref|, same argmax, greedy ids equal, ledger exact`,
+          pass: c.pass && sameGreedy && g.graph && ledgerOk,
+        });
+        if (kv === 'f16') {
+          // chunked prefill: chunks of 5 (the window of the local layers is 6): the last row again
+          eng.dispose();
+          eng = CudaEngine.fromModel(model, { modes: 'fp16', kvDtype: kv, maxSeq, maxPrefill: 5 });
+          eng.reset();
+          const chunked = eng.forward(meta.ids, { logits: true }).logits!;
+          const cc = compareRows([chunked], [ref[T - 1]!]);
+          rows.push({
+            check: `zoo ${name} chunked prefill`,
+            detail: `maxPrefill 5, ${T} tokens, last row`,
+            value: `max|Δ| ${cc.maxAbs.toExponential(2)} (tol ${cc.tolAbs.toExponential(2)}), top1 ${cc.top1}/1`,
+            tol: `${ARCH_RTOL}·max|ref|, same argmax`,
+            pass: cc.pass,
+          });
+        }
+      } catch (e) {
+        rows.push({ check: label, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+      } finally {
+        eng?.dispose();
+      }
+    }
+    model.dispose();
+  }
+}
+
+/**
+ * Gemma 3 270M (Q4_K_M GGUF: Q8_0 / Q5_0 / Q4_K / Q6_K blocks dequantized, then fp16 on the device; its weights are
+ * 4/5/6-bit-derived) on the CUDA engine against the tfjs reference's float32 logits made on the CPU host
+ * (--make-reference … --model <gemma gguf> --no-int8): the short prompt and, when the sliding window is short, a
+ * prompt 64 tokens past it (set 'long'), STEPS teacher-forced steps each, graph-replayed greedy tokens, and the ledger.
+ */
+async function gemmaChecks(rows: Row[], refDir: string, modelPath: string): Promise<void> {
+  let model: LlamaModel | null = null;
+  try {
+    const ref = JSON.parse(fs.readFileSync(path.join(refDir, 'ref.json'), 'utf8')) as RefFile;
+    const t0 = Date.now();
+    model = await LlamaModel.load(modelPath);
+    console.log(`gemma model loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const sets: { name: string; prompt: number[]; greedy: number[] }[] = [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy }];
+    if (ref.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy });
+    for (const set of sets) {
+      const b = fs.readFileSync(path.join(refDir, ref.sets[set.name]!));
+      const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+      const want = Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref.vocab, (s + 1) * ref.vocab));
+      for (const kv of ['f16', 'f32'] as const) {
+        const label = `gemma3 ${set.name} fp16 kv=${kv}`;
+        let eng: CudaEngine | null = null;
+        try {
+          eng = CudaEngine.fromModel(model, { modes: 'fp16', kvDtype: kv, maxSeq: set.prompt.length + STEPS + 8 > 256 ? 1024 : 256 });
+          eng.reset();
+          const got: Float32Array[] = [eng.forward(set.prompt, { logits: true }).logits!];
+          for (let s = 1; s < STEPS; s++) got.push(eng.forward([set.greedy[s - 1]!], { logits: true }).logits!);
+          const c = compareRows(got, want);
+          eng.reset();
+          const g0 = eng.forward(set.prompt).next;
+          const g = eng.generate(STEPS - 1, { graph: true });
+          const tokens = [g0, ...g.tokens];
+          const agree = tokens.filter((t, i) => t === set.greedy[i]).length;
+          const led = eng.ledger().categories;
+          const acc = eng.expectedBytes();
+          const keys: [string, number, number][] = [
+            ['weights_fp16', led.weights_fp16 ?? 0, acc.weights_fp16],
+            ['embed', led.embed ?? 0, acc.embed],
+            ['norms', led.norms ?? 0, acc.norms],
+            ['kv_cache', led.kv_cache ?? 0, acc.kv_cache],
+          ];
+          const bad = keys.filter(([, x, y]) => x !== y);
+          rows.push({
+            check: label,
+            detail: `${set.prompt.length} prompt tokens${set.name === 'long' ? ` (window ${ref.long!.window})` : ''}, ${STEPS} steps, max|Δ| per step ${c.perRow.join(' ')}; greedy ${tokens.join(' ')} (ref ${set.greedy.join(' ')}, graph ${g.graph ? 'captured' : `NOT captured: ${g.graphError ?? '?'}`}); ${keys.map(([k, x]) => `${k}=${x}`).join(' ')}`,
+            value: `max|Δ| ${c.maxAbs.toExponential(2)} (tol ${c.tolAbs.toExponential(2)}), top1 ${c.top1}/${STEPS}${c.ties ? ` (${c.ties} near ties)` : ''}, greedy agree ${agree}/${STEPS}, ledger ${bad.length ? bad.map(([k, x, y]) => `${k} ${x}≠${y}`).join('; ') : 'ok'}`,
+            tol: `${ARCH_RTOL}·max|ref|, same argmax, greedy all, ledger exact`,
+            pass: c.pass && agree === STEPS && g.graph && bad.length === 0,
+          });
+        } catch (e) {
+          rows.push({ check: label, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+        } finally {
+          eng?.dispose();
+        }
+      }
+    }
+  } catch (e) {
+    rows.push({ check: 'gemma3', detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+  } finally {
+    model?.dispose();
+  }
 }
 
 /** Write --out JSON, print the first mismatches of failed rows and the pass/fail table; exit status 1 on a failure. */

@@ -310,11 +310,8 @@ export class LlamaModel {
       return [cos, sin];
     };
     [this.ropeCos, this.ropeSin] = table(ropeInvFreq(c));
-    const local = this.feat.ropeThetaLocal;
-    if (local !== null && this.feat.slidingLayers?.some((x) => x)) {
-      // local layers: their own base, never scaled (Gemma 3's rotary_emb_local; llama.cpp's rope_freq_base_train_swa)
-      [this.ropeCosLocal, this.ropeSinLocal] = table(ropeInvFreq({ ...c, ropeTheta: local, ropeScaling: null }));
-    }
+    const local = ropeInvFreqLocal(c);
+    if (local) [this.ropeCosLocal, this.ropeSinLocal] = table(local);
     this.ropeLen = len;
   }
 
@@ -502,6 +499,19 @@ export function ropeCosSin(invFreq: Float32Array, len: number): { cos: Float32Ar
       sin[p * half + i] = Math.sin(f);
     }
   return { cos, sin };
+}
+
+/**
+ * Rotary inverse frequencies of the local (sliding-window) layers when they have their own rope base (Gemma 3's
+ * rotary_emb_local; llama.cpp's rope_freq_base_train_swa): that base, never scaled. null: every layer uses
+ * {@link ropeInvFreq}.
+ * @example
+ * ropeInvFreqLocal(gemma3Config)![1] // 10000^(-2/256)
+ */
+export function ropeInvFreqLocal(c: LlamaConfig): Float32Array | null {
+  const f = featuresOf(c);
+  if (f.ropeThetaLocal === null || !f.slidingLayers?.some((x) => x)) return null;
+  return ropeInvFreq({ ...c, ropeTheta: f.ropeThetaLocal, ropeScaling: null });
 }
 
 /**
