@@ -114,9 +114,10 @@ async function makeReference(dir: string, modelPath: string): Promise<void> {
   };
   write('original', a.logits);
   const ref: RefFile = { prompt, greedy: a.greedy, vocab: m.config.vocabSize, sets };
+  fs.writeFileSync(path.join(dir, 'ref.json'), JSON.stringify(ref)); // usable already; rewritten with every set below
   // a sliding window short enough to matter (Gemma 3 270M: 512): a prompt 64 tokens past it, so the local layers mask
   const window = m.config.features?.slidingLayers?.some((x) => x) ? m.config.features.slidingWindow : null;
-  if (window !== null && window <= 1024) {
+  if (window !== null && window <= 1024 && !args.includes('--no-long')) {
     const lp = longPrompt(m, window + 64);
     const l = referenceLogits(m, lp);
     write('long', l.logits);
@@ -320,7 +321,7 @@ async function runChecks(): Promise<void> {
   // ---- 5. architecture zoo (tiny random checkpoints in the tree) and Gemma 3 270M on the CUDA engine
   if (!args.includes('--no-zoo')) await zooChecks(rows);
   const gemmaRef = arg('--gemma-ref');
-  if (gemmaRef) await gemmaChecks(rows, gemmaRef, arg('--gemma-model', 'data/models/gemma-3-270m-q4_k_m.gguf')!);
+  if (gemmaRef || args.includes('--gemma-model')) await gemmaChecks(rows, gemmaRef, arg('--gemma-model', 'data/models/gemma-3-270m-q4_k_m.gguf')!);
   if (args.includes('--no-default')) return report(rows, dev); // the default model's sections skipped
 
   // ---- 2. engine vs TS reference logits
@@ -762,19 +763,19 @@ async function zooChecks(rows: Row[]): Promise<void> {
  * (--make-reference … --model <gemma gguf> --no-int8): the short prompt and, when the sliding window is short, a
  * prompt 64 tokens past it (set 'long'), STEPS teacher-forced steps each, graph-replayed greedy tokens, and the ledger.
  */
-async function gemmaChecks(rows: Row[], refDir: string, modelPath: string): Promise<void> {
+async function gemmaChecks(rows: Row[], refDir: string | undefined, modelPath: string): Promise<void> {
   let model: LlamaModel | null = null;
   try {
-    const ref = JSON.parse(fs.readFileSync(path.join(refDir, 'ref.json'), 'utf8')) as RefFile;
+    const ref = refDir ? (JSON.parse(fs.readFileSync(path.join(refDir, 'ref.json'), 'utf8')) as RefFile) : null;
     const t0 = Date.now();
     model = await LlamaModel.load(modelPath);
     console.log(`gemma model loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const sets: { name: string; prompt: number[]; greedy: number[] }[] = [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy }];
-    if (ref.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy });
+    const sets: { name: string; prompt: number[]; greedy: number[] }[] = ref ? [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy }] : [];
+    if (ref?.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy });
     for (const set of sets) {
-      const b = fs.readFileSync(path.join(refDir, ref.sets[set.name]!));
+      const b = fs.readFileSync(path.join(refDir!, ref!.sets[set.name]!));
       const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-      const want = Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref.vocab, (s + 1) * ref.vocab));
+      const want = Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref!.vocab, (s + 1) * ref!.vocab));
       for (const kv of ['f16', 'f32'] as const) {
         const label = `gemma3 ${set.name} fp16 kv=${kv}`;
         let eng: CudaEngine | null = null;
@@ -800,7 +801,7 @@ async function gemmaChecks(rows: Row[], refDir: string, modelPath: string): Prom
           const bad = keys.filter(([, x, y]) => x !== y);
           rows.push({
             check: label,
-            detail: `${set.prompt.length} prompt tokens${set.name === 'long' ? ` (window ${ref.long!.window})` : ''}, ${STEPS} steps, max|Δ| per step ${c.perRow.join(' ')}; greedy ${tokens.join(' ')} (ref ${set.greedy.join(' ')}, graph ${g.graph ? 'captured' : `NOT captured: ${g.graphError ?? '?'}`}); ${keys.map(([k, x]) => `${k}=${x}`).join(' ')}`,
+            detail: `${set.prompt.length} prompt tokens${set.name === 'long' ? ` (window ${ref!.long!.window})` : ''}, ${STEPS} steps, max|Δ| per step ${c.perRow.join(' ')}; greedy ${tokens.join(' ')} (ref ${set.greedy.join(' ')}, graph ${g.graph ? 'captured' : `NOT captured: ${g.graphError ?? '?'}`}); ${keys.map(([k, x]) => `${k}=${x}`).join(' ')}`,
             value: `max|Δ| ${c.maxAbs.toExponential(2)} (tol ${c.tolAbs.toExponential(2)}), top1 ${c.top1}/${STEPS}${c.ties ? ` (${c.ties} near ties)` : ''}, greedy agree ${agree}/${STEPS}, ledger ${bad.length ? bad.map(([k, x, y]) => `${k} ${x}≠${y}`).join('; ') : 'ok'}`,
             tol: `${ARCH_RTOL}·max|ref|, same argmax, greedy all, ledger exact`,
             pass: c.pass && agree === STEPS && g.graph && bad.length === 0,
@@ -812,10 +813,91 @@ async function gemmaChecks(rows: Row[], refDir: string, modelPath: string): Prom
         }
       }
     }
+    gemmaVsTransformers(rows, model);
   } catch (e) {
     rows.push({ check: 'gemma3', detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
   } finally {
     model?.dispose();
+  }
+}
+
+/**
+ * Gemma 3 270M on the CUDA engine against PyTorch transformers (float32, weights dequantized from the same GGUF):
+ * data/reference/gemma3-transformers.json (scripts/reference/gemma_logits.py; in the tree) stores the top-64 logits and
+ * the logsumexp at chosen positions of a 13-token prompt (every position, plus its 16 greedy ids) and of a 600-token
+ * prompt (positions 596-599: past the 512-token sliding window, so the local layers mask). The CUDA logits of each
+ * position come from a prefill up to it and decode steps after it. Tolerance: |Δ| over the 64 stored logits and
+ * |Δlogsumexp| ≤ ARCH_RTOL·max|stored logit|, the same top-1 (unless the stored top-2 gap is within that bound),
+ * greedy ids equal.
+ */
+function gemmaVsTransformers(rows: Row[], model: LlamaModel): void {
+  const file = arg('--gemma-transformers', 'data/reference/gemma3-transformers.json')!;
+  if (!fs.existsSync(file)) {
+    rows.push({ check: 'gemma3 vs transformers', detail: file, value: 'missing', tol: '', pass: false });
+    return;
+  }
+  const tr = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    reference: { transformers: string; torch: string; date: string };
+    cases: { name: string; ids: number[]; positions: number[]; top_ids: number[][]; top_logits: number[][]; logsumexp: number[]; greedy_ids?: number[] }[];
+  };
+  const lse = (x: Float32Array) => {
+    let m = -Infinity;
+    for (const v of x) m = Math.max(m, v);
+    let s = 0;
+    for (const v of x) s += Math.exp(v - m);
+    return m + Math.log(s);
+  };
+  for (const kv of ['f16', 'f32'] as const) {
+    for (const c of tr.cases) {
+      const label = `gemma3 ${c.name} vs transformers fp16 kv=${kv}`;
+      let eng: CudaEngine | null = null;
+      try {
+        eng = CudaEngine.fromModel(model, { modes: 'fp16', kvDtype: kv, maxSeq: c.ids.length + 32 > 256 ? 1024 : 256 });
+        eng.reset();
+        const from = Math.min(...c.positions);
+        const last = Math.max(...c.positions);
+        const got = new Map<number, Float32Array>();
+        got.set(from, eng.forward(c.ids.slice(0, from + 1), { logits: true }).logits!);
+        for (let p = from + 1; p <= last; p++) got.set(p, eng.forward([c.ids[p]!], { logits: true }).logits!);
+        let refMax = 0;
+        for (const r of c.top_logits) refMax = Math.max(refMax, maxAbsOf(r));
+        const tolAbs = ARCH_RTOL * refMax;
+        let maxAbs = 0;
+        let maxLse = 0;
+        let top1 = 0;
+        let ties = 0;
+        let ok = true;
+        c.positions.forEach((p, k) => {
+          const row = got.get(p)!;
+          c.top_ids[k]!.forEach((id, j) => (maxAbs = Math.max(maxAbs, Math.abs(row[id]! - c.top_logits[k]![j]!))));
+          maxLse = Math.max(maxLse, Math.abs(lse(row) - c.logsumexp[k]!));
+          if (top2(row).arg === c.top_ids[k]![0]) top1++;
+          else if (c.top_logits[k]![0]! - c.top_logits[k]![1]! <= tolAbs) ties++;
+          else ok = false;
+        });
+        let greedy = '';
+        let greedyOk = true;
+        if (c.greedy_ids) {
+          eng.reset();
+          const g0 = eng.forward(c.ids).next;
+          const g = eng.generate(c.greedy_ids.length - 1, { graph: true });
+          const tokens = [g0, ...g.tokens];
+          greedyOk = tokens.join() === c.greedy_ids.join() && g.graph;
+          greedy = `; greedy ${tokens.join(' ')} (transformers ${c.greedy_ids.join(' ')}, graph ${g.graph ? 'captured' : `NOT captured: ${g.graphError ?? '?'}`})`;
+        }
+        rows.push({
+          check: label,
+          detail: `${c.ids.length} ids, positions ${from}..${last} (prefill to ${from}, decode after); transformers ${tr.reference.transformers} torch ${tr.reference.torch} (${tr.reference.date})${greedy}`,
+          value: `max|Δ| top-64 ${maxAbs.toExponential(2)}, |Δlogsumexp| ${maxLse.toExponential(2)} (tol ${tolAbs.toExponential(2)}), top1 ${top1}/${c.positions.length}${ties ? ` (${ties} near ties)` : ''}${c.greedy_ids ? `, greedy ${greedyOk ? '==' : '!='}` : ''}`,
+          tol: `${ARCH_RTOL}·max|ref|, same top-1${c.greedy_ids ? ', greedy ids equal' : ''}`,
+          pass: ok && maxAbs <= tolAbs && maxLse <= tolAbs && greedyOk,
+        });
+      } catch (e) {
+        rows.push({ check: label, detail: 'threw', value: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`, tol: '', pass: false });
+      } finally {
+        eng?.dispose();
+      }
+    }
   }
 }
 
