@@ -66,7 +66,7 @@ case $stage in
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
     node .gpuengine/dist/check-engine.mjs --ref .gpuengine/ref --model /tmp/model.gguf --out "$out/check-engine.json" 2>&1 | tee "$out/check.log"
     check=${PIPESTATUS[0]}
-    timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee /tmp/hf.log
+    timeout 240 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" --prefill-lens "${PREFILL_LENS:-16,64,128,512}" 2>&1 | tee /tmp/hf.log
     node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
     # launch-feature variants (measurement only), e.g. BENCH_ENV_VARIANTS="CODECLLM_GEMV_PREFETCH=0 CODECLLM_PDL_LATE_TRIGGER=0":
     # each runs the fp16 / int8 rows (PDL on and off; BENCH_VARIANT_MODES to choose) once more with that variable set;
