@@ -12,7 +12,7 @@
  * (default 16,64,128,512) tokens for --prefill-modes (default fp16,int8,gguf), our GEMM (CODECLLM_GEMM=own) beside
  * cuBLAS (CODECLLM_GEMM=cublas with CODECLLM_CUBLAS_MIN_T=2, so quantized modes take cuBLAS at every length: the
  * crossover that sets the default threshold), and HF eager fp16 where hf.json has that length (hf_baseline.py
- * --prefill-lens). Median of 5 prefills after 2 warm-ups, each a fresh reset() + forward(T tokens) (one chunk).
+ * --prefill-lens). `--prefill-only` runs this section alone. Median of 5 prefills after 2 warm-ups, each a fresh reset() + forward(T tokens) (one chunk).
  * Writes <out>/bench-engine.json and <out>/bench-engine.md; prints the markdown table last.
  * Each synthetic-shape mode runs in a child process (`--child <spec>`), so a CUDA fault in one (a sticky error kills
  * the process's CUDA context) costs only its row.
@@ -290,7 +290,8 @@ async function main(): Promise<void> {
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
   const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; prefill_tokens?: number; prefill_by_len?: Record<string, number>; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
-  const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
+  // --prefill-only: only the prefill GEMM section (own vs cuBLAS vs HF), no decode rows
+  const modes = args.includes('--prefill-only') ? [] : (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
   // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
   const self = fileURLToPath(import.meta.url);

@@ -16,7 +16,10 @@
 #   command `source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with
 #   command `cp .gpuengine/m1/model.part.1 /tmp/` (done so on 2026-11-25 23:17, tree ~8 MiB).
 #   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
-#   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
+#   (with prefill tok/s at PREFILL_LENS, default 16,64,128,512) and scripts/gpu/bench-engine.ts (with its prefill GEMM
+#   section: our GEMM vs cuBLAS at the same lengths), with logs and JSON/markdown under $OUT.
+#   The addon links libcublas.so.13 (prefill GEMM): it is NOT carried; the host's CUDA 13 provides it through
+#   /usr/local/cuda/lib64 on LD_LIBRARY_PATH (stage 3 sets it).
 set -uo pipefail
 stage=${1:?usage: engine-on-device.sh prepare|1|2|3}
 model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
