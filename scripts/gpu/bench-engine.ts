@@ -9,7 +9,7 @@
  *
  * A mode suffixed `@nopdl` runs with programmatic dependent launch off (what PDL buys, fp16 / int8 / cached).
  * Prefill GEMM section (issue 12 item 5; `--no-prefill-gemm` skips it): prefill tok/s at each of --prefill-lens
- * (default 16,64,128,512) tokens for --prefill-modes (default fp16,int8,gguf), our GEMM (CODECLLM_GEMM=own) beside
+ * (default 4,16,64,128,512) tokens for --prefill-modes (default fp16,int8,gguf), our GEMM (CODECLLM_GEMM=own) beside
  * cuBLAS (CODECLLM_GEMM=cublas with CODECLLM_CUBLAS_MIN_T=2, so quantized modes take cuBLAS at every length: the
  * crossover that sets the default threshold), and HF eager fp16 where hf.json has that length (hf_baseline.py
  * --prefill-lens). `--prefill-only` runs this section alone. Median of 5 prefills after 2 warm-ups, each a fresh reset() + forward(T tokens) (one chunk).
@@ -210,7 +210,7 @@ interface PrefillRow {
 
 /** Our GEMM vs cuBLAS prefill, every (shape, mode, gemm) in its own child process. */
 function prefillGemmRows(hf: { shape: string; prefill_by_len?: Record<string, number>; prefill_tokens?: number; prefill_tok_s?: number }[]): PrefillRow[] {
-  const lens = arg('--prefill-lens', '16,64,128,512')!;
+  const lens = arg('--prefill-lens', '4,16,64,128,512')!;
   const modes = arg('--prefill-modes', 'fp16,int8,gguf')!.split(',');
   const self = fileURLToPath(import.meta.url);
   const rows: PrefillRow[] = [];
