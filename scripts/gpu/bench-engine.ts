@@ -210,7 +210,7 @@ interface PrefillRow {
 
 /** Our GEMM vs cuBLAS prefill, every (shape, mode, gemm) in its own child process. */
 function prefillGemmRows(hf: { shape: string; prefill_by_len?: Record<string, number>; prefill_tokens?: number; prefill_tok_s?: number }[]): PrefillRow[] {
-  const lens = arg('--prefill-lens', '4,16,64,128,512')!;
+  const lens = arg('--prefill-lens', process.env.PREFILL_LENS ?? '4,16,64,128,512')!; // engine-on-device.sh passes PREFILL_LENS to hf_baseline.py too
   const modes = arg('--prefill-modes', 'fp16,int8,gguf')!.split(',');
   const self = fileURLToPath(import.meta.url);
   const rows: PrefillRow[] = [];
