@@ -8,11 +8,15 @@
 
 #if defined(CODECLLM_HAVE_CUDA)
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cuda/gemm_blas.cuh"
+#include "engine/prefill_gemm_ref.h"
 #include "gpu/engine.h"
+#include "gpu/prefill_gemm.h"
 
 namespace codecllm {
 namespace engine {
@@ -337,13 +341,17 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
   } else if (name == "gemv" || name == "gemm") {
-    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales);
+    // blas=1 (gemm): the cuBLAS prefill path (gpu/prefill_gemm.h: dequantize to fp16, cublasGemmEx, epilogue)
     const int q = P(p, "q", 0);
+    const bool blas = name == "gemm" && P(p, "blas", 0) != 0;
     int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
     if (name == "gemm") nseg = 1;
+    std::unique_ptr<BlasGemm> bg;
+    if (blas) bg.reset(new BlasGemm("kernel-test:", s, (size_t)rows[0] * K, (size_t)M * rows[0]));
     auto in = Randn(rng, (size_t)M * K), in2 = Randn(rng, (size_t)M * K), nw = Randn(rng, K, 0.1f, 1.f);
     // the input as the kernel sees it after its prologue
     std::vector<float> x = in;
@@ -413,6 +421,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       want[sgi] = y;
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
+      else if (blas) bg->Run(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
       else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
@@ -421,6 +430,36 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     // the block GEMM stages dequantized weights as fp16 (one rounding each, relative 2^-11): wider, stated tolerance
     if (name == "gemm" && (wt == kWeightQ4_1 || wt == kWeightQ8_0)) cmp.atol = 5e-3, cmp.rtol = 2e-3;
     for (int sgi = 0; sgi < nseg; sgi++) cmp.Check(dm.down(dys[sgi], want[sgi].size()).data(), want[sgi].data(), want[sgi].size(), ("seg" + std::to_string(sgi)).c_str());
+  } else if (name == "dequant_f16") {
+    // q=0: int8 codes (exact halves), q=1: q4_1 nibbles + (d, m), q=2: q8_0 codes + d; bits compared exactly
+    const int q = P(p, "q", 0), N = P(p, "N", 96), K = P(p, "K", 576);
+    const int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : kWeightI8Channel;
+    std::vector<uint8_t> codes((size_t)N * (wt == kWeightQ4_1 ? K / 2 : K));
+    for (auto& c : codes) c = (uint8_t)(wt == kWeightQ4_1 ? rng() & 0xff : (uint8_t)(int8_t)((int)(rng() % 255) - 127));
+    std::vector<uint16_t> aux(wt == kWeightI8Channel ? 0 : (size_t)N * (K / 32) * (wt == kWeightQ4_1 ? 2 : 1));
+    for (size_t i = 0; i < aux.size(); i++) {
+      const float d = 1e-3f * (1 + (float)(rng() % 1000));  // d in (0, 1]; q4_1 m = -7.5 d (a non-trivial fma)
+      aux[i] = ToF16(std::vector<float>{wt == kWeightQ4_1 && (i & 1) ? -7.5f * d : d})[0];
+    }
+    uint16_t* d = dm.zeros<uint16_t>((size_t)N * K);
+    LaunchDequantF16(d, dm.up(codes), wt, aux.empty() ? nullptr : dm.up(aux), N, K, s);
+    std::vector<uint16_t> want((size_t)N * K);
+    ref::dequant_f16_split(want.data(), codes.data(), wt, aux.data(), N, K);
+    auto got = dm.down(d, want.size());
+    std::vector<float> g(want.size()), w(want.size());
+    for (size_t i = 0; i < want.size(); i++) g[i] = got[i], w[i] = want[i];  // the bits
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(g.data(), w.data(), w.size(), "bits");
+  } else if (name == "gemm_epilogue") {
+    const int M = P(p, "M", 37), N = P(p, "N", 576);
+    const bool acc = P(p, "acc", 1) != 0, bias = P(p, "bias", 1) != 0, scale = P(p, "scale", 1) != 0;
+    auto yt = Randn(rng, (size_t)M * N, 30.f), y0 = Randn(rng, (size_t)M * N), sc = Randn(rng, N, 0.01f, 0.02f), b = Randn(rng, N, 0.1f);
+    float* dy = dm.up(y0);
+    LaunchGemmEpilogue(dy, dm.up(yt), scale ? dm.up(sc) : nullptr, bias ? dm.up(b) : nullptr, M, N, acc, s);
+    std::vector<float> want = y0;
+    ref::gemm_epilogue(want.data(), yt.data(), scale ? sc.data() : nullptr, bias ? b.data() : nullptr, M, N, acc);
+    cmp.atol = 0, cmp.rtol = 0;  // the same float operations in the same order
+    cmp.Check(dm.down(dy, want.size()).data(), want.data(), want.size());
   } else if (name == "argmax") {
     int V = P(p, "V", 49152);
     auto lg = Randn(rng, V);
@@ -491,7 +530,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, dequant_f16, gemm_epilogue, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   Napi::Env env = info.Env();

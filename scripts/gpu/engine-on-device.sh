@@ -16,7 +16,10 @@
 #   command `source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with
 #   command `cp .gpuengine/m1/model.part.1 /tmp/` (done so on 2026-11-25 23:17, tree ~8 MiB).
 #   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
-#   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
+#   (with prefill tok/s at PREFILL_LENS, default 4,16,64,128,512) and scripts/gpu/bench-engine.ts (with its prefill GEMM
+#   section: our GEMM vs cuBLAS at the same lengths), with logs and JSON/markdown under $OUT.
+#   The addon links libcublas.so.13 (prefill GEMM): it is NOT carried; the host's CUDA 13 provides it through
+#   /usr/local/cuda/lib64 on LD_LIBRARY_PATH (stage 3 sets it).
 #
 # Architecture features on CUDA (issue 13): the zoo's tiny checkpoints travel in the tree (data/reference/zoo), so
 #   here:   bash scripts/gpu/engine-on-device.sh prepare        (as above; or prepare-gemma, which also does the below)
@@ -128,7 +131,7 @@ case $stage in
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
     node .gpuengine/dist/check-engine.mjs --ref .gpuengine/ref --model /tmp/model.gguf --out "$out/check-engine.json" 2>&1 | tee "$out/check.log"
     check=${PIPESTATUS[0]}
-    timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee /tmp/hf.log
+    timeout 240 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" --prefill-lens "${PREFILL_LENS:-4,16,64,128,512}" 2>&1 | tee /tmp/hf.log
     node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
     # launch-feature variants (measurement only), e.g. BENCH_ENV_VARIANTS="CODECLLM_GEMV_PREFETCH=0 CODECLLM_PDL_LATE_TRIGGER=0":
     # each runs the fp16 / int8 rows (PDL on and off; BENCH_VARIANT_MODES to choose) once more with that variable set;

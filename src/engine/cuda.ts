@@ -141,7 +141,7 @@ export interface CudaBatchResult {
 }
 
 export interface CudaLedger {
-  /** bytes by category: weights_fp16, weights_int8, weights_compressed, scales, embed, norms, kv_cache, activations, … */
+  /** bytes by category: weights_fp16, weights_int8, weights_compressed, scales, embed, norms, kv_cache, activations, cublas_workspace and gemm_scratch (the cuBLAS prefill GEMM, native/src/gpu/prefill_gemm.h), … */
   categories: Record<string, number>;
   totalBytes: number;
   /** bytes that hold weights (weights_*, scales, bias, embed, norms, and the cached schedule's decode cache) */

@@ -57,6 +57,7 @@ void Engine::Finalize(int schedule) {
 #if defined(CODECLLM_HAVE_NVCOMP)
   if (anyCompressed) BuildGroups();
 #endif
+  SetupPrefillGemm();  // gpu/prefill_gemm.cc: cuBLAS handle + scratch, or none
   CHECK_CUDA(cudaDeviceSynchronize());  // uploads through the legacy stream are complete before engine streams run
   finalized_ = true;
 }

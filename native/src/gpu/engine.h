@@ -56,6 +56,12 @@ namespace codecllm {
 namespace engine {
 
 
+/** The cuBLAS prefill GEMM (gpu/prefill_gemm.h); deleted where its type is complete (gpu/prefill_gemm.cc). */
+class BlasGemm;
+struct BlasGemmDeleter {
+  void operator()(BlasGemm* b) const;
+};
+
 using cuda::AllocBuffer;
 using cuda::FreeBuffer;
 using cuda::GetBuffer;
@@ -254,6 +260,11 @@ class Engine {
   void Gemv(int i0, int n, float* const* ys, int prologue, const float* in, const float* in2, const float* normw, bool acc, int buf,
             cudaStream_t s, int nb = 1);
   void Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s);
+  /** Linear i through cuBLAS when CODECLLM_GEMM selects it and M qualifies (gpu/prefill_gemm.cc); false: not taken. */
+  bool PrefillGemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s);
+  /** At finalize(): the cuBLAS handle and scratch for this engine's linears, or none (CODECLLM_GEMM=own). */
+  void SetupPrefillGemm();
+  void AddPrefillGemmLedger(std::map<std::string, double>* m) const;
   /** Block scales of linear i (GGML block storage), else null. */
   const void* AuxPtr(int i) const;
   /** x (T, h) = embedding rows of tokens (fp16 table, or q8_0 blocks when set that way). */
@@ -362,6 +373,8 @@ class Engine {
   int sched_ = kSchedNone;
   int pos_ = 0;
   float lastCacheMs_ = 0;
+  std::unique_ptr<BlasGemm, BlasGemmDeleter> blas_;  // null: our GEMM for every prefill linear
+  int blasMinT_ = 0;                                   // quantized linears use cuBLAS from this many rows on
 };
 
 }  // namespace engine

@@ -33,6 +33,7 @@ void Engine::Gemv(int i0, int n, float* const* ys, int prologue, const float* in
 }
 
 void Engine::Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s) {
+  if (PrefillGemm(i, A, Y, M, acc, buf, s)) return;  // cuBLAS (gpu/prefill_gemm.cc) when selected
   int wt;
   const void* w = WeightPtr(i, buf, &wt);
   const Linear& l = lin_[i];
