@@ -876,17 +876,21 @@ async function gemmaChecks(rows: Row[], refDir: string | undefined, modelPath: s
     const t0 = Date.now();
     model = await LlamaModel.load(modelPath);
     console.log(`gemma model loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const sets: { name: string; prompt: number[]; greedy: number[] }[] = ref ? [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy }] : [];
-    if (ref?.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy });
+    // fp16 storage vs the original weights; int8 storage (per-channel codes, the engine's own quantizer) vs the reference
+    // patched with the same int8 per-channel weights (set 'int8', made unless --no-int8)
+    const sets: { name: string; prompt: number[]; greedy: number[]; spec: 'fp16' | 'int8' }[] = ref ? [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy, spec: 'fp16' }] : [];
+    if (ref?.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy, spec: 'fp16' });
+    const greedyInt8 = (ref as unknown as { greedyInt8?: number[] } | null)?.greedyInt8;
+    if (ref?.sets.int8 && greedyInt8) sets.push({ name: 'int8', prompt: ref.prompt, greedy: greedyInt8, spec: 'int8' });
     for (const set of sets) {
       const b = fs.readFileSync(path.join(refDir!, ref!.sets[set.name]!));
       const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
       const want = Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref!.vocab, (s + 1) * ref!.vocab));
-      for (const kv of ['f16', 'f32'] as const) {
-        const label = `gemma3 ${set.name} fp16 kv=${kv}`;
+      for (const kv of set.spec === 'int8' ? (['f16'] as const) : (['f16', 'f32'] as const)) {
+        const label = `gemma3 ${set.name} ${set.spec} kv=${kv}`;
         let eng: CudaEngine | null = null;
         try {
-          eng = CudaEngine.fromModel(model, { modes: 'fp16', kvDtype: kv, maxSeq: set.prompt.length + STEPS + 8 > 256 ? 1024 : 256 });
+          eng = CudaEngine.fromModel(model, { modes: set.spec, kvDtype: kv, maxSeq: set.prompt.length + STEPS + 8 > 256 ? 1024 : 256 });
           eng.reset();
           const got: Float32Array[] = [eng.forward(set.prompt, { logits: true }).logits!];
           for (let s = 1; s < STEPS; s++) got.push(eng.forward([set.greedy[s - 1]!], { logits: true }).logits!);

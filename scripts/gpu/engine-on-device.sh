@@ -28,8 +28,8 @@
 #   runs the kernel twins + every zoo checkpoint on the CUDA engine ($OUT/check-zoo.json, check-zoo.log).
 # Gemma 3 270M (253 MB GGUF: more than one 64 MiB carry):
 #   here:   bash scripts/gpu/engine-on-device.sh prepare-gemma
-#             prepare's build/bundle, the tfjs reference logits of gemma3-270m (.gpuengine/ref-gemma; CPU backend, the
-#             short prompt, 5 steps) and the GGUF split into
+#             prepare's build/bundle, the tfjs reference logits of gemma3-270m (.gpuengine/ref-gemma: the short prompt,
+#             5 steps, original weights and int8 per-channel patched) and the GGUF split into
 #             .gpuengine/g1 .. g6 (48 MB each, the last one small)
 #   device, calls within 30 s of each other (the machine keeps /tmp while warm):
 #     carry [.gpukit]                           command: source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/
@@ -80,9 +80,9 @@ case $stage in
     set -e
     bash "$0" prepare
     # the short prompt only (--no-long): the tfjs cpu backend needs 15+ min for a prompt past the 512-token window on
-    # a 2-core host (wasm runs out of heap); the window is checked against transformers' stored logits of a 600-token
-    # prompt instead (data/reference/gemma3-transformers.json, in the tree)
-    [ -f .gpuengine/ref-gemma/ref.json ] || CODECLLM_BACKEND=cpu node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref-gemma --model "$gemma" --no-int8 --no-long
+    # a 2-core host (wasm runs out of heap there); the window is checked against transformers' stored logits of a
+    # 600-token prompt instead (data/reference/gemma3-transformers.json, in the tree). The short prompt fits wasm.
+    [ -f .gpuengine/ref-gemma/ref.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref-gemma --model "$gemma" --no-long
     rm -rf .gpuengine/g[0-9]*; mkdir -p .gpuengine/gsplit
     split -b 48000000 -d -a 1 "$gemma" .gpuengine/gsplit/gemma.part.
     n=0
