@@ -2,7 +2,7 @@
  * `codecllm job slurm`: an `sbatch` job-array script for a plan — one array task per point whose result does not yet
  * verify (run.ts's {@link resultVerifies}), each running `codecllm job run <plan> --index $SLURM_ARRAY_TASK_ID`;
  * `--gres=gpu:1` when the plan's engine is cuda, no GPU asked for the CPU engines. Logs go beside the results
- * (`<plan>.results/slurm-<job>_<task>.out`). Slurm schedules; codecllm only writes the script (and can submit it).
+ * (`<plan>.logs/slurm-<job>_<task>.out`; the results folder holds results only). Slurm schedules; codecllm only writes the script (and can submit it).
  *
  * @example
  * const s = writeSlurmScript('plan.jsonl', {}); // { script: 'plan.jsonl.sbatch', array: '0-15', gpu: true, … }
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { err, msg } from '../messages.js';
 import { packageRoot } from '../util/paths.js';
 import { ioError } from '../util/files.js';
-import { readPlan, resultsDir, writeFileAtomic } from './plan.js';
+import { readPlan, writeFileAtomic } from './plan.js';
 import { resultVerifies } from './run.js';
 
 /**
@@ -40,6 +40,15 @@ export function arrayRanges(indices: readonly number[]): string {
     i = j + 1;
   }
   return out.join(',');
+}
+
+/**
+ * The folder of a plan's Slurm task logs.
+ * @example
+ * logsDir('runs/plan.jsonl') // 'runs/plan.jsonl.logs'
+ */
+export function logsDir(planFile: string): string {
+  return `${planFile}.logs`;
 }
 
 /** This installation's CLI: the node running now and bin/codecllm.js of the package (absolute paths). */
@@ -76,7 +85,7 @@ export function writeSlurmScript(planFile: string, o: { out?: string; command?: 
     `#SBATCH --array=${array}`,
     '#SBATCH --ntasks=1',
     ...(gpu ? ['#SBATCH --gres=gpu:1'] : []),
-    `#SBATCH --output=${path.join(path.resolve(resultsDir(planFile)), 'slurm-%A_%a.out')}`,
+    `#SBATCH --output=${path.join(path.resolve(logsDir(planFile)), 'slurm-%A_%a.out')}`,
     'set -euo pipefail',
     `exec ${o.command ?? defaultCommand()} job run ${shellWord(plan)} --index "$SLURM_ARRAY_TASK_ID"`,
     '',
@@ -84,9 +93,9 @@ export function writeSlurmScript(planFile: string, o: { out?: string; command?: 
   if (pending.length === 0) return { script: null, points: jobs.length, array, gpu, text };
   const script = o.out ?? `${planFile}.sbatch`;
   try {
-    fs.mkdirSync(resultsDir(planFile), { recursive: true }); // Slurm does not create the log folder
+    fs.mkdirSync(logsDir(planFile), { recursive: true }); // Slurm does not create it
   } catch (e) {
-    throw ioError(resultsDir(planFile), e);
+    throw ioError(logsDir(planFile), e);
   }
   writeFileAtomic(script, text);
   return { script, points: jobs.length, array, gpu, text };
