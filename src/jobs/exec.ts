@@ -109,20 +109,26 @@ export async function execPlan(planFile: string, o: ExecOptions = {}): Promise<E
         }
         next();
       });
-      child.on('exit', (code, signal) => {
+      let gone = false;
+      const onGone = (why: string) => {
+        if (gone) return;
+        gone = true;
         live--;
         const lost = current;
         current = null;
-        o.onEvent?.({ type: 'worker-exit', slot, index: lost?.index, pid: child.pid, detail: signal ?? `code ${code}` });
+        o.onEvent?.({ type: 'worker-exit', slot, index: lost?.index, pid: child.pid, detail: why });
         if (lost) {
-          fail(lost, `worker ${slot} (pid ${child.pid}) died: ${signal ? `killed by ${signal}` : `exit code ${code}`}`);
+          fail(lost, `worker ${slot} (pid ${child.pid}) died: ${why}`);
           if (queue.length) start(slot); // a replacement on the same GPU
         }
         if (live === 0) {
           for (const j of queue.splice(0)) failed.push({ index: j.index, layers: j.layers, select: j.select, quant: j.quant, errors: [...(errors.get(j.index) ?? []), 'not run: every worker exited'] });
           resolve();
         }
-      });
+      };
+      // a send to a worker that just died is reported here too; its 'exit' requeues the point. No pid: it never started.
+      child.on('error', (e) => child.pid === undefined && onGone(`could not start: ${e.message}`));
+      child.on('exit', (code, signal) => onGone(signal ? `killed by ${signal}` : `exit code ${code}`));
     };
     if (queue.length === 0) return resolve();
     for (const s of slots.slice(0, queue.length)) start(s);

@@ -3,7 +3,7 @@
  * time, one baseline — for every point the executor hands it over IPC, one point at a time.
  *
  * Messages in: `{ type: 'run', plan, job, attempt }`, `{ type: 'stop' }`. Out: `{ type: 'ready' }`, then per point
- * `{ type: 'done', index, skipped, timeS }` or `{ type: 'failed', index, error }`.
+ * `{ type: 'done', index }` or `{ type: 'failed', index, error }`.
  *
  * `CODECLLM_JOB_KILL=i:n` (tests): the worker SIGKILLs itself when handed point i on attempt 1..n — a real worker
  * death in the middle of a point.
@@ -14,7 +14,7 @@ import { JobRunner } from './run.js';
 export type WorkerIn = { type: 'run'; plan: string; job: Job; attempt: number } | { type: 'stop' };
 export type WorkerOut =
   | { type: 'ready' }
-  | { type: 'done'; index: number; skipped: boolean; timeS: number }
+  | { type: 'done'; index: number }
   | { type: 'failed'; index: number; error: string };
 
 const send = (m: WorkerOut) => process.send!(m);
@@ -30,7 +30,7 @@ process.on('message', (m: WorkerIn) => {
   const index = m.job.index;
   if (kill && Number(kill[1]) === index && m.attempt <= Number(kill[2])) process.kill(process.pid, 'SIGKILL');
   runner.run(m.plan, m.job).then(
-    (r) => send({ type: 'done', index, skipped: r.skipped, timeS: r.result.row.time_s }),
+    () => send({ type: 'done', index }),
     (e: unknown) => send({ type: 'failed', index, error: e instanceof Error ? e.message : String(e) }),
   );
 });
