@@ -158,7 +158,7 @@ before(async () => {
   start('slurmd', ['-D', '-N', 'codecllm0', '-f', conf]);
   await waitFor('the node to come up idle', 60, () => {
     try {
-      return /^idle/.test(sh('sinfo', ['-h', '-N', '-o', '%t']).trim());
+      return sh('sinfo', ['-h', '-N', '-o', '%t']).trim() === 'idle'; // not idle* (not responding)
     } catch {
       return false;
     }

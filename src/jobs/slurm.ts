@@ -51,7 +51,11 @@ export function logsDir(planFile: string): string {
   return `${planFile}.logs`;
 }
 
-/** This installation's CLI: the node running now and bin/codecllm.js of the package (absolute paths). */
+/**
+ * This installation's CLI: the node running now and bin/codecllm.js of the package (absolute paths).
+ * @example
+ * defaultCommand() // '/usr/bin/node /opt/codecllm/bin/codecllm.js'
+ */
 export function defaultCommand(): string {
   return `${shellWord(process.execPath)} ${shellWord(path.join(packageRoot(), 'bin', 'codecllm.js'))}`;
 }
