@@ -1,6 +1,7 @@
 /**
  * `codecllm job exec` on a tiny synthetic GGUF with CPU workers (native engine): two workers pulling from one queue
- * merge to the in-process sweep's rows (all fields but time_s); a second exec runs nothing (the results verify); a
+ * merge to the in-process sweep's rows (all fields but time_s), each handed its next point only when it reports the
+ * last one done (one queue, not a static split); a second exec runs nothing (the results verify); a
  * worker SIGKILLed in the middle of a point loses only that point, which is retried once on a replacement worker; a
  * point whose worker dies twice is reported by index and configuration (E_JOB, one line) while the others finish.
  */
@@ -61,6 +62,21 @@ test('two CPU workers run every point; merge equals the in-process sweep; a seco
   assert.deepEqual(again.verified, [0, 1, 2]);
   assert.deepEqual(again.ran, []);
   assert.equal(again.workers_started, 0);
+});
+
+test('workers pull one point at a time from one queue (not a static split)', async () => {
+  const { execPlan } = await import('../src/jobs/exec.js');
+  const plan = await freshPlan('pull');
+  const events: { type: string; slot: string; index?: number }[] = [];
+  const r = await execPlan(plan, { workers: 2, onEvent: (e) => events.push(e) });
+  assert.deepEqual(r.failed, []);
+  const starts = events.filter((e) => e.type === 'start');
+  assert.deepEqual(starts.map((e) => e.index), [0, 1, 2], 'points leave the queue in order');
+  // a worker is handed its next point only when it reports the last one done: per worker start, done, start, done…
+  for (const slot of new Set(starts.map((e) => e.slot))) {
+    const seq = events.filter((e) => e.slot === slot && (e.type === 'start' || e.type === 'done')).map((e) => e.type);
+    assert.deepEqual(seq, seq.map((_, i) => (i % 2 ? 'done' : 'start')), `${slot}: ${seq.join(' ')}`);
+  }
 });
 
 test('a worker killed in the middle of a point loses only that point: retried once on a replacement, results equal', async () => {
