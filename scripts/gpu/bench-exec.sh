@@ -4,7 +4,8 @@
 # and checks that the merged rows equal the in-process rows (every field but time_s).
 #   bash scripts/gpu/bench-exec.sh 0          # one GPU: overhead target <= 5%
 #   bash scripts/gpu/bench-exec.sh 0,1,2,3    # N GPUs: speed-up target >= 0.9 x N
-# Env: CODECLLM (default: node bin/codecllm.js), MODEL (default data/shapes/llama3.2-1b, made if missing),
+# Env: CODECLLM (default: node bin/codecllm.js), MODEL (a path or a named model; default data/shapes/llama3.2-1b,
+#      made when missing),
 #      TOKENS (512), LAYERS (the 16 points), ENGINE (cuda), OUT (default out-exec).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +15,7 @@ MODEL=${MODEL:-data/shapes/llama3.2-1b}
 OUT=${OUT:-$PWD/out-exec}
 export CODECLLM_PROGRESS=0
 mkdir -p "$OUT"
-[ -e "$MODEL" ] || $CLI make-shape llama3.2-1b --out "$MODEL"
+if [ "$MODEL" = data/shapes/llama3.2-1b ] && [ ! -e "$MODEL" ]; then $CLI make-shape llama3.2-1b --out "$MODEL"; fi
 ARGS=("$MODEL" --layers "${LAYERS:-1,2,4,8,12,16,24,32,40,48,56,64,72,88,100,all}" --quant int8:per-channel --tokens "${TOKENS:-512}" --engine "${ENGINE:-cuda}")
 PLAN=$OUT/plan.jsonl
 rm -rf "$PLAN" "$PLAN.results"
