@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything codecllm and its tests need on a fresh machine of this kind (Debian, Node 20, Python 3),
-# idempotently: Debian packages (compression libraries for the native addon, chromium for the report test),
+# idempotently: Debian packages (compression libraries for the native addon, chromium for the report test,
+# slurm-wlm for the one-node Slurm cluster test/jobs-slurm.test.ts starts),
 # npm packages (npm ci), Python packages for notebook execution, the native addon, the compiled library and the
 # named models (default, gemma3-270m). Each step prints one line.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages
-APT_PKGS=(cmake g++ ninja-build libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core)
+APT_PKGS=(cmake g++ ninja-build libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core slurm-wlm)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
