@@ -262,16 +262,26 @@ export class LlamaModel {
   }
 
   /**
-   * Install a new weight, (out, in) row-major, into a linear; the previous tensor is released.
+   * Install a new weight, (out, in) row-major, into a linear; the previous tensor is released first.
+   *
+   * Released BEFORE the new one is uploaded: on tfjs-wasm a weight that has been through a matMul lives twice in the
+   * 4 GiB heap (the tensor and XNNPACK's packed copy of it, made at the first matMul and freed with the tensor; not
+   * counted by tf.memory()), so uploading first needed three copies at the peak — for Gemma 3's tied lm_head
+   * (262,144 × 640) three times 0.63 GiB beside the rest of the model, which ran the quant lab out of the heap.
    * @example
    * m.setWeight('model.layers.0.mlp.down_proj', dequantized, { quant: 'int8:per-channel' });
    */
   setWeight(path: string, w: Float32Array, patch: PatchInfo | null = null): void {
     const l = this.linear(path);
     if (w.length !== l.inFeatures * l.outFeatures) throw err('E_SHAPE', msg.weightSize(path, l.outFeatures, l.inFeatures, w.length));
-    const t = tf.tensor2d(transpose2d(w, l.outFeatures, l.inFeatures), [l.inFeatures, l.outFeatures]);
+    const wT = transpose2d(w, l.outFeatures, l.inFeatures); // JS memory, outside the wasm heap
     l.weightT.dispose();
-    l.weightT = t;
+    try {
+      l.weightT = tf.tensor2d(wT, [l.inFeatures, l.outFeatures]);
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      throw err('E_OOM', msg.setWeightOom(path, wT.length * 4, text.split('\n')[0]!), e);
+    }
     l.patch = patch;
   }
 
