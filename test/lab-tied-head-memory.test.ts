@@ -3,7 +3,9 @@
  * tfjs-wasm. A weight that has been through a matMul lives twice in the wasm heap (the tensor and XNNPACK's packed copy
  * of it, not counted by tf.memory()); patch() replaced each weight by uploading the new tensor before releasing the old
  * one, so patching the lm_head needed a third copy at the peak (3 × 0.63 GiB on Gemma) — the quant lab ran out of the
- * 4 GiB heap. setWeight now releases first. This test shows both facts on a tiny Gemma 3 with a 64 MiB tied lm_head.
+ * 4 GiB heap. setWeight now releases first, and the embedding table (only ever gathered by rows) stays in JS memory
+ * instead of taking another vocab × hidden × 4 bytes of the heap. This test shows these facts on a tiny Gemma 3 with a
+ * 64 MiB tied lm_head.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,6 +30,9 @@ test('a tied 131k-vocab lm_head patched and restored three times on tfjs-wasm: t
   try {
     const ids = [2, 17, 99, 3, 250, 42, 7, 1];
     const h0 = heap();
+    // after load: the lm_head's transposed copy and the small block weights; the embedding table is not in the heap
+    assert.equal(m.embedTable.length * 4, HEAD);
+    assert.ok(h0 < 1.5 * HEAD, `heap ${(h0 / 2 ** 20).toFixed(0)} MiB after load: the embedding table is in it`);
     const base = runBaseline(m, ids, { greedyTokens: 2 });
     const h1 = heap();
     // the first forward packs every weight: the heap grows by about the linears' own size (lm_head dominates)
