@@ -65,9 +65,9 @@ describe('scripts/gpu/engine-on-device.sh stages', () => {
     const run = (...args: string[]) => spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', env: { ...process.env, OUT: out } });
     const bad = run('4');
     assert.equal(bad.status, 2);
-    assert.match(bad.stdout, /unknown stage '4' \(prepare\|1\|2\|3\|check <part>\|bench\)/);
+    assert.match(bad.stdout, /unknown stage '4' \(prepare\|prepare-gemma\|1\|2\|3\|check <part>\|bench\|zoo\|gemma-part N\|gemma N\)/);
     const noPart = run('check');
     assert.notEqual(noPart.status, 0);
-    assert.match(noPart.stderr, /check kernels\|logits\|patched\|batch\|chunks/);
+    assert.match(noPart.stderr, /check kernels\|zoo\|logits\|patched\|prefill\|batch\|chunks/);
   });
 });

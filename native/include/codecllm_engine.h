@@ -155,13 +155,29 @@ typedef struct cllm_cuda_options {
   int32_t max_batch;   /* sequence slots for batched decode, 1..64 */
   int32_t pdl;         /* programmatic dependent launch where sound (1) or never (0) */
   int32_t kv16;        /* KV cache fp16 (1) or fp32 (0) */
-  const float* rope_cos; /* (max_seq, D/2) */
+  const float* rope_cos; /* (max_seq, D/2), the global layers' rope table */
   const float* rope_sin; /* (max_seq, D/2) */
   size_t n_rope;         /* max_seq * D/2 */
+  /* architecture features (src/model/config.ts ArchFeatures; zero-initialised = plain Llama) */
+  int32_t act;            /* CLLM_CUDA_ACT_SILU (SwiGLU MLP) | CLLM_CUDA_ACT_GELU_TANH (GeGLU) */
+  int32_t sandwich_norms; /* pre- and post-FFN norms around the MLP (norm slots 2, 3) */
+  int32_t qk_norm;        /* RMS norm of q and k per head (norm slots 4, 5: (D) floats) */
+  float embed_scale;      /* embedding rows times this (0 is taken as 1) */
+  float attn_scale;       /* attention score scale (0: 1/sqrt(D)) */
+  float attn_softcap;     /* scores -> c·tanh(s/c) (0: none) */
+  float final_softcap;    /* logits -> c·tanh(x/c) (0: none) */
+  const uint8_t* sliding_layers; /* (L) 1 = sliding-window (local) layer, or NULL: every layer global */
+  size_t n_sliding_layers;       /* L when sliding_layers is given */
+  int32_t sliding_window;        /* window of the local layers in positions */
+  const float* rope_cos_local;   /* (max_seq, D/2) rope table of the local layers, or NULL: the global one */
+  const float* rope_sin_local;
 } cllm_cuda_options;
 
 /* Linear index: layer * 7 + k (k: 0 q, 1 k, 2 v, 3 o, 4 gate, 5 up, 6 down); lm_head = L * 7. */
 enum { CLLM_CUDA_MODE_FP16 = 0, CLLM_CUDA_MODE_INT8 = 1 };
+enum { CLLM_CUDA_ACT_SILU = 0, CLLM_CUDA_ACT_GELU_TANH = 1 };
+/* Norm slots of cllm_cuda_set_norm: 0 input, 1 post-attention, 2 pre-FFN, 3 post-FFN, 4 q, 5 k (gpu/engine.h NormSlot). */
+enum { CLLM_CUDA_NORM_SLOTS = 6 };
 enum { CLLM_CUDA_SCHED_NONE = 0, CLLM_CUDA_SCHED_DECODE_PER_FORWARD = 1, CLLM_CUDA_SCHED_CACHED = 2, CLLM_CUDA_SCHED_FUSED = 3 };
 
 cllm_status cllm_cuda_create(const cllm_dims* dims, const cllm_cuda_options* o, cllm_cuda_engine** out);
@@ -170,7 +186,7 @@ void cllm_cuda_destroy(cllm_cuda_engine* e);
 cllm_status cllm_cuda_set_embedding(cllm_cuda_engine* e, const float* w, size_t n);
 /** Embedding as q8_0 blocks (V, h/32 blocks of 34 bytes). type must be q8_0. */
 cllm_status cllm_cuda_set_embedding_blocks(cllm_cuda_engine* e, int32_t type, const uint8_t* raw, size_t n);
-/** Norm of layer (-1: final) which = 0 input, 1 post-attention: (h) floats. */
+/** Norm of layer (-1: final) in slot `which` (0 .. CLLM_CUDA_NORM_SLOTS - 1): (h) floats, or (D) for the q / k norms. */
 cllm_status cllm_cuda_set_norm(cllm_cuda_engine* e, int32_t layer, int32_t which, const float* w, size_t n);
 /** Linear from float32 values (out, in), stored as mode (fp16 | int8 per-row); bias (out) or NULL. */
 cllm_status cllm_cuda_set_linear_f32(cllm_cuda_engine* e, int32_t index, int32_t mode, const float* w, size_t n, const float* bias, size_t n_bias);

@@ -15,11 +15,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cuda/gemm_blas.cuh"
+#include "engine/prefill_gemm_ref.h"
 #include "gpu/engine.h"
+#include "gpu/prefill_gemm.h"
 
 namespace codecllm {
 namespace engine {
@@ -96,12 +100,16 @@ std::vector<float> FromF16(const std::vector<uint16_t>& v) {
   return o;
 }
 
-using Params = std::map<std::string, int>;
+using Params = std::map<std::string, double>;
 int P(const Params& p, const char* k, int dflt) {
   auto it = p.find(k);
-  return it == p.end() ? dflt : it->second;
+  return it == p.end() ? dflt : (int)it->second;
 }
-
+/** A float parameter (attention scale, soft-cap). */
+float PF(const Params& p, const char* k, float dflt) {
+  auto it = p.find(k);
+  return it == p.end() ? dflt : (float)it->second;
+}
 /** One kernel beside its twin on seeded inputs; the comparison of every output element. */
 Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
   std::mt19937 rng((uint32_t)P(p, "seed", 1));
@@ -127,9 +135,11 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), table.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
   } else if (name == "embedding") {
@@ -140,11 +150,61 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), tf.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
+  } else if (name == "rmsnorm" && P(p, "inplace", 0)) {
+    // q/k RMSNorm: (T*H) rows of head_dim, normalized in place (out = x), as the engine runs it
+    int T = P(p, "T", 5), h = P(p, "h", 256);
+    auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNorm(dx, nullptr, dx, dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want(x.size());
+    ref::rmsnorm(want.data(), x.data(), w.data(), T, h, 1e-6f);
+    cmp.atol = 1e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "rmsnorm_add") {
+    // sandwich norm: x += rmsnorm(y) * w
+    int T = P(p, "T", 5), h = P(p, "h", 640);
+    auto x = Randn(rng, (size_t)T * h, 4.f), y = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.5f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNormAdd(dx, dm.up(y), dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want = x, ny(y.size());
+    ref::rmsnorm(ny.data(), y.data(), w.data(), T, h, 1e-6f);
+    ref::add_inplace(want.data(), ny.data(), want.size());
+    cmp.atol = 2e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "geglu") {
+    size_t n = (size_t)P(p, "n", 5000);
+    auto g = Randn(rng, n, 3.f), u = Randn(rng, n);
+    float* out = dm.zeros<float>(n);
+    uint16_t* out16 = dm.zeros<uint16_t>(n);
+    LaunchGeGLU(out, out16, dm.up(g), dm.up(u), n, s);
+    std::vector<float> want(n);
+    ref::geglu(want.data(), g.data(), u.data(), n);
+    cmp.atol = 1e-6, cmp.rtol = 1e-5;  // tanhf vs tanh in double
+    cmp.Check(dm.down(out, n).data(), want.data(), n, "out");
+    auto h16 = FromF16(dm.down(out16, n));
+    Cmp c16;  // fp16 copy: one half rounding
+    c16.atol = 1e-6, c16.rtol = 1.5e-3;
+    c16.Check(h16.data(), want.data(), n, "out16");
+    cmp.fails += c16.fails;
+    cmp.n += c16.n;
+    for (auto& f : c16.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+  } else if (name == "softcap") {
+    size_t n = (size_t)P(p, "n", 5000);
+    const float cap = PF(p, "cap", 30.f);
+    auto x = Randn(rng, n, 2.f * cap);
+    float* dx = dm.up(x);
+    LaunchSoftcap(dx, n, cap, s);
+    std::vector<float> want = x;
+    ref::softcap(want.data(), n, cap);
+    cmp.atol = 1e-5, cmp.rtol = 1e-6;  // tanhf vs tanh in double, times cap
+    cmp.Check(dm.down(dx, n).data(), want.data(), n);
   } else if (name == "rmsnorm") {
     int T = P(p, "T", 5), h = P(p, "h", 576);
     auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
@@ -173,6 +233,12 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
   } else if (name == "rope_append" || name == "attention" || name == "rope_attention") {
     int T = P(p, "T", 3), H = P(p, "H", 9), Hkv = P(p, "Hkv", 3), D = P(p, "D", 64), Pp = P(p, "P", 5), Smax = P(p, "Smax", 64);
     bool kv16 = P(p, "kv16", 1) != 0;
+    // architecture features (ref::attention_ex): window > 0 (local layers), softcap > 0, qscale > 0 (else 1/sqrt(D))
+    AttnOpts ao{PF(p, "qscale", 0.f), P(p, "window", 0), PF(p, "softcap", 0.f)};
+    const float refScale = ao.scale > 0 ? ao.scale : (float)(1.0 / std::sqrt((double)D));
+    auto refAttention = [&](float* out, const float* q, const float* kc, const float* vc, int TT, int PP, float* scratch) {
+      ref::attention_ex(out, q, kc, vc, TT, H, Hkv, D, PP, Smax, refScale, ao.window, ao.softcap, scratch);
+    };
     std::vector<float> inv(D / 2);
     ref::rope_inv_freq(inv.data(), D, 10000.0, ref::kRopeNone, 1, 1, 1, 1);
     std::vector<float> cs((size_t)Smax * D / 2), sn((size_t)Smax * D / 2), c1(D), s1(D);
@@ -238,12 +304,12 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
         dkc2 = dm.up(kc0);
         dvc2 = dm.up(vc0);
       }
-      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s);
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot);
+      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s, ao);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       for (int t = 0; t < T; t++)
-        ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                       Hkv, D, pos[t], Smax, scratch.data());
+        refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                     scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       auto g2 = dm.down(out2, want.size());
       cmp.Check(g2.data(), want.data(), want.size(), "out vs ref");
@@ -268,25 +334,29 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     } else {
       float* out = dm.zeros<float>((size_t)T * H * D);
       // attention on the device's own roped q and cache; the reference on its own (same up to rounding of rope)
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       if (rowsMode)
         for (int t = 0; t < T; t++)
-          ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                         Hkv, D, pos[t], Smax, scratch.data());
+          refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                       scratch.data());
       else
-        ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
+        refAttention(want.data(), q.data(), kc.data(), vc.data(), T, Pp, scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
   } else if (name == "gemv" || name == "gemm") {
-    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales);
+    // blas=1 (gemm): the cuBLAS prefill path (gpu/prefill_gemm.h: dequantize to fp16, cublasGemmEx, epilogue)
     const int q = P(p, "q", 0);
+    const bool blas = name == "gemm" && P(p, "blas", 0) != 0;
     int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
     if (name == "gemm") nseg = 1;
+    std::unique_ptr<BlasGemm> bg;
+    if (blas) bg.reset(new BlasGemm("kernel-test:", s, (size_t)rows[0] * K, (size_t)M * rows[0]));
     auto in = Randn(rng, (size_t)M * K), in2 = Randn(rng, (size_t)M * K), nw = Randn(rng, K, 0.1f, 1.f);
     // the input as the kernel sees it after its prologue
     std::vector<float> x = in;
@@ -356,6 +426,7 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
       want[sgi] = y;
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
+      else if (blas) bg->Run(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
       else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
@@ -364,6 +435,36 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     // the block GEMM stages dequantized weights as fp16 (one rounding each, relative 2^-11): wider, stated tolerance
     if (name == "gemm" && (wt == kWeightQ4_1 || wt == kWeightQ8_0)) cmp.atol = 5e-3, cmp.rtol = 2e-3;
     for (int sgi = 0; sgi < nseg; sgi++) cmp.Check(dm.down(dys[sgi], want[sgi].size()).data(), want[sgi].data(), want[sgi].size(), ("seg" + std::to_string(sgi)).c_str());
+  } else if (name == "dequant_f16") {
+    // q=0: int8 codes (exact halves), q=1: q4_1 nibbles + (d, m), q=2: q8_0 codes + d; bits compared exactly
+    const int q = P(p, "q", 0), N = P(p, "N", 96), K = P(p, "K", 576);
+    const int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : kWeightI8Channel;
+    std::vector<uint8_t> codes((size_t)N * (wt == kWeightQ4_1 ? K / 2 : K));
+    for (auto& c : codes) c = (uint8_t)(wt == kWeightQ4_1 ? rng() & 0xff : (uint8_t)(int8_t)((int)(rng() % 255) - 127));
+    std::vector<uint16_t> aux(wt == kWeightI8Channel ? 0 : (size_t)N * (K / 32) * (wt == kWeightQ4_1 ? 2 : 1));
+    for (size_t i = 0; i < aux.size(); i++) {
+      const float d = 1e-3f * (1 + (float)(rng() % 1000));  // d in (0, 1]; q4_1 m = -7.5 d (a non-trivial fma)
+      aux[i] = ToF16(std::vector<float>{wt == kWeightQ4_1 && (i & 1) ? -7.5f * d : d})[0];
+    }
+    uint16_t* d = dm.zeros<uint16_t>((size_t)N * K);
+    LaunchDequantF16(d, dm.up(codes), wt, aux.empty() ? nullptr : dm.up(aux), N, K, s);
+    std::vector<uint16_t> want((size_t)N * K);
+    ref::dequant_f16_split(want.data(), codes.data(), wt, aux.data(), N, K);
+    auto got = dm.down(d, want.size());
+    std::vector<float> g(want.size()), w(want.size());
+    for (size_t i = 0; i < want.size(); i++) g[i] = got[i], w[i] = want[i];  // the bits
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(g.data(), w.data(), w.size(), "bits");
+  } else if (name == "gemm_epilogue") {
+    const int M = P(p, "M", 37), N = P(p, "N", 576);
+    const bool acc = P(p, "acc", 1) != 0, bias = P(p, "bias", 1) != 0, scale = P(p, "scale", 1) != 0;
+    auto yt = Randn(rng, (size_t)M * N, 30.f), y0 = Randn(rng, (size_t)M * N), sc = Randn(rng, N, 0.01f, 0.02f), b = Randn(rng, N, 0.1f);
+    float* dy = dm.up(y0);
+    LaunchGemmEpilogue(dy, dm.up(yt), scale ? dm.up(sc) : nullptr, bias ? dm.up(b) : nullptr, M, N, acc, s);
+    std::vector<float> want = y0;
+    ref::gemm_epilogue(want.data(), yt.data(), scale ? sc.data() : nullptr, bias ? b.data() : nullptr, M, N, acc);
+    cmp.atol = 0, cmp.rtol = 0;  // the same float operations in the same order
+    cmp.Check(dm.down(dy, want.size()).data(), want.data(), want.size());
   } else if (name == "argmax") {
     int V = P(p, "V", 49152);
     auto lg = Randn(rng, V);
@@ -434,7 +535,7 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, dequant_f16, gemm_epilogue, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   return cmp;
@@ -443,85 +544,179 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
 }  // namespace engine
 }  // namespace codecllm
 
+// The twin binary has no addon: the VRAM ledger (device.cc, a Node-API module) is stood in for by plain cudaMalloc
+// buffers with the same interface (device.h AllocBuffer / GetBuffer / FreeBuffer), for kernels that allocate through
+// it (the cuBLAS prefill path's workspace).
+namespace codecllm {
+namespace cuda {
+namespace {
+std::map<uint32_t, Buffer> g_buffers;
+uint32_t g_next_buffer = 1;
+}  // namespace
+uint32_t AllocBuffer(size_t bytes, const std::string&) {
+  void* p = nullptr;
+  CHECK_CUDA(cudaMalloc(&p, std::max<size_t>(bytes, 16)));
+  g_buffers[g_next_buffer] = Buffer{static_cast<uint8_t*>(p), bytes, ""};
+  return g_next_buffer++;
+}
+bool FreeBuffer(uint32_t id) {
+  auto it = g_buffers.find(id);
+  if (it == g_buffers.end()) return false;
+  cudaFree(it->second.ptr);
+  g_buffers.erase(it);
+  return true;
+}
+Buffer& GetBuffer(uint32_t id) {
+  auto it = g_buffers.find(id);
+  CHECK_ARG(it != g_buffers.end(), "buffer " + std::to_string(id) + " does not exist");
+  return it->second;
+}
+}  // namespace cuda
+// gpu/prefill_gemm.cc (compiled in for BlasGemm) also defines Engine::PrefillGemm, which reads an engine's weights;
+// the twins build no Engine, so these two are never reached here.
+namespace engine {
+const void* Engine::WeightPtr(int, int, int*) const { THROW_ERROR("E_NATIVE", "gpu_twins: no engine weights in the twin binary"); }
+const void* Engine::AuxPtr(int) const { THROW_ERROR("E_NATIVE", "gpu_twins: no engine weights in the twin binary"); }
+}  // namespace engine
+}  // namespace codecllm
+
 namespace {
 
 using codecllm::engine::Params;
 
-/** The cases the GPU check runs (were scripts/gpu/check-engine.ts KERNEL_CASES); seed = 100 + index unless given. */
+/** The cases the GPU check runs, in the order (and with the seeds, 100 + index unless given) that
+ *  scripts/gpu/check-engine.ts KERNEL_CASES had: plain ops, batched decode, the fused decode kernel, the architecture
+ *  features (GeGLU, sandwich norm, q/k RMSNorm, soft-caps, embedding scale, sliding-window attention), GGML-block,
+ *  fp16 and int8 GEMV / GEMM, and the cuBLAS prefill path (dequant_f16, blas=1). */
 std::vector<std::pair<std::string, Params>> Cases() {
-  std::vector<std::pair<std::string, Params>> c = {
-      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}}},
-      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 1}}},
-      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}, {"q8", 1}}},
-      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 8}, {"q8", 1}}},
-      {"rmsnorm", {{"T", 1}, {"h", 576}}},
-      {"rmsnorm", {{"T", 17}, {"h", 2048}}},
-      {"swiglu", {{"n", 1536}}},
-      {"swiglu", {{"n", 16896}}},
-      {"rope_append", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}}},
-      {"rope_append", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}}},
-      {"rope_append", {{"T", 3}, {"H", 4}, {"Hkv", 4}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}}},
-      {"attention", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}}},
-      {"attention", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}}},
-      {"attention", {{"T", 16}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 20}, {"Smax", 64}, {"kv16", 1}}},
-      {"attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 700}, {"Smax", 1024}, {"kv16", 1}, {"devP", 1}}},
-      {"attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 0}}},
-      // batched decode: row t is its own sequence (position P + 3t, KV slot t)
-      {"rope_append", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
-      {"rope_append", {{"T", 3}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 2}, {"Smax", 32}, {"kv16", 0}, {"rows", 1}}},
-      {"attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
-      {"attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}}},
-      // decode: rope + append + attention in one kernel (== the two kernels bit for bit, and vs the reference)
-      {"rope_attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 200}, {"Smax", 256}, {"kv16", 1}, {"rows", 1}}},
-      {"rope_attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}}},
-      {"rope_attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}}},
-      {"rope_attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}, {"rows", 1}}},
-      {"argmax_rows", {{"V", 32000}, {"B", 8}, {"Smax", 64}}},
+  return {
+      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}, {"seed", 100}}},
+      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 1}, {"seed", 101}}},
+      {"embedding", {{"V", 1000}, {"h", 576}, {"T", 7}, {"q8", 1}, {"seed", 102}}},
+      {"embedding", {{"V", 32000}, {"h", 2048}, {"T", 8}, {"q8", 1}, {"seed", 103}}},
+      {"rmsnorm", {{"T", 1}, {"h", 576}, {"seed", 104}}},
+      {"rmsnorm", {{"T", 17}, {"h", 2048}, {"seed", 105}}},
+      {"swiglu", {{"n", 1536}, {"seed", 106}}},
+      {"swiglu", {{"n", 16896}, {"seed", 107}}},
+      {"rope_append", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}, {"seed", 108}}},
+      {"rope_append", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}, {"seed", 109}}},
+      {"rope_append", {{"T", 3}, {"H", 4}, {"Hkv", 4}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}, {"seed", 110}}},
+      {"attention", {{"T", 1}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 10}, {"Smax", 64}, {"kv16", 1}, {"devP", 1}, {"seed", 111}}},
+      {"attention", {{"T", 5}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 0}, {"Smax", 128}, {"kv16", 0}, {"seed", 112}}},
+      {"attention", {{"T", 16}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 20}, {"Smax", 64}, {"kv16", 1}, {"seed", 113}}},
+      {"attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 700}, {"Smax", 1024}, {"kv16", 1}, {"devP", 1}, {"seed", 114}}},
+      {"attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 0}, {"seed", 115}}},
+      {"rope_append", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}, {"seed", 116}}},
+      {"rope_append", {{"T", 3}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 2}, {"Smax", 32}, {"kv16", 0}, {"rows", 1}, {"seed", 117}}},
+      {"attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}, {"seed", 118}}},
+      {"attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}, {"seed", 119}}},
+      {"rope_attention", {{"T", 1}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 200}, {"Smax", 256}, {"kv16", 1}, {"rows", 1}, {"seed", 120}}},
+      {"rope_attention", {{"T", 8}, {"H", 32}, {"Hkv", 4}, {"D", 64}, {"P", 11}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}, {"seed", 121}}},
+      {"rope_attention", {{"T", 5}, {"H", 9}, {"Hkv", 3}, {"D", 64}, {"P", 40}, {"Smax", 128}, {"kv16", 0}, {"rows", 1}, {"seed", 122}}},
+      {"rope_attention", {{"T", 3}, {"H", 4}, {"Hkv", 2}, {"D", 128}, {"P", 7}, {"Smax", 32}, {"kv16", 1}, {"rows", 1}, {"seed", 123}}},
+      {"argmax_rows", {{"V", 32000}, {"B", 8}, {"Smax", 64}, {"seed", 124}}},
       {"argmax_rows", {{"V", 49152}, {"B", 3}, {"Smax", 16}, {"seed", 9}}},
-      {"argmax", {{"V", 49152}}},
+      {"argmax", {{"V", 49152}, {"seed", 126}}},
       {"argmax", {{"V", 32000}, {"seed", 7}}},
-      {"f32_to_f16", {{"n", 100000}}},
-      {"quantize_i8", {{"rows", 64}, {"K", 576}}},
-      {"quantize_i8", {{"rows", 100}, {"K", 2048}}},
+      {"f32_to_f16", {{"n", 100000}, {"seed", 128}}},
+      {"quantize_i8", {{"rows", 64}, {"K", 576}, {"seed", 129}}},
+      {"quantize_i8", {{"rows", 100}, {"K", 2048}, {"seed", 130}}},
+      {"geglu", {{"n", 2048}, {"seed", 131}}},
+      {"geglu", {{"n", 16896}, {"seed", 132}}},
+      {"rmsnorm_add", {{"T", 1}, {"h", 640}, {"seed", 133}}},
+      {"rmsnorm_add", {{"T", 19}, {"h", 640}, {"seed", 134}}},
+      {"rmsnorm", {{"T", 28}, {"h", 256}, {"inplace", 1}, {"seed", 135}}},
+      {"rmsnorm", {{"T", 1}, {"h", 256}, {"inplace", 1}, {"seed", 136}}},
+      {"softcap", {{"n", 262144}, {"cap", 30}, {"seed", 137}}},
+      {"embedding", {{"V", 1000}, {"h", 640}, {"T", 7}, {"escale", 1}, {"seed", 138}}},
+      {"embedding", {{"V", 1000}, {"h", 640}, {"T", 7}, {"q8", 1}, {"escale", 1}, {"seed", 139}}},
+      {"attention", {{"T", 1}, {"H", 4}, {"Hkv", 1}, {"D", 256}, {"P", 700}, {"Smax", 1024}, {"kv16", 1}, {"devP", 1}, {"window", 512}, {"seed", 140}}},
+      {"attention", {{"T", 16}, {"H", 4}, {"Hkv", 1}, {"D", 256}, {"P", 0}, {"Smax", 64}, {"kv16", 1}, {"window", 6}, {"seed", 141}}},
+      {"attention", {{"T", 9}, {"H", 4}, {"Hkv", 1}, {"D", 256}, {"P", 509}, {"Smax", 1024}, {"kv16", 0}, {"window", 512}, {"qscale", 0.0625}, {"seed", 142}}},
+      {"attention", {{"T", 5}, {"H", 4}, {"Hkv", 2}, {"D", 16}, {"P", 7}, {"Smax", 64}, {"kv16", 1}, {"window", 6}, {"softcap", 50}, {"qscale", 0.25}, {"seed", 143}}},
+      {"attention", {{"T", 6}, {"H", 4}, {"Hkv", 2}, {"D", 16}, {"P", 20}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}, {"window", 6}, {"seed", 144}}},
+      {"rope_attention", {{"T", 1}, {"H", 4}, {"Hkv", 1}, {"D", 256}, {"P", 600}, {"Smax", 1024}, {"kv16", 1}, {"rows", 1}, {"window", 512}, {"seed", 145}}},
+      {"rope_attention", {{"T", 4}, {"H", 4}, {"Hkv", 2}, {"D", 16}, {"P", 30}, {"Smax", 64}, {"kv16", 1}, {"rows", 1}, {"window", 6}, {"softcap", 50}, {"qscale", 0.25}, {"seed", 146}}},
+      {"gemv", {{"q", 1}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 147}}},
+      {"gemv", {{"q", 1}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 148}}},
+      {"gemv", {{"q", 1}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 149}}},
+      {"gemv", {{"q", 1}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 150}}},
+      {"gemv", {{"q", 1}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}, {"seed", 151}}},
+      {"gemm", {{"q", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 152}}},
+      {"gemm", {{"q", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 153}}},
+      {"gemv", {{"q", 2}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 154}}},
+      {"gemv", {{"q", 2}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 155}}},
+      {"gemv", {{"q", 2}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 156}}},
+      {"gemv", {{"q", 2}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 157}}},
+      {"gemv", {{"q", 2}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}, {"seed", 158}}},
+      {"gemm", {{"q", 2}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 159}}},
+      {"gemm", {{"q", 2}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 160}}},
+      {"dequant_f16", {{"q", 0}, {"N", 96}, {"K", 576}, {"seed", 161}}},
+      {"dequant_f16", {{"q", 0}, {"N", 37}, {"K", 2048}, {"seed", 162}}},
+      {"dequant_f16", {{"q", 1}, {"N", 96}, {"K", 576}, {"seed", 163}}},
+      {"dequant_f16", {{"q", 1}, {"N", 37}, {"K", 2048}, {"seed", 164}}},
+      {"dequant_f16", {{"q", 2}, {"N", 96}, {"K", 576}, {"seed", 165}}},
+      {"dequant_f16", {{"q", 2}, {"N", 37}, {"K", 2048}, {"seed", 166}}},
+      {"gemm_epilogue", {{"M", 37}, {"N", 576}, {"seed", 167}}},
+      {"gemm_epilogue", {{"M", 5}, {"N", 100}, {"acc", 0}, {"scale", 0}, {"seed", 168}}},
+      {"gemm_epilogue", {{"M", 64}, {"N", 2048}, {"bias", 0}, {"seed", 169}}},
+      {"gemm", {{"blas", 1}, {"M", 128}, {"N", 5632}, {"K", 2048}, {"seed", 170}}},
+      {"gemm", {{"blas", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 171}}},
+      {"gemm", {{"blas", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 172}}},
+      {"gemm", {{"blas", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"acc", 1}, {"seed", 173}}},
+      {"gemm", {{"i8", 1}, {"blas", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 174}}},
+      {"gemm", {{"i8", 1}, {"blas", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 175}}},
+      {"gemm", {{"i8", 1}, {"blas", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"acc", 1}, {"seed", 176}}},
+      {"gemm", {{"q", 1}, {"blas", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 177}}},
+      {"gemm", {{"q", 1}, {"blas", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 178}}},
+      {"gemm", {{"q", 1}, {"blas", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"acc", 1}, {"seed", 179}}},
+      {"gemm", {{"q", 2}, {"blas", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 180}}},
+      {"gemm", {{"q", 2}, {"blas", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 181}}},
+      {"gemm", {{"q", 2}, {"blas", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"acc", 1}, {"seed", 182}}},
+      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 183}}},
+      {"gemv", {{"i8", 0}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 184}}},
+      {"gemv", {{"i8", 0}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 185}}},
+      {"gemv", {{"i8", 0}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 186}}},
+      {"gemv", {{"i8", 0}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 187}}},
+      {"gemv", {{"i8", 0}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 188}}},
+      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 189}}},
+      {"gemv", {{"i8", 0}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 190}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 191}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 192}}},
+      {"gemv", {{"i8", 0}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 193}}},
+      {"gemv", {{"i8", 0}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 194}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 195}}},
+      {"gemm", {{"i8", 0}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 196}}},
+      {"gemm", {{"i8", 0}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 197}}},
+      {"gemm", {{"i8", 0}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 198}}},
+      {"gemm", {{"i8", 0}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 199}}},
+      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 200}}},
+      {"gemv", {{"i8", 1}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 201}}},
+      {"gemv", {{"i8", 1}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 202}}},
+      {"gemv", {{"i8", 1}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 203}}},
+      {"gemv", {{"i8", 1}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 204}}},
+      {"gemv", {{"i8", 1}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 205}}},
+      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 206}}},
+      {"gemv", {{"i8", 1}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 207}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 208}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 209}}},
+      {"gemv", {{"i8", 1}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 210}}},
+      {"gemv", {{"i8", 1}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 211}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 212}}},
+      {"gemm", {{"i8", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 213}}},
+      {"gemm", {{"i8", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 214}}},
+      {"gemm", {{"i8", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 215}}},
+      {"gemm", {{"i8", 1}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 216}}},
   };
-  // GGML blocks (gguf storage mode): q=1 q4_1, q=2 q8_0
-  for (int q : {1, 2}) {
-    c.push_back({"gemv", {{"q", q}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"q", q}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"q", q}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"q", q}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"q", q}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}}});
-    c.push_back({"gemm", {{"q", q}, {"M", 7}, {"N", 576}, {"K", 576}}});
-    c.push_back({"gemm", {{"q", q}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}}});
-  }
-  for (int i8 : {0, 1}) {
-    c.push_back({"gemv", {{"i8", i8}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}}});  // Llama-70B down_proj width
-    c.push_back({"gemv", {{"i8", i8}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}}});
-    // batched decode GEMV: M input rows (4 weight rows per warp)
-    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}}});
-    c.push_back({"gemv", {{"i8", i8}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}}});
-    c.push_back({"gemm", {{"i8", i8}, {"M", 7}, {"N", 576}, {"K", 576}}});
-    c.push_back({"gemm", {{"i8", i8}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}}});
-    c.push_back({"gemm", {{"i8", i8}, {"M", 33}, {"N", 2048}, {"K", 5632}}});
-    c.push_back({"gemm", {{"i8", i8}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}}});
-  }
-  for (size_t i = 0; i < c.size(); i++)
-    if (!c[i].second.count("seed")) c[i].second["seed"] = 100 + (int)i;
-  return c;
 }
 
 std::string Join(const Params& p) {
   std::string s;
-  for (auto& kv : p) s += (s.empty() ? "" : ",") + kv.first + "=" + std::to_string(kv.second);
+  for (auto& kv : p) {
+    char v[32];
+    std::snprintf(v, sizeof v, "%g", kv.second);
+    s += (s.empty() ? "" : ",") + kv.first + "=" + v;
+  }
   return s;
 }
 
@@ -535,12 +730,12 @@ int main(int argc, char** argv) {
       const std::string a = argv[i];
       const size_t eq = a.find('=');
       char* end = nullptr;
-      const long v = eq == std::string::npos ? 0 : std::strtol(a.c_str() + eq + 1, &end, 10);
+      const double v = eq == std::string::npos ? 0 : std::strtod(a.c_str() + eq + 1, &end);
       if (eq == std::string::npos || eq == 0 || end == a.c_str() + eq + 1 || *end) {
-        std::fprintf(stderr, "codecllm: gpu_twins.cc: argument '%s' is not key=integer [E_ARG]\n", a.c_str());
+        std::fprintf(stderr, "codecllm: gpu_twins.cc: argument '%s' is not key=number [E_ARG]\n", a.c_str());
         return 2;
       }
-      p[a.substr(0, eq)] = (int)v;
+      p[a.substr(0, eq)] = v;
     }
     cases.push_back({argv[1], p});
   } else {

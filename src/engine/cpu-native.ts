@@ -30,7 +30,7 @@ import { generateWith, type GenerateOptions, type GenerateResult, type Generatio
 import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
-import { engineDims } from '../model/config.js';
+import { engineDims, type EngineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
 import { weightTensorName } from '../model/names.js';
@@ -116,17 +116,7 @@ export interface CpuEngine extends NativeSession {
 
 /** The addon functions this module uses (native/src/cpu_engine.cc). */
 export interface CpuEngineAddon {
-  cpuEngineCreate(cfg: {
-    hidden: number;
-    intermediate: number;
-    layers: number;
-    heads: number;
-    kvHeads: number;
-    headDim: number;
-    vocab: number;
-    rmsEps: number;
-    invFreq: Float32Array;
-  }): number;
+  cpuEngineCreate(cfg: EngineDims & { invFreq: Float32Array }): number;
   cpuEngineSetTensor(
     id: number,
     layer: number,
@@ -234,7 +224,7 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   };
 
   try {
-    const emb = model.embed.dataSync() as Float32Array;
+    const emb = model.embedTable;
     call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.embed, emb, ...spread(rawOf('model.embed_tokens.weight')), storage));
     call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.norm, model.norm.dataSync() as Float32Array, null, null, storage));
     for (const b of model.blocks) {

@@ -399,6 +399,16 @@ export function nativeEngineGap(c: LlamaConfig): string | null {
 export function engineDims(c: LlamaConfig): EngineDims {
   const gap = nativeEngineGap(c);
   if (gap) throw err('E_ARCH', msg.archMissingFeature('native engine', c.architecture, gap));
+  return modelDims(c);
+}
+
+/**
+ * A config's dimensions as the native create calls take them, whatever its architecture features (an engine that runs
+ * them passes the features beside: the CUDA engine, src/engine/cuda.ts).
+ * @example
+ * modelDims(gemmaCfg).headDim // 256 (≠ hidden / heads)
+ */
+export function modelDims(c: LlamaConfig): EngineDims {
   return {
     hidden: c.hiddenSize,
     intermediate: c.intermediateSize,

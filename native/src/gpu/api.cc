@@ -10,6 +10,8 @@
 #include "engine_api.h"
 #include "gpu/engine.h"
 
+static_assert((int)codecllm::engine::kNormSlots == (int)CLLM_CUDA_NORM_SLOTS, "norm slots: codecllm_engine.h and gpu/engine.h NormSlot");
+
 struct cllm_cuda_engine {
   std::unique_ptr<codecllm::engine::Engine> e;
   uint32_t id = 0;
@@ -47,9 +49,30 @@ cllm_status cllm_cuda_create(const cllm_dims* dims, const cllm_cuda_options* o, 
     const size_t nt = (size_t)c.Smax * (c.D / 2);
     CHECK_ARG(o->rope_cos != nullptr && o->rope_sin != nullptr && o->n_rope == nt, "engine config: ropeCos must hold maxSeq*headDim/2 floats");
     std::vector<float> cs(o->rope_cos, o->rope_cos + nt), sn(o->rope_sin, o->rope_sin + nt);
+    // architecture features (config.ts ArchFeatures; zero = plain Llama)
+    CHECK_ARG(o->act == CLLM_CUDA_ACT_SILU || o->act == CLLM_CUDA_ACT_GELU_TANH, "engine config: hiddenAct id " + std::to_string(o->act) + " (expected silu or gelu_tanh)");
+    c.act = o->act == CLLM_CUDA_ACT_GELU_TANH ? kGpuActGeluTanh : kGpuActSilu;
+    c.sandwich = o->sandwich_norms != 0;
+    c.qk_norm = o->qk_norm != 0;
+    c.embed_scale = o->embed_scale == 0 ? 1.0f : o->embed_scale;
+    c.attn_scale = o->attn_scale;
+    c.attn_softcap = o->attn_softcap;
+    c.final_softcap = o->final_softcap;
+    CHECK_ARG(c.embed_scale > 0 && c.attn_scale >= 0 && c.attn_softcap >= 0 && c.final_softcap >= 0,
+              "engine config: embedScale > 0; attnScale, attnSoftcap, finalSoftcap >= 0");
+    if (o->sliding_layers) {
+      CHECK_ARG(o->n_sliding_layers == (size_t)c.L, "engine config: slidingLayers must hold one entry per layer");
+      c.sliding.assign(o->sliding_layers, o->sliding_layers + o->n_sliding_layers);
+      c.window = in(o->sliding_window, 1, 1 << 24, "slidingWindow");
+    }
+    std::vector<float> csL, snL;
+    if (o->rope_cos_local) {
+      CHECK_ARG(o->rope_sin_local != nullptr, "engine config: ropeSinLocal must be given with ropeCosLocal");
+      csL.assign(o->rope_cos_local, o->rope_cos_local + nt), snL.assign(o->rope_sin_local, o->rope_sin_local + nt);
+    }
     auto h = std::make_unique<cllm_cuda_engine>();
     h->id = g_next_id++;
-    h->e = std::make_unique<Engine>(h->id, c, cs, sn);
+    h->e = std::make_unique<Engine>(h->id, c, cs, sn, csL, snL);
     *out = h.release();
   })
 }
