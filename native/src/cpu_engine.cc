@@ -19,13 +19,15 @@
 // when the CPU has them (no global -mavx2, so the addon still loads on any x86-64); plain loops otherwise.
 //
 // JS API (registered by InitCpuEngine; wrapped by src/engine/cpu-native.ts):
-//   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array})
-//       -> id
+//   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array,
+//                    [architecture features, all optional (plain Llama when absent; see ReadFeatures):
+//                     hiddenAct, sandwichNorms, qkNorm, embedScale, attnScale, slidingLayers: Uint8Array, slidingWindow,
+//                     invFreqLocal: Float32Array, attnSoftcap, finalSoftcap]}) -> id
 //   cpuEngineSetTensor(id, layer, slot, f32: Float32Array, raw: Uint8Array|null, rawType: number|string|null,
 //                      storage: 'auto'|'f32', scale?: Float32Array, zero?: Uint8Array|null, group?: number)
-//       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'i8_channel'|'i8_group')
+//       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'q5_0'|'q4_k'|'q6_k'|'i8_channel'|'i8_group')
 //       rawType: a weight type id of common/weight_types.h (dtypes.ts DTYPES[*].id / ENGINE_LAYOUTS; a name is
-//       accepted too). 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
+//       accepted too). 'q4_1' | 'q8_0' | 'q5_0' | 'q4_k' | 'q6_k': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
 //       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
 //       dequantizes to exactly f32.
 //       f32 null: no float32 values; raw holds the tensor as stored, rawType 'bf16'|'f16'|'f32'|'q4_1'|'q8_0'
@@ -33,7 +35,8 @@
 //       (MakeWeightStored: the streaming checkpoint load, no float32 copy of the tensor)
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
-//                 11 v bias   (append-only; mirrored in cpu-native.ts)
+//                 11 v bias, 12 pre-FFN norm, 13 post-FFN norm (sandwich norms), 14 q norm, 15 k norm (head_dim)
+//                 (append-only; mirrored in cpu-native.ts)
 //   cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix read from
 //       the checkpoint file straight into the engine's storage (bf16|f16|f32|q4_1|q8_0; MakeWeightStored)
 //   cpuEngineNewCache(id) -> cacheId ; cpuEngineFreeCache(id, cacheId) ; cpuEngineCacheLength(id, cacheId)
@@ -73,6 +76,52 @@ Engine& GetEngine(int id) {
   return *it->second;
 }
 
+/** Optional number field of the config (absent / undefined: `dflt`); E_ARG when present and not a finite number. */
+double OptNumber(const Napi::Object& o, const char* k, double dflt) {
+  Napi::Value v = o.Get(k);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  CHECK_ARG(v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()), std::string("config.") + k + ": expected a finite number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+/**
+ * The architecture features (config.ts ArchFeatures, sent by cpu-native.ts engineFeatures): all optional, absent =
+ * plain Llama. hiddenAct 'silu'|'gelu_tanh'; sandwichNorms, qkNorm booleans; embedScale, attnScale (> 0) numbers;
+ * slidingLayers Uint8Array(layers) with slidingWindow >= 1; invFreqLocal Float32Array(headDim/2) (the local layers'
+ * rope); attnSoftcap, finalSoftcap (> 0, or 0 / absent for none).
+ */
+void ReadFeatures(const Napi::Object& o, Engine& e) {
+  Config& c = e.c;
+  Napi::Value act = o.Get("hiddenAct");
+  if (!act.IsUndefined() && !act.IsNull()) {
+    CHECK_ARG(act.IsString(), "config.hiddenAct: expected 'silu' or 'gelu_tanh'");
+    const std::string a = act.As<Napi::String>().Utf8Value();
+    CHECK_ARG(a == "silu" || a == "gelu_tanh", "config.hiddenAct: '" + a + "' (expected 'silu' or 'gelu_tanh')");
+    c.act = a == "silu" ? kActSilu : kActGeluTanh;
+  }
+  c.sandwich = o.Get("sandwichNorms").ToBoolean().Value();
+  c.qk_norm = o.Get("qkNorm").ToBoolean().Value();
+  c.embed_scale = (float)OptNumber(o, "embedScale", 1.0);
+  c.attn_scale = (float)OptNumber(o, "attnScale", 0.0);
+  CHECK_ARG(c.embed_scale > 0 && c.attn_scale >= 0, "config.embedScale / attnScale: must be positive");
+  c.attn_softcap = (float)OptNumber(o, "attnSoftcap", 0.0);
+  c.final_softcap = (float)OptNumber(o, "finalSoftcap", 0.0);
+  CHECK_ARG(c.attn_softcap >= 0 && c.final_softcap >= 0, "config.attnSoftcap / finalSoftcap: must be >= 0 (0: none)");
+  Napi::Value sl = o.Get("slidingLayers");
+  if (!sl.IsUndefined() && !sl.IsNull()) {
+    const uint8_t* p = TypedData<uint8_t>(sl, (size_t)c.layers, "config.slidingLayers", napi_uint8_array);
+    c.sliding.assign(p, p + c.layers);
+    c.window = (int)OptNumber(o, "slidingWindow", 0.0);
+    CHECK_ARG(c.window >= 1 && c.window < (1 << 30) && (double)c.window == OptNumber(o, "slidingWindow", 0.0),
+              "config.slidingWindow: expected an integer >= 1 with slidingLayers");
+  }
+  Napi::Value il = o.Get("invFreqLocal");
+  if (!il.IsUndefined() && !il.IsNull()) {
+    const float* p = F32Arg(il, (size_t)c.head_dim / 2, "config.invFreqLocal");
+    e.inv_freq_local.assign(p, p + c.head_dim / 2);
+  }
+}
+
 Napi::Value Create(const Napi::CallbackInfo& info) {
   CHECK_ARG(info.Length() >= 1 && info[0].IsObject(), "cpuEngineCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -87,6 +136,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   c.eps = (float)eps.As<Napi::Number>().DoubleValue();
   const float* inv = F32Arg(o.Get("invFreq"), (size_t)c.head_dim / 2, "config.invFreq");
   e->inv_freq.assign(inv, inv + c.head_dim / 2);
+  ReadFeatures(o, *e);
   e->layers.resize(c.layers);
   std::lock_guard<std::mutex> lk(g_mu);
   int id = g_next_engine++;
@@ -99,7 +149,7 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   Engine& e = GetEngine((int)ArgInt(info, 0, "id", 0, 1 << 30, -1));
   const Config& c = e.c;
   const int layer = (int)ArgInt(info, 1, "layer", -1, c.layers - 1, -2);
-  const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
+  const int slot = (int)ArgInt(info, 2, "slot", 0, 15, -1);
   CHECK_ARG(layer >= -1 && slot >= 0, "cpuEngineSetTensor: layer and slot are required");
   const int raw_type = ArgWeightType(info, 5, "rawType");  // id (dtypes.ts DTYPES / ENGINE_LAYOUTS) or name; -1: none
   const uint8_t* raw = nullptr;
@@ -176,6 +226,10 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
       case 9: fmt = vec(L.bq, qd, "q_proj.bias"); break;
       case 10: fmt = vec(L.bk, kvd, "k_proj.bias"); break;
       case 11: fmt = vec(L.bv, kvd, "v_proj.bias"); break;
+      case 12: fmt = vec(L.pre_ffn_norm, h, "pre_feedforward_layernorm"); break;
+      case 13: fmt = vec(L.post_ffn_norm, h, "post_feedforward_layernorm"); break;
+      case 14: fmt = vec(L.q_norm, c.head_dim, "q_norm"); break;
+      case 15: fmt = vec(L.k_norm, c.head_dim, "k_norm"); break;
     }
   }
   return Napi::String::New(info.Env(), fmt);
@@ -249,6 +303,8 @@ void CheckComplete(const Engine& e) {
   for (int l = 0; l < e.c.layers; l++) {
     const Layer& L = e.layers[l];
     bool set = !L.in_norm.empty() && !L.post_norm.empty();
+    if (e.c.sandwich) set = set && !L.pre_ffn_norm.empty() && !L.post_ffn_norm.empty();
+    if (e.c.qk_norm) set = set && !L.q_norm.empty() && !L.k_norm.empty();
     for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) set = set && w->fmt != kWeightNone;
     CHECK_ARG(set,
               "cpu engine: layer " + std::to_string(l) + " is not fully set");
@@ -317,7 +373,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   size_t bytes = e.embed.Bytes() + e.lm_head.Bytes() + e.norm.size() * 4;
   counts[FmtName(e.lm_head.fmt)]++;
   for (const Layer& L : e.layers) {
-    bytes += (L.in_norm.size() + L.post_norm.size() + L.bq.size() + L.bk.size() + L.bv.size()) * 4;
+    bytes += (L.in_norm.size() + L.post_norm.size() + L.bq.size() + L.bk.size() + L.bv.size() + L.pre_ffn_norm.size() +
+              L.post_ffn_norm.size() + L.q_norm.size() + L.k_norm.size()) * 4;
     for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
       bytes += w->Bytes();
       counts[FmtName(w->fmt)]++;

@@ -15,10 +15,12 @@ namespace cpu {
 namespace {
 
 // ---- cpuKernel(op, fast, args): run one op, reference or fast, on caller-given inputs (twin tests)
-//   'linear'   {format, x, w (f32: Float32Array; f16/bf16: Uint16Array; q8_0/q4_1: Uint8Array blocks;
+//   'linear'   {format, x, w (f32: Float32Array; f16/bf16: Uint16Array; q8_0/q4_1/q5_0/q4_k/q6_k: Uint8Array blocks;
 //               i8_channel/i8_group: Int8Array (sym) or Uint8Array (asym) codes), scale?, zero?, group?, bias?, T, in, out}
-//   'attention' {q (T,H,D), kCache, vCache (Hkv,Smax,D), T, H, Hkv, D, P, Smax}
+//   'attention' {q (T,H,D), kCache, vCache (Hkv,Smax,D), T, H, Hkv, D, P, Smax, scale?, window?, softcap?}
+//               (scale default float(1/sqrt(D)); window, softcap default 0 = none; reference: ref::attention_ex)
 //   'swiglu'    {gate, up}
+//   'geglu'     {gate, up}
 //   'rmsnorm'   {x (T,h), w (h), T, h, eps}                      (reference only)
 //   'rope'      {x (T,n,D), positions Int32Array (T), invFreq (D/2), T, n, D}   (reference only)
 //   'ropeInvFreq' {D, theta, scaling (0 none, 1 linear, 2 llama3), factor, low, high, original}  (reference only)
@@ -47,7 +49,7 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
       w.fmt = ti->id;
       const uint16_t* p = TypedData<uint16_t>(wv, n, "w", napi_uint16_array);
       w.half.assign(p, p + n);
-    } else if (ti && (ti->id == kWeightQ8_0 || ti->id == kWeightQ4_1)) {
+    } else if (ti && IsEngineBlockFormat(ti->id)) {
       CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems) + " for " + f);
       w.fmt = ti->id;
       const size_t nb = n / ti->block_elems * ti->block_bytes;
@@ -101,16 +103,20 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     const float* q = F32Arg(a.Get("q"), (size_t)T * H * D, "q");
     const float* kc = F32Arg(a.Get("kCache"), (size_t)Hkv * Smax * D, "kCache");
     const float* vc = F32Arg(a.Get("vCache"), (size_t)Hkv * Smax * D, "vCache");
+    const float scale = a.Get("scale").IsNumber() ? (float)a.Get("scale").As<Napi::Number>().DoubleValue() : (float)(1.0 / std::sqrt((double)D));
+    const int window = a.Get("window").IsNumber() ? I("window", 0, 1 << 24) : 0;
+    const float cap = a.Get("softcap").IsNumber() ? (float)a.Get("softcap").As<Napi::Number>().DoubleValue() : 0.0f;
     Napi::Float32Array y = Napi::Float32Array::New(env, (size_t)T * H * D);
     if (fast)
-      AttentionFast(y.Data(), q, kc, vc, T, H, Hkv, D, P, Smax);
+      AttentionFast(y.Data(), q, kc, vc, T, H, Hkv, D, P, Smax, scale, window, cap);
     else {
       std::vector<float> scratch((size_t)P + T);
-      ref::attention(y.Data(), q, kc, vc, T, H, Hkv, D, P, Smax, scratch.data());
+      ref::attention_ex(y.Data(), q, kc, vc, T, H, Hkv, D, P, Smax, scale, window, cap, scratch.data());
     }
     return y;
   }
-  if (op == "swiglu") {
+  if (op == "swiglu" || op == "geglu") {
+    const bool ge = op == "geglu";
     Napi::Value g = a.Get("gate");
     CHECK_ARG(g.IsTypedArray(), "gate: expected a Float32Array");
     const size_t n = g.As<Napi::TypedArray>().ElementLength();
@@ -118,9 +124,9 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     const float* up = F32Arg(a.Get("up"), n, "up");
     Napi::Float32Array y = Napi::Float32Array::New(env, n);
     if (fast)
-      SwigluFast(y.Data(), gp, up, n);
+      (ge ? GegluFast : SwigluFast)(y.Data(), gp, up, n);
     else
-      ref::swiglu(y.Data(), gp, up, n);
+      (ge ? ref::geglu : ref::swiglu)(y.Data(), gp, up, n);
     return y;
   }
   CHECK_ARG(!fast, "op '" + op + "' has only a reference version");

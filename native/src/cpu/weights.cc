@@ -82,16 +82,16 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     take(reinterpret_cast<uint8_t*>(w.f32.data()), n * 4);
     return w;
   }
-  if (t == kWeightQ4_1 || t == kWeightQ8_0) {
-    const size_t bb = BlockBytes(t);
-    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
+  if (IsEngineBlockFormat(t)) {
+    const size_t bb = BlockBytes(t), E = (size_t)WeightTypeById(t)->block_elems;
+    CHECK_ARG(cols % E == 0 && raw_bytes == n / E * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / E * bb) + " bytes of blocks over rows of a multiple of " + std::to_string(E) + " (got " + std::to_string(raw_bytes) + " bytes, " + std::to_string(cols) + " columns)");
     w.fmt = t;
     w.blocks.resize(raw_bytes);
     take(w.blocks.data(), raw_bytes);
     if (!auto_fmt) widen();
     return w;
   }
-  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
+  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, q5_0, q4_k, q6_k, i8_channel, i8_group)");
 }
 
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
@@ -107,10 +107,11 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
     w.rows = rows;
     w.cols = cols;
   }
-  // GGML blocks the fast kernels read (DequantRows*, GemvBlocksAvx2): q4_1 and q8_0, 32 weights per block
-  if (auto_fmt && raw && cols % 32 == 0 && (raw_type == kWeightQ4_1 || raw_type == kWeightQ8_0)) {
-    const size_t bb = BlockBytes(raw_type);
-    if (raw_bytes == n / 32 * bb) {
+  // GGML blocks the fast kernels read (DequantRows*, GemvBlocksAvx2, GemvDecodeAvx2): q4_1, q8_0, q5_0 (32 weights
+  // per block), q4_k, q6_k (256)
+  if (auto_fmt && raw && IsEngineBlockFormat(raw_type) && cols % WeightTypeById(raw_type)->block_elems == 0) {
+    const size_t bb = BlockBytes(raw_type), E = (size_t)WeightTypeById(raw_type)->block_elems;
+    if (raw_bytes == n / E * bb) {
       w.fmt = raw_type;
       w.blocks.assign(raw, raw + raw_bytes);
       if (SameBits(w, f)) return w;

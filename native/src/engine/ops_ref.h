@@ -80,6 +80,27 @@ inline void swiglu(float* out, const float* gate, const float* up, size_t n) {
   }
 }
 
+/**
+ * out (n) = gelu_tanh(gate) * up (GeGLU: PyTorch's gelu(approximate='tanh'), Gemma's MLP), as the tfjs reference
+ * (src/model/llama.ts act()) step by step in float: inner = float((g + float(float(g*g)*g)*0.044715) * sqrt(2/pi)),
+ * gelu = float(g*0.5) * float(tanh(inner) + 1) (tanh in double, rounded once). out may alias gate or up.
+ */
+inline void geglu(float* out, const float* gate, const float* up, size_t n) {
+  const float c0 = 0.044715f, c1 = (float)0.7978845608028654;  // fround(sqrt(2/pi)) as tfjs takes the JS number
+  for (size_t i = 0; i < n; i++) {
+    float g = gate[i];
+    float inner = (g + ((g * g) * g) * c0) * c1;
+    float th = (float)std::tanh((double)inner);
+    out[i] = ((g * 0.5f) * (th + 1.0f)) * up[i];
+  }
+}
+
+/** x (n) = cap * tanh(x / cap) in float (tanh in double, rounded once); cap <= 0: unchanged (no soft-capping). */
+inline void softcap(float* x, size_t n, float cap) {
+  if (!(cap > 0)) return;
+  for (size_t i = 0; i < n; i++) x[i] = (float)std::tanh((double)(x[i] / cap)) * cap;
+}
+
 /** Index of the largest of x (n); the first one on ties (torch.argmax). NaN never wins. */
 inline int argmax(const float* x, int n) {
   int best = 0;
@@ -175,43 +196,51 @@ inline void kv_append(float* k_cache, float* v_cache, const float* k, const floa
 }
 
 /**
- * out (T, H, D) = softmax(q kᵀ * scale + causal mask) v for T new tokens at positions [P, P+T).
+ * out (T, H, D) = softmax(cap(q kᵀ * scale) + mask) v for T new tokens at positions [P, P+T).
  * q (T, H, D) (already roped), k_cache / v_cache (Hkv, Smax, D) holding positions [0, P+T) (this call's keys appended
- * already). Query head hq uses kv head hq / G (G = H / Hkv; HF repeat_kv order). Query t sees keys s <= P + t.
- * scale = float(1 / sqrt(D)); score = float(q·k) * scale (rounded to float, as tfjs); softmax with the row max
- * subtracted, exp and sum in double, probabilities rounded to float; out = Σ p·v accumulated in double.
- * scratch: (P + T) floats.
+ * already). Query head hq uses kv head hq / G (G = H / Hkv; HF repeat_kv order). Query t sees keys s <= P + t, and
+ * with window > 0 (sliding-window / local layers) only keys with P + t - s < window.
+ * score = float(q·k) * scale (rounded to float, as tfjs); softcap > 0: score = float(tanh(score / cap)) * cap (Gemma 2);
+ * softmax with the row max subtracted, exp and sum in double, probabilities rounded to float; out = Σ p·v accumulated
+ * in double. scratch: (P + T) floats.
  */
-inline void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D,
-                      int P, int Smax, float* scratch) {
+inline void attention_ex(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D,
+                         int P, int Smax, float scale, int window, float softcap_cap, float* scratch) {
   const int G = H / Hkv;
-  const float scale = (float)(1.0 / std::sqrt((double)D));
   for (int t = 0; t < T; t++) {
-    const int S = P + t + 1;  // keys visible to this query
+    const int S = P + t + 1;  // keys visible to this query: [s0, S)
+    const int s0 = window > 0 && S > window ? S - window : 0;
     for (int hq = 0; hq < H; hq++) {
       const int kv = hq / G;
       const float* qv = q + ((size_t)t * H + hq) * D;
       const float* kc = k_cache + (size_t)kv * Smax * D;
       const float* vc = v_cache + (size_t)kv * Smax * D;
       float mx = -INFINITY;
-      for (int s = 0; s < S; s++) {
+      for (int s = s0; s < S; s++) {
         double dot = 0;
         for (int i = 0; i < D; i++) dot += (double)qv[i] * kc[(size_t)s * D + i];
         float sc = (float)dot * scale;
+        if (softcap_cap > 0) sc = (float)std::tanh((double)(sc / softcap_cap)) * softcap_cap;
         scratch[s] = sc;
         if (sc > mx) mx = sc;
       }
       double sum = 0;
-      for (int s = 0; s < S; s++) sum += std::exp((double)scratch[s] - mx);
-      for (int s = 0; s < S; s++) scratch[s] = (float)(std::exp((double)scratch[s] - mx) / sum);
+      for (int s = s0; s < S; s++) sum += std::exp((double)scratch[s] - mx);
+      for (int s = s0; s < S; s++) scratch[s] = (float)(std::exp((double)scratch[s] - mx) / sum);
       float* o = out + ((size_t)t * H + hq) * D;
       for (int i = 0; i < D; i++) {
         double acc = 0;
-        for (int s = 0; s < S; s++) acc += (double)scratch[s] * vc[(size_t)s * D + i];
+        for (int s = s0; s < S; s++) acc += (double)scratch[s] * vc[(size_t)s * D + i];
         o[i] = (float)acc;
       }
     }
   }
+}
+
+/** attention_ex with Llama's defaults: scale = float(1 / sqrt(D)), no window, no soft-capping. */
+inline void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D,
+                      int P, int Smax, float* scratch) {
+  attention_ex(out, q, k_cache, v_cache, T, H, Hkv, D, P, Smax, (float)(1.0 / std::sqrt((double)D)), 0, 0.0f, scratch);
 }
 
 // ============================================================================================================
@@ -339,6 +368,15 @@ inline void linear_q8_0(float* y, const float* x, const uint8_t* W, const float*
 }
 inline void linear_q4_1(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
   linear_block<blocks::BlockQ4_1>(y, x, W, b, T, in, out);
+}
+inline void linear_q5_0(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ5_0>(y, x, W, b, T, in, out);
+}
+inline void linear_q4_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ4_K>(y, x, W, b, T, in, out);
+}
+inline void linear_q6_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ6_K>(y, x, W, b, T, in, out);
 }
 
 }  // namespace ref
