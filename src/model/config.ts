@@ -373,32 +373,46 @@ export interface EngineDims {
   rmsEps: number;
 }
 
+/** The native engines: 'native' (C++ CPU engine) and 'cuda' (GPU engine). */
+export type NativeEngineKind = 'native' | 'cuda';
+
 /**
- * The first architecture feature the native engines (plain Llama/Qwen2 graphs) lack, or null when they run `c`.
+ * Every architecture feature beyond plain Llama, in the order gaps are reported, with the native engines that run
+ * it: the CPU engine runs them all (native/src/cpu_engine.cc ReadFeatures), the GPU engine none yet.
+ */
+const ENGINE_FEATURES: readonly { name: string; uses: (f: ArchFeatures, c: LlamaConfig) => boolean; engines: readonly NativeEngineKind[] }[] = [
+  { name: 'GeGLU (tanh GELU) MLP', uses: (f) => f.hiddenAct !== 'silu', engines: ['native'] },
+  { name: 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)', uses: (f) => f.sandwichNorms, engines: ['native'] },
+  { name: 'q/k RMSNorm', uses: (f) => f.qkNorm, engines: ['native'] },
+  { name: 'embedding scale', uses: (f) => f.embedScale !== 1, engines: ['native'] },
+  { name: 'sliding-window attention', uses: (f) => f.slidingLayers?.some((x) => x) ?? false, engines: ['native'] },
+  { name: 'logit soft-capping', uses: (f) => f.attnSoftcap !== null || f.finalSoftcap !== null, engines: ['native'] },
+  { name: 'attention scale other than 1/sqrt(head_dim)', uses: (f, c) => Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6, engines: ['native'] },
+];
+
+/**
+ * The first architecture feature a native engine lacks for `c`, or null when it runs `c` (default: the GPU engine,
+ * which runs plain Llama / Qwen2 graphs; the CPU engine 'native' runs every ArchFeatures feature).
  * @example
  * nativeEngineGap(gemmaCfg) // 'GeGLU (tanh GELU) MLP'
+ * nativeEngineGap(gemmaCfg, 'native') // null
  */
-export function nativeEngineGap(c: LlamaConfig): string | null {
+export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): string | null {
   const f = featuresOf(c);
-  if (f.hiddenAct !== 'silu') return 'GeGLU (tanh GELU) MLP';
-  if (f.sandwichNorms) return 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)';
-  if (f.qkNorm) return 'q/k RMSNorm';
-  if (f.embedScale !== 1) return 'embedding scale';
-  if (f.slidingLayers?.some((x) => x)) return 'sliding-window attention';
-  if (f.attnSoftcap !== null || f.finalSoftcap !== null) return 'logit soft-capping';
-  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) return 'attention scale other than 1/sqrt(head_dim)';
+  for (const x of ENGINE_FEATURES) if (x.uses(f, c) && !x.engines.includes(engine)) return x.name;
   return null;
 }
 
 /**
- * A config's dimensions for a native engine's create call; E_ARCH naming the missing feature when the native
- * engines cannot run the architecture (the tfjs reference can).
+ * A config's dimensions for a native engine's create call; E_ARCH naming the missing feature when that engine
+ * (default the GPU engine) cannot run the architecture (the tfjs reference can).
  * @example
  * engineDims(cfg).kvHeads // cfg.numKvHeads
+ * engineDims(gemmaCfg, 'native').headDim // 256
  */
-export function engineDims(c: LlamaConfig): EngineDims {
-  const gap = nativeEngineGap(c);
-  if (gap) throw err('E_ARCH', msg.archMissingFeature('native engine', c.architecture, gap));
+export function engineDims(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): EngineDims {
+  const gap = nativeEngineGap(c, engine);
+  if (gap) throw err('E_ARCH', msg.archMissingFeature(engine === 'native' ? 'native CPU engine' : 'native engine', c.architecture, gap));
   return {
     hidden: c.hiddenSize,
     intermediate: c.intermediateSize,

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { err } from '../messages.js';
-import type { Checkpoint } from '../model/checkpoint.js';
+import { CPU_BLOCK_TYPES, type Checkpoint } from '../model/checkpoint.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
 import { resolveSelection } from '../model/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
@@ -32,7 +32,7 @@ export function keepsCodes(spec: QuantSpec): boolean {
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Stored types the native engine keeps as they are. */
-export const KEPT_AS_STORED = new Set(['bf16', 'f16', 'f32', 'q4_1', 'q8_0']);
+export const KEPT_AS_STORED: ReadonlySet<string> = new Set(['bf16', 'f16', 'f32', ...CPU_BLOCK_TYPES]);
 
 /** Bytes of a (rows, cols) matrix in the native engine, stored as `dtype` with `storedBytes`, optionally patched. */
 function nativeMatrixBytes(dtype: string, storedBytes: number, rows: number, cols: number, storage: 'auto' | 'f32', spec: QuantSpec | null): { bytes: number; format: string } {
@@ -47,7 +47,7 @@ function nativeMatrixBytes(dtype: string, storedBytes: number, rows: number, col
   }
   if (storage === 'f32') return { bytes: 4 * n, format: 'f32' };
   if (dtype === 'bf16' || dtype === 'f16') return { bytes: 2 * n, format: dtype };
-  if (dtype === 'q4_1' || dtype === 'q8_0') return { bytes: storedBytes, format: dtype };
+  if ((CPU_BLOCK_TYPES as readonly string[]).includes(dtype)) return { bytes: storedBytes, format: dtype };
   return { bytes: 4 * n, format: 'f32' };
 }
 
