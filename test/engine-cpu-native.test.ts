@@ -25,12 +25,13 @@ import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';
 import { normalRng, syntheticWeights, tinyConfig, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
 import type { LlamaConfig } from '../src/model/config.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
+import { DTYPES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
 import { dequantizeBlocks, quantizeBlocks } from '../src/formats/ggml-blocks.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
 import { compareLogits } from '../src/eval/compare.js';
 import { isCodecError, msg } from '../src/messages.js';
 import { packageRoot } from '../src/util/paths.js';
+import { rng } from '../src/util/random.js';
 
 const built = nativeInfo().built && (() => {
   try {
@@ -213,6 +214,92 @@ test('fast swiglu == ops_ref swiglu', { skip }, () => {
   for (const n of [1, 7, 4096, 4097, 3 * 1536]) {
     const args = { gate: randn(n, n, 3), up: randn(n, n + 1) };
     assertClose(cpuKernel('swiglu', false, args), cpuKernel('swiglu', true, args), 1e-6, 1e-6, `swiglu n=${n}`);
+  }
+});
+
+// ---- the GGML block formats of Gemma 3's Q4_K_M file (q5_0, q4_k, q6_k): seeded random blocks (random bytes, the
+// fp16 scales replaced by finite ones sized so that the weights are ~1/sqrt(cols)), no quantizer needed
+
+type KFmt = 'q5_0' | 'q4_k' | 'q6_k';
+/** Byte offsets of each block's fp16 scale fields, and the weight magnitude per unit of d (max |code · sub-scale|). */
+const K_BLOCKS: Record<KFmt, { halves: number[]; unit: number }> = {
+  q5_0: { halves: [0], unit: 16 },
+  q4_k: { halves: [0, 2], unit: 63 * 15 },
+  q6_k: { halves: [208], unit: 128 * 32 },
+};
+function randomBlocks(fmt: KFmt, rows: number, cols: number, seed: number): Uint8Array {
+  const { blockElems, blockBytes } = DTYPES[fmt];
+  const nb = (rows * cols) / blockElems;
+  const r = rng(seed);
+  const b = new Uint8Array(nb * blockBytes);
+  for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
+  const scale = 1 / (Math.sqrt(cols) * K_BLOCKS[fmt].unit);
+  for (let k = 0; k < nb; k++)
+    for (const o of K_BLOCKS[fmt].halves) {
+      const h = f32ToF16((0.25 + r()) * scale);
+      b[k * blockBytes + o] = h & 0xff;
+      b[k * blockBytes + o + 1] = h >> 8;
+    }
+  return b;
+}
+const K_SHAPES: [number, number, number][] = [
+  // T, in, out: decode (T=1: the fused GEMVs, RB = 4 rows + a 1-row tail) and prefill (T>1: dequantized tiles)
+  [1, 256, 8],
+  [1, 512, 37],
+  [1, 2048, 13],
+  [2, 256, 5],
+  [3, 1024, 11],
+  [17, 768, 9],
+];
+
+test('fast linear == ops_ref linear for q5_0 / q4_k / q6_k blocks (seeded random blocks, decode and prefill shapes)', { skip }, () => {
+  let seed = 900;
+  for (const fmt of Object.keys(K_BLOCKS) as KFmt[])
+    for (const [T, inF, outF] of K_SHAPES) {
+      const w = randomBlocks(fmt, outF, inF, seed++);
+      const x = randn(T * inF, seed++);
+      for (const bias of [undefined, randn(outF, seed++)]) {
+        const args = { format: fmt, w, x, T, in: inF, out: outF, ...(bias ? { bias } : {}) };
+        const [atol, rtol] = LINEAR_TOL.q4_1; // same bound: only summation order differs
+        assertClose(cpuKernel('linear', false, args), cpuKernel('linear', true, args), atol, rtol, `linear ${fmt} T=${T} in=${inF} out=${outF} bias=${!!bias}`);
+      }
+    }
+});
+
+test('fast dequantize == ops_ref dequantize == ggml-blocks.ts for q5_0 / q4_k / q6_k, bit for bit', { skip }, () => {
+  let seed = 950;
+  for (const fmt of Object.keys(K_BLOCKS) as KFmt[])
+    for (const [rows, cols] of [[3, 256], [5, 1024], [1, 2048]] as [number, number][]) {
+      const w = randomBlocks(fmt, rows, cols, seed++);
+      const args = { format: fmt, w, rows, cols };
+      const ref = cpuKernel('dequant', false, args);
+      assertBitExact(ref, cpuKernel('dequant', true, args), `dequant ${fmt} ${rows}x${cols} fast`);
+      assertBitExact(dequantizeBlocks(fmt, w, rows * cols), ref, `dequant ${fmt} ${rows}x${cols} vs ggml-blocks.ts`);
+    }
+});
+
+test('fast attention == ops_ref attention_ex with a sliding window, soft-capping and a scale (Gemma 2/3 local layers)', { skip }, () => {
+  let seed = 1000;
+  // T, H, Hkv, D, P, Smax, window, softcap, scale
+  const shapes: [number, number, number, number, number, number, number, number, number | undefined][] = [
+    [1, 4, 1, 256, 40, 64, 6, 0, undefined],
+    [7, 4, 2, 16, 0, 8, 3, 50, 0.25],
+    [5, 8, 2, 32, 20, 32, 1, 0, undefined],
+    [9, 2, 1, 8, 3, 12, 100, 30, 0.125],
+  ];
+  for (const [T, H, Hkv, D, P, Smax, window, softcap, scale] of shapes) {
+    const args = { q: randn(T * H * D, seed++), kCache: randn(Hkv * Smax * D, seed++), vCache: randn(Hkv * Smax * D, seed++), T, H, Hkv, D, P, Smax, window, softcap, ...(scale ? { scale } : {}) };
+    const ref = cpuKernel('attention', false, args);
+    assertClose(ref, cpuKernel('attention', true, args), 1e-5, 1e-4, `attention T=${T} H=${H}/${Hkv} D=${D} P=${P} window=${window} softcap=${softcap}`);
+    // the window changes the result (the test can fail): the same call without it differs
+    if (P + T > window) assert.ok(cpuKernel('attention', false, { ...args, window: 0 }).some((v, i) => Math.abs(v - ref[i]!) > 1e-4), 'window has no effect');
+  }
+});
+
+test('fast geglu == ops_ref geglu', { skip }, () => {
+  for (const n of [1, 7, 4096, 4097, 3 * 2048]) {
+    const args = { gate: randn(n, n, 3), up: randn(n, n + 1) };
+    assertClose(cpuKernel('geglu', false, args), cpuKernel('geglu', true, args), 1e-6, 1e-6, `geglu n=${n}`);
   }
 });
 
