@@ -412,7 +412,7 @@ export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda
  */
 export function engineDims(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): EngineDims {
   const gap = nativeEngineGap(c, engine);
-  if (gap) throw err('E_ARCH', msg.archMissingFeature(engine === 'native' ? 'native CPU engine' : 'native engine', c.architecture, gap));
+  if (gap) throw err('E_ARCH', msg.archMissingFeature(engine === 'native' ? 'native CPU engine' : 'CUDA engine', c.architecture, gap));
   return {
     hidden: c.hiddenSize,
     intermediate: c.intermediateSize,
