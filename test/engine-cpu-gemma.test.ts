@@ -1,8 +1,8 @@
 /**
  * Gemma 3 270M (Q4_K_M GGUF: Q8_0 / Q5_0 / Q4_K / Q6_K blocks) on the native CPU engine.
  *
- * 1. openEngine('gemma3-270m', { engine: 'native' }) against the tfjs reference (src/model/llama.ts) on the same
- *    loaded model: every logit of a 13-token prompt, prefill and KV-cache decode. Tolerance TOL_REL · max |ref logit|:
+ * 1. openEngine('gemma3-270m', { engine: 'native' }) against the tfjs reference (src/model/llama.ts) on the model it
+ *    loaded: every logit of a 13-token prompt, prefill and KV-cache decode. Tolerance TOL_REL · max |ref logit|:
  *    measured 2026-12-02 max |Δlogit| 5.1e-5 at max |logit| 24.0 (2.1e-6 relative; float summation order only,
  *    the weights are the file's own blocks, checked bit-exact against the tfjs float32 weights when copied).
  * 2. The engine against PyTorch + transformers (data/reference/gemma3-transformers.json, float32, eager): the short
@@ -50,48 +50,47 @@ function logSumExp(row: Float32Array): number {
   return mx + Math.log(s);
 }
 
+// the first test opens the engine by name (it owns the model: the last test disposes both); the others reuse the model
+let opened: Awaited<ReturnType<typeof openEngine>> | null = null;
 let model: LlamaModel | null = null;
 const loadModel = async () => (model ??= await LlamaModel.load(FILE));
 
 test('gemma3-270m: native engine == tfjs reference (prefill every position, KV-cache decode), blocks kept as stored', { skip }, async (t) => {
-  const m = await loadModel();
+  const e = (opened = await openEngine('gemma3-270m', { engine: 'native' }));
+  const m = (model = e.model as LlamaModel);
+  assert.equal(e.engine, 'native');
   const ids = ref?.cases[0]?.ids ?? m.tokenizer!.encode('The capital of France is Paris. The capital of Germany is');
   const V = m.config.vocabSize;
-  const e = await openEngine(m, { engine: 'native' });
-  try {
-    const info = e.info().details as { linearFormats: Record<string, number>; embedFormat: string };
-    // every linear keeps the file's own blocks (the copy checks they reproduce the float32 weights bit for bit)
-    assert.deepEqual(info.linearFormats, { q4_k: 27, q5_0: 81, q6_k: 9, q8_0: 10 });
-    assert.equal(info.embedFormat, 'q8_0');
-    const { logits } = m.forward(ids);
-    const r = logits.dataSync() as Float32Array;
-    logits.dispose();
-    const got = e.forward(ids);
-    let refMax = 0, worst = 0;
-    for (let i = 0; i < r.length; i++) {
-      refMax = Math.max(refMax, Math.abs(r[i]!));
-      worst = Math.max(worst, Math.abs(r[i]! - got[i]!));
-    }
-    t.diagnostic(`T=${ids.length}: max |Δlogit| native vs tfjs ${worst.toExponential(3)} (tol ${TOL_REL}·max|ref| = ${(TOL_REL * refMax).toExponential(2)}, max|ref| ${refMax.toFixed(2)})`);
-    assert.ok(worst <= TOL_REL * refMax, `max |Δlogit| ${worst} > ${TOL_REL * refMax}`);
-    // KV-cache decode: prefill 5 tokens, then one at a time; each row == the full forward's row
-    const cache = e.newCache();
-    const split = 5;
-    const rows = [e.forward(ids.slice(0, split), cache)];
-    for (let i = split; i < ids.length; i++) rows.push(e.forward([ids[i]!], cache));
-    const dec = new Float32Array(ids.length * V);
-    let o = 0;
-    for (const x of rows) {
-      dec.set(x, o);
-      o += x.length;
-    }
-    let worstDec = 0;
-    for (let i = 0; i < r.length; i++) worstDec = Math.max(worstDec, Math.abs(r[i]! - dec[i]!));
-    assert.ok(worstDec <= TOL_REL * refMax, `decode: max |Δlogit| ${worstDec} > ${TOL_REL * refMax}`);
-    e.freeCache(cache);
-  } finally {
-    e.dispose();
+  const info = e.info().details as { linearFormats: Record<string, number>; embedFormat: string };
+  // every linear keeps the file's own blocks (the copy checks they reproduce the float32 weights bit for bit)
+  assert.deepEqual(info.linearFormats, { q4_k: 27, q5_0: 81, q6_k: 9, q8_0: 10 });
+  assert.equal(info.embedFormat, 'q8_0');
+  const { logits } = m.forward(ids);
+  const r = logits.dataSync() as Float32Array;
+  logits.dispose();
+  const got = e.forward(ids);
+  let refMax = 0, worst = 0;
+  for (let i = 0; i < r.length; i++) {
+    refMax = Math.max(refMax, Math.abs(r[i]!));
+    worst = Math.max(worst, Math.abs(r[i]! - got[i]!));
   }
+  t.diagnostic(`T=${ids.length}: max |Δlogit| native vs tfjs ${worst.toExponential(3)} (tol ${TOL_REL}·max|ref| = ${(TOL_REL * refMax).toExponential(2)}, max|ref| ${refMax.toFixed(2)})`);
+  assert.ok(worst <= TOL_REL * refMax, `max |Δlogit| ${worst} > ${TOL_REL * refMax}`);
+  // KV-cache decode: prefill 5 tokens, then one at a time; each row == the full forward's row
+  const cache = e.newCache();
+  const split = 5;
+  const rows = [e.forward(ids.slice(0, split), cache)];
+  for (let i = split; i < ids.length; i++) rows.push(e.forward([ids[i]!], cache));
+  const dec = new Float32Array(ids.length * V);
+  let o = 0;
+  for (const x of rows) {
+    dec.set(x, o);
+    o += x.length;
+  }
+  let worstDec = 0;
+  for (let i = 0; i < r.length; i++) worstDec = Math.max(worstDec, Math.abs(r[i]! - dec[i]!));
+  assert.ok(worstDec <= TOL_REL * refMax, `decode: max |Δlogit| ${worstDec} > ${TOL_REL * refMax}`);
+  e.freeCache(cache);
 });
 
 test('gemma3-270m: native engine == transformers (short prompt; 600 tokens past the 512-token window), greedy continuation', { skip: skip || (!ref && 'reference not generated') }, async (t) => {
@@ -140,7 +139,8 @@ test('gemma3-270m: streaming checkpoint load == copy of the loaded model, bit fo
   } finally {
     a.dispose();
     b.dispose();
-    model?.dispose();
+    if (opened) opened.dispose(); // the engine opened by name owns the model
+    else model?.dispose();
     model = null;
   }
 });
