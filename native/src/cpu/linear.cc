@@ -56,7 +56,8 @@ void DequantRowsRef(const Weight& w, int r0, int n, float* out) {
 // blocks::dequant_block (twin: DequantRowsRef): every product below is exact in float (fp16 scale × small integers),
 // so fused and unfused multiply-adds round the same way as the reference's separate steps.
 
-inline float HalfAt(const uint8_t* p) { return ref::f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+/** fp16 at p (little-endian) -> float through F16C (exact, as ref::f16_to_f32). */
+AVX2_FN inline float HalfAt(const uint8_t* p) { return _cvtsh_ss((unsigned short)(p[0] | (p[1] << 8))); }
 
 /** byte i of the result = 0xff where bit i of the 32-bit little-endian word at p is set (llama.cpp bytes_from_bits_32). */
 AVX2_FN inline __m256i BytesFromBits32(const uint8_t* p) {
