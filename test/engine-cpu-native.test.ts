@@ -19,7 +19,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeInfo } from '../src/native/addon.js';
+import { callNative, nativeInfo } from '../src/native/addon.js';
 import { createCpuEngine, cpuKernel, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
 import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';
@@ -560,6 +560,42 @@ test('misuse: disposed engine, foreign cache, custom forward, bad tokens', { ski
   assert.equal(e.forward([1]).length, 256);
   e.dispose();
   m.dispose();
+});
+
+test('misuse: architecture features out of range are one-line E_ARG from cpuEngineCreate; an unset Gemma norm is refused at forward', { skip }, () => {
+  const a = cpuEngineAddon();
+  const cfg = tinyConfig();
+  const base = { hidden: cfg.hiddenSize, intermediate: cfg.intermediateSize, layers: cfg.numLayers, heads: cfg.numHeads, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, vocab: cfg.vocabSize, rmsEps: cfg.rmsEps, invFreq: ropeInvFreq(cfg) };
+  const layers = new Uint8Array(cfg.numLayers).fill(1);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ hiddenAct: 'relu' }, /config\.hiddenAct: 'relu' \(expected 'silu' or 'gelu_tanh'\)/],
+    [{ slidingLayers: layers, slidingWindow: 0 }, /config\.slidingWindow: expected an integer in \[1, 2\^30\)/],
+    [{ slidingLayers: layers, slidingWindow: 1e20 }, /config\.slidingWindow: expected an integer in \[1, 2\^30\)/],
+    [{ slidingLayers: layers, slidingWindow: 2.5 }, /config\.slidingWindow/],
+    [{ slidingLayers: new Uint8Array(cfg.numLayers + 1), slidingWindow: 4 }, /config\.slidingLayers: expected \d+ elements/],
+    [{ attnSoftcap: -1 }, /config\.attnSoftcap \/ finalSoftcap: must be >= 0/],
+    [{ embedScale: Number.NaN }, /config\.embedScale: expected a finite number/],
+    [{ invFreqLocal: new Float32Array(1) }, /config\.invFreqLocal: expected \d+ elements/],
+  ];
+  for (const [extra, re] of bad)
+    assert.throws(() => callNative(() => a.cpuEngineCreate({ ...base, ...extra } as never)), (x: unknown) => isCodecError(x, 'E_ARG') && re.test(x.message) && !x.message.includes('\n'), JSON.stringify(Object.keys(extra)));
+  // sandwich norms switched on, every Llama tensor set but not the pre-/post-FFN norms: the forward names the layer
+  // instead of reading an empty vector; once they are set it runs
+  const id = a.cpuEngineCreate({ ...base, sandwichNorms: true });
+  try {
+    const h = cfg.hiddenSize, I = cfg.intermediateSize, qd = cfg.numHeads * cfg.headDim, kvd = cfg.numKvHeads * cfg.headDim;
+    const z = (n: number) => new Float32Array(n).fill(0.01);
+    a.cpuEngineSetTensor(id, -1, 0, z(cfg.vocabSize * h), null, null, 'f32');
+    a.cpuEngineSetTensor(id, -1, 1, z(h), null, null, 'f32');
+    a.cpuEngineSetTensor(id, -1, 2, z(cfg.vocabSize * h), null, null, 'f32');
+    const sizes = [h, h, qd * h, kvd * h, kvd * h, h * qd, I * h, I * h, h * I];
+    for (let l = 0; l < cfg.numLayers; l++) sizes.forEach((n, slot) => a.cpuEngineSetTensor(id, l, slot, z(n), null, null, 'f32'));
+    assert.throws(() => callNative(() => a.cpuEngineForward(id, -1, Int32Array.of(1), true, false)), (x: unknown) => isCodecError(x, 'E_ARG') && /layer 0 is not fully set/.test(x.message));
+    for (let l = 0; l < cfg.numLayers; l++) for (const slot of [12, 13]) a.cpuEngineSetTensor(id, l, slot, z(h), null, null, 'f32');
+    assert.equal(callNative(() => a.cpuEngineForward(id, -1, Int32Array.of(1), true, false)).length, cfg.vocabSize);
+  } finally {
+    a.cpuEngineDispose(id);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -111,9 +111,9 @@ void ReadFeatures(const Napi::Object& o, Engine& e) {
   if (!sl.IsUndefined() && !sl.IsNull()) {
     const uint8_t* p = TypedData<uint8_t>(sl, (size_t)c.layers, "config.slidingLayers", napi_uint8_array);
     c.sliding.assign(p, p + c.layers);
-    c.window = (int)OptNumber(o, "slidingWindow", 0.0);
-    CHECK_ARG(c.window >= 1 && c.window < (1 << 30) && (double)c.window == OptNumber(o, "slidingWindow", 0.0),
-              "config.slidingWindow: expected an integer >= 1 with slidingLayers");
+    const double w = OptNumber(o, "slidingWindow", 0.0);
+    CHECK_ARG(w >= 1 && w < (double)(1 << 30) && w == std::floor(w), "config.slidingWindow: expected an integer in [1, 2^30) with slidingLayers");
+    c.window = (int)w;
   }
   Napi::Value il = o.Get("invFreqLocal");
   if (!il.IsUndefined() && !il.IsNull()) {
