@@ -51,8 +51,9 @@ void DequantRowsRef(const Weight& w, int r0, int n, float* out) {
 }
 
 #if defined(CODECLLM_X86)
-// ---- AVX2 decoders of the block formats q5_0, q4_k, q6_k: Decode(block, sub, w) writes the 32 weights of sub-chunk
-// `sub` (0 .. kElems/32 - 1) of one block, in element order, as four 8-lane vectors. Bit-identical to
+// ---- AVX2 decoders of the block formats q5_0, q4_k, q6_k: Decode(block, Prepare(block), sub, w) writes the 32
+// weights of sub-chunk `sub` (0 .. kElems/32 - 1) of one block, in element order, as four 8-lane vectors (Prepare
+// unpacks what a block's sub-chunks share: q4_k's 8 scale/min pairs). Bit-identical to
 // blocks::dequant_block (twin: DequantRowsRef): every product below is exact in float (fp16 scale × small integers),
 // so fused and unfused multiply-adds round the same way as the reference's separate steps.
 
@@ -79,7 +80,9 @@ AVX2_FN inline void I8ToF32x4(__m256i q, __m256 d, __m256 w[4]) {
 /** q5_0 (22 bytes: d, qh[4], qs[16]): w = (5-bit q - 16) * d; element i takes bit i of qh as its fifth bit. */
 struct DecodeQ5_0 {
   static constexpr int kElems = blocks::BlockQ5_0::kElems, kBytes = (int)sizeof(blocks::BlockQ5_0);
-  AVX2_FN static inline void Decode(const uint8_t* b, int, __m256 w[4]) {
+  struct State {};
+  static inline State Prepare(const uint8_t*) { return {}; }
+  AVX2_FN static inline void Decode(const uint8_t* b, const State&, int, __m256 w[4]) {
     const __m128i m4 = _mm_set1_epi8(0x0f);
     const __m128i qs = _mm_loadu_si128((const __m128i*)(b + 6));
     __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4));  // elements 0..15 | 16..31
@@ -92,10 +95,23 @@ struct DecodeQ5_0 {
  *  for odd), w = float(d*sc) * q - float(dmin*mn) with the 6-bit (sc, mn) of sub-block s. */
 struct DecodeQ4_K {
   static constexpr int kElems = blocks::BlockQ4_K::kElems, kBytes = (int)sizeof(blocks::BlockQ4_K);
-  AVX2_FN static inline void Decode(const uint8_t* b, int s, __m256 w[4]) {
-    uint8_t sc, mn;
-    blocks::scale_min_k4(s, b + 4, &sc, &mn);
-    const __m256 d1 = _mm256_set1_ps(HalfAt(b) * (float)sc), m1 = _mm256_set1_ps(HalfAt(b + 2) * (float)mn);
+  /** float(d*sc) and float(dmin*mn) of the 8 sub-blocks, unpacked once per block. */
+  struct State {
+    float d1[8], m1[8];
+  };
+  AVX2_FN static inline State Prepare(const uint8_t* b) {
+    State st;
+    const float d = HalfAt(b), dmin = HalfAt(b + 2);
+    for (int s = 0; s < 8; s++) {
+      uint8_t sc, mn;
+      blocks::scale_min_k4(s, b + 4, &sc, &mn);
+      st.d1[s] = d * (float)sc;
+      st.m1[s] = dmin * (float)mn;
+    }
+    return st;
+  }
+  AVX2_FN static inline void Decode(const uint8_t* b, const State& st, int s, __m256 w[4]) {
+    const __m256 d1 = _mm256_set1_ps(st.d1[s]), m1 = _mm256_set1_ps(st.m1[s]);
     const __m256i raw = _mm256_loadu_si256((const __m256i*)(b + 16 + 32 * (s >> 1)));
     const __m256i q = _mm256_and_si256(s & 1 ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0f));
     const __m128i a = _mm256_castsi256_si128(q), c = _mm256_extracti128_si256(q, 1);
@@ -111,7 +127,9 @@ struct DecodeQ4_K {
  *  sc = scales[8h + 2j + l/16]. */
 struct DecodeQ6_K {
   static constexpr int kElems = blocks::BlockQ6_K::kElems, kBytes = (int)sizeof(blocks::BlockQ6_K);
-  AVX2_FN static inline void Decode(const uint8_t* b, int s, __m256 w[4]) {
+  struct State {};
+  static inline State Prepare(const uint8_t*) { return {}; }
+  AVX2_FN static inline void Decode(const uint8_t* b, const State&, int s, __m256 w[4]) {
     const int h = s >> 2, j = s & 3;
     const __m256i ql = _mm256_loadu_si256((const __m256i*)(b + 64 * h + 32 * (j & 1)));
     const __m256i qh = _mm256_loadu_si256((const __m256i*)(b + 128 + 32 * h));
@@ -135,12 +153,14 @@ AVX2_FN void DequantRowsDecode(const Weight& w, int r0, int n, float* out) {
   for (int r = 0; r < n; r++) {
     const uint8_t* b = w.blocks.data() + (size_t)(r0 + r) * nb * Dec::kBytes;
     float* o = out + (size_t)r * C;
-    for (size_t k = 0; k < nb; k++, b += Dec::kBytes)
+    for (size_t k = 0; k < nb; k++, b += Dec::kBytes) {
+      const typename Dec::State st = Dec::Prepare(b);
       for (int s = 0; s < Dec::kElems / 32; s++, o += 32) {
         __m256 v[4];
-        Dec::Decode(b, s, v);
+        Dec::Decode(b, st, s, v);
         for (int i = 0; i < 4; i++) _mm256_storeu_ps(o + 8 * i, v[i]);
       }
+    }
   }
 }
 
@@ -320,19 +340,23 @@ AVX2_FN void GemvDecodeAvx2(const Weight& W, const float* x, float* y, int r0) {
     acc[j] = _mm256_setzero_ps();
     row[j] = W.blocks.data() + (size_t)(r0 + j) * nb * Dec::kBytes;
   }
-  for (int k = 0; k < nb; k++)
-    for (int s = 0; s < Dec::kElems / 32; s++) {
-      const float* xk = x + (size_t)k * Dec::kElems + 32 * s;
-      const __m256 x0 = _mm256_loadu_ps(xk), x1 = _mm256_loadu_ps(xk + 8), x2 = _mm256_loadu_ps(xk + 16), x3 = _mm256_loadu_ps(xk + 24);
-      for (int j = 0; j < RB; j++) {
+  // per row: blocks k ascending, sub-chunks s ascending (the tile's order); the block's scales unpacked once (Prepare)
+  for (int k = 0; k < nb; k++) {
+    const float* xb = x + (size_t)k * Dec::kElems;
+    for (int j = 0; j < RB; j++) {
+      const uint8_t* b = row[j] + (size_t)k * Dec::kBytes;
+      const typename Dec::State st = Dec::Prepare(b);
+      for (int s = 0; s < Dec::kElems / 32; s++) {
+        const float* xk = xb + 32 * s;
         __m256 w[4];
-        Dec::Decode(row[j] + (size_t)k * Dec::kBytes, s, w);
-        acc[j] = _mm256_fmadd_ps(x0, w[0], acc[j]);
-        acc[j] = _mm256_fmadd_ps(x1, w[1], acc[j]);
-        acc[j] = _mm256_fmadd_ps(x2, w[2], acc[j]);
-        acc[j] = _mm256_fmadd_ps(x3, w[3], acc[j]);
+        Dec::Decode(b, st, s, w);
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(xk), w[0], acc[j]);
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(xk + 8), w[1], acc[j]);
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(xk + 16), w[2], acc[j]);
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(xk + 24), w[3], acc[j]);
       }
     }
+  }
   for (int j = 0; j < RB; j++) y[r0 + j] = Hsum(acc[j]);
 }
 
