@@ -12,46 +12,36 @@ with gguf-py's own GGUFWriter, so our GGUF reader is checked against an independ
 
 Usage: python3 scripts/gen-ggml-vectors.py   (deterministic: same output for the same gguf/numpy versions)
 """
-import base64, importlib.metadata, json, os, sys
+import importlib.metadata, json, os, sys
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
 from gguf.constants import GGML_QUANT_SIZES
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'reference'))
+from ggml_random_blocks import SCALE_OFFSETS, SPECIAL_F16, b64, finite_f16_bits  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'formats', 'ggml-vectors.json')
 rng = np.random.default_rng(20240607)
 
 # dtype -> (ggml type, byte offsets of fp16 scale fields in the block, number of blocks)
 DEQ = {
-    'q8_0': (T.Q8_0, [0], 40),
-    'q4_0': (T.Q4_0, [0], 40),
-    'q4_1': (T.Q4_1, [0, 2], 40),
-    'q4_k': (T.Q4_K, [0, 2], 6),
-    'q6_k': (T.Q6_K, [208], 6),
+    'q8_0': (T.Q8_0, SCALE_OFFSETS['q8_0'], 40),
+    'q4_0': (T.Q4_0, SCALE_OFFSETS['q4_0'], 40),
+    'q4_1': (T.Q4_1, SCALE_OFFSETS['q4_1'], 40),
+    'q4_k': (T.Q4_K, SCALE_OFFSETS['q4_k'], 6),
+    'q6_k': (T.Q6_K, SCALE_OFFSETS['q6_k'], 6),
 }
 # The other block formats llama.cpp writes (added later): drawn from their own generator so the vectors above stay
 # byte-identical to earlier runs.
 DEQ_MORE = {
-    'q5_0': (T.Q5_0, [0], 40),
-    'q5_1': (T.Q5_1, [0, 2], 40),
-    'q2_k': (T.Q2_K, [80, 82], 8),
-    'q3_k': (T.Q3_K, [108], 8),
-    'q5_k': (T.Q5_K, [0, 2], 8),
+    'q5_0': (T.Q5_0, SCALE_OFFSETS['q5_0'], 40),
+    'q5_1': (T.Q5_1, SCALE_OFFSETS['q5_1'], 40),
+    'q2_k': (T.Q2_K, SCALE_OFFSETS['q2_k'], 8),
+    'q3_k': (T.Q3_K, SCALE_OFFSETS['q3_k'], 8),
+    'q5_k': (T.Q5_K, SCALE_OFFSETS['q5_k'], 8),
 }
-SPECIAL_F16 = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x7bff, 0xfbff, 0x3c00, 0xbc00]
 
-
-def b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
-
-
-def finite_f16_bits(k: int) -> np.ndarray:
-    bits = rng.integers(0, 1 << 16, size=k, dtype=np.uint32)
-    exp = (bits >> 10) & 0x1F
-    bits = np.where(exp == 0x1F, bits & ~np.uint32(0x4000), bits)  # clear an exponent bit: never Inf/NaN
-    # most scales small like real weights: ~half the blocks get a "normal-looking" scale
-    realistic = np.frombuffer(np.float16(rng.standard_normal(k) * 0.01).tobytes(), dtype=np.uint16).astype(np.uint32)
-    return np.where(rng.random(k) < 0.5, realistic, bits).astype(np.uint16)
 
 
 def dequant_vectors(table=DEQ):
@@ -60,7 +50,7 @@ def dequant_vectors(table=DEQ):
         block_elems, block_bytes = GGML_QUANT_SIZES[qt]
         raw = rng.integers(0, 256, size=(nblocks, block_bytes), dtype=np.uint8)
         for off in f16_offsets:
-            v = finite_f16_bits(nblocks)
+            v = finite_f16_bits(rng, nblocks)
             v[: len(SPECIAL_F16)] = SPECIAL_F16[: nblocks]
             rng.shuffle(v)
             raw[:, off : off + 2] = v.view(np.uint8).reshape(nblocks, 2)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything codecllm and its tests need on a fresh machine of this kind (Debian, Node 20, Python 3),
-# idempotently: Debian packages (compression libraries for the native addon, chromium for the report test),
+# idempotently: Debian packages (compression libraries for the native addon, chromium for the report test,
+# slurm-wlm for the one-node Slurm cluster test/jobs-slurm.test.ts starts),
 # npm packages (npm ci), Python packages for notebook execution, the native addon, the compiled library and the
 # named models (default, gemma3-270m). Each step prints one line.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages
-APT_PKGS=(cmake g++ ninja-build libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core)
+APT_PKGS=(cmake g++ ninja-build libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libxxhash-dev chromium fonts-dejavu-core slurm-wlm)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,12 +36,16 @@ if ! python3 -c "import safetensors.numpy" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check "safetensors==0.8.0" "numpy==2.4.6"
 fi
 
-# --- CUDA 13 toolkit (nvcc, runtime, CCCL) and nvCOMP from PyPI, so the CUDA sources compile here too (no GPU is
-#     needed to compile; CI checks the CUDA build). CODECLLM_CUDA=OFF skips this and builds CPU-only.
+# --- CUDA 13 toolkit (nvcc, runtime, CCCL), cuBLAS and nvCOMP from PyPI, so the CUDA sources compile here too (no
+#     GPU is needed to compile; CI checks the CUDA build). cuBLAS (the CUDA engine's prefill GEMM,
+#     native/src/gpu/prefill_gemm.h) comes as the toolkit's own pin: cuda-toolkit 13.0.2's [cublas] extra is
+#     nvidia-cublas==13.1.0.3 (headers + libcublas.so.13 / libcublasLt.so.13, ~600 MB). CODECLLM_CUDA=OFF skips this
+#     and builds CPU-only.
 if [ "${CODECLLM_CUDA:-ON}" != OFF ]; then
-  if ! python3 -m pip show -q cuda-toolkit nvidia-libnvcomp-cu13 >/dev/null 2>&1; then
-    say "pip install cuda-toolkit[nvcc,cccl,cudart,crt,nvvm]==13.0.2 nvidia-libnvcomp-cu13==5.1.0.21"
-    python3 -m pip install -q --disable-pip-version-check "cuda-toolkit[nvcc,cccl,cudart,crt,nvvm]==13.0.2" "nvidia-libnvcomp-cu13==5.1.0.21"
+  # one `pip show` per package: with several names pip exits 0 when any one of them is installed
+  if ! { python3 -m pip show -q cuda-toolkit && python3 -m pip show -q nvidia-libnvcomp-cu13 && python3 -m pip show -q nvidia-cublas; } >/dev/null 2>&1; then
+    say "pip install cuda-toolkit[nvcc,cccl,cudart,crt,nvvm,cublas]==13.0.2 nvidia-libnvcomp-cu13==5.1.0.21"
+    python3 -m pip install -q --disable-pip-version-check "cuda-toolkit[nvcc,cccl,cudart,crt,nvvm,cublas]==13.0.2" "nvidia-libnvcomp-cu13==5.1.0.21"
   fi
 fi
 

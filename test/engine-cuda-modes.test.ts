@@ -5,12 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accountBytes, linearShapes, parseModeSpec, resolveModes, ENGINE_ALIGN } from '../src/engine/modes.js';
-import { CudaEngine, kernelTest, ropeTables } from '../src/engine/cuda.js';
+import { CudaEngine, cudaArchConfig, kernelTest, ropeTables } from '../src/engine/cuda.js';
 import { cudaAvailable } from '../src/native/device.js';
 import { nativeInfo } from '../src/native/addon.js';
 import { tinyConfig } from '../src/model/synthetic.js';
-import { paramCount } from '../src/model/config.js';
-import { ropeInvFreq } from '../src/model/llama.js';
+import { configFromHF, paramCount } from '../src/model/config.js';
+import { LlamaModel, ropeCosSin, ropeInvFreq } from '../src/model/llama.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../src/util/paths.js';
 import { msg, CodecLLMError } from '../src/messages.js';
 
 const cfg = tinyConfig();
@@ -199,3 +202,29 @@ test(
     }
   },
 );
+
+test('cudaArchConfig: Gemma 3 features cross to engineCreate (local layers, their own rope tables); plain Llama sends none', async () => {
+  const dir = path.join(packageRoot(), 'data', 'reference', 'zoo', 'gemma3');
+  const g = configFromHF(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')), 'gemma3/config.json');
+  const a = cudaArchConfig(g, 64);
+  assert.equal(a.hiddenAct, 'gelu_tanh');
+  assert.equal(a.sandwichNorms, true);
+  assert.equal(a.qkNorm, true);
+  assert.equal(a.embedScale, Math.fround(Math.sqrt(32)));
+  assert.equal(a.attnScale, 1 / Math.sqrt(16)); // query_pre_attn_scalar 16
+  assert.deepEqual(Array.from(a.slidingLayers as Uint8Array), [1, 1, 0]); // layer_types: sliding, sliding, full
+  assert.equal(a.slidingWindow, 6);
+  // local layers: base 10000 (the global one is 1e6): tables differ from the global ones, and equal the reference rule
+  const local = ropeCosSin(ropeInvFreq({ ...g, ropeTheta: 10000, ropeScaling: null }), 64);
+  assert.deepEqual(a.ropeCosLocal, local.cos);
+  assert.deepEqual(a.ropeSinLocal, local.sin);
+  assert.notDeepEqual(a.ropeCosLocal, ropeTables(g, 64).cos);
+  assert.deepEqual(cudaArchConfig(cfg, 64), {});
+  // the ledger's norms (every norm fromModel sets: input, post, pre/post-FFN, q/k per layer, final) = the accounting
+  const m = await LlamaModel.load(dir);
+  let floats = m.norm.size;
+  for (const b of m.blocks) for (const t of [b.inputNorm, b.postNorm, b.preFfnNorm, b.postFfnNorm, b.qNorm, b.kNorm]) floats += t ? t.size : 0;
+  const acc = accountBytes(g, resolveModes(parseModeSpec('fp16'), g), { maxSeq: 64, kvDtype: 'f16', sharedHead: true });
+  assert.equal(acc.norms, 4 * floats);
+  m.dispose();
+});

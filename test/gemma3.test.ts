@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LlamaModel } from '../src/model/llama.js';
 import { tinyGemma3Config, syntheticWeights, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
-import { configFromGGUF, configFromHF, engineDims, featuresOf, type LlamaConfig } from '../src/model/config.js';
+import { configFromGGUF, configFromHF, engineDims, featuresOf, nativeEngineGap, type LlamaConfig } from '../src/model/config.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { isCodecError } from '../src/messages.js';
 import { nativeInfo } from '../src/native/addon.js';
@@ -235,10 +235,12 @@ test('architectures the reference cannot run are refused before loading, naming 
   const meta = (arch: string) => new Map<string, never>([['general.architecture', arch as never]]);
   assert.throws(() => configFromGGUF(meta('phi3'), new Set(), 'p.gguf'), (e) => isCodecError(e, 'E_ARCH') && e.message === "p.gguf: architecture 'phi3' needs fused qkv / gate_up weights (Phi-3), which codecllm does not implement");
   assert.throws(() => configFromGGUF(meta('mamba'), new Set(), 'p.gguf'), (e) => isCodecError(e, 'E_ARCH') && /^p\.gguf: unsupported architecture 'mamba'/.test(e.message));
-  // the CUDA engine runs plain Llama graphs only: Gemma is refused by name before any native call; the native CPU
-  // engine takes the features (test/engine-cpu-gemma.test.ts, test/zoo.test.ts)
-  assert.throws(() => engineDims(cfg), (e) => isCodecError(e, 'E_ARCH') && e.message === "CUDA engine: architecture 'gemma3' needs GeGLU (tanh GELU) MLP, which codecllm does not implement");
-  assert.equal(engineDims(cfg, 'native').headDim, cfg.headDim);
+  // both native engines take Gemma's features (the CPU engine: test/engine-cpu-gemma.test.ts, test/zoo.test.ts; the
+  // CUDA engine: scripts/gpu/check-engine.ts on the GPU host)
+  for (const engine of ['native', 'cuda'] as const) {
+    assert.equal(nativeEngineGap(cfg, engine), null, engine);
+    assert.equal(engineDims(cfg, engine).headDim, cfg.headDim);
+  }
 });
 
 test('Hugging Face Gemma 3 config forms: layer_types, sliding_window_pattern, transformers 5 rope_parameters', () => {

@@ -23,6 +23,8 @@ describe('native addon', () => {
     const b = n.buildInfo();
     assert.equal(typeof n.deviceAlloc === 'function', b.cuda);
     assert.equal(typeof n.nvcompCompress === 'function', b.nvcomp);
+    assert.equal(typeof b.cublas, 'boolean', 'buildInfo().cublas (the CUDA engine prefill GEMM through cuBLAS)');
+    assert.equal(b.cublas && !b.cuda, false, 'cuBLAS without CUDA is impossible');
     assert.equal(b.napiVersion, 8);
   });
 

@@ -5,8 +5,8 @@
  * or is refused before loading with one E_ARCH line naming the missing feature. The native CPU engine runs every
  * architecture the reference loads (qkv bias, q/k norm, sliding window, soft-capping, GeGLU, sandwich norms) and must
  * match transformers within the same tolerance, prefill and KV-cache decode, with the same greedy continuation. The
- * GPU engine runs plain Llama graphs only: every architecture with features beyond Llama must be refused there with
- * E_ARCH naming the feature (engineDims(c, 'cuda')).
+ * CUDA engine implements the same features (checked against this zoo on the GPU host by scripts/gpu/check-engine.ts);
+ * should config.ts's ENGINE_FEATURES list one it lacks, it must be refused there with one E_ARCH line naming it.
  * Until the zoo has been generated, every case skips with the command to run.
  */
 import { test } from 'node:test';

@@ -77,6 +77,19 @@ inline std::string Site(const char* file, int line) {
   } while (0)
 #endif
 
+#if defined(CODECLLM_HAVE_CUBLAS)
+// cuBLAS status (the including file includes <cublas_v2.h>): CUBLAS_STATUS_ALLOC_FAILED is E_OOM, the rest E_CUDA.
+#define CHECK_CUBLAS(call)                                                                                          \
+  do {                                                                                                              \
+    cublasStatus_t s_ = (call);                                                                                     \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                                                \
+      throw CODECLLM_ERROR(s_ == CUBLAS_STATUS_ALLOC_FAILED ? "E_OOM" : "E_CUDA",                                    \
+                           std::string(#call) + ": " + cublasGetStatusName(s_) + " (" + cublasGetStatusString(s_) + ")") \
+          .with("status", cublasGetStatusName(s_))                                                                  \
+          .with("call", #call);                                                                                     \
+  } while (0)
+#endif
+
 #if defined(CODECLLM_HAVE_NVCOMP)
 #include <nvcomp/shared_types.h>
 namespace codecllm {

@@ -26,8 +26,12 @@
 //
 // JS (all ids are numbers; errors are codecllm::Error through binding.h):
 //   engineCreate(cfg) -> id                  cfg: {hidden, intermediate, layers, heads, kvHeads, headDim, vocab,
-//                                               rmsEps, maxSeq, maxPrefill, kvDtype:'f16'|'f32', ropeCos, ropeSin}
-//   engineSetEmbedding(id, f32 (V*h))        engineSetNorm(id, layer|-1, which 0 input|1 post, f32 (h))
+//                                               rmsEps, maxSeq, maxPrefill, kvDtype:'f16'|'f32', ropeCos, ropeSin,
+//                                               optional ArchFeatures (config.ts): hiddenAct, qkNorm, sandwichNorms,
+//                                               embedScale, attnScale, slidingLayers Uint8Array(L), slidingWindow,
+//                                               attnSoftcap, finalSoftcap; ropeCosLocal / ropeSinLocal (local layers)}
+//   engineSetEmbedding(id, f32 (V*h))        engineSetNorm(id, layer|-1, which (gpu/engine.h NormSlot: 0 input, 1 post,
+//                                             2 pre-FFN, 3 post-FFN, 4 q, 5 k), f32 (h, or D for q/k))
 //   engineSetLinearF32(id, index, mode 'fp16'|'int8', f32 (out*in), bias f32|null)   index = layer*7 + k, lm_head = L*7
 //   engineSetLinearInt8(id, index, codes Int8Array, scales Float32Array, bias|null)
 //   engineShareEmbedding(id)                 lm_head (fp16) reads the embedding table (tied models)
@@ -132,8 +136,38 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
     return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
   };
   std::vector<float> cs = tab("ropeCos"), sn = tab("ropeSin");
+  // architecture features (config.ts ArchFeatures field names; absent = plain Llama)
+  auto num = [&](const char* k, float dflt) {
+    Napi::Value v = o.Get(k);
+    if (v.IsUndefined() || v.IsNull()) return dflt;
+    CHECK_ARG(v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()), std::string("engine config: ") + k + " must be a finite number or null");
+    return v.As<Napi::Number>().FloatValue();
+  };
+  auto flag = [&](const char* k) { return o.Get(k).IsBoolean() && o.Get(k).As<Napi::Boolean>().Value(); };
+  Napi::Value act = o.Get("hiddenAct");
+  std::string actName = act.IsString() ? act.As<Napi::String>().Utf8Value() : "silu";
+  CHECK_ARG(actName == "silu" || actName == "gelu_tanh", "engine config: hiddenAct '" + actName + "' (expected silu or gelu_tanh)");
+  c.act = actName == "gelu_tanh" ? kGpuActGeluTanh : kGpuActSilu;
+  c.sandwich = flag("sandwichNorms");
+  c.qk_norm = flag("qkNorm");
+  c.embed_scale = num("embedScale", 1.0f);
+  c.attn_scale = num("attnScale", 0.0f);
+  c.attn_softcap = num("attnSoftcap", 0.0f);
+  c.final_softcap = num("finalSoftcap", 0.0f);
+  CHECK_ARG(c.embed_scale > 0 && c.attn_scale >= 0 && c.attn_softcap >= 0 && c.final_softcap >= 0,
+            "engine config: embedScale > 0; attnScale, attnSoftcap, finalSoftcap >= 0");
+  Napi::Value sl = o.Get("slidingLayers");
+  if (!sl.IsUndefined() && !sl.IsNull()) {
+    CHECK_ARG(sl.IsTypedArray() && sl.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, "engine config: slidingLayers must be a Uint8Array");
+    Napi::Uint8Array a = sl.As<Napi::Uint8Array>();
+    CHECK_ARG(a.ElementLength() == (size_t)c.L, "engine config: slidingLayers must hold one entry per layer");
+    c.sliding.assign(a.Data(), a.Data() + a.ElementLength());
+    c.window = CfgInt(o, "slidingWindow", 1, 1 << 24);
+  }
+  std::vector<float> csL, snL;
+  if (!o.Get("ropeCosLocal").IsUndefined()) csL = tab("ropeCosLocal"), snL = tab("ropeSinLocal");
   uint32_t id = next_engine_id++;
-  Engines()[id] = std::make_unique<Engine>(id, c, cs, sn);
+  Engines()[id] = std::make_unique<Engine>(id, c, cs, sn, csL, snL);
   return Napi::Number::New(info.Env(), id);
 }
 
@@ -147,7 +181,7 @@ Napi::Value EngineSetEmbedding(const Napi::CallbackInfo& info) {
 Napi::Value EngineSetNorm(const Napi::CallbackInfo& info) {
   Engine& e = Get(info);
   int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 20, 0);
-  int which = (int)ArgInt(info, 2, "which", 0, 1, 0);
+  int which = (int)ArgInt(info, 2, "which", 0, kNormSlots - 1, 0);
   size_t n;
   const float* w = TypedData<float>(info, 3, "norm", napi_float32_array, &n);
   e.SetNorm(layer, which, w, n);

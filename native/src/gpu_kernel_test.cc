@@ -8,11 +8,15 @@
 
 #if defined(CODECLLM_HAVE_CUDA)
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cuda/gemm_blas.cuh"
+#include "engine/prefill_gemm_ref.h"
 #include "gpu/engine.h"
+#include "gpu/prefill_gemm.h"
 
 namespace codecllm {
 namespace engine {
@@ -93,6 +97,11 @@ int P(Napi::Object o, const char* k, int dflt) {
   Napi::Value v = o.Get(k);
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
 }
+/** A float parameter (attention scale, soft-cap). */
+float PF(Napi::Object o, const char* k, float dflt) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().FloatValue() : dflt;
+}
 
 Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   std::string name = ArgString(info, 0, "name");
@@ -121,9 +130,11 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbeddingQ8(x, reinterpret_cast<const int8_t*>(dm.up(codes)), dm.up(aux), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), table.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
   } else if (name == "embedding") {
@@ -134,11 +145,61 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     std::vector<int32_t> toks(T);
     for (auto& t : toks) t = (int)(rng() % V);
     float* x = dm.zeros<float>((size_t)T * h);
-    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s);
+    const float esc = P(p, "escale", 0) ? std::sqrt((float)h) : 1.f;  // escale=1: Gemma's √hidden
+    LaunchEmbedding(x, dm.up(t16), dm.up(toks), T, h, s, esc);
     std::vector<float> want((size_t)T * h);
     ref::embedding(want.data(), tf.data(), toks.data(), T, h);
+    for (auto& v : want) v *= esc;
     cmp.atol = 0, cmp.rtol = 0;
     cmp.Check(dm.down(x, want.size()).data(), want.data(), want.size());
+  } else if (name == "rmsnorm" && P(p, "inplace", 0)) {
+    // q/k RMSNorm: (T*H) rows of head_dim, normalized in place (out = x), as the engine runs it
+    int T = P(p, "T", 5), h = P(p, "h", 256);
+    auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNorm(dx, nullptr, dx, dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want(x.size());
+    ref::rmsnorm(want.data(), x.data(), w.data(), T, h, 1e-6f);
+    cmp.atol = 1e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "rmsnorm_add") {
+    // sandwich norm: x += rmsnorm(y) * w
+    int T = P(p, "T", 5), h = P(p, "h", 640);
+    auto x = Randn(rng, (size_t)T * h, 4.f), y = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.5f, 1.f);
+    float* dx = dm.up(x);
+    LaunchRmsNormAdd(dx, dm.up(y), dm.up(w), T, h, 1e-6f, s);
+    std::vector<float> want = x, ny(y.size());
+    ref::rmsnorm(ny.data(), y.data(), w.data(), T, h, 1e-6f);
+    ref::add_inplace(want.data(), ny.data(), want.size());
+    cmp.atol = 2e-5, cmp.rtol = 1e-5;
+    cmp.Check(dm.down(dx, want.size()).data(), want.data(), want.size(), "x");
+  } else if (name == "geglu") {
+    size_t n = (size_t)P(p, "n", 5000);
+    auto g = Randn(rng, n, 3.f), u = Randn(rng, n);
+    float* out = dm.zeros<float>(n);
+    uint16_t* out16 = dm.zeros<uint16_t>(n);
+    LaunchGeGLU(out, out16, dm.up(g), dm.up(u), n, s);
+    std::vector<float> want(n);
+    ref::geglu(want.data(), g.data(), u.data(), n);
+    cmp.atol = 1e-6, cmp.rtol = 1e-5;  // tanhf vs tanh in double
+    cmp.Check(dm.down(out, n).data(), want.data(), n, "out");
+    auto h16 = FromF16(dm.down(out16, n));
+    Cmp c16;  // fp16 copy: one half rounding
+    c16.atol = 1e-6, c16.rtol = 1.5e-3;
+    c16.Check(h16.data(), want.data(), n, "out16");
+    cmp.fails += c16.fails;
+    cmp.n += c16.n;
+    for (auto& f : c16.first) if (cmp.first.size() < 5) cmp.first.push_back(f);
+  } else if (name == "softcap") {
+    size_t n = (size_t)P(p, "n", 5000);
+    const float cap = PF(p, "cap", 30.f);
+    auto x = Randn(rng, n, 2.f * cap);
+    float* dx = dm.up(x);
+    LaunchSoftcap(dx, n, cap, s);
+    std::vector<float> want = x;
+    ref::softcap(want.data(), n, cap);
+    cmp.atol = 1e-5, cmp.rtol = 1e-6;  // tanhf vs tanh in double, times cap
+    cmp.Check(dm.down(dx, n).data(), want.data(), n);
   } else if (name == "rmsnorm") {
     int T = P(p, "T", 5), h = P(p, "h", 576);
     auto x = Randn(rng, (size_t)T * h, 2.f), w = Randn(rng, h, 0.1f, 1.f);
@@ -167,6 +228,12 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   } else if (name == "rope_append" || name == "attention" || name == "rope_attention") {
     int T = P(p, "T", 3), H = P(p, "H", 9), Hkv = P(p, "Hkv", 3), D = P(p, "D", 64), Pp = P(p, "P", 5), Smax = P(p, "Smax", 64);
     bool kv16 = P(p, "kv16", 1) != 0;
+    // architecture features (ref::attention_ex): window > 0 (local layers), softcap > 0, qscale > 0 (else 1/sqrt(D))
+    AttnOpts ao{PF(p, "qscale", 0.f), P(p, "window", 0), PF(p, "softcap", 0.f)};
+    const float refScale = ao.scale > 0 ? ao.scale : (float)(1.0 / std::sqrt((double)D));
+    auto refAttention = [&](float* out, const float* q, const float* kc, const float* vc, int TT, int PP, float* scratch) {
+      ref::attention_ex(out, q, kc, vc, TT, H, Hkv, D, PP, Smax, refScale, ao.window, ao.softcap, scratch);
+    };
     std::vector<float> inv(D / 2);
     ref::rope_inv_freq(inv.data(), D, 10000.0, ref::kRopeNone, 1, 1, 1, 1);
     std::vector<float> cs((size_t)Smax * D / 2), sn((size_t)Smax * D / 2), c1(D), s1(D);
@@ -232,12 +299,12 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
         dkc2 = dm.up(kc0);
         dvc2 = dm.up(vc0);
       }
-      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s);
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot);
+      LaunchRopeAttention(out2, fq, fk, fv, dkc2, dvc2, kv16, dcs, dsn, T, H, Hkv, D, dRows, slot, Smax, s, ao);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       for (int t = 0; t < T; t++)
-        ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                       Hkv, D, pos[t], Smax, scratch.data());
+        refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                     scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       auto g2 = dm.down(out2, want.size());
       cmp.Check(g2.data(), want.data(), want.size(), "out vs ref");
@@ -262,25 +329,29 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     } else {
       float* out = dm.zeros<float>((size_t)T * H * D);
       // attention on the device's own roped q and cache; the reference on its own (same up to rounding of rope)
-      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot);
+      LaunchAttention(out, nullptr, dq, dkc, dvc, kv16, T, H, Hkv, D, Pp, devP ? dP : nullptr, Smax, s, rowsArg, slot, ao);
       std::vector<float> want((size_t)T * H * D), scratch(Smax);
       if (rowsMode)
         for (int t = 0; t < T; t++)
-          ref::attention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, H,
-                         Hkv, D, pos[t], Smax, scratch.data());
+          refAttention(want.data() + (size_t)t * H * D, q.data() + (size_t)t * H * D, kc.data() + t * slot, vc.data() + t * slot, 1, pos[t],
+                       scratch.data());
       else
-        ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, Pp, Smax, scratch.data());
+        refAttention(want.data(), q.data(), kc.data(), vc.data(), T, Pp, scratch.data());
       cmp.atol = 1e-4, cmp.rtol = 1e-3;
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
   } else if (name == "gemv" || name == "gemm") {
-    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales);
+    // blas=1 (gemm): the cuBLAS prefill path (gpu/prefill_gemm.h: dequantize to fp16, cublasGemmEx, epilogue)
     const int q = P(p, "q", 0);
+    const bool blas = name == "gemm" && P(p, "blas", 0) != 0;
     int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
     if (name == "gemm") nseg = 1;
+    std::unique_ptr<BlasGemm> bg;
+    if (blas) bg.reset(new BlasGemm("kernel-test:", s, (size_t)rows[0] * K, (size_t)M * rows[0]));
     auto in = Randn(rng, (size_t)M * K), in2 = Randn(rng, (size_t)M * K), nw = Randn(rng, K, 0.1f, 1.f);
     // the input as the kernel sees it after its prologue
     std::vector<float> x = in;
@@ -350,6 +421,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       want[sgi] = y;
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
+      else if (blas) bg->Run(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
       else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
@@ -358,6 +430,36 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     // the block GEMM stages dequantized weights as fp16 (one rounding each, relative 2^-11): wider, stated tolerance
     if (name == "gemm" && (wt == kWeightQ4_1 || wt == kWeightQ8_0)) cmp.atol = 5e-3, cmp.rtol = 2e-3;
     for (int sgi = 0; sgi < nseg; sgi++) cmp.Check(dm.down(dys[sgi], want[sgi].size()).data(), want[sgi].data(), want[sgi].size(), ("seg" + std::to_string(sgi)).c_str());
+  } else if (name == "dequant_f16") {
+    // q=0: int8 codes (exact halves), q=1: q4_1 nibbles + (d, m), q=2: q8_0 codes + d; bits compared exactly
+    const int q = P(p, "q", 0), N = P(p, "N", 96), K = P(p, "K", 576);
+    const int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : kWeightI8Channel;
+    std::vector<uint8_t> codes((size_t)N * (wt == kWeightQ4_1 ? K / 2 : K));
+    for (auto& c : codes) c = (uint8_t)(wt == kWeightQ4_1 ? rng() & 0xff : (uint8_t)(int8_t)((int)(rng() % 255) - 127));
+    std::vector<uint16_t> aux(wt == kWeightI8Channel ? 0 : (size_t)N * (K / 32) * (wt == kWeightQ4_1 ? 2 : 1));
+    for (size_t i = 0; i < aux.size(); i++) {
+      const float d = 1e-3f * (1 + (float)(rng() % 1000));  // d in (0, 1]; q4_1 m = -7.5 d (a non-trivial fma)
+      aux[i] = ToF16(std::vector<float>{wt == kWeightQ4_1 && (i & 1) ? -7.5f * d : d})[0];
+    }
+    uint16_t* d = dm.zeros<uint16_t>((size_t)N * K);
+    LaunchDequantF16(d, dm.up(codes), wt, aux.empty() ? nullptr : dm.up(aux), N, K, s);
+    std::vector<uint16_t> want((size_t)N * K);
+    ref::dequant_f16_split(want.data(), codes.data(), wt, aux.data(), N, K);
+    auto got = dm.down(d, want.size());
+    std::vector<float> g(want.size()), w(want.size());
+    for (size_t i = 0; i < want.size(); i++) g[i] = got[i], w[i] = want[i];  // the bits
+    cmp.atol = 0, cmp.rtol = 0;
+    cmp.Check(g.data(), w.data(), w.size(), "bits");
+  } else if (name == "gemm_epilogue") {
+    const int M = P(p, "M", 37), N = P(p, "N", 576);
+    const bool acc = P(p, "acc", 1) != 0, bias = P(p, "bias", 1) != 0, scale = P(p, "scale", 1) != 0;
+    auto yt = Randn(rng, (size_t)M * N, 30.f), y0 = Randn(rng, (size_t)M * N), sc = Randn(rng, N, 0.01f, 0.02f), b = Randn(rng, N, 0.1f);
+    float* dy = dm.up(y0);
+    LaunchGemmEpilogue(dy, dm.up(yt), scale ? dm.up(sc) : nullptr, bias ? dm.up(b) : nullptr, M, N, acc, s);
+    std::vector<float> want = y0;
+    ref::gemm_epilogue(want.data(), yt.data(), scale ? sc.data() : nullptr, bias ? b.data() : nullptr, M, N, acc);
+    cmp.atol = 0, cmp.rtol = 0;  // the same float operations in the same order
+    cmp.Check(dm.down(dy, want.size()).data(), want.data(), want.size());
   } else if (name == "argmax") {
     int V = P(p, "V", 49152);
     auto lg = Randn(rng, V);
@@ -428,7 +530,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, swiglu, rope_append, attention, rope_attention, gemv, gemm, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, dequant_f16, gemm_epilogue, argmax, argmax_rows, f32_to_f16, quantize_i8)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   Napi::Env env = info.Env();

@@ -1,4 +1,4 @@
-// info.cc — build facts of the addon: version, CUDA / nvCOMP compiled in.
+// info.cc — build facts of the addon: version, CUDA / nvCOMP / cuBLAS compiled in.
 #include <napi.h>
 
 #include "binding.h"
@@ -17,6 +17,11 @@ static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("nvcomp", true);
 #else
   o.Set("nvcomp", false);
+#endif
+#if defined(CODECLLM_HAVE_CUBLAS)
+  o.Set("cublas", true);  // the CUDA engine's prefill GEMM can run through cuBLAS (gpu/prefill_gemm.h)
+#else
+  o.Set("cublas", false);
 #endif
   o.Set("napiVersion", NAPI_VERSION);
   return o;

@@ -8,6 +8,11 @@
  *   node bench-engine.mjs --model <gguf> --out $OUT [--hf hf.json] [--tokens 128] [--prefill 128] [--codec ans]
  *
  * A mode suffixed `@nopdl` runs with programmatic dependent launch off (what PDL buys, fp16 / int8 / cached).
+ * Prefill GEMM section (issue 12 item 5; `--no-prefill-gemm` skips it): prefill tok/s at each of --prefill-lens
+ * (default 4,16,64,128,512) tokens for --prefill-modes (default fp16,int8,gguf), our GEMM (CODECLLM_GEMM=own) beside
+ * cuBLAS (CODECLLM_GEMM=cublas with CODECLLM_CUBLAS_MIN_T=2, so quantized modes take cuBLAS at every length: the
+ * crossover that sets the default threshold), and HF eager fp16 where hf.json has that length (hf_baseline.py
+ * --prefill-lens). `--prefill-only` runs this section alone. Median of 5 prefills after 2 warm-ups, each a fresh reset() + forward(T tokens) (one chunk).
  * Writes <out>/bench-engine.json and <out>/bench-engine.md; prints the markdown table last.
  * Each synthetic-shape mode runs in a child process (`--child <spec>`), so a CUDA fault in one (a sticky error kills
  * the process's CUDA context) costs only its row.
@@ -157,6 +162,89 @@ function benchEngine(shape: string, mode: string, make: () => CudaEngine, rateBy
   }
 }
 
+/** Prefill tok/s of one mode at each length (fresh sequence each time; median of 5 after 2 warm-ups). */
+function benchPrefill(make: () => CudaEngine, lens: number[]): Record<string, number> {
+  const eng = make();
+  try {
+    const r = prng(11);
+    const out: Record<string, number> = {};
+    for (const T of lens) {
+      const prompt = Int32Array.from({ length: T }, () => Math.floor(r() * eng.config.vocabSize));
+      const ms: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        eng.reset();
+        const t = eng.forward(prompt).ms;
+        if (i >= 2) ms.push(t);
+      }
+      ms.sort((a, b) => a - b);
+      out[String(T)] = T / (ms[2]! / 1000);
+    }
+    return out;
+  } finally {
+    eng.dispose();
+  }
+}
+
+async function prefillChild(m: string): Promise<void> {
+  const lens = arg('--lens', '128')!.split(',').map(Number);
+  const o = { modes: withCodec(m), maxSeq: Math.max(...lens) + 8, maxPrefill: Math.max(...lens) };
+  let res: Record<string, number>;
+  if (arg('--shape') === 'tinyllama') res = benchPrefill(() => CudaEngine.synthetic(TINYLLAMA, 1, o), lens);
+  else {
+    const model = await LlamaModel.load(arg('--model', 'default')!);
+    res = benchPrefill(() => CudaEngine.fromModel(model, o), lens);
+    model.dispose();
+  }
+  console.log('PREFILL ' + JSON.stringify(res));
+}
+
+interface PrefillRow {
+  shape: string;
+  mode: string;
+  T: number;
+  ownTokS?: number;
+  cublasTokS?: number;
+  hfTokS?: number;
+  failed?: string;
+}
+
+/** Our GEMM vs cuBLAS prefill, every (shape, mode, gemm) in its own child process. */
+function prefillGemmRows(hf: { shape: string; prefill_by_len?: Record<string, number>; prefill_tokens?: number; prefill_tok_s?: number }[]): PrefillRow[] {
+  const lens = arg('--prefill-lens', process.env.PREFILL_LENS ?? '4,16,64,128,512')!; // engine-on-device.sh passes PREFILL_LENS to hf_baseline.py too
+  const modes = arg('--prefill-modes', 'fp16,int8,gguf')!.split(',');
+  const self = fileURLToPath(import.meta.url);
+  const rows: PrefillRow[] = [];
+  for (const shape of ['smollm2', 'tinyllama']) {
+    const label = shape === 'smollm2' ? 'SmolLM2-135M (real)' : 'TinyLlama-1.1B shape (random)';
+    const h = hf.find((x) => x.shape === shape);
+    for (const m of modes) {
+      const res: Record<string, Record<string, number> | string> = {};
+      for (const gemm of ['own', 'cublas']) {
+        const c = spawnSync(process.execPath, [self, '--prefill-child', m, '--shape', shape, '--model', arg('--model', 'default')!, '--lens', lens, '--codec', CODEC], {
+          encoding: 'utf8',
+          timeout: 180_000,
+          env: { ...process.env, CODECLLM_GEMM: gemm, CODECLLM_CUBLAS_MIN_T: '2' },
+        });
+        const line = (c.stdout ?? '').split('\n').find((l) => l.startsWith('PREFILL '));
+        res[gemm] = line ? (JSON.parse(line.slice(8)) as Record<string, number>) : ((c.stderr ?? '').split('\n').find((l) => /Error:/.test(l)) ?? `exit ${c.status}${c.signal ? ' ' + c.signal : ''}`);
+      }
+      for (const T of lens.split(',').map(Number)) {
+        const own = res.own, cub = res.cublas;
+        const hfT = h?.prefill_by_len?.[String(T)] ?? (h?.prefill_tokens === T ? h.prefill_tok_s : undefined);
+        const row: PrefillRow = { shape: label, mode: m, T };
+        if (typeof own === 'object') row.ownTokS = own[String(T)];
+        if (typeof cub === 'object') row.cublasTokS = cub[String(T)];
+        if (hfT !== undefined) row.hfTokS = hfT;
+        const fail = [typeof own === 'string' ? `own: ${own}` : '', typeof cub === 'string' ? `cublas: ${cub}` : ''].filter(Boolean).join('; ');
+        if (fail) row.failed = fail;
+        rows.push(row);
+        console.log(`prefill ${label} ${m} T=${T}: own ${row.ownTokS?.toFixed(0) ?? '-'} tok/s, cuBLAS ${row.cublasTokS?.toFixed(0) ?? '-'} tok/s, HF ${row.hfTokS?.toFixed(0) ?? '-'}${fail ? ` (${fail})` : ''}`);
+      }
+    }
+  }
+  return rows;
+}
+
 /** 'fused' -> 'fused:codec=ans' unless the spec names a codec; '@nopdl' stripped. */
 function withCodec(m: string): string {
   m = m.replace('@nopdl', '');
@@ -201,8 +289,9 @@ async function main(): Promise<void> {
   const bw = n.deviceCopyBandwidth(1 << 30, 20);
   const rate = (2 * bw.bytes) / bw.ms; // bytes per ms, read + written
   console.log(`D2D copy: ${(rate / 1e9).toFixed(2)} TB/s (read+write, 1 GiB x 20)`);
-  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
-  const modes = (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
+  const hf: { shape: string; decode_ms_per_token_median: number; prefill_tok_s: number; prefill_tokens?: number; prefill_by_len?: Record<string, number>; decode_b8_ms_per_step_median?: number }[] = arg('--hf') && fs.existsSync(arg('--hf')!) ? JSON.parse(fs.readFileSync(arg('--hf')!, 'utf8')) : [];
+  // --prefill-only: only the prefill GEMM section (own vs cuBLAS vs HF), no decode rows
+  const modes = args.includes('--prefill-only') ? [] : (arg('--modes', 'fp16,fp16@nopdl,int8,int8@nopdl,gguf,decode-per-forward,cached,fused,fused:chunk=16384,fused:codec=bitcomp') as string).split(' ').join('').split(/,(?![^:]*=)/);
   const rows: Row[] = [];
   // every (shape, mode) in its own child process: a CUDA fault (sticky for a process's context) costs one row only
   const self = fileURLToPath(import.meta.url);
@@ -237,6 +326,8 @@ async function main(): Promise<void> {
       if (h.decode_b8_ms_per_step_median !== undefined) r.hfB8MsPerStep = h.decode_b8_ms_per_step_median;
     }
   }
+  const prefillRows = args.includes('--no-prefill-gemm') ? [] : prefillGemmRows(hf);
+  const f0 = (x?: number) => (x === undefined ? '' : x.toFixed(0));
   const md = [
     `GPU engine bench — ${dev.name}, ${date}; D2D copy ${(rate / 1e9).toFixed(2)} TB/s (read+write); prefill ${N_PRE} tokens, decode ${N_TOK} tokens (graph) / ${Math.min(N_TOK, 64)} (eager) at batch 1, ${N_TOK} steps at batch 8; codec ${CODEC}, 64 KiB chunks. Floor = weight bytes a step reads / copy rate (the same for batch 1 and 8: weights are read once per step).`,
     '',
@@ -250,12 +341,25 @@ async function main(): Promise<void> {
     `Where a decode step goes (engine.profileDecode: one eager step at position ${N_PRE + N_TOK}, an event after every op, summed over layers; µs, batch 1 / batch 8):`,
     '',
     ...profileTable(rows),
+    ...(prefillRows.length
+      ? [
+          '',
+          `Prefill GEMM (issue 12 item 5): tok/s of one fresh prefill of T random tokens (median of 5 after 2 warm-ups), our tensor-core GEMM (CODECLLM_GEMM=own) vs cuBLAS (CODECLLM_GEMM=cublas, CODECLLM_CUBLAS_MIN_T=2: quantized weights dequantized to fp16 scratch then cuBLAS at every T); HF eager fp16 from hf_baseline.py --prefill-lens (random weights, batch 1).`,
+          '',
+          '| shape | mode | T | own GEMM tok/s | cuBLAS tok/s | cuBLAS / own | HF eager fp16 tok/s | cuBLAS / HF |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...prefillRows.map((r) =>
+            `| ${r.shape} | ${r.mode} | ${r.T} | ${f0(r.ownTokS)} | ${f0(r.cublasTokS)} | ${r.ownTokS && r.cublasTokS ? (r.cublasTokS / r.ownTokS).toFixed(2) : ''} | ${f0(r.hfTokS)} | ${r.hfTokS && r.cublasTokS ? (r.cublasTokS / r.hfTokS).toFixed(2) : ''} |${r.failed ? ` FAILED: ${r.failed.slice(0, 120)}` : ''}`,
+          ),
+        ]
+      : []),
   ].join('\n');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'bench-engine.json'), JSON.stringify({ device: dev, date, copyBytesPerMs: rate, hf, rows }, null, 1));
+  fs.writeFileSync(path.join(outDir, 'bench-engine.json'), JSON.stringify({ device: dev, date, copyBytesPerMs: rate, hf, rows, prefillRows }, null, 1));
   fs.writeFileSync(path.join(outDir, 'bench-engine.md'), md + '\n');
   console.log('\n' + md);
 }
 
 if (arg('--child')) await child(arg('--child')!);
+else if (arg('--prefill-child')) await prefillChild(arg('--prefill-child')!);
 else await main();

@@ -43,6 +43,7 @@ import {
 } from '../../src/codec/nvcomp.js';
 import { CodecLLMError } from '../../src/messages.js';
 import { loadNative, nativeInfo } from '../../src/native/addon.js';
+import type { EngineDims } from '../../src/model/config.js';
 import { datasets, parseArgs, rng, syntheticInt8, table, type Dataset } from './common.js';
 
 const args = parseArgs(process.argv.slice(2));
@@ -462,15 +463,8 @@ function engineFns(): EngineFns {
   assert(n && typeof n.engineCreate === 'function', 'addon has no GPU engine');
   return n;
 }
-interface Shape {
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  vocab: number;
-}
+/** A model shape as the engine's create call takes it (rmsEps set at the call). */
+type Shape = Omit<EngineDims, 'rmsEps'>;
 const TINYLLAMA: Shape = { hidden: 2048, intermediate: 5632, layers: 22, heads: 32, kvHeads: 4, headDim: 64, vocab: 32000 };
 const SMALL: Shape = { hidden: 576, intermediate: 1536, layers: 3, heads: 9, kvHeads: 3, headDim: 64, vocab: 4096 };
 function createEngine(e: EngineFns, s: Shape, seed: number, maxSeq = 64): number {

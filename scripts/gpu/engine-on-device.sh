@@ -16,9 +16,38 @@
 #   command `source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with
 #   command `cp .gpuengine/m1/model.part.1 /tmp/` (done so on 2026-11-25 23:17, tree ~8 MiB).
 #   Stage 3 reassembles the model, runs scripts/gpu/check-engine.ts (pass/fail table), scripts/gpu/hf_baseline.py
-#   and scripts/gpu/bench-engine.ts, with logs and JSON/markdown under $OUT.
+#   (with prefill tok/s at PREFILL_LENS, default 4,16,64,128,512) and scripts/gpu/bench-engine.ts (with its prefill GEMM
+#   section: our GEMM vs cuBLAS at the same lengths), with logs and JSON/markdown under $OUT.
+#   The addon links libcublas.so.13 (prefill GEMM): it is NOT carried; the host's CUDA 13 provides it through
+#   /usr/local/cuda/lib64 on LD_LIBRARY_PATH (stage 3 sets it).
+#
+# Architecture features on CUDA (issue 13): the zoo's tiny checkpoints travel in the tree (data/reference/zoo), so
+#   here:   bash scripts/gpu/engine-on-device.sh prepare        (as above; or prepare-gemma, which also does the below)
+#   device: carry [.gpukit]                 command: source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/
+#           carry [.gpuengine/dist, .gpuengine/native]   command: bash scripts/gpu/engine-on-device.sh zoo
+#   runs the kernel twins + every zoo checkpoint on the CUDA engine ($OUT/check-zoo.json, check-zoo.log).
+# Gemma 3 270M (253 MB GGUF: more than one 64 MiB carry):
+#   here:   bash scripts/gpu/engine-on-device.sh prepare-gemma
+#             prepare's build/bundle, the tfjs reference logits of gemma3-270m (.gpuengine/ref-gemma: the short prompt,
+#             5 steps, original weights and int8 per-channel patched) and the GGUF split into
+#             .gpuengine/g1 .. g6 (48 MB each, the last one small)
+#   device, calls within 30 s of each other (the machine keeps /tmp while warm):
+#     carry [.gpukit]                           command: source .gpukit/activate.sh && cp .gpukit/activate.sh /tmp/gpukit/
+#     carry [.gpuengine/gN]  for N = 1 .. 5     command: bash scripts/gpu/engine-on-device.sh gemma-part N
+#     carry [.gpuengine/g6, .gpuengine/dist, .gpuengine/native, .gpuengine/ref-gemma]
+#                                               command: bash scripts/gpu/engine-on-device.sh gemma 6
+#   (the last call copies its part, reassembles and sha256-checks the file, then runs the kernel twins, the zoo and
+#   the Gemma 3 checks — vs the tfjs reference and vs transformers' stored top-64 logits, short and 600-token prompts:
+#   $OUT/check-gemma.json, check-gemma.log)
 set -uo pipefail
-stage=${1:?usage: engine-on-device.sh prepare|1|2|3}
+stage=${1:?usage: engine-on-device.sh prepare|prepare-gemma|1|2|3|zoo|gemma-part N|gemma N}
+gemma=${CODECLLM_GEMMA_MODEL:-data/models/gemma-3-270m-q4_k_m.gguf}
+# the environment of the device runs (node from the kit, the addon and its codec libraries from the bundle)
+device_env() {
+  export GPUKIT_DIR=/tmp/gpukit PATH=/tmp/gpukit/bin:$PATH
+  export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+  export CODECLLM_NATIVE=$PWD/.gpuengine/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
+}
 model=${CODECLLM_MODEL:-data/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 case $stage in
   prepare)
@@ -47,6 +76,44 @@ case $stage in
     dd if="$model" of=.gpuengine/m3/model.part.3 bs=1M iflag=skip_bytes skip=58000000 status=none
     du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref
     ;;
+  prepare-gemma)
+    set -e
+    bash "$0" prepare
+    # the short prompt only (--no-long): the tfjs cpu backend needs 15+ min for a prompt past the 512-token window on
+    # a 2-core host (wasm runs out of heap there); the window is checked against transformers' stored logits of a
+    # 600-token prompt instead (data/reference/gemma3-transformers.json, in the tree). The short prompt fits wasm.
+    [ -f .gpuengine/ref-gemma/ref.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref-gemma --model "$gemma" --no-long
+    rm -rf .gpuengine/g[0-9]*; mkdir -p .gpuengine/gsplit
+    split -b 48000000 -d -a 1 "$gemma" .gpuengine/gsplit/gemma.part.
+    n=0
+    for f in .gpuengine/gsplit/gemma.part.*; do n=$((n + 1)); mkdir -p ".gpuengine/g$n"; mv "$f" ".gpuengine/g$n/gemma.part.$n"; done
+    rmdir .gpuengine/gsplit
+    sha256sum "$gemma" | awk '{print $1}' > .gpuengine/native/gemma.sha256
+    echo "$n" > .gpuengine/native/gemma.parts
+    du -sh .gpuengine/g[0-9]* .gpuengine/ref-gemma .gpuengine/dist .gpuengine/native
+    ;;
+  zoo)
+    device_env
+    out=${OUT:-/tmp/out}; mkdir -p "$out"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    node .gpuengine/dist/check-engine.mjs --no-default --out "$out/check-zoo.json" 2>&1 | tee "$out/check-zoo.log"
+    echo "check-engine (zoo) exit ${PIPESTATUS[0]}"
+    ;;
+  gemma-part)
+    cp ".gpuengine/g$2/gemma.part.$2" /tmp/ && ls -la /tmp/gemma.part.*
+    ;;
+  gemma)
+    cp ".gpuengine/g$2/gemma.part.$2" /tmp/
+    n=$(cat .gpuengine/native/gemma.parts)
+    for i in $(seq 1 "$n"); do [ -f "/tmp/gemma.part.$i" ] || { echo "gemma: /tmp/gemma.part.$i missing (run gemma-part $i first)"; exit 2; }; done
+    for i in $(seq 1 "$n"); do cat "/tmp/gemma.part.$i"; done > /tmp/gemma.gguf
+    [ "$(sha256sum /tmp/gemma.gguf | awk '{print $1}')" = "$(cat .gpuengine/native/gemma.sha256)" ] || { echo "gemma reassembly: sha256 mismatch"; exit 2; }
+    device_env
+    out=${OUT:-/tmp/out}; mkdir -p "$out"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    node .gpuengine/dist/check-engine.mjs --no-default --gemma-ref .gpuengine/ref-gemma --gemma-model /tmp/gemma.gguf --out "$out/check-gemma.json" 2>&1 | tee "$out/check-gemma.log"
+    echo "check-engine (gemma) exit ${PIPESTATUS[0]}"
+    ;;
   1)
     source .gpukit/activate.sh && node --version && cp .gpukit/activate.sh /tmp/gpukit/activate.sh
     cp .gpuengine/m1/model.part.1 /tmp/
@@ -59,14 +126,12 @@ case $stage in
     cp .gpuengine/m3/model.part.3 /tmp/
     cat /tmp/model.part.1 /tmp/model.part.2 /tmp/model.part.3 > /tmp/model.gguf
     [ "$(sha256sum /tmp/model.gguf | awk '{print $1}')" = "$(cat .gpuengine/native/model.sha256)" ] || { echo "model reassembly: sha256 mismatch"; exit 2; }
-    export GPUKIT_DIR=/tmp/gpukit PATH=/tmp/gpukit/bin:$PATH
-    export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/tmp/gpukit/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-    export CODECLLM_NATIVE=$PWD/.gpuengine/native/codecllm_native.node CODECLLM_BACKEND=cpu PYTHONUNBUFFERED=1
+    device_env
     out=${OUT:-/tmp/out}; mkdir -p "$out"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
     node .gpuengine/dist/check-engine.mjs --ref .gpuengine/ref --model /tmp/model.gguf --out "$out/check-engine.json" 2>&1 | tee "$out/check.log"
     check=${PIPESTATUS[0]}
-    timeout 200 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" 2>&1 | tee /tmp/hf.log
+    timeout 240 python3 scripts/gpu/hf_baseline.py --json "$out/hf.json" --prefill-lens "${PREFILL_LENS:-4,16,64,128,512}" 2>&1 | tee /tmp/hf.log
     node .gpuengine/dist/bench-engine.mjs --model /tmp/model.gguf --out "$out" --hf "$out/hf.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
     # launch-feature variants (measurement only), e.g. BENCH_ENV_VARIANTS="CODECLLM_GEMV_PREFETCH=0 CODECLLM_PDL_LATE_TRIGGER=0":
     # each runs the fp16 / int8 rows (PDL on and off; BENCH_VARIANT_MODES to choose) once more with that variable set;

@@ -3,7 +3,7 @@
 
 Builds LlamaForCausalLM from a config (random weights: speed only), prefills `--prefill` random tokens and times
 `--tokens` greedy decode steps with the KV cache (CUDA events around each step, median and mean reported), and the
-prefill throughput; then the same decode at batch 8 (8 random prompts of `--prefill` tokens, `--tokens-b8` steps,
+prefill throughput (and, with --prefill-lens, prefill tok/s at each length: prefill_by_len); then the same decode at batch 8 (8 random prompts of `--prefill` tokens, `--tokens-b8` steps,
 median ms per step). Prints one JSON object per shape and writes them all to --json.
 
   python3 scripts/gpu/hf_baseline.py --shapes smollm2,tinyllama --prefill 128 --tokens 128 --json hf.json
@@ -88,7 +88,26 @@ def compiled_generate(model, prompt, tokens):
     return dict(compiled_decode_ms_per_token_median=per[1], compiled_warmup_s=warm, compiled_recipe="generate(cache_implementation=static): transformers' automatic torch.compile of the decoding step")
 
 
-def bench(shape, prefill, tokens, tokens_b8=32, compile_=False):
+@torch.inference_mode()
+def prefill_by_len(model, cfg, lens, g):
+    """Prefill tok/s of one fresh forward of T random tokens (no cache in), for each T: median of 5 after 2 warm-ups."""
+    out = {}
+    for T in lens:
+        prompt = torch.randint(0, cfg.vocab_size, (1, T), device="cuda", generator=g)
+        ms = []
+        for i in range(7):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            model(input_ids=prompt, use_cache=True)
+            b.record()
+            torch.cuda.synchronize()
+            if i >= 2:
+                ms.append(a.elapsed_time(b))
+        out[str(T)] = T / (statistics.median(ms) / 1000)
+    return out
+
+
+def bench(shape, prefill, tokens, tokens_b8=32, compile_=False, lens=()):
     model, cfg = build(shape)
     params = sum(p.numel() for p in model.parameters())
     g = torch.Generator(device="cuda").manual_seed(1)
@@ -123,6 +142,8 @@ def bench(shape, prefill, tokens, tokens_b8=32, compile_=False):
                decode_ms_per_token_median=statistics.median(ms), decode_ms_per_token_mean=statistics.mean(ms),
                decode_wall_ms_per_token=wall, decode_b8_ms_per_step_median=statistics.median(ms8), decode_b8_steps=tokens_b8, torch=torch.__version__, transformers=transformers.__version__,
                device=torch.cuda.get_device_name(0), dtype="float16", attn="eager", weights="random (config only)")
+    if lens:
+        res["prefill_by_len"] = prefill_by_len(model, cfg, lens, g)
     if compile_:
         try:
             res.update(compiled_generate(model, prompt, tokens))
@@ -140,11 +161,13 @@ def main():
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--tokens-b8", type=int, default=32)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--prefill-lens", default="", help="also prefill tok/s at these prompt lengths, e.g. 16,64,128,512 (prefill_by_len)")
     ap.add_argument("--compile", action="store_true", help="also HF generate with static cache + torch.compile")
     a = ap.parse_args()
     results = []
     for s in a.shapes.split(","):
-        r = bench(s, a.prefill, a.tokens, a.tokens_b8, a.compile)
+        lens = [int(x) for x in a.prefill_lens.split(",") if x]
+        r = bench(s, a.prefill, a.tokens, a.tokens_b8, a.compile, lens)
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.json:

@@ -7,7 +7,8 @@
 # The same cases run inside scripts/gpu/check-engine.ts (stage 3 of engine-on-device.sh).
 set -uo pipefail
 source .gpukit/activate.sh
-export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:${LD_LIBRARY_PATH:-}
+# /usr/local/cuda/lib64: libcublas.so.13, which the addon links (cuBLAS prefill GEMM), comes from the host's CUDA 13
+export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv; } | tee "$out/gpu.txt"
 node -e '

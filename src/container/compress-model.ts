@@ -102,23 +102,29 @@ export interface TensorReport {
   planes: PlaneEntropy[];
 }
 
+/** The size totals of a .cllm that compress and verify both report (one definition of the ratios' names). */
+export interface CllmTotals {
+  tensors: number;
+  params: number;
+  rawBytes: number;
+  compressedBytes: number;
+  fileBytes: number;
+  /** rawBytes / compressedBytes */
+  ratio: number;
+  ratioVsFp16: number;
+  /** Σ order-0 entropy bound of every tensor's stream (per section / plane), and raw / that */
+  entropyBoundBytes: number;
+  entropyBoundRatio: number;
+}
+
 /** Totals of a compression (compress and roundtrip print this). */
-export interface CompressReport {
+export interface CompressReport extends CllmTotals {
   model: string;
   out: string | null;
   quant: string;
   codec: CllmCodec;
   level: number | null;
   chunkSize: number;
-  tensors: number;
-  params: number;
-  rawBytes: number;
-  compressedBytes: number;
-  fileBytes: number;
-  ratio: number;
-  ratioVsFp16: number;
-  entropyBoundBytes: number;
-  entropyBoundRatio: number;
   /** order-0 entropy per plane / section kind, over all tensors */
   planes: PlaneEntropy[];
   compressS: number;
@@ -359,23 +365,13 @@ export function compressModel(model: string | Checkpoint, out: string, o: Compre
 }
 
 /** Result of {@link verifyCllm}. */
-export interface VerifyReport {
+export interface VerifyReport extends CllmTotals {
   file: string;
   ok: boolean;
   /** the first problem (one line) when not ok */
   error: string | null;
   errorCode: string | null;
-  tensors: number;
   chunks: number;
-  params: number;
-  rawBytes: number;
-  compressedBytes: number;
-  fileBytes: number;
-  ratio: number;
-  ratioVsFp16: number;
-  /** Σ order-0 entropy bound of every tensor's stream (per section / plane), and raw / that */
-  entropyBoundBytes: number;
-  entropyBoundRatio: number;
   decompressS: number;
   decompressMBps: number;
 }

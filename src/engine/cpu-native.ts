@@ -27,12 +27,12 @@
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native/addon.js';
-import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
+import { ropeInvFreq, ropeInvFreqLocal, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult, type GenerationModel } from '../model/generate.js';
 import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
-import { engineDims, featuresOf } from '../model/config.js';
+import { engineDims, featuresOf, type EngineDims } from '../model/config.js';
 import { CPU_BLOCK_TYPES, ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
 import { weightTensorName } from '../model/names.js';
@@ -143,6 +143,7 @@ export function cpuEngineConfig(c: LlamaConfig): Parameters<CpuEngineAddon['cpuE
   const dims = engineDims(c, 'native');
   const f = featuresOf(c);
   const local = f.slidingLayers?.some((x) => x) ?? false;
+  const invLocal = ropeInvFreqLocal(c);
   return {
     ...dims,
     invFreq: ropeInvFreq(c),
@@ -152,8 +153,8 @@ export function cpuEngineConfig(c: LlamaConfig): Parameters<CpuEngineAddon['cpuE
     embedScale: f.embedScale,
     attnScale: f.attnScale,
     ...(local ? { slidingLayers: Uint8Array.from(f.slidingLayers!, (x) => (x ? 1 : 0)), slidingWindow: f.slidingWindow! } : {}),
-    // local layers: their own base, never scaled (as llama.ts ensureRope)
-    ...(local && f.ropeThetaLocal !== null ? { invFreqLocal: ropeInvFreq({ ...c, ropeTheta: f.ropeThetaLocal, ropeScaling: null }) } : {}),
+    // local layers: their own base, never scaled (llama.ts ropeInvFreqLocal, as the tfjs reference and the CUDA engine)
+    ...(invLocal ? { invFreqLocal: invLocal } : {}),
     attnSoftcap: f.attnSoftcap ?? 0,
     finalSoftcap: f.finalSoftcap ?? 0,
   };
@@ -161,17 +162,7 @@ export function cpuEngineConfig(c: LlamaConfig): Parameters<CpuEngineAddon['cpuE
 
 /** The addon functions this module uses (native/src/cpu_engine.cc). */
 export interface CpuEngineAddon {
-  cpuEngineCreate(cfg: {
-    hidden: number;
-    intermediate: number;
-    layers: number;
-    heads: number;
-    kvHeads: number;
-    headDim: number;
-    vocab: number;
-    rmsEps: number;
-    invFreq: Float32Array;
-  } & Partial<CpuEngineFeatures>): number;
+  cpuEngineCreate(cfg: EngineDims & { invFreq: Float32Array } & Partial<CpuEngineFeatures>): number;
   cpuEngineSetTensor(
     id: number,
     layer: number,

@@ -26,8 +26,8 @@
 import { err, msg } from '../messages.js';
 import { callNative, type NativeAddon } from '../native/addon.js';
 import { requireDevice } from '../native/device.js';
-import { ropeInvFreq, type LlamaModel } from '../model/llama.js';
-import { engineDims, type LlamaConfig } from '../model/config.js';
+import { ropeCosSin, ropeInvFreq, ropeInvFreqLocal, type LlamaModel } from '../model/llama.js';
+import { featuresOf, modelDims, type LlamaConfig } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTensorName } from '../model/names.js';
 import { quantizeFast } from '../quant/native.js';
@@ -141,7 +141,7 @@ export interface CudaBatchResult {
 }
 
 export interface CudaLedger {
-  /** bytes by category: weights_fp16, weights_int8, weights_compressed, scales, embed, norms, kv_cache, activations, … */
+  /** bytes by category: weights_fp16, weights_int8, weights_compressed, scales, embed, norms, kv_cache, activations, cublas_workspace and gemm_scratch (the cuBLAS prefill GEMM, native/src/gpu/prefill_gemm.h), … */
   categories: Record<string, number>;
   totalBytes: number;
   /** bytes that hold weights (weights_*, scales, bias, embed, norms, and the cached schedule's decode cache) */
@@ -167,20 +167,40 @@ export function kernelTest(name: string, params: Record<string, number> = {}): K
   return callNative(() => n.engineKernelTest(name, params));
 }
 
-/** cos/sin tables (maxSeq, D/2) exactly as LlamaModel.ensureRope computes them (float32 freqs, double cos/sin). */
+/** cos/sin tables (maxSeq, D/2): the reference's rule (ropeCosSin), not a copy of it. */
 export function ropeTables(c: LlamaConfig, maxSeq: number): { cos: Float32Array; sin: Float32Array } {
-  const half = c.headDim / 2;
-  const inv = ropeInvFreq(c);
-  const cos = new Float32Array(maxSeq * half);
-  const sin = new Float32Array(maxSeq * half);
-  for (let p = 0; p < maxSeq; p++)
-    for (let i = 0; i < half; i++) {
-      const f = Math.fround(p * inv[i]!);
-      cos[p * half + i] = Math.cos(f);
-      sin[p * half + i] = Math.sin(f);
-    }
-  return { cos, sin };
+  return ropeCosSin(ropeInvFreq(c), maxSeq);
 }
+
+/**
+ * The architecture features as engineCreate takes them (config.ts ArchFeatures field names; gpu_engine.cc parses
+ * them): empty for plain Llama (the kernels' own defaults, so Llama results stay as they were), else the activation,
+ * sandwich / q-k norms, embedding and attention scales, soft-caps, the local layers (Uint8Array) with their window,
+ * and the local layers' own rope tables when their base differs (Gemma 3).
+ * @example
+ * cudaArchConfig(gemma3Config, 2048).hiddenAct // 'gelu_tanh'
+ */
+export function cudaArchConfig(c: LlamaConfig, maxSeq: number): Record<string, unknown> {
+  if (!c.features) return {};
+  const f = featuresOf(c);
+  const sliding = f.slidingLayers?.some((x) => x) ? Uint8Array.from(f.slidingLayers, (x) => (x ? 1 : 0)) : null;
+  const local = ropeInvFreqLocal(c);
+  const tables = local ? ropeCosSin(local, maxSeq) : null;
+  return {
+    hiddenAct: f.hiddenAct,
+    qkNorm: f.qkNorm,
+    sandwichNorms: f.sandwichNorms,
+    embedScale: f.embedScale,
+    attnScale: f.attnScale,
+    attnSoftcap: f.attnSoftcap,
+    finalSoftcap: f.finalSoftcap,
+    ...(sliding ? { slidingLayers: sliding, slidingWindow: f.slidingWindow } : {}),
+    ...(tables ? { ropeCosLocal: tables.cos, ropeSinLocal: tables.sin } : {}),
+  };
+}
+
+/** engineSetNorm's slots (gpu/engine.h NormSlot). */
+const NORM_SLOT = { input: 0, post: 1, preFfn: 2, postFfn: 3, q: 4, k: 5 } as const;
 
 const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
 
@@ -236,7 +256,8 @@ export class CudaEngine {
     const { cos, sin } = ropeTables(c, this.maxSeq);
     this.#id = callNative(() =>
       n.engineCreate({
-        ...engineDims(c),
+        ...modelDims(c),
+        ...cudaArchConfig(c, this.maxSeq),
         maxSeq: this.maxSeq,
         maxPrefill: o.maxPrefill ?? 512,
         kvDtype: this.kvDtype,
@@ -284,9 +305,17 @@ export class CudaEngine {
         callNative(() => n.engineSetEmbeddingBlocks(id, DTYPES.q8_0.id, headBlocks.raw));
         (e as { embedBlocks: 'q8_0' | undefined }).embedBlocks = 'q8_0';
       } else callNative(() => n.engineSetEmbedding(id, embed));
+      // norms as the reference applies them (Gemma's 1 + w already added at load where the checkpoint stores w)
       model.blocks.forEach((b, l) => {
-        callNative(() => n.engineSetNorm(id, l, 0, b.inputNorm.dataSync() as Float32Array));
-        callNative(() => n.engineSetNorm(id, l, 1, b.postNorm.dataSync() as Float32Array));
+        const set = (slot: number, t: { dataSync(): unknown } | undefined) => {
+          if (t) callNative(() => n.engineSetNorm(id, l, slot, t.dataSync() as Float32Array));
+        };
+        set(NORM_SLOT.input, b.inputNorm);
+        set(NORM_SLOT.post, b.postNorm);
+        set(NORM_SLOT.preFfn, b.preFfnNorm);
+        set(NORM_SLOT.postFfn, b.postFfnNorm);
+        set(NORM_SLOT.q, b.qNorm);
+        set(NORM_SLOT.k, b.kNorm);
       });
       callNative(() => n.engineSetNorm(id, -1, 0, model.norm.dataSync() as Float32Array));
       lins.forEach((lin, i) => {

@@ -24,7 +24,7 @@
  * plan.modes.length // numLayers * 7 + 1
  */
 import { err, msg } from '../messages.js';
-import type { LlamaConfig } from '../model/config.js';
+import { featuresOf, type LlamaConfig } from '../model/config.js';
 import type { GgmlBlockType } from '../model/checkpoint.js';
 import { DTYPES } from '../formats/dtypes.js';
 import { BLOCK_LINEARS, linearPaths, type LinearKind } from '../model/names.js';
@@ -217,7 +217,8 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     weights_gguf: 0,
     scales: 0,
     embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / DTYPES[o.embedBlocks].blockElems) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
-    norms: 4 * c.hiddenSize * (2 * c.numLayers + 1),
+    // per layer: input + post norms (+ pre/post-FFN with sandwich norms) of hidden, q/k norms of head_dim; final norm
+    norms: 4 * (c.hiddenSize * ((featuresOf(c).sandwichNorms ? 4 : 2) * c.numLayers + 1) + (featuresOf(c).qkNorm ? 2 * c.headDim * c.numLayers : 0)),
     kv_cache: (o.maxBatch ?? 1) * 2 * c.numLayers * c.numKvHeads * o.maxSeq * c.headDim * (o.kvDtype === 'f16' ? 2 : 4),
     decode: 0,
     weightTotal: 0,

@@ -3,7 +3,9 @@
  *
  * A result holds the job's hash, the checkpoint name the sweep prints, the token count, the sweep row, and `hash`
  * (sha256 of its canonical JSON without `hash`). A point whose result exists and verifies against the job is skipped.
- * Before running, the model and the text are hashed again and must match the job (E_JOB otherwise).
+ * Before running, the model and the text are hashed again and must match the job (E_JOB otherwise). A
+ * {@link JobRunner} keeps the loaded model and the baseline between points (the executor's workers, exec.ts); a
+ * point's row does not depend on what ran before it (every row starts from the checkpoint's weights).
  *
  * @example
  * const r = await runJob('plan.jsonl', 0); // { skipped: false, file: 'plan.jsonl.results/0.json', result }
@@ -12,9 +14,10 @@ import fs from 'node:fs';
 import { err, isCodecError, msg } from '../messages.js';
 import { load } from '../load.js';
 import { sweepTokens } from '../lab/sweep.js';
-import { engineSweep, type EngineSweepRow } from '../lab/engine-sweep.js';
+import { sweepBaseline, sweepRow, type EngineSweepRow, type SweepBaseline } from '../lab/engine-sweep.js';
+import type { LlamaModel } from '../model/llama.js';
 import { decodeText, ioError, readRegularFile, statRegularFile } from '../util/files.js';
-import { type Job, hashOf, readPlan, resultPath, resultsDir, sha256Model, writeFileAtomic } from './plan.js';
+import { type Job, canonicalJson, hashOf, readPlan, resultPath, resultsDir, sha256Model, writeFileAtomic } from './plan.js';
 import crypto from 'node:crypto';
 
 export const RESULT_FORMAT = 'codecllm-job-result';
@@ -63,8 +66,14 @@ export function readResult(file: string, job: Job): JobResult {
   return r as JobResult;
 }
 
-/** True when `file` exists and verifies against `job` (a point to skip). */
-function resultVerifies(file: string, job: Job): boolean {
+/**
+ * True when the result of `job` exists and verifies (a point to skip) — the one skip rule of `job run`, `job exec`
+ * and `job slurm`.
+ * @example
+ * readPlan('plan.jsonl').filter((j) => !resultVerifies('plan.jsonl', j)) // the points still to run
+ */
+export function resultVerifies(planFile: string, job: Job): boolean {
+  const file = resultPath(planFile, job.index);
   if (!fs.existsSync(file)) return false;
   try {
     readResult(file, job);
@@ -74,11 +83,8 @@ function resultVerifies(file: string, job: Job): boolean {
   }
 }
 
-/** The model and text of a job, re-hashed; E_JOB when either changed since the plan was written. */
-function checkInputs(planFile: string, job: Job): string {
-  const mh = sha256Model(job.model.path);
-  if (mh !== job.model.sha256)
-    throw err('E_JOB', msg.jobBad(job.model.path, `sha256 ${mh.slice(0, 12)}… differs from ${job.model.sha256.slice(0, 12)}… in ${planFile} point ${job.index} (the model changed since the plan was written)`));
+/** The text of a job, re-hashed; E_JOB when it changed since the plan was written. */
+function checkText(planFile: string, job: Job): string {
   const bytes = readRegularFile(job.text.path);
   const th = crypto.createHash('sha256').update(bytes).digest('hex');
   if (th !== job.text.sha256)
@@ -86,33 +92,51 @@ function checkInputs(planFile: string, job: Job): string {
   return decodeText(job.text.path, bytes, job.text.encoding);
 }
 
+/** The model of a job, re-hashed (once per load); E_JOB when it changed since the plan was written. */
+function checkModel(planFile: string, job: Job): void {
+  const mh = sha256Model(job.model.path);
+  if (mh !== job.model.sha256)
+    throw err('E_JOB', msg.jobBad(job.model.path, `sha256 ${mh.slice(0, 12)}… differs from ${job.model.sha256.slice(0, 12)}… in ${planFile} point ${job.index} (the model changed since the plan was written)`));
+}
+
+/** What a point's baseline depends on: every job field but the configuration (layers, selection, quant). */
+function baselineKey(job: Job): string {
+  return canonicalJson({ model: job.model, text: job.text, tokens: job.tokens, window: job.window, stride: job.stride, greedyTokens: job.greedyTokens, engine: job.engine, modes: job.modes });
+}
+
 /**
- * Run point `index` of a plan on its engine (baseline, patch, score, greedy continuation: engineSweep with the one
- * configuration, as `codecllm sweep` does for that row) and write its result atomically; skip it when its result already verifies (unless `force`).
+ * Runs points of plans in this process, keeping the last model (loaded once, hashed at load) and the last baseline
+ * between points that share them.
  * @example
- * for (let i = 0; i < readPlan('plan.jsonl').length; i++) await runJob('plan.jsonl', i);
+ * const runner = new JobRunner();
+ * try { for (const j of readPlan('plan.jsonl')) await runner.run('plan.jsonl', j); } finally { runner.dispose(); }
  */
-export async function runJob(planFile: string, index: number, o: { force?: boolean } = {}): Promise<{ skipped: boolean; file: string; result: JobResult }> {
-  const jobs = readPlan(planFile);
-  const job = jobs[index];
-  if (!job) throw err('E_ARG', msg.badArg('--index', `${index}: ${planFile} has points 0..${jobs.length - 1}`));
-  const file = resultPath(planFile, index);
-  if (!o.force && resultVerifies(file, job)) return { skipped: true, file, result: readResult(file, job) };
-  const text = checkInputs(planFile, job);
-  const m = await load(job.model.path);
-  try {
-    const tokens = sweepTokens(m, text, job.tokens);
-    const { rows, baselineCached } = await engineSweep(m, {
-      engine: job.engine,
-      modes: job.modes,
-      ids: tokens,
-      window: job.window,
-      stride: job.stride,
-      greedyTokens: job.greedyTokens,
-      configs: [{ select: job.select, quant: job.quant, label: job.layers }],
-    });
-    const row = rows[0]!;
-    const body = { format: RESULT_FORMAT, version: RESULT_VERSION, index, jobHash: job.hash, model: m.checkpoint.file, tokens: tokens.length, baselineCached, row };
+export class JobRunner {
+  private model: { key: string; m: LlamaModel } | null = null;
+  private baseline: { key: string; b: SweepBaseline; ids: number[] } | null = null;
+
+  /** Run `job` (a point of `planFile`) unless its result verifies (or `force`), writing its result atomically. */
+  async run(planFile: string, job: Job, o: { force?: boolean } = {}): Promise<{ skipped: boolean; file: string; result: JobResult }> {
+    const file = resultPath(planFile, job.index);
+    if (!o.force && resultVerifies(planFile, job)) return { skipped: true, file, result: readResult(file, job) };
+    const text = checkText(planFile, job);
+    const modelKey = `${job.model.path}\n${job.model.sha256}`;
+    if (this.model?.key !== modelKey) {
+      this.dispose();
+      checkModel(planFile, job);
+      this.model = { key: modelKey, m: await load(job.model.path) };
+    }
+    const m = this.model.m;
+    const key = baselineKey(job);
+    if (this.baseline?.key !== key) {
+      this.baseline = null;
+      const ids = sweepTokens(m, text, job.tokens);
+      const b = await sweepBaseline(m, { engine: job.engine, modes: job.modes, ids, window: job.window, stride: job.stride, greedyTokens: job.greedyTokens });
+      this.baseline = { key, b, ids };
+    }
+    const { b, ids } = this.baseline;
+    const row = await sweepRow(m, b, { engine: job.engine, modes: job.modes }, { select: job.select, quant: job.quant, label: job.layers });
+    const body = { format: RESULT_FORMAT, version: RESULT_VERSION, index: job.index, jobHash: job.hash, model: m.checkpoint.file, tokens: ids.length, baselineCached: b.cached, row };
     const plain = JSON.parse(JSON.stringify(body)) as Omit<JobResult, 'hash'>; // NaN -> null before hashing, as read back
     const result: JobResult = { ...plain, hash: hashOf(plain) };
     try {
@@ -122,7 +146,30 @@ export async function runJob(planFile: string, index: number, o: { force?: boole
     }
     writeFileAtomic(file, JSON.stringify(result, null, 1) + '\n');
     return { skipped: false, file, result };
+  }
+
+  /** Free the model and the baseline. */
+  dispose(): void {
+    this.baseline = null;
+    this.model?.m.dispose();
+    this.model = null;
+  }
+}
+
+/**
+ * Run point `index` of a plan on its engine (baseline, patch, score, greedy continuation: the sweep's steps for that
+ * row) and write its result atomically; skip it when its result already verifies (unless `force`).
+ * @example
+ * for (let i = 0; i < readPlan('plan.jsonl').length; i++) await runJob('plan.jsonl', i);
+ */
+export async function runJob(planFile: string, index: number, o: { force?: boolean } = {}): Promise<{ skipped: boolean; file: string; result: JobResult }> {
+  const jobs = readPlan(planFile);
+  const job = jobs[index];
+  if (!job) throw err('E_ARG', msg.badArg('--index', `${index}: ${planFile} has points 0..${jobs.length - 1}`));
+  const runner = new JobRunner();
+  try {
+    return await runner.run(planFile, job, o);
   } finally {
-    m.dispose();
+    runner.dispose();
   }
 }

@@ -63,66 +63,95 @@ export interface EngineSweepOptions {
   onRow?: (row: EngineSweepRow) => void;
 }
 
+/** What every row of a sweep is scored against: the baseline log-probabilities and greedy continuation. */
+export interface SweepBaseline {
+  base: Awaited<ReturnType<typeof baselineLogits>>['base'];
+  cached: boolean;
+  prompt: number[];
+  greedy: number[];
+  greedyTokens: number;
+}
+
+/**
+ * The baseline of a sweep (unpatched model on the engine): computed once, then shared by every row — in one sweep,
+ * or by every point a job worker runs on the same model, text and engine (src/jobs/run.ts).
+ * @example
+ * const b = await sweepBaseline(model, { engine: 'native', ids });
+ * const row = await sweepRow(model, b, { engine: 'native' }, { select: 'all', quant: 'int8' });
+ */
+export async function sweepBaseline(model: LlamaModel, o: Omit<EngineSweepOptions, 'configs' | 'onRow'>): Promise<SweepBaseline> {
+  const window = Math.min(o.window ?? 512, model.config.maxPositionEmbeddings);
+  const stride = o.stride ?? Math.max(1, Math.floor(window / 2));
+  const prompt = o.ids.slice(0, Math.min(window, 64));
+  const greedyTokens = o.greedyTokens ?? 12;
+  unpatch(model);
+  const be = await openEngine(model, { engine: o.engine, modes: o.modes });
+  try {
+    const base = await baselineLogits(be, o.ids, { window, stride, cacheDir: o.baseCacheDir });
+    const greedy = (await generate(be, prompt, { maxTokens: greedyTokens, stopIds: [] })).ids;
+    return { base: base.base, cached: base.cached, prompt, greedy, greedyTokens };
+  } finally {
+    be.dispose();
+  }
+}
+
+/**
+ * One row: unpatch, patch with `c`, open the engine, score against the baseline, compare greedy continuations; the
+ * model is left unpatched.
+ * @example
+ * await sweepRow(model, baseline, { engine: 'native' }, { select: 'first:5', quant: 'int8:per-channel', label: 5 });
+ */
+export async function sweepRow(model: LlamaModel, b: SweepBaseline, o: { engine: EngineName; modes?: string }, c: EngineSweepConfig): Promise<EngineSweepRow> {
+  const decode = (ids: number[]) => (model.tokenizer ? model.tokenizer.decode(ids) : ids.join(' '));
+  const t0 = performance.now();
+  unpatch(model);
+  const e = await openEngine(model, { engine: o.engine, modes: o.modes, patch: { select: c.select, quant: c.quant } });
+  try {
+    const s = await scoreAgainstBaseline(e, b.base);
+    const greedy = (await generate(e, b.prompt, { maxTokens: b.greedyTokens, stopIds: [] })).ids;
+    const d = greedy.findIndex((t, i) => t !== b.greedy[i]);
+    const r = e.patchReport!;
+    return {
+      layers: c.label ?? c.select,
+      select: c.select,
+      quant: r.quant,
+      engine: o.engine,
+      patched_modules: r.modules.length,
+      ratio: r.ratio,
+      tokens: s.tokens,
+      baseline_ppl: s.baseline_ppl,
+      ppl: s.ppl,
+      ppl_ratio: s.ppl_ratio,
+      ln_ppl_ratio: s.ln_ppl_ratio,
+      kld: s.kld,
+      kl_mean: s.kld.mean,
+      same_top_p: s.same_top_p,
+      top1_agreement: s.same_top_p,
+      rms_dp: s.rms_dp,
+      verdict: verdict({ klMean: s.kld.mean, top1: s.same_top_p, pplRatio: s.ppl_ratio, sameGreedy: d < 0 }),
+      first_divergence: d < 0 ? null : d,
+      output: decode(greedy),
+      roundings: e.info().roundings,
+      time_s: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    e.dispose();
+    unpatch(model);
+  }
+}
+
 /**
  * Run the configurations (see the module comment); the model is left unpatched.
  * @example
  * await engineSweep(model, { engine: 'tfjs', ids, configs: [{ select: 'all', quant: 'nf4:group=64' }] });
  */
 export async function engineSweep(model: LlamaModel, o: EngineSweepOptions): Promise<{ rows: EngineSweepRow[]; baselineCached: boolean }> {
-  const window = Math.min(o.window ?? 512, model.config.maxPositionEmbeddings);
-  const stride = o.stride ?? Math.max(1, Math.floor(window / 2));
-  const prompt = o.ids.slice(0, Math.min(window, 64));
-  const n = o.greedyTokens ?? 12;
-  const decode = (ids: number[]) => (model.tokenizer ? model.tokenizer.decode(ids) : ids.join(' '));
-  unpatch(model);
-  const be = await openEngine(model, { engine: o.engine, modes: o.modes });
-  let base: Awaited<ReturnType<typeof baselineLogits>>;
-  let baseGreedy: number[];
-  try {
-    base = await baselineLogits(be, o.ids, { window, stride, cacheDir: o.baseCacheDir });
-    baseGreedy = (await generate(be, prompt, { maxTokens: n, stopIds: [] })).ids;
-  } finally {
-    be.dispose();
-  }
+  const b = await sweepBaseline(model, o);
   const rows: EngineSweepRow[] = [];
   for (const c of o.configs) {
-    const t0 = performance.now();
-    unpatch(model);
-    const e = await openEngine(model, { engine: o.engine, modes: o.modes, patch: { select: c.select, quant: c.quant } });
-    try {
-      const s = await scoreAgainstBaseline(e, base.base);
-      const greedy = (await generate(e, prompt, { maxTokens: n, stopIds: [] })).ids;
-      const d = greedy.findIndex((t, i) => t !== baseGreedy[i]);
-      const r = e.patchReport!;
-      const row: EngineSweepRow = {
-        layers: c.label ?? c.select,
-        select: c.select,
-        quant: r.quant,
-        engine: o.engine,
-        patched_modules: r.modules.length,
-        ratio: r.ratio,
-        tokens: s.tokens,
-        baseline_ppl: s.baseline_ppl,
-        ppl: s.ppl,
-        ppl_ratio: s.ppl_ratio,
-        ln_ppl_ratio: s.ln_ppl_ratio,
-        kld: s.kld,
-        kl_mean: s.kld.mean,
-        same_top_p: s.same_top_p,
-        top1_agreement: s.same_top_p,
-        rms_dp: s.rms_dp,
-        verdict: verdict({ klMean: s.kld.mean, top1: s.same_top_p, pplRatio: s.ppl_ratio, sameGreedy: d < 0 }),
-        first_divergence: d < 0 ? null : d,
-        output: decode(greedy),
-        roundings: e.info().roundings,
-        time_s: (performance.now() - t0) / 1000,
-      };
-      rows.push(row);
-      o.onRow?.(row);
-    } finally {
-      e.dispose();
-    }
+    const row = await sweepRow(model, b, o, c);
+    rows.push(row);
+    o.onRow?.(row);
   }
-  unpatch(model);
-  return { rows, baselineCached: base.cached };
+  return { rows, baselineCached: b.cached };
 }

@@ -378,24 +378,25 @@ export type NativeEngineKind = 'native' | 'cuda';
 
 /**
  * Every architecture feature beyond plain Llama, in the order gaps are reported, with the native engines that run
- * it: the CPU engine runs them all (native/src/cpu_engine.cc ReadFeatures), the GPU engine none yet.
+ * it: the CPU engine (native/src/cpu_engine.cc ReadFeatures) and the CUDA engine (src/engine/cuda.ts cudaArchConfig;
+ * implemented, its GPU check pending) run them all. A feature added to ArchFeatures lands here first, with the
+ * engines that implement it; the others refuse it with E_ARCH naming it.
  */
 const ENGINE_FEATURES: readonly { name: string; uses: (f: ArchFeatures, c: LlamaConfig) => boolean; engines: readonly NativeEngineKind[] }[] = [
-  { name: 'GeGLU (tanh GELU) MLP', uses: (f) => f.hiddenAct !== 'silu', engines: ['native'] },
-  { name: 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)', uses: (f) => f.sandwichNorms, engines: ['native'] },
-  { name: 'q/k RMSNorm', uses: (f) => f.qkNorm, engines: ['native'] },
-  { name: 'embedding scale', uses: (f) => f.embedScale !== 1, engines: ['native'] },
-  { name: 'sliding-window attention', uses: (f) => f.slidingLayers?.some((x) => x) ?? false, engines: ['native'] },
-  { name: 'logit soft-capping', uses: (f) => f.attnSoftcap !== null || f.finalSoftcap !== null, engines: ['native'] },
-  { name: 'attention scale other than 1/sqrt(head_dim)', uses: (f, c) => Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6, engines: ['native'] },
+  { name: 'GeGLU (tanh GELU) MLP', uses: (f) => f.hiddenAct !== 'silu', engines: ['native', 'cuda'] },
+  { name: 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)', uses: (f) => f.sandwichNorms, engines: ['native', 'cuda'] },
+  { name: 'q/k RMSNorm', uses: (f) => f.qkNorm, engines: ['native', 'cuda'] },
+  { name: 'embedding scale', uses: (f) => f.embedScale !== 1, engines: ['native', 'cuda'] },
+  { name: 'sliding-window attention', uses: (f) => f.slidingLayers?.some((x) => x) ?? false, engines: ['native', 'cuda'] },
+  { name: 'logit soft-capping', uses: (f) => f.attnSoftcap !== null || f.finalSoftcap !== null, engines: ['native', 'cuda'] },
+  { name: 'attention scale other than 1/sqrt(head_dim)', uses: (f, c) => Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6, engines: ['native', 'cuda'] },
 ];
 
 /**
- * The first architecture feature a native engine lacks for `c`, or null when it runs `c` (default: the GPU engine,
- * which runs plain Llama / Qwen2 graphs; the CPU engine 'native' runs every ArchFeatures feature).
+ * The first architecture feature a native engine ('cuda' by default, or 'native': the CPU engine) lacks for `c`, or
+ * null when it runs `c` (ENGINE_FEATURES).
  * @example
- * nativeEngineGap(gemmaCfg) // 'GeGLU (tanh GELU) MLP'
- * nativeEngineGap(gemmaCfg, 'native') // null
+ * nativeEngineGap(gemmaCfg, 'native') // null: the CPU engine runs Gemma 3
  */
 export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): string | null {
   const f = featuresOf(c);
@@ -405,7 +406,7 @@ export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda
 
 /**
  * A config's dimensions for a native engine's create call; E_ARCH naming the missing feature when that engine
- * (default the GPU engine) cannot run the architecture (the tfjs reference can).
+ * (default the CUDA engine) cannot run the architecture (the tfjs reference can).
  * @example
  * engineDims(cfg).kvHeads // cfg.numKvHeads
  * engineDims(gemmaCfg, 'native').headDim // 256
@@ -413,6 +414,16 @@ export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda
 export function engineDims(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): EngineDims {
   const gap = nativeEngineGap(c, engine);
   if (gap) throw err('E_ARCH', msg.archMissingFeature(engine === 'native' ? 'native CPU engine' : 'CUDA engine', c.architecture, gap));
+  return modelDims(c);
+}
+
+/**
+ * A config's dimensions as the native create calls take them, whatever its architecture features (an engine that runs
+ * them passes the features beside: the CUDA engine, src/engine/cuda.ts).
+ * @example
+ * modelDims(gemmaCfg).headDim // 256 (≠ hidden / heads)
+ */
+export function modelDims(c: LlamaConfig): EngineDims {
   return {
     hidden: c.hiddenSize,
     intermediate: c.intermediateSize,

@@ -295,27 +295,23 @@ export class LlamaModel {
     const D = c.headDim;
     const len = Math.max(n, 2 * this.ropeLen, 256);
     const table = (invFreq: Float32Array): [Float32Array, Float32Array] => {
+      // emb = cat(freqs, freqs) (HF): each half-table row written twice
+      const { cos: ch, sin: sh } = ropeCosSin(invFreq, len);
       const cos = new Float32Array(len * D);
       const sin = new Float32Array(len * D);
-      for (let p = 0; p < len; p++)
-        for (let i = 0; i < D / 2; i++) {
-          // HF: freqs = pos * inv_freq computed in float32; emb = cat(freqs, freqs)
-          const f = Math.fround(p * invFreq[i]!);
-          const cs = Math.cos(f);
-          const sn = Math.sin(f);
-          cos[p * D + i] = cs;
-          cos[p * D + i + D / 2] = cs;
-          sin[p * D + i] = sn;
-          sin[p * D + i + D / 2] = sn;
-        }
+      for (let p = 0; p < len; p++) {
+        const row = ch.subarray(p * (D / 2), (p + 1) * (D / 2));
+        const srow = sh.subarray(p * (D / 2), (p + 1) * (D / 2));
+        cos.set(row, p * D);
+        cos.set(row, p * D + D / 2);
+        sin.set(srow, p * D);
+        sin.set(srow, p * D + D / 2);
+      }
       return [cos, sin];
     };
     [this.ropeCos, this.ropeSin] = table(ropeInvFreq(c));
-    const local = this.feat.ropeThetaLocal;
-    if (local !== null && this.feat.slidingLayers?.some((x) => x)) {
-      // local layers: their own base, never scaled (Gemma 3's rotary_emb_local; llama.cpp's rope_freq_base_train_swa)
-      [this.ropeCosLocal, this.ropeSinLocal] = table(ropeInvFreq({ ...c, ropeTheta: local, ropeScaling: null }));
-    }
+    const local = ropeInvFreqLocal(c);
+    if (local) [this.ropeCosLocal, this.ropeSinLocal] = table(local);
     this.ropeLen = len;
   }
 
@@ -483,6 +479,39 @@ export class LlamaModel {
     }
     this.checkpoint.close();
   }
+}
+
+/**
+ * The one rotary angle rule: cos/sin of pos·invFreq[i] for pos < len, (len, D/2) row-major, with the product rounded to
+ * float32 as Hugging Face computes `freqs` (then cos/sin in double, stored float32). The tfjs reference expands each
+ * row to (D) as cat(freqs, freqs); the CUDA engine takes the half tables as they are.
+ * @example
+ * const { cos } = ropeCosSin(ropeInvFreq(model.config), 2048); cos[0] // 1 (position 0)
+ */
+export function ropeCosSin(invFreq: Float32Array, len: number): { cos: Float32Array; sin: Float32Array } {
+  const half = invFreq.length;
+  const cos = new Float32Array(len * half);
+  const sin = new Float32Array(len * half);
+  for (let p = 0; p < len; p++)
+    for (let i = 0; i < half; i++) {
+      const f = Math.fround(p * invFreq[i]!);
+      cos[p * half + i] = Math.cos(f);
+      sin[p * half + i] = Math.sin(f);
+    }
+  return { cos, sin };
+}
+
+/**
+ * Rotary inverse frequencies of the local (sliding-window) layers when they have their own rope base (Gemma 3's
+ * rotary_emb_local; llama.cpp's rope_freq_base_train_swa): that base, never scaled. null: every layer uses
+ * {@link ropeInvFreq}.
+ * @example
+ * ropeInvFreqLocal(gemma3Config)![1] // 10000^(-2/256)
+ */
+export function ropeInvFreqLocal(c: LlamaConfig): Float32Array | null {
+  const f = featuresOf(c);
+  if (f.ropeThetaLocal === null || !f.slidingLayers?.some((x) => x)) return null;
+  return ropeInvFreq({ ...c, ropeTheta: f.ropeThetaLocal, ropeScaling: null });
 }
 
 /**

@@ -22,6 +22,8 @@ export interface NativeBuildInfo {
   version: string;
   cuda: boolean;
   nvcomp: boolean;
+  /** Linked with cuBLAS: the CUDA engine's prefill GEMM can run through it (CODECLLM_GEMM=own|cublas, native/src/gpu/prefill_gemm.h). */
+  cublas?: boolean;
   napiVersion: number;
   /** CUDART_VERSION the addon was compiled against (CUDA builds only), e.g. 13000. */
   cudaRuntimeVersionBuilt?: number;

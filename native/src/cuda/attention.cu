@@ -1,5 +1,6 @@
 // attention.cu — causal GQA attention over the KV cache, and the fused rope + append + attention decode kernel (declared in engine.cuh).
-// Twin: ref::attention (+ ref::rope_rotate_half, ref::kv_append for the fused kernel) (engine/ops_ref.h).
+// Twin: ref::attention_ex (scale, sliding window, soft-cap; + ref::rope_rotate_half, ref::kv_append for the fused kernel)
+// (engine/ops_ref.h).
 #include <cuda_fp16.h>
 
 #include <cfloat>
@@ -66,7 +67,7 @@ __device__ __forceinline__ float RoundKV<uint16_t>(float v) { return half_bits_t
 template <class KV, int DT, bool ROPE>
 __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint16_t* out16, const float* q, KV* kc, KV* vc,
                                                                 int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
-                                                                const int32_t* P_rows, size_t slot_stride, RopeIn rope) {
+                                                                const int32_t* P_rows, size_t slot_stride, RopeIn rope, AttnOpts opt) {
   constexpr int VEC = Vec16<KV>::N;
   PdlWait();
   PdlTrigger();
@@ -85,7 +86,9 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
     vc += (size_t)t * slot_stride;
   }
   int G = H / Hkv, kv = hq / G;
-  const float scale = 1.0f / sqrtf((float)D);
+  const float scale = opt.scale > 0 ? opt.scale : 1.0f / sqrtf((float)D);
+  // keys [s0, S): the sliding window of a local layer keeps the last `window` positions (ref::attention_ex)
+  const int s0 = opt.window > 0 && S > opt.window ? S - opt.window : 0;
   const float* qr = q + ((size_t)t * H + hq) * D;
   if (ROPE) {
     const int half = D / 2;
@@ -120,7 +123,7 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
   const int nvec = DT ? DT / VEC : D / VEC;
   // scores, one thread per key
   float mx = -FLT_MAX;
-  for (int s = threadIdx.x; s < S; s += blockDim.x) {
+  for (int s = s0 + threadIdx.x; s < S; s += blockDim.x) {
     const KV* kr = kb + (size_t)s * D;
     float d = 0;
 #pragma unroll
@@ -136,12 +139,13 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
       for (int j = 0; j < VEC; j++) d += qs[c * VEC + j] * f[j];
     }
     d *= scale;
+    if (opt.softcap > 0) d = __fmul_rn(tanhf(__fdiv_rn(d, opt.softcap)), opt.softcap);
     sc[s] = d;
     mx = fmaxf(mx, d);
   }
   mx = BlockMax(mx, red);
   float sum = 0;
-  for (int s = threadIdx.x; s < S; s += blockDim.x) {
+  for (int s = s0 + threadIdx.x; s < S; s += blockDim.x) {
     float e = expf(sc[s] - mx);
     sc[s] = e;
     sum += e;
@@ -157,11 +161,11 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
     for (int j = 0; j < VEC; j++) acc[j] = 0;
     // four rows of V in flight per thread, summed in row order (same result as one at a time)
     constexpr int UNR = 4;
-    for (int s0 = g; s0 < S; s0 += UNR * groups) {
+    for (int sb = s0 + g; sb < S; sb += UNR * groups) {
       float f[UNR][VEC];
 #pragma unroll
       for (int u = 0; u < UNR; u++) {
-        const int s = s0 + u * groups;
+        const int s = sb + u * groups;
         if (ROPE && s == pos) {
 #pragma unroll
           for (int j = 0; j < VEC; j++) f[u][j] = vn[c * VEC + j];
@@ -171,7 +175,7 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
       }
 #pragma unroll
       for (int u = 0; u < UNR; u++) {
-        const int s = s0 + u * groups;
+        const int s = sb + u * groups;
         if (s >= S) break;
         float p = sc[s];
 #pragma unroll
@@ -197,7 +201,7 @@ __global__ void __launch_bounds__(kAttnThreads) AttentionKernel(float* out, uint
 template <class KV, bool ROPE>
 void LaunchAttentionKV(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, int T, int H, int Hkv,
                        int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s, const int32_t* P_rows, size_t slot_stride,
-                       RopeIn rope) {
+                       RopeIn rope, AttnOpts opt) {
   constexpr int vec = 16 / sizeof(KV);
   CHECK_ARG(D % vec == 0 && D / vec <= kAttnThreads, "attention: head dim " + std::to_string(D) + " must be a multiple of " +
                                                          std::to_string(vec) + " and at most " + std::to_string(kAttnThreads * vec));
@@ -207,25 +211,25 @@ void LaunchAttentionKV(float* out, uint16_t* out16, const float* q, const void* 
   auto k = D == 64 ? AttentionKernel<KV, 64, ROPE> : D == 128 ? AttentionKernel<KV, 128, ROPE> : AttentionKernel<KV, 0, ROPE>;
   RaiseSmem(k, 200 * 1024);
   LaunchK(k, grid, dim3(kAttnThreads), smem, s, out, out16, q, static_cast<KV*>(const_cast<void*>(k_cache)),
-          static_cast<KV*>(const_cast<void*>(v_cache)), H, Hkv, D, P_host, P_dev, Smax, P_rows, slot_stride, rope);
+          static_cast<KV*>(const_cast<void*>(v_cache)), H, Hkv, D, P_host, P_dev, Smax, P_rows, slot_stride, rope, opt);
 }
 
 void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
                      int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s,
-                     const int32_t* P_rows, size_t slot_stride) {
+                     const int32_t* P_rows, size_t slot_stride, AttnOpts opt) {
   if (kv16)
-    LaunchAttentionKV<uint16_t, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{});
+    LaunchAttentionKV<uint16_t, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{}, opt);
   else
-    LaunchAttentionKV<float, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{});
+    LaunchAttentionKV<float, false>(out, out16, q, k_cache, v_cache, T, H, Hkv, D, P_host, P_dev, Smax, s, P_rows, slot_stride, RopeIn{}, opt);
 }
 
 void LaunchRopeAttention(float* out, const float* q, const float* k, const float* v, void* k_cache, void* v_cache, bool kv16,
                          const float* cos_tab, const float* sin_tab, int T, int H, int Hkv, int D, const int32_t* P_rows,
-                         size_t slot_stride, int Smax, cudaStream_t s) {
+                         size_t slot_stride, int Smax, cudaStream_t s, AttnOpts opt) {
   CHECK_ARG(P_rows, "rope attention: per-row positions required");
   RopeIn r{k, v, cos_tab, sin_tab};
-  if (kv16) LaunchAttentionKV<uint16_t, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r);
-  else LaunchAttentionKV<float, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r);
+  if (kv16) LaunchAttentionKV<uint16_t, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r, opt);
+  else LaunchAttentionKV<float, true>(out, nullptr, q, k_cache, v_cache, T, H, Hkv, D, 0, nullptr, Smax, s, P_rows, slot_stride, r, opt);
 }
 
 }  // namespace engine

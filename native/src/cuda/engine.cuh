@@ -1,8 +1,8 @@
 // engine.cuh — host launchers of the GPU engine's CUDA kernels (native/src/cuda/*.cu, one op per file), callable from plain
 // C++ (native/src/gpu_engine.cc). Every launcher is asynchronous on `stream` and checks the launch through CHECK_CUDA.
 //
-// Readable twins: native/src/engine/ops_ref.h (ref::embedding, rmsnorm, rope_rotate_half, kv_append, attention,
-// swiglu, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_kernel_test.cc's engineKernelTest runs each kernel
+// Readable twins: native/src/engine/ops_ref.h (ref::embedding, rmsnorm, rope_rotate_half, kv_append, attention_ex,
+// swiglu, geglu, softcap, linear_f16, linear_i8_channel, argmax, f32_to_f16). gpu_kernel_test.cc's engineKernelTest runs each kernel
 // beside its twin on seeded random inputs.
 //
 // Shapes (row-major): T tokens in this call, P tokens already cached, h hidden, H / Hkv heads, D head dim,
@@ -72,10 +72,13 @@ void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,
                 int K, bool accumulate, cudaStream_t s, const void* aux = nullptr);
 
-/** x (T, h) = f32(table16[tokens[t]]); tokens (T) in device memory. */
-void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s);
-/** x (T, h) = q8_0 table row tokens[t]: codes (V, h) int8, d (V, h/32) half; x = code · d (exact). */
-void LaunchEmbeddingQ8(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int T, int h, cudaStream_t s);
+/** x (T, h) = f32(table16[tokens[t]]) * scale (one float rounding; scale 1 is exact: Gemma's √hidden otherwise);
+ *  tokens (T) in device memory. */
+void LaunchEmbedding(float* x, const uint16_t* table16, const int32_t* tokens, int T, int h, cudaStream_t s, float scale = 1.f);
+/** x (T, h) = q8_0 table row tokens[t] * scale: codes (V, h) int8, d (V, h/32) half; x = code · d (exact), then
+ *  · scale. */
+void LaunchEmbeddingQ8(float* x, const int8_t* codes, const uint16_t* d16, const int32_t* tokens, int T, int h, cudaStream_t s,
+                       float scale = 1.f);
 /** Synthetic block weights: q4_1 (nibbles uniform 0..15, d = stdv / 4.61, m = -7.5 d) or q8_0 (codes uniform
  *  -127..127, d = stdv / 73.6), from a counter-based hash of (seed, i). w / aux laid out as WeightType says. */
 void LaunchRandomBlocks(void* w, void* aux, int wtype, int rows, int K, uint64_t seed, float stdv, cudaStream_t s);
@@ -83,6 +86,13 @@ void LaunchRandomBlocks(void* w, void* aux, int wtype, int rows, int K, uint64_t
 void LaunchRmsNorm(float* out, uint16_t* out16, const float* x, const float* w, int T, int h, float eps, cudaStream_t s);
 /** out16 (n) = half(silu(gate) * up); out (n) fp32 copy when non-null. */
 void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* up, size_t n, cudaStream_t s);
+/** GeGLU (Gemma): out (n) = gelu_tanh(gate) * up in fp32 and/or out16 its half copy (either may be null; out may alias
+ *  gate or up). Twin: ref::geglu. */
+void LaunchGeGLU(float* out, uint16_t* out16, const float* gate, const float* up, size_t n, cudaStream_t s);
+/** Sandwich-norm residual (Gemma): x (T, h) += rmsnorm(y (T, h)) * w. Twin: ref::rmsnorm + ref::add_inplace. */
+void LaunchRmsNormAdd(float* x, const float* y, const float* w, int T, int h, float eps, cudaStream_t s);
+/** x (n) = cap * tanh(x / cap) in place (final-logit soft-capping), cap > 0. Twin: ref::softcap. */
+void LaunchSoftcap(float* x, size_t n, float cap, cudaStream_t s);
 /**
  * Rotate q (T, H, D) in place and k (T, Hkv, D) in place with the cos/sin table (Smax, D/2) at positions P + t, then
  * append k, v to the layer's cache at [P, P+T). P = *P_dev when P_dev is non-null (graph replay), else P_host.
@@ -93,11 +103,17 @@ void LaunchSwiGLU(float* out, uint16_t* out16, const float* gate, const float* u
 void LaunchRopeAppend(float* q, float* k, const float* v, void* k_cache, void* v_cache, bool kv16, const float* cos_tab,
                       const float* sin_tab, int T, int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax,
                       cudaStream_t s, const int32_t* P_rows = nullptr, size_t slot_stride = 0);
+/** Attention features beyond Llama's (config.ts ArchFeatures); the defaults are Llama's. Twin: ref::attention_ex. */
+struct AttnOpts {
+  float scale = 0;    // multiplier on q·k; 0 = 1/sqrtf(D)
+  int window = 0;     // > 0: sliding window, the query at position p sees keys p - window < s <= p (local layers)
+  float softcap = 0;  // > 0: score = softcap * tanh(score / softcap) (Gemma 2)
+};
 /** out (T, H, D) fp32 and out16 (half copy, may be null) = causal GQA attention of q over the cache [0, P+t]
- *  (with P_rows: row t over its own slot's cache [0, P_rows[t]], as LaunchRopeAppend). */
+ *  (with P_rows: row t over its own slot's cache [0, P_rows[t]], as LaunchRopeAppend); `opt`: scale, window, soft-cap. */
 void LaunchAttention(float* out, uint16_t* out16, const float* q, const void* k_cache, const void* v_cache, bool kv16, int T,
                      int H, int Hkv, int D, int P_host, const int32_t* P_dev, int Smax, cudaStream_t s,
-                     const int32_t* P_rows = nullptr, size_t slot_stride = 0);
+                     const int32_t* P_rows = nullptr, size_t slot_stride = 0, AttnOpts opt = {});
 /** New keys / values and rope tables for LaunchRopeAttention. */
 struct RopeIn {
   const float* k = nullptr;    // (T, Hkv, D) unrotated
@@ -112,7 +128,7 @@ struct RopeIn {
  */
 void LaunchRopeAttention(float* out, const float* q, const float* k, const float* v, void* k_cache, void* v_cache, bool kv16,
                          const float* cos_tab, const float* sin_tab, int T, int H, int Hkv, int D, const int32_t* P_rows,
-                         size_t slot_stride, int Smax, cudaStream_t s);
+                         size_t slot_stride, int Smax, cudaStream_t s, AttnOpts opt = {});
 /**
  * Greedy step bookkeeping: step[0] = argmax(logits (V)) (first on ties), step[1] = new_pos >= 0 ? new_pos : step[1]+1,
  * out_tokens[step[2]++] = step[0] when out_tokens is non-null.

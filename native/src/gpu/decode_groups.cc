@@ -41,7 +41,12 @@ void Engine::SetCompressed(int index, const std::string& codec, uint32_t packedI
 void Engine::Finalize(int schedule) {
   RequireOpen();
   CHECK_ARG(embed_.ptr, "engine: embedding not set");
-  for (size_t i = 0; i < norms_.size(); i++) CHECK_ARG(norms_[i].ptr, "engine: norm " + std::to_string(i) + " not set");
+  for (size_t i = 0; i < norms_.size(); i++) {
+    const bool last = i + 1 == norms_.size();
+    if (!last && !c_.HasNorm((int)(i % kNormSlots))) continue;
+    CHECK_ARG(norms_[i].ptr, last ? std::string("engine: final norm not set")
+                                  : "engine: norm " + std::to_string(i % kNormSlots) + " of layer " + std::to_string(i / kNormSlots) + " not set");
+  }
   bool anyCompressed = false;
   for (auto& l : lin_) {
     CHECK_ARG(l.mode >= 0, l.name + ": weight not set");
@@ -52,6 +57,7 @@ void Engine::Finalize(int schedule) {
 #if defined(CODECLLM_HAVE_NVCOMP)
   if (anyCompressed) BuildGroups();
 #endif
+  SetupPrefillGemm();  // gpu/prefill_gemm.cc: cuBLAS handle + scratch, or none
   CHECK_CUDA(cudaDeviceSynchronize());  // uploads through the legacy stream are complete before engine streams run
   finalized_ = true;
 }

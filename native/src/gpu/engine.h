@@ -56,6 +56,12 @@ namespace codecllm {
 namespace engine {
 
 
+/** The cuBLAS prefill GEMM (gpu/prefill_gemm.h); deleted where its type is complete (gpu/prefill_gemm.cc). */
+class BlasGemm;
+struct BlasGemmDeleter {
+  void operator()(BlasGemm* b) const;
+};
+
 using cuda::AllocBuffer;
 using cuda::FreeBuffer;
 using cuda::GetBuffer;
@@ -86,12 +92,35 @@ struct PdlScope {
   PdlScope& operator=(const PdlScope&) = delete;
 };
 
+/** MLP activation on the gate (config.ts ArchFeatures.hiddenAct; the same values as the CPU engine's cpu::Act). */
+enum GpuAct : int { kGpuActSilu = 0, kGpuActGeluTanh = 1 };
+
+/** Norm slots of one layer (SetNorm's `which`): input and post(-attention) always; the rest by feature. */
+enum NormSlot : int { kNormInput = 0, kNormPost = 1, kNormPreFfn = 2, kNormPostFfn = 3, kNormQ = 4, kNormK = 5, kNormSlots = 6 };
+
 struct Config {
   int h = 0, I = 0, L = 0, H = 0, Hkv = 0, D = 0, V = 0, Smax = 0, Tmax = 0;
   int B = 1;  // sequence slots (KV caches) for batched decode; slot 0 is the single-sequence state
   bool pdl = true;  // programmatic dependent launch where sound (UsePdl)
   float eps = 1e-5f;
   bool kv16 = true;
+  // architecture features (config.ts ArchFeatures; the field names of the CPU engine's cpu::Config; defaults = Llama)
+  int act = kGpuActSilu;
+  bool sandwich = false;       // Gemma: post-attention output norm, pre- and post-FFN norms (residual: x += norm(branch))
+  bool qk_norm = false;        // RMSNorm over head_dim on q and k before rope (norm slots kNormQ / kNormK, D floats)
+  float embed_scale = 1.0f;    // multiplier on the embedding rows (Gemma: √hidden)
+  float attn_scale = 0.0f;     // multiplier on q·k (0: 1/sqrtf(D), the Llama kernels' own)
+  int window = 0;              // sliding window of the local layers (0: none)
+  std::vector<uint8_t> sliding;  // per layer: 1 = local (sliding-window) layer; empty: all global
+  float attn_softcap = 0.0f, final_softcap = 0.0f;  // tanh soft-capping (0: none)
+  bool IsLocal(int l) const { return !sliding.empty() && sliding[(size_t)l] != 0; }
+  /** Whether norm slot `which` of a layer is part of this architecture. */
+  bool HasNorm(int which) const {
+    return which == kNormInput || which == kNormPost || (sandwich && (which == kNormPreFfn || which == kNormPostFfn)) ||
+           (qk_norm && (which == kNormQ || which == kNormK));
+  }
+  /** Floats of norm slot `which` (q/k norms: head_dim; others: hidden). */
+  int NormSize(int which) const { return which == kNormQ || which == kNormK ? D : h; }
 };
 
 /** An owned ledger buffer (freed on destruction). */
@@ -172,7 +201,10 @@ struct Group {
 
 class Engine {
  public:
-  Engine(uint32_t id, const Config& c, const std::vector<float>& cosTab, const std::vector<float>& sinTab);
+  /** cosTab / sinTab: rope tables (Smax, D/2) of the global layers; cosLocal / sinLocal: the local (sliding-window)
+   *  layers' own (Gemma 3: another base), empty = the same tables for every layer. */
+  Engine(uint32_t id, const Config& c, const std::vector<float>& cosTab, const std::vector<float>& sinTab,
+         const std::vector<float>& cosLocal = {}, const std::vector<float>& sinLocal = {});
   ~Engine();
 
   const Config& cfg() const { return c_; }
@@ -228,6 +260,11 @@ class Engine {
   void Gemv(int i0, int n, float* const* ys, int prologue, const float* in, const float* in2, const float* normw, bool acc, int buf,
             cudaStream_t s, int nb = 1);
   void Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s);
+  /** Linear i through cuBLAS when CODECLLM_GEMM selects it and M qualifies (gpu/prefill_gemm.cc); false: not taken. */
+  bool PrefillGemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s);
+  /** At finalize(): the cuBLAS handle and scratch for this engine's linears, or none (CODECLLM_GEMM=own). */
+  void SetupPrefillGemm();
+  void AddPrefillGemmLedger(std::map<std::string, double>* m) const;
   /** Block scales of linear i (GGML block storage), else null. */
   const void* AuxPtr(int i) const;
   /** x (T, h) = embedding rows of tokens (fp16 table, or q8_0 blocks when set that way). */
@@ -305,11 +342,17 @@ class Engine {
   uint32_t id_;
   Config c_;
   std::vector<Linear> lin_;
-  std::vector<Buf> norms_;  // (input, post) per layer, final last
+  std::vector<Buf> norms_;  // kNormSlots per layer (NormSlot; only the architecture's are set), final last
+  const float* Norm(int l, int which) const { return norms_[(size_t)kNormSlots * l + which].as<float>(); }
+  /** Rope tables of layer l (the local layers' own when the config has them). */
+  const float* CosOf(int l) const { return c_.IsLocal(l) && cosL_ ? cosL_ : cos_; }
+  const float* SinOf(int l) const { return c_.IsLocal(l) && sinL_ ? sinL_ : sin_; }
+  /** Attention features of layer l (scale, the local layers' window, soft-cap). */
+  AttnOpts AttnOf(int l) const { return AttnOpts{c_.attn_scale, c_.IsLocal(l) ? c_.window : 0, c_.attn_softcap}; }
   Buf embed_, rope_, act_, kv_, decode_, temp_;
   Buf embedD_;  // q8_0 embedding: per-block d (then embed_ holds the int8 codes)
   std::vector<Group> groups_;
-  float *cos_ = nullptr, *sin_ = nullptr;
+  float *cos_ = nullptr, *sin_ = nullptr, *cosL_ = nullptr, *sinL_ = nullptr;
   float *x_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *g_ = nullptr, *u_ = nullptr, *logits_ = nullptr;
   uint16_t* a16_ = nullptr;
   int32_t *tokens_ = nullptr, *step_ = nullptr, *err_ = nullptr, *outTokens_ = nullptr;
@@ -330,6 +373,8 @@ class Engine {
   int sched_ = kSchedNone;
   int pos_ = 0;
   float lastCacheMs_ = 0;
+  std::unique_ptr<BlasGemm, BlasGemmDeleter> blas_;  // null: our GEMM for every prefill linear
+  int blasMinT_ = 0;                                   // quantized linears use cuBLAS from this many rows on
 };
 
 }  // namespace engine

@@ -33,6 +33,7 @@ void Engine::Gemv(int i0, int n, float* const* ys, int prologue, const float* in
 }
 
 void Engine::Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, cudaStream_t s) {
+  if (PrefillGemm(i, A, Y, M, acc, buf, s)) return;  // cuBLAS (gpu/prefill_gemm.cc) when selected
   int wt;
   const void* w = WeightPtr(i, buf, &wt);
   const Linear& l = lin_[i];
@@ -46,8 +47,8 @@ const void* Engine::AuxPtr(int i) const {
 }
 
 void Engine::Embed(const int32_t* tokens, int T, cudaStream_t s) {
-  if (embedD_.ptr) LaunchEmbeddingQ8(x_, embed_.as<int8_t>(), embedD_.as<uint16_t>(), tokens, T, c_.h, s);
-  else LaunchEmbedding(x_, embed_.as<uint16_t>(), tokens, T, c_.h, s);
+  if (embedD_.ptr) LaunchEmbeddingQ8(x_, embed_.as<int8_t>(), embedD_.as<uint16_t>(), tokens, T, c_.h, s, c_.embed_scale);
+  else LaunchEmbedding(x_, embed_.as<uint16_t>(), tokens, T, c_.h, s, c_.embed_scale);
 }
 
 void Engine::EnqueueDecode(int B) {
@@ -82,6 +83,10 @@ void Engine::EnqueueDecode(int B) {
       float* ys[1] = {logits_};
       Gemv(c.L * 7, 1, ys, kPrologueRmsNorm, x_, nullptr, norms_.back().as<float>(), false, buf, s, nb);
       Mark("lm_head gemv");
+      if (c.final_softcap > 0) {
+        LaunchSoftcap(logits_, (size_t)nb * c.V, c.final_softcap, s);
+        Mark("logit softcap");
+      }
     } else {
       ForwardLayerDecode(l, buf, s, nb, pos);
     }
@@ -101,26 +106,61 @@ void Engine::ForwardLayerDecode(int l, int buf, cudaStream_t s, int nb, const in
   const Config& c = c_;
   int b = l * 7;
   float* qkv[3] = {q_, k_, v_};
-  Gemv(b, 3, qkv, kPrologueRmsNorm, x_, nullptr, norms_[2 * l].as<float>(), false, buf, s, nb);
+  Gemv(b, 3, qkv, kPrologueRmsNorm, x_, nullptr, Norm(l, kNormInput), false, buf, s, nb);
   Mark("qkv gemv (+rmsnorm)");
+  if (c.qk_norm) {  // per (row, head) RMSNorm over head_dim, in place, before rope
+    LaunchRmsNorm(q_, nullptr, q_, Norm(l, kNormQ), nb * c.H, c.D, c.eps, s);
+    LaunchRmsNorm(k_, nullptr, k_, Norm(l, kNormK), nb * c.Hkv, c.D, c.eps, s);
+    Mark("q/k rmsnorm");
+  }
+  const float *cs = CosOf(l), *sn = SinOf(l);
+  const AttnOpts ao = AttnOf(l);
   static const bool fuseRope = EnvFlag("CODECLLM_FUSE_ROPE", true);  // 0: separate rope kernel (measurement)
   if (fuseRope) {
-    LaunchRopeAttention(att_, q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, nb, c.H, c.Hkv, c.D, pos, SlotStride(), c.Smax, s);
+    LaunchRopeAttention(att_, q_, k_, v_, KCache(l), VCache(l), c.kv16, cs, sn, nb, c.H, c.Hkv, c.D, pos, SlotStride(), c.Smax, s, ao);
     Mark("rope + attention");
   } else {
-    LaunchRopeAppend(q_, k_, v_, KCache(l), VCache(l), c.kv16, cos_, sin_, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride());
+    LaunchRopeAppend(q_, k_, v_, KCache(l), VCache(l), c.kv16, cs, sn, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride());
     Mark("rope + kv append");
-    LaunchAttention(att_, nullptr, q_, KCache(l), VCache(l), c.kv16, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride());
+    LaunchAttention(att_, nullptr, q_, KCache(l), VCache(l), c.kv16, nb, c.H, c.Hkv, c.D, 0, nullptr, c.Smax, s, pos, SlotStride(), ao);
     Mark("attention");
   }
   float* o[1] = {x_};
-  Gemv(b + 3, 1, o, kPrologueNone, att_, nullptr, nullptr, true, buf, s, nb);
-  Mark("o gemv (+residual)");
   float* gu[2] = {g_, u_};
-  Gemv(b + 4, 2, gu, kPrologueRmsNorm, x_, nullptr, norms_[2 * l + 1].as<float>(), false, buf, s, nb);
-  Mark("gate|up gemv (+rmsnorm)");
-  Gemv(b + 6, 1, o, kPrologueSwiGLU, g_, u_, nullptr, true, buf, s, nb);
-  Mark("down gemv (+swiglu, residual)");
+  if (!c.sandwich) {
+    Gemv(b + 3, 1, o, kPrologueNone, att_, nullptr, nullptr, true, buf, s, nb);
+    Mark("o gemv (+residual)");
+    Gemv(b + 4, 2, gu, kPrologueRmsNorm, x_, nullptr, Norm(l, kNormPost), false, buf, s, nb);
+    Mark("gate|up gemv (+rmsnorm)");
+  } else {
+    // Gemma: x += norm(o(att)); x += norm(down(act(gate(n)) * up(n))) with n = norm(x) (branch outputs staged in g_ / u_)
+    float* og[1] = {g_};
+    Gemv(b + 3, 1, og, kPrologueNone, att_, nullptr, nullptr, false, buf, s, nb);
+    Mark("o gemv");
+    LaunchRmsNormAdd(x_, g_, Norm(l, kNormPost), nb, c.h, c.eps, s);
+    Mark("post-attention rmsnorm (+residual)");
+    Gemv(b + 4, 2, gu, kPrologueRmsNorm, x_, nullptr, Norm(l, kNormPreFfn), false, buf, s, nb);
+    Mark("gate|up gemv (+rmsnorm)");
+  }
+  if (c.act == kGpuActSilu && !c.sandwich) {
+    Gemv(b + 6, 1, o, kPrologueSwiGLU, g_, u_, nullptr, true, buf, s, nb);
+    Mark("down gemv (+swiglu, residual)");
+    return;
+  }
+  // GeGLU (or any activation with sandwich norms): the activation as its own kernel, then a plain GEMV
+  if (c.act == kGpuActGeluTanh) LaunchGeGLU(g_, nullptr, g_, u_, (size_t)nb * c.I, s);
+  else LaunchSwiGLU(g_, nullptr, g_, u_, (size_t)nb * c.I, s);  // fp32 result (out16 unused)
+  Mark(c.act == kGpuActGeluTanh ? "geglu" : "swiglu");
+  if (c.sandwich) {
+    float* du[1] = {u_};
+    Gemv(b + 6, 1, du, kPrologueNone, g_, nullptr, nullptr, false, buf, s, nb);
+    Mark("down gemv");
+    LaunchRmsNormAdd(x_, u_, Norm(l, kNormPostFfn), nb, c.h, c.eps, s);
+    Mark("post-ffn rmsnorm (+residual)");
+  } else {
+    Gemv(b + 6, 1, o, kPrologueNone, g_, nullptr, nullptr, true, buf, s, nb);
+    Mark("down gemv (+residual)");
+  }
 }
 
 void Engine::Mark(const char* label) {
@@ -178,21 +218,38 @@ void Engine::EnqueuePrefill(int T, int P, int slot) {
     if (sched_ == kSchedDecodePerForward || sched_ == kSchedFused) DecodeGroup(l, 0, s);
     if (l == c.L) break;
     int b = l * 7;
-    LaunchRmsNorm(nullptr, a16_, x_, norms_[2 * l].as<float>(), T, c.h, c.eps, s);
+    LaunchRmsNorm(nullptr, a16_, x_, Norm(l, kNormInput), T, c.h, c.eps, s);
     Gemm(b, a16_, q_, T, false, 0, s);
     Gemm(b + 1, a16_, k_, T, false, 0, s);
     Gemm(b + 2, a16_, v_, T, false, 0, s);
-    LaunchRopeAppend(q_, k_, v_, KCache(l, slot), VCache(l, slot), c.kv16, cos_, sin_, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
-    LaunchAttention(att_, a16_, q_, KCache(l, slot), VCache(l, slot), c.kv16, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
-    Gemm(b + 3, a16_, x_, T, true, 0, s);
-    LaunchRmsNorm(nullptr, a16_, x_, norms_[2 * l + 1].as<float>(), T, c.h, c.eps, s);
+    if (c.qk_norm) {
+      LaunchRmsNorm(q_, nullptr, q_, Norm(l, kNormQ), T * c.H, c.D, c.eps, s);
+      LaunchRmsNorm(k_, nullptr, k_, Norm(l, kNormK), T * c.Hkv, c.D, c.eps, s);
+    }
+    LaunchRopeAppend(q_, k_, v_, KCache(l, slot), VCache(l, slot), c.kv16, CosOf(l), SinOf(l), T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s);
+    LaunchAttention(att_, a16_, q_, KCache(l, slot), VCache(l, slot), c.kv16, T, c.H, c.Hkv, c.D, P, nullptr, c.Smax, s, nullptr, 0, AttnOf(l));
+    if (c.sandwich) {  // Gemma: branch outputs staged in g_ (T * I >= T * h floats), normalized into the residual
+      Gemm(b + 3, a16_, g_, T, false, 0, s);
+      LaunchRmsNormAdd(x_, g_, Norm(l, kNormPost), T, c.h, c.eps, s);
+      LaunchRmsNorm(nullptr, a16_, x_, Norm(l, kNormPreFfn), T, c.h, c.eps, s);
+    } else {
+      Gemm(b + 3, a16_, x_, T, true, 0, s);
+      LaunchRmsNorm(nullptr, a16_, x_, Norm(l, kNormPost), T, c.h, c.eps, s);
+    }
     Gemm(b + 4, a16_, g_, T, false, 0, s);
     Gemm(b + 5, a16_, u_, T, false, 0, s);
-    LaunchSwiGLU(nullptr, a16_, g_, u_, (size_t)T * c.I, s);
-    Gemm(b + 6, a16_, x_, T, true, 0, s);
+    if (c.act == kGpuActGeluTanh) LaunchGeGLU(nullptr, a16_, g_, u_, (size_t)T * c.I, s);
+    else LaunchSwiGLU(nullptr, a16_, g_, u_, (size_t)T * c.I, s);
+    if (c.sandwich) {
+      Gemm(b + 6, a16_, g_, T, false, 0, s);
+      LaunchRmsNormAdd(x_, g_, Norm(l, kNormPostFfn), T, c.h, c.eps, s);
+    } else {
+      Gemm(b + 6, a16_, x_, T, true, 0, s);
+    }
   }
   float* ys[1] = {logits_};
   Gemv(c.L * 7, 1, ys, kPrologueRmsNorm, x_ + (size_t)(T - 1) * c.h, nullptr, norms_.back().as<float>(), false, 0, s);
+  if (c.final_softcap > 0) LaunchSoftcap(logits_, c.V, c.final_softcap, s);
   LaunchArgmaxStep(logits_, c.V, step_, nullptr, P + T, s);
 }
 

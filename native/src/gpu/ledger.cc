@@ -27,6 +27,7 @@ std::map<std::string, double> Engine::Ledger() const {
   add("rope_tables", rope_);
   add(sched_ == kSchedCached ? "decode_cache" : "decode_scratch", decode_);
   add("nvcomp_temp", temp_);
+  AddPrefillGemmLedger(&m);  // cublas_workspace, gemm_scratch
   return m;
 }
 

@@ -5,9 +5,16 @@
 namespace codecllm {
 namespace engine {
 
-Engine::Engine(uint32_t id, const Config& c, const std::vector<float>& cosTab, const std::vector<float>& sinTab) : id_(id), c_(c) {
+Engine::Engine(uint32_t id, const Config& c, const std::vector<float>& cosTab, const std::vector<float>& sinTab,
+               const std::vector<float>& cosLocal, const std::vector<float>& sinLocal)
+    : id_(id), c_(c) {
+  CHECK_ARG(c.sliding.empty() || c.sliding.size() == (size_t)c.L, "engine config: slidingLayers must have one entry per layer");
+  CHECK_ARG(cosLocal.size() == sinLocal.size() && (cosLocal.empty() || cosLocal.size() == cosTab.size()),
+            "engine config: local rope tables must match the global ones in size");
+  // sandwich norms: the attention / MLP branch outputs (h floats a row) are staged in g_ / u_ (I floats a row)
+  CHECK_ARG(!c.sandwich || c.I >= c.h, "engine config: sandwich norms need intermediate >= hidden (branch outputs are staged in the MLP buffers)");
   lin_.resize((size_t)c.L * 7 + 1);
-  norms_.resize((size_t)2 * c.L + 1);
+  norms_.resize((size_t)kNormSlots * c.L + 1);
   for (int l = 0; l < c.L; l++)
     for (int k = 0; k < 7; k++) {
       Linear& x = lin_[(size_t)l * 7 + k];
@@ -25,12 +32,18 @@ Engine::Engine(uint32_t id, const Config& c, const std::vector<float>& cosTab, c
   main_ = cuda::Stream(2);
   side_ = cuda::Stream(3);
   // rope table, activations, KV cache
-  rope_ = Buf(sizeof(float) * cosTab.size() * 2, Tag("tables"));
-  CHECK_CUDA(cudaMemcpy(rope_.ptr, cosTab.data(), sizeof(float) * cosTab.size(), cudaMemcpyHostToDevice));
-  CHECK_CUDA(cudaMemcpy(rope_.ptr + sizeof(float) * cosTab.size(), sinTab.data(), sizeof(float) * sinTab.size(),
-                        cudaMemcpyHostToDevice));
+  // cos | sin (| local cos | local sin)
+  rope_ = Buf(sizeof(float) * (cosTab.size() * 2 + cosLocal.size() * 2), Tag("tables"));
   cos_ = rope_.as<float>();
   sin_ = cos_ + cosTab.size();
+  CHECK_CUDA(cudaMemcpy(cos_, cosTab.data(), sizeof(float) * cosTab.size(), cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(sin_, sinTab.data(), sizeof(float) * sinTab.size(), cudaMemcpyHostToDevice));
+  if (!cosLocal.empty()) {
+    cosL_ = sin_ + sinTab.size();
+    sinL_ = cosL_ + cosLocal.size();
+    CHECK_CUDA(cudaMemcpy(cosL_, cosLocal.data(), sizeof(float) * cosLocal.size(), cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaMemcpy(sinL_, sinLocal.data(), sizeof(float) * sinLocal.size(), cudaMemcpyHostToDevice));
+  }
   size_t T = std::max(c.Tmax, c.B), qd = (size_t)c.H * c.D, kvd = (size_t)c.Hkv * c.D;
   size_t wide = std::max<size_t>({(size_t)c.h, (size_t)c.I, qd});
   // x | q | k | v | att | g | u | logits (fp32) ; a16 (fp16) ; tokens | step | err | out tokens (int32)
@@ -132,9 +145,12 @@ void Engine::SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, co
 
 void Engine::SetNorm(int layer, int which, const float* w, size_t n) {
   RequireOpen();
-  CHECK_ARG(layer >= -1 && layer < c_.L && (which == 0 || which == 1), "norm: bad layer/which");
-  CHECK_ARG(n == (size_t)c_.h, "norm: expected " + std::to_string(c_.h) + " floats");
-  Buf& b = layer < 0 ? norms_.back() : norms_[(size_t)2 * layer + which];
+  CHECK_ARG(layer >= -1 && layer < c_.L && which >= 0 && which < kNormSlots && (layer >= 0 || which == kNormInput),
+            "norm: bad layer/which (" + std::to_string(layer) + ", " + std::to_string(which) + ")");
+  CHECK_ARG(c_.HasNorm(which), "norm: slot " + std::to_string(which) + " is not part of this architecture (sandwich / q-k norm off)");
+  const size_t want = layer < 0 ? (size_t)c_.h : (size_t)c_.NormSize(which);
+  CHECK_ARG(n == want, "norm: expected " + std::to_string(want) + " floats, got " + std::to_string(n));
+  Buf& b = layer < 0 ? norms_.back() : norms_[(size_t)kNormSlots * layer + which];
   b = Buf(n * 4, Tag("norms"));
   CHECK_CUDA(cudaMemcpy(b.ptr, w, n * 4, cudaMemcpyHostToDevice));
 }
@@ -186,9 +202,12 @@ void Engine::Randomize(uint64_t seed, const std::vector<int>& modes) {
   embed_ = Buf((size_t)c_.V * c_.h * 2, Tag("embed"));
   LaunchRandomNormal(t, (size_t)c_.V * c_.h, ++k, 0.f, 1.f, main_);
   LaunchF32ToF16(embed_.as<uint16_t>(), t, (size_t)c_.V * c_.h, main_);
-  for (auto& nb : norms_) {
-    nb = Buf((size_t)c_.h * 4, Tag("norms"));
-    LaunchRandomNormal(nb.as<float>(), c_.h, ++k, 1.f, 0.1f, main_);
+  for (size_t i = 0; i < norms_.size(); i++) {
+    const int which = i + 1 == norms_.size() ? (int)kNormInput : (int)(i % kNormSlots);
+    if (!c_.HasNorm(which)) continue;
+    const int n = i + 1 == norms_.size() ? c_.h : c_.NormSize(which);
+    norms_[i] = Buf((size_t)n * 4, Tag("norms"));
+    LaunchRandomNormal(norms_[i].as<float>(), n, ++k, 1.f, 0.1f, main_);
   }
   for (size_t i = 0; i < lin_.size(); i++) {
     Linear& l = lin_[i];
