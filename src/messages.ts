@@ -122,6 +122,8 @@ export const msg = {
     `${file}: unsupported architecture '${arch}' (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM; GGUF 'llama', 'qwen2', 'gemma3')`,
   forwardOom: (rows: number, vocab: number, modelBytes: number, cause: string) =>
     `tfjs ran out of memory (${cause}): ${rows} rows of ${vocab} logits need ${((rows * vocab * 4) / 2 ** 30).toFixed(2)} GiB (several copies while scoring) beside the model's ${(modelBytes / 2 ** 30).toFixed(2)} GiB of float32 tensors; score fewer positions at once (a smaller eval --window)`,
+  setWeightOom: (path: string, bytes: number, cause: string) =>
+    `tfjs ran out of memory (${cause}) installing ${path}'s ${(bytes / 2 ** 30).toFixed(2)} GiB weight; the linear has no weight now: reload the model (or patch with --engine native)`,
   archMissingFeature: (file: string, arch: string, feature: string) => `${file}: architecture '${arch}' needs ${feature}, which codecllm does not implement`,
   badConfig: (file: string, field: string, detail: string) => `${file}: config field '${field}' ${detail}`,
   shapeMismatch: (file: string, tensor: string, expected: readonly number[], got: readonly number[]) =>

@@ -26,14 +26,17 @@ import { pythonWithNbclient, REPO } from './kernel-helpers.js';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NOTEBOOKS = defaultNotebooks(path.join(REPO, 'notebooks'));
 const EXPECTED = ['00-smoke', '01-quantization-roundtrip', '02-progressive-compression', '03-all-vs-partial', '04-debug-matrix-and-faults',
-  '05-codec-shootout', '06-gpu-speed-vram'];
+  '05-codec-shootout', '06-gpu-speed-vram', '08-gemma-vs-smollm2'];
 const MODEL = path.join(process.env.CODECLLM_DATA ?? path.join(REPO, 'data'), 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+// notebook 08 compares the two default families
+const GEMMA = path.join(process.env.CODECLLM_DATA ?? path.join(REPO, 'data'), 'models', 'gemma-3-270m-q4_k_m.gguf');
 const py = pythonWithNbclient();
 const missing = [
   !existsSync(CHROMIUM) ? `${CHROMIUM} not found (apt-get install -y chromium)` : '',
   'missing' in py ? py.missing : '',
   !existsSync(path.join(REPO, 'dist', 'src', 'index.js')) ? 'dist/ not built (npm run build)' : '',
   !existsSync(MODEL) ? `${MODEL} not found (make setup)` : '',
+  !existsSync(GEMMA) ? `${GEMMA} not found (make setup)` : '',
 ].filter(Boolean).join('; ');
 const skip = missing && !process.env.CI ? `skipped: ${missing}` : false;
 if (skip) console.log(`notebooks: ${skip}`);
@@ -58,7 +61,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('notebooks/ holds the seven notebooks, in order', () => {
+test('notebooks/ holds the notebooks, in order', () => {
   assert.deepEqual(NOTEBOOKS.map((n) => path.basename(n, '.ipynb')), EXPECTED);
 });
 

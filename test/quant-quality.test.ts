@@ -14,6 +14,7 @@ import { diagnose, diagnoseFault } from '../src/lab/diagnose.js';
 import { patch, unpatch } from '../src/lab/patch.js';
 import { VERDICT_THRESHOLDS, compareToBaseline, perplexityFromLogits, runBaseline, verdict } from '../src/eval/quality.js';
 import { isCodecError } from '../src/messages.js';
+import { compareLogits } from '../src/eval/compare.js';
 import { parseLayerList, progressiveSweep, toTable } from '../src/lab/sweep.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-quant-'));
@@ -59,6 +60,18 @@ test('patched tiny Llama: int8 per-channel is near-lossless, identity is PERFECT
     assert.ok(Math.abs(q.pplRatio - 1) < 0.01, `ppl ratio ${q.pplRatio}`);
     assert.notEqual(q.verdict, 'MAJOR');
     assert.ok(q.blockTrace.every((e) => e > 0 && e < 0.02), `trace ${q.blockTrace}`);
+    // the uncertainties: eval/kld.ts over the T-1 positions with a target, the same KL as compareLogits on those rows
+    const { logits } = model.forward(tokens);
+    const pl = Float32Array.from(logits.dataSync());
+    logits.dispose();
+    const V = model.config.vocabSize;
+    const firstRows = compareLogits(base.logits.subarray(0, (tokens.length - 1) * V), pl.subarray(0, (tokens.length - 1) * V), V);
+    assert.equal(q.stats.tokens, tokens.length - 1);
+    assert.ok(Math.abs(q.stats.kld.mean - firstRows.klMean) <= 1e-9 * firstRows.klMean, `${q.stats.kld.mean} vs ${firstRows.klMean}`);
+    assert.ok(q.stats.kld.stderr > 0 && q.stats.kld.stderr < q.stats.kld.mean, `stderr ${q.stats.kld.stderr}`);
+    assert.ok(Math.abs(q.stats.ln_ppl_ratio - Math.log(q.ppl / q.baselinePpl)) < 1e-9);
+    assert.equal(same.stats.kld.mean, 0);
+    assert.equal(same.stats.same_top_p, 1);
     assert.equal(diagnose(model).firstBadLayer, null);
     // the seed's bug on the same model: far worse
     unpatch(model);
@@ -89,11 +102,14 @@ test('progressive sweep rows and their arquero table', async () => {
       assert.ok(r.ratio > 1.85 && r.ratio < 2, `ratio ${r.ratio}`); // 16 / (8 + 32 / in_features)
       assert.equal(typeof r.output, 'string');
       assert.ok(r.timeS > 0);
+      assert.equal(r.blockTrace.length, 3);
+      assert.ok(r.klStderr > 0 && r.top1Stderr >= 0 && Number.isFinite(r.lnPplRatioStderr), `${r.klStderr} ${r.top1Stderr} ${r.lnPplRatioStderr}`);
     }
     assert.ok(rows[0]!.klMean <= rows[2]!.klMean);
     const t = toTable(rows);
     assert.equal(t.numRows(), 3);
     assert.deepEqual(t.array('layers'), ['1', '5', 'all']);
+    assert.ok(!t.columnNames().includes('blockTrace'), 'the trace arrays stay on the rows');
     // every step restored the originals
     assert.ok(model.linears().every((l) => l.patch === null));
   } finally {

@@ -284,7 +284,7 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   };
 
   try {
-    const emb = model.embed.dataSync() as Float32Array;
+    const emb = model.embedTable;
     call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.embed, emb, ...spread(rawOf('model.embed_tokens.weight')), storage));
     call(() => addon.cpuEngineSetTensor(id, -1, GLOBAL_SLOT.norm, model.norm.dataSync() as Float32Array, null, null, storage));
     for (const b of model.blocks) {

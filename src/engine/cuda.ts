@@ -294,7 +294,7 @@ export class CudaEngine {
       const id = e.#id;
       const lins = model.linears();
       const head = lins[lins.length - 1]!;
-      const embed = model.embed.dataSync() as Float32Array;
+      const embed = model.embedTable;
       // gguf lm_head on a tied checkpoint: the embedding table itself stays q8_0 blocks and the head reads it
       const headBlocks =
         plan.modes[lins.length - 1] === 'gguf' && c.tieWordEmbeddings && head.patch === null && !head.forward

@@ -10,11 +10,15 @@
  *   klMean              mean over positions of KL(p_base ‖ p_patched), nats (eval/compare.ts, float64)
  *   top1Agreement       fraction of positions whose argmax agrees
  *   firstDivergence     greedy continuation (N tokens) of both; the first index where they differ, or null
+ *   stats               llama.cpp's --kl-divergence statistics over the T-1 scored positions (eval/kld.ts): the
+ *                        uncertainties (kld.stderr, same_top_p_stderr, ln_ppl_ratio_stderr) of the numbers above
  *   blockTrace          per block l: ||x_l' - x_l||_F / ||x_l||_F, x_l the residual stream after block l — the direct
  *                        test of "error amplification": it would show as a ratio growing block over block
  *   verdict              PERFECT / MINOR / MAJOR (VERDICT_THRESHOLDS, below)
  */
 import { compareLogits } from './compare.js';
+import { QualityAccumulator, type QualityStats } from './kld.js';
+import { logSumExp } from './windows.js';
 import { progress } from '../viz/progress.js';
 
 /** Verdict thresholds. PERFECT: indistinguishable. MINOR: normal quantization noise. MAJOR: anything worse. */
@@ -83,6 +87,29 @@ export interface QualityReport {
   baselineGreedy: number[];
   /** Relative Frobenius error of the residual stream after each block. */
   blockTrace: number[];
+  /**
+   * The same comparison with its uncertainties (eval/kld.ts, llama.cpp's rules) over the T-1 positions that have a
+   * target: kld.mean ± kld.stderr, same_top_p ± same_top_p_stderr, ln_ppl_ratio ± ln_ppl_ratio_stderr. klMean and
+   * top1Agreement above also count the last position (no target), so they differ from these in the last digits.
+   */
+  stats: QualityStats;
+}
+
+/**
+ * The eval/kld.ts statistics of patched logits against base logits, both (T, V), on next-token targets `tokens`.
+ * @example
+ * scoredStats(base.logits, patchedLogits, base.tokens, V).kld.stderr
+ */
+export function scoredStats(baseLogits: Float32Array, logits: Float32Array, tokens: readonly number[], vocab: number): QualityStats {
+  const acc = new QualityAccumulator(vocab);
+  const lp = new Float64Array(vocab);
+  for (let t = 0; t + 1 < tokens.length; t++) {
+    const row = baseLogits.subarray(t * vocab, (t + 1) * vocab);
+    const lse = logSumExp(row);
+    for (let i = 0; i < vocab; i++) lp[i] = row[i]! - lse;
+    acc.add(lp, logits.subarray(t * vocab, (t + 1) * vocab), tokens[t + 1]!, lse - row[tokens[t + 1]!]!);
+  }
+  return acc.finish();
 }
 
 /** Perplexity of next-token prediction from (T, V) logits. */
@@ -208,5 +235,6 @@ export function compareToBaseline(model: ForwardModel, base: Baseline): QualityR
     greedy,
     baselineGreedy: base.greedy,
     blockTrace: base.residuals.map((r, l) => (residuals[l] ? relErr(r, residuals[l]!) : NaN)),
+    stats: scoredStats(base.logits, logits, base.tokens, V),
   };
 }

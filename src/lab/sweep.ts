@@ -31,6 +31,13 @@ export interface SweepRow {
   ppl: number;
   klMean: number;
   top1Agreement: number;
+  /** Uncertainties over the scored positions (QualityReport.stats): KL stderr, top-1 stderr, ln(ppl ratio) ± stderr. */
+  klStderr: number;
+  top1Stderr: number;
+  lnPplRatio: number;
+  lnPplRatioStderr: number;
+  /** Relative residual error after each block (QualityReport.blockTrace). */
+  blockTrace: number[];
   verdict: QualityReport['verdict'];
   firstDivergence: number | null;
   /** Greedy continuation of the patched model, decoded when the model has a tokenizer. */
@@ -93,6 +100,11 @@ export function runStep(model: LabModel, base: Baseline, select: string, quant: 
     ppl: r.ppl,
     klMean: r.klMean,
     top1Agreement: r.top1Agreement,
+    klStderr: r.stats.kld.stderr,
+    top1Stderr: r.stats.same_top_p_stderr,
+    lnPplRatio: r.stats.ln_ppl_ratio,
+    lnPplRatioStderr: r.stats.ln_ppl_ratio_stderr,
+    blockTrace: r.blockTrace,
     verdict: r.verdict,
     firstDivergence: r.firstDivergence?.index ?? null,
     output: decode(model, r.greedy),
@@ -190,12 +202,13 @@ export function debugMatrix(
 }
 
 /**
- * Rows as an arquero table (for notebooks: table.view(), groupby, rollup).
+ * Rows as an arquero table (for notebooks: table.view(), groupby, rollup), without the blockTrace arrays.
  * @example
  * toTable(progressiveSweep(model, { layers: [1, 'all'], quant: 'int8', tokens })).print()
  */
 export function toTable(rows: readonly SweepRow[]): aq.ColumnTable {
-  return aq.from(rows.map((r) => ({ ...r, layers: String(r.layers) })));
+  // the per-block trace stays on the rows (an array column would print as one long cell)
+  return aq.from(rows.map(({ blockTrace: _trace, ...r }) => ({ ...r, layers: String(r.layers) })));
 }
 
 /**

@@ -122,7 +122,12 @@ export function transpose2d(w: Float32Array, rows: number, cols: number): Float3
 
 export class LlamaModel {
   readonly blocks: Block[] = [];
-  embed!: tf.Tensor2D;
+  /**
+   * The token embedding table, (vocab, hidden) row-major, float32 — in JS memory, NOT a tfjs tensor: a forward only
+   * gathers T rows of it, and on tfjs-wasm a tensor would take vocab × hidden × 4 bytes of the 4 GiB heap (Gemma 3's
+   * 262,144 × 640 table: 0.63 GiB, beside its lm_head copy and XNNPACK's packed copy of that).
+   */
+  embedTable!: Float32Array;
   norm!: tf.Tensor1D;
   lmHead!: LinearLayer;
   private readonly byPath = new Map<string, LinearLayer>();
@@ -184,7 +189,7 @@ export class LlamaModel {
       return t;
     };
     const embed = ck.weights.readF32('model.embed_tokens.weight');
-    m.embed = tf.tensor2d(embed, [c.vocabSize, c.hiddenSize]);
+    m.embedTable = embed;
     tick();
     const paths = linearPaths(c);
     for (let l = 0; l < c.numLayers; l++) {
@@ -262,16 +267,26 @@ export class LlamaModel {
   }
 
   /**
-   * Install a new weight, (out, in) row-major, into a linear; the previous tensor is released.
+   * Install a new weight, (out, in) row-major, into a linear; the previous tensor is released first.
+   *
+   * Released BEFORE the new one is uploaded: on tfjs-wasm a weight that has been through a matMul lives twice in the
+   * 4 GiB heap (the tensor and XNNPACK's packed copy of it, made at the first matMul and freed with the tensor; not
+   * counted by tf.memory()), so uploading first needed three copies at the peak — for Gemma 3's tied lm_head
+   * (262,144 × 640) three times 0.63 GiB beside the rest of the model, which ran the quant lab out of the heap.
    * @example
    * m.setWeight('model.layers.0.mlp.down_proj', dequantized, { quant: 'int8:per-channel' });
    */
   setWeight(path: string, w: Float32Array, patch: PatchInfo | null = null): void {
     const l = this.linear(path);
     if (w.length !== l.inFeatures * l.outFeatures) throw err('E_SHAPE', msg.weightSize(path, l.outFeatures, l.inFeatures, w.length));
-    const t = tf.tensor2d(transpose2d(w, l.outFeatures, l.inFeatures), [l.inFeatures, l.outFeatures]);
+    const wT = transpose2d(w, l.outFeatures, l.inFeatures); // JS memory, outside the wasm heap
     l.weightT.dispose();
-    l.weightT = t;
+    try {
+      l.weightT = tf.tensor2d(wT, [l.inFeatures, l.outFeatures]);
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      throw err('E_OOM', msg.setWeightOom(path, wT.length * 4, text.split('\n')[0]!), e);
+    }
     l.patch = patch;
   }
 
@@ -386,7 +401,7 @@ export class LlamaModel {
       const mask = tf.tensor2d(maskData, [G * T, S]);
       const localMask = localMaskData ? tf.tensor2d(localMaskData, [G * T, S]) : mask;
       const scale = f.attnScale;
-      let x = tf.gather(this.embed, tf.tensor1d(tokens as number[], 'int32')) as tf.Tensor2D; // (T, h)
+      let x = tf.tensor2d(this.embedRows(tokens), [T, c.hiddenSize]); // (T, h): the gathered rows
       if (f.embedScale !== 1) x = tf.mul(x, f.embedScale);
       for (const b of this.blocks) {
         const [bc, bs, bm] = b.sliding ? [cosL, sinL, localMask] : [cos, sin, mask];
@@ -448,6 +463,14 @@ export class LlamaModel {
     return residuals ? { logits, residuals } : { logits };
   }
 
+  /** The embedding rows of `tokens`, (T, hidden) row-major: what tf.gather on the table would return. */
+  private embedRows(tokens: readonly number[]): Float32Array {
+    const h = this.config.hiddenSize;
+    const out = new Float32Array(tokens.length * h);
+    tokens.forEach((t, i) => out.set(this.embedTable.subarray(t * h, (t + 1) * h), i * h));
+    return out;
+  }
+
   /** Run a forward; tfjs-wasm's abort on an exhausted heap (4 GiB) becomes one E_OOM line with the sizes involved. */
   private guardOom<R>(T: number, opts: ForwardOptions, run: () => R): R {
     try {
@@ -460,9 +483,9 @@ export class LlamaModel {
     }
   }
 
-  /** Bytes of float32 tensors held by this model (embeddings, norms, linears by kind). */
+  /** Bytes of float32 weights held by this model (the embedding table in JS memory, norms and linears as tfjs tensors). */
   memory(): { total: number; byKind: Record<string, number> } {
-    const byKind: Record<string, number> = { embed: this.embed.size * 4, norm: this.norm.size * 4 };
+    const byKind: Record<string, number> = { embed: this.embedTable.length * 4, norm: this.norm.size * 4 };
     for (const b of this.blocks) for (const t of [b.inputNorm, b.postNorm, b.preFfnNorm, b.postFfnNorm, b.qNorm, b.kNorm]) if (t) byKind.norm! += t.size * 4;
     for (const l of this.linears()) byKind[l.kind] = (byKind[l.kind] ?? 0) + l.weightT.size * 4 + (l.bias ? l.bias.size * 4 : 0);
     return { total: Object.values(byKind).reduce((a, b) => a + b, 0), byKind };
@@ -470,7 +493,6 @@ export class LlamaModel {
 
   /** Release all tensors and the checkpoint. */
   dispose(): void {
-    this.embed.dispose();
     this.norm.dispose();
     for (const b of this.blocks) for (const t of [b.inputNorm, b.postNorm, b.preFfnNorm, b.postFfnNorm, b.qNorm, b.kNorm]) t?.dispose();
     for (const l of this.linears()) {
