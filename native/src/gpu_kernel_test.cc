@@ -8,6 +8,8 @@
 
 #if defined(CODECLLM_HAVE_CUDA)
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,6 +94,41 @@ std::vector<float> FromF16(const std::vector<uint16_t>& v) {
 int P(Napi::Object o, const char* k, int dflt) {
   Napi::Value v = o.Get(k);
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
+}
+
+// Raw GGML blocks for the gemv_blocks.cu twins (q5_0, q4_k, q6_k): every code / scale byte uniform random (all byte
+// patterns are valid blocks), the fp16 super-scales d (and dmin) random in a sane range so that |w| ~ 1/sqrt(K):
+// q5_0 |q - 16| ~ 8; q4_k sc, mn ~ 32 (6-bit), q ~ 7.5; q6_k |sc| ~ 64 (int8), |q - 32| ~ 16.
+struct RawBlockCase {
+  int wt;
+  size_t dOff, dminOff;  // byte offsets of the fp16 d and dmin (dminOff = SIZE_MAX: none)
+  float dScale;          // d ~ dScale / sqrt(K) * U(0.5, 1.5)
+  void (*ref)(float*, const float*, const uint8_t*, const float*, int, int, int);
+};
+const RawBlockCase* RawCase(int wt) {
+  static const RawBlockCase cases[] = {
+      {kWeightQ5_0, offsetof(blocks::BlockQ5_0, d), SIZE_MAX, 1.f / 9.f, ref::linear_q5_0},
+      {kWeightQ4_K, offsetof(blocks::BlockQ4_K, d), offsetof(blocks::BlockQ4_K, dmin), 1.f / (32.f * 7.5f), ref::linear_q4_k},
+      {kWeightQ6_K, offsetof(blocks::BlockQ6_K, d), SIZE_MAX, 1.f / (64.f * 16.f), ref::linear_q6_k},
+  };
+  for (const auto& c : cases)
+    if (c.wt == wt) return &c;
+  return nullptr;
+}
+std::vector<uint8_t> RandomRawBlocks(const RawBlockCase& c, int N, int K, std::mt19937& rng) {
+  const size_t bb = BlockBytes(c.wt), nblk = (size_t)N * (K / WeightTypeById(c.wt)->block_elems);
+  std::vector<uint8_t> raw(nblk * bb);
+  for (auto& v : raw) v = (uint8_t)(rng() & 0xff);
+  auto put = [&](uint8_t* blk, size_t off) {
+    const float dv = c.dScale / std::sqrt((float)K) * (0.5f + (float)(rng() % 1000) / 1000.f);
+    const uint16_t h = ref::f32_to_f16(dv);
+    blk[off] = h & 0xff, blk[off + 1] = h >> 8;
+  };
+  for (size_t b = 0; b < nblk; b++) {
+    put(raw.data() + b * bb, c.dOff);
+    if (c.dminOff != SIZE_MAX) put(raw.data() + b * bb, c.dminOff);
+  }
+  return raw;
 }
 
 Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
@@ -275,8 +312,10 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     }
   } else if (name == "gemv" || name == "gemm") {
     // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // q=3: q5_0, q=4: q4_k, q=5: q6_k raw blocks (gemv_blocks.cu; RawCase above)
     const int q = P(p, "q", 0);
-    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : q == 3 ? kWeightQ5_0 : q == 4 ? kWeightQ4_K : q == 5 ? kWeightQ6_K
+             : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
@@ -309,7 +348,11 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       const void* dw;
       const float* dscale = nullptr;
       const void* daux = nullptr;
-      if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
+      if (const RawBlockCase* rc = RawCase(wt)) {
+        auto raw = RandomRawBlocks(*rc, N, K, rng);
+        dw = dm.up(raw);
+        rc->ref(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+      } else if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
         const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
         std::vector<uint8_t> raw(nblk * bb);
         const float dsc = 2.f / std::sqrt((float)K) / (wt == kWeightQ4_1 ? 4.61f : 73.6f);

@@ -175,6 +175,24 @@ for (const q of [1, 2]) {
     ['gemm', { q, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
   );
 }
+// raw GGML blocks as the file keeps them (native/src/cuda/gemv_blocks.cu): q=3 q5_0, q=4 q4_k, q=5 q6_k, on Gemma 3
+// 270M's shapes (hidden 640, q 1024, kv 256, ffn 2048: q5_0 on K=640, q4_k on K=1024/2048, q6_k on K=2048) and odd ones
+KERNEL_CASES.push(
+  ['gemv', { q: 3, K: 640, N: 1024, segs: 3, N2: 256, N3: 256, prologue: 1 }],
+  ['gemv', { q: 3, K: 640, N: 2048, segs: 2, N2: 2048, prologue: 1 }],
+  ['gemv', { q: 3, M: 8, K: 640, N: 2048, segs: 2, N2: 2048, prologue: 1, bias: 1 }],
+  ['gemv', { q: 3, M: 3, K: 96, N: 37, segs: 3, N2: 5, N3: 9, prologue: 0, acc: 1 }],
+  ['gemv', { q: 4, K: 1024, N: 640, acc: 1 }],
+  ['gemv', { q: 4, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 4, M: 5, K: 2048, N: 640, prologue: 2, acc: 1, bias: 1 }],
+  ['gemv', { q: 4, K: 256, N: 33, segs: 2, N2: 7, prologue: 1 }],
+  ['gemv', { q: 5, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 5, M: 8, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 5, K: 512, N: 100, bias: 1, prologue: 1 }],
+  ['gemm', { q: 3, M: 7, N: 1024, K: 640 }],
+  ['gemm', { q: 4, M: 128, N: 640, K: 1024, acc: 1, bias: 1 }],
+  ['gemm', { q: 5, M: 33, N: 640, K: 2048 }],
+);
 for (const i8 of [0, 1]) {
   KERNEL_CASES.push(
     ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],

@@ -67,6 +67,15 @@ struct GemvArgs {
 constexpr int kGemvMaxK = 57344;  // x is fp32 in shared memory: 224 KiB of the 227 KiB opt-in at one input row (Llama-70B down_proj: K = 28672)
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 
+/** GGML blocks kept as the file stores them, read by gemv_blocks.cu: q5_0, q4_k, q6_k (W = (rows, K / E) raw blocks of
+ *  common/blocks.h, no aux). LaunchGemv / LaunchGemm hand these types to the two launchers below. */
+bool IsRawBlockType(int wtype);
+/** LaunchGemv for a raw-block type (same GemvArgs; K % E == 0, E = 32 for q5_0, 256 for q4_k / q6_k). */
+void LaunchGemvRawBlocks(const GemvArgs& a, int wtype, cudaStream_t s);
+/** LaunchGemm for a raw-block type: Y (M, N) (+)= A16 (M, K) · Wᵀ (+ bias), fp32 weights (exact dequant), fp32 sums. */
+void LaunchGemmRawBlocks(const uint16_t* A, const void* W, int wtype, const float* bias, float* Y, int M, int N, int K, bool accumulate,
+                         cudaStream_t s);
+
 /** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),
  *  fp32 accumulate. K % 16 == 0. */
 void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,

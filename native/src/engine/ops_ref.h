@@ -340,6 +340,16 @@ inline void linear_q8_0(float* y, const float* x, const uint8_t* W, const float*
 inline void linear_q4_1(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
   linear_block<blocks::BlockQ4_1>(y, x, W, b, T, in, out);
 }
+/** Twins of gemv_blocks.cu (raw q5_0 / q4_k / q6_k blocks, the file's own bytes): dequant_block + double dot. */
+inline void linear_q5_0(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ5_0>(y, x, W, b, T, in, out);
+}
+inline void linear_q4_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ4_K>(y, x, W, b, T, in, out);
+}
+inline void linear_q6_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ6_K>(y, x, W, b, T, in, out);
+}
 
 }  // namespace ref
 }  // namespace codecllm

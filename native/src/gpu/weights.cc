@@ -114,7 +114,21 @@ void Engine::SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, co
   RequireOpen();
   Linear& l = Lin(index);
   const std::string type = WeightTypeName(bt);
-  CHECK_ARG(bt == kWeightQ4_1 || bt == kWeightQ8_0, l.name + ": block type '" + type + "' (expected q4_1 or q8_0)");
+  if (IsRawBlockType(bt)) {  // q5_0, q4_k, q6_k: the file's blocks as they are (gemv_blocks.cu reads them unsplit)
+    const int E = WeightTypeById(bt)->block_elems;
+    const size_t nblk = l.K % E == 0 ? (size_t)l.rows * (l.K / E) : 0, bb = BlockBytes(bt);
+    CHECK_ARG(l.K % E == 0 && n == nblk * bb, l.name + ": " + type + " blocks: K=" + std::to_string(l.K) + " must be a multiple of " +
+                                                  std::to_string(E) + " and the data " + std::to_string(nblk * bb) + " bytes, got " + std::to_string(n));
+    l.w = Buf(n, Tag("weights:gguf"));
+    l.scale.Reset();
+    CHECK_CUDA(cudaMemcpy(l.w.ptr, raw, n, cudaMemcpyHostToDevice));
+    l.sharesEmbed = false;
+    l.mode = kModeBlocks;
+    l.btype = bt;
+    SetBias(l, bias, nb);
+    return;
+  }
+  CHECK_ARG(bt == kWeightQ4_1 || bt == kWeightQ8_0, l.name + ": block type '" + type + "' (expected q4_1, q8_0, q5_0, q4_k or q6_k)");
   const size_t nblk = (size_t)l.rows * (l.K / 32), bb = BlockBytes(bt);
   CHECK_ARG(l.K % 32 == 0 && n == nblk * bb, l.name + ": " + type + " blocks: expected " + std::to_string(nblk * bb) + " bytes, got " + std::to_string(n));
   std::vector<uint8_t> codes;
