@@ -16,7 +16,8 @@ namespace {
 
 // ---- cpuKernel(op, fast, args): run one op, reference or fast, on caller-given inputs (twin tests)
 //   'linear'   {format, x, w (f32: Float32Array; f16/bf16: Uint16Array; q8_0/q4_1: Uint8Array blocks;
-//               i8_channel/i8_group: Int8Array (sym) or Uint8Array (asym) codes), scale?, zero?, group?, bias?, T, in, out}
+//               i8_channel/i8_group: Int8Array (sym) or Uint8Array (asym) codes; i4_group/nf4_group: Uint8Array packed
+//               4-bit codes, common/quant4.h, zero (i4 asym) unpacked), scale?, zero?, group?, bias?, T, in, out}
 //   'attention' {q (T,H,D), kCache, vCache (Hkv,Smax,D), T, H, Hkv, D, P, Smax}
 //   'swiglu'    {gate, up}
 //   'rmsnorm'   {x (T,h), w (h), T, h, eps}                      (reference only)
@@ -64,6 +65,23 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
       w.scale.assign(s, s + ng);
       if (w.asym) {
         const uint8_t* z = TypedData<uint8_t>(a.Get("zero"), ng, "zero", napi_uint8_array);
+        w.zero.assign(z, z + ng);
+      }
+    } else if (ti && (ti->id == kWeightI4Group || ti->id == kWeightNF4Group)) {
+      // common/quant4.h: packed codes (rows, cols/2), scale (rows, cols/group) fp32, zero (i4 asym) uint8 per group
+      w.fmt = ti->id;
+      w.group = I("group", 2, cols);
+      CHECK_ARG(w.group % 2 == 0 && cols % w.group == 0, f + ": group must be even and divide cols");
+      const uint8_t* p = TypedData<uint8_t>(wv, n / 2, "w", napi_uint8_array);
+      w.blocks.assign(p, p + n / 2);
+      const size_t ng = (size_t)rows * (cols / w.group);
+      const float* s = F32Arg(a.Get("scale"), ng, "scale");
+      w.scale.assign(s, s + ng);
+      Napi::Value zv = a.Get("zero");
+      w.asym = !(zv.IsUndefined() || zv.IsNull());
+      CHECK_ARG(!w.asym || ti->id == kWeightI4Group, "nf4_group has no zero points");
+      if (w.asym) {
+        const uint8_t* z = TypedData<uint8_t>(zv, ng, "zero", napi_uint8_array);
         w.zero.assign(z, z + ng);
       }
     } else {

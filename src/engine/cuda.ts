@@ -185,7 +185,7 @@ export function ropeTables(c: LlamaConfig, maxSeq: number): { cos: Float32Array;
 const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
 
 /**
- * The checkpoint's GGML blocks of tensor `name` when they are q4_1 / q8_0 and dequantize to `installed` bit for bit;
+ * The checkpoint's GGML blocks of tensor `name` when they are a type the CUDA GEMVs read (q4_1, q8_0: split; q5_0, q4_k, q6_k: raw) and dequantize to `installed` bit for bit;
  * E_ARG naming the tensor otherwise (storage mode gguf keeps the file's blocks, never re-quantizes).
  */
 function exactBlocks(model: LlamaModel, name: string, path: string, installed: Float32Array): { type: GgufBlockType; raw: Uint8Array } {

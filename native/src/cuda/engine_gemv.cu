@@ -43,6 +43,9 @@ namespace engine {
 
 namespace {
 
+using gemvp::kMaxWarps;
+using gemvp::Prologue;
+using gemvp::XIndex;
 
 __device__ __forceinline__ uint4 LoadStream(const void* p) {
   uint4 r;
@@ -142,8 +145,7 @@ __device__ __forceinline__ bool Resolve(const GemvArgs& a, int row, int* si, int
   return s < a.nseg;
 }
 
-/** Builds x (NB, K) in shared memory from the launch's inputs (all threads; ends with a barrier). */
-/les (block
+/** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row, and their block scales (block
  *  types); absent words are skipped. */
 template <int WT, int R, int U>
 __device__ __forceinline__ void LoadChunk(uint4 (&v)[R][U], uint32_t (&av)[R][U], const uint8_t* const (&w)[R], const int (&row)[R],
