@@ -131,6 +131,27 @@ std::vector<uint8_t> RandomRawBlocks(const RawBlockCase& c, int N, int K, std::m
   return raw;
 }
 
+// 4-bit lab layouts (common/quant4.h) for the gemv_blocks.cu twins: codes uniform 0..15, zero points uniform 0..15
+// (int4 asym), fp32 group scales random positive with |w| ~ 1/sqrt(K) (int4: |value| ~ 4; nf4: |value| ~ 0.4).
+struct Q4Weights {
+  std::vector<uint8_t> codes, zeros;
+  std::vector<float> scales;
+};
+Q4Weights RandomQ4(int kind, int N, int K, int G, std::mt19937& rng) {
+  Q4Weights q;
+  q.codes.resize(quant4::code_bytes(N, K));
+  for (auto& v : q.codes) v = (uint8_t)(rng() & 0xff);
+  const size_t ng = quant4::groups(N, K, G);
+  q.scales.resize(ng);
+  const float base = (kind == quant4::kNf4 ? 2.5f : 0.25f) / std::sqrt((float)K);
+  for (auto& v : q.scales) v = base * (0.5f + (float)(rng() % 1000) / 1000.f);
+  if (kind == quant4::kInt4Asym) {
+    q.zeros.resize(ng);
+    for (auto& v : q.zeros) v = (uint8_t)(rng() % 16);
+  }
+  return q;
+}
+
 Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
   std::string name = ArgString(info, 0, "name");
   Napi::Object p = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
@@ -312,10 +333,12 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     }
   } else if (name == "gemv" || name == "gemm") {
     // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
-    // q=3: q5_0, q=4: q4_k, q=5: q6_k raw blocks (gemv_blocks.cu; RawCase above)
+    // q=3: q5_0, q=4: q4_k, q=5: q6_k raw blocks (gemv_blocks.cu; RawCase above); q=6 int4 sym, q=7 int4 asym, q=8 nf4
+    // (common/quant4.h codes + fp32 group scales, group size g; RandomQ4 above)
     const int q = P(p, "q", 0);
     int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : q == 3 ? kWeightQ5_0 : q == 4 ? kWeightQ4_K : q == 5 ? kWeightQ6_K
-             : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+             : q == 6 || q == 7 ? kWeightI4Group : q == 8 ? kWeightNF4Group : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    const int G = P(p, "g", 64);
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
@@ -337,6 +360,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     a.eps = 1e-5f;
     a.accumulate = acc;
     a.nb = M;  // gemv: M input rows (batched decode when > 1)
+    a.group = G;
     std::vector<std::vector<float>> want(nseg);
     std::vector<float*> dys(nseg);
     for (int sgi = 0; sgi < nseg; sgi++) {
@@ -352,6 +376,14 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
         auto raw = RandomRawBlocks(*rc, N, K, rng);
         dw = dm.up(raw);
         rc->ref(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+      } else if (IsQ4LayoutType(wt)) {
+        const int kind = q == 6 ? quant4::kInt4Sym : q == 7 ? quant4::kInt4Asym : quant4::kNf4;
+        Q4Weights qw = RandomQ4(kind, N, K, G, rng);
+        dw = dm.up(qw.codes);
+        dscale = dm.up(qw.scales);
+        if (kind == quant4::kInt4Asym) daux = dm.up(qw.zeros);
+        ref::linear_q4_group(y.data(), x.data(), qw.codes.data(), qw.scales.data(), kind == quant4::kInt4Asym ? qw.zeros.data() : nullptr, kind, G,
+                             bias ? b.data() : nullptr, M, K, N);
       } else if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
         const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
         std::vector<uint8_t> raw(nblk * bb);
@@ -393,7 +425,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       want[sgi] = y;
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
-      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
+      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux, G);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
     // fp32 accumulation in another order than the double reference; |y| ~ N(0,1): stated tolerance

@@ -193,6 +193,20 @@ KERNEL_CASES.push(
   ['gemm', { q: 4, M: 128, N: 640, K: 1024, acc: 1, bias: 1 }],
   ['gemm', { q: 5, M: 33, N: 640, K: 2048 }],
 );
+// the lab's 4-bit layouts, codes + fp32 group scales resident (common/quant4.h, gemv_blocks.cu): q=6 int4 sym,
+// q=7 int4 asym (zero points), q=8 nf4; g = group size (the lab default 64; g = K is per-channel)
+for (const q of [6, 7, 8]) {
+  KERNEL_CASES.push(
+    ['gemv', { q, g: 64, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
+    ['gemv', { q, g: 64, K: 1536, N: 576, prologue: 2, acc: 1 }],
+    ['gemv', { q, g: 128, K: 2048, N: 5632, segs: 2, N2: 5632, prologue: 1 }],
+    ['gemv', { q, g: 576, K: 576, N: 49152, prologue: 1 }],
+    ['gemv', { q, g: 32, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1, bias: 1 }],
+    ['gemv', { q, g: 8, M: 3, K: 64, N: 37, segs: 3, N2: 6, N3: 9, prologue: 0, acc: 1 }],
+    ['gemm', { q, g: 64, M: 7, N: 576, K: 576 }],
+    ['gemm', { q, g: 64, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
+  );
+}
 for (const i8 of [0, 1]) {
   KERNEL_CASES.push(
     ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],

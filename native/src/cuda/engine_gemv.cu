@@ -349,7 +349,8 @@ void LaunchWT(const GemvArgs& a, int nb, int rows, cudaStream_t s) {
 }  // namespace
 
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
-  if (IsRawBlockType(wtype)) return LaunchGemvRawBlocks(a, wtype, s);  // q5_0, q4_k, q6_k: gemv_blocks.cu
+  // q5_0, q4_k, q6_k raw blocks and the 4-bit lab layouts: gemv_blocks.cu
+  if (IsRawBlockType(wtype) || IsQ4LayoutType(wtype)) return LaunchGemvRawBlocks(a, wtype, s);
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
   CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
   const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8Channel ? 16 : 32;
