@@ -259,6 +259,8 @@ struct Int8Codes {
   int group = 0;  // i8_group
 };
 
+/** Set w (rows, cols already set) to a 4-bit lab layout (common/quant4.h), checking sizes (i8.group = group size). */
+void FillQ4(Weight& w, int t, const uint8_t* raw, size_t raw_bytes, const Int8Codes& i8);
 /** Does `w` (rows, cols) dequantize to exactly the float32 values `f` (bitwise)? */
 bool SameBits(const Weight& w, const float* f);
 /** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */
