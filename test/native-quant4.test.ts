@@ -13,7 +13,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeInfo } from '../src/native/addon.js';
-import { cpuEngineAddon, cpuKernel, quant4Form } from '../src/engine/cpu-native.js';
+import { cpuEngineAddon, cpuKernel } from '../src/engine/cpu-native.js';
+import { quant4Form } from '../src/engine/quant4-form.js';
 import { normalRng } from '../src/model/synthetic.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
 import { NF4 } from '../src/quant/numerics.js';

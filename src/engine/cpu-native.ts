@@ -33,6 +33,7 @@ import { planOf } from '../quant/plan.js';
 import { engineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
+import { quant4Form } from './quant4-form.js';
 import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -376,37 +377,6 @@ export function int8Form(q: QuantizedTensor, rows: number, cols: number): { code
   const scale = perRow ? Float32Array.from(sv) : new Float32Array(rows).fill(sv[0]!);
   const zero = s.asym ? (perRow ? Uint8Array.from({ length: rows }, (_, g) => zeroAt(q, g)) : new Uint8Array(rows).fill(zeroAt(q, 0))) : null;
   return { codes, type: 'i8_channel', scale, zero, group: 0 };
-}
-
-/**
- * The 4-bit resident form of an int4 / nf4 quantized tensor for the native engines (layout: native common/quant4.h):
- * packed codes (rows, cols/2) exactly as quantize.ts stores them (stored nibble: q + 8 for int4 sym, q for asym, the
- * NF4 index for nf4; low nibble first), fp32 scale per (row, group), zero point per (row, group) as a byte (int4 asym)
- * and the group size; per-channel is group = cols and per-tensor repeats the one scale per row. null for other formats,
- * per-input-channel, a shape that is not (rows, cols), or odd sizes (group and cols must be even and group divide cols).
- * Dequantizes bit for bit to dequantize(q): w = float(value * scale) on both sides.
- * @example
- * const f = quant4Form(quantize(w, [576, 576], 'nf4:group=64'), 576, 576)!;
- * f.type // 'nf4_group'; f.codes.length // 576 * 288; f.scale.length // 576 * 9
- */
-export function quant4Form(q: QuantizedTensor, rows: number, cols: number): { codes: Uint8Array; type: 'i4_group' | 'nf4_group'; scale: Float32Array; zero: Uint8Array | null; group: number } | null {
-  const s = q.spec;
-  if ((s.format !== 'int4' && s.format !== 'nf4') || s.granularity === 'per-input-channel') return null;
-  if (q.shape[0] !== rows || q.shape[1] !== cols) return null;
-  const group = s.granularity === 'group' ? s.groupSize : cols;
-  if (group % 2 !== 0 || cols % group !== 0) return null;
-  const sv = scaleValues(q); // fp32 / fp16 / bf16 scale values: all exact in float32
-  const perRowGroups = cols / group;
-  const ng = rows * perRowGroups;
-  const scale = new Float32Array(ng);
-  const zero = s.asym ? new Uint8Array(ng) : null;
-  for (let g = 0; g < ng; g++) {
-    const src = s.granularity === 'per-tensor' ? 0 : g; // group and per-channel: one stored scale per (row, group)
-    scale[g] = sv[src]!;
-    if (zero) zero[g] = zeroAt(q, src);
-  }
-  const codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, (rows * cols) / 2);
-  return { codes, type: s.format === 'nf4' ? 'nf4_group' : 'i4_group', scale, zero, group };
 }
 
 function spread(r: { raw: Uint8Array | null; type: number | null }): [Uint8Array | null, number | null] {

@@ -33,7 +33,7 @@ import { weightTensorName } from '../model/names.js';
 import { quantizeFast } from '../quant/native.js';
 import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
 import { dequantizeBlocks } from '../formats/ggml-blocks.js';
-import { DTYPES } from '../formats/dtypes.js';
+import { DTYPES, ENGINE_LAYOUTS } from '../formats/dtypes.js';
 import { planPatchedLinears, refuseCustomForwards } from './cuda-patches.js';
 
 /** The compressed schedule of a mode list (the resolved one, unless every compressed linear left it). */
@@ -48,6 +48,7 @@ interface EngineAddon {
   engineSetNorm(id: number, layer: number, which: number, w: Float32Array): void;
   engineSetLinearF32(id: number, index: number, mode: 'fp16' | 'int8', w: Float32Array, bias: Float32Array | null): void;
   engineSetLinearInt8(id: number, index: number, codes: Int8Array, scales: Float32Array, bias: Float32Array | null): void;
+  engineSetLinearQ4(id: number, index: number, type: number, codes: Uint8Array, scales: Float32Array, zeros: Uint8Array | null, group: number, bias: Float32Array | null): void;
   engineShareEmbedding(id: number): void;
   /** type: weight type id (dtypes.ts DTYPES[t].id; native common/weight_types.h) */
   engineSetLinearBlocks(id: number, index: number, type: number, blocks: Uint8Array, bias: Float32Array | null): void;
@@ -302,7 +303,11 @@ export class CudaEngine {
             callNative(() => n.engineSetLinearBlocks(id, i, DTYPES[b.type].id, b.raw, bias));
             e.blockTypes[i] = b.type;
           } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
-          else {
+          else if (patched.quant4.has(i)) {
+            // an int4 / nf4 patch in storage mode int8: its own packed codes + group scales (cuda/gemv_blocks.cu)
+            const f = patched.quant4.get(i)!;
+            callNative(() => n.engineSetLinearQ4(id, i, ENGINE_LAYOUTS[f.type].id, f.codes, f.scale, f.zero, f.group, bias));
+          } else {
             // a patched linear: its own codes (or bit-exact re-derived ones); an unpatched one: int8 is its storage mode
             const q = patched.int8.get(i) ?? quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
             callNative(() => n.engineSetLinearInt8(id, i, q.codes as Int8Array, q.scales as Float32Array, bias));

@@ -22,7 +22,8 @@ void Engine::Gemv(int i0, int n, float* const* ys, int prologue, const float* in
     while (i < n && a.nseg < kMaxSegs) {
       int wt;
       const void* w = WeightPtr(i0 + i, buf, &wt);
-      if (wt0 >= 0 && wt != wt0) break;
+      if (wt0 >= 0 && (wt != wt0 || lin_[i0 + i].group != a.group)) break;  // one type (and 4-bit group size) per launch
+      a.group = lin_[i0 + i].group;
       wt0 = wt;
       const Linear& l = lin_[i0 + i];
       a.seg[a.nseg++] = GemvSeg{w, l.scale.as<float>(), l.bias.as<float>(), ys[i], l.rows, AuxPtr(i0 + i)};
@@ -36,12 +37,13 @@ void Engine::Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, 
   int wt;
   const void* w = WeightPtr(i, buf, &wt);
   const Linear& l = lin_[i];
-  LaunchGemm(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s, AuxPtr(i));
+  LaunchGemm(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s, AuxPtr(i), l.group);
 }
 
 const void* Engine::AuxPtr(int i) const {
   const Linear& l = lin_[i];
   if (l.mode != kModeBlocks) return nullptr;
+  if (IsQ4LayoutType(l.btype)) return l.zero.ptr;  // 4-bit layouts: zero points (or null); the scales travel as `scale`
   return l.sharesEmbed ? embedD_.ptr : l.scale.ptr;
 }
 
