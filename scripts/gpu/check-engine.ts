@@ -532,10 +532,11 @@ async function runChecks(): Promise<void> {
   }
   // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
   // model (computed here on the host CPU). int8 mode: schemes the int8 kernel computes exactly keep the patch's own
-  // codes (roundings must be []), every other scheme runs as fp16 of its exact dequantized weights (one stated
+  // codes (roundings must be []) — int8 per-row on the int8 kernel, int4 / nf4 group as packed 4-bit codes + group
+  // scales (cuda/gemv_blocks.cu, common/quant4.h) — every other scheme runs as fp16 of its exact dequantized weights (one stated
   // rounding per patched linear) — never re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|,
   // same top-1), on the prompt's last position and 3 greedy steps fed from the reference.
-  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8']) {
+  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'int4:group=32:asym', 'nf4:group=64', 'fp8']) {
     const label = `patched ${quant} on cuda int8`;
     try {
       unpatch(model);
@@ -543,7 +544,7 @@ async function runChecks(): Promise<void> {
       const t = tfjsEngine(model);
       const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
       try {
-        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant) || /^(int4|nf4):group=/.test(quant);
         const roundings = e.info().roundings;
         const ct = t.newCache();
         const cg = e.newCache();
