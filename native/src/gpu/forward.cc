@@ -22,10 +22,12 @@ void Engine::Gemv(int i0, int n, float* const* ys, int prologue, const float* in
     while (i < n && a.nseg < kMaxSegs) {
       int wt;
       const void* w = WeightPtr(i0 + i, buf, &wt);
-      if (wt0 >= 0 && (wt != wt0 || lin_[i0 + i].group != a.group)) break;  // one type (and 4-bit group size) per launch
-      a.group = lin_[i0 + i].group;
-      wt0 = wt;
       const Linear& l = lin_[i0 + i];
+      // one type per launch; 4-bit layouts also one group size and all sym or all asym (zero points or none)
+      const bool q4 = IsQ4LayoutType(wt);
+      if (wt0 >= 0 && (wt != wt0 || (q4 && (l.group != a.group || (AuxPtr(i0 + i) != nullptr) != (a.seg[0].aux != nullptr))))) break;
+      if (q4) a.group = l.group;
+      wt0 = wt;
       a.seg[a.nseg++] = GemvSeg{w, l.scale.as<float>(), l.bias.as<float>(), ys[i], l.rows, AuxPtr(i0 + i)};
       i++;
     }
