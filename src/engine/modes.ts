@@ -198,8 +198,14 @@ export interface AccountOptions {
 
 /** GGML block types the gguf storage mode keeps as they are. */
 export type GgufBlockType = GgmlBlockType;
-/** Bytes of one 32-weight block. */
-export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: DTYPES.q4_1.blockBytes, q8_0: DTYPES.q8_0.blockBytes };
+/** Bytes of one block (DTYPES[t].blockElems weights: 32, or 256 for the k-quants). */
+export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = {
+  q4_1: DTYPES.q4_1.blockBytes,
+  q8_0: DTYPES.q8_0.blockBytes,
+  q5_0: DTYPES.q5_0.blockBytes,
+  q4_k: DTYPES.q4_k.blockBytes,
+  q6_k: DTYPES.q6_k.blockBytes,
+};
 
 /**
  * The bytes an engine with this plan must hold, computed from the config alone (plus packed sizes). The GPU check
