@@ -8,7 +8,9 @@
  *   - the native NF4 table equals numerics.ts NF4 (every nibble with scale 1);
  *   - the fast linear equals the reference linear within a stated tolerance, and the reference linear equals a
  *     float64 dot over dequantize(q);
- *   - bad layouts are refused with one-line errors.
+ *   - bad layouts are refused with one-line errors;
+ *   - the CUDA GEMV's unit cut (native/src/cuda/gemv_units.h, q5_0 / q4_k / q6_k and the 4-bit layouts) run on the
+ *     host equals the reference dequantization bit for bit (the GPU twins then only have the sums left to differ).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +20,8 @@ import { quant4Form } from '../src/engine/quant4-form.js';
 import { normalRng } from '../src/model/synthetic.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
 import { NF4 } from '../src/quant/numerics.js';
-import { weightTypeId } from '../src/formats/dtypes.js';
+import { DTYPES, f32ToF16, weightTypeId } from '../src/formats/dtypes.js';
+import { dequantizeBlocks } from '../src/formats/ggml-blocks.js';
 
 const built = nativeInfo().built && (() => {
   try {
@@ -129,4 +132,32 @@ test('bad 4-bit layouts are refused with one-line errors', { skip }, () => {
   bad({ format: 'i4_group', w: codes, scale, group: 48 }, /group must be even and divide cols/);
   bad({ format: 'i4_group', w: new Uint8Array(31), scale, group: 32 }, /w/);
   bad({ format: 'i4_group', w: codes, scale: new Float32Array(3), group: 32 }, /scale/);
+});
+
+test('the CUDA GEMV unit cut (cuda/gemv_units.h), run on the host, == the reference dequantization bit for bit', { skip }, () => {
+  // 4-bit lab layouts: vs the native reference dequant (itself == quantize.ts dequantize above)
+  let seed = 200;
+  for (const spec of ['int4:group=64', 'int4:group=32:asym', 'nf4:group=64', 'nf4:per-channel', 'int4:per-tensor:asym'])
+    for (const [rows, cols] of [[3, 64], [5, 576]] as [number, number][]) {
+      const { args } = kernelArgs(spec, rows, cols, seed++);
+      bitsEqual(cpuKernel('units', false, { ...args, rows, cols }), cpuKernel('dequant', false, { ...args, rows, cols }), `units ${spec} ${rows}x${cols}`);
+    }
+  // raw GGML blocks (Gemma 3's q5_0 / q4_k / q6_k): random code / scale bytes with sane fp16 super-scales, vs the TS
+  // dequantization (bit-exact to gguf.quants, test/native-blocks.test.ts)
+  const r = normalRng(7);
+  const fp16At: Record<'q5_0' | 'q4_k' | 'q6_k', number[]> = { q5_0: [0], q4_k: [0, 2], q6_k: [208] };
+  for (const t of ['q5_0', 'q4_k', 'q6_k'] as const)
+    for (const [rows, cols] of [[2, 256], [3, 1024]] as [number, number][]) {
+      const bb = DTYPES[t].blockBytes;
+      const nblk = (rows * cols) / DTYPES[t].blockElems;
+      const raw = new Uint8Array(nblk * bb);
+      for (let i = 0; i < raw.length; i++) raw[i] = Math.floor(Math.abs(r()) * 7919) & 0xff;
+      for (let b = 0; b < nblk; b++)
+        for (const o of fp16At[t]) {
+          const h = f32ToF16(0.001 + 0.05 * Math.abs(r()));
+          raw[b * bb + o] = h & 0xff;
+          raw[b * bb + o + 1] = h >> 8;
+        }
+      bitsEqual(cpuKernel('units', false, { format: t, w: raw, rows, cols }), dequantizeBlocks(t, raw, rows * cols), `units ${t} ${rows}x${cols}`);
+    }
 });

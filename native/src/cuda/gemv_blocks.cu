@@ -30,6 +30,7 @@
 #include "common/quant4.h"
 #include "engine.cuh"
 #include "gemv_prologue.cuh"
+#include "gemv_units.h"
 #include "pdl.cuh"
 
 namespace codecllm {
@@ -37,112 +38,9 @@ namespace engine {
 
 namespace {
 
-using blocks::mul;
-using blocks::sub;
-
-__device__ __forceinline__ uint16_t Ld16(const uint8_t* p) { return (uint16_t)(__ldg(p) | (__ldg(p + 1) << 8)); }
-__device__ __forceinline__ float LdF16(const uint8_t* p) { return half_bits_to_f32(Ld16(p)); }
-
-/** Unit split and per-unit dequantization of one raw-block type (values equal blocks::dequant_block bit for bit). */
-template <int WT>
-struct Raw;
-
-template <>
-struct Raw<kWeightQ5_0> {
-  using Block = blocks::BlockQ5_0;
-  static constexpr int kUnits = 2, kUnitElems = 16;
-  /** unit h: elements 16h .. 16h+15 (h = 0: low nibbles + qh bits 0..15; h = 1: high nibbles + qh bits 16..31) */
-  static __device__ __forceinline__ void Unit(const uint8_t* blk, int h, float* w) {
-    const float d = LdF16(blk + offsetof(Block, d));
-    const uint8_t* qhp = blk + offsetof(Block, qh);
-    const uint32_t qh = (uint32_t)__ldg(qhp) | ((uint32_t)__ldg(qhp + 1) << 8) | ((uint32_t)__ldg(qhp + 2) << 16) |
-                        ((uint32_t)__ldg(qhp + 3) << 24);
-    const uint8_t* qs = blk + offsetof(Block, qs);
-#pragma unroll
-    for (int j = 0; j < 16; j++) {
-      const uint8_t b = __ldg(qs + j);
-      const int x = h == 0 ? (int)((b & 0x0f) | (((qh >> j) << 4) & 0x10)) - 16 : (int)((b >> 4) | ((qh >> (j + 12)) & 0x10)) - 16;
-      w[j] = mul((float)x, d);
-    }
-  }
-};
-
-template <>
-struct Raw<kWeightQ4_K> {
-  using Block = blocks::BlockQ4_K;
-  static constexpr int kUnits = 8, kUnitElems = 32;
-  /** unit j: elements 32j .. 32j+31 = nibble (j & 1) of qs[32 (j/2) ..], scale / min j */
-  static __device__ __forceinline__ void Unit(const uint8_t* blk, int j, float* w) {
-    const float d = LdF16(blk + offsetof(Block, d)), dmin = LdF16(blk + offsetof(Block, dmin));
-    uint8_t sc12[12];
-#pragma unroll
-    for (int i = 0; i < 12; i++) sc12[i] = __ldg(blk + offsetof(Block, scales) + i);
-    uint8_t sc, mn;
-    blocks::scale_min_k4(j, sc12, &sc, &mn);
-    const float dl = mul(d, (float)sc), ml = mul(dmin, (float)mn);
-    const uint8_t* q = blk + offsetof(Block, qs) + 32 * (j >> 1);
-    const int shift = (j & 1) * 4;
-#pragma unroll
-    for (int l = 0; l < 32; l++) w[l] = sub(mul(dl, (float)((__ldg(q + l) >> shift) & 0x0f)), ml);
-  }
-};
-
-template <>
-struct Raw<kWeightQ6_K> {
-  using Block = blocks::BlockQ6_K;
-  static constexpr int kUnits = 16, kUnitElems = 16;
-  /** unit s (scale s): half n = s / 8 of 128 elements, quarter g = (s % 8) / 2, 16-element half lh = s % 2; element
-   *  128 n + 32 g + 16 lh + i = 16 s + i: low (g < 2) or high nibble of ql[64 n + 32 (g & 1) + l], 2 bits of qh[32 n + l]
-   *  at shift 2 g (l = 16 lh + i), minus 32 */
-  static __device__ __forceinline__ void Unit(const uint8_t* blk, int s, float* w) {
-    const float d = LdF16(blk + offsetof(Block, d));
-    const int n = s >> 3, g = (s & 7) >> 1, lh = s & 1;
-    const float dl = mul(d, (float)(int8_t)__ldg(blk + offsetof(Block, scales) + s));
-    const uint8_t* ql = blk + offsetof(Block, ql) + 64 * n + 32 * (g & 1) + 16 * lh;
-    const uint8_t* qh = blk + offsetof(Block, qh) + 32 * n + 16 * lh;
-    const int lshift = g < 2 ? 0 : 4, hshift = 2 * g;
-#pragma unroll
-    for (int i = 0; i < 16; i++) {
-      const int q = (int)(((__ldg(ql + i) >> lshift) & 0x0f) | (((__ldg(qh + i) >> hshift) & 3) << 4)) - 32;
-      w[i] = mul(dl, (float)q);
-    }
-  }
-};
-
-/** Where unit u of row r lies and what it needs: raw GGML blocks (no side tables) or the 4-bit lab layouts. */
-struct RowSrc {
-  const uint8_t* w;      // weight data (raw blocks, or packed 4-bit codes) of the whole matrix
-  const float* scale;    // 4-bit: (rows, K / group) fp32
-  const uint8_t* zero;   // int4 asym: (rows, K / group) uint8; else null
-  int K, group;
-};
-
-/** Raw GGML block types: unit u of row r = unit u % kUnits of block u / kUnits; elements kUnitElems * u .. */
-template <int WT>
-struct Units {
-  using T = Raw<WT>;
-  static constexpr int kUnitElems = T::kUnitElems;
-  static __device__ __forceinline__ void Load(const RowSrc& src, int r, int u, float* w) {
-    using Block = typename T::Block;
-    const size_t nblk = (size_t)(src.K / Block::kElems);
-    T::Unit(src.w + ((size_t)r * nblk + u / T::kUnits) * sizeof(Block), u % T::kUnits, w);
-  }
-};
-
-/** 4-bit lab layouts (common/quant4.h): unit u = elements 8u .. 8u+7 (one aligned 32-bit word of codes; group % 8 == 0,
- *  so a unit lies in one group); w = quant4::dequant (float(value * scale), one rounding). */
-template <int KIND>
-struct Q4Units {
-  static constexpr int kUnitElems = 8;
-  static __device__ __forceinline__ void Load(const RowSrc& src, int r, int u, float* w) {
-    const uint32_t c = __ldg(reinterpret_cast<const uint32_t*>(src.w + (size_t)r * (src.K / 2)) + u);
-    const size_t g = (size_t)r * (src.K / src.group) + (size_t)(8 * u) / src.group;
-    const float s = __ldg(src.scale + g);
-    const int z = KIND == quant4::kInt4Asym ? (int)__ldg(src.zero + g) : 0;
-#pragma unroll
-    for (int i = 0; i < 8; i++) w[i] = quant4::dequant(KIND, (int)((c >> (4 * i)) & 15), z, s);
-  }
-};
+using units::Q4Units;
+using units::RowSrc;
+using units::Units;
 
 /** Maps a launch row to (segment, row in segment); false past the last segment. */
 __device__ __forceinline__ bool ResolveRow(const GemvArgs& a, int row, int* si, int* r) {
