@@ -473,7 +473,7 @@ export class CudaEngine {
     const id = this.#live();
     const l = callNative(() => this.#n.engineLedger(id));
     const c = l.categories;
-    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'weights_gguf', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
+    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'weights_gguf', 'weights_q4', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
     const weightBytes = weightKeys.reduce((s, k) => s + (c[k] ?? 0), 0);
     return { ...l, weightBytes };
   }
