@@ -387,6 +387,7 @@ async function runChecks(): Promise<void> {
         ['weights_int8', led.weights_int8 ?? 0, acc.weights_int8],
         ['weights_compressed', led.weights_compressed ?? 0, acc.weights_compressed],
         ['weights_gguf', led.weights_gguf ?? 0, acc.weights_gguf],
+        ['weights_q4', led.weights_q4 ?? 0, acc.weights_q4],
         ['scales', led.scales ?? 0, acc.scales],
         ['embed', led.embed ?? 0, acc.embed],
         ['norms', led.norms ?? 0, acc.norms],

@@ -217,6 +217,8 @@ export class CudaEngine {
   readonly embedBlocks: 'q8_0' | undefined;
   /** roundings applied to patched linears beyond their own scheme (fp16 of dequantized weights), one line each */
   roundings: string[] = [];
+  /** linears held as 4-bit codes + group scales (int4 / nf4 patches; module index -> device bytes) */
+  readonly quant4Bytes = new Map<number, { codeBytes: number; scaleBytes: number }>();
   #id: number;
   #n: EngineAddon;
   #disposed = false;
@@ -307,6 +309,7 @@ export class CudaEngine {
             // an int4 / nf4 patch in storage mode int8: its own packed codes + group scales (cuda/gemv_blocks.cu)
             const f = patched.quant4.get(i)!;
             callNative(() => n.engineSetLinearQ4(id, i, ENGINE_LAYOUTS[f.type].id, f.codes, f.scale, f.zero, f.group, bias));
+            e.quant4Bytes.set(i, { codeBytes: f.codes.length, scaleBytes: 4 * f.scale.length + (f.zero?.length ?? 0) });
           } else {
             // a patched linear: its own codes (or bit-exact re-derived ones); an unpatched one: int8 is its storage mode
             const q = patched.int8.get(i) ?? quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
@@ -487,6 +490,7 @@ export class CudaEngine {
       sharedHead: this.sharedHead,
       maxBatch: this.maxBatch,
       blockTypes: this.blockTypes,
+      quant4: this.quant4Bytes,
       ...(this.embedBlocks ? { embedBlocks: this.embedBlocks } : {}),
     });
   }

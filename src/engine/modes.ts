@@ -167,7 +167,9 @@ export interface ByteAccount {
   weights_compressed: number;
   /** GGML blocks of gguf linears (codes or nibbles + their fp16 block scales) */
   weights_gguf: number;
-  /** fp32 per-row scales of int8 and compressed linears */
+  /** packed 4-bit codes of int4 / nf4 patched linears held as such (storage mode int8; their scales count in `scales`) */
+  weights_q4: number;
+  /** fp32 per-row scales of int8 and compressed linears (and group scales + zero points of 4-bit linears) */
   scales: number;
   /** fp16 embedding table (also lm_head when tied and fp16) */
   embed: number;
@@ -194,6 +196,8 @@ export interface AccountOptions {
   blockTypes?: readonly (GgufBlockType | null)[];
   /** the embedding table is held as q8_0 blocks (and lm_head shares it when sharedHead) */
   embedBlocks?: 'q8_0';
+  /** linears (module index, storage mode int8) held as 4-bit codes + group scales (cuda-patches.ts quant4) */
+  quant4?: ReadonlyMap<number, { codeBytes: number; scaleBytes: number }>;
 }
 
 /** GGML block types the gguf storage mode keeps as they are. */
@@ -221,6 +225,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     weights_int8: 0,
     weights_compressed: 0,
     weights_gguf: 0,
+    weights_q4: 0,
     scales: 0,
     embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / DTYPES[o.embedBlocks].blockElems) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
     norms: 4 * c.hiddenSize * (2 * c.numLayers + 1),
@@ -247,6 +252,13 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
       a.bytesPerToken += bytes;
       return;
     }
+    const q4 = m === 'int8' ? o.quant4?.get(i) : undefined;
+    if (q4) {
+      a.weights_q4 += q4.codeBytes;
+      a.scales += q4.scaleBytes;
+      a.bytesPerToken += q4.codeBytes + q4.scaleBytes;
+      return;
+    }
     a.scales += 4 * out;
     a.bytesPerToken += 4 * out;
     if (m === 'int8') {
@@ -265,6 +277,6 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
   if (plan.schedule === 'fused') a.decode = 2 * maxGroup;
   if (plan.schedule === 'cached') a.decode = groups.reduce((x, y) => x + y, 0);
   a.weightTotal =
-    a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.weights_gguf + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
+    a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.weights_gguf + a.weights_q4 + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
   return a;
 }
