@@ -11,7 +11,8 @@
  *   cached              compressed; decoded once per sequence (engine.reset()) into a resident int8 cache.
  *   fused               compressed; a second stream decodes layer l+1 into a double buffer while layer l computes.
  *   Compressed linears keep no fp16 or int8 copy besides the decode buffer their schedule implies.
- *   gguf                the checkpoint's own GGML blocks (q4_1: 20 bytes / 32 weights, q8_0: 34), dequantized inside
+ *   gguf                the checkpoint's own GGML blocks (q4_1: 20 bytes / 32 weights, q8_0: 34, q5_0: 22; q4_k: 144 /
+ *                       256, q6_k: 210 / 256 — the last three raw, native/src/cuda/gemv_blocks.cu), dequantized inside
  *                       the GEMV — lossless with respect to the file (the engine checks the blocks reproduce the
  *                       installed weights bit for bit); the tied embedding / lm_head table too when it is q8_0.
  *
