@@ -45,6 +45,7 @@ namespace {
 
 using gemvp::kMaxWarps;
 using gemvp::Prologue;
+using gemvp::Resolve;
 using gemvp::XIndex;
 
 __device__ __forceinline__ uint4 LoadStream(const void* p) {
@@ -131,18 +132,6 @@ __device__ __forceinline__ float DotW(uint4 w, uint32_t aux, const float4* x4, i
   if (WT == kWeightQ4_1) return Dot32Q41(w, aux, x4, nw, wi);
   if (WT == kWeightQ8_0) return Dot16Q80(w, aux, x4, nw, wi);
   return Dot16I8(w, x4, nw, wi);
-}
-
-/** Maps a launch row to (segment, row in segment); false past the last segment. */
-__device__ __forceinline__ bool Resolve(const GemvArgs& a, int row, int* si, int* r) {
-  int s = 0;
-  while (s < a.nseg && row >= a.seg[s].rows) {
-    row -= a.seg[s].rows;
-    s++;
-  }
-  *si = s;
-  *r = row;
-  return s < a.nseg;
 }
 
 /** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row, and their block scales (block

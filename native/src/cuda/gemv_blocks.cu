@@ -41,18 +41,7 @@ namespace {
 using units::Q4Units;
 using units::RowSrc;
 using units::Units;
-
-/** Maps a launch row to (segment, row in segment); false past the last segment. */
-__device__ __forceinline__ bool ResolveRow(const GemvArgs& a, int row, int* si, int* r) {
-  int s = 0;
-  while (s < a.nseg && row >= a.seg[s].rows) {
-    row -= a.seg[s].rows;
-    s++;
-  }
-  *si = s;
-  *r = row;
-  return s < a.nseg;
-}
+using gemvp::Resolve;
 
 template <class U, int NB, int W>
 __global__ void __launch_bounds__(W * 32) GemvUnitsKernel(GemvArgs a) {
@@ -66,7 +55,7 @@ __global__ void __launch_bounds__(W * 32) GemvUnitsKernel(GemvArgs a) {
   const int lane = threadIdx.x & 31;
   for (int row = blockIdx.x * W + (threadIdx.x >> 5); row < a.rows_total; row += gridDim.x * W) {
     int si, r;
-    if (!ResolveRow(a, row, &si, &r)) break;
+    if (!Resolve(a, row, &si, &r)) break;
     const GemvSeg& sg = a.seg[si];
     const RowSrc src{static_cast<const uint8_t*>(sg.w), sg.scale, static_cast<const uint8_t*>(sg.aux), K, a.group};
     float acc[NB];

@@ -1,4 +1,5 @@
-// gemv_prologue.cuh — the decode GEMVs' shared input stage (engine_gemv.cu, gemv_blocks.cu): x (NB, K) built once per
+// gemv_prologue.cuh — what the decode GEMVs (engine_gemv.cu, gemv_blocks.cu) share: the launch-row -> segment map
+// (Resolve) and the input stage: x (NB, K) built once per
 // block in shared memory from the launch's inputs (plain copy, fused RMSNorm, or fused SwiGLU), in the XIndex layout of
 // the reading kernel (EPW weights per 16-byte word; EPW = 4 is the plain row-major layout). Moved here unchanged from
 // engine_gemv.cu so that every GEMV builds its input the same way (same sums in the same order: an RMSNorm prologue
@@ -11,6 +12,18 @@
 namespace codecllm {
 namespace engine {
 namespace gemvp {
+
+/** Maps a launch row to (segment, row in segment); false past the last segment. */
+__device__ __forceinline__ bool Resolve(const GemvArgs& a, int row, int* si, int* r) {
+  int s = 0;
+  while (s < a.nseg && row >= a.seg[s].rows) {
+    row -= a.seg[s].rows;
+    s++;
+  }
+  *si = s;
+  *r = row;
+  return s < a.nseg;
+}
 
 constexpr int kMaxWarps = 16;  // warps per block: W = 8, or 16 (CODECLLM_GEMV_WARPS=16, batch 1 only)
 
