@@ -108,7 +108,7 @@ test('streaming native load: logits equal the tfjs reference (unpatched and patc
   const model = await LlamaModel.load(tinyDir);
   const tokens = [1, 17, 300, 4000, 12, 49151, 5];
   try {
-    for (const quant of [null, 'int8:per-channel', 'int4:group=32', 'int8:per-tensor']) {
+    for (const quant of [null, 'int8:per-channel', 'int4:group=32', 'int8:per-tensor', 'nf4:group=32']) {
       if (quant) patch(model, { select: 'all', quant });
       const { logits } = model.forward(tokens);
       const ref = logits.dataSync() as Float32Array;
@@ -118,7 +118,8 @@ test('streaming native load: logits equal the tfjs reference (unpatched and patc
         assertClose(ref, e.forward(tokens), 1e-4, 1e-4, `logits ${quant ?? 'bf16'}`);
         const info = e.info();
         assert.equal(info.weightBytes, e.predicted.native.weight_bytes, 'resident bytes as predicted');
-        assert.deepEqual(Object.keys(info.linearFormats), [quant === null ? 'bf16' : quant.startsWith('int4') ? 'i8_group' : 'i8_channel']);
+        const want = quant === null ? 'bf16' : quant.startsWith('nf4') ? 'nf4_group' : quant.startsWith('int4') ? 'i8_group' : 'i8_channel';
+        assert.deepEqual(Object.keys(info.linearFormats), [want]);
         // KV-cache decode agrees with the full prefill
         const cache = e.newCache();
         e.forward(tokens.slice(0, 5), cache);
