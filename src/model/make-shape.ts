@@ -18,7 +18,8 @@ import { openGGUF } from '../formats/gguf.js';
 import { safetensorsPrefix } from '../formats/safetensors.js';
 import { mulberry32 } from '../util/random.js';
 import { gguf2TokenizerJson } from './tokenizer.js';
-import { resolveModelPath } from './checkpoint.js';
+import { resolveModelPath, type Checkpoint } from './checkpoint.js';
+import { configFromHF } from './config.js';
 import { hfConfigOf, INIT_STD, shapeTensors, type ModelShape } from './shapes.js';
 
 const CHUNK = 1 << 22; // elements generated per write (8 MiB of bf16)
@@ -203,4 +204,29 @@ export function makeShape(shape: ModelShape, dir: string, o: MakeShapeOptions = 
   writeTokenizer(dir, tok);
   fs.rmSync(path.join(dir, 'model.safetensors'), { force: true }); // a single-file checkpoint would shadow the index
   return { dir, shards, tensors: tensors.length, weightBytes: totalBytes, params: totalBytes / 2 };
+}
+
+/**
+ * A header-only checkpoint of `shape`: its config and the tensor list make-shape would write (bf16, HF names), no
+ * weights — what resident.ts needs to say how many bytes each engine would keep for a shape too big to write here.
+ * Reading a tensor throws E_ARG; open a folder written by {@link makeShape} to read weights.
+ * @example
+ * residentBytes(shapeCheckpoint(shapeByName('llama3.1-70b'))).native.weight_bytes // ~141e9
+ */
+export function shapeCheckpoint(shape: ModelShape): Checkpoint {
+  const file = 'shape-headers';
+  const infos = new Map(shapeTensors(shape).map((t) => [t.name, { name: t.name, dtype: 'bf16' as const, shape: t.shape, byteLength: t.shape.reduce((a, b) => a * b, 1) * 2 }]));
+  const noWeights = (): never => {
+    throw err('E_ARG', msg.badArg('checkpoint', `${file} holds headers only (write the shape with makeShape to read weights)`));
+  };
+  const info = (name: string) => infos.get(name) ?? noWeights();
+  return {
+    file,
+    format: 'hf',
+    config: configFromHF(hfConfigOf(shape, { bos: null, eos: null }), `${file}/config.json`),
+    tokenizer: null,
+    metadata: {},
+    weights: { file, list: () => [...infos.values()], has: (n: string) => infos.has(n), info, readRaw: noWeights, readF32: noWeights, close() {} },
+    close() {},
+  };
 }
