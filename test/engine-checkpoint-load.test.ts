@@ -24,7 +24,7 @@ import { loadCpuEngine } from '../src/engine/cpu-checkpoint.js';
 import { checkNativeFits, checkTfjsFits, residentBytes } from '../src/model/resident.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
-import { makeShape, normalTableBf16, shapeCheckpoint } from '../src/model/make-shape.js';
+import { makeShape, normalTableBf16, shapeCheckpoint, shapeTensorBf16 } from '../src/model/make-shape.js';
 import { SHAPES, shapeByName, INIT_STD, type ModelShape } from '../src/model/shapes.js';
 import { patch } from '../src/lab/patch.js';
 import { bf16ToF32 } from '../src/formats/dtypes.js';
@@ -218,6 +218,23 @@ test('shapeCheckpoint: the same resident bytes as the written shape, and no weig
     expectCode(() => headers.weights.info('nope'), 'E_ARG', /headers only/);
   } finally {
     written.close();
+  }
+});
+
+test('shapeTensorBf16: the bytes makeShape wrote, for every tensor; other seeds differ', () => {
+  const ck = openCheckpoint(tinyDir);
+  try {
+    for (const t of ck.weights.list()) {
+      const raw = ck.weights.readRaw(t.name);
+      const words = shapeTensorBf16(shapeByName('tiny'), t.name, 7);
+      assert.deepEqual(new Uint8Array(words.buffer), raw, t.name);
+    }
+    const a = shapeTensorBf16(shapeByName('tiny'), 'model.layers.0.mlp.up_proj.weight', 7);
+    const b = shapeTensorBf16(shapeByName('tiny'), 'model.layers.0.mlp.up_proj.weight', 8);
+    assert.ok(a.some((w, i) => w !== b[i]), 'seed 8 gave the bytes of seed 7');
+    expectCode(() => shapeTensorBf16(shapeByName('tiny'), 'lm_head.bias'), 'E_ARG', /not a tensor of this shape/);
+  } finally {
+    ck.close();
   }
 });
 
