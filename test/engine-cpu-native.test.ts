@@ -484,7 +484,7 @@ test('patched weights: model.setWeight is picked up by forward; engine.setWeight
   }
 });
 
-test('int8 / int4 patched weights: kept as int8 codes when they reproduce the weight exactly, logits == tfjs', { skip }, async () => {
+test('int8 / int4 / nf4 patched weights: kept as int8 (nf4: packed 4-bit) codes when they reproduce the weight exactly, logits == tfjs', { skip }, async () => {
   const m = await tinyModel('patch-int8', tinyConfig(), 'f32', 21);
   const e = createCpuEngine(m);
   try {
@@ -495,7 +495,7 @@ test('int8 / int4 patched weights: kept as int8 codes when they reproduce the we
       ['model.layers.1.self_attn.v_proj', 'int4:group=32:asym', 'i8_group'],
       ['model.layers.0.mlp.gate_proj', 'int4:per-tensor', 'i8_channel'],
       ['lm_head', 'int8:group=64:asym', 'i8_group'],
-      ['model.layers.1.self_attn.o_proj', 'nf4:group=32', 'f32'], // no int form: float32
+      ['model.layers.1.self_attn.o_proj', 'nf4:group=32', 'nf4_group'], // packed NF4 indices + group scales (common/quant4.h)
     ];
     const ids = [5, 4, 3, 2, 1];
     for (const [p, spec, want] of cases) {
@@ -514,6 +514,10 @@ test('int8 / int4 patched weights: kept as int8 codes when they reproduce the we
     const w = dequantize(q);
     w[7] = w[7]! + 1e-3;
     assert.equal(e.setWeight(p, w, { quantized: q }), 'f32');
+    const q4 = quantize(m.getWeight(p), [l.outFeatures, l.inFeatures], 'nf4:group=32');
+    const w4 = dequantize(q4);
+    w4[3] = w4[3]! + 1e-3;
+    assert.equal(e.setWeight(p, w4, { quantized: q4 }), 'f32', 'an nf4 form that does not reproduce the weight: float32');
   } finally {
     e.dispose();
     m.dispose();

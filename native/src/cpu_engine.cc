@@ -178,7 +178,8 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   };
   // int8 codes (raw_type i8_channel / i8_group): info[7] scale Float32Array, info[8] zero Uint8Array|null, info[9] group
   Int8Codes i8;
-  const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group);
+  // (the 4-bit layouts i4_group / nf4_group come the same way: packed codes, scale, zero, group; common/quant4.h)
+  const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group || raw_type == kWeightI4Group || raw_type == kWeightNF4Group);
   if (has_i8) {
     CHECK_ARG(info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
               "int8 scales: expected a Float32Array");
@@ -253,7 +254,8 @@ Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
   const std::string storage = ArgString(info, 7, "storage");
   CHECK_ARG(storage == "auto" || storage == "f32", "storage: expected 'auto' or 'f32'");
   CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
-  CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group, "int8 codes come from cpuEngineSetTensor");
+  CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group && type != kWeightI4Group && type != kWeightNF4Group,
+            "int8 / 4-bit codes come from cpuEngineSetTensor");
   const int h = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
   int rows = 0, cols = 0;
   Weight* dst = nullptr;

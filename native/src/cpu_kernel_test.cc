@@ -9,6 +9,7 @@
 #include "binding.h"
 #include "cpu/engine.h"
 #include "cpu/napi_args.h"
+#include "cuda/gemv_units.h"
 
 namespace codecllm {
 namespace cpu {
@@ -16,7 +17,8 @@ namespace {
 
 // ---- cpuKernel(op, fast, args): run one op, reference or fast, on caller-given inputs (twin tests)
 //   'linear'   {format, x, w (f32: Float32Array; f16/bf16: Uint16Array; q8_0/q4_1/q5_0/q4_k/q6_k: Uint8Array blocks;
-//               i8_channel/i8_group: Int8Array (sym) or Uint8Array (asym) codes), scale?, zero?, group?, bias?, T, in, out}
+//               i8_channel/i8_group: Int8Array (sym) or Uint8Array (asym) codes; i4_group/nf4_group: Uint8Array packed
+//               4-bit codes, common/quant4.h, zero (i4 asym) unpacked), scale?, zero?, group?, bias?, T, in, out}
 //   'attention' {q (T,H,D), kCache, vCache (Hkv,Smax,D), T, H, Hkv, D, P, Smax, scale?, window?, softcap?}
 //               (scale default float(1/sqrt(D)); window, softcap default 0 = none; reference: ref::attention_ex)
 //   'swiglu'    {gate, up}
@@ -25,6 +27,15 @@ namespace {
 //   'rope'      {x (T,n,D), positions Int32Array (T), invFreq (D/2), T, n, D}   (reference only)
 //   'ropeInvFreq' {D, theta, scaling (0 none, 1 linear, 2 llama3), factor, low, high, original}  (reference only)
 //   'dequant'   {format, w, rows, cols, scale?, zero?, group?} -> (rows, cols) floats
+//   'units'     {format q5_0|q4_k|q6_k|i4_group|nf4_group, w, rows, cols, scale?, zero?, group?} -> (rows, cols) floats
+//               through the CUDA GEMV's unit cut (cuda/gemv_units.h) run on the host          (reference only)
+/** y (rows, cols) = every unit of every row through the CUDA GEMV's unit loader U (cuda/gemv_units.h), on the host. */
+template <class U>
+void RunUnits(const units::RowSrc& src, int rows, int cols, float* y) {
+  for (int r = 0; r < rows; r++)
+    for (int u = 0; u < cols / U::kUnitElems; u++) U::Load(src, r, u, y + (size_t)r * cols + (size_t)u * U::kUnitElems);
+}
+
 Napi::Value Kernel(const Napi::CallbackInfo& info) {
   const std::string op = ArgString(info, 0, "op");
   const bool fast = info.Length() > 1 && info[1].ToBoolean().Value();
@@ -66,6 +77,23 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
       w.scale.assign(s, s + ng);
       if (w.asym) {
         const uint8_t* z = TypedData<uint8_t>(a.Get("zero"), ng, "zero", napi_uint8_array);
+        w.zero.assign(z, z + ng);
+      }
+    } else if (ti && (ti->id == kWeightI4Group || ti->id == kWeightNF4Group)) {
+      // common/quant4.h: packed codes (rows, cols/2), scale (rows, cols/group) fp32, zero (i4 asym) uint8 per group
+      w.fmt = ti->id;
+      w.group = I("group", 2, cols);
+      CHECK_ARG(w.group % 2 == 0 && cols % w.group == 0, f + ": group must be even and divide cols");
+      const uint8_t* p = TypedData<uint8_t>(wv, n / 2, "w", napi_uint8_array);
+      w.blocks.assign(p, p + n / 2);
+      const size_t ng = (size_t)rows * (cols / w.group);
+      const float* s = F32Arg(a.Get("scale"), ng, "scale");
+      w.scale.assign(s, s + ng);
+      Napi::Value zv = a.Get("zero");
+      w.asym = !(zv.IsUndefined() || zv.IsNull());
+      CHECK_ARG(!w.asym || ti->id == kWeightI4Group, "nf4_group has no zero points");
+      if (w.asym) {
+        const uint8_t* z = TypedData<uint8_t>(zv, ng, "zero", napi_uint8_array);
         w.zero.assign(z, z + ng);
       }
     } else {
@@ -130,6 +158,33 @@ Napi::Value Kernel(const Napi::CallbackInfo& info) {
     return y;
   }
   CHECK_ARG(!fast, "op '" + op + "' has only a reference version");
+  if (op == "units") {
+    const int rows = I("rows", 1, 1 << 22), cols = I("cols", 1, 1 << 18);
+    CHECK_ARG(a.Get("format").IsString(), "format: expected a string");
+    const std::string f = a.Get("format").As<Napi::String>().Utf8Value();
+    const WeightTypeInfo* ti = WeightTypeByName(f.c_str());
+    const int t = ti ? (int)ti->id : -1;
+    Napi::Float32Array y = Napi::Float32Array::New(env, (size_t)rows * cols);
+    if (t == kWeightQ5_0 || t == kWeightQ4_K || t == kWeightQ6_K) {
+      CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems) + " for " + f);
+      const size_t nb = (size_t)rows * (cols / ti->block_elems) * ti->block_bytes;
+      const uint8_t* w = TypedData<uint8_t>(a.Get("w"), nb, "w", napi_uint8_array);
+      const units::RowSrc src{w, nullptr, nullptr, cols, 0};
+      if (t == kWeightQ5_0) RunUnits<units::Units<kWeightQ5_0>>(src, rows, cols, y.Data());
+      if (t == kWeightQ4_K) RunUnits<units::Units<kWeightQ4_K>>(src, rows, cols, y.Data());
+      if (t == kWeightQ6_K) RunUnits<units::Units<kWeightQ6_K>>(src, rows, cols, y.Data());
+      return y;
+    }
+    CHECK_ARG(t == kWeightI4Group || t == kWeightNF4Group, "units: format must be q5_0, q4_k, q6_k, i4_group or nf4_group");
+    Weight w = weight(rows, cols);
+    CHECK_ARG(w.group % 8 == 0, "units: the CUDA GEMV needs group % 8 == 0");
+    const units::RowSrc src{w.blocks.data(), w.scale.data(), w.asym ? w.zero.data() : nullptr, cols, w.group};
+    const int kind = Q4Kind(w);
+    if (kind == quant4::kInt4Sym) RunUnits<units::Q4Units<quant4::kInt4Sym>>(src, rows, cols, y.Data());
+    if (kind == quant4::kInt4Asym) RunUnits<units::Q4Units<quant4::kInt4Asym>>(src, rows, cols, y.Data());
+    if (kind == quant4::kNf4) RunUnits<units::Q4Units<quant4::kNf4>>(src, rows, cols, y.Data());
+    return y;
+  }
   if (op == "rmsnorm") {
     const int T = I("T", 1, 1 << 16), h = I("h", 1, 1 << 16);
     const float* x = F32Arg(a.Get("x"), (size_t)T * h, "x");

@@ -8,6 +8,8 @@
 
 #if defined(CODECLLM_HAVE_CUDA)
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
@@ -101,6 +103,62 @@ int P(Napi::Object o, const char* k, int dflt) {
 float PF(Napi::Object o, const char* k, float dflt) {
   Napi::Value v = o.Get(k);
   return v.IsNumber() ? v.As<Napi::Number>().FloatValue() : dflt;
+}
+
+// Raw GGML blocks for the gemv_blocks.cu twins (q5_0, q4_k, q6_k): every code / scale byte uniform random (all byte
+// patterns are valid blocks), the fp16 super-scales d (and dmin) random in a sane range so that |w| ~ 1/sqrt(K):
+// q5_0 |q - 16| ~ 8; q4_k sc, mn ~ 32 (6-bit), q ~ 7.5; q6_k |sc| ~ 64 (int8), |q - 32| ~ 16.
+struct RawBlockCase {
+  int wt;
+  size_t dOff, dminOff;  // byte offsets of the fp16 d and dmin (dminOff = SIZE_MAX: none)
+  float dScale;          // d ~ dScale / sqrt(K) * U(0.5, 1.5)
+  void (*ref)(float*, const float*, const uint8_t*, const float*, int, int, int);
+};
+const RawBlockCase* RawCase(int wt) {
+  static const RawBlockCase cases[] = {
+      {kWeightQ5_0, offsetof(blocks::BlockQ5_0, d), SIZE_MAX, 1.f / 9.f, ref::linear_q5_0},
+      {kWeightQ4_K, offsetof(blocks::BlockQ4_K, d), offsetof(blocks::BlockQ4_K, dmin), 1.f / (32.f * 7.5f), ref::linear_q4_k},
+      {kWeightQ6_K, offsetof(blocks::BlockQ6_K, d), SIZE_MAX, 1.f / (64.f * 16.f), ref::linear_q6_k},
+  };
+  for (const auto& c : cases)
+    if (c.wt == wt) return &c;
+  return nullptr;
+}
+std::vector<uint8_t> RandomRawBlocks(const RawBlockCase& c, int N, int K, std::mt19937& rng) {
+  const size_t bb = BlockBytes(c.wt), nblk = (size_t)N * (K / WeightTypeById(c.wt)->block_elems);
+  std::vector<uint8_t> raw(nblk * bb);
+  for (auto& v : raw) v = (uint8_t)(rng() & 0xff);
+  auto put = [&](uint8_t* blk, size_t off) {
+    const float dv = c.dScale / std::sqrt((float)K) * (0.5f + (float)(rng() % 1000) / 1000.f);
+    const uint16_t h = ref::f32_to_f16(dv);
+    blk[off] = h & 0xff, blk[off + 1] = h >> 8;
+  };
+  for (size_t b = 0; b < nblk; b++) {
+    put(raw.data() + b * bb, c.dOff);
+    if (c.dminOff != SIZE_MAX) put(raw.data() + b * bb, c.dminOff);
+  }
+  return raw;
+}
+
+// 4-bit lab layouts (common/quant4.h) for the gemv_blocks.cu twins: codes uniform 0..15, zero points uniform 0..15
+// (int4 asym), fp32 group scales random positive with |w| ~ 1/sqrt(K) (int4: |value| ~ 4; nf4: |value| ~ 0.4).
+struct Q4Weights {
+  std::vector<uint8_t> codes, zeros;
+  std::vector<float> scales;
+};
+Q4Weights RandomQ4(int kind, int N, int K, int G, std::mt19937& rng) {
+  Q4Weights q;
+  q.codes.resize(quant4::code_bytes(N, K));
+  for (auto& v : q.codes) v = (uint8_t)(rng() & 0xff);
+  const size_t ng = quant4::groups(N, K, G);
+  q.scales.resize(ng);
+  const float base = (kind == quant4::kNf4 ? 2.5f : 0.25f) / std::sqrt((float)K);
+  for (auto& v : q.scales) v = base * (0.5f + (float)(rng() % 1000) / 1000.f);
+  if (kind == quant4::kInt4Asym) {
+    q.zeros.resize(ng);
+    for (auto& v : q.zeros) v = (uint8_t)(rng() % 16);
+  }
+  return q;
 }
 
 Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
@@ -341,11 +399,15 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
   } else if (name == "gemv" || name == "gemm") {
-    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales);
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // q=3: q5_0, q=4: q4_k, q=5: q6_k raw blocks (gemv_blocks.cu; RawCase above); q=6 int4 sym, q=7 int4 asym, q=8 nf4
+    // (common/quant4.h codes + fp32 group scales, group size g; RandomQ4 above)
     // blas=1 (gemm): the cuBLAS prefill path (gpu/prefill_gemm.h: dequantize to fp16, cublasGemmEx, epilogue)
     const int q = P(p, "q", 0);
     const bool blas = name == "gemm" && P(p, "blas", 0) != 0;
-    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : q == 3 ? kWeightQ5_0 : q == 4 ? kWeightQ4_K : q == 5 ? kWeightQ6_K
+             : q == 6 || q == 7 ? kWeightI4Group : q == 8 ? kWeightNF4Group : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    const int G = P(p, "g", 64);
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
@@ -369,6 +431,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
     a.eps = 1e-5f;
     a.accumulate = acc;
     a.nb = M;  // gemv: M input rows (batched decode when > 1)
+    a.group = G;
     std::vector<std::vector<float>> want(nseg);
     std::vector<float*> dys(nseg);
     for (int sgi = 0; sgi < nseg; sgi++) {
@@ -380,7 +443,19 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       const void* dw;
       const float* dscale = nullptr;
       const void* daux = nullptr;
-      if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
+      if (const RawBlockCase* rc = RawCase(wt)) {
+        auto raw = RandomRawBlocks(*rc, N, K, rng);
+        dw = dm.up(raw);
+        rc->ref(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+      } else if (IsQ4LayoutType(wt)) {
+        const int kind = q == 6 ? quant4::kInt4Sym : q == 7 ? quant4::kInt4Asym : quant4::kNf4;
+        Q4Weights qw = RandomQ4(kind, N, K, G, rng);
+        dw = dm.up(qw.codes);
+        dscale = dm.up(qw.scales);
+        if (kind == quant4::kInt4Asym) daux = dm.up(qw.zeros);
+        ref::linear_q4_group(y.data(), x.data(), qw.codes.data(), qw.scales.data(), kind == quant4::kInt4Asym ? qw.zeros.data() : nullptr, kind, G,
+                             bias ? b.data() : nullptr, M, K, N);
+      } else if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
         const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
         std::vector<uint8_t> raw(nblk * bb);
         const float dsc = 2.f / std::sqrt((float)K) / (wt == kWeightQ4_1 ? 4.61f : 73.6f);
@@ -422,7 +497,7 @@ Napi::Value EngineKernelTest(const Napi::CallbackInfo& info) {
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
       else if (blas) bg->Run(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
-      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
+      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux, G);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
     // fp32 accumulation in another order than the double reference; |y| ~ N(0,1): stated tolerance

@@ -253,6 +253,38 @@ for (const w of [{}, { i8: 1 }, { q: 1 }, { q: 2 }] as Record<string, number>[])
     ['gemm', { ...w, blas: 1, M: 33, N: 2048, K: 5632, acc: 1 }],
   );
 }
+// raw GGML blocks as the file keeps them (native/src/cuda/gemv_blocks.cu): q=3 q5_0, q=4 q4_k, q=5 q6_k, on Gemma 3
+// 270M's shapes (hidden 640, q 1024, kv 256, ffn 2048: q5_0 on K=640, q4_k on K=1024/2048, q6_k on K=2048) and odd ones
+KERNEL_CASES.push(
+  ['gemv', { q: 3, K: 640, N: 1024, segs: 3, N2: 256, N3: 256, prologue: 1 }],
+  ['gemv', { q: 3, K: 640, N: 2048, segs: 2, N2: 2048, prologue: 1 }],
+  ['gemv', { q: 3, M: 8, K: 640, N: 2048, segs: 2, N2: 2048, prologue: 1, bias: 1 }],
+  ['gemv', { q: 3, M: 3, K: 96, N: 37, segs: 3, N2: 5, N3: 9, prologue: 0, acc: 1 }],
+  ['gemv', { q: 4, K: 1024, N: 640, acc: 1 }],
+  ['gemv', { q: 4, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 4, M: 5, K: 2048, N: 640, prologue: 2, acc: 1, bias: 1 }],
+  ['gemv', { q: 4, K: 256, N: 33, segs: 2, N2: 7, prologue: 1 }],
+  ['gemv', { q: 5, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 5, M: 8, K: 2048, N: 640, prologue: 2, acc: 1 }],
+  ['gemv', { q: 5, K: 512, N: 100, bias: 1, prologue: 1 }],
+  ['gemm', { q: 3, M: 7, N: 1024, K: 640 }],
+  ['gemm', { q: 4, M: 128, N: 640, K: 1024, acc: 1, bias: 1 }],
+  ['gemm', { q: 5, M: 33, N: 640, K: 2048 }],
+);
+// the lab's 4-bit layouts, codes + fp32 group scales resident (common/quant4.h, gemv_blocks.cu): q=6 int4 sym,
+// q=7 int4 asym (zero points), q=8 nf4; g = group size (the lab default 64; g = K is per-channel)
+for (const q of [6, 7, 8]) {
+  KERNEL_CASES.push(
+    ['gemv', { q, g: 64, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
+    ['gemv', { q, g: 64, K: 1536, N: 576, prologue: 2, acc: 1 }],
+    ['gemv', { q, g: 128, K: 2048, N: 5632, segs: 2, N2: 5632, prologue: 1 }],
+    ['gemv', { q, g: 576, K: 576, N: 49152, prologue: 1 }],
+    ['gemv', { q, g: 32, M: 8, K: 2048, N: 2048, segs: 3, N2: 256, N3: 256, prologue: 1, bias: 1 }],
+    ['gemv', { q, g: 8, M: 3, K: 64, N: 37, segs: 3, N2: 6, N3: 9, prologue: 0, acc: 1 }],
+    ['gemm', { q, g: 64, M: 7, N: 576, K: 576 }],
+    ['gemm', { q, g: 64, M: 128, N: 1536, K: 576, acc: 1, bias: 1 }],
+  );
+}
 for (const i8 of [0, 1]) {
   KERNEL_CASES.push(
     ['gemv', { i8, K: 576, N: 576, segs: 3, N2: 192, N3: 192, prologue: 1 }],
@@ -439,6 +471,7 @@ async function runChecks(): Promise<void> {
         ['weights_int8', led.weights_int8 ?? 0, acc.weights_int8],
         ['weights_compressed', led.weights_compressed ?? 0, acc.weights_compressed],
         ['weights_gguf', led.weights_gguf ?? 0, acc.weights_gguf],
+        ['weights_q4', led.weights_q4 ?? 0, acc.weights_q4],
         ['scales', led.scales ?? 0, acc.scales],
         ['embed', led.embed ?? 0, acc.embed],
         ['norms', led.norms ?? 0, acc.norms],
@@ -584,10 +617,11 @@ async function runChecks(): Promise<void> {
   }
   // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
   // model (computed here on the host CPU). int8 mode: schemes the int8 kernel computes exactly keep the patch's own
-  // codes (roundings must be []), every other scheme runs as fp16 of its exact dequantized weights (one stated
+  // codes (roundings must be []) — int8 per-row on the int8 kernel, int4 / nf4 group as packed 4-bit codes + group
+  // scales (cuda/gemv_blocks.cu, common/quant4.h) — every other scheme runs as fp16 of its exact dequantized weights (one stated
   // rounding per patched linear) — never re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|,
   // same top-1), on the prompt's last position and 3 greedy steps fed from the reference.
-  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8']) {
+  for (const quant of ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'int4:group=32:asym', 'nf4:group=64', 'fp8']) {
     const label = `patched ${quant} on cuda int8`;
     try {
       unpatch(model);
@@ -595,7 +629,7 @@ async function runChecks(): Promise<void> {
       const t = tfjsEngine(model);
       const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
       try {
-        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+        const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant) || /^(int4|nf4):group=/.test(quant);
         const roundings = e.info().roundings;
         const ct = t.newCache();
         const cg = e.newCache();

@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import { err, msg } from '../messages.js';
+import { quant4Form } from './quant4-form.js';
 import { callNative } from '../native/addon.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
 import { featuresOf } from '../model/config.js';
@@ -42,7 +43,7 @@ import {
   type NativeSession,
   type WeightStorage,
 } from './cpu-native.js';
-import { checkNativeFits, keepsCodes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from '../model/resident.js';
+import { checkNativeFits, keepsCodes, keepsNf4Codes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from '../model/resident.js';
 
 export interface CheckpointLoadOptions {
   /** 'auto' (default): keep tensors as stored (or as patch codes); 'f32': widen everything to float32 */
@@ -217,6 +218,12 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
       return call(() => addon.cpuEngineSetTensor(id, layer, slot, f, null, null, storage));
     }
     const quant = (w: Float32Array, r: number): QuantizedTensor => (nativeSupports(q) && nativeQuantAvailable() ? quantizeNative(w, [r, cols], q) : quantize(w, [r, cols], q));
+    if (storage === 'auto' && keepsNf4Codes(q, cols)) {
+      // nf4: packed NF4 indices + fp32 group scales (native common/quant4.h), the whole tensor at once
+      const f = quant4Form(quant(decodeStoredF32(dt, readStored(name)), rows), rows, cols);
+      if (!f) throw err('E_ENGINE', `${name}: ${q.format} ${q.granularity} cannot be kept as 4-bit codes`);
+      return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, f.codes, weightTypeId(f.type), storage, f.scale, f.zero, f.group));
+    }
     if (!(storage === 'auto' && keepsCodes(q))) {
       // nf4 / fp8 / per-input-channel (or storage f32): quantize -> dequantize, the whole tensor as float32
       const w = quant(decodeStoredF32(dt, readStored(name)), rows);

@@ -33,8 +33,9 @@ import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
 import { engineDims, featuresOf, type EngineDims } from '../model/config.js';
-import { CPU_BLOCK_TYPES, ggmlBlocks } from '../model/checkpoint.js';
+import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
+import { quant4Form } from './quant4-form.js';
 import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -85,7 +86,7 @@ export interface CpuEngineInfo {
 export interface NativeSession {
   /** config, tokenizer and checkpoint of the weights (what generate needs) */
   readonly source: GenerationModel & { readonly config: LlamaConfig };
-  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_group') */
+  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_group' | 'nf4_group') */
   readonly formats: Map<string, string>;
   /** Run tokens, appending to `cache` when given; logits (T, V) row-major, or (1, V) with lastOnly. */
   forward(tokens: readonly number[], cache?: NativeCache, opts?: CpuForwardOptions): Float32Array;
@@ -260,14 +261,15 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
 
   /** the checkpoint's raw GGML blocks of a tensor, when it is stored that way and storage is 'auto' */
   const rawOf = (name: string): { raw: Uint8Array | null; type: number | null } => {
-    const b = storage === 'auto' ? ggmlBlocks(ck, name, CPU_BLOCK_TYPES) : null;
+    const b = storage === 'auto' ? ggmlBlocks(ck, name) : null;
     return b ? { raw: b.raw, type: weightTypeId(b.type) } : { raw: null, type: null };
   };
   const slotOf = (l: LinearLayer): [number, number] => (l.layer === null ? [-1, GLOBAL_SLOT.lm_head] : [l.layer, LAYER_SLOT[l.kind as keyof typeof LAYER_SLOT]]);
 
   const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: number | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
-    const i8 = storage === 'auto' && q ? int8Form(q, l.outFeatures, l.inFeatures) : null;
+    // int8 / int4: int8 codes (int8Form); nf4: packed NF4 indices + scales (quant4Form), kept only when they reproduce w
+    const i8 = storage === 'auto' && q ? (q.spec.format === 'nf4' ? quant4Form(q, l.outFeatures, l.inFeatures) : int8Form(q, l.outFeatures, l.inFeatures)) : null;
     const f = i8
       ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, weightTypeId(i8.type), storage, i8.scale, i8.zero, i8.group))
       : call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));

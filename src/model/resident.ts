@@ -28,6 +28,14 @@ export function keepsCodes(spec: QuantSpec): boolean {
   return (spec.format === 'int8' || spec.format === 'int4') && spec.granularity !== 'per-input-channel';
 }
 
+/** Does the native engine keep this spec as packed 4-bit NF4 codes + group scales (quant4Form, nf4_group)? The
+ *  group (or the row, per-channel / per-tensor) must be even and divide the row. */
+export function keepsNf4Codes(spec: QuantSpec, cols: number): boolean {
+  if (spec.format !== 'nf4' || spec.granularity === 'per-input-channel') return false;
+  const g = spec.granularity === 'group' ? spec.groupSize : cols;
+  return g % 2 === 0 && cols % g === 0;
+}
+
 /** Element count of a shape. */
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -42,6 +50,10 @@ function nativeMatrixBytes(dtype: string, storedBytes: number, rows: number, col
       // the engine keeps a per-tensor scale once per row
       const ng = spec.granularity === 'per-tensor' ? rows : groupLayout(spec, rows, cols).nGroups;
       return { bytes: n + 4 * ng + (spec.asym ? ng : 0), format: spec.granularity === 'group' ? 'i8_group' : 'i8_channel' };
+    }
+    if (storage === 'auto' && keepsNf4Codes(spec, cols)) {
+      const ng = rows * (spec.granularity === 'group' ? cols / spec.groupSize : 1);
+      return { bytes: n / 2 + 4 * ng, format: 'nf4_group' };
     }
     return { bytes: 4 * n, format: 'f32' };
   }

@@ -222,11 +222,13 @@ struct Weight {
   std::vector<float> scale;     // kI8*: (rows) or (rows, ng)
   std::vector<uint8_t> zero;    // kI8* asym
   bool asym = false;
-  int group = 0;  // kWeightI8Group
+  int group = 0;  // kWeightI8Group, kWeightI4Group, kWeightNF4Group (4-bit: blocks = packed codes, common/quant4.h)
   size_t Bytes() const {
     return f32.size() * 4 + half.size() * 2 + blocks.size() + scale.size() * 4 + zero.size();
   }
 };
+/** quant4::Kind of a 4-bit weight (i4_group: sym unless it has zero points; nf4_group). */
+inline int Q4Kind(const Weight& w) { return w.fmt == kWeightNF4Group ? quant4::kNf4 : w.asym ? quant4::kInt4Asym : quant4::kInt4Sym; }
 
 /** Dequantize rows [r0, r0+n) of w into out (n, cols): scalar reference / fastest available. */
 void DequantRowsRef(const Weight& w, int r0, int n, float* out);
@@ -265,6 +267,8 @@ struct Int8Codes {
   int group = 0;  // i8_group
 };
 
+/** Set w (rows, cols already set) to a 4-bit lab layout (common/quant4.h), checking sizes (i8.group = group size). */
+void FillQ4(Weight& w, int t, const uint8_t* raw, size_t raw_bytes, const Int8Codes& i8);
 /** Does `w` (rows, cols) dequantize to exactly the float32 values `f` (bitwise)? */
 bool SameBits(const Weight& w, const float* f);
 /** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */

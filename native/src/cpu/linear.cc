@@ -45,7 +45,34 @@ void DequantRowsRef(const Weight& w, int r0, int n, float* out) {
         }
         break;
       }
+      case kWeightI4Group:
+      case kWeightNF4Group:
+        quant4::dequant_row(Q4Kind(w), w.blocks.data(), w.scale.data(), w.asym ? w.zero.data() : nullptr, (int)C, w.group, (int)row, o);
+        break;
       default: THROW_ERROR("E_NATIVE", "weight not set");
+    }
+  }
+}
+
+// 4-bit layouts, fast: per group a 16-entry table of the group's 16 possible weights (each float(value * scale), the
+// value quant4::dequant gives), then one lookup per element — the same floats as the reference, bit for bit.
+void DequantRowsQ4(const Weight& w, int r0, int n, float* out) {
+  const int C = w.cols, gs = w.group, ng = C / gs, kind = Q4Kind(w);
+  float lut[16];
+  for (int r = 0; r < n; r++) {
+    const size_t row = (size_t)(r0 + r);
+    const uint8_t* rc = w.blocks.data() + row * (size_t)(C / 2);
+    float* o = out + (size_t)r * C;
+    for (int g = 0; g < ng; g++) {
+      const size_t gi = row * ng + g;
+      const int z = w.asym ? w.zero[gi] : 0;
+      for (int u = 0; u < 16; u++) lut[u] = quant4::dequant(kind, u, z, w.scale[gi]);
+      const uint8_t* b = rc + (size_t)g * gs / 2;
+      float* og = o + (size_t)g * gs;
+      for (int j = 0; j < gs / 2; j++) {
+        og[2 * j] = lut[b[j] & 15];
+        og[2 * j + 1] = lut[b[j] >> 4];
+      }
     }
   }
 }
@@ -230,6 +257,7 @@ AVX2_FN void DequantRowsAvx2(const Weight& w, int r0, int n, float* out) {
 #endif
 
 void DequantRows(const Weight& w, int r0, int n, float* out) {
+  if (w.fmt == kWeightI4Group || w.fmt == kWeightNF4Group) return DequantRowsQ4(w, r0, n, out);
 #if defined(CODECLLM_X86)
   if (HasAvx2()) return DequantRowsAvx2(w, r0, n, out);
 #endif
@@ -477,6 +505,10 @@ void LinearRef(const Weight& W, const float* b, const float* x, int T, float* y)
     case kWeightI8Group:
       ref::linear_i8_group(y, x, W.asym ? nullptr : (const int8_t*)W.blocks.data(), W.asym ? W.blocks.data() : nullptr, W.scale.data(),
                            W.asym ? W.zero.data() : nullptr, W.group, b, T, in, out);
+      break;
+    case kWeightI4Group:
+    case kWeightNF4Group:
+      ref::linear_q4_group(y, x, W.blocks.data(), W.scale.data(), W.asym ? W.zero.data() : nullptr, Q4Kind(W), W.group, b, T, in, out);
       break;
     default: THROW_ERROR("E_NATIVE", "weight not set");
   }

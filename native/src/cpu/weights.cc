@@ -35,6 +35,25 @@ void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const I
   if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
 }
 
+/** Set w (rows, cols already set) to a 4-bit lab layout (common/quant4.h): packed codes + fp32 group scales (+ uint8
+ *  zero points, int4 asym), checking sizes. t: kWeightI4Group or kWeightNF4Group; i8.group: the group size. */
+void FillQ4(Weight& w, int t, const uint8_t* raw, size_t raw_bytes, const Int8Codes& i8) {
+  const std::string name = FmtName(t);
+  CHECK_ARG(i8.group >= 2 && i8.group % 2 == 0 && w.cols % i8.group == 0,
+            name + ": group size " + std::to_string(i8.group) + " must be even and divide cols=" + std::to_string(w.cols));
+  const size_t nb = quant4::code_bytes(w.rows, w.cols), ng = quant4::groups(w.rows, w.cols, i8.group);
+  CHECK_ARG(raw_bytes == nb, name + " codes: expected " + std::to_string(nb) + " bytes, got " + std::to_string(raw_bytes));
+  CHECK_ARG(i8.n_scale == ng, name + " scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_scale));
+  CHECK_ARG(!i8.zero || (t == kWeightI4Group && i8.n_zero == ng),
+            name + (t == kWeightI4Group ? " zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_zero) : ": has no zero points"));
+  w.fmt = t;
+  w.group = i8.group;
+  w.asym = i8.zero != nullptr;
+  w.blocks.assign(raw, raw + nb);
+  w.scale.assign(i8.scale, i8.scale + ng);
+  if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
+}
+
 /**
  * A weight straight from a checkpoint's stored bytes, with no float32 copy of the tensor (the streaming load path,
  * src/engine/cpu-checkpoint.ts): bf16 / f16 kept as stored, f32 kept, q4_1 / q8_0 blocks kept; with storage 'f32'
@@ -67,6 +86,12 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     if (!auto_fmt) widen();
     return w;
   }
+  if (t == kWeightI4Group || t == kWeightNF4Group) {
+    CHECK_ARG(i8 != nullptr && raw != nullptr, std::string(FmtName(t)) + " codes need codes and scales");
+    FillQ4(w, t, raw, raw_bytes, *i8);
+    if (!auto_fmt) widen();
+    return w;
+  }
   if (t == kWeightBF16 || t == kWeightF16) {
     CHECK_ARG(raw_bytes == n * 2, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
     w.fmt = t;
@@ -91,7 +116,7 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     if (!auto_fmt) widen();
     return w;
   }
-  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, q5_0, q4_k, q6_k, i8_channel, i8_group)");
+  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, q5_0, q4_k, q6_k, i8_channel, i8_group, i4_group, nf4_group)");
 }
 
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
@@ -102,6 +127,13 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
   const size_t n = (size_t)rows * cols;
   if (auto_fmt && raw && i8 && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group)) {
     FillInt8(w, raw, raw_bytes, raw_type == kWeightI8Group, *i8);
+    if (SameBits(w, f)) return w;
+    w = Weight();
+    w.rows = rows;
+    w.cols = cols;
+  }
+  if (auto_fmt && raw && i8 && (raw_type == kWeightI4Group || raw_type == kWeightNF4Group)) {
+    FillQ4(w, raw_type, raw, raw_bytes, *i8);
     if (SameBits(w, f)) return w;
     w = Weight();
     w.rows = rows;

@@ -10,8 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../common/weight_types.h"
+
 namespace codecllm {
 namespace engine {
+
+/** The weight types LaunchDequantF16 takes (int8 per-channel codes, q4_1, q8_0); others prefill with our own GEMM. */
+inline bool DequantF16Takes(int wtype) { return wtype == kWeightI8Channel || wtype == kWeightQ4_1 || wtype == kWeightQ8_0; }
 
 /**
  * dst (N, K) fp16 bits = the weight of a quantized linear as our GEMM stages it in shared memory:
