@@ -23,10 +23,9 @@ import { cpuEngineAddon } from '../src/engine/cpu-native.js';
 import { loadCpuEngine } from '../src/engine/cpu-checkpoint.js';
 import { checkNativeFits, checkTfjsFits, residentBytes } from '../src/model/resident.js';
 import { LlamaModel } from '../src/model/llama.js';
-import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint.js';
-import { configFromHF } from '../src/model/config.js';
-import { makeShape, normalTableBf16 } from '../src/model/make-shape.js';
-import { SHAPES, hfConfigOf, shapeByName, shapeTensors, INIT_STD, type ModelShape } from '../src/model/shapes.js';
+import { openCheckpoint } from '../src/model/checkpoint.js';
+import { makeShape, normalTableBf16, shapeCheckpoint, shapeTensorBf16 } from '../src/model/make-shape.js';
+import { SHAPES, shapeByName, INIT_STD, type ModelShape } from '../src/model/shapes.js';
 import { patch } from '../src/lab/patch.js';
 import { bf16ToF32 } from '../src/formats/dtypes.js';
 import { isCodecError } from '../src/messages.js';
@@ -108,7 +107,7 @@ test('streaming native load: logits equal the tfjs reference (unpatched and patc
   const model = await LlamaModel.load(tinyDir);
   const tokens = [1, 17, 300, 4000, 12, 49151, 5];
   try {
-    for (const quant of [null, 'int8:per-channel', 'int4:group=32', 'int8:per-tensor']) {
+    for (const quant of [null, 'int8:per-channel', 'int4:group=32', 'int8:per-tensor', 'nf4:group=32']) {
       if (quant) patch(model, { select: 'all', quant });
       const { logits } = model.forward(tokens);
       const ref = logits.dataSync() as Float32Array;
@@ -118,7 +117,8 @@ test('streaming native load: logits equal the tfjs reference (unpatched and patc
         assertClose(ref, e.forward(tokens), 1e-4, 1e-4, `logits ${quant ?? 'bf16'}`);
         const info = e.info();
         assert.equal(info.weightBytes, e.predicted.native.weight_bytes, 'resident bytes as predicted');
-        assert.deepEqual(Object.keys(info.linearFormats), [quant === null ? 'bf16' : quant.startsWith('int4') ? 'i8_group' : 'i8_channel']);
+        const want = quant === null ? 'bf16' : quant.startsWith('nf4') ? 'nf4_group' : quant.startsWith('int4') ? 'i8_group' : 'i8_channel';
+        assert.deepEqual(Object.keys(info.linearFormats), [want]);
         // KV-cache decode agrees with the full prefill
         const cache = e.newCache();
         e.forward(tokens.slice(0, 5), cache);
@@ -191,22 +191,7 @@ test('bad input: missing shard, shard outside the folder', () => {
   expectCode(() => loadCpuEngine(dir), 'E_SAFETENSORS', /outside the model folder/);
 });
 
-/** A header-only stand-in for a checkpoint of a big shape (nothing to read: resident.ts looks at headers only). */
-function headerOnly(s: ModelShape): Checkpoint {
-  const infos = new Map(shapeTensors(s).map((t) => [t.name, { name: t.name, dtype: 'bf16' as const, shape: t.shape, byteLength: t.shape.reduce((a, b) => a * b, 1) * 2 }]));
-  const no = () => {
-    throw new Error('headers only');
-  };
-  return {
-    file: 'shape-headers',
-    format: 'hf',
-    config: configFromHF(hfConfigOf(s, { bos: 1, eos: 2 }), 'config.json'),
-    tokenizer: null,
-    metadata: {},
-    weights: { file: 'shape-headers', list: () => [...infos.values()], has: (n: string) => infos.has(n), info: (n: string) => infos.get(n)!, readRaw: no, readF32: no, close() {} },
-    close() {},
-  } as unknown as Checkpoint;
-}
+const headerOnly = shapeCheckpoint;
 
 test('model-size refusals: needed vs available, a way out, before allocation', () => {
   const ck8 = headerOnly(SHAPES['llama3.1-8b']!);
@@ -221,6 +206,37 @@ test('model-size refusals: needed vs available, a way out, before allocation', (
   const ck1 = headerOnly(SHAPES['llama3.2-1b']!);
   expectCode(() => checkTfjsFits(ck1, 'wasm'), 'E_MEMORY', /tfjs reference \(wasm\) needs 5\.\d\d GiB .* heap holds 3\.50 GiB; use --engine native/);
   checkTfjsFits(headerOnly(SHAPES.tiny!), 'wasm');
+});
+
+test('shapeCheckpoint: the same resident bytes as the written shape, and no weights to read', () => {
+  const written = openCheckpoint(tinyDir);
+  try {
+    const headers = shapeCheckpoint(shapeByName('tiny'));
+    for (const patchSpec of [null, { select: 'all', quant: 'int8:per-channel' }])
+      assert.deepEqual(residentBytes(headers, { patch: patchSpec }), residentBytes(written, { patch: patchSpec }));
+    assert.deepEqual(headers.weights.list().map((t) => [t.name, t.shape]), written.weights.list().map((t) => [t.name, t.shape]));
+    expectCode(() => headers.weights.readRaw('model.norm.weight'), 'E_ARG', /headers only/);
+    expectCode(() => headers.weights.info('nope'), 'E_ARG', /headers only/);
+  } finally {
+    written.close();
+  }
+});
+
+test('shapeTensorBf16: the bytes makeShape wrote, for every tensor; other seeds differ', () => {
+  const ck = openCheckpoint(tinyDir);
+  try {
+    for (const t of ck.weights.list()) {
+      const raw = ck.weights.readRaw(t.name);
+      const words = shapeTensorBf16(shapeByName('tiny'), t.name, 7);
+      assert.deepEqual(new Uint8Array(words.buffer), raw, t.name);
+    }
+    const a = shapeTensorBf16(shapeByName('tiny'), 'model.layers.0.mlp.up_proj.weight', 7);
+    const b = shapeTensorBf16(shapeByName('tiny'), 'model.layers.0.mlp.up_proj.weight', 8);
+    assert.ok(a.some((w, i) => w !== b[i]), 'seed 8 gave the bytes of seed 7');
+    expectCode(() => shapeTensorBf16(shapeByName('tiny'), 'lm_head.bias'), 'E_ARG', /not a tensor of this shape/);
+  } finally {
+    ck.close();
+  }
 });
 
 test('native load refuses (E_MEMORY) under CODECLLM_MEMORY_LIMIT before allocating', { skip }, () => {

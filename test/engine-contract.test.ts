@@ -20,6 +20,7 @@ import { defaultEngine } from '../src/engine/open.js';
 import { openEngine } from '../src/lab/open-engine.js';
 import { CudaEngine } from '../src/engine/cuda.js';
 import { planPatchedLinears } from '../src/engine/cuda-patches.js';
+import { NF4 } from '../src/quant/numerics.js';
 import { parseModeSpec, resolveModes } from '../src/engine/modes.js';
 import { LlamaModel } from '../src/model/llama.js';
 import { syntheticWeights, tinyConfig, writeHFModel } from '../src/model/synthetic.js';
@@ -122,13 +123,15 @@ test('CUDA patch plan: the patch’s own int8 codes where the kernel matches, el
     assert.deepEqual(p.modes, int8Plan.modes);
     assert.equal(p.int8.size, 0);
     assert.deepEqual(p.roundings, []);
-    const cases: [string, 'patch' | 'fp16'][] = [
+    const cases: [string, 'patch' | 'q4' | 'fp16'][] = [
       ['int8:per-channel', 'patch'],
       ['int8:per-channel:scale=bf16', 'patch'],
       ['int8:per-tensor', 'patch'],
       ['int4:per-channel', 'patch'],
-      ['int4:group=64', 'fp16'],
-      ['nf4:group=64', 'fp16'],
+      // 4-bit codes + group scales resident (cuda/gemv_blocks.cu, layout native common/quant4.h)
+      ['int4:group=64', 'q4'],
+      ['int4:group=32:asym', 'q4'],
+      ['nf4:group=64', 'q4'],
       ['fp8', 'fp16'],
       ['int8:group=32:asym', 'fp16'],
     ];
@@ -139,7 +142,23 @@ test('CUDA patch plan: the patch’s own int8 codes where the kernel matches, el
       const i = idx('model.layers.0.mlp.down_proj');
       const j = idx('model.layers.1.mlp.down_proj');
       assert.equal(p.modes[j], 'int8', `${quant}: unpatched linears keep their mode`);
-      if (want === 'patch') {
+      if (want === 'q4') {
+        const f = p.quant4.get(i)!;
+        assert.ok(f, `${quant}: held as 4-bit codes`);
+        assert.equal(p.modes[i], 'int8');
+        assert.equal(p.int8.has(i), false);
+        assert.deepEqual(p.roundings, [], `${quant}: exact, no rounding to state`);
+        // float(value(nibble) × scale) (quant4.h) reproduces the installed weight bit for bit
+        const w = m.getWeight('model.layers.0.mlp.down_proj');
+        const cols = m.linear('model.layers.0.mlp.down_proj').inFeatures;
+        const ng = cols / f.group;
+        for (let k = 0; k < w.length; k++) {
+          const u = (f.codes[k >> 1]! >> ((k & 1) * 4)) & 15;
+          const g = Math.floor(k / cols) * ng + Math.floor((k % cols) / f.group);
+          const v = f.type === 'nf4_group' ? NF4[u]! : f.zero ? u - f.zero[g]! : u - 8;
+          assert.ok(Object.is(Math.fround(v * f.scale[g]!), w[k]), `${quant} weight ${k}`);
+        }
+      } else if (want === 'patch') {
         const got = p.int8.get(i)!;
         assert.equal(got.source, 'patch', quant);
         assert.equal(p.modes[i], 'int8');

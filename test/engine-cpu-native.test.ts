@@ -16,19 +16,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { nativeInfo } from '../src/native/addon.js';
+import { callNative, nativeInfo } from '../src/native/addon.js';
 import { cpuReference, parseTwinOutput, runTwins, twinBinary } from '../src/native/twins.js';
 import { createCpuEngine, cpuEngineAddon, generateNative, type CpuEngine } from '../src/engine/cpu-native.js';
 import { LlamaModel, ropeInvFreq } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';
 import { normalRng, syntheticWeights, tinyConfig, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
 import type { LlamaConfig } from '../src/model/config.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
+import { DTYPES, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/dtypes.js';
 import { dequantizeBlocks, quantizeBlocks } from '../src/formats/ggml-blocks.js';
 import { dequantize, quantize } from '../src/quant/quantize.js';
 import { compareLogits } from '../src/eval/compare.js';
 import { isCodecError, msg } from '../src/messages.js';
 import { packageRoot } from '../src/util/paths.js';
+import { rng } from '../src/util/random.js';
 
 const built = nativeInfo().built && (() => {
   try {
@@ -148,8 +149,9 @@ function refDequant(wa: Record<string, unknown>, rows: number, cols: number): Fl
   return cpuReference('dequant', params, inputs);
 }
 
-const TWIN_OPS = ['linear', 'dequant', 'attention', 'swiglu', 'api'];
-const TWIN_DTYPES = Object.keys(LINEAR_TOL);
+const TWIN_OPS = ['linear', 'dequant', 'attention', 'attention_ex', 'swiglu', 'geglu', 'api'];
+/** every dtype of LINEAR_TOL, and the Gemma 3 Q4_K_M block formats (seeded random blocks in the binary) */
+const TWIN_DTYPES = [...Object.keys(LINEAR_TOL), 'q5_0', 'q4_k', 'q6_k'];
 
 /** The twin binary's run: exit 0, every row passing, every op and every weight dtype present. */
 function assertTwinsPass(env: NodeJS.ProcessEnv, isa: RegExp): void {
@@ -165,7 +167,7 @@ function assertTwinsPass(env: NodeJS.ProcessEnv, isa: RegExp): void {
   }
 }
 
-test('codecllm_cpu_twins: every fast kernel == its ops_ref twin (linear every dtype, dequant bit-exact, attention, swiglu)', { skip }, () => {
+test('codecllm_cpu_twins: every fast kernel == its ops_ref twin (linear every dtype incl. q5_0/q4_k/q6_k, dequant bit-exact, attention and attention_ex, swiglu, geglu)', { skip }, () => {
   assert.ok(fs.existsSync(twinBinary('cpu')), `${twinBinary('cpu')} not built`);
   assertTwinsPass(process.env, /cpu kernel twins passed \(isa (avx2\+fma|scalar)\)/);
 });
@@ -202,6 +204,42 @@ test('ops_ref dequantize == the TS definitions (dtypes.ts, ggml-blocks.ts, quant
     const wa = weightArgs(fmt, 6, 80, seed++);
     assertBitExact(dequantize(wa._q as never), refDequant(wa, 6, 80), `${fmt} vs quantize.ts dequantize`);
   }
+});
+
+// ---- the GGML block formats of Gemma 3's Q4_K_M file (q5_0, q4_k, q6_k): the reference dequantization == the TS
+// definition (ggml-blocks.ts) on seeded random blocks (random bytes, the fp16 scales replaced by finite ones); the
+// fast linear / dequantize against the reference run in codecllm_cpu_twins (RandomKWeight there)
+
+type KFmt = 'q5_0' | 'q4_k' | 'q6_k';
+/** Byte offsets of each block's fp16 scale fields, and the weight magnitude per unit of d (max |code · sub-scale|). */
+const K_BLOCKS: Record<KFmt, { halves: number[]; unit: number }> = {
+  q5_0: { halves: [0], unit: 16 },
+  q4_k: { halves: [0, 2], unit: 63 * 15 },
+  q6_k: { halves: [208], unit: 128 * 32 },
+};
+function randomBlocks(fmt: KFmt, rows: number, cols: number, seed: number): Uint8Array {
+  const { blockElems, blockBytes } = DTYPES[fmt];
+  const nb = (rows * cols) / blockElems;
+  const r = rng(seed);
+  const b = new Uint8Array(nb * blockBytes);
+  for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
+  const scale = 1 / (Math.sqrt(cols) * K_BLOCKS[fmt].unit);
+  for (let k = 0; k < nb; k++)
+    for (const o of K_BLOCKS[fmt].halves) {
+      const h = f32ToF16((0.25 + r()) * scale);
+      b[k * blockBytes + o] = h & 0xff;
+      b[k * blockBytes + o + 1] = h >> 8;
+    }
+  return b;
+}
+
+test('ops_ref dequantize == ggml-blocks.ts for q5_0 / q4_k / q6_k, bit for bit', { skip }, () => {
+  let seed = 950;
+  for (const fmt of Object.keys(K_BLOCKS) as KFmt[])
+    for (const [rows, cols] of [[3, 256], [5, 1024], [1, 2048]] as [number, number][]) {
+      const w = randomBlocks(fmt, rows, cols, seed++);
+      assertBitExact(dequantizeBlocks(fmt, w, rows * cols), cpuReference('dequant', { format: fmt, rows, cols }, [w]), `dequant ${fmt} ${rows}x${cols} vs ggml-blocks.ts`);
+    }
 });
 
 test('ops_ref rmsnorm and rope_rotate_half == the llama.ts formulas (JS float32 emulation)', { skip }, () => {
@@ -372,7 +410,7 @@ test('patched weights: model.setWeight is picked up by forward; engine.setWeight
   }
 });
 
-test('int8 / int4 patched weights: kept as int8 codes when they reproduce the weight exactly, logits == tfjs', { skip }, async () => {
+test('int8 / int4 / nf4 patched weights: kept as int8 (nf4: packed 4-bit) codes when they reproduce the weight exactly, logits == tfjs', { skip }, async () => {
   const m = await tinyModel('patch-int8', tinyConfig(), 'f32', 21);
   const e = createCpuEngine(m);
   try {
@@ -383,7 +421,7 @@ test('int8 / int4 patched weights: kept as int8 codes when they reproduce the we
       ['model.layers.1.self_attn.v_proj', 'int4:group=32:asym', 'i8_group'],
       ['model.layers.0.mlp.gate_proj', 'int4:per-tensor', 'i8_channel'],
       ['lm_head', 'int8:group=64:asym', 'i8_group'],
-      ['model.layers.1.self_attn.o_proj', 'nf4:group=32', 'f32'], // no int form: float32
+      ['model.layers.1.self_attn.o_proj', 'nf4:group=32', 'nf4_group'], // packed NF4 indices + group scales (common/quant4.h)
     ];
     const ids = [5, 4, 3, 2, 1];
     for (const [p, spec, want] of cases) {
@@ -402,6 +440,10 @@ test('int8 / int4 patched weights: kept as int8 codes when they reproduce the we
     const w = dequantize(q);
     w[7] = w[7]! + 1e-3;
     assert.equal(e.setWeight(p, w, { quantized: q }), 'f32');
+    const q4 = quantize(m.getWeight(p), [l.outFeatures, l.inFeatures], 'nf4:group=32');
+    const w4 = dequantize(q4);
+    w4[3] = w4[3]! + 1e-3;
+    assert.equal(e.setWeight(p, w4, { quantized: q4 }), 'f32', 'an nf4 form that does not reproduce the weight: float32');
   } finally {
     e.dispose();
     m.dispose();
@@ -448,6 +490,42 @@ test('misuse: disposed engine, foreign cache, custom forward, bad tokens', { ski
   assert.equal(e.forward([1]).length, 256);
   e.dispose();
   m.dispose();
+});
+
+test('misuse: architecture features out of range are one-line E_ARG from cpuEngineCreate; an unset Gemma norm is refused at forward', { skip }, () => {
+  const a = cpuEngineAddon();
+  const cfg = tinyConfig();
+  const base = { hidden: cfg.hiddenSize, intermediate: cfg.intermediateSize, layers: cfg.numLayers, heads: cfg.numHeads, kvHeads: cfg.numKvHeads, headDim: cfg.headDim, vocab: cfg.vocabSize, rmsEps: cfg.rmsEps, invFreq: ropeInvFreq(cfg) };
+  const layers = new Uint8Array(cfg.numLayers).fill(1);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ hiddenAct: 'relu' }, /config\.hiddenAct: 'relu' \(expected 'silu' or 'gelu_tanh'\)/],
+    [{ slidingLayers: layers, slidingWindow: 0 }, /config\.slidingWindow: expected an integer in \[1, 2\^30\)/],
+    [{ slidingLayers: layers, slidingWindow: 1e20 }, /config\.slidingWindow: expected an integer in \[1, 2\^30\)/],
+    [{ slidingLayers: layers, slidingWindow: 2.5 }, /config\.slidingWindow/],
+    [{ slidingLayers: new Uint8Array(cfg.numLayers + 1), slidingWindow: 4 }, /config\.slidingLayers: expected \d+ elements/],
+    [{ attnSoftcap: -1 }, /config\.attnSoftcap \/ finalSoftcap: must be >= 0/],
+    [{ embedScale: Number.NaN }, /config\.embedScale: expected a finite number/],
+    [{ invFreqLocal: new Float32Array(1) }, /config\.invFreqLocal: expected \d+ elements/],
+  ];
+  for (const [extra, re] of bad)
+    assert.throws(() => callNative(() => a.cpuEngineCreate({ ...base, ...extra } as never)), (x: unknown) => isCodecError(x, 'E_ARG') && re.test(x.message) && !x.message.includes('\n'), JSON.stringify(Object.keys(extra)));
+  // sandwich norms switched on, every Llama tensor set but not the pre-/post-FFN norms: the forward names the layer
+  // instead of reading an empty vector; once they are set it runs
+  const id = a.cpuEngineCreate({ ...base, sandwichNorms: true });
+  try {
+    const h = cfg.hiddenSize, I = cfg.intermediateSize, qd = cfg.numHeads * cfg.headDim, kvd = cfg.numKvHeads * cfg.headDim;
+    const z = (n: number) => new Float32Array(n).fill(0.01);
+    a.cpuEngineSetTensor(id, -1, 0, z(cfg.vocabSize * h), null, null, 'f32');
+    a.cpuEngineSetTensor(id, -1, 1, z(h), null, null, 'f32');
+    a.cpuEngineSetTensor(id, -1, 2, z(cfg.vocabSize * h), null, null, 'f32');
+    const sizes = [h, h, qd * h, kvd * h, kvd * h, h * qd, I * h, I * h, h * I];
+    for (let l = 0; l < cfg.numLayers; l++) sizes.forEach((n, slot) => a.cpuEngineSetTensor(id, l, slot, z(n), null, null, 'f32'));
+    assert.throws(() => callNative(() => a.cpuEngineForward(id, -1, Int32Array.of(1), true, false)), (x: unknown) => isCodecError(x, 'E_ARG') && /layer 0 is not fully set/.test(x.message));
+    for (let l = 0; l < cfg.numLayers; l++) for (const slot of [12, 13]) a.cpuEngineSetTensor(id, l, slot, z(h), null, null, 'f32');
+    assert.equal(callNative(() => a.cpuEngineForward(id, -1, Int32Array.of(1), true, false)).length, cfg.vocabSize);
+  } finally {
+    a.cpuEngineDispose(id);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------

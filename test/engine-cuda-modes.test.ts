@@ -142,6 +142,22 @@ test('accountBytes: int8 = 1 byte per weight + 4 per row; compressed decode area
   assert.throws(() => accountBytes(cfg, resolveModes(parseModeSpec('fused'), cfg), { maxSeq: 8, kvDtype: 'f16' }), /compressedBytes/);
 });
 
+test('accountBytes: int4 / nf4 patched linears held as 4-bit codes + group scales (quant4) replace their int8 bytes', () => {
+  const shapes = linearShapes(cfg);
+  const plan = resolveModes(parseModeSpec('int8'), cfg);
+  const base = accountBytes(cfg, plan, { maxSeq: 8, kvDtype: 'f16' });
+  const [o, i] = shapes[2]!;
+  const codeBytes = (o * i) / 2;
+  const scaleBytes = 4 * o * (i / 64) + o * (i / 64); // fp32 group scales + one zero point per group (int4 asym)
+  const a = accountBytes(cfg, plan, { maxSeq: 8, kvDtype: 'f16', quant4: new Map([[2, { codeBytes, scaleBytes }]]) });
+  assert.equal(a.weights_q4, codeBytes);
+  assert.equal(a.weights_int8, base.weights_int8 - o * i);
+  assert.equal(a.scales, base.scales - 4 * o + scaleBytes);
+  assert.equal(a.bytesPerToken, base.bytesPerToken - o * i - 4 * o + codeBytes + scaleBytes);
+  assert.equal(a.weightTotal, base.weightTotal - o * i - 4 * o + codeBytes + scaleBytes);
+  assert.equal(base.weights_q4, 0);
+});
+
 test('ropeTables: the float32 freqs of LlamaModel (cos/sin of fround(p * inv_freq))', () => {
   const c = tinyConfig({ ropeTheta: 10000 });
   const { cos, sin } = ropeTables(c, 50);

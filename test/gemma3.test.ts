@@ -13,9 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { LlamaModel } from '../src/model/llama.js';
 import { tinyGemma3Config, syntheticWeights, writeHFModel, writeGGUFModel } from '../src/model/synthetic.js';
-import { configFromGGUF, configFromHF, engineDims, featuresOf, type LlamaConfig } from '../src/model/config.js';
+import { configFromGGUF, configFromHF, engineDims, featuresOf, nativeEngineGap, type LlamaConfig } from '../src/model/config.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { isCodecError } from '../src/messages.js';
+import { nativeInfo } from '../src/native/addon.js';
+import { createCpuEngine } from '../src/engine/cpu-native.js';
+import { loadCpuEngine } from '../src/engine/cpu-checkpoint.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-gemma3-'));
 const cfg = tinyGemma3Config();
@@ -165,6 +168,35 @@ test('tiny Gemma 3: the GGUF form (norms stored as 1 + w, llama.cpp names, hard-
   b.dispose();
 });
 
+test('native CPU engine: tiny Gemma 3 (HF folder: norms + 1 at load; GGUF form) and tiny Gemma 2 (active soft-caps) match the twin, copied or streamed', { skip: nativeInfo().built ? false : 'native addon not built' }, async (t) => {
+  const want3 = referenceGemma3(cfg, weights, ids);
+  const g2 = tinyGemma3Config({
+    architecture: 'gemma2',
+    numLayers: 2,
+    features: { ...featuresOf(cfg), qkNorm: false, ropeThetaLocal: null, slidingLayers: [true, false], attnSoftcap: 2, finalSoftcap: 30 },
+  });
+  const w2 = syntheticWeights(g2, 5);
+  const dir2 = path.join(tmp, 'gemma2-native');
+  writeHFModel(dir2, g2, w2, 'f32');
+  const want2 = referenceGemma3(g2, w2, ids);
+  for (const [name, src, want] of [['gemma3 hf', hfDir, want3], ['gemma3 gguf', ggufFile, want3], ['gemma2 hf', dir2, want2]] as const) {
+    const m = await LlamaModel.load(src);
+    const copied = createCpuEngine(m);
+    const streamed = loadCpuEngine(src); // norms read from the file: + normOffset (1 for HF Gemma) applied here
+    try {
+      for (const [how, e] of [['copied', copied], ['streamed', streamed]] as const) {
+        const d = maxAbsDiff(e.forward(ids), want);
+        t.diagnostic(`${name} ${how}: max |Δlogit| vs twin ${d.toExponential(3)} (tol 1e-4)`);
+        assert.ok(d <= 1e-4, `${name} ${how}: max |Δlogit| ${d}`);
+      }
+    } finally {
+      copied.dispose();
+      streamed.dispose();
+      m.dispose();
+    }
+  }
+});
+
 test('tiny Gemma 3: KV-cache decode (past the window) equals one full forward', async () => {
   const m = await LlamaModel.load(hfDir);
   const full = m.forward(ids).logits;
@@ -203,8 +235,12 @@ test('architectures the reference cannot run are refused before loading, naming 
   const meta = (arch: string) => new Map<string, never>([['general.architecture', arch as never]]);
   assert.throws(() => configFromGGUF(meta('phi3'), new Set(), 'p.gguf'), (e) => isCodecError(e, 'E_ARCH') && e.message === "p.gguf: architecture 'phi3' needs fused qkv / gate_up weights (Phi-3), which codecllm does not implement");
   assert.throws(() => configFromGGUF(meta('mamba'), new Set(), 'p.gguf'), (e) => isCodecError(e, 'E_ARCH') && /^p\.gguf: unsupported architecture 'mamba'/.test(e.message));
-  // the native engines run plain Llama graphs only: Gemma is refused by name before any native call
-  assert.throws(() => engineDims(cfg), (e) => isCodecError(e, 'E_ARCH') && e.message === "native engine: architecture 'gemma3' needs GeGLU (tanh GELU) MLP, which codecllm does not implement");
+  // both native engines take Gemma's features (the CPU engine: test/engine-cpu-gemma.test.ts, test/zoo.test.ts; the
+  // CUDA engine: scripts/gpu/check-engine.ts on the GPU host)
+  for (const engine of ['native', 'cuda'] as const) {
+    assert.equal(nativeEngineGap(cfg, engine), null, engine);
+    assert.equal(engineDims(cfg, engine).headDim, cfg.headDim);
+  }
 });
 
 test('Hugging Face Gemma 3 config forms: layer_types, sliding_window_pattern, transformers 5 rope_parameters', () => {

@@ -1,5 +1,5 @@
 /**
- * The project's notebooks end to end: `runReport` executes every notebook in notebooks/ (00–06) with the real
+ * The project's notebooks end to end: `runReport` executes every notebook in notebooks/ (EXPECTED below) with the real
  * CodecLLM kernel and the compiled library (dist/, `npm run build`), on the default model (`make setup`), and then
  * headless Debian chromium (playwright-core) opens every page and checks that
  *   - the report wrote one page per notebook plus index.html, with no failed cell (runReport throws on any),
@@ -26,7 +26,7 @@ import { pythonWithNbclient, REPO } from './kernel-helpers.js';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NOTEBOOKS = defaultNotebooks(path.join(REPO, 'notebooks'));
 const EXPECTED = ['00-smoke', '01-quantization-roundtrip', '02-progressive-compression', '03-all-vs-partial', '04-debug-matrix-and-faults',
-  '05-codec-shootout', '06-gpu-speed-vram', '08-gemma-vs-smollm2'];
+  '05-codec-shootout', '06-gpu-speed-vram', '07-real-model-sizes', '08-gemma-vs-smollm2', '09-compressed-weights'];
 const MODEL = path.join(process.env.CODECLLM_DATA ?? path.join(REPO, 'data'), 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 // notebook 08 compares the two default families
 const GEMMA = path.join(process.env.CODECLLM_DATA ?? path.join(REPO, 'data'), 'models', 'gemma-3-270m-q4_k_m.gguf');
@@ -61,7 +61,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('notebooks/ holds the notebooks, in order', () => {
+test('notebooks/ holds the expected notebooks, in order', () => {
   assert.deepEqual(NOTEBOOKS.map((n) => path.basename(n, '.ipynb')), EXPECTED);
 });
 

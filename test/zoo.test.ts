@@ -2,8 +2,11 @@
  * The architecture zoo against PyTorch + transformers: tiny random-weight checkpoints with reference logits written
  * by scripts/reference/zoo.py on a host with torch + transformers (data/reference/zoo/<name>/). Each one either loads
  * on the tfjs reference and matches transformers' float32 logits (max |Δlogit| ≤ TOL_ABS, same greedy continuation),
- * or is refused before loading with one E_ARCH line naming the missing feature. The native engines run plain Llama
- * graphs only: every architecture with features beyond Llama must be refused there with E_ARCH too.
+ * or is refused before loading with one E_ARCH line naming the missing feature. The native CPU engine runs every
+ * architecture the reference loads (qkv bias, q/k norm, sliding window, soft-capping, GeGLU, sandwich norms) and must
+ * match transformers within the same tolerance, prefill and KV-cache decode, with the same greedy continuation. The
+ * CUDA engine implements the same features (checked against this zoo on the GPU host by scripts/gpu/check-engine.ts);
+ * should config.ts's ENGINE_FEATURES list one it lacks, it must be refused there with one E_ARCH line naming it.
  * Until the zoo has been generated, every case skips with the command to run.
  */
 import { test } from 'node:test';
@@ -14,6 +17,8 @@ import { LlamaModel } from '../src/model/llama.js';
 import { generate } from '../src/model/generate.js';
 import { compareLogits } from '../src/eval/compare.js';
 import { engineDims, nativeEngineGap } from '../src/model/config.js';
+import { createCpuEngine, generateNative } from '../src/engine/cpu-native.js';
+import { nativeInfo } from '../src/native/addon.js';
 import { openCheckpoint } from '../src/model/checkpoint.js';
 import { isCodecError } from '../src/messages.js';
 import { packageRoot } from '../src/util/paths.js';
@@ -65,8 +70,30 @@ for (const [name, want] of Object.entries(CASES)) {
     assert.ok(c.klMean <= tolKl, `mean KL ${c.klMean} > ${tolKl}`);
     const g = await generate(m, meta.ids, { maxTokens: meta.greedy_ids.length, stopIds: [] });
     assert.deepEqual(g.ids, meta.greedy_ids, 'greedy continuation differs from transformers');
-    const gap = nativeEngineGap(m.config);
-    if (gap) assert.throws(() => engineDims(m.config), (e) => isCodecError(e, 'E_ARCH') && e.message.includes(gap));
+    const gap = nativeEngineGap(m.config, 'cuda');
+    if (gap) assert.throws(() => engineDims(m.config, 'cuda'), (e) => isCodecError(e, 'E_ARCH') && e.message.includes(gap) && !e.message.includes('\n'));
+    if (nativeInfo().built) {
+      // the native CPU engine: same reference, same tolerance; prefill, then the same positions decoded one at a time
+      assert.equal(nativeEngineGap(m.config, 'native'), null);
+      const e = createCpuEngine(m);
+      try {
+        const cn = compareLogits(ref, e.forward(meta.ids), V);
+        const cache = e.newCache();
+        const dec = new Float32Array(T * V);
+        dec.set(e.forward(meta.ids.slice(0, 1), cache), 0);
+        for (let i = 1; i < T; i++) dec.set(e.forward([meta.ids[i]], cache), i * V);
+        const cd = compareLogits(ref, dec, V);
+        t.diagnostic(`${name} native: max|Δlogit| prefill ${cn.maxAbsDiff.toExponential(3)}, decode ${cd.maxAbsDiff.toExponential(3)}, mean KL ${cn.klMean.toExponential(3)}`);
+        for (const [what, x] of [['prefill', cn], ['decode', cd]] as const) {
+          assert.ok(x.maxAbsDiff <= tolAbs, `native ${what}: max |Δlogit| ${x.maxAbsDiff} > ${tolAbs} at ${x.argMaxDiff}`);
+          assert.ok(x.klMean <= tolKl, `native ${what}: mean KL ${x.klMean} > ${tolKl}`);
+        }
+        const gn = await generateNative(e, meta.ids, { maxTokens: meta.greedy_ids.length, stopIds: [] });
+        assert.deepEqual(gn.ids, meta.greedy_ids, 'native: greedy continuation differs from transformers');
+      } finally {
+        e.dispose();
+      }
+    }
     m.dispose();
   });
 }

@@ -26,7 +26,8 @@
  *
  * ---- weight types ------------------------------------------------------------------------------------------------
  *   weight type ids are the one table of native/src/common/weight_types.h (TS twin: src/formats/dtypes.ts DTYPES[*].id):
- *   f32, f16, bf16, q8_0, q4_1 (GGML blocks of common/blocks.h), i8_channel, i8_group (int8 codes + scales) ...
+ *   f32, f16, bf16, q8_0, q4_1, q5_0, q4_k, q6_k (GGML blocks of common/blocks.h), i8_channel, i8_group (int8 codes +
+ *   scales), i4_group, nf4_group (4-bit codes + group scales, common/quant4.h) ...
  *   -1 means "none".
  *
  * Handles are not thread-safe: one thread at a time per engine (the N-API bindings hold a lock or run on the JS thread).
@@ -75,18 +76,39 @@ typedef struct cllm_dims {
  * ================================================================================================================ */
 typedef struct cllm_cpu_engine cllm_cpu_engine;
 
-/** Create an engine of `dims`; inv_freq: the rope inverse frequencies, (head_dim / 2) floats. */
-cllm_status cllm_cpu_create(const cllm_dims* dims, float rms_eps, const float* inv_freq, size_t n_inv_freq, cllm_cpu_engine** out);
+/** Architecture features (src/model/config.ts ArchFeatures; zero-initialised = plain Llama), the CUDA options' twin. */
+enum { CLLM_CPU_ACT_SILU = 0, CLLM_CPU_ACT_GELU_TANH = 1 };
+typedef struct cllm_cpu_features {
+  int32_t act;            /* CLLM_CPU_ACT_SILU (SwiGLU MLP) | CLLM_CPU_ACT_GELU_TANH (GeGLU) */
+  int32_t sandwich_norms; /* pre- and post-FFN norms around the MLP (slots 12, 13) */
+  int32_t qk_norm;        /* RMS norm of q and k per head (slots 14, 15: (D) floats) */
+  float embed_scale;      /* embedding rows times this (0 is taken as 1; otherwise > 0) */
+  float attn_scale;       /* attention score scale (0: 1/sqrt(D)) */
+  float attn_softcap;     /* scores -> c·tanh(s/c) (0: none) */
+  float final_softcap;    /* logits -> c·tanh(x/c) (0: none) */
+  const uint8_t* sliding_layers; /* (L) 1 = sliding-window (local) layer, or NULL: every layer global */
+  size_t n_sliding_layers;       /* L when sliding_layers is given */
+  int32_t sliding_window;        /* window of the local layers in positions, >= 1 with sliding_layers */
+  const float* inv_freq_local;   /* (D/2) rope inverse frequencies of the local layers, or NULL: inv_freq */
+  size_t n_inv_freq_local;
+} cllm_cpu_features;
+
+/** Create an engine of `dims`; inv_freq: the rope inverse frequencies, (head_dim / 2) floats; features: NULL = plain
+ *  Llama. */
+cllm_status cllm_cpu_create(const cllm_dims* dims, float rms_eps, const float* inv_freq, size_t n_inv_freq,
+                            const cllm_cpu_features* features, cllm_cpu_engine** out);
 void cllm_cpu_destroy(cllm_cpu_engine* e);
 
 /* Tensor slots (append-only; src/engine/cpu-native.ts GLOBAL_SLOT / LAYER_SLOT):
  *   layer -1: 0 embed (V, h), 1 final norm (h), 2 lm_head (V, h)
  *   layer l : 0 input norm (h), 1 post-attention norm (h), 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down,
- *             9 q bias (H*D), 10 k bias (Hkv*D), 11 v bias (Hkv*D) */
-enum { CLLM_CPU_MAX_SLOT = 11 };
+ *             9 q bias (H*D), 10 k bias (Hkv*D), 11 v bias (Hkv*D), 12 pre-FFN norm (h), 13 post-FFN norm (h)
+ *             (sandwich norms), 14 q norm (D), 15 k norm (D) */
+enum { CLLM_CPU_MAX_SLOT = 15 };
 
-/** int8 codes' side data (raw_type i8_channel / i8_group): scale (rows) or (rows, ceil(cols/group)) floats, zero
- *  points (same count, uint8; null = symmetric int8 codes), group size (i8_group). */
+/** int8 codes' side data (raw_type i8_channel / i8_group; also the 4-bit layouts i4_group / nf4_group of
+ *  common/quant4.h, whose raw bytes are the packed codes): scale (rows) or (rows, ceil(cols/group)) floats, zero
+ *  points (same count, uint8; null = symmetric codes), group size (i8_group, i4_group, nf4_group). */
 typedef struct cllm_int8_codes {
   const float* scale;
   size_t n_scale;
@@ -98,8 +120,8 @@ typedef struct cllm_int8_codes {
 /**
  * Set one tensor. f32 (n_f32 values, the slot's full size) are the weight's float32 values; raw / raw_type optionally
  * the checkpoint's stored bytes of the same tensor (GGML blocks, or int8 codes with `i8`), kept instead when they
- * dequantize to exactly f32. f32 = NULL: no float32 values, raw holds the tensor as stored (bf16 | f16 | f32 | q4_1 |
- * q8_0, or int8 codes). keep_stored = 0 forces plain float32 storage. *stored_type: the weight type kept (norms and
+ * dequantize to exactly f32. f32 = NULL: no float32 values, raw holds the tensor as stored (bf16 | f16 | f32 | GGML
+ * blocks, or int8 / 4-bit codes). keep_stored = 0 forces plain float32 storage. *stored_type: the weight type kept (norms and
  * biases: f32).
  */
 cllm_status cllm_cpu_set_weight(cllm_cpu_engine* e, int32_t layer, int32_t slot, const float* f32, size_t n_f32, const uint8_t* raw,
@@ -193,7 +215,11 @@ cllm_status cllm_cuda_set_linear_f32(cllm_cuda_engine* e, int32_t index, int32_t
 /** Linear from int8 codes (out, in) and one float scale per output row. */
 cllm_status cllm_cuda_set_linear_int8(cllm_cuda_engine* e, int32_t index, const int8_t* codes, size_t n, const float* scales, size_t n_scales,
                                       const float* bias, size_t n_bias);
-/** Linear from the checkpoint's GGML blocks (type q4_1 | q8_0): out * in/32 blocks, row-major. */
+/** Linear from 4-bit codes of the lab's layouts (type i4_group | nf4_group, common/quant4.h): packed codes (out, in/2
+ *  bytes), scales (out, ceil(in/group)) floats, zero points (same count, uint8; NULL = symmetric), group size. */
+cllm_status cllm_cuda_set_linear_q4(cllm_cuda_engine* e, int32_t index, int32_t type, const uint8_t* codes, size_t n, const float* scales,
+                                    size_t n_scales, const uint8_t* zeros, size_t n_zeros, int32_t group, const float* bias, size_t n_bias);
+/** Linear from the checkpoint's GGML blocks (type q4_1 | q8_0 | q5_0 | q4_k | q6_k): out rows of in/(block elements) blocks, row-major. */
 cllm_status cllm_cuda_set_linear_blocks(cllm_cuda_engine* e, int32_t index, int32_t type, const uint8_t* raw, size_t n, const float* bias,
                                         size_t n_bias);
 /** lm_head (fp16) reads the embedding table (tied models). */

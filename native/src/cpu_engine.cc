@@ -19,13 +19,15 @@
 // when the CPU has them (no global -mavx2, so the addon still loads on any x86-64); plain loops otherwise.
 //
 // JS API (registered by InitCpuEngine; wrapped by src/engine/cpu-native.ts):
-//   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array})
-//       -> id
+//   cpuEngineCreate({hidden, intermediate, layers, heads, kvHeads, headDim, vocab, rmsEps, invFreq: Float32Array,
+//                    [architecture features, all optional (plain Llama when absent; see ReadFeatures):
+//                     hiddenAct, sandwichNorms, qkNorm, embedScale, attnScale, slidingLayers: Uint8Array, slidingWindow,
+//                     invFreqLocal: Float32Array, attnSoftcap, finalSoftcap]}) -> id
 //   cpuEngineSetTensor(id, layer, slot, f32: Float32Array, raw: Uint8Array|null, rawType: number|string|null,
 //                      storage: 'auto'|'f32', scale?: Float32Array, zero?: Uint8Array|null, group?: number)
-//       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'i8_channel'|'i8_group')
+//       -> format name actually stored ('f32'|'f16'|'bf16'|'q8_0'|'q4_1'|'q5_0'|'q4_k'|'q6_k'|'i8_channel'|'i8_group')
 //       rawType: a weight type id of common/weight_types.h (dtypes.ts DTYPES[*].id / ENGINE_LAYOUTS; a name is
-//       accepted too). 'q4_1' | 'q8_0': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
+//       accepted too). 'q4_1' | 'q8_0' | 'q5_0' | 'q4_k' | 'q6_k': raw = the GGML blocks; 'i8_channel' | 'i8_group': raw = int8 codes (quantize.ts
 //       layout, int8 sym / uint8 asym) with scale (float values), zero (asym) and group. Kept only when it
 //       dequantizes to exactly f32.
 //       f32 null: no float32 values; raw holds the tensor as stored, rawType 'bf16'|'f16'|'f32'|'q4_1'|'q8_0'
@@ -33,7 +35,8 @@
 //       (MakeWeightStored: the streaming checkpoint load, no float32 copy of the tensor)
 //       layer -1: slot 0 embed (V,h), 1 final norm (h), 2 lm_head (V,h)
 //       layer l : slot 0 input norm, 1 post norm, 2 q, 3 k, 4 v, 5 o, 6 gate, 7 up, 8 down, 9 q bias, 10 k bias,
-//                 11 v bias   (append-only; mirrored in cpu-native.ts)
+//                 11 v bias, 12 pre-FFN norm, 13 post-FFN norm (sandwich norms), 14 q norm, 15 k norm (head_dim)
+//                 (append-only; mirrored in cpu-native.ts)
 //   cpuEngineSetTensorFile(id, layer, slot, path, offset, bytes, storedType, storage) -> format: a matrix read from
 //       the checkpoint file straight into the engine's storage (bf16|f16|f32|q4_1|q8_0; MakeWeightStored)
 //   cpuEngineNewCache(id) -> cacheId ; cpuEngineFreeCache(id, cacheId) ; cpuEngineCacheLength(id, cacheId)
@@ -48,6 +51,7 @@
 // codecllm_cpu_twins (native/test/cpu_twins.cc).
 #include <napi.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -86,6 +90,56 @@ const float* F32Arg(const Napi::Value& v, size_t n, const char* name) {
 /** A typed array argument's element count, or 0 for null / undefined (the C API checks sizes). */
 size_t Len(const Napi::Value& v) { return v.IsTypedArray() ? v.As<Napi::TypedArray>().ElementLength() : 0; }
 
+/** Optional number field of the config (absent / undefined: `dflt`); E_ARG when present and not a finite number. */
+double OptNumber(const Napi::Object& o, const char* k, double dflt) {
+  Napi::Value v = o.Get(k);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  CHECK_ARG(v.IsNumber() && std::isfinite(v.As<Napi::Number>().DoubleValue()), std::string("config.") + k + ": expected a finite number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+/**
+ * The architecture features (config.ts ArchFeatures, sent by cpu-native.ts engineFeatures): all optional, absent =
+ * plain Llama. hiddenAct 'silu'|'gelu_tanh'; sandwichNorms, qkNorm booleans; embedScale, attnScale (> 0) numbers;
+ * slidingLayers Uint8Array(layers) with slidingWindow >= 1; invFreqLocal Float32Array(headDim/2) (the local layers'
+ * rope); attnSoftcap, finalSoftcap (> 0, or 0 / absent for none). Converted to cllm_cpu_features here; the range
+ * checks live in cpu/api.cc (SetFeatures). The pointers stay valid while `o` is alive (the Create call).
+ */
+cllm_cpu_features ReadFeatures(const Napi::Object& o) {
+  cllm_cpu_features f{};
+  Napi::Value act = o.Get("hiddenAct");
+  if (!act.IsUndefined() && !act.IsNull()) {
+    CHECK_ARG(act.IsString(), "config.hiddenAct: expected 'silu' or 'gelu_tanh'");
+    const std::string a = act.As<Napi::String>().Utf8Value();
+    CHECK_ARG(a == "silu" || a == "gelu_tanh", "config.hiddenAct: '" + a + "' (expected 'silu' or 'gelu_tanh')");
+    f.act = a == "silu" ? CLLM_CPU_ACT_SILU : CLLM_CPU_ACT_GELU_TANH;
+  }
+  f.sandwich_norms = o.Get("sandwichNorms").ToBoolean().Value();
+  f.qk_norm = o.Get("qkNorm").ToBoolean().Value();
+  f.embed_scale = (float)OptNumber(o, "embedScale", 1.0);
+  CHECK_ARG(f.embed_scale > 0, "config.embedScale / attnScale: must be positive");  // 0 would mean "1" in the C API
+  f.attn_scale = (float)OptNumber(o, "attnScale", 0.0);
+  f.attn_softcap = (float)OptNumber(o, "attnSoftcap", 0.0);
+  f.final_softcap = (float)OptNumber(o, "finalSoftcap", 0.0);
+  Napi::Value sl = o.Get("slidingLayers");
+  if (!sl.IsUndefined() && !sl.IsNull()) {
+    CHECK_ARG(sl.IsTypedArray() && sl.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, "config.slidingLayers: wrong array type");
+    Napi::Uint8Array a = sl.As<Napi::Uint8Array>();
+    f.sliding_layers = a.ElementLength() ? a.Data() : EmptyBytes();
+    f.n_sliding_layers = a.ElementLength();
+    const double w = OptNumber(o, "slidingWindow", 0.0);
+    // an integer in range crosses as itself; anything else as 0, which cllm_cpu_create refuses with the one message
+    f.sliding_window = w >= 1 && w < (double)(1 << 30) && w == std::floor(w) ? (int32_t)w : 0;
+  }
+  Napi::Value il = o.Get("invFreqLocal");
+  if (!il.IsUndefined() && !il.IsNull()) {
+    f.n_inv_freq_local = Len(il);
+    f.inv_freq_local = F32Arg(il, f.n_inv_freq_local, "config.invFreqLocal");
+    if (f.inv_freq_local == nullptr) f.inv_freq_local = reinterpret_cast<const float*>(EmptyBytes());
+  }
+  return f;
+}
+
 Napi::Value Create(const Napi::CallbackInfo& info) {
   CHECK_ARG(info.Length() >= 1 && info[0].IsObject(), "cpuEngineCreate: expected a config object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -96,8 +150,9 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   CHECK_ARG(eps.IsNumber(), "config.rmsEps: expected a number");
   Napi::Value inv = o.Get("invFreq");
   const float* invp = F32Arg(inv, Len(inv), "config.invFreq");
+  const cllm_cpu_features features = ReadFeatures(o);
   cllm_cpu_engine* e = nullptr;
-  CLLM_CALL(cllm_cpu_create(&dims, (float)eps.As<Napi::Number>().DoubleValue(), invp, Len(inv), &e));
+  CLLM_CALL(cllm_cpu_create(&dims, (float)eps.As<Napi::Number>().DoubleValue(), invp, Len(inv), &features, &e));
   std::lock_guard<std::mutex> lk(g_mu);
   int id = g_next_engine++;
   g_engines[id].reset(e);
@@ -108,7 +163,7 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
   cllm_cpu_engine* e = EngineArg(info);
   const int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 30, -2);
-  const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
+  const int slot = (int)ArgInt(info, 2, "slot", 0, CLLM_CPU_MAX_SLOT, -1);
   CHECK_ARG(layer >= -1 && slot >= 0, "cpuEngineSetTensor: layer and slot are required");
   const int raw_type = ArgWeightType(info, 5, "rawType");  // id (dtypes.ts DTYPES / ENGINE_LAYOUTS) or name; -1: none
   const uint8_t* raw = nullptr;
@@ -130,8 +185,9 @@ Napi::Value SetTensor(const Napi::CallbackInfo& info) {
     if (f32 == nullptr) f32 = reinterpret_cast<const float*>(EmptyBytes());  // zero elements: still "values given"
   }
   // int8 codes (raw_type i8_channel / i8_group): info[7] scale Float32Array, info[8] zero Uint8Array|null, info[9] group
+  // (the 4-bit layouts i4_group / nf4_group come the same way: packed codes, scale, zero, group; common/quant4.h)
   cllm_int8_codes i8{};
-  if (raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group)) {
+  if (raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group || raw_type == kWeightI4Group || raw_type == kWeightNF4Group)) {
     CHECK_ARG(info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
               "int8 scales: expected a Float32Array");
     Napi::Float32Array sc = info[7].As<Napi::Float32Array>();
@@ -159,7 +215,7 @@ Napi::Value SetTensorFile(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lk(g_mu);
   cllm_cpu_engine* e = EngineArg(info);
   const int layer = (int)ArgInt(info, 1, "layer", -1, 1 << 30, -2);
-  const int slot = (int)ArgInt(info, 2, "slot", 0, 11, -1);
+  const int slot = (int)ArgInt(info, 2, "slot", 0, CLLM_CPU_MAX_SLOT, -1);
   const std::string file = ArgString(info, 3, "path");
   const int64_t offset = ArgInt(info, 4, "offset", 0, (int64_t)1 << 52, -1);
   const int64_t bytes = ArgInt(info, 5, "bytes", 0, (int64_t)1 << 52, -1);

@@ -34,6 +34,7 @@
 //                                             2 pre-FFN, 3 post-FFN, 4 q, 5 k), f32 (h, or D for q/k))
 //   engineSetLinearF32(id, index, mode 'fp16'|'int8', f32 (out*in), bias f32|null)   index = layer*7 + k, lm_head = L*7
 //   engineSetLinearInt8(id, index, codes Int8Array, scales Float32Array, bias|null)
+//   engineSetLinearQ4(id, index, type 'i4_group'|'nf4_group', codes Uint8Array, scales Float32Array, zeros|null, group, bias|null)
 //   engineShareEmbedding(id)                 lm_head (fp16) reads the embedding table (tied models)
 //   engineRandomize(id, seed, modes Int32Array(L*7+1))   synthetic weights generated on the device
 //   engineLinearCodes(id, index) -> {id, bytes}          int8 codes buffer, for nvcompCompress
@@ -215,6 +216,20 @@ Napi::Value EngineSetLinearInt8(const Napi::CallbackInfo& info) {
   const float* scales = TypedData<float>(info, 3, "scales", napi_float32_array, &ns);
   const float* b = OptF32(info, 4, &nb);
   CLLM_CALL(cllm_cuda_set_linear_int8(e, index, codes, n, scales, ns, b, nb));
+  return info.Env().Undefined();
+}
+Napi::Value EngineSetLinearQ4(const Napi::CallbackInfo& info) {
+  cllm_cuda_engine* e = Get(info);
+  int index = (int)ArgInt(info, 1, "index", 0, 1 << 24, 0);
+  const int type = ArgWeightType(info, 2, "type");  // i4_group / nf4_group (id or name)
+  size_t n, ns, nz = 0, nb;
+  const uint8_t* codes = TypedData<uint8_t>(info, 3, "codes", napi_uint8_array, &n);
+  const float* scales = TypedData<float>(info, 4, "scales", napi_float32_array, &ns);
+  const uint8_t* zeros = nullptr;
+  if (info.Length() > 5 && !info[5].IsNull() && !info[5].IsUndefined()) zeros = TypedData<uint8_t>(info, 5, "zeros", napi_uint8_array, &nz);
+  const int group = (int)ArgInt(info, 6, "group", 1, 1 << 20, -1);
+  const float* b = OptF32(info, 7, &nb);
+  CLLM_CALL(cllm_cuda_set_linear_q4(e, index, type, codes, n, scales, ns, zeros, nz, group, b, nb));
   return info.Env().Undefined();
 }
 Napi::Value EngineSetLinearBlocks(const Napi::CallbackInfo& info) {
@@ -408,6 +423,7 @@ void InitGpuEngine(Napi::Env env, Napi::Object exports) {
   EXPORT_FN(env, exports, "engineSetLinearInt8", EngineSetLinearInt8);
   EXPORT_FN(env, exports, "engineShareEmbedding", EngineShareEmbedding);
   EXPORT_FN(env, exports, "engineSetLinearBlocks", EngineSetLinearBlocks);
+  EXPORT_FN(env, exports, "engineSetLinearQ4", EngineSetLinearQ4);
   EXPORT_FN(env, exports, "engineSetEmbeddingBlocks", EngineSetEmbeddingBlocks);
   EXPORT_FN(env, exports, "engineRandomize", EngineRandomize);
   EXPORT_FN(env, exports, "engineLinearCodes", EngineLinearCodes);

@@ -11,9 +11,16 @@
 //   codecllm_cpu_twins ref <op> k=v ... < inputs > output      one REFERENCE op on caller-given inputs, for the tests
 //       that hold the C++ references against their TS definitions (dtypes.ts, ggml-blocks.ts, quantize.ts, llama.ts):
 //     dequant   format=<weight type name> rows= cols= [group= asym=0|1]   stdin: w bytes [scale f32 (n_scale)] [zero u8]
+//               (GGML blocks; int8 codes; i4_group / nf4_group: packed 4-bit codes (rows, cols/2), common/quant4.h)
+//     linear    format= T= in= out= [group= asym=0|1] bias=0|1            stdin: w [scale] [zero], x f32 (T,in), [bias f32 (out)]
+//     units     format=q5_0|q4_k|q6_k|i4_group|nf4_group rows= cols= [group= asym=]   stdin: as dequant; through the
+//               CUDA GEMV's unit cut (cuda/gemv_units.h) run on the host
 //     rmsnorm   T= h= eps_bits=<float32 bits>                              stdin: x f32 (T,h), w f32 (h)
 //     rope      T= n= D=                                                    stdin: x f32 (T,n,D), positions i32 (T), inv f32 (D/2)
 //     ropeInvFreq D= scaling=0|1|2 theta= factor= low= high= original=   (doubles as decimal text)
+//   codecllm_cpu_twins fast <op> ...      the same for the FAST kernel (ops dequant, linear)
+//   parts=<bytes>,<bytes>,...: the byte size of each stdin part in order, so that a part of the wrong size is named
+//   ("scale: expected 8 bytes, got 12"); without it the parts are cut in order.
 //   stdout: the float32 result, raw little-endian.
 //
 // Output of the twin run, one tab-separated row per case:
@@ -35,6 +42,7 @@
 #include "codecllm_engine.h"
 #include "common/half.h"
 #include "cpu/engine.h"
+#include "cuda/gemv_units.h"
 
 namespace {
 
@@ -87,7 +95,33 @@ struct Fmt {
 const Fmt kFmts[] = {{"f32", kWeightF32, false},         {"f16", kWeightF16, false},          {"bf16", kWeightBF16, false},
                      {"q8_0", kWeightQ8_0, false},       {"q4_1", kWeightQ4_1, false},        {"i8_channel", kWeightI8Channel, false},
                      {"i8_channel_asym", kWeightI8Channel, true}, {"i8_group", kWeightI8Group, false}, {"i8_group_asym", kWeightI8Group, true}};
+/** The k-quant / q5_0 block formats of Gemma 3's Q4_K_M file: random bytes with finite fp16 scales at these offsets,
+ *  sized so that |w| ~ 1/sqrt(cols) (unit: max |code · sub-scale| per unit of d). */
+struct KFmt {
+  const char* label;
+  int type;
+  std::vector<size_t> halves;
+  float unit;
+};
+const KFmt kKFmts[] = {{"q5_0", kWeightQ5_0, {0}, 16.f}, {"q4_k", kWeightQ4_K, {0, 2}, 63.f * 15.f}, {"q6_k", kWeightQ6_K, {208}, 128.f * 32.f}};
 constexpr int kGroup = 32;
+
+Weight RandomKWeight(const KFmt& f, int rows, int cols, std::mt19937& rng) {
+  Weight w;
+  w.fmt = f.type, w.rows = rows, w.cols = cols;
+  const WeightTypeInfo* ti = WeightTypeById(f.type);
+  const size_t nb = (size_t)rows * cols / ti->block_elems, bb = ti->block_bytes;
+  w.blocks.resize(nb * bb);
+  for (auto& b : w.blocks) b = (uint8_t)(rng() & 0xff);
+  const float scale = 1.f / (std::sqrt((float)cols) * f.unit);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (size_t k = 0; k < nb; k++)
+    for (size_t o : f.halves) {
+      const uint16_t h = f32_to_f16((0.25f + u(rng)) * scale);
+      w.blocks[k * bb + o] = h & 0xff, w.blocks[k * bb + o + 1] = h >> 8;
+    }
+  return w;
+}
 
 /** A seeded random (rows, cols) weight stored in `f`: halves of normal values, GGML blocks with random scales and
  *  codes, int8 codes with positive scales (and zero points). */
@@ -148,7 +182,7 @@ void RunApi(std::vector<Row>& rows, std::mt19937& rng) {
   auto ok = [](cllm_status s, const char* what) {
     CHECK_ARG(s == CLLM_OK, std::string(what) + ": " + cllm_last_error_code() + " " + cllm_last_error_message());
   };
-  ok(cllm_cpu_create(&d, 1e-5f, inv.data(), inv.size(), &e), "cllm_cpu_create");
+  ok(cllm_cpu_create(&d, 1e-5f, inv.data(), inv.size(), nullptr, &e), "cllm_cpu_create");
   std::unique_ptr<cllm_cpu_engine, void (*)(cllm_cpu_engine*)> guard(e, cllm_cpu_destroy);
   auto set = [&](int layer, int slot, size_t n, bool norm) {
     std::vector<float> w = Randn(rng, n, norm ? 0.1f : 0.2f);
@@ -234,6 +268,33 @@ std::vector<Row> RunTwins() {
       r.c.Check(want.data(), got.data(), want.size());
       rows.push_back(std::move(r));
     }
+  // q5_0 / q4_k / q6_k blocks: decode (T=1: the fused GEMVs, 4 rows + a tail) and prefill (T>1: dequantized tiles)
+  const int kshapes[][3] = {{1, 256, 8}, {1, 512, 37}, {1, 2048, 13}, {2, 256, 5}, {3, 1024, 11}, {17, 768, 9}};
+  for (const KFmt& f : kKFmts) {
+    for (const auto& s : kshapes) {
+      const int T = s[0], in = s[1], out = s[2];
+      const Weight w = RandomKWeight(f, out, in, rng);
+      const std::vector<float> x = Randn(rng, (size_t)T * in), bias = Randn(rng, (size_t)out);
+      for (const float* b : {(const float*)nullptr, bias.data()}) {
+        Row r{"linear", std::string(f.label) + " T=" + std::to_string(T) + " in=" + std::to_string(in) + " out=" + std::to_string(out) + (b ? " bias" : ""), {}};
+        r.c.atol = 2e-5, r.c.rtol = 1e-4;  // the bound of every other dtype: only the summation order differs
+        std::vector<float> want((size_t)T * out), got((size_t)T * out);
+        LinearRef(w, b, x.data(), T, want.data());
+        LinearFast(x.data(), T, {{&w, b, got.data()}});
+        r.c.Check(want.data(), got.data(), want.size());
+        rows.push_back(std::move(r));
+      }
+    }
+    for (const auto& s : {std::pair<int, int>{3, 256}, {5, 1024}, {1, 2048}}) {
+      const Weight w = RandomKWeight(f, s.first, s.second, rng);
+      Row r{"dequant", std::string(f.label) + " " + std::to_string(s.first) + "x" + std::to_string(s.second), {}};
+      std::vector<float> want((size_t)s.first * s.second), got(want.size());
+      DequantRowsRef(w, 0, s.first, want.data());
+      DequantRows(w, 0, s.first, got.data());
+      r.c.Check(want.data(), got.data(), want.size());
+      rows.push_back(std::move(r));
+    }
+  }
   // attention (GQA, causal, over a KV cache): T, H, Hkv, D, P, Smax
   const int att[][6] = {{1, 4, 2, 16, 0, 8}, {1, 9, 3, 64, 37, 64}, {5, 4, 4, 8, 0, 5}, {6, 8, 2, 32, 10, 20}, {12, 9, 3, 64, 0, 12}};
   for (const auto& a : att) {
@@ -243,8 +304,41 @@ std::vector<Row> RunTwins() {
     r.c.atol = 1e-5, r.c.rtol = 1e-4;
     std::vector<float> want((size_t)T * H * D), got(want.size()), scratch((size_t)P + T);
     ref::attention(want.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, P, Smax, scratch.data());
-    AttentionFast(got.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, P, Smax);
+    AttentionFast(got.data(), q.data(), kc.data(), vc.data(), T, H, Hkv, D, P, Smax, (float)(1.0 / std::sqrt((double)D)), 0, 0.0f);
     r.c.Check(want.data(), got.data(), want.size());
+    rows.push_back(std::move(r));
+  }
+  // attention_ex (Gemma 2/3 local layers): sliding window, soft-capping, a scale; T, H, Hkv, D, P, Smax, window, softcap,
+  // scale (0: float(1/sqrt(D))). Each case also checks that the window changes the result (the case can fail).
+  const struct { int T, H, Hkv, D, P, Smax, window; float softcap, scale; } attx[] = {
+      {1, 4, 1, 256, 40, 64, 6, 0.f, 0.f}, {7, 4, 2, 16, 0, 8, 3, 50.f, 0.25f}, {5, 8, 2, 32, 20, 32, 1, 0.f, 0.f}, {9, 2, 1, 8, 3, 12, 100, 30.f, 0.125f}};
+  for (const auto& a : attx) {
+    const std::vector<float> q = Randn(rng, (size_t)a.T * a.H * a.D), kc = Randn(rng, (size_t)a.Hkv * a.Smax * a.D),
+                             vc = Randn(rng, (size_t)a.Hkv * a.Smax * a.D);
+    const float scale = a.scale > 0 ? a.scale : (float)(1.0 / std::sqrt((double)a.D));
+    Row r{"attention_ex", "T=" + std::to_string(a.T) + " H=" + std::to_string(a.H) + "/" + std::to_string(a.Hkv) + " D=" + std::to_string(a.D) +
+                              " P=" + std::to_string(a.P) + " window=" + std::to_string(a.window) + " softcap=" + std::to_string((int)a.softcap), {}};
+    r.c.atol = 1e-5, r.c.rtol = 1e-4;
+    std::vector<float> want((size_t)a.T * a.H * a.D), got(want.size()), nowin(want.size()), scratch((size_t)a.P + a.T);
+    ref::attention_ex(want.data(), q.data(), kc.data(), vc.data(), a.T, a.H, a.Hkv, a.D, a.P, a.Smax, scale, a.window, a.softcap, scratch.data());
+    AttentionFast(got.data(), q.data(), kc.data(), vc.data(), a.T, a.H, a.Hkv, a.D, a.P, a.Smax, scale, a.window, a.softcap);
+    r.c.Check(want.data(), got.data(), want.size());
+    if (a.P + a.T > a.window) {
+      ref::attention_ex(nowin.data(), q.data(), kc.data(), vc.data(), a.T, a.H, a.Hkv, a.D, a.P, a.Smax, scale, 0, a.softcap, scratch.data());
+      bool differs = false;
+      for (size_t i = 0; i < want.size(); i++) differs = differs || std::fabs(nowin[i] - want[i]) > 1e-4;
+      if (!differs) r.c.fails++, r.c.first.push_back("the window has no effect on the reference");
+    }
+    rows.push_back(std::move(r));
+  }
+  for (size_t n : {1, 7, 4096, 4097, 3 * 2048}) {
+    const std::vector<float> g = Randn(rng, n, 3), u = Randn(rng, n);
+    Row r{"geglu", "n=" + std::to_string(n), {}};
+    r.c.atol = 1e-6, r.c.rtol = 1e-6;
+    std::vector<float> want(n), got(n);
+    ref::geglu(want.data(), g.data(), u.data(), n);
+    GegluFast(got.data(), g.data(), u.data(), n);
+    r.c.Check(want.data(), got.data(), n);
     rows.push_back(std::move(r));
   }
   for (size_t n : {1, 7, 4096, 4097, 3 * 1536}) {
@@ -290,47 +384,118 @@ int Int(const std::map<std::string, std::string>& kv, const char* k, int lo, int
 struct Input {
   std::vector<uint8_t> bytes;
   size_t at = 0;
+  std::vector<size_t> parts;  // parts= : the size of each part in order (empty: cut in order)
+  size_t part = 0;
   template <class T>
   std::vector<T> Take(size_t n, const char* what) {
+    if (!parts.empty()) {
+      CHECK_ARG(part < parts.size(), std::string(what) + ": expected " + std::to_string(n * sizeof(T)) + " bytes, got none (no part left)");
+      CHECK_ARG(parts[part] == n * sizeof(T), std::string(what) + ": expected " + std::to_string(n * sizeof(T)) + " bytes, got " + std::to_string(parts[part]));
+      part++;
+    }
     CHECK_ARG(bytes.size() - at >= n * sizeof(T), std::string("stdin: ") + what + ": expected " + std::to_string(n * sizeof(T)) + " more bytes, got " + std::to_string(bytes.size() - at));
     std::vector<T> v(n);
     if (n) std::memcpy(v.data(), bytes.data() + at, n * sizeof(T));
     at += n * sizeof(T);
     return v;
   }
-  void End() { CHECK_ARG(at == bytes.size(), "stdin: " + std::to_string(bytes.size() - at) + " bytes left over"); }
+  void End() {
+    CHECK_ARG(parts.empty() || part == parts.size(), "stdin: " + std::to_string(parts.size() - part) + " parts left over");
+    CHECK_ARG(at == bytes.size(), "stdin: " + std::to_string(bytes.size() - at) + " bytes left over");
+  }
 };
 
-std::vector<float> RunRef(const std::string& op, const std::map<std::string, std::string>& kv, Input& in) {
+/** A weight of format= (rows, cols) read from stdin: values, GGML blocks, int8 codes or packed 4-bit codes with their
+ *  scale / zero parts (group=, asym=). */
+Weight ReadWeight(const std::map<std::string, std::string>& kv, Input& in, int rows, int cols) {
+  auto it = kv.find("format");
+  CHECK_ARG(it != kv.end(), "missing format=");
+  const WeightTypeInfo* ti = WeightTypeByName(it->second.c_str());
+  CHECK_ARG(ti != nullptr, "unknown weight format '" + it->second + "'");
+  const size_t n = (size_t)rows * cols;
+  Weight w;
+  w.fmt = ti->id, w.rows = rows, w.cols = cols;
+  if (ti->id == kWeightF32) {
+    w.f32 = in.Take<float>(n, "w");
+  } else if (ti->id == kWeightF16 || ti->id == kWeightBF16) {
+    w.half = in.Take<uint16_t>(n, "w");
+  } else if (IsEngineBlockFormat(ti->id)) {
+    CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems) + " for " + it->second);
+    w.blocks = in.Take<uint8_t>(n / ti->block_elems * ti->block_bytes, "w");
+  } else if (ti->id == kWeightI8Channel || ti->id == kWeightI8Group) {
+    w.asym = kv.count("asym") && Int(kv, "asym", 0, 1) == 1;
+    w.group = ti->id == kWeightI8Group ? Int(kv, "group", 1, cols) : 0;
+    const size_t ng = ti->id == kWeightI8Group ? (size_t)rows * ((cols + w.group - 1) / w.group) : (size_t)rows;
+    w.blocks = in.Take<uint8_t>(n, "w");
+    w.scale = in.Take<float>(ng, "scale");
+    if (w.asym) w.zero = in.Take<uint8_t>(ng, "zero");
+  } else if (ti->id == kWeightI4Group || ti->id == kWeightNF4Group) {
+    // common/quant4.h: packed codes (rows, cols/2), scale (rows, cols/group) fp32, zero (i4 asym) uint8 per group
+    w.asym = kv.count("asym") && Int(kv, "asym", 0, 1) == 1;
+    CHECK_ARG(!w.asym || ti->id == kWeightI4Group, "nf4_group has no zero points");
+    w.group = Int(kv, "group", 2, cols);
+    CHECK_ARG(w.group % 2 == 0 && cols % w.group == 0, it->second + ": group must be even and divide cols");
+    w.blocks = in.Take<uint8_t>(n / 2, "w");
+    const size_t ng = (size_t)rows * (cols / w.group);
+    w.scale = in.Take<float>(ng, "scale");
+    if (w.asym) w.zero = in.Take<uint8_t>(ng, "zero");
+  } else {
+    THROW_ERROR("E_ARG", "format '" + it->second + "' is not a CPU engine storage format");
+  }
+  return w;
+}
+
+/** y (rows, cols) = every unit of every row through the CUDA GEMV's unit loader U (cuda/gemv_units.h), on the host. */
+template <class U>
+void RunUnits(const units::RowSrc& src, int rows, int cols, float* y) {
+  for (int r = 0; r < rows; r++)
+    for (int u = 0; u < cols / U::kUnitElems; u++) U::Load(src, r, u, y + (size_t)r * cols + (size_t)u * U::kUnitElems);
+}
+
+std::vector<float> RunRef(const std::string& op, bool fast, const std::map<std::string, std::string>& kv, Input& in) {
+  CHECK_ARG(!fast || op == "dequant" || op == "linear", "op '" + op + "' has only a reference version (fast: dequant, linear)");
   if (op == "dequant") {
-    auto it = kv.find("format");
-    CHECK_ARG(it != kv.end(), "missing format=");
-    const WeightTypeInfo* ti = WeightTypeByName(it->second.c_str());
-    CHECK_ARG(ti != nullptr, "unknown weight format '" + it->second + "'");
     const int rows = Int(kv, "rows", 1, 1 << 22), cols = Int(kv, "cols", 1, 1 << 18);
-    const size_t n = (size_t)rows * cols;
-    Weight w;
-    w.fmt = ti->id, w.rows = rows, w.cols = cols;
-    if (ti->id == kWeightF32) {
-      w.f32 = in.Take<float>(n, "w");
-    } else if (ti->id == kWeightF16 || ti->id == kWeightBF16) {
-      w.half = in.Take<uint16_t>(n, "w");
-    } else if (ti->id == kWeightQ8_0 || ti->id == kWeightQ4_1) {
-      CHECK_ARG(cols % ti->block_elems == 0, "cols must be a multiple of " + std::to_string(ti->block_elems));
-      w.blocks = in.Take<uint8_t>(n / ti->block_elems * ti->block_bytes, "blocks");
-    } else if (ti->id == kWeightI8Channel || ti->id == kWeightI8Group) {
-      w.asym = kv.count("asym") && Int(kv, "asym", 0, 1) == 1;
-      w.group = ti->id == kWeightI8Group ? Int(kv, "group", 1, cols) : 0;
-      const size_t ng = ti->id == kWeightI8Group ? (size_t)rows * ((cols + w.group - 1) / w.group) : (size_t)rows;
-      w.blocks = in.Take<uint8_t>(n, "codes");
-      w.scale = in.Take<float>(ng, "scale");
-      if (w.asym) w.zero = in.Take<uint8_t>(ng, "zero");
-    } else {
-      THROW_ERROR("E_ARG", "dequant: format '" + it->second + "' is not a CPU engine storage format");
-    }
+    const Weight w = ReadWeight(kv, in, rows, cols);
     in.End();
-    std::vector<float> y(n);
-    DequantRowsRef(w, 0, rows, y.data());
+    std::vector<float> y((size_t)rows * cols);
+    (fast ? DequantRows : DequantRowsRef)(w, 0, rows, y.data());
+    return y;
+  }
+  if (op == "linear") {
+    const int T = Int(kv, "T", 1, 1 << 16), inF = Int(kv, "in", 1, 1 << 18), outF = Int(kv, "out", 1, 1 << 22);
+    const Weight w = ReadWeight(kv, in, outF, inF);
+    const std::vector<float> x = in.Take<float>((size_t)T * inF, "x");
+    const bool has_bias = kv.count("bias") && Int(kv, "bias", 0, 1) == 1;
+    const std::vector<float> bias = has_bias ? in.Take<float>((size_t)outF, "bias") : std::vector<float>();
+    in.End();
+    std::vector<float> y((size_t)T * outF);
+    if (fast)
+      LinearFast(x.data(), T, {{&w, has_bias ? bias.data() : nullptr, y.data()}});
+    else
+      LinearRef(w, has_bias ? bias.data() : nullptr, x.data(), T, y.data());
+    return y;
+  }
+  if (op == "units") {
+    const int rows = Int(kv, "rows", 1, 1 << 22), cols = Int(kv, "cols", 1, 1 << 18);
+    const Weight w = ReadWeight(kv, in, rows, cols);
+    in.End();
+    std::vector<float> y((size_t)rows * cols);
+    const int t = w.fmt;
+    if (t == kWeightQ5_0 || t == kWeightQ4_K || t == kWeightQ6_K) {
+      const units::RowSrc src{w.blocks.data(), nullptr, nullptr, cols, 0};
+      if (t == kWeightQ5_0) RunUnits<units::Units<kWeightQ5_0>>(src, rows, cols, y.data());
+      if (t == kWeightQ4_K) RunUnits<units::Units<kWeightQ4_K>>(src, rows, cols, y.data());
+      if (t == kWeightQ6_K) RunUnits<units::Units<kWeightQ6_K>>(src, rows, cols, y.data());
+      return y;
+    }
+    CHECK_ARG(t == kWeightI4Group || t == kWeightNF4Group, "units: format must be q5_0, q4_k, q6_k, i4_group or nf4_group");
+    CHECK_ARG(w.group % 8 == 0, "units: the CUDA GEMV needs group % 8 == 0");
+    const units::RowSrc src{w.blocks.data(), w.scale.data(), w.asym ? w.zero.data() : nullptr, cols, w.group};
+    const int kind = Q4Kind(w);
+    if (kind == quant4::kInt4Sym) RunUnits<units::Q4Units<quant4::kInt4Sym>>(src, rows, cols, y.data());
+    if (kind == quant4::kInt4Asym) RunUnits<units::Q4Units<quant4::kInt4Asym>>(src, rows, cols, y.data());
+    if (kind == quant4::kNf4) RunUnits<units::Q4Units<quant4::kNf4>>(src, rows, cols, y.data());
     return y;
   }
   if (op == "rmsnorm") {
@@ -360,7 +525,7 @@ std::vector<float> RunRef(const std::string& op, const std::map<std::string, std
     ref::rope_inv_freq(y.data(), D, Num(kv, "theta"), Int(kv, "scaling", 0, 2), Num(kv, "factor"), Num(kv, "low"), Num(kv, "high"), Num(kv, "original"));
     return y;
   }
-  THROW_ERROR("E_ARG", "unknown reference op '" + op + "' (dequant, rmsnorm, rope, ropeInvFreq)");
+  THROW_ERROR("E_ARG", "unknown reference op '" + op + "' (dequant, linear, units, rmsnorm, rope, ropeInvFreq)");
 }
 
 }  // namespace
@@ -368,10 +533,27 @@ std::vector<float> RunRef(const std::string& op, const std::map<std::string, std
 int main(int argc, char** argv) {
   try {
     if (argc > 1) {
-      CHECK_ARG(std::string(argv[1]) == "ref" && argc > 2, "usage: codecllm_cpu_twins [ref <op> key=value ... < inputs > output]");
+      const std::string mode = argv[1];
+      CHECK_ARG((mode == "ref" || mode == "fast") && argc > 2, "usage: codecllm_cpu_twins [ref|fast <op> key=value ... < inputs > output]");
       Input in;
       in.bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-      const std::vector<float> y = RunRef(argv[2], KeyValues(argc, argv, 3), in);
+      std::map<std::string, std::string> kv = KeyValues(argc, argv, 3);
+      if (kv.count("parts")) {
+        const std::string ps = kv["parts"];
+        size_t at = 0;
+        while (at <= ps.size() && !ps.empty()) {
+          const size_t c = ps.find(',', at);
+          const std::string one = ps.substr(at, c == std::string::npos ? std::string::npos : c - at);
+          char* end = nullptr;
+          const unsigned long long v = std::strtoull(one.c_str(), &end, 10);
+          CHECK_ARG(!one.empty() && end && *end == 0, "parts=" + ps + ": expected byte counts separated by commas");
+          in.parts.push_back((size_t)v);
+          if (c == std::string::npos) break;
+          at = c + 1;
+        }
+        kv.erase("parts");
+      }
+      const std::vector<float> y = RunRef(argv[2], mode == "fast", kv, in);
       if (!y.empty() && std::fwrite(y.data(), 4, y.size(), stdout) != y.size()) THROW_ERROR("E_IO", "stdout: short write");
       return 0;
     }

@@ -12,6 +12,8 @@
 //   FIRST <name> <mismatch>            (up to 5 per failing case)
 // then a summary line "<passed>/<total> kernel twins passed on <device>".
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -110,6 +112,63 @@ float PF(const Params& p, const char* k, float dflt) {
   auto it = p.find(k);
   return it == p.end() ? dflt : (float)it->second;
 }
+
+// Raw GGML blocks for the gemv_blocks.cu twins (q5_0, q4_k, q6_k): every code / scale byte uniform random (all byte
+// patterns are valid blocks), the fp16 super-scales d (and dmin) random in a sane range so that |w| ~ 1/sqrt(K):
+// q5_0 |q - 16| ~ 8; q4_k sc, mn ~ 32 (6-bit), q ~ 7.5; q6_k |sc| ~ 64 (int8), |q - 32| ~ 16.
+struct RawBlockCase {
+  int wt;
+  size_t dOff, dminOff;  // byte offsets of the fp16 d and dmin (dminOff = SIZE_MAX: none)
+  float dScale;          // d ~ dScale / sqrt(K) * U(0.5, 1.5)
+  void (*ref)(float*, const float*, const uint8_t*, const float*, int, int, int);
+};
+const RawBlockCase* RawCase(int wt) {
+  static const RawBlockCase cases[] = {
+      {kWeightQ5_0, offsetof(blocks::BlockQ5_0, d), SIZE_MAX, 1.f / 9.f, ref::linear_q5_0},
+      {kWeightQ4_K, offsetof(blocks::BlockQ4_K, d), offsetof(blocks::BlockQ4_K, dmin), 1.f / (32.f * 7.5f), ref::linear_q4_k},
+      {kWeightQ6_K, offsetof(blocks::BlockQ6_K, d), SIZE_MAX, 1.f / (64.f * 16.f), ref::linear_q6_k},
+  };
+  for (const auto& c : cases)
+    if (c.wt == wt) return &c;
+  return nullptr;
+}
+std::vector<uint8_t> RandomRawBlocks(const RawBlockCase& c, int N, int K, std::mt19937& rng) {
+  const size_t bb = BlockBytes(c.wt), nblk = (size_t)N * (K / WeightTypeById(c.wt)->block_elems);
+  std::vector<uint8_t> raw(nblk * bb);
+  for (auto& v : raw) v = (uint8_t)(rng() & 0xff);
+  auto put = [&](uint8_t* blk, size_t off) {
+    const float dv = c.dScale / std::sqrt((float)K) * (0.5f + (float)(rng() % 1000) / 1000.f);
+    const uint16_t h = ref::f32_to_f16(dv);
+    blk[off] = h & 0xff, blk[off + 1] = h >> 8;
+  };
+  for (size_t b = 0; b < nblk; b++) {
+    put(raw.data() + b * bb, c.dOff);
+    if (c.dminOff != SIZE_MAX) put(raw.data() + b * bb, c.dminOff);
+  }
+  return raw;
+}
+
+// 4-bit lab layouts (common/quant4.h) for the gemv_blocks.cu twins: codes uniform 0..15, zero points uniform 0..15
+// (int4 asym), fp32 group scales random positive with |w| ~ 1/sqrt(K) (int4: |value| ~ 4; nf4: |value| ~ 0.4).
+struct Q4Weights {
+  std::vector<uint8_t> codes, zeros;
+  std::vector<float> scales;
+};
+Q4Weights RandomQ4(int kind, int N, int K, int G, std::mt19937& rng) {
+  Q4Weights q;
+  q.codes.resize(quant4::code_bytes(N, K));
+  for (auto& v : q.codes) v = (uint8_t)(rng() & 0xff);
+  const size_t ng = quant4::groups(N, K, G);
+  q.scales.resize(ng);
+  const float base = (kind == quant4::kNf4 ? 2.5f : 0.25f) / std::sqrt((float)K);
+  for (auto& v : q.scales) v = base * (0.5f + (float)(rng() % 1000) / 1000.f);
+  if (kind == quant4::kInt4Asym) {
+    q.zeros.resize(ng);
+    for (auto& v : q.zeros) v = (uint8_t)(rng() % 16);
+  }
+  return q;
+}
+
 /** One kernel beside its twin on seeded inputs; the comparison of every output element. */
 Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
   std::mt19937 rng((uint32_t)P(p, "seed", 1));
@@ -346,11 +405,15 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
       cmp.Check(dm.down(out, want.size()).data(), want.data(), want.size());
     }
   } else if (name == "gemv" || name == "gemm") {
-    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales);
+    // i8=1: int8 per-row codes; q=1: q4_1 blocks, q=2: q8_0 blocks (random codes and fp16 scales)
+    // q=3: q5_0, q=4: q4_k, q=5: q6_k raw blocks (gemv_blocks.cu; RawCase above); q=6 int4 sym, q=7 int4 asym, q=8 nf4
+    // (common/quant4.h codes + fp32 group scales, group size g; RandomQ4 above)
     // blas=1 (gemm): the cuBLAS prefill path (gpu/prefill_gemm.h: dequantize to fp16, cublasGemmEx, epilogue)
     const int q = P(p, "q", 0);
     const bool blas = name == "gemm" && P(p, "blas", 0) != 0;
-    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    int wt = q == 1 ? kWeightQ4_1 : q == 2 ? kWeightQ8_0 : q == 3 ? kWeightQ5_0 : q == 4 ? kWeightQ4_K : q == 5 ? kWeightQ6_K
+             : q == 6 || q == 7 ? kWeightI4Group : q == 8 ? kWeightNF4Group : P(p, "i8", 0) ? kWeightI8Channel : kWeightF16;
+    const int G = P(p, "g", 64);
     int K = P(p, "K", 576), nseg = P(p, "segs", 1), M = P(p, "M", 1), prologue = P(p, "prologue", 0);
     bool acc = P(p, "acc", 0) != 0, bias = P(p, "bias", 0) != 0;
     int rows[3] = {P(p, "N", 576), P(p, "N2", 192), P(p, "N3", 192)};
@@ -374,6 +437,7 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     a.eps = 1e-5f;
     a.accumulate = acc;
     a.nb = M;  // gemv: M input rows (batched decode when > 1)
+    a.group = G;
     std::vector<std::vector<float>> want(nseg);
     std::vector<float*> dys(nseg);
     for (int sgi = 0; sgi < nseg; sgi++) {
@@ -385,7 +449,19 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
       const void* dw;
       const float* dscale = nullptr;
       const void* daux = nullptr;
-      if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
+      if (const RawBlockCase* rc = RawCase(wt)) {
+        auto raw = RandomRawBlocks(*rc, N, K, rng);
+        dw = dm.up(raw);
+        rc->ref(y.data(), x.data(), raw.data(), bias ? b.data() : nullptr, M, K, N);
+      } else if (IsQ4LayoutType(wt)) {
+        const int kind = q == 6 ? quant4::kInt4Sym : q == 7 ? quant4::kInt4Asym : quant4::kNf4;
+        Q4Weights qw = RandomQ4(kind, N, K, G, rng);
+        dw = dm.up(qw.codes);
+        dscale = dm.up(qw.scales);
+        if (kind == quant4::kInt4Asym) daux = dm.up(qw.zeros);
+        ref::linear_q4_group(y.data(), x.data(), qw.codes.data(), qw.scales.data(), kind == quant4::kInt4Asym ? qw.zeros.data() : nullptr, kind, G,
+                             bias ? b.data() : nullptr, M, K, N);
+      } else if (wt == kWeightQ4_1 || wt == kWeightQ8_0) {
         const size_t nblk = (size_t)N * (K / 32), bb = BlockBytes(wt);
         std::vector<uint8_t> raw(nblk * bb);
         const float dsc = 2.f / std::sqrt((float)K) / (wt == kWeightQ4_1 ? 4.61f : 73.6f);
@@ -427,7 +503,7 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
       dys[sgi] = dm.up(y0);
       if (name == "gemv") a.seg[a.nseg++] = GemvSeg{dw, dscale, bias ? dm.up(b) : nullptr, dys[sgi], N, daux};
       else if (blas) bg->Run(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
-      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux);
+      else LaunchGemm(dA, dw, wt, dscale, bias ? dm.up(b) : nullptr, dys[sgi], M, N, K, acc, s, daux, G);
     }
     if (name == "gemv") LaunchGemv(a, wt, s);
     // fp32 accumulation in another order than the double reference; |y| ~ N(0,1): stated tolerance
@@ -673,40 +749,78 @@ std::vector<std::pair<std::string, Params>> Cases() {
       {"gemm", {{"q", 2}, {"blas", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 180}}},
       {"gemm", {{"q", 2}, {"blas", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 181}}},
       {"gemm", {{"q", 2}, {"blas", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"acc", 1}, {"seed", 182}}},
-      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 183}}},
-      {"gemv", {{"i8", 0}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 184}}},
-      {"gemv", {{"i8", 0}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 185}}},
-      {"gemv", {{"i8", 0}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 186}}},
-      {"gemv", {{"i8", 0}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 187}}},
-      {"gemv", {{"i8", 0}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 188}}},
-      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 189}}},
-      {"gemv", {{"i8", 0}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 190}}},
-      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 191}}},
-      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 192}}},
-      {"gemv", {{"i8", 0}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 193}}},
-      {"gemv", {{"i8", 0}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 194}}},
-      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 195}}},
-      {"gemm", {{"i8", 0}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 196}}},
-      {"gemm", {{"i8", 0}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 197}}},
-      {"gemm", {{"i8", 0}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 198}}},
-      {"gemm", {{"i8", 0}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 199}}},
-      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 200}}},
-      {"gemv", {{"i8", 1}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 201}}},
-      {"gemv", {{"i8", 1}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 202}}},
-      {"gemv", {{"i8", 1}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 203}}},
-      {"gemv", {{"i8", 1}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 204}}},
-      {"gemv", {{"i8", 1}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 205}}},
-      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 206}}},
-      {"gemv", {{"i8", 1}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 207}}},
-      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 208}}},
-      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 209}}},
-      {"gemv", {{"i8", 1}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 210}}},
-      {"gemv", {{"i8", 1}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 211}}},
-      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 212}}},
-      {"gemm", {{"i8", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 213}}},
-      {"gemm", {{"i8", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 214}}},
-      {"gemm", {{"i8", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 215}}},
-      {"gemm", {{"i8", 1}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 216}}},
+      {"gemv", {{"q", 3}, {"K", 640}, {"N", 1024}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 183}}},
+      {"gemv", {{"q", 3}, {"K", 640}, {"N", 2048}, {"segs", 2}, {"N2", 2048}, {"prologue", 1}, {"seed", 184}}},
+      {"gemv", {{"q", 3}, {"M", 8}, {"K", 640}, {"N", 2048}, {"segs", 2}, {"N2", 2048}, {"prologue", 1}, {"bias", 1}, {"seed", 185}}},
+      {"gemv", {{"q", 3}, {"M", 3}, {"K", 96}, {"N", 37}, {"segs", 3}, {"N2", 5}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 186}}},
+      {"gemv", {{"q", 4}, {"K", 1024}, {"N", 640}, {"acc", 1}, {"seed", 187}}},
+      {"gemv", {{"q", 4}, {"K", 2048}, {"N", 640}, {"prologue", 2}, {"acc", 1}, {"seed", 188}}},
+      {"gemv", {{"q", 4}, {"M", 5}, {"K", 2048}, {"N", 640}, {"prologue", 2}, {"acc", 1}, {"bias", 1}, {"seed", 189}}},
+      {"gemv", {{"q", 4}, {"K", 256}, {"N", 33}, {"segs", 2}, {"N2", 7}, {"prologue", 1}, {"seed", 190}}},
+      {"gemv", {{"q", 5}, {"K", 2048}, {"N", 640}, {"prologue", 2}, {"acc", 1}, {"seed", 191}}},
+      {"gemv", {{"q", 5}, {"M", 8}, {"K", 2048}, {"N", 640}, {"prologue", 2}, {"acc", 1}, {"seed", 192}}},
+      {"gemv", {{"q", 5}, {"K", 512}, {"N", 100}, {"bias", 1}, {"prologue", 1}, {"seed", 193}}},
+      {"gemm", {{"q", 3}, {"M", 7}, {"N", 1024}, {"K", 640}, {"seed", 194}}},
+      {"gemm", {{"q", 4}, {"M", 128}, {"N", 640}, {"K", 1024}, {"acc", 1}, {"bias", 1}, {"seed", 195}}},
+      {"gemm", {{"q", 5}, {"M", 33}, {"N", 640}, {"K", 2048}, {"seed", 196}}},
+      {"gemv", {{"q", 6}, {"g", 64}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 197}}},
+      {"gemv", {{"q", 6}, {"g", 64}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 198}}},
+      {"gemv", {{"q", 6}, {"g", 128}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 199}}},
+      {"gemv", {{"q", 6}, {"g", 576}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 200}}},
+      {"gemv", {{"q", 6}, {"g", 32}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}, {"seed", 201}}},
+      {"gemv", {{"q", 6}, {"g", 8}, {"M", 3}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 202}}},
+      {"gemm", {{"q", 6}, {"g", 64}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 203}}},
+      {"gemm", {{"q", 6}, {"g", 64}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 204}}},
+      {"gemv", {{"q", 7}, {"g", 64}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 205}}},
+      {"gemv", {{"q", 7}, {"g", 64}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 206}}},
+      {"gemv", {{"q", 7}, {"g", 128}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 207}}},
+      {"gemv", {{"q", 7}, {"g", 576}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 208}}},
+      {"gemv", {{"q", 7}, {"g", 32}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}, {"seed", 209}}},
+      {"gemv", {{"q", 7}, {"g", 8}, {"M", 3}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 210}}},
+      {"gemm", {{"q", 7}, {"g", 64}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 211}}},
+      {"gemm", {{"q", 7}, {"g", 64}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 212}}},
+      {"gemv", {{"q", 8}, {"g", 64}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 213}}},
+      {"gemv", {{"q", 8}, {"g", 64}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 214}}},
+      {"gemv", {{"q", 8}, {"g", 128}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 215}}},
+      {"gemv", {{"q", 8}, {"g", 576}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 216}}},
+      {"gemv", {{"q", 8}, {"g", 32}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"bias", 1}, {"seed", 217}}},
+      {"gemv", {{"q", 8}, {"g", 8}, {"M", 3}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 218}}},
+      {"gemm", {{"q", 8}, {"g", 64}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 219}}},
+      {"gemm", {{"q", 8}, {"g", 64}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 220}}},
+      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 221}}},
+      {"gemv", {{"i8", 0}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 222}}},
+      {"gemv", {{"i8", 0}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 223}}},
+      {"gemv", {{"i8", 0}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 224}}},
+      {"gemv", {{"i8", 0}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 225}}},
+      {"gemv", {{"i8", 0}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 226}}},
+      {"gemv", {{"i8", 0}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 227}}},
+      {"gemv", {{"i8", 0}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 228}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 229}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 230}}},
+      {"gemv", {{"i8", 0}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 231}}},
+      {"gemv", {{"i8", 0}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 232}}},
+      {"gemv", {{"i8", 0}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 233}}},
+      {"gemm", {{"i8", 0}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 234}}},
+      {"gemm", {{"i8", 0}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 235}}},
+      {"gemm", {{"i8", 0}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 236}}},
+      {"gemm", {{"i8", 0}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 237}}},
+      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 576}, {"segs", 3}, {"N2", 192}, {"N3", 192}, {"prologue", 1}, {"seed", 238}}},
+      {"gemv", {{"i8", 1}, {"K", 1536}, {"N", 576}, {"prologue", 2}, {"acc", 1}, {"seed", 239}}},
+      {"gemv", {{"i8", 1}, {"K", 2048}, {"N", 5632}, {"segs", 2}, {"N2", 5632}, {"prologue", 1}, {"seed", 240}}},
+      {"gemv", {{"i8", 1}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 241}}},
+      {"gemv", {{"i8", 1}, {"K", 28672}, {"N", 512}, {"prologue", 2}, {"acc", 1}, {"seed", 242}}},
+      {"gemv", {{"i8", 1}, {"M", 3}, {"K", 28672}, {"N", 256}, {"prologue", 2}, {"acc", 1}, {"seed", 243}}},
+      {"gemv", {{"i8", 1}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 244}}},
+      {"gemv", {{"i8", 1}, {"K", 64}, {"N", 40}, {"segs", 3}, {"N2", 8}, {"N3", 8}, {"bias", 1}, {"prologue", 0}, {"seed", 245}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 2048}, {"N", 2048}, {"segs", 3}, {"N2", 256}, {"N3", 256}, {"prologue", 1}, {"seed", 246}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 5632}, {"N", 2048}, {"prologue", 2}, {"acc", 1}, {"seed", 247}}},
+      {"gemv", {{"i8", 1}, {"M", 5}, {"K", 576}, {"N", 1536}, {"segs", 2}, {"N2", 1536}, {"prologue", 1}, {"bias", 1}, {"seed", 248}}},
+      {"gemv", {{"i8", 1}, {"M", 2}, {"K", 64}, {"N", 37}, {"segs", 3}, {"N2", 6}, {"N3", 9}, {"prologue", 0}, {"acc", 1}, {"seed", 249}}},
+      {"gemv", {{"i8", 1}, {"M", 8}, {"K", 576}, {"N", 49152}, {"prologue", 1}, {"seed", 250}}},
+      {"gemm", {{"i8", 1}, {"M", 7}, {"N", 576}, {"K", 576}, {"seed", 251}}},
+      {"gemm", {{"i8", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 252}}},
+      {"gemm", {{"i8", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 253}}},
+      {"gemm", {{"i8", 1}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 254}}},
   };
 }
 

@@ -71,8 +71,12 @@ const STEPS = 5;
 /** prefill window of the cuBLAS-vs-own check: the prompt repeated to this many tokens (one prefill chunk of 256) */
 const PREFILL_WINDOW = 200;
 const INT8_SPEC = 'int8:per-channel:scale=fp32';
-/** Lab schemes of --part patched (issue 12), each patched into the model and run on the CUDA engine in int8 mode. */
-const PATCHED_SCHEMES = ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8'];
+/**
+ * Lab schemes of --part patched (issue 12), each patched into the model and run on the CUDA engine in int8 mode.
+ * Appended, never inserted: a stored reference's files patched<i>.f32 keep their index, and --make-reference
+ * --only-missing computes just the schemes a stored patched.json lacks.
+ */
+const PATCHED_SCHEMES = ['int8:per-channel', 'int8:per-channel:scale=bf16', 'int8:per-tensor', 'int8:group=128:asym', 'int4:group=64', 'nf4:group=64', 'fp8', 'int4:group=32:asym'];
 /** Positions compared per patched scheme: the prompt's last, then PATCHED_STEPS - 1 greedy steps fed from the reference. */
 const PATCHED_STEPS = 4;
 const PARTS = ['kernels', 'zoo', 'logits', 'patched', 'prefill', 'batch', 'chunks'] as const;
@@ -136,6 +140,14 @@ function patchInt8(m: LlamaModel): void {
 
 async function makeReference(dir: string, modelPath: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
+  // --only-missing: keep a stored reference (ref.json and its sets) and the stored patched schemes; compute the rest
+  const onlyMissing = args.includes('--only-missing') && fs.existsSync(path.join(dir, 'ref.json'));
+  if (onlyMissing) {
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, 'ref.json'), 'utf8')) as RefFile;
+    console.log(`reference: kept ${dir}/ref.json (--only-missing)`);
+    await makePatchedReference(dir, modelPath, stored.prompt, stored.vocab);
+    return;
+  }
   const m = await LlamaModel.load(modelPath);
   const prompt = m.tokenizer!.encode(PROMPT);
   const sets: Record<string, string> = {};
@@ -170,10 +182,28 @@ async function makeReference(dir: string, modelPath: string): Promise<void> {
   // --part patched: the tfjs reference of every lab scheme, patched exactly as the GPU host patches it (--no-patched:
   // skipped, e.g. Gemma's reference, whose checks do not patch)
   if (args.includes('--no-patched')) return;
+  await makePatchedReference(dir, modelPath, prompt, ref.vocab);
+}
+
+/** patched.json + patched<i>.f32: the tfjs logits of every PATCHED_SCHEMES scheme (with --only-missing, only those a
+ *  stored patched.json in `dir` lacks; the stored ones are kept as they are). */
+async function makePatchedReference(dir: string, modelPath: string, prompt: number[], vocab: number): Promise<void> {
   const t0 = Date.now();
-  const pm = await LlamaModel.load(modelPath);
+  const pj = path.join(dir, 'patched.json');
   const patched: Record<string, PatchedRef> = {};
+  if (args.includes('--only-missing') && fs.existsSync(pj)) {
+    const stored = JSON.parse(fs.readFileSync(pj, 'utf8')) as { steps: number; vocab: number; schemes: Record<string, PatchedRef> };
+    if (stored.steps === PATCHED_STEPS && stored.vocab === vocab)
+      for (const [q, r] of Object.entries(stored.schemes)) if (PATCHED_SCHEMES.includes(q) && fs.existsSync(path.join(dir, r.file))) patched[q] = r;
+  }
+  const todo = PATCHED_SCHEMES.filter((q) => !patched[q]);
+  if (todo.length === 0) {
+    console.log(`patched references: all ${PATCHED_SCHEMES.length} schemes stored in ${pj}`);
+    return;
+  }
+  const pm = await LlamaModel.load(modelPath);
   for (const [i, quant] of PATCHED_SCHEMES.entries()) {
+    if (patched[quant]) continue;
     unpatch(pm);
     patch(pm, { select: 'all', quant, attachQuantized: true });
     const t = tfjsEngine(pm);
@@ -201,8 +231,8 @@ async function makeReference(dir: string, modelPath: string): Promise<void> {
   }
   unpatch(pm);
   pm.dispose();
-  fs.writeFileSync(path.join(dir, 'patched.json'), JSON.stringify({ steps: PATCHED_STEPS, vocab: ref.vocab, schemes: patched }));
-  console.log(`patched references: ${PATCHED_SCHEMES.length} schemes x ${PATCHED_STEPS} positions in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${dir}/patched.json`);
+  fs.writeFileSync(pj, JSON.stringify({ steps: PATCHED_STEPS, vocab, schemes: patched }));
+  console.log(`patched references: ${todo.length} of ${PATCHED_SCHEMES.length} schemes made (${todo.join(', ')}) x ${PATCHED_STEPS} positions in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${pj}`);
 }
 
 interface Row {
@@ -409,6 +439,7 @@ async function runChecks(): Promise<void> {
         ['weights_int8', led.weights_int8 ?? 0, acc.weights_int8],
         ['weights_compressed', led.weights_compressed ?? 0, acc.weights_compressed],
         ['weights_gguf', led.weights_gguf ?? 0, acc.weights_gguf],
+        ['weights_q4', led.weights_q4 ?? 0, acc.weights_q4],
         ['scales', led.scales ?? 0, acc.scales],
         ['embed', led.embed ?? 0, acc.embed],
         ['norms', led.norms ?? 0, acc.norms],
@@ -554,8 +585,9 @@ async function runChecks(): Promise<void> {
   }
   // ---- 2c. issue 12: every lab quant scheme patched, run on the CUDA engine, vs the tfjs reference of the same patched
   // model (stored by --make-reference on a CPU machine: patched.json + patched<i>.f32; the GPU host runs only the CUDA
-  // engine). int8 mode: schemes the int8 kernel computes exactly keep the patch's own codes (roundings must be []),
-  // every other scheme runs as fp16 of its exact dequantized weights (one stated rounding per patched linear) — never
+  // engine). int8 mode: schemes the int8 kernel computes exactly keep the patch's own codes (roundings must be []) —
+  // int8 per-row on the int8 kernel, int4 / nf4 group as packed 4-bit codes + group scales (cuda/gemv_blocks.cu,
+  // common/quant4.h) — every other scheme runs as fp16 of its exact dequantized weights (one stated rounding per patched linear) — never
   // re-quantized to int8. Tolerance as the logits check above (5e-2 + 1e-2·|ref|, same top-1), on the prompt's last
   // position and PATCHED_STEPS - 1 greedy steps fed from the reference.
   if (parts.has('patched')) {
@@ -577,7 +609,7 @@ async function runChecks(): Promise<void> {
         patch(model, { select: 'all', quant, attachQuantized: true });
         const e = cudaEngine(model, { modes: 'int8', maxSeq: 256 });
         try {
-          const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant);
+          const exactKernel = /^int8:per-(channel|tensor)(:scale=\w+)?$/.test(quant) || /^(int4|nf4):group=/.test(quant);
           const roundings = e.info().roundings;
           const cg = e.newCache();
           let worst = 0;

@@ -75,7 +75,9 @@ case $stage in
       node_modules/.bin/esbuild "scripts/gpu/$s.ts" --bundle --platform=node --format=esm --target=node20 --log-level=error --ignore-annotations \
         --outfile=".gpuengine/dist/$s.mjs" --banner:js="import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
     done
-    [ -f .gpuengine/ref/patched.json ] || node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model"
+    # the tfjs references (~15 min from nothing); --only-missing keeps a stored ref.json and the stored patched
+    # schemes, and makes only the schemes PATCHED_SCHEMES added since (seconds when none)
+    node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model" --only-missing
     bash ../shared/gpu/kit.sh > /dev/null
     rm -rf .gpuengine/m1 .gpuengine/m2 .gpuengine/m3; mkdir -p .gpuengine/m1 .gpuengine/m2 .gpuengine/m3
     sha256sum "$model" | awk '{print $1}' > .gpuengine/native/model.sha256

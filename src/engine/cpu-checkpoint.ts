@@ -1,10 +1,10 @@
 /**
  * The native CPU engine loaded straight from a checkpoint file, tensor by tensor, with no float32 model in between
  * (createCpuEngine in cpu-native.ts copies a LlamaModel instead). Each tensor is read in its stored form and handed to
- * the engine, which keeps it as stored (bf16 / f16 / f32 / q4_1 / q8_0; cpu_engine.cc MakeWeightStored; from
+ * the engine, which keeps it as stored (bf16 / f16 / f32 / q4_1 / q8_0 / q5_0 / q4_k / q6_k; cpu/weights.cc MakeWeightStored; from
  * safetensors the engine reads the bytes from the file itself, straight into its storage) or, for a patched linear,
- * as int8 codes quantized here on the way in from blocks of rows read from the file. Other stored types (GGML
- * k-quants) and other patch formats (nf4, fp8, per-input-channel) go through one float32 copy of that one tensor.
+ * as int8 codes quantized here on the way in from blocks of rows read from the file. Other stored types (q2_k, q3_k,
+ * q5_k, q4_0, q5_1) and other patch formats (nf4, fp8, per-input-channel) go through one float32 copy of that one tensor.
  *
  * Memory: before anything is allocated, the resident bytes (resident.ts) plus one tensor in flight are compared with
  * the memory available (E_MEMORY with needed vs available). Patched tensors are read and quantized in blocks of
@@ -18,10 +18,10 @@
  */
 import fs from 'node:fs';
 import { err, msg } from '../messages.js';
+import { quant4Form } from './quant4-form.js';
 import { callNative } from '../native/addon.js';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint.js';
-import { ropeInvFreq } from '../model/llama.js';
-import { engineDims } from '../model/config.js';
+import { featuresOf } from '../model/config.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
 import { decodeStoredF32 } from '../formats/file-source.js';
 import { DTYPES, weightTypeId, type StorageDType } from '../formats/dtypes.js';
@@ -36,13 +36,14 @@ import {
   LAYER_SLOT,
   checkTokens,
   cpuEngineAddon,
+  cpuEngineConfig,
   int8Form,
   type CpuEngineInfo,
   type NativeCache,
   type NativeSession,
   type WeightStorage,
 } from './cpu-native.js';
-import { checkNativeFits, keepsCodes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from '../model/resident.js';
+import { checkNativeFits, keepsCodes, keepsNf4Codes, KEPT_AS_STORED, residentBytes, type LoadPatch, type ResidentReport } from '../model/resident.js';
 
 export interface CheckpointLoadOptions {
   /** 'auto' (default): keep tensors as stored (or as patch codes); 'f32': widen everything to float32 */
@@ -111,7 +112,7 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
   const patchSet = new Set(patched);
   const addon = cpuEngineAddon();
   const call = <T>(fn: () => T): T => callNative(fn);
-  const id = call(() => addon.cpuEngineCreate({ ...engineDims(c), invFreq: ropeInvFreq(c) }));
+  const id = call(() => addon.cpuEngineCreate(cpuEngineConfig(c)));
   const formats = new Map<string, string>();
   const locate = locator(ck);
   const fds = new Map<string, number>();
@@ -186,10 +187,17 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
   };
   const dtypeOf = (name: string) => String(ck.weights.info(name).dtype) as StorageDType;
 
-  /** A vector (norm, bias) as float32 (small). */
-  const setVec = (layer: number, slot: number, name: string) => {
+  /** A vector (norm, bias) as float32 (small); `offset` is added to each value (norms: ArchFeatures.normOffset). */
+  const setVec = (layer: number, slot: number, name: string, offset = 0) => {
     const f = decodeStoredF32(dtypeOf(name), readStored(name));
+    if (offset) for (let i = 0; i < f.length; i++) f[i] = Math.fround(f[i]! + offset); // as llama.ts load(): w + 1 in float32
     call(() => addon.cpuEngineSetTensor(id, layer, slot, f, null, null, storage));
+  };
+  const feat = featuresOf(c);
+  /** An RMSNorm weight as applied (Hugging Face Gemma stores w, applies 1 + w). */
+  const setNorm = (layer: number, slot: number, name: string) => {
+    setVec(layer, slot, name, feat.normOffset);
+    tick(name);
   };
 
   /** A (rows, cols) matrix as stored, or quantized with `q` on the way in. Returns the format kept. */
@@ -210,6 +218,12 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
       return call(() => addon.cpuEngineSetTensor(id, layer, slot, f, null, null, storage));
     }
     const quant = (w: Float32Array, r: number): QuantizedTensor => (nativeSupports(q) && nativeQuantAvailable() ? quantizeNative(w, [r, cols], q) : quantize(w, [r, cols], q));
+    if (storage === 'auto' && keepsNf4Codes(q, cols)) {
+      // nf4: packed NF4 indices + fp32 group scales (native common/quant4.h), the whole tensor at once
+      const f = quant4Form(quant(decodeStoredF32(dt, readStored(name)), rows), rows, cols);
+      if (!f) throw err('E_ENGINE', `${name}: ${q.format} ${q.granularity} cannot be kept as 4-bit codes`);
+      return call(() => addon.cpuEngineSetTensor(id, layer, slot, null, f.codes, weightTypeId(f.type), storage, f.scale, f.zero, f.group));
+    }
     if (!(storage === 'auto' && keepsCodes(q))) {
       // nf4 / fp8 / per-input-channel (or storage f32): quantize -> dequantize, the whole tensor as float32
       const w = quant(decodeStoredF32(dt, readStored(name)), rows);
@@ -266,10 +280,16 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
     tick(emb);
     for (let l = 0; l < c.numLayers; l++) {
       const p = `model.layers.${l}.`;
-      setVec(l, LAYER_SLOT.inputNorm, p + 'input_layernorm.weight');
-      tick(p + 'input_layernorm.weight');
-      setVec(l, LAYER_SLOT.postNorm, p + 'post_attention_layernorm.weight');
-      tick(p + 'post_attention_layernorm.weight');
+      setNorm(l, LAYER_SLOT.inputNorm, p + 'input_layernorm.weight');
+      setNorm(l, LAYER_SLOT.postNorm, p + 'post_attention_layernorm.weight');
+      if (feat.sandwichNorms) {
+        setNorm(l, LAYER_SLOT.preFfnNorm, p + 'pre_feedforward_layernorm.weight');
+        setNorm(l, LAYER_SLOT.postFfnNorm, p + 'post_feedforward_layernorm.weight');
+      }
+      if (feat.qkNorm) {
+        setNorm(l, LAYER_SLOT.qNorm, p + 'self_attn.q_norm.weight');
+        setNorm(l, LAYER_SLOT.kNorm, p + 'self_attn.k_norm.weight');
+      }
       for (const lin of linears) {
         if (lin.layer !== l) continue;
         const name = weightTensorName(c, lin.path, lin.kind as LinearKind);
@@ -282,8 +302,7 @@ export function loadCpuEngine(source: string | Checkpoint, o: CheckpointLoadOpti
         }
       }
     }
-    setVec(-1, GLOBAL_SLOT.norm, 'model.norm.weight');
-    tick('model.norm.weight');
+    setNorm(-1, GLOBAL_SLOT.norm, 'model.norm.weight');
     const head = weightTensorName(c, 'lm_head', 'lm_head');
     formats.set('lm_head', setMat(-1, GLOBAL_SLOT.lm_head, head, patchSet.has('lm_head') ? spec : null));
     tick(head);

@@ -1,10 +1,12 @@
 /**
- * The native CPU engine: the Llama forward of src/model/llama.ts in C++ (native/src/cpu_engine.cc), multi-threaded,
- * on a copy of a {@link LlamaModel}'s current weights (patched ones included).
+ * The native CPU engine: the Llama-family forward of src/model/llama.ts in C++ (native/src/cpu_engine.cc),
+ * multi-threaded, on a copy of a {@link LlamaModel}'s current weights (patched ones included), with the architecture
+ * features of config.ts ArchFeatures (Gemma 2/3's GeGLU, sandwich and q/k norms, embedding scale, sliding-window
+ * layers with their own rope, soft-capping; Qwen2's biases; Qwen3's q/k norm) passed by cpuEngineConfig.
  *
  * Weights keep their exact float32 values. With `storage: 'auto'` (default) a linear whose checkpoint tensor is a
  * GGML q4_1 / q8_0 block tensor is kept as those blocks when dequantizing them reproduces the model's float32 weight
- * bit for bit (checked natively on every copy), and a weight whose values are all exactly fp16 / bf16 is kept as
+ * bit for bit (checked natively on every copy; also q5_0 / q4_k / q6_k, the blocks of Gemma 3's Q4_K_M file), and a weight whose values are all exactly fp16 / bf16 is kept as
  * such; a patched linear given with its int8/int4 quantized form (engine.setWeight(path, w, { quantized }), or a
  * `quantized` field on the layer's PatchInfo) is kept as int8 codes + scales when they dequantize to exactly w;
  * anything else stays float32. Decode is memory bound, so this is what makes it fast; the logits are those of
@@ -25,14 +27,15 @@
 import { tf } from '../model/backend.js';
 import { err, msg } from '../messages.js';
 import { callNative, requireNative } from '../native/addon.js';
-import { ropeInvFreq, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
+import { ropeInvFreq, ropeInvFreqLocal, type KVCache, type LlamaModel, type LinearLayer } from '../model/llama.js';
 import { generateWith, type GenerateOptions, type GenerateResult, type GenerationModel } from '../model/generate.js';
 import type { LlamaConfig } from '../model/config.js';
 import { scaleValues, storedByte, zeroAt, type QuantizedTensor } from '../quant/quantize.js';
 import { planOf } from '../quant/plan.js';
-import { engineDims, type EngineDims } from '../model/config.js';
+import { engineDims, featuresOf, type EngineDims } from '../model/config.js';
 import { ggmlBlocks } from '../model/checkpoint.js';
 import { weightTypeId } from '../formats/dtypes.js';
+import { quant4Form } from './quant4-form.js';
 import { weightTensorName } from '../model/names.js';
 
 /** Storage choice for linear weights (see the module comment). */
@@ -83,7 +86,7 @@ export interface CpuEngineInfo {
 export interface NativeSession {
   /** config, tokenizer and checkpoint of the weights (what generate needs) */
   readonly source: GenerationModel & { readonly config: LlamaConfig };
-  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_group') */
+  /** storage format chosen per linear path ('f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_1' | 'i8_channel' | 'i8_group' | 'nf4_group') */
   readonly formats: Map<string, string>;
   /** Run tokens, appending to `cache` when given; logits (T, V) row-major, or (1, V) with lastOnly. */
   forward(tokens: readonly number[], cache?: NativeCache, opts?: CpuForwardOptions): Float32Array;
@@ -114,9 +117,53 @@ export interface CpuEngine extends NativeSession {
   dispose(): void;
 }
 
+/** The architecture features as cpuEngineCreate takes them (native/src/cpu_engine.cc ReadFeatures; absent = Llama). */
+export interface CpuEngineFeatures {
+  hiddenAct: 'silu' | 'gelu_tanh';
+  sandwichNorms: boolean;
+  qkNorm: boolean;
+  embedScale: number;
+  attnScale: number;
+  /** per layer 1 = local (sliding-window) layer; absent: every layer global */
+  slidingLayers?: Uint8Array;
+  slidingWindow?: number;
+  /** rope of the local layers when their base differs (Gemma 3) */
+  invFreqLocal?: Float32Array;
+  /** 0 = none */
+  attnSoftcap: number;
+  finalSoftcap: number;
+}
+
+/**
+ * A config's dimensions, rope and architecture features for cpuEngineCreate (one definition for both loaders); E_ARCH
+ * naming the feature when the CPU engine lacks one (config.ts nativeEngineGap).
+ * @example
+ * cpuEngineConfig(gemma.config).hiddenAct // 'gelu_tanh'
+ */
+export function cpuEngineConfig(c: LlamaConfig): Parameters<CpuEngineAddon['cpuEngineCreate']>[0] {
+  const dims = engineDims(c, 'native');
+  const f = featuresOf(c);
+  const local = f.slidingLayers?.some((x) => x) ?? false;
+  const invLocal = ropeInvFreqLocal(c);
+  return {
+    ...dims,
+    invFreq: ropeInvFreq(c),
+    hiddenAct: f.hiddenAct,
+    sandwichNorms: f.sandwichNorms,
+    qkNorm: f.qkNorm,
+    embedScale: f.embedScale,
+    attnScale: f.attnScale,
+    ...(local ? { slidingLayers: Uint8Array.from(f.slidingLayers!, (x) => (x ? 1 : 0)), slidingWindow: f.slidingWindow! } : {}),
+    // local layers: their own base, never scaled (llama.ts ropeInvFreqLocal, as the tfjs reference and the CUDA engine)
+    ...(invLocal ? { invFreqLocal: invLocal } : {}),
+    attnSoftcap: f.attnSoftcap ?? 0,
+    finalSoftcap: f.finalSoftcap ?? 0,
+  };
+}
+
 /** The addon functions this module uses (native/src/cpu_engine.cc). */
 export interface CpuEngineAddon {
-  cpuEngineCreate(cfg: EngineDims & { invFreq: Float32Array }): number;
+  cpuEngineCreate(cfg: EngineDims & { invFreq: Float32Array } & Partial<CpuEngineFeatures>): number;
   cpuEngineSetTensor(
     id: number,
     layer: number,
@@ -155,7 +202,10 @@ export function cpuEngineAddon(): CpuEngineAddon {
 
 // slots of cpuEngineSetTensor (append-only; mirrored in cpu_engine.cc)
 export const GLOBAL_SLOT = { embed: 0, norm: 1, lm_head: 2 } as const;
-export const LAYER_SLOT = { inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11 } as const;
+export const LAYER_SLOT = {
+  inputNorm: 0, postNorm: 1, q: 2, k: 3, v: 4, o: 5, gate: 6, up: 7, down: 8, qBias: 9, kBias: 10, vBias: 11,
+  preFfnNorm: 12, postFfnNorm: 13, qNorm: 14, kNorm: 15,
+} as const;
 export const BIAS_SLOT = { q: LAYER_SLOT.qBias, k: LAYER_SLOT.kBias, v: LAYER_SLOT.vBias } as Record<string, number>;
 
 /**
@@ -189,7 +239,7 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
   const validate = opts.validate ?? envFlag('CODECLLM_VALIDATE_WITH_TFJS');
   const call = <T>(fn: () => T): T => callNative(fn);
   const id = call(() =>
-    addon.cpuEngineCreate({ ...engineDims(c), invFreq: ropeInvFreq(c) }),
+    addon.cpuEngineCreate(cpuEngineConfig(c)),
   );
   let disposed = false;
   const caches = new Set<NativeCache>();
@@ -207,7 +257,8 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
 
   const setLinear = (l: LinearLayer, w: Float32Array, raw: { raw: Uint8Array | null; type: number | null }, q?: QuantizedTensor): string => {
     const [layer, slot] = slotOf(l);
-    const i8 = storage === 'auto' && q ? int8Form(q, l.outFeatures, l.inFeatures) : null;
+    // int8 / int4: int8 codes (int8Form); nf4: packed NF4 indices + scales (quant4Form), kept only when they reproduce w
+    const i8 = storage === 'auto' && q ? (q.spec.format === 'nf4' ? quant4Form(q, l.outFeatures, l.inFeatures) : int8Form(q, l.outFeatures, l.inFeatures)) : null;
     const f = i8
       ? call(() => addon.cpuEngineSetTensor(id, layer, slot, w, i8.codes, weightTypeId(i8.type), storage, i8.scale, i8.zero, i8.group))
       : call(() => addon.cpuEngineSetTensor(id, layer, slot, w, raw.raw, raw.type, storage));
@@ -230,6 +281,9 @@ export function createCpuEngine(model: LlamaModel, opts: CpuEngineOptions = {}):
     for (const b of model.blocks) {
       call(() => addon.cpuEngineSetTensor(id, b.index, LAYER_SLOT.inputNorm, b.inputNorm.dataSync() as Float32Array, null, null, storage));
       call(() => addon.cpuEngineSetTensor(id, b.index, LAYER_SLOT.postNorm, b.postNorm.dataSync() as Float32Array, null, null, storage));
+      // sandwich / q-k norms (as applied: the model already added normOffset)
+      for (const [t, slot] of [[b.preFfnNorm, LAYER_SLOT.preFfnNorm], [b.postFfnNorm, LAYER_SLOT.postFfnNorm], [b.qNorm, LAYER_SLOT.qNorm], [b.kNorm, LAYER_SLOT.kNorm]] as const)
+        if (t) call(() => addon.cpuEngineSetTensor(id, b.index, slot, t.dataSync() as Float32Array, null, null, storage));
       for (const k of ['q', 'k', 'v'] as const) {
         const bias = b[k].bias;
         if (bias) call(() => addon.cpuEngineSetTensor(id, b.index, BIAS_SLOT[k]!, bias.dataSync() as Float32Array, null, null, storage));

@@ -6,6 +6,9 @@
  *   1. the patch's own codes when its scheme is what the int8 kernel computes — symmetric int8 or int4 codes with one
  *      scale per output row (per-channel or per-tensor; fp32 / fp16 / bf16 scale values are all exact in fp32):
  *      the kernel's code × scale is then the patched weight bit for bit;
+ *   1b. else, in storage mode int8, the patch's own 4-bit codes + group scales when it is int4 (group / per-channel /
+ *      per-tensor, sym or asym) or nf4 (quant4Form: native common/quant4.h, read by cuda/gemv_blocks.cu): the kernel's
+ *      float(value × scale) is the patched weight bit for bit (no rounding to state); group % 8 == 0 and K % group == 0;
  *   2. else, int8 per-channel codes re-derived from the patched weight *only when* they reproduce it bit for bit
  *      (a patch made without `attachQuantized`);
  *   3. else the linear runs in fp16: the patch's exact dequantized weight rounded to fp16 — a rounding the result
@@ -24,6 +27,7 @@ import type { LlamaModel } from '../model/llama.js';
 import { quantizeFast } from '../quant/native.js';
 import { scaleValues, storedCode, type QuantizedTensor } from '../quant/quantize.js';
 import { COMPRESSED_MODES, type ModePlan, type StorageMode } from './modes.js';
+import { quant4Form, type Quant4Form } from './quant4-form.js';
 
 /** int8 codes (out, in) and one fp32 scale per output row: what engineSetLinearInt8 takes. */
 export interface Int8Rows {
@@ -38,6 +42,8 @@ export interface PatchedPlan {
   modes: StorageMode[];
   /** int8 codes to install per linear index (patched linears in int8-based modes) */
   int8: Map<number, Int8Rows>;
+  /** 4-bit codes + group scales to install per linear index (int4 / nf4 patches in storage mode int8; engineSetLinearQ4) */
+  quant4: Map<number, Quant4Form>;
   /** one line per rounding beyond the patch's own scheme */
   roundings: string[];
 }
@@ -89,6 +95,7 @@ function reproduces(codes: Int8Array, scales: Float32Array, w: Float32Array, col
 export function planPatchedLinears(model: Pick<LlamaModel, 'linears' | 'getWeight'>, plan: ModePlan): PatchedPlan {
   const modes = [...plan.modes];
   const int8 = new Map<number, Int8Rows>();
+  const quant4 = new Map<number, Quant4Form>();
   const roundings: string[] = [];
   model.linears().forEach((l, i) => {
     if (l.patch === null) return;
@@ -106,6 +113,11 @@ export function planPatchedLinears(model: Pick<LlamaModel, 'linears' | 'getWeigh
       int8.set(i, { ...form, source: 'patch' });
       return;
     }
+    const f4 = m === 'int8' && isQuantized(q) ? quant4Form(q, l.outFeatures, l.inFeatures) : null;
+    if (f4 && f4.group % 8 === 0) {
+      quant4.set(i, f4);
+      return;
+    }
     const w = model.getWeight(l.path);
     const r = quantizeFast(w, [l.outFeatures, l.inFeatures], 'int8:per-channel:scale=fp32');
     const codes = new Int8Array(r.codes.buffer, r.codes.byteOffset, w.length);
@@ -117,5 +129,5 @@ export function planPatchedLinears(model: Pick<LlamaModel, 'linears' | 'getWeigh
     modes[i] = 'fp16';
     roundings.push(`${l.path}: ${scheme} dequantized, rounded to fp16 (the int8 kernel cannot hold it${COMPRESSED_MODES.includes(m) ? `; not compressed (${m})` : ''})`);
   });
-  return { modes, int8, roundings };
+  return { modes, int8, quant4, roundings };
 }

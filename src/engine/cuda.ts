@@ -35,7 +35,7 @@ import { weightTensorName } from '../model/names.js';
 import { quantizeFast } from '../quant/native.js';
 import { accountBytes, parseModeSpec, resolveModes, type ByteAccount, type GgufBlockType, type ModePlan, type ModeSpec } from './modes.js';
 import { dequantizeBlocks } from '../formats/ggml-blocks.js';
-import { DTYPES } from '../formats/dtypes.js';
+import { DTYPES, ENGINE_LAYOUTS } from '../formats/dtypes.js';
 import { planPatchedLinears, refuseCustomForwards } from './cuda-patches.js';
 
 /** The compressed schedule of a mode list (the resolved one, unless every compressed linear left it). */
@@ -50,6 +50,7 @@ interface EngineAddon {
   engineSetNorm(id: number, layer: number, which: number, w: Float32Array): void;
   engineSetLinearF32(id: number, index: number, mode: 'fp16' | 'int8', w: Float32Array, bias: Float32Array | null): void;
   engineSetLinearInt8(id: number, index: number, codes: Int8Array, scales: Float32Array, bias: Float32Array | null): void;
+  engineSetLinearQ4(id: number, index: number, type: number, codes: Uint8Array, scales: Float32Array, zeros: Uint8Array | null, group: number, bias: Float32Array | null): void;
   engineShareEmbedding(id: number): void;
   /** type: weight type id (dtypes.ts DTYPES[t].id; native common/weight_types.h) */
   engineSetLinearBlocks(id: number, index: number, type: number, blocks: Uint8Array, bias: Float32Array | null): void;
@@ -216,7 +217,7 @@ const NORM_SLOT = { input: 0, post: 1, preFfn: 2, postFfn: 3, q: 4, k: 5 } as co
 const MODE_CODE = { fp16: 0, int8: 1, gguf: 3 } as const;
 
 /**
- * The checkpoint's GGML blocks of tensor `name` when they are q4_1 / q8_0 and dequantize to `installed` bit for bit;
+ * The checkpoint's GGML blocks of tensor `name` when they are a type the CUDA GEMVs read (q4_1, q8_0: split; q5_0, q4_k, q6_k: raw) and dequantize to `installed` bit for bit;
  * E_ARG naming the tensor otherwise (storage mode gguf keeps the file's blocks, never re-quantizes).
  */
 function exactBlocks(model: LlamaModel, name: string, path: string, installed: Float32Array): { type: GgufBlockType; raw: Uint8Array } {
@@ -247,6 +248,8 @@ export class CudaEngine {
   readonly embedBlocks: 'q8_0' | undefined;
   /** roundings applied to patched linears beyond their own scheme (fp16 of dequantized weights), one line each */
   roundings: string[] = [];
+  /** linears held as 4-bit codes + group scales (int4 / nf4 patches; module index -> device bytes) */
+  readonly quant4Bytes = new Map<number, { codeBytes: number; scaleBytes: number }>();
   #id: number;
   #n: EngineAddon;
   #disposed = false;
@@ -342,7 +345,12 @@ export class CudaEngine {
             callNative(() => n.engineSetLinearBlocks(id, i, DTYPES[b.type].id, b.raw, bias));
             e.blockTypes[i] = b.type;
           } else if (mode === 'fp16') callNative(() => n.engineSetLinearF32(id, i, 'fp16', w, bias));
-          else {
+          else if (patched.quant4.has(i)) {
+            // an int4 / nf4 patch in storage mode int8: its own packed codes + group scales (cuda/gemv_blocks.cu)
+            const f = patched.quant4.get(i)!;
+            callNative(() => n.engineSetLinearQ4(id, i, ENGINE_LAYOUTS[f.type].id, f.codes, f.scale, f.zero, f.group, bias));
+            e.quant4Bytes.set(i, { codeBytes: f.codes.length, scaleBytes: 4 * f.scale.length + (f.zero?.length ?? 0) });
+          } else {
             // a patched linear: its own codes (or bit-exact re-derived ones); an unpatched one: int8 is its storage mode
             const q = patched.int8.get(i) ?? quantizeFast(w, [lin.outFeatures, lin.inFeatures], 'int8:per-channel:scale=fp32');
             callNative(() => n.engineSetLinearInt8(id, i, q.codes as Int8Array, q.scales as Float32Array, bias));
@@ -508,7 +516,7 @@ export class CudaEngine {
     const id = this.#live();
     const l = callNative(() => this.#n.engineLedger(id));
     const c = l.categories;
-    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'weights_gguf', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
+    const weightKeys = ['weights_fp16', 'weights_int8', 'weights_compressed', 'weights_gguf', 'weights_q4', 'scales', 'bias', 'embed', 'norms', 'decode_cache'];
     const weightBytes = weightKeys.reduce((s, k) => s + (c[k] ?? 0), 0);
     return { ...l, weightBytes };
   }
@@ -522,6 +530,7 @@ export class CudaEngine {
       sharedHead: this.sharedHead,
       maxBatch: this.maxBatch,
       blockTypes: this.blockTypes,
+      quant4: this.quant4Bytes,
       ...(this.embedBlocks ? { embedBlocks: this.embedBlocks } : {}),
     });
   }

@@ -21,3 +21,5 @@ export { nativeEngine } from './native.js';
 export { cudaEngine } from './cuda-engine.js';
 export { planPatchedLinears, int8KernelForm, refuseCustomForwards } from './cuda-patches.js';
 export type { PatchedPlan, Int8Rows } from './cuda-patches.js';
+export { loadCpuEngine } from './cpu-checkpoint.js';
+export type { CheckpointEngine, CheckpointLoadOptions } from './cpu-checkpoint.js';

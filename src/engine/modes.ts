@@ -11,7 +11,8 @@
  *   cached              compressed; decoded once per sequence (engine.reset()) into a resident int8 cache.
  *   fused               compressed; a second stream decodes layer l+1 into a double buffer while layer l computes.
  *   Compressed linears keep no fp16 or int8 copy besides the decode buffer their schedule implies.
- *   gguf                the checkpoint's own GGML blocks (q4_1: 20 bytes / 32 weights, q8_0: 34), dequantized inside
+ *   gguf                the checkpoint's own GGML blocks (q4_1: 20 bytes / 32 weights, q8_0: 34, q5_0: 22; q4_k: 144 /
+ *                       256, q6_k: 210 / 256 — the last three raw, native/src/cuda/gemv_blocks.cu), dequantized inside
  *                       the GEMV — lossless with respect to the file (the engine checks the blocks reproduce the
  *                       installed weights bit for bit); the tied embedding / lm_head table too when it is q8_0.
  *
@@ -167,7 +168,9 @@ export interface ByteAccount {
   weights_compressed: number;
   /** GGML blocks of gguf linears (codes or nibbles + their fp16 block scales) */
   weights_gguf: number;
-  /** fp32 per-row scales of int8 and compressed linears */
+  /** packed 4-bit codes of int4 / nf4 patched linears held as such (storage mode int8; their scales count in `scales`) */
+  weights_q4: number;
+  /** fp32 per-row scales of int8 and compressed linears (and group scales + zero points of 4-bit linears) */
   scales: number;
   /** fp16 embedding table (also lm_head when tied and fp16) */
   embed: number;
@@ -194,12 +197,20 @@ export interface AccountOptions {
   blockTypes?: readonly (GgufBlockType | null)[];
   /** the embedding table is held as q8_0 blocks (and lm_head shares it when sharedHead) */
   embedBlocks?: 'q8_0';
+  /** linears (module index, storage mode int8) held as 4-bit codes + group scales (cuda-patches.ts quant4) */
+  quant4?: ReadonlyMap<number, { codeBytes: number; scaleBytes: number }>;
 }
 
 /** GGML block types the gguf storage mode keeps as they are. */
 export type GgufBlockType = GgmlBlockType;
-/** Bytes of one 32-weight block. */
-export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = { q4_1: DTYPES.q4_1.blockBytes, q8_0: DTYPES.q8_0.blockBytes };
+/** Bytes of one block (DTYPES[t].blockElems weights: 32, or 256 for the k-quants). */
+export const GGUF_BLOCK_BYTES: Readonly<Record<GgufBlockType, number>> = {
+  q4_1: DTYPES.q4_1.blockBytes,
+  q8_0: DTYPES.q8_0.blockBytes,
+  q5_0: DTYPES.q5_0.blockBytes,
+  q4_k: DTYPES.q4_k.blockBytes,
+  q6_k: DTYPES.q6_k.blockBytes,
+};
 
 /**
  * The bytes an engine with this plan must hold, computed from the config alone (plus packed sizes). The GPU check
@@ -215,6 +226,7 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
     weights_int8: 0,
     weights_compressed: 0,
     weights_gguf: 0,
+    weights_q4: 0,
     scales: 0,
     embed: o.embedBlocks ? (c.vocabSize * c.hiddenSize / DTYPES[o.embedBlocks].blockElems) * GGUF_BLOCK_BYTES[o.embedBlocks] : 2 * c.vocabSize * c.hiddenSize,
     // per layer: input + post norms (+ pre/post-FFN with sandwich norms) of hidden, q/k norms of head_dim; final norm
@@ -242,6 +254,13 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
       a.bytesPerToken += bytes;
       return;
     }
+    const q4 = m === 'int8' ? o.quant4?.get(i) : undefined;
+    if (q4) {
+      a.weights_q4 += q4.codeBytes;
+      a.scales += q4.scaleBytes;
+      a.bytesPerToken += q4.codeBytes + q4.scaleBytes;
+      return;
+    }
     a.scales += 4 * out;
     a.bytesPerToken += 4 * out;
     if (m === 'int8') {
@@ -260,6 +279,6 @@ export function accountBytes(c: LlamaConfig, plan: ModePlan, o: AccountOptions):
   if (plan.schedule === 'fused') a.decode = 2 * maxGroup;
   if (plan.schedule === 'cached') a.decode = groups.reduce((x, y) => x + y, 0);
   a.weightTotal =
-    a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.weights_gguf + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
+    a.weights_fp16 + a.weights_int8 + a.weights_compressed + a.weights_gguf + a.weights_q4 + a.scales + a.embed + a.norms + (plan.schedule === 'cached' ? a.decode : 0);
   return a;
 }

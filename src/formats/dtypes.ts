@@ -59,10 +59,13 @@ export const DTYPES: Readonly<Record<StorageDType, DTypeInfo>> = {
  * Weight layouts of the native engines that are not storage dtypes: int8 codes with per-row ('i8_channel') or
  * per-group ('i8_group') scales (src/quant/quantize.ts layout). Ids share the DTYPES id space (native WeightType).
  */
-export type EngineLayout = 'i8_channel' | 'i8_group';
+export type EngineLayout = 'i8_channel' | 'i8_group' | 'i4_group' | 'nf4_group';
 export const ENGINE_LAYOUTS: Readonly<Record<EngineLayout, DTypeInfo>> = {
   i8_channel: { id: 20, blockElems: 1, blockBytes: 1 },
   i8_group: { id: 21, blockElems: 1, blockBytes: 1 },
+  /** int4 group (sym / asym) and nf4 group: two packed 4-bit codes per byte + fp32 group scales (native common/quant4.h) */
+  i4_group: { id: 22, blockElems: 2, blockBytes: 1 },
+  nf4_group: { id: 23, blockElems: 2, blockBytes: 1 },
 };
 
 /**

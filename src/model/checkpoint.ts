@@ -32,17 +32,23 @@ export interface Checkpoint {
 }
 
 /** GGML block types the engines can keep as stored (the CPU engine's compact storage, the GPU engine's gguf mode). */
-export type GgmlBlockType = 'q4_1' | 'q8_0';
+export type GgmlBlockType = 'q4_1' | 'q8_0' | 'q5_0' | 'q4_k' | 'q6_k';
+/** GGML block types the native CPU engine keeps as stored (native/src/cpu/engine.h IsEngineBlockFormat): all five. */
+export type CpuBlockType = GgmlBlockType;
+/** Block types an engine may keep as the file's own blocks (CPU: cpu/linear.cc; CUDA: all five, native/src/cuda/gemv_blocks.cu for the last three). */
+export const CPU_BLOCK_TYPES: readonly CpuBlockType[] = Object.freeze(['q4_1', 'q8_0', 'q5_0', 'q4_k', 'q6_k'] as const);
+const KEPT_BLOCK_TYPES: ReadonlySet<string> = new Set<string>(CPU_BLOCK_TYPES);
 
 /**
- * The checkpoint's raw q4_1 / q8_0 blocks of tensor `name`; null when it is absent or stored in another dtype.
+ * The checkpoint's raw GGML blocks of tensor `name` when an engine may keep them (q4_1, q8_0, q5_0, q4_k, q6_k); null when it is absent or stored in another dtype.
  * @example
  * ggmlBlocks(model.checkpoint, 'model.layers.0.mlp.up_proj.weight')?.type // 'q4_1' for the default model
+ * ggmlBlocks(gemma.checkpoint, 'model.layers.0.mlp.down_proj.weight')?.type // a k-quant
  */
 export function ggmlBlocks(ck: Checkpoint, name: string): { type: GgmlBlockType; raw: Uint8Array } | null {
   if (!ck.weights.has(name)) return null;
   const dt = String(ck.weights.info(name).dtype);
-  return dt === 'q4_1' || dt === 'q8_0' ? { type: dt, raw: ck.weights.readRaw(name) } : null;
+  return KEPT_BLOCK_TYPES.has(dt) ? { type: dt as GgmlBlockType, raw: ck.weights.readRaw(name) } : null;
 }
 
 export const DEFAULT_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';

@@ -373,32 +373,47 @@ export interface EngineDims {
   rmsEps: number;
 }
 
+/** The native engines: 'native' (C++ CPU engine) and 'cuda' (GPU engine). */
+export type NativeEngineKind = 'native' | 'cuda';
+
 /**
- * The first architecture feature the native engines (plain Llama/Qwen2 graphs) lack, or null when they run `c`.
- * @example
- * nativeEngineGap(gemmaCfg) // 'GeGLU (tanh GELU) MLP'
+ * Every architecture feature beyond plain Llama, in the order gaps are reported, with the native engines that run
+ * it: the CPU engine (native/src/cpu_engine.cc ReadFeatures) and the CUDA engine (src/engine/cuda.ts cudaArchConfig;
+ * implemented, its GPU check pending) run them all. A feature added to ArchFeatures lands here first, with the
+ * engines that implement it; the others refuse it with E_ARCH naming it.
  */
-export function nativeEngineGap(c: LlamaConfig): string | null {
+const ENGINE_FEATURES: readonly { name: string; uses: (f: ArchFeatures, c: LlamaConfig) => boolean; engines: readonly NativeEngineKind[] }[] = [
+  { name: 'GeGLU (tanh GELU) MLP', uses: (f) => f.hiddenAct !== 'silu', engines: ['native', 'cuda'] },
+  { name: 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)', uses: (f) => f.sandwichNorms, engines: ['native', 'cuda'] },
+  { name: 'q/k RMSNorm', uses: (f) => f.qkNorm, engines: ['native', 'cuda'] },
+  { name: 'embedding scale', uses: (f) => f.embedScale !== 1, engines: ['native', 'cuda'] },
+  { name: 'sliding-window attention', uses: (f) => f.slidingLayers?.some((x) => x) ?? false, engines: ['native', 'cuda'] },
+  { name: 'logit soft-capping', uses: (f) => f.attnSoftcap !== null || f.finalSoftcap !== null, engines: ['native', 'cuda'] },
+  { name: 'attention scale other than 1/sqrt(head_dim)', uses: (f, c) => Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6, engines: ['native', 'cuda'] },
+];
+
+/**
+ * The first architecture feature a native engine ('cuda' by default, or 'native': the CPU engine) lacks for `c`, or
+ * null when it runs `c` (ENGINE_FEATURES).
+ * @example
+ * nativeEngineGap(gemmaCfg, 'native') // null: the CPU engine runs Gemma 3
+ */
+export function nativeEngineGap(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): string | null {
   const f = featuresOf(c);
-  if (f.hiddenAct !== 'silu') return 'GeGLU (tanh GELU) MLP';
-  if (f.sandwichNorms) return 'sandwich norms (post-attention / pre- and post-FFN RMSNorm)';
-  if (f.qkNorm) return 'q/k RMSNorm';
-  if (f.embedScale !== 1) return 'embedding scale';
-  if (f.slidingLayers?.some((x) => x)) return 'sliding-window attention';
-  if (f.attnSoftcap !== null || f.finalSoftcap !== null) return 'logit soft-capping';
-  if (Math.abs(f.attnScale * Math.sqrt(c.headDim) - 1) > 1e-6) return 'attention scale other than 1/sqrt(head_dim)';
+  for (const x of ENGINE_FEATURES) if (x.uses(f, c) && !x.engines.includes(engine)) return x.name;
   return null;
 }
 
 /**
- * A config's dimensions for a native engine's create call; E_ARCH naming the missing feature when the native
- * engines cannot run the architecture (the tfjs reference can).
+ * A config's dimensions for a native engine's create call; E_ARCH naming the missing feature when that engine
+ * (default the CUDA engine) cannot run the architecture (the tfjs reference can).
  * @example
  * engineDims(cfg).kvHeads // cfg.numKvHeads
+ * engineDims(gemmaCfg, 'native').headDim // 256
  */
-export function engineDims(c: LlamaConfig): EngineDims {
-  const gap = nativeEngineGap(c);
-  if (gap) throw err('E_ARCH', msg.archMissingFeature('native engine', c.architecture, gap));
+export function engineDims(c: LlamaConfig, engine: NativeEngineKind = 'cuda'): EngineDims {
+  const gap = nativeEngineGap(c, engine);
+  if (gap) throw err('E_ARCH', msg.archMissingFeature(engine === 'native' ? 'native CPU engine' : 'CUDA engine', c.architecture, gap));
   return modelDims(c);
 }
 

@@ -21,3 +21,9 @@ export type { GenerateOptions, GenerateResult, GenerationModel, DecodeSession } 
 export { tokenizerFromGGUF, tokenizerFromHFJson } from './tokenizer.js';
 export { spmTokenizerFromGGUF, SpmTokenizer } from './tokenizer-spm.js';
 export type { TextTokenizer } from './tokenizer.js';
+export { SHAPES, shapeByName, shapeTensors } from './shapes.js';
+export type { ModelShape } from './shapes.js';
+export { makeShape, shapeCheckpoint, shapeTensorBf16 } from './make-shape.js';
+export type { MakeShapeOptions, MakeShapeResult } from './make-shape.js';
+export { residentBytes, availableMemory } from './resident.js';
+export type { ResidentReport, LoadPatch } from './resident.js';

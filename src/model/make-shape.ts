@@ -18,7 +18,8 @@ import { openGGUF } from '../formats/gguf.js';
 import { safetensorsPrefix } from '../formats/safetensors.js';
 import { mulberry32 } from '../util/random.js';
 import { gguf2TokenizerJson } from './tokenizer.js';
-import { resolveModelPath } from './checkpoint.js';
+import { resolveModelPath, type Checkpoint } from './checkpoint.js';
+import { configFromHF } from './config.js';
 import { hfConfigOf, INIT_STD, shapeTensors, type ModelShape } from './shapes.js';
 
 const CHUNK = 1 << 22; // elements generated per write (8 MiB of bf16)
@@ -122,6 +123,40 @@ function tokenizerFiles(vocabSize: number): { tokenizer: Record<string, unknown>
   }
 }
 
+/** The first m words of buf: the next m values of a tensor's stream (`next`), or m ones. */
+function fillChunk(buf: Uint16Array, m: number, fill: 'normal' | 'ones', next: () => number, table: Uint16Array, one: number): void {
+  if (fill === 'ones') {
+    buf.fill(one, 0, m);
+    return;
+  }
+  let i = 0;
+  for (; i + 1 < m; i += 2) {
+    const r = next();
+    buf[i] = table[r & 0xffff]!;
+    buf[i + 1] = table[r >>> 16]!;
+  }
+  if (i < m) buf[i] = table[next() & 0xffff]!;
+}
+
+/**
+ * The bf16 bit patterns {@link makeShape} writes for one tensor of `shape` (same seed, same bytes), generated in
+ * memory without writing the shape: e.g. one full-size projection of a big shape for a codec experiment.
+ * @example
+ * shapeTensorBf16(shapeByName('llama3.1-8b'), 'model.layers.0.mlp.down_proj.weight').length // 4096 * 14336
+ */
+export function shapeTensorBf16(shape: ModelShape, name: string, seed = 0): Uint16Array {
+  const t = shapeTensors(shape).find((x) => x.name === name);
+  if (!t) throw err('E_ARG', msg.badArg('tensor', `'${name}' is not a tensor of this shape`));
+  const count = t.shape.reduce((x, y) => x * y, 1);
+  const out = new Uint16Array(count);
+  const next = mulberry32(tensorSeed(seed, t.name));
+  const table = normalTableBf16(INIT_STD);
+  const one = f32ToBf16(1);
+  // chunk by chunk as makeShape draws them (CHUNK is even: only a last, odd chunk draws a half-used value)
+  for (let off = 0; off < count; off += CHUNK) fillChunk(out.subarray(off), Math.min(CHUNK, count - off), t.fill, next, table, one);
+  return out;
+}
+
 /**
  * Write `shape` as a sharded bf16 Hugging Face checkpoint into `dir` (created; existing model files there are
  * replaced). Never holds more than one CHUNK of weights in memory.
@@ -173,16 +208,7 @@ export function makeShape(shape: ModelShape, dir: string, o: MakeShapeOptions = 
         const next = mulberry32(tensorSeed(seed, t.name));
         for (let off = 0; off < count; off += CHUNK) {
           const m = Math.min(CHUNK, count - off);
-          if (t.fill === 'ones') buf.fill(one, 0, m);
-          else {
-            let i = 0;
-            for (; i + 1 < m; i += 2) {
-              const r = next();
-              buf[i] = table[r & 0xffff]!;
-              buf[i + 1] = table[r >>> 16]!;
-            }
-            if (i < m) buf[i] = table[next() & 0xffff]!;
-          }
+          fillChunk(buf, m, t.fill, next, table, one);
           fs.writeSync(fd, bytes, 0, m * 2);
         }
         weightMap[t.name] = name;
@@ -203,4 +229,29 @@ export function makeShape(shape: ModelShape, dir: string, o: MakeShapeOptions = 
   writeTokenizer(dir, tok);
   fs.rmSync(path.join(dir, 'model.safetensors'), { force: true }); // a single-file checkpoint would shadow the index
   return { dir, shards, tensors: tensors.length, weightBytes: totalBytes, params: totalBytes / 2 };
+}
+
+/**
+ * A header-only checkpoint of `shape`: its config and the tensor list make-shape would write (bf16, HF names), no
+ * weights — what resident.ts needs to say how many bytes each engine would keep for a shape too big to write here.
+ * Reading a tensor throws E_ARG; open a folder written by {@link makeShape} to read weights.
+ * @example
+ * residentBytes(shapeCheckpoint(shapeByName('llama3.1-70b'))).native.weight_bytes // ~141e9
+ */
+export function shapeCheckpoint(shape: ModelShape): Checkpoint {
+  const file = 'shape-headers';
+  const infos = new Map(shapeTensors(shape).map((t) => [t.name, { name: t.name, dtype: 'bf16' as const, shape: t.shape, byteLength: t.shape.reduce((a, b) => a * b, 1) * 2 }]));
+  const noWeights = (): never => {
+    throw err('E_ARG', msg.badArg('checkpoint', `${file} holds headers only (write the shape with makeShape to read weights)`));
+  };
+  const info = (name: string) => infos.get(name) ?? noWeights();
+  return {
+    file,
+    format: 'hf',
+    config: configFromHF(hfConfigOf(shape, { bos: null, eos: null }), `${file}/config.json`),
+    tokenizer: null,
+    metadata: {},
+    weights: { file, list: () => [...infos.values()], has: (n: string) => infos.has(n), info, readRaw: noWeights, readF32: noWeights, close() {} },
+    close() {},
+  };
 }

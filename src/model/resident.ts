@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { err } from '../messages.js';
-import type { Checkpoint } from '../model/checkpoint.js';
+import { CPU_BLOCK_TYPES, type Checkpoint } from '../model/checkpoint.js';
 import { linearPaths, weightTensorName, type LinearKind } from '../model/names.js';
 import { resolveSelection } from '../model/select.js';
 import { groupLayout, toSpec, type QuantSpec } from '../quant/spec.js';
@@ -28,11 +28,19 @@ export function keepsCodes(spec: QuantSpec): boolean {
   return (spec.format === 'int8' || spec.format === 'int4') && spec.granularity !== 'per-input-channel';
 }
 
+/** Does the native engine keep this spec as packed 4-bit NF4 codes + group scales (quant4Form, nf4_group)? The
+ *  group (or the row, per-channel / per-tensor) must be even and divide the row. */
+export function keepsNf4Codes(spec: QuantSpec, cols: number): boolean {
+  if (spec.format !== 'nf4' || spec.granularity === 'per-input-channel') return false;
+  const g = spec.granularity === 'group' ? spec.groupSize : cols;
+  return g % 2 === 0 && cols % g === 0;
+}
+
 /** Element count of a shape. */
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Stored types the native engine keeps as they are. */
-export const KEPT_AS_STORED = new Set(['bf16', 'f16', 'f32', 'q4_1', 'q8_0']);
+export const KEPT_AS_STORED: ReadonlySet<string> = new Set(['bf16', 'f16', 'f32', ...CPU_BLOCK_TYPES]);
 
 /** Bytes of a (rows, cols) matrix in the native engine, stored as `dtype` with `storedBytes`, optionally patched. */
 function nativeMatrixBytes(dtype: string, storedBytes: number, rows: number, cols: number, storage: 'auto' | 'f32', spec: QuantSpec | null): { bytes: number; format: string } {
@@ -43,11 +51,15 @@ function nativeMatrixBytes(dtype: string, storedBytes: number, rows: number, col
       const ng = spec.granularity === 'per-tensor' ? rows : groupLayout(spec, rows, cols).nGroups;
       return { bytes: n + 4 * ng + (spec.asym ? ng : 0), format: spec.granularity === 'group' ? 'i8_group' : 'i8_channel' };
     }
+    if (storage === 'auto' && keepsNf4Codes(spec, cols)) {
+      const ng = rows * (spec.granularity === 'group' ? cols / spec.groupSize : 1);
+      return { bytes: n / 2 + 4 * ng, format: 'nf4_group' };
+    }
     return { bytes: 4 * n, format: 'f32' };
   }
   if (storage === 'f32') return { bytes: 4 * n, format: 'f32' };
   if (dtype === 'bf16' || dtype === 'f16') return { bytes: 2 * n, format: dtype };
-  if (dtype === 'q4_1' || dtype === 'q8_0') return { bytes: storedBytes, format: dtype };
+  if ((CPU_BLOCK_TYPES as readonly string[]).includes(dtype)) return { bytes: storedBytes, format: dtype };
   return { bytes: 4 * n, format: 'f32' };
 }
 

@@ -92,23 +92,41 @@ export function runTwins(kind: 'cpu' | 'gpu', args: string[] = [], env: NodeJS.P
 
 /**
  * One C++ REFERENCE op (engine/ops_ref.h) on caller-given inputs, through `codecllm_cpu_twins ref` — for tests that
- * hold the references against their TS definitions. Inputs are written to the binary's stdin in order; the result is
- * its float32 output. Ops: dequant {format, rows, cols, group?, asym?} (w, [scale], [zero]); rmsnorm {T, h, eps}
- * (x, w); rope {T, n, D} (x, positions, invFreq); ropeInvFreq {D, scaling, theta, factor, low, high, original}.
+ * hold the references against their TS definitions. Inputs are written to the binary's stdin in order (their sizes
+ * cross as `parts=`, so a part of the wrong size is named in the error); the result is its float32 output. Ops:
+ * dequant {format, rows, cols, group?, asym?} (w, [scale], [zero]); linear {format, T, in, out, group?, asym?, bias}
+ * (w, [scale], [zero], x, [bias]); units {format, rows, cols, group?, asym?} (as dequant: the CUDA GEMV's unit cut
+ * on the host); rmsnorm {T, h, eps} (x, w); rope {T, n, D} (x, positions, invFreq); ropeInvFreq {D, scaling, theta,
+ * factor, low, high, original}. A failure is E_NATIVE carrying the binary's one-line message.
  * @example
  * const y = cpuReference('rmsnorm', { T: 1, h: 64, eps: 1e-5 }, [x, w]);
  */
 export function cpuReference(op: string, params: Record<string, number | string>, inputs: ArrayBufferView[] = []): Float32Array {
+  return runCpuOp('ref', op, params, inputs);
+}
+
+/**
+ * The FAST CPU kernel (cpu/linear.cc) of `op` ('dequant' | 'linear') on caller-given inputs, through
+ * `codecllm_cpu_twins fast`; arguments as {@link cpuReference}.
+ * @example
+ * const fast = cpuFast('dequant', { format: 'nf4_group', rows: 1, cols: 16, group: 16 }, [codes, scale]);
+ */
+export function cpuFast(op: 'dequant' | 'linear', params: Record<string, number | string>, inputs: ArrayBufferView[] = []): Float32Array {
+  return runCpuOp('fast', op, params, inputs);
+}
+
+function runCpuOp(mode: 'ref' | 'fast', op: string, params: Record<string, number | string>, inputs: ArrayBufferView[]): Float32Array {
   const bin = requireBinary('cpu');
   const args = Object.entries(params).map(([k, v]) => {
     // eps crosses as the bits of its float32 value, so no decimal rounding changes it
     if (k === 'eps') return `eps_bits=${new Uint32Array(Float32Array.of(Number(v)).buffer)[0]}`;
     return `${k}=${v}`;
   });
+  if (inputs.length) args.push(`parts=${inputs.map((a) => a.byteLength).join(',')}`);
   const input = Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
-  const r = spawnSync(bin, ['ref', op, ...args], { input, maxBuffer: 1 << 30 });
+  const r = spawnSync(bin, [mode, op, ...args], { input, maxBuffer: 1 << 30 });
   if (r.error) throw err('E_NATIVE', `codecllm: ${bin}: ${r.error.message}`);
-  if (r.status !== 0) throw err('E_NATIVE', `codecllm: ${bin} ref ${op}: exit ${r.status}: ${r.stderr.toString().trim()}`);
+  if (r.status !== 0) throw err('E_NATIVE', `codecllm: ${bin} ${mode} ${op}: exit ${r.status}: ${r.stderr.toString().trim()}`);
   const out = r.stdout as Buffer;
   return new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
 }

@@ -37,7 +37,9 @@ enum WeightType : int {
   kWeightQ6_K = 19,
   kWeightI8Channel = 20,  // engine layout 'int8:per-channel': int8/uint8 codes (out, in), scale (+zero) per row
   kWeightI8Group = 21,    // engine layout 'int8:group=gs': codes (out, in), scale (+zero) per group along `in`
-  kWeightTypeCount = 22,
+  kWeightI4Group = 22,    // engine layout 'int4:group=gs' (sym or asym): packed nibble codes + fp32 scale (+ zero) per group (common/quant4.h)
+  kWeightNF4Group = 23,   // engine layout 'nf4:group=gs': packed NF4 indices + fp32 scale per group (common/quant4.h)
+  kWeightTypeCount = 24,
 };
 
 /** Kind of a weight type: plain elements, GGML blocks, or an engine layout (codes + side tables). */
@@ -81,6 +83,8 @@ inline const WeightTypeInfo (&WeightTypeTable())[kWeightTypeCount] {
       CODECLLM_BLOCK_ROW(kWeightQ6_K, "q6_k", BlockQ6_K),
       {kWeightI8Channel, "i8_channel", kKindLayout, 1, 1, nullptr},
       {kWeightI8Group, "i8_group", kKindLayout, 1, 1, nullptr},
+      {kWeightI4Group, "i4_group", kKindLayout, 2, 1, nullptr},  // two 4-bit codes per byte
+      {kWeightNF4Group, "nf4_group", kKindLayout, 2, 1, nullptr},
   };
   return table;
 }

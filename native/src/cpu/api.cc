@@ -1,6 +1,7 @@
 // cpu/api.cc — the CPU engine behind the C API (native/include/codecllm_engine.h: cllm_cpu_*). The checks a caller's
 // arguments get (slots, sizes, tokens, caches, completeness) live here, once; the N-API binding (cpu_engine.cc) only
 // converts JS values.
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -33,11 +34,42 @@ const float* Values(const float* f, size_t n_given, size_t n, const char* name) 
   return f;
 }
 
+/** The architecture features (NULL: plain Llama), checked once: one-line E_ARG naming the config field. */
+void SetFeatures(Engine& e, const cllm_cpu_features* f) {
+  if (f == nullptr) return;
+  Config& c = e.c;
+  CHECK_ARG(f->act == CLLM_CPU_ACT_SILU || f->act == CLLM_CPU_ACT_GELU_TANH, "config.hiddenAct: expected 'silu' or 'gelu_tanh'");
+  c.act = f->act == CLLM_CPU_ACT_SILU ? kActSilu : kActGeluTanh;
+  c.sandwich = f->sandwich_norms != 0;
+  c.qk_norm = f->qk_norm != 0;
+  c.embed_scale = f->embed_scale == 0 ? 1.0f : f->embed_scale;
+  c.attn_scale = f->attn_scale;
+  CHECK_ARG(std::isfinite(c.embed_scale) && std::isfinite(c.attn_scale) && c.embed_scale > 0 && c.attn_scale >= 0,
+            "config.embedScale / attnScale: must be positive");
+  c.attn_softcap = f->attn_softcap;
+  c.final_softcap = f->final_softcap;
+  CHECK_ARG(std::isfinite(c.attn_softcap) && std::isfinite(c.final_softcap) && c.attn_softcap >= 0 && c.final_softcap >= 0,
+            "config.attnSoftcap / finalSoftcap: must be >= 0 (0: none)");
+  if (f->sliding_layers != nullptr) {
+    CHECK_ARG(f->n_sliding_layers == (size_t)c.layers, "config.slidingLayers: expected " + std::to_string(c.layers) + " elements, got " +
+                                                           std::to_string(f->n_sliding_layers));
+    c.sliding.assign(f->sliding_layers, f->sliding_layers + c.layers);
+    CHECK_ARG(f->sliding_window >= 1 && f->sliding_window < (1 << 30), "config.slidingWindow: expected an integer in [1, 2^30) with slidingLayers");
+    c.window = f->sliding_window;
+  }
+  if (f->inv_freq_local != nullptr) {
+    const float* p = Values(f->inv_freq_local, f->n_inv_freq_local, (size_t)c.head_dim / 2, "config.invFreqLocal");
+    e.inv_freq_local.assign(p, p + c.head_dim / 2);
+  }
+}
+
 void CheckComplete(const Engine& e) {
   CHECK_ARG(e.embed.fmt != kWeightNone && e.lm_head.fmt != kWeightNone && !e.norm.empty(), "cpu engine: embed, norm or lm_head not set");
   for (int l = 0; l < e.c.layers; l++) {
     const Layer& L = e.layers[l];
     bool set = !L.in_norm.empty() && !L.post_norm.empty();
+    if (e.c.sandwich) set = set && !L.pre_ffn_norm.empty() && !L.post_ffn_norm.empty();
+    if (e.c.qk_norm) set = set && !L.q_norm.empty() && !L.k_norm.empty();
     for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) set = set && w->fmt != kWeightNone;
     CHECK_ARG(set, "cpu engine: layer " + std::to_string(l) + " is not fully set");
   }
@@ -63,7 +95,8 @@ using namespace codecllm::cpu;
 
 extern "C" {
 
-cllm_status cllm_cpu_create(const cllm_dims* dims, float rms_eps, const float* inv_freq, size_t n_inv_freq, cllm_cpu_engine** out) {
+cllm_status cllm_cpu_create(const cllm_dims* dims, float rms_eps, const float* inv_freq, size_t n_inv_freq,
+                            const cllm_cpu_features* features, cllm_cpu_engine** out) {
   CLLM_API_GUARD({
     const ModelDims d = Dims(dims);
     CheckModelDims(d, "cpuEngineCreate");  // common/engine_dims.h: the bounds both engines share
@@ -74,6 +107,7 @@ cllm_status cllm_cpu_create(const cllm_dims* dims, float rms_eps, const float* i
     c.eps = rms_eps;
     const float* inv = Values(inv_freq, n_inv_freq, (size_t)c.head_dim / 2, "config.invFreq");
     h->e.inv_freq.assign(inv, inv + c.head_dim / 2);
+    SetFeatures(h->e, features);
     h->e.layers.resize(c.layers);
     *out = h.release();
   })
@@ -93,7 +127,8 @@ cllm_status cllm_cpu_set_weight(cllm_cpu_engine* h, int32_t layer, int32_t slot,
     const bool stored = f32 == nullptr;
     CHECK_ARG(!stored || raw, "cpuEngineSetTensor: without float32 values, raw stored bytes are required");
     Int8Codes i8;
-    const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group);
+    // (the 4-bit layouts i4_group / nf4_group come the same way: packed codes, scale, zero, group; common/quant4.h)
+    const bool has_i8 = raw && (raw_type == kWeightI8Channel || raw_type == kWeightI8Group || raw_type == kWeightI4Group || raw_type == kWeightNF4Group);
     if (has_i8) {
       CHECK_ARG(i8c != nullptr && i8c->scale != nullptr, "int8 scales: expected a Float32Array");
       i8.scale = i8c->scale, i8.n_scale = i8c->n_scale, i8.zero = i8c->zero, i8.n_zero = i8c->n_zero, i8.group = i8c->group;
@@ -141,6 +176,10 @@ cllm_status cllm_cpu_set_weight(cllm_cpu_engine* h, int32_t layer, int32_t slot,
         case 9: fmt = vec(L.bq, qd, "q_proj.bias"); break;
         case 10: fmt = vec(L.bk, kvd, "k_proj.bias"); break;
         case 11: fmt = vec(L.bv, kvd, "v_proj.bias"); break;
+        case 12: fmt = vec(L.pre_ffn_norm, hd, "pre_feedforward_layernorm"); break;
+        case 13: fmt = vec(L.post_ffn_norm, hd, "post_feedforward_layernorm"); break;
+        case 14: fmt = vec(L.q_norm, c.head_dim, "q_norm"); break;
+        case 15: fmt = vec(L.k_norm, c.head_dim, "k_norm"); break;
       }
     }
     if (stored_type) *stored_type = fmt;
@@ -154,7 +193,8 @@ cllm_status cllm_cpu_set_weight_file(cllm_cpu_engine* h, int32_t layer, int32_t 
     const Config& c = e.c;
     CheckLayerSlot(e, layer, slot);
     CHECK_ARG(offset >= 0 && bytes >= 0, "cpuEngineSetTensorFile: offset and bytes are required");
-    CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group, "int8 codes come from cpuEngineSetTensor");
+    CHECK_ARG(type != kWeightI8Channel && type != kWeightI8Group && type != kWeightI4Group && type != kWeightNF4Group,
+              "int8 / 4-bit codes come from cpuEngineSetTensor");
     CHECK_ARG(path != nullptr, "path: expected a string");
     const std::string file = path;
     const int hd = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim;
@@ -252,7 +292,8 @@ cllm_status cllm_cpu_info_get(cllm_cpu_engine* h, cllm_cpu_info* o) {
     size_t bytes = e.embed.Bytes() + e.lm_head.Bytes() + e.norm.size() * 4;
     count(e.lm_head);
     for (const Layer& L : e.layers) {
-      bytes += (L.in_norm.size() + L.post_norm.size() + L.bq.size() + L.bk.size() + L.bv.size()) * 4;
+      bytes += (L.in_norm.size() + L.post_norm.size() + L.bq.size() + L.bk.size() + L.bv.size() + L.pre_ffn_norm.size() +
+                L.post_ffn_norm.size() + L.q_norm.size() + L.k_norm.size()) * 4;
       for (const Weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
         bytes += w->Bytes();
         count(*w);

@@ -1,4 +1,4 @@
-// cpu/attention.cc — fast attention over a KV cache and fast SwiGLU (twins: ref::attention, ref::swiglu).
+// cpu/attention.cc — fast attention over a KV cache (scale, sliding window, soft-cap) and fast SwiGLU / GeGLU (twins: ref::attention_ex, ref::swiglu, ref::geglu).
 // Declarations: cpu/engine.h.
 #include "cpu/engine.h"
 
@@ -34,28 +34,31 @@ float Dot(const float* a, const float* b, int n) {
   return DotPlain(a, b, n);
 }
 
-/** Same contract and shapes as ref::attention (ops_ref.h); float accumulation, tasks over (t, hq). */
-void AttentionFast(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D, int P, int Smax) {
+/** Same contract and shapes as ref::attention_ex (ops_ref.h); float accumulation, tasks over (t, hq). */
+void AttentionFast(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D, int P, int Smax,
+                   float scale, int window, float softcap) {
   const int G = H / Hkv;
-  const float scale = (float)(1.0 / std::sqrt((double)D));
   GlobalPool().Run(T * H, [&](int task) {
     const int t = task / H, hq = task % H, kv = hq / G, S = P + t + 1;
+    const int s0 = window > 0 && S > window ? S - window : 0;  // sliding window: keys [S - window, S)
     thread_local std::vector<float> sc;
     if (sc.size() < (size_t)S) sc.resize((size_t)S);
     const float* qv = q + ((size_t)t * H + hq) * D;
     const float* kc = k_cache + (size_t)kv * Smax * D;
     const float* vc = v_cache + (size_t)kv * Smax * D;
     float mx = -INFINITY;
-    for (int s = 0; s < S; s++) {
-      sc[s] = Dot(qv, kc + (size_t)s * D, D) * scale;
-      mx = std::max(mx, sc[s]);
+    for (int s = s0; s < S; s++) {
+      float v = Dot(qv, kc + (size_t)s * D, D) * scale;
+      if (softcap > 0) v = std::tanh(v / softcap) * softcap;
+      sc[s] = v;
+      mx = std::max(mx, v);
     }
     float sum = 0;
-    for (int s = 0; s < S; s++) sum += (sc[s] = std::exp(sc[s] - mx));
+    for (int s = s0; s < S; s++) sum += (sc[s] = std::exp(sc[s] - mx));
     const float inv = 1.0f / sum;
     float* o = out + ((size_t)t * H + hq) * D;
     for (int i = 0; i < D; i++) o[i] = 0;
-    for (int s = 0; s < S; s++) {
+    for (int s = s0; s < S; s++) {
       const float p = sc[s] * inv;
       const float* vr = vc + (size_t)s * D;
       for (int i = 0; i < D; i++) o[i] += p * vr[i];
@@ -71,6 +74,19 @@ void SwigluFast(float* out, const float* gate, const float* up, size_t n) {
     for (size_t i = a; i < e; i++) {
       const float g = gate[i];
       out[i] = (g * (1.0f / (1.0f + std::exp(-g)))) * up[i];
+    }
+  });
+}
+
+/** out = gelu_tanh(gate) * up in float (tanhf), rows split over the pool. Twin: ref::geglu. */
+void GegluFast(float* out, const float* gate, const float* up, size_t n) {
+  const size_t chunk = 4096;
+  const float c0 = 0.044715f, c1 = (float)0.7978845608028654;
+  GlobalPool().Run((int)((n + chunk - 1) / chunk), [&](int c) {
+    const size_t a = (size_t)c * chunk, e = std::min(n, a + chunk);
+    for (size_t i = a; i < e; i++) {
+      const float g = gate[i];
+      out[i] = ((g * 0.5f) * (std::tanh((g + g * g * g * c0) * c1) + 1.0f)) * up[i];
     }
   });
 }

@@ -220,11 +220,13 @@ struct Weight {
   std::vector<float> scale;     // kI8*: (rows) or (rows, ng)
   std::vector<uint8_t> zero;    // kI8* asym
   bool asym = false;
-  int group = 0;  // kWeightI8Group
+  int group = 0;  // kWeightI8Group, kWeightI4Group, kWeightNF4Group (4-bit: blocks = packed codes, common/quant4.h)
   size_t Bytes() const {
     return f32.size() * 4 + half.size() * 2 + blocks.size() + scale.size() * 4 + zero.size();
   }
 };
+/** quant4::Kind of a 4-bit weight (i4_group: sym unless it has zero points; nf4_group). */
+inline int Q4Kind(const Weight& w) { return w.fmt == kWeightNF4Group ? quant4::kNf4 : w.asym ? quant4::kInt4Asym : quant4::kInt4Sym; }
 
 /** Dequantize rows [r0, r0+n) of w into out (n, cols): scalar reference / fastest available. */
 void DequantRowsRef(const Weight& w, int r0, int n, float* out);
@@ -241,10 +243,18 @@ struct LinOut {
 void LinearFast(const float* x, int T, std::initializer_list<LinOut> outs);
 /** Reference linear over any storage format (ops_ref.h). */
 void LinearRef(const Weight& W, const float* b, const float* x, int T, float* y);
-/** Same contract and shapes as ref::attention (ops_ref.h); float accumulation, tasks over (t, hq). */
-void AttentionFast(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D, int P, int Smax);
+/** Same contract and shapes as ref::attention_ex (ops_ref.h: scale, sliding window > 0, soft-cap > 0); float
+ *  accumulation, tasks over (t, hq). */
+void AttentionFast(float* out, const float* q, const float* k_cache, const float* v_cache, int T, int H, int Hkv, int D, int P, int Smax,
+                   float scale, int window, float softcap);
 /** out = silu(gate) * up in float (expf), rows split over the pool. Twin: ref::swiglu. */
 void SwigluFast(float* out, const float* gate, const float* up, size_t n);
+/** out = gelu_tanh(gate) * up in float (tanhf), rows split over the pool. Twin: ref::geglu. */
+void GegluFast(float* out, const float* gate, const float* up, size_t n);
+/** Block formats with fast kernels (DequantRowsAvx2, GemvBlocksAvx2) and storage in the engine. */
+inline bool IsEngineBlockFormat(int t) {
+  return t == kWeightQ4_1 || t == kWeightQ8_0 || t == kWeightQ5_0 || t == kWeightQ4_K || t == kWeightQ6_K;
+}
 
 /** int8 codes for MakeWeight: quantize.ts layout (codes (rows, cols); scale / zero per row or per (row, group)). */
 struct Int8Codes {
@@ -255,6 +265,8 @@ struct Int8Codes {
   int group = 0;  // i8_group
 };
 
+/** Set w (rows, cols already set) to a 4-bit lab layout (common/quant4.h), checking sizes (i8.group = group size). */
+void FillQ4(Weight& w, int t, const uint8_t* raw, size_t raw_bytes, const Int8Codes& i8);
 /** Does `w` (rows, cols) dequantize to exactly the float32 values `f` (bitwise)? */
 bool SameBits(const Weight& w, const float* f);
 /** Set w (rows, cols already set) to int8 codes (quantize.ts layout) + scales (+ zero points), checking sizes. */
@@ -274,13 +286,30 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
 // the engine
 // ================================================================================================================
 
+/** MLP activation on the gate (config.ts ArchFeatures.hiddenAct). */
+enum Act : int { kActSilu = 0, kActGeluTanh = 1 };
+
+/**
+ * Dimensions plus the architecture features of config.ts ArchFeatures (defaults = plain Llama): one definition, set
+ * from the TS config by cpuEngineCreate; nothing here is model-specific.
+ */
 struct Config {
   int hidden = 0, inter = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
   float eps = 1e-6f;
+  int act = kActSilu;
+  bool sandwich = false;      // Gemma: post-attention output norm, pre- and post-FFN norms
+  bool qk_norm = false;       // RMSNorm over head_dim on q and k before rope
+  float embed_scale = 1.0f;   // multiplier on the embedding rows
+  float attn_scale = 0.0f;    // multiplier on q·k (0: float(1/sqrt(head_dim)))
+  int window = 0;             // sliding window of the local layers (0: none)
+  std::vector<uint8_t> sliding;  // per layer: 1 = local (sliding-window) layer; empty: all global
+  float attn_softcap = 0.0f, final_softcap = 0.0f;  // tanh soft-capping (0: none)
+  bool IsLocal(int l) const { return !sliding.empty() && sliding[(size_t)l] != 0; }
 };
 
 struct Layer {
   std::vector<float> in_norm, post_norm, bq, bk, bv;
+  std::vector<float> pre_ffn_norm, post_ffn_norm, q_norm, k_norm;  // sandwich / q-k norm features only
   Weight q, k, v, o, gate, up, down;
 };
 
@@ -293,6 +322,7 @@ struct Cache {
 struct Engine {
   Config c;
   std::vector<float> inv_freq;
+  std::vector<float> inv_freq_local;  // local layers' rope (own base); empty: same as inv_freq
   Weight embed, lm_head;
   std::vector<float> norm;
   std::vector<Layer> layers;

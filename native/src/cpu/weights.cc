@@ -35,6 +35,25 @@ void FillInt8(Weight& w, const uint8_t* raw, size_t raw_bytes, bool grp, const I
   if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
 }
 
+/** Set w (rows, cols already set) to a 4-bit lab layout (common/quant4.h): packed codes + fp32 group scales (+ uint8
+ *  zero points, int4 asym), checking sizes. t: kWeightI4Group or kWeightNF4Group; i8.group: the group size. */
+void FillQ4(Weight& w, int t, const uint8_t* raw, size_t raw_bytes, const Int8Codes& i8) {
+  const std::string name = FmtName(t);
+  CHECK_ARG(i8.group >= 2 && i8.group % 2 == 0 && w.cols % i8.group == 0,
+            name + ": group size " + std::to_string(i8.group) + " must be even and divide cols=" + std::to_string(w.cols));
+  const size_t nb = quant4::code_bytes(w.rows, w.cols), ng = quant4::groups(w.rows, w.cols, i8.group);
+  CHECK_ARG(raw_bytes == nb, name + " codes: expected " + std::to_string(nb) + " bytes, got " + std::to_string(raw_bytes));
+  CHECK_ARG(i8.n_scale == ng, name + " scales: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_scale));
+  CHECK_ARG(!i8.zero || (t == kWeightI4Group && i8.n_zero == ng),
+            name + (t == kWeightI4Group ? " zero points: expected " + std::to_string(ng) + ", got " + std::to_string(i8.n_zero) : ": has no zero points"));
+  w.fmt = t;
+  w.group = i8.group;
+  w.asym = i8.zero != nullptr;
+  w.blocks.assign(raw, raw + nb);
+  w.scale.assign(i8.scale, i8.scale + ng);
+  if (w.asym) w.zero.assign(i8.zero, i8.zero + ng);
+}
+
 /**
  * A weight straight from a checkpoint's stored bytes, with no float32 copy of the tensor (the streaming load path,
  * src/engine/cpu-checkpoint.ts): bf16 / f16 kept as stored, f32 kept, q4_1 / q8_0 blocks kept; with storage 'f32'
@@ -67,6 +86,12 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     if (!auto_fmt) widen();
     return w;
   }
+  if (t == kWeightI4Group || t == kWeightNF4Group) {
+    CHECK_ARG(i8 != nullptr && raw != nullptr, std::string(FmtName(t)) + " codes need codes and scales");
+    FillQ4(w, t, raw, raw_bytes, *i8);
+    if (!auto_fmt) widen();
+    return w;
+  }
   if (t == kWeightBF16 || t == kWeightF16) {
     CHECK_ARG(raw_bytes == n * 2, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n * 2) + " bytes, got " + std::to_string(raw_bytes));
     w.fmt = t;
@@ -82,16 +107,16 @@ Weight MakeWeightStored(int rows, int cols, const uint8_t* raw, size_t raw_bytes
     take(reinterpret_cast<uint8_t*>(w.f32.data()), n * 4);
     return w;
   }
-  if (t == kWeightQ4_1 || t == kWeightQ8_0) {
-    const size_t bb = BlockBytes(t);
-    CHECK_ARG(cols % 32 == 0 && raw_bytes == n / 32 * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / 32 * bb) + " bytes of blocks over 32-multiple rows");
+  if (IsEngineBlockFormat(t)) {
+    const size_t bb = BlockBytes(t), E = (size_t)WeightTypeById(t)->block_elems;
+    CHECK_ARG(cols % E == 0 && raw_bytes == n / E * bb, std::string(FmtName(t)) + " tensor: expected " + std::to_string(n / E * bb) + " bytes of blocks over rows of a multiple of " + std::to_string(E) + " (got " + std::to_string(raw_bytes) + " bytes, " + std::to_string(cols) + " columns)");
     w.fmt = t;
     w.blocks.resize(raw_bytes);
     take(w.blocks.data(), raw_bytes);
     if (!auto_fmt) widen();
     return w;
   }
-  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, i8_channel, i8_group)");
+  THROW_ERROR("E_ARG", "stored type '" + std::string(t >= 0 ? FmtName(t) : "none") + "' cannot be set without float32 values (expected bf16, f16, f32, q4_1, q8_0, q5_0, q4_k, q6_k, i8_channel, i8_group, i4_group, nf4_group)");
 }
 
 Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t raw_bytes, int raw_type, bool auto_fmt,
@@ -107,10 +132,18 @@ Weight MakeWeight(const float* f, int rows, int cols, const uint8_t* raw, size_t
     w.rows = rows;
     w.cols = cols;
   }
-  // GGML blocks the fast kernels read (DequantRows*, GemvBlocksAvx2): q4_1 and q8_0, 32 weights per block
-  if (auto_fmt && raw && cols % 32 == 0 && (raw_type == kWeightQ4_1 || raw_type == kWeightQ8_0)) {
-    const size_t bb = BlockBytes(raw_type);
-    if (raw_bytes == n / 32 * bb) {
+  if (auto_fmt && raw && i8 && (raw_type == kWeightI4Group || raw_type == kWeightNF4Group)) {
+    FillQ4(w, raw_type, raw, raw_bytes, *i8);
+    if (SameBits(w, f)) return w;
+    w = Weight();
+    w.rows = rows;
+    w.cols = cols;
+  }
+  // GGML blocks the fast kernels read (DequantRows*, GemvBlocksAvx2, GemvDecodeAvx2): q4_1, q8_0, q5_0 (32 weights
+  // per block), q4_k, q6_k (256)
+  if (auto_fmt && raw && IsEngineBlockFormat(raw_type) && cols % WeightTypeById(raw_type)->block_elems == 0) {
+    const size_t bb = BlockBytes(raw_type), E = (size_t)WeightTypeById(raw_type)->block_elems;
+    if (raw_bytes == n / E * bb) {
       w.fmt = raw_type;
       w.blocks.assign(raw, raw + raw_bytes);
       if (SameBits(w, f)) return w;

@@ -56,6 +56,7 @@ __global__ void DequantF16Kernel(__half* __restrict__ dst, const void* __restric
 }  // namespace
 
 void LaunchDequantF16(uint16_t* dst, const void* W, int wtype, const void* aux, int N, int K, cudaStream_t s) {
+  CHECK_ARG(DequantF16Takes(wtype), "dequant f16: weight type " + std::to_string(wtype) + " (expected int8, q4_1 or q8_0)");
   const bool blocks = wtype == kWeightQ4_1 || wtype == kWeightQ8_0;
   CHECK_ARG(N > 0 && K > 0 && K % (blocks ? 32 : 16) == 0, "dequant f16: K=" + std::to_string(K) + " must be a positive multiple of " + (blocks ? "32" : "16"));
   CHECK_ARG(!blocks || aux, "dequant f16: block weights need their scales");

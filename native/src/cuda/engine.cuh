@@ -60,6 +60,7 @@ struct GemvArgs {
   bool prefetch = true;       // first weight loads before the PDL wait
   bool late_trigger = false;  // let the next kernel launch only after this one's rows are done
   int rows_total = 0;         // set by LaunchGemv: rows over all segments
+  int group = 0;              // 4-bit layouts (kWeightI4Group, kWeightNF4Group): elements per scale group along K
 };
 /** GEMV y (nb, rows) = x (nb, K) Wᵀ over up to 3 same-typed weights sharing one input (q|k|v, gate|up); nb = 1 is
  *  batch-1 decode, nb > 1 batched decode (weights read once per launch for up to 8 rows). K % 8 == 0 (f16),
@@ -67,10 +68,25 @@ struct GemvArgs {
 constexpr int kGemvMaxK = 57344;  // x is fp32 in shared memory: 224 KiB of the 227 KiB opt-in at one input row (Llama-70B down_proj: K = 28672)
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s);
 
+/** GGML blocks kept as the file stores them, read by gemv_blocks.cu: q5_0, q4_k, q6_k (W = (rows, K / E) raw blocks of
+ *  common/blocks.h, no scale / aux). */
+bool IsRawBlockType(int wtype);
+/** The lab's 4-bit layouts (common/quant4.h), read by gemv_blocks.cu: kWeightI4Group (int4 group: W = packed codes
+ *  (rows, K/2), scale = (rows, K/group) fp32, aux = (rows, K/group) uint8 zero points for asym, null for sym) and
+ *  kWeightNF4Group (same without zero points); the group size travels in GemvArgs::group / LaunchGemm's group. */
+bool IsQ4LayoutType(int wtype);
+/** LaunchGemv for a raw-block or 4-bit layout type (same GemvArgs; K % E == 0, E = 32 for q5_0, 256 for q4_k / q6_k, 8
+ *  for the 4-bit layouts with group % 8 == 0 dividing K). LaunchGemv hands these types here. */
+void LaunchGemvRawBlocks(const GemvArgs& a, int wtype, cudaStream_t s);
+/** LaunchGemm for the same types: Y (M, N) (+)= A16 (M, K) · Wᵀ (+ bias), fp32 weights (exact dequant), fp32 sums.
+ *  LaunchGemm hands these types here. */
+void LaunchGemmRawBlocks(const uint16_t* A, const void* W, int wtype, const float* bias, float* Y, int M, int N, int K, bool accumulate,
+                         cudaStream_t s, const float* scale = nullptr, const void* zero = nullptr, int group = 0);
+
 /** Y (M, N) (+)= A (M, K) · Wᵀ (* scale[n]) (+ bias[n]); A fp16 bits, W (N, K) fp16 or int8; tensor cores (WMMA),
  *  fp32 accumulate. K % 16 == 0. */
 void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,
-                int K, bool accumulate, cudaStream_t s, const void* aux = nullptr);
+                int K, bool accumulate, cudaStream_t s, const void* aux = nullptr, int group = 0);
 
 /** x (T, h) = f32(table16[tokens[t]]) * scale (one float rounding; scale 1 is exact: Gemma's √hidden otherwise);
  *  tokens (T) in device memory. */

@@ -124,7 +124,9 @@ __global__ void __launch_bounds__(128) GemmKernel(const __half* __restrict__ A, 
 }  // namespace
 
 void LaunchGemm(const uint16_t* A, const void* W, int wtype, const float* scale, const float* bias, float* Y, int M, int N,
-                int K, bool accumulate, cudaStream_t s, const void* aux) {
+                int K, bool accumulate, cudaStream_t s, const void* aux, int group) {
+  // q5_0, q4_k, q6_k raw blocks and the 4-bit lab layouts (scale = group scales, aux = zero points): gemv_blocks.cu
+  if (IsRawBlockType(wtype) || IsQ4LayoutType(wtype)) return LaunchGemmRawBlocks(A, W, wtype, bias, Y, M, N, K, accumulate, s, scale, aux, group);
   const bool blocks = wtype == kWeightQ4_1 || wtype == kWeightQ8_0;
   CHECK_ARG(M > 0 && N > 0 && K > 0 && K % (blocks ? 32 : 16) == 0,
             "gemm: K=" + std::to_string(K) + " must be a positive multiple of " + (blocks ? "32" : "16"));

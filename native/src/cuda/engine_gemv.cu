@@ -35,6 +35,7 @@
 #include "../check.h"
 #include "../env.h"
 #include "engine.cuh"
+#include "gemv_prologue.cuh"
 #include "pdl.cuh"
 
 namespace codecllm {
@@ -42,7 +43,10 @@ namespace engine {
 
 namespace {
 
-constexpr int kMaxWarps = 16;  // warps per block: W = 8, or 16 (CODECLLM_GEMV_WARPS=16, batch 1 only)
+using gemvp::kMaxWarps;
+using gemvp::Prologue;
+using gemvp::Resolve;
+using gemvp::XIndex;
 
 __device__ __forceinline__ uint4 LoadStream(const void* p) {
   uint4 r;
@@ -128,89 +132,6 @@ __device__ __forceinline__ float DotW(uint4 w, uint32_t aux, const float4* x4, i
   if (WT == kWeightQ4_1) return Dot32Q41(w, aux, x4, nw, wi);
   if (WT == kWeightQ8_0) return Dot16Q80(w, aux, x4, nw, wi);
   return Dot16I8(w, x4, nw, wi);
-}
-
-/** Shared-memory slot of input element i (K = nw * EPW): plane (i % EPW) / 4, cell i / EPW, lane i % 4. */
-template <int EPW>
-__device__ __forceinline__ int XIndex(int i, int nw) {
-  return (((i % EPW) >> 2) * nw + i / EPW) * 4 + (i & 3);
-}
-
-/** Maps a launch row to (segment, row in segment); false past the last segment. */
-__device__ __forceinline__ bool Resolve(const GemvArgs& a, int row, int* si, int* r) {
-  int s = 0;
-  while (s < a.nseg && row >= a.seg[s].rows) {
-    row -= a.seg[s].rows;
-    s++;
-  }
-  *si = s;
-  *r = row;
-  return s < a.nseg;
-}
-
-/** Builds x (NB, K) in shared memory from the launch's inputs (all threads; ends with a barrier). */
-/** Elementwise part of the prologue on 4 consecutive inputs (SwiGLU or copy). */
-__device__ __forceinline__ float4 Act4(int prologue, float4 g, float4 u) {
-  if (prologue != kPrologueSwiGLU) return g;
-  auto one = [](float gv, float uv) { return __fmul_rn(__fmul_rn(gv, 1.0f / (1.0f + expf(-gv))), uv); };
-  return make_float4(one(g.x, u.x), one(g.y, u.y), one(g.z, u.z), one(g.w, u.w));
-}
-
-/**
- * Builds x (NB, K) in shared memory from the launch's inputs (all threads; ends with a barrier). Inputs are read as
- * float4, PU of them per thread in flight at once, so a K = 5632 row costs two L2 round trips, not one per element
- * (the prologue runs in every block before its weights can be used; a serial one was ~4 µs of each GEMV).
- */
-template <int NB, int EPW>
-__device__ __forceinline__ void Prologue(const GemvArgs& a, float* xs, float* red) {
-  constexpr int PU = 4;
-  const int K = a.K, nw = K / EPW, n4 = K / 4, step = blockDim.x;
-  for (int b = 0; b < NB; b++) {
-    float* xb = xs + (size_t)b * K;
-    const float4* in4 = reinterpret_cast<const float4*>(a.in + (size_t)b * K);
-    const float4* in24 = a.in2 ? reinterpret_cast<const float4*>(a.in2 + (size_t)b * K) : nullptr;
-    float ss = 0;
-    for (int i0 = threadIdx.x; i0 < n4; i0 += PU * step) {
-      float4 g[PU], u[PU];
-#pragma unroll
-      for (int k = 0; k < PU; k++) {
-        const int i4 = i0 + k * step;
-        if (i4 < n4) {
-          g[k] = in4[i4];
-          if (a.prologue == kPrologueSwiGLU) u[k] = in24[i4];
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < PU; k++) {
-        const int i4 = i0 + k * step;
-        if (i4 >= n4) break;
-        const float4 v = Act4(a.prologue, g[k], u[k]);
-        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-        *reinterpret_cast<float4*>(xb + XIndex<EPW>(4 * i4, nw)) = v;  // 4 consecutive inputs share one 16-byte cell
-      }
-    }
-    if (a.prologue == kPrologueRmsNorm) {
-      for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-      if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
-      __syncthreads();
-      if (threadIdx.x < 32) {
-        float v = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (threadIdx.x == 0) red[kMaxWarps] = v;
-      }
-      __syncthreads();
-      const float r = 1.0f / sqrtf(red[kMaxWarps] / K + a.eps);
-      const float4* w4 = reinterpret_cast<const float4*>(a.normw);
-      for (int i4 = threadIdx.x; i4 < n4; i4 += step) {
-        float4* p = reinterpret_cast<float4*>(xb + XIndex<EPW>(4 * i4, nw));
-        float4 v = *p;
-        const float4 w = w4[i4];
-        *p = make_float4(__fmul_rn(__fmul_rn(v.x, r), w.x), __fmul_rn(__fmul_rn(v.y, r), w.y), __fmul_rn(__fmul_rn(v.z, r), w.z),
-                         __fmul_rn(__fmul_rn(v.w, r), w.w));
-      }
-    }
-    __syncthreads();  // red[] is reused by the next row; xs is complete after the last one
-  }
 }
 
 /** Loads words j0 .. j0+U-1 of this lane (word index c = lane + 32 j) of each row, and their block scales (block
@@ -417,6 +338,8 @@ void LaunchWT(const GemvArgs& a, int nb, int rows, cudaStream_t s) {
 }  // namespace
 
 void LaunchGemv(const GemvArgs& a, int wtype, cudaStream_t s) {
+  // q5_0, q4_k, q6_k raw blocks and the 4-bit lab layouts: gemv_blocks.cu
+  if (IsRawBlockType(wtype) || IsQ4LayoutType(wtype)) return LaunchGemvRawBlocks(a, wtype, s);
   CHECK_ARG(a.nseg >= 1 && a.nseg <= kMaxSegs, "gemv: 1 to 3 segments");
   CHECK_ARG(a.nb >= 1, "gemv: nb must be >= 1");
   const int mult = wtype == kWeightF16 ? 8 : wtype == kWeightI8Channel ? 16 : 32;

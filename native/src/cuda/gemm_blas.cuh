@@ -1,7 +1,7 @@
 // gemm_blas.cuh — the two small kernels around the cuBLAS prefill GEMM (native/src/gpu/prefill_gemm.cc), declared
 // for plain C++: dequantizing a quantized linear into the fp16 scratch cuBLAS reads, and the epilogue that applies the
 // per-row scale, bias and residual exactly as our own GEMM's epilogue (engine_gemm.cu) does.
-// Twins: ref::dequant_f16_split and ref::gemm_epilogue (native/src/engine/prefill_gemm_ref.h); gpu_kernel_test.cc
+// Twins: ref::dequant_f16_split and ref::gemm_epilogue (native/src/engine/prefill_gemm_ref.h); native/test/gpu_twins.cc
 // runs "dequant_f16" and "gemm_epilogue" beside them, and "gemm" with blas=1 runs the whole cuBLAS linear beside
 // ref::linear_*.
 #pragma once
@@ -10,8 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../common/weight_types.h"
+
 namespace codecllm {
 namespace engine {
+
+/** The weight types LaunchDequantF16 takes (int8 per-channel codes, q4_1, q8_0); others prefill with our own GEMM. */
+inline bool DequantF16Takes(int wtype) { return wtype == kWeightI8Channel || wtype == kWeightQ4_1 || wtype == kWeightQ8_0; }
 
 /**
  * dst (N, K) fp16 bits = the weight of a quantized linear as our GEMM stages it in shared memory:

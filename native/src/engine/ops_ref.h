@@ -28,9 +28,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "common/blocks.h"
 #include "common/half.h"
+#include "common/quant4.h"
 
 namespace codecllm {
 namespace ref {
@@ -368,6 +370,34 @@ inline void linear_q8_0(float* y, const float* x, const uint8_t* W, const float*
 }
 inline void linear_q4_1(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
   linear_block<blocks::BlockQ4_1>(y, x, W, b, T, in, out);
+}
+/**
+ * 4-bit lab layouts (common/quant4.h: int4 group sym / asym, nf4 group): W = packed codes (out, in/2), scales
+ * (out, in/gs) fp32, zeros (out, in/gs) uint8 or null; w = float(value * scale) (quant4::dequant), double dot.
+ * Twin of cpu/linear.cc (i4_group / nf4_group rows) and cuda/gemv_q4.cu.
+ */
+inline void linear_q4_group(float* y, const float* x, const uint8_t* codes, const float* scales, const uint8_t* zeros, int kind, int gs,
+                            const float* b, int T, int in, int out) {
+  std::vector<float> w((size_t)in);
+  for (int o = 0; o < out; o++) {
+    quant4::dequant_row(kind, codes, scales, zeros, in, gs, o, w.data());
+    for (int t = 0; t < T; t++) {
+      const float* xr = x + (size_t)t * in;
+      double acc = 0;
+      for (int i = 0; i < in; i++) acc += (double)xr[i] * w[i];
+      y[(size_t)t * out + o] = (float)acc + (b ? b[o] : 0.0f);
+    }
+  }
+}
+/** Twins of gemv_blocks.cu (raw q5_0 / q4_k / q6_k blocks, the file's own bytes): dequant_block + double dot. */
+inline void linear_q5_0(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ5_0>(y, x, W, b, T, in, out);
+}
+inline void linear_q4_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ4_K>(y, x, W, b, T, in, out);
+}
+inline void linear_q6_k(float* y, const float* x, const uint8_t* W, const float* b, int T, int in, int out) {
+  linear_block<blocks::BlockQ6_K>(y, x, W, b, T, in, out);
 }
 
 }  // namespace ref

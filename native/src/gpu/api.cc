@@ -107,6 +107,11 @@ cllm_status cllm_cuda_set_linear_int8(cllm_cuda_engine* e, int32_t index, const 
   CLLM_API_GUARD(e->e->SetLinearInt8(index, codes, n, scales, ns, bias, nb))
 }
 
+cllm_status cllm_cuda_set_linear_q4(cllm_cuda_engine* e, int32_t index, int32_t type, const uint8_t* codes, size_t n, const float* scales,
+                                    size_t ns, const uint8_t* zeros, size_t nz, int32_t group, const float* bias, size_t nb) {
+  CLLM_API_GUARD(e->e->SetLinearQ4(index, type, codes, n, scales, ns, zeros, nz, group, bias, nb))
+}
+
 cllm_status cllm_cuda_set_linear_blocks(cllm_cuda_engine* e, int32_t index, int32_t type, const uint8_t* raw, size_t n, const float* bias,
                                         size_t nb) {
   CLLM_API_GUARD(e->e->SetLinearBlocks(index, type, raw, n, bias, nb))

@@ -165,7 +165,9 @@ struct Linear {
   int mode = -1;  // StorageMode, -1 = not set
   Buf w;          // fp16 weights, int8 codes or block codes/nibbles (empty when compressed or shared)
   Buf scale;      // int8 / compressed: fp32 per row; blocks: per-block d (q8_0) or (d, m) (q4_1) as half
-  int btype = -1; // blocks: kWeightQ4_1 or kWeightQ8_0
+  int btype = -1; // blocks: kWeightQ4_1, kWeightQ8_0 (split), q5_0 / q4_k / q6_k (raw), kWeightI4Group / kWeightNF4Group
+  Buf zero;       // kWeightI4Group asym: uint8 zero point per (row, group); scale then holds fp32 group scales
+  int group = 0;  // kWeightI4Group / kWeightNF4Group: group size along K
   Buf bias;
   bool sharesEmbed = false;
   // compressed
@@ -239,6 +241,10 @@ class Engine {
   void SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, const float* bias, size_t nb);
   void SetNorm(int layer, int which, const float* w, size_t n);
   void SetLinearF32(int index, int mode, const float* w, size_t n, const float* bias, size_t nb);
+  /** The lab's 4-bit layouts resident (common/quant4.h): bt kWeightI4Group / kWeightNF4Group, codes (rows, K/2) packed,
+   *  scales (rows, K/group) fp32, zeros (rows, K/group) uint8 or null (int4 asym only). Read by gemv_blocks.cu. */
+  void SetLinearQ4(int index, int bt, const uint8_t* codes, size_t n, const float* scales, size_t ns, const uint8_t* zeros, size_t nz,
+                   int group, const float* bias, size_t nb);
   void SetLinearInt8(int index, const int8_t* codes, size_t n, const float* scales, size_t ns, const float* bias, size_t nb);
   void ShareEmbedding();
   /** Synthetic model: every tensor N(0, 1/fan_in) (embedding N(0,1), norms 1 + 0.1 N(0,1)), generated on the device. */

@@ -22,9 +22,12 @@ void Engine::Gemv(int i0, int n, float* const* ys, int prologue, const float* in
     while (i < n && a.nseg < kMaxSegs) {
       int wt;
       const void* w = WeightPtr(i0 + i, buf, &wt);
-      if (wt0 >= 0 && wt != wt0) break;
-      wt0 = wt;
       const Linear& l = lin_[i0 + i];
+      // one type per launch; 4-bit layouts also one group size and all sym or all asym (zero points or none)
+      const bool q4 = IsQ4LayoutType(wt);
+      if (wt0 >= 0 && (wt != wt0 || (q4 && (l.group != a.group || (AuxPtr(i0 + i) != nullptr) != (a.seg[0].aux != nullptr))))) break;
+      if (q4) a.group = l.group;
+      wt0 = wt;
       a.seg[a.nseg++] = GemvSeg{w, l.scale.as<float>(), l.bias.as<float>(), ys[i], l.rows, AuxPtr(i0 + i)};
       i++;
     }
@@ -37,12 +40,13 @@ void Engine::Gemm(int i, const uint16_t* A, float* Y, int M, bool acc, int buf, 
   int wt;
   const void* w = WeightPtr(i, buf, &wt);
   const Linear& l = lin_[i];
-  LaunchGemm(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s, AuxPtr(i));
+  LaunchGemm(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s, AuxPtr(i), l.group);
 }
 
 const void* Engine::AuxPtr(int i) const {
   const Linear& l = lin_[i];
   if (l.mode != kModeBlocks) return nullptr;
+  if (IsQ4LayoutType(l.btype)) return l.zero.ptr;  // 4-bit layouts: zero points (or null); the scales travel as `scale`
   return l.sharesEmbed ? embedD_.ptr : l.scale.ptr;
 }
 

@@ -14,11 +14,12 @@ std::map<std::string, double> Engine::Ledger() const {
   for (auto& l : lin_) {
     const char* k = l.mode == kModeFp16    ? "weights_fp16"
                     : l.mode == kModeInt8  ? "weights_int8"
-                    : l.mode == kModeBlocks ? "weights_gguf"
+                    : l.mode == kModeBlocks ? (IsQ4LayoutType(l.btype) ? "weights_q4" : "weights_gguf")
                                             : "weights_compressed";
     add(k, l.w);
     add(k, l.packed);
-    add(l.mode == kModeBlocks ? "weights_gguf" : "scales", l.scale);
+    add(l.mode == kModeBlocks ? (IsQ4LayoutType(l.btype) ? "scales" : "weights_gguf") : "scales", l.scale);
+    add("scales", l.zero);
     add("bias", l.bias);
   }
   for (auto& g : groups_) add("chunk_tables", g.tables);
@@ -32,8 +33,9 @@ std::map<std::string, double> Engine::Ledger() const {
 }
 
 std::map<std::string, int> Engine::ModeCounts() const {
-  std::map<std::string, int> m{{"fp16", 0}, {"int8", 0}, {"compressed", 0}, {"gguf", 0}};
-  for (auto& l : lin_) m[l.mode == kModeFp16 ? "fp16" : l.mode == kModeInt8 ? "int8" : l.mode == kModeBlocks ? "gguf" : "compressed"]++;
+  std::map<std::string, int> m{{"fp16", 0}, {"int8", 0}, {"compressed", 0}, {"gguf", 0}, {"q4", 0}};
+  for (auto& l : lin_)
+    m[l.mode == kModeFp16 ? "fp16" : l.mode == kModeInt8 ? "int8" : l.mode == kModeBlocks ? (IsQ4LayoutType(l.btype) ? "q4" : "gguf") : "compressed"]++;
   return m;
 }
 

@@ -113,7 +113,8 @@ bool Engine::PrefillGemm(int i, const uint16_t* A, float* Y, int M, bool acc, in
   if (!blas_) return false;
   int wt;
   const void* w = WeightPtr(i, buf, &wt);
-  if (wt != kWeightF16 && M < blasMinT_) return false;
+  // GGML k-quant / q5_0 blocks and the 4-bit lab layouts have no fp16 dequantizer here yet: our GEMM multiplies them
+  if (wt != kWeightF16 && (M < blasMinT_ || !DequantF16Takes(wt))) return false;
   const Linear& l = lin_[i];
   blas_->Run(A, w, wt, l.scale.as<float>(), l.bias.as<float>(), Y, M, l.rows, l.K, acc, s, AuxPtr(i));
   return true;

@@ -116,7 +116,21 @@ void Engine::SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, co
   RequireOpen();
   Linear& l = Lin(index);
   const std::string type = WeightTypeName(bt);
-  CHECK_ARG(bt == kWeightQ4_1 || bt == kWeightQ8_0, l.name + ": block type '" + type + "' (expected q4_1 or q8_0)");
+  if (IsRawBlockType(bt)) {  // q5_0, q4_k, q6_k: the file's blocks as they are (gemv_blocks.cu reads them unsplit)
+    const int E = WeightTypeById(bt)->block_elems;
+    const size_t nblk = l.K % E == 0 ? (size_t)l.rows * (l.K / E) : 0, bb = BlockBytes(bt);
+    CHECK_ARG(l.K % E == 0 && n == nblk * bb, l.name + ": " + type + " blocks: K=" + std::to_string(l.K) + " must be a multiple of " +
+                                                  std::to_string(E) + " and the data " + std::to_string(nblk * bb) + " bytes, got " + std::to_string(n));
+    l.w = Buf(n, Tag("weights:gguf"));
+    l.scale.Reset();
+    CHECK_CUDA(cudaMemcpy(l.w.ptr, raw, n, cudaMemcpyHostToDevice));
+    l.sharesEmbed = false;
+    l.mode = kModeBlocks;
+    l.btype = bt;
+    SetBias(l, bias, nb);
+    return;
+  }
+  CHECK_ARG(bt == kWeightQ4_1 || bt == kWeightQ8_0, l.name + ": block type '" + type + "' (expected q4_1, q8_0, q5_0, q4_k or q6_k)");
   const size_t nblk = (size_t)l.rows * (l.K / 32), bb = BlockBytes(bt);
   CHECK_ARG(l.K % 32 == 0 && n == nblk * bb, l.name + ": " + type + " blocks: expected " + std::to_string(nblk * bb) + " bytes, got " + std::to_string(n));
   std::vector<uint8_t> codes;
@@ -126,6 +140,36 @@ void Engine::SetLinearBlocks(int index, int bt, const uint8_t* raw, size_t n, co
   l.scale = Buf(aux.size() * 2, Tag("weights:gguf"));
   CHECK_CUDA(cudaMemcpy(l.w.ptr, codes.data(), codes.size(), cudaMemcpyHostToDevice));
   CHECK_CUDA(cudaMemcpy(l.scale.ptr, aux.data(), aux.size() * 2, cudaMemcpyHostToDevice));
+  l.sharesEmbed = false;
+  l.mode = kModeBlocks;
+  l.btype = bt;
+  SetBias(l, bias, nb);
+}
+
+void Engine::SetLinearQ4(int index, int bt, const uint8_t* codes, size_t n, const float* scales, size_t ns, const uint8_t* zeros, size_t nz,
+                         int group, const float* bias, size_t nb) {
+  RequireOpen();
+  Linear& l = Lin(index);
+  const std::string type = WeightTypeName(bt);
+  CHECK_ARG(IsQ4LayoutType(bt), l.name + ": type '" + type + "' is not a 4-bit layout (i4_group, nf4_group)");
+  CHECK_ARG(group > 0 && group % 8 == 0 && l.K % group == 0,
+            l.name + ": " + type + " group size " + std::to_string(group) + " must be a positive multiple of 8 dividing K=" + std::to_string(l.K));
+  const size_t want = quant4::code_bytes(l.rows, l.K), ng = quant4::groups(l.rows, l.K, group);
+  CHECK_ARG(n == want, l.name + ": " + type + " codes: expected " + std::to_string(want) + " bytes, got " + std::to_string(n));
+  CHECK_ARG(ns == ng, l.name + ": " + type + " scales: expected " + std::to_string(ng) + ", got " + std::to_string(ns));
+  CHECK_ARG(!zeros || (bt == kWeightI4Group && nz == ng),
+            l.name + ": " + type + (bt == kWeightI4Group ? " zero points: expected " + std::to_string(ng) + ", got " + std::to_string(nz) : " has no zero points"));
+  l.w = Buf(n, Tag("weights:q4"));
+  l.scale = Buf(ns * 4, Tag("weights:q4"));
+  CHECK_CUDA(cudaMemcpy(l.w.ptr, codes, n, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(l.scale.ptr, scales, ns * 4, cudaMemcpyHostToDevice));
+  if (zeros) {
+    l.zero = Buf(nz, Tag("weights:q4"));
+    CHECK_CUDA(cudaMemcpy(l.zero.ptr, zeros, nz, cudaMemcpyHostToDevice));
+  } else {
+    l.zero.Reset();
+  }
+  l.group = group;
   l.sharesEmbed = false;
   l.mode = kModeBlocks;
   l.btype = bt;
