@@ -31,7 +31,7 @@ namespace engine {
 
 class BlasGemm {
  public:
-  static constexpr int kDefaultMinT = 16;
+  static constexpr int kDefaultMinT = 4;  // cuBLAS won at every T measured (4..512, H200 2026-12-02: BENCHMARKS.md)
   static constexpr size_t kWorkspaceBytes = (size_t)32 << 20;  // cuBLAS's recommendation for Hopper
   /** Whether the addon was built with cuBLAS (CODECLLM_HAVE_CUBLAS). */
   static bool Built();
