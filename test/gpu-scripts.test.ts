@@ -63,9 +63,9 @@ describe('scripts/gpu/engine-on-device.sh stages', () => {
     const out = mkdtempSync(join(tmpdir(), 'codecllm-gpu-out-'));
     after(() => rmSync(out, { recursive: true, force: true }));
     const run = (...args: string[]) => spawnSync('bash', [SCRIPT, ...args], { encoding: 'utf8', env: { ...process.env, OUT: out } });
-    const bad = run('4');
+    const bad = run('5');
     assert.equal(bad.status, 2);
-    assert.match(bad.stdout, /unknown stage '4' \(prepare\|prepare-gemma\|1\|2\|3\|check <part>\|bench\|zoo\|gemma-part N\|gemma N\)/);
+    assert.match(bad.stdout, /unknown stage '5' \(prepare\|prepare-gemma\|1\|2\|3\|4\|check <part>\|bench\|zoo\|gemma-part N\|gemma N\)/);
     const noPart = run('check');
     assert.notEqual(noPart.status, 0);
     assert.match(noPart.stderr, /check kernels\|zoo\|logits\|patched\|prefill\|batch\|chunks/);

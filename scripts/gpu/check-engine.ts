@@ -7,6 +7,7 @@
  *   # on a CPU machine: reference logits of the TS model (original weights, int8-patched weights, and every lab
  *   # scheme of --part patched, each patched with the tfjs reference): the GPU host runs only the CUDA engine
  *   node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref
+ *   #   (--only-missing: keep a stored ref.json and the stored patched schemes, make only the schemes it lacks)
  *   # on the GPU host (see scripts/gpu/engine-on-device.sh), one part per device call (each well under 4 min):
  *   node check-engine.mjs --part kernels  --out $OUT/check-kernels.json       (twin binary + lossless GEMV; no model)
  *   node check-engine.mjs --part zoo      --out …                             (5: architecture zoo; + Gemma with --gemma-ref)

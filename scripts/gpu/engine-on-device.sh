@@ -7,12 +7,16 @@
 #             .gpuengine/build, copies the addon and the codec .so files it links into .gpuengine/native and the twin
 #             binary into .gpuengine/twins (carried with call 2: call 3 is near the 64 MiB limit), bundles the
 #             scripts with esbuild into .gpuengine/dist, makes the reference logits here on the CPU (.gpuengine/ref:
-#             TS model, original + int8 + every patched lab scheme; remade when patched.json is missing), packs node +
-#             nvCOMP (.gpukit, via ../shared/gpu/kit.sh) and splits the default model into .gpuengine/m1 m2 m3.
-#   device, one call after the other while the machine stays warm (it keeps /tmp); each call well under 4 min:
-#     1. carry [.gpukit, .gpuengine/m1]                            command: bash scripts/gpu/engine-on-device.sh 1
-#     2. carry [.gpuengine/m2, .gpuengine/ref, .gpuengine/twins]   command: bash scripts/gpu/engine-on-device.sh 2
-#     3. carry [.gpuengine/m3, .gpuengine/dist, .gpuengine/native] command: bash scripts/gpu/engine-on-device.sh 3
+#             TS model, original + int8 + every patched lab scheme; only what .gpuengine/ref lacks is made: nothing
+#             when complete, a new scheme alone, ~15 min from empty), packs node + nvCOMP (.gpukit, via
+#             ../shared/gpu/kit.sh, from a git worktree the main checkout's) and splits the default model into
+#             .gpuengine/m1 m2 m3; last it prints each call's carry + the tracked tree against the 64 MiB limit.
+#   device, one call after the other while the machine stays warm (it keeps /tmp); each call well under 4 min
+#   (each carry below + the ~9.5 MB tree stays under 64 MiB: the twin binary made call 2 of the former three too big):
+#     1. carry [.gpukit]                                           command: bash scripts/gpu/engine-on-device.sh 1
+#     2. carry [.gpuengine/m1, .gpuengine/ref, .gpuengine/twins]   command: bash scripts/gpu/engine-on-device.sh 2
+#     3. carry [.gpuengine/m2, .gpuengine/dist, .gpuengine/native] command: bash scripts/gpu/engine-on-device.sh 3
+#     4. carry [.gpuengine/m3]                                     command: bash scripts/gpu/engine-on-device.sh 4
 #          (reassembles the model; check part 'kernels': codecllm_gpu_twins + lossless GEMV)
 #     4. no carry   command: bash scripts/gpu/engine-on-device.sh check logits     (every mode vs the TS reference)
 #     5. no carry   command: bash scripts/gpu/engine-on-device.sh check patched    (lab schemes vs stored tfjs logits)
@@ -20,9 +24,7 @@
 #     6. no carry   command: bash scripts/gpu/engine-on-device.sh check batch      (batched == single, profile, PDL)
 #     7. no carry   command: bash scripts/gpu/engine-on-device.sh check chunks     (corrupted nvCOMP chunk)
 #     8. no carry   command: bash scripts/gpu/engine-on-device.sh bench            (hf_baseline.py + bench-engine.ts)
-#   Each writes check-<part>.json / check-<part>.log (bench: bench-engine.*) under $OUT. If call 1 exceeds the 64 MiB
-#   carry limit, split it: carry [.gpukit] with `source .gpukit/activate.sh && mkdir -p /tmp/gpukit && cp
-#   .gpukit/activate.sh /tmp/gpukit/`, then carry [.gpuengine/m1] with `cp .gpuengine/m1/model.part.1 /tmp/`.
+#   Each writes check-<part>.json / check-<part>.log (bench: bench-engine.*) under $OUT.
 #   The addon links libcublas.so.13 (prefill GEMM): it is NOT carried; the host's CUDA 13 provides it through
 #   /usr/local/cuda/lib64 on LD_LIBRARY_PATH (the check and bench stages set it).
 #
@@ -45,7 +47,7 @@
 #   the Gemma 3 checks — vs the tfjs reference and vs transformers' stored top-64 logits, short and 600-token prompts:
 #   $OUT/check-gemma.json, check-gemma.log)
 set -uo pipefail
-stage=${1:?usage: engine-on-device.sh prepare|prepare-gemma|1|2|3|check <part>|bench|zoo|gemma-part N|gemma N}
+stage=${1:?usage: engine-on-device.sh prepare|prepare-gemma|1|2|3|4|check <part>|bench|zoo|gemma-part N|gemma N}
 gemma=${CODECLLM_GEMMA_MODEL:-data/models/gemma-3-270m-q4_k_m.gguf}
 # the environment of the device runs (node from the kit, the addon and its codec libraries from the bundle)
 device_env() {
@@ -78,13 +80,23 @@ case $stage in
     # the tfjs references (~15 min from nothing); --only-missing keeps a stored ref.json and the stored patched
     # schemes, and makes only the schemes PATCHED_SCHEMES added since (seconds when none)
     node --import tsx scripts/gpu/check-engine.ts --make-reference .gpuengine/ref --model "$model" --only-missing
-    bash ../shared/gpu/kit.sh > /dev/null
+    # the kit script lives beside the main checkout (../shared); a git worktree elsewhere finds it through the
+    # main checkout (git's common dir); its output .gpukit/ is in .gitignore
+    kit=../shared/gpu/kit.sh
+    [ -f "$kit" ] || kit="$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")/../shared/gpu/kit.sh"
+    bash "$kit" > /dev/null
     rm -rf .gpuengine/m1 .gpuengine/m2 .gpuengine/m3; mkdir -p .gpuengine/m1 .gpuengine/m2 .gpuengine/m3
     sha256sum "$model" | awk '{print $1}' > .gpuengine/native/model.sha256
-    dd if="$model" of=.gpuengine/m1/model.part.1 bs=1M iflag=count_bytes count=18000000 status=none
-    dd if="$model" of=.gpuengine/m2/model.part.2 bs=1M iflag=skip_bytes,count_bytes skip=18000000 count=40000000 status=none
-    dd if="$model" of=.gpuengine/m3/model.part.3 bs=1M iflag=skip_bytes skip=58000000 status=none
+    dd if="$model" of=.gpuengine/m1/model.part.1 bs=1M iflag=count_bytes count=33000000 status=none
+    dd if="$model" of=.gpuengine/m2/model.part.2 bs=1M iflag=skip_bytes,count_bytes skip=33000000 count=33000000 status=none
+    dd if="$model" of=.gpuengine/m3/model.part.3 bs=1M iflag=skip_bytes skip=66000000 status=none
     du -sh .gpukit .gpuengine/m1 .gpuengine/m2 .gpuengine/m3 .gpuengine/dist .gpuengine/native .gpuengine/ref .gpuengine/twins
+    # each device call's carry plus the working tree the device tool sends with it (tracked files), vs 64 MiB
+    tree=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+    for c in ".gpukit" ".gpuengine/m1 .gpuengine/ref .gpuengine/twins" ".gpuengine/m2 .gpuengine/dist .gpuengine/native" ".gpuengine/m3"; do
+      b=$(du -scb $c | tail -1 | cut -f1)
+      echo "carry [$c] + tree: $(( (b + tree) >> 20 )) MiB$([ $((b + tree)) -le $((64 << 20)) ] || echo ' OVER the 64 MiB limit')"
+    done
     ;;
   prepare-gemma)
     set -e
@@ -126,19 +138,22 @@ case $stage in
     ;;
   1)
     source .gpukit/activate.sh && node --version && cp .gpukit/activate.sh /tmp/gpukit/activate.sh
-    cp .gpuengine/m1/model.part.1 /tmp/
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
     ;;
   2)
-    cp .gpuengine/m2/model.part.2 /tmp/ && ls -la /tmp/model.part.*
+    rm -f /tmp/model.part.* && cp .gpuengine/m1/model.part.1 /tmp/
     rm -rf /tmp/ge && mkdir -p /tmp/ge/native && cp -r .gpuengine/ref /tmp/ge/ && cp .gpuengine/twins/codecllm_gpu_twins /tmp/ge/native/
     du -sh /tmp/ge/*
     ;;
   3)
+    cp .gpuengine/m2/model.part.2 /tmp/ && ls -la /tmp/model.part.*
+    cp -r .gpuengine/dist /tmp/ge/ && cp -r .gpuengine/native/. /tmp/ge/native/
+    du -sh /tmp/ge/*
+    ;;
+  4)
     cp .gpuengine/m3/model.part.3 /tmp/
     cat /tmp/model.part.1 /tmp/model.part.2 /tmp/model.part.3 > /tmp/model.gguf
-    [ "$(sha256sum /tmp/model.gguf | awk '{print $1}')" = "$(cat .gpuengine/native/model.sha256)" ] || { echo "model reassembly: sha256 mismatch"; exit 2; }
-    cp -r .gpuengine/dist .gpuengine/native /tmp/ge/
+    [ "$(sha256sum /tmp/model.gguf | awk '{print $1}')" = "$(cat /tmp/ge/native/model.sha256)" ] || { echo "model reassembly: sha256 mismatch"; exit 2; }
     exec bash "$0" check kernels
     ;;
   check|bench)
@@ -169,6 +184,6 @@ case $stage in
     done
     ;;
   *)
-    echo "engine-on-device.sh: unknown stage '$stage' (prepare|prepare-gemma|1|2|3|check <part>|bench|zoo|gemma-part N|gemma N)"; exit 2
+    echo "engine-on-device.sh: unknown stage '$stage' (prepare|prepare-gemma|1|2|3|4|check <part>|bench|zoo|gemma-part N|gemma N)"; exit 2
     ;;
 esac
