@@ -4,7 +4,7 @@
  * (quantize + install + verify every module), engine set-up on the patched model, the patched pass with the quality
  * statistics. Wall and process CPU time per part; the load average before and after (the machine is shared).
  *
- *   node --import tsx scripts/bench/lab-eval.ts [--engines native,tfjs] [--quant int8:per-channel] [--json out.json]
+ *   node --import tsx scripts/bench/lab-eval.ts [--engines native,tfjs,cuda] [--quant int8:per-channel] [--model default|<gguf>] [--json out.json]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +22,7 @@ const arg = (k: string, d?: string) => {
 };
 const engines = arg('--engines', 'native,tfjs')!.split(',') as EngineName[];
 const quant = arg('--quant', 'int8:per-channel')!;
+const modelPath = arg('--model', 'default')!;
 const text = fs.readFileSync(arg('--text', 'data/texts/eval.txt')!, 'utf8');
 
 const part = async <T>(f: () => Promise<T> | T): Promise<{ v: T; wall: number; cpu: number }> => {
@@ -35,7 +36,7 @@ const part = async <T>(f: () => Promise<T> | T): Promise<{ v: T; wall: number; c
 const rows = [];
 const load0 = os.loadavg();
 for (const engine of engines) {
-  const load = await part(() => LlamaModel.load('default'));
+  const load = await part(() => LlamaModel.load(modelPath));
   const m = load.v;
   const ids = m.tokenizer!.encode(text);
   const be = await openEngine(m, { engine });
