@@ -890,7 +890,10 @@ async function gemmaChecks(rows: Row[], refDir: string | undefined, modelPath: s
     console.log(`gemma model loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // fp16 storage vs the original weights; int8 storage (per-channel codes, the engine's own quantizer) vs the reference
     // patched with the same int8 per-channel weights (set 'int8', made unless --no-int8)
-    const sets: { name: string; prompt: number[]; greedy: number[]; spec: 'fp16' | 'int8' }[] = ref ? [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy, spec: 'fp16' }] : [];
+    // gguf storage: the file's own q5_0 / q4_k / q6_k / q8_0 blocks resident (gemv_blocks.cu), vs the original weights
+    const sets: { name: string; prompt: number[]; greedy: number[]; spec: 'fp16' | 'int8' | 'gguf' }[] = ref
+      ? [{ name: 'original', prompt: ref.prompt, greedy: ref.greedy, spec: 'fp16' }, { name: 'original', prompt: ref.prompt, greedy: ref.greedy, spec: 'gguf' }]
+      : [];
     if (ref?.long) sets.push({ name: 'long', prompt: ref.long.prompt, greedy: ref.long.greedy, spec: 'fp16' });
     const greedyInt8 = (ref as unknown as { greedyInt8?: number[] } | null)?.greedyInt8;
     if (ref?.sets.int8 && greedyInt8) sets.push({ name: 'int8', prompt: ref.prompt, greedy: greedyInt8, spec: 'int8' });
@@ -898,7 +901,7 @@ async function gemmaChecks(rows: Row[], refDir: string | undefined, modelPath: s
       const b = fs.readFileSync(path.join(refDir!, ref!.sets[set.name]!));
       const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
       const want = Array.from({ length: STEPS }, (_, s) => all.subarray(s * ref!.vocab, (s + 1) * ref!.vocab));
-      for (const kv of set.spec === 'int8' ? (['f16'] as const) : (['f16', 'f32'] as const)) {
+      for (const kv of set.spec === 'fp16' ? (['f16', 'f32'] as const) : (['f16'] as const)) {
         const label = `gemma3 ${set.name} ${set.spec} kv=${kv}`;
         let eng: CudaEngine | null = null;
         try {
