@@ -7,39 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { tinyConfig, syntheticWeights, writeGGUFModel, byteLevelVocabMetadata } from '../src/model/synthetic.js';
+import { cli, json, jobsFixture, withoutTime } from './jobs-helpers.js';
 
-process.env.CODECLLM_PROGRESS = '0';
-const { main } = await import('../src/cli/main.js');
+const { tmp, sweepArgs } = jobsFixture('codecllm-jobs-exec-');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-jobs-exec-'));
-const cfg = tinyConfig({ numLayers: 2, maxPositionEmbeddings: 256 });
-const model = path.join(tmp, 'tiny.gguf');
-writeGGUFModel(model, cfg, syntheticWeights(cfg, 5), 'f32', byteLevelVocabMetadata());
-const text = path.join(tmp, 'text.txt');
-fs.writeFileSync(text, 'The river begins as a thin stream of melted snow high in the mountains. '.repeat(2));
-const sweepArgs = [model, '--layers', '1,5,all', '--quant', 'int8:per-tensor', '--text', text, '--tokens', '32', '--engine', 'native'];
-
-async function cli(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  process.exitCode = 0;
-  await main(['node', 'codecllm', ...args], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
-  const status = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { status, stdout, stderr };
-}
-
-async function json(...args: string[]) {
-  const r = await cli(...args, '--json');
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
-
-const withoutTime = (rows: Record<string, unknown>[]) => rows.map(({ time_s: _t, ...r }) => r);
 const direct = await json('sweep', ...sweepArgs);
 assert.ok(direct.rows[0].kl_mean > 0 && direct.rows[0].kl_mean < direct.rows[2].kl_mean, 'the rows differ from point to point');
 

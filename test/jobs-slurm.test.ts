@@ -14,38 +14,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { tinyConfig, syntheticWeights, writeGGUFModel, byteLevelVocabMetadata } from '../src/model/synthetic.js';
+import { cli, json, jobsFixture, withoutTime } from './jobs-helpers.js';
 import { hashOf, planText, readPlan, resultPath } from '../src/jobs/plan.js';
 import { packageRoot } from '../src/util/paths.js';
 
-process.env.CODECLLM_PROGRESS = '0';
-const { main } = await import('../src/cli/main.js');
+const { tmp, model, sweepArgs } = jobsFixture('codecllm-slurm-');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-slurm-'));
-const cfg = tinyConfig({ numLayers: 2, maxPositionEmbeddings: 256 });
-const model = path.join(tmp, 'tiny.gguf');
-writeGGUFModel(model, cfg, syntheticWeights(cfg, 5), 'f32', byteLevelVocabMetadata());
-const text = path.join(tmp, 'text.txt');
-fs.writeFileSync(text, 'The river begins as a thin stream of melted snow high in the mountains. '.repeat(2));
-const sweepArgs = [model, '--layers', '1,5,all', '--quant', 'int8:per-tensor', '--text', text, '--tokens', '32', '--engine', 'native'];
-
-async function cli(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  process.exitCode = 0;
-  await main(['node', 'codecllm', ...args], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
-  const status = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { status, stdout, stderr };
-}
-
-async function json(...args: string[]) {
-  const r = await cli(...args, '--json');
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
-
-const withoutTime = (rows: Record<string, unknown>[]) => rows.map(({ time_s: _t, ...r }) => r);
 
 test('the script: one array task per point not yet verified, a GPU each only for cuda plans', async () => {
   const plan = path.join(tmp, 'script.jsonl');

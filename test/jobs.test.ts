@@ -7,38 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { tinyConfig, syntheticWeights, writeGGUFModel, byteLevelVocabMetadata } from '../src/model/synthetic.js';
+import { cli, json, jobsFixture, withoutTime } from './jobs-helpers.js';
 
-process.env.CODECLLM_PROGRESS = '0';
-const { main } = await import('../src/cli/main.js');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codecllm-jobs-'));
-const cfg = tinyConfig({ numLayers: 2, maxPositionEmbeddings: 256 });
-const model = path.join(tmp, 'tiny.gguf');
-writeGGUFModel(model, cfg, syntheticWeights(cfg, 5), 'f32', byteLevelVocabMetadata());
-const text = path.join(tmp, 'text.txt');
-fs.writeFileSync(text, 'The river begins as a thin stream of melted snow high in the mountains. '.repeat(2));
+const { tmp, model, sweepArgs } = jobsFixture('codecllm-jobs-');
 const plan = path.join(tmp, 'plan.jsonl');
-const sweepArgs = [model, '--layers', '1,5,all', '--quant', 'int8:per-tensor', '--text', text, '--tokens', '32', '--engine', 'native'];
-
-/** Run the CLI in-process; returns exit status, stdout, stderr. */
-async function cli(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  process.exitCode = 0;
-  await main(['node', 'codecllm', ...args], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
-  const status = process.exitCode ?? 0;
-  process.exitCode = 0;
-  return { status, stdout, stderr };
-}
-
-async function json(...args: string[]) {
-  const r = await cli(...args, '--json');
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
 
 /** Expect one E_JOB line naming `subject` and matching `problem`. */
 async function refused(args: string[], subject: string, problem: RegExp) {
@@ -50,7 +23,6 @@ async function refused(args: string[], subject: string, problem: RegExp) {
   assert.match(r.stderr, /\[E_JOB\]\n$/);
 }
 
-const withoutTime = (rows: Record<string, unknown>[]) => rows.map(({ time_s: _t, ...r }) => r);
 
 test('plan → run every index → merge equals the in-process sweep; a second run skips', async () => {
   const direct = await json('sweep', ...sweepArgs);
