@@ -188,6 +188,15 @@ test('twin output parsing: a FAIL row and its first mismatches are reported as f
   assert.equal(summary, '1/2 cpu kernel twins passed (isa scalar)');
 });
 
+test('twin output parsing: key=number fields after rtol land in extra (lossless_gemv sizes and timing)', () => {
+  const out = 'CASE\tPASS\tlossless_gemv\tcols=2048,f16=0,rows=2048,rowsPerSeg=4,seed=503\tn=2048\tmaxAbs=2.860e-07\tratio=0.004\tfails=0\tatol=1.0e-05\trtol=1.0e-04\tdecodeMismatches=0\tstreamBytes=5.7e+06\tcompress=0.6747\tmsLossless=0.0447\n';
+  const [r] = parseTwinOutput(out).rows;
+  assert.equal(r!.op, 'lossless_gemv');
+  assert.equal(r!.fails, 0);
+  assert.equal(r!.rtol, 1e-4);
+  assert.deepEqual(r!.extra, { decodeMismatches: 0, streamBytes: 5.7e6, compress: 0.6747, msLossless: 0.0447 });
+});
+
 test('ops_ref dequantize == the TS definitions (dtypes.ts, ggml-blocks.ts, quantize.ts), bit for bit', { skip }, () => {
   // every fp16 / bf16 bit pattern
   const all = new Uint16Array(65536).map((_, i) => i);

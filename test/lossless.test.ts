@@ -7,7 +7,8 @@
  *     length limit;
  *   - real weights: tensors of the default model (SmolLM2-135M Q4_1 GGUF, so 4-bit-derived values) cast to bf16;
  *   - hostile input: bad magic, truncation, a corrupt code table, flipped code / raw bytes -> E_CODEC, one line.
- * The GPU decoder and GEMV are checked by scripts/gpu/check-engine.ts (losslessGemvTest).
+ * The GPU decoder and GEMV are checked by codecllm_gpu_twins case lossless_gemv (native/test/gpu_twins.cc), run by
+ * scripts/gpu/check-engine.ts --part kernels.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -9,6 +9,7 @@
 //
 // Output, one tab-separated row per case (scripts/gpu/check-engine.ts parses it):
 //   CASE <PASS|FAIL> <name> <k=v,...> n=<n> maxAbs=<x> ratio=<max err/tol> fails=<n> atol=<a> rtol=<r>
+//        [<key>=<number> ...]        (further numbers of a case: lossless_gemv's decode mismatches, sizes, timing)
 //   FIRST <name> <mismatch>            (up to 5 per failing case)
 // then a summary line "<passed>/<total> kernel twins passed on <device>".
 #include <cmath>
@@ -16,13 +17,18 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <xxhash.h>
+
+#include "common/lossless.h"
 #include "cuda/gemm_blas.cuh"
+#include "cuda/gemv_lossless.cuh"
 #include "engine/prefill_gemm_ref.h"
 #include "gpu/engine.h"
 #include "gpu/prefill_gemm.h"
@@ -39,6 +45,8 @@ struct Cmp {
   size_t n = 0, fails = 0;
   double maxAbs = 0, maxRatio = 0;
   std::vector<std::string> first;
+  /** further numbers of the case, printed after rtol as key=value (lossless_gemv: decode mismatches, sizes, timing) */
+  std::vector<std::pair<std::string, double>> extra;
   void Check(const float* got, const float* want, size_t count, const char* what = "") {
     for (size_t i = 0; i < count; i++) {
       double g = got[i], w = want[i];
@@ -169,8 +177,169 @@ Q4Weights RandomQ4(int kind, int N, int K, int G, std::mt19937& rng) {
   return q;
 }
 
+/** splitmix64 with Box-Muller normals: the lossless_gemv case's weights (the generator the addon's losslessGemvTest
+ *  used, so its streams and ratios are the same as before the move). */
+struct SplitMix {
+  uint64_t s;
+  uint64_t Next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double Uniform() { return ((Next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+  double Normal() { return std::sqrt(-2.0 * std::log(Uniform())) * std::cos(6.283185307179586 * Uniform()); }
+};
+
+uint64_t Xxh64(const uint8_t* p, size_t n) {
+  static const uint8_t kNone = 0;
+  return XXH64(n ? p : &kNone, n, 0);
+}
+
+/**
+ * lossless_gemv rows= cols= rowsPerSeg= f16=0|1 scale= iterations= seed=  (native/src/cuda/gemv_lossless.cu, layout
+ * common/lossless.h): seeded weights N(0, scale) cast to bf16 (f16=1: fp16) -> lossless::Encode ->
+ * (1) the device decoder (LosslessDecodeLaunch) == the source words bit for bit;
+ * (2) the in-register GEMV (LosslessGemvLaunch) vs its twin (reference lossless::Decode + double linear),
+ *     |Δ| ≤ atol·Σ|w·x| + rtol·|ref| per row (atol 1e-5, rtol 1e-4); ratio = max |Δ|/tol;
+ * (3) iterations > 0: ms per call of the lossless GEMV and of the plain 16-bit GEMV (PlainGemvLaunch) of the same
+ *     loop, and effective GB/s (compressed bytes in, 16-bit bytes out, plain 16-bit bytes).
+ * fails counts decode mismatches + rows over tolerance; extra: decodeMismatches streamBytes compress (stream/16-bit
+ * bytes) [msLossless msPlain gbpsLosslessIn gbpsLosslessOut gbpsPlain].
+ */
+Cmp LosslessGemvCase(const Params& p, cudaStream_t s) {
+  namespace ll = codecllm::lossless;
+  const int rowsI = P(p, "rows", 256), colsI = P(p, "cols", 1024), rpsI = P(p, "rowsPerSeg", (int)ll::kDefaultRowsPerSeg);
+  const int iters = P(p, "iterations", 0), f16 = P(p, "f16", 0);
+  const double scale = PF(p, "scale", 0.02f);
+  if (!(rowsI > 0 && rowsI <= (1 << 20) && colsI > 0 && colsI <= (1 << 20) && colsI % (int)ll::kGroup == 0))
+    THROW_ERROR("E_ARG", "lossless_gemv: rows/cols out of range (cols a multiple of " + std::to_string(ll::kGroup) + ")");
+  if (!(rpsI >= 1 && rpsI <= (int)ll::kMaxRowsPerSeg && iters >= 0 && iters <= 100000 && (f16 == 0 || f16 == 1)))
+    THROW_ERROR("E_ARG", "lossless_gemv: rowsPerSeg/iterations/f16 out of range");
+  const uint32_t rows = (uint32_t)rowsI, cols = (uint32_t)colsI, rps = (uint32_t)rpsI;
+  const int dtype = f16 ? ll::kDtypeF16 : ll::kDtypeBF16;
+  SplitMix rng{(uint64_t)P(p, "seed", 1)};
+  const size_t n = (size_t)rows * cols;
+  std::vector<uint16_t> w(n);
+  for (size_t i = 0; i < n; ++i) {
+    float v = (float)(rng.Normal() * scale);
+    w[i] = f16 ? ref::f32_to_f16(v) : ref::f32_to_bf16(v);
+  }
+  std::vector<float> x(cols);
+  for (auto& v : x) v = (float)(rng.Uniform() * 2 - 1);
+  std::vector<uint8_t> stream = ll::Encode(dtype, rows, cols, w.data(), rps, Xxh64);
+  ll::View v;
+  std::string why;
+  if (!ll::Parse(stream.data(), stream.size(), &v, &why)) THROW_ERROR("E_CODEC", "lossless_gemv: " + why);
+  // the twin: reference decode + double linear
+  std::vector<uint16_t> wr(n);
+  if (!ll::Decode(v, wr.data(), &why)) THROW_ERROR("E_CODEC", "lossless_gemv: " + why);
+  if (std::memcmp(wr.data(), w.data(), n * 2) != 0) THROW_ERROR("E_CODEC", "lossless_gemv: reference decode is not bit-exact");
+  std::vector<double> want(rows), absSum(rows);
+  for (uint32_t r = 0; r < rows; ++r) {
+    double a = 0, b = 0;
+    for (uint32_t c = 0; c < cols; ++c) {
+      uint16_t h = wr[(size_t)r * cols + c];
+      double wf = f16 ? ref::f16_to_f32(h) : ref::bf16_to_f32(h);
+      a += wf * x[c];
+      b += std::fabs(wf * x[c]);
+    }
+    want[r] = a, absSum[r] = b;
+  }
+  std::vector<uint16_t> lut(ll::kLutSize);
+  if (!ll::BuildLut(v.lengths, lut.data())) THROW_ERROR("E_CODEC", "lossless_gemv: corrupt code table");
+  int dev = 0, sms = 1;
+  CHECK_CUDA(cudaGetDevice(&dev));
+  CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  DevMem dm;
+  std::vector<uint32_t> code(v.codeWords);
+  std::memcpy(code.data(), v.code, v.codeWords * 4);
+  const uint32_t* dCode = dm.up(code);
+  const uint8_t* dRaw = dm.up(std::vector<uint8_t>(v.raw, v.raw + n));
+  std::vector<unsigned long long> seg((size_t)v.segments * 2);
+  std::memcpy(seg.data(), v.segTable, (size_t)v.segments * ll::kSegEntryBytes);
+  const unsigned long long* dSeg = dm.up(seg);
+  const uint16_t* dLut = dm.up(lut);
+  const uint16_t* dPlain = dm.up(w);
+  uint16_t* dW = dm.up(std::vector<uint16_t>(n, 0xffff));
+  const float* dX = dm.up(x);
+  float* dY = dm.zeros<float>(rows);
+  ll::DeviceStream ds{dtype, rows, cols, rps, v.segments, dCode, dRaw, dSeg, dLut};
+  Cmp cmp;
+  cmp.name = "lossless_gemv";
+  cmp.atol = 1e-5, cmp.rtol = 1e-4;
+  // (1) device decode, bit-exact
+  ll::LosslessDecodeLaunch(ds, dW, sms, s);
+  CHECK_CUDA(cudaGetLastError());
+  auto wd = dm.down(dW, n);
+  double decodeMismatches = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (wd[i] != w[i]) {
+      if (cmp.first.size() < 5) {
+        char b[96];
+        std::snprintf(b, sizeof b, "decode word %zu: got 0x%04x want 0x%04x", i, wd[i], w[i]);
+        cmp.first.push_back(b);
+      }
+      ++decodeMismatches;
+    }
+  // (2) GEMV vs twin
+  ll::LosslessGemvLaunch(ds, dX, dY, sms, s);
+  CHECK_CUDA(cudaGetLastError());
+  auto y = dm.down(dY, rows);
+  size_t rowFails = 0;
+  for (uint32_t r = 0; r < rows; ++r) {
+    double d = std::fabs((double)y[r] - want[r]);
+    double tol = cmp.atol * absSum[r] + cmp.rtol * std::fabs(want[r]) + 1e-30;
+    bool finite = std::isfinite(y[r]);
+    cmp.maxAbs = std::max(cmp.maxAbs, finite ? d : INFINITY);
+    cmp.maxRatio = std::max(cmp.maxRatio, finite ? d / tol : INFINITY);
+    if (d > tol || !finite) {
+      if (cmp.first.size() < 5) {
+        char b[128];
+        std::snprintf(b, sizeof b, "row %u: got %.9g want %.17g", r, (double)y[r], want[r]);
+        cmp.first.push_back(b);
+      }
+      ++rowFails;
+    }
+  }
+  cmp.n = rows;
+  cmp.fails = (size_t)decodeMismatches + rowFails;
+  cmp.extra = {{"decodeMismatches", decodeMismatches}, {"streamBytes", (double)stream.size()},
+               {"compress", (double)stream.size() / (double)(n * 2)}};
+  // (3) timing, both loops on the same stream
+  if (iters > 0) {
+    cudaEvent_t e0, e1;
+    CHECK_CUDA(cudaEventCreate(&e0));
+    CHECK_CUDA(cudaEventCreate(&e1));
+    auto time = [&](auto&& launch) {
+      for (int i = 0; i < 3; ++i) launch();
+      CHECK_CUDA(cudaEventRecord(e0, s));
+      for (int i = 0; i < iters; ++i) launch();
+      CHECK_CUDA(cudaEventRecord(e1, s));
+      CHECK_CUDA(cudaEventSynchronize(e1));
+      CHECK_CUDA(cudaGetLastError());
+      float ms = 0;
+      CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+      return (double)ms / iters;
+    };
+    const double msL = time([&] { ll::LosslessGemvLaunch(ds, dX, dY, sms, s); });
+    const double msP = time([&] { ll::PlainGemvLaunch(dtype, dPlain, rows, cols, rps, dX, dY, sms, s); });
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cmp.extra.push_back({"msLossless", msL});
+    cmp.extra.push_back({"msPlain", msP});
+    // effective bandwidth: compressed bytes read (lossless) / 16-bit bytes read (plain), GB/s
+    cmp.extra.push_back({"gbpsLosslessIn", (double)stream.size() / msL / 1e6});
+    cmp.extra.push_back({"gbpsLosslessOut", (double)(n * 2) / msL / 1e6});
+    cmp.extra.push_back({"gbpsPlain", (double)(n * 2) / msP / 1e6});
+  }
+  CHECK_CUDA(cudaDeviceSynchronize());
+  return cmp;
+}
+
 /** One kernel beside its twin on seeded inputs; the comparison of every output element. */
 Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
+  if (name == "lossless_gemv") return LosslessGemvCase(p, s);
   std::mt19937 rng((uint32_t)P(p, "seed", 1));
   DevMem dm;
   Cmp cmp;
@@ -611,7 +780,7 @@ Cmp RunCase(const std::string& name, const Params& p, cudaStream_t s) {
     cmp.Check(g.data(), want.data(), g.size(), "codes");
     cmp.Check(gsf.data(), wsf.data(), rows, "scale");
   } else {
-    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, dequant_f16, gemm_epilogue, argmax, argmax_rows, f32_to_f16, quantize_i8)");
+    THROW_ERROR("E_ARG", "unknown kernel test '" + name + "' (embedding, rmsnorm, rmsnorm_add, swiglu, geglu, softcap, rope_append, attention, rope_attention, gemv, gemm, dequant_f16, gemm_epilogue, argmax, argmax_rows, f32_to_f16, quantize_i8, lossless_gemv)");
   }
   CHECK_CUDA(cudaDeviceSynchronize());
   return cmp;
@@ -821,6 +990,21 @@ std::vector<std::pair<std::string, Params>> Cases() {
       {"gemm", {{"i8", 1}, {"M", 128}, {"N", 1536}, {"K", 576}, {"acc", 1}, {"bias", 1}, {"seed", 252}}},
       {"gemm", {{"i8", 1}, {"M", 33}, {"N", 2048}, {"K", 5632}, {"seed", 253}}},
       {"gemm", {{"i8", 1}, {"M", 64}, {"N", 100}, {"K", 48}, {"prologue", 1}, {"seed", 254}}},
+      // lossless bf16/fp16 GEMV (issue 14): odd shapes (rows not a multiple of rowsPerSeg, fewer column groups than
+      // lanes), fp16, one row per segment, and the TinyLlama / Llama-3.1-8B projection shapes with timing
+      {"lossless_gemv", {{"rows", 37}, {"cols", 264}, {"f16", 0}, {"rowsPerSeg", 4}, {"seed", 500}}},
+      {"lossless_gemv", {{"rows", 5}, {"cols", 8}, {"f16", 1}, {"rowsPerSeg", 1}, {"seed", 501}}},
+      {"lossless_gemv", {{"rows", 300}, {"cols", 1032}, {"f16", 1}, {"rowsPerSeg", 7}, {"seed", 502}}},
+      {"lossless_gemv", {{"rows", 2048}, {"cols", 2048}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 200}, {"seed", 503}}},
+      {"lossless_gemv", {{"rows", 2048}, {"cols", 2048}, {"f16", 0}, {"rowsPerSeg", 1}, {"iterations", 200}, {"seed", 504}}},
+      {"lossless_gemv", {{"rows", 2048}, {"cols", 2048}, {"f16", 0}, {"rowsPerSeg", 16}, {"iterations", 200}, {"seed", 505}}},
+      {"lossless_gemv", {{"rows", 5632}, {"cols", 2048}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 200}, {"seed", 506}}},
+      {"lossless_gemv", {{"rows", 2048}, {"cols", 5632}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 200}, {"seed", 507}}},
+      {"lossless_gemv", {{"rows", 4096}, {"cols", 4096}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 100}, {"seed", 508}}},
+      {"lossless_gemv", {{"rows", 14336}, {"cols", 4096}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 50}, {"seed", 509}}},
+      {"lossless_gemv", {{"rows", 14336}, {"cols", 4096}, {"f16", 0}, {"rowsPerSeg", 16}, {"iterations", 50}, {"seed", 510}}},
+      {"lossless_gemv", {{"rows", 4096}, {"cols", 14336}, {"f16", 0}, {"rowsPerSeg", 4}, {"iterations", 50}, {"seed", 511}}},
+      {"lossless_gemv", {{"rows", 4096}, {"cols", 14336}, {"f16", 1}, {"rowsPerSeg", 1}, {"iterations", 50}, {"seed", 512}}},
   };
 }
 
@@ -879,8 +1063,10 @@ int main(int argc, char** argv) {
     }
     const bool pass = err.empty() && r.fails == 0 && r.n > 0;
     passed += pass;
-    std::printf("CASE\t%s\t%s\t%s\tn=%zu\tmaxAbs=%.3e\tratio=%.3f\tfails=%zu\tatol=%.1e\trtol=%.1e\n", pass ? "PASS" : "FAIL", c.first.c_str(),
+    std::printf("CASE\t%s\t%s\t%s\tn=%zu\tmaxAbs=%.3e\tratio=%.3f\tfails=%zu\tatol=%.1e\trtol=%.1e", pass ? "PASS" : "FAIL", c.first.c_str(),
                 Join(c.second).c_str(), r.n, r.maxAbs, r.maxRatio, r.fails, r.atol, r.rtol);
+    for (auto& e : r.extra) std::printf("\t%s=%.6g", e.first.c_str(), e.second);
+    std::printf("\n");
     if (!err.empty()) std::printf("FIRST\t%s\tthrew: %s\n", c.first.c_str(), err.c_str());
     for (auto& f : r.first) std::printf("FIRST\t%s\t%s\n", c.first.c_str(), f.c_str());
     std::fflush(stdout);

@@ -17,7 +17,7 @@
 #     2. carry [.gpuengine/m1, .gpuengine/ref, .gpuengine/twins]   command: bash scripts/gpu/engine-on-device.sh 2
 #     3. carry [.gpuengine/m2, .gpuengine/dist, .gpuengine/native] command: bash scripts/gpu/engine-on-device.sh 3
 #     4. carry [.gpuengine/m3]                                     command: bash scripts/gpu/engine-on-device.sh 4
-#          (reassembles the model; check part 'kernels': codecllm_gpu_twins + lossless GEMV)
+#          (reassembles the model; check part 'kernels': codecllm_gpu_twins, lossless_gemv included)
 #     4. no carry   command: bash scripts/gpu/engine-on-device.sh check logits     (every mode vs the TS reference)
 #     5. no carry   command: bash scripts/gpu/engine-on-device.sh check patched    (lab schemes vs stored tfjs logits)
 #     5b. no carry  command: bash scripts/gpu/engine-on-device.sh check prefill    (cuBLAS prefill == own GEMM, ledger)

@@ -1,37 +1,31 @@
 #!/usr/bin/env bash
-# Quick GPU check of the lossless bf16/fp16 GEMV alone (issue 14), without the model: after
+# Quick GPU check of the lossless bf16/fp16 GEMV alone (issue 14), without the model or Node.js: after
 # `bash scripts/gpu/engine-on-device.sh prepare` here, one device call
-#   carry [.gpukit, .gpuengine/native]      command: bash scripts/gpu/lossless-on-device.sh
-# runs losslessGemvTest on the odd shapes, the TinyLlama and Llama-3.1-8B projection shapes (device decode bit-exact,
-# GEMV vs twin, ms vs the plain 16-bit loop) and writes $OUT/lossless-gemv.json (+ gpu.txt: card, driver, date).
-# The same cases run inside scripts/gpu/check-engine.ts (stage 3 of engine-on-device.sh).
+#   carry [.gpuengine/twins]      command: bash scripts/gpu/lossless-on-device.sh
+# runs the twin binary's lossless_gemv case (native/test/gpu_twins.cc) on the odd shapes, the TinyLlama and
+# Llama-3.1-8B projection shapes (device decode bit-exact, GEMV vs twin, ms vs the plain 16-bit loop) and writes its
+# CASE rows to $OUT/lossless-gemv.txt (+ gpu.txt: card, driver, date). The default cases of the binary also run
+# inside scripts/gpu/check-engine.ts --part kernels (stage 4 of engine-on-device.sh).
 set -uo pipefail
-source .gpukit/activate.sh
-# /usr/local/cuda/lib64: libcublas.so.13, which the addon links (cuBLAS prefill GEMM), comes from the host's CUDA 13
-export LD_LIBRARY_PATH=$PWD/.gpuengine/native/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+bin=$PWD/.gpuengine/twins/codecllm_gpu_twins
+[ -x "$bin" ] || { echo "codecllm: lossless-on-device.sh: $bin missing (run engine-on-device.sh prepare here) [E_NATIVE]" >&2; exit 2; }
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv; } | tee "$out/gpu.txt"
-node -e '
-const m = require(process.cwd() + "/.gpuengine/native/codecllm_native.node");
-const cases = [
-  { rows: 37, cols: 264, dtype: "bf16", rowsPerSeg: 4 }, { rows: 5, cols: 8, dtype: "f16", rowsPerSeg: 1 },
-  { rows: 300, cols: 1032, dtype: "f16", rowsPerSeg: 7 },
-  ...[1, 4, 16].map((r) => ({ rows: 2048, cols: 2048, dtype: "bf16", rowsPerSeg: r, iterations: 200 })),
-  { rows: 5632, cols: 2048, dtype: "bf16", rowsPerSeg: 4, iterations: 200 }, { rows: 2048, cols: 5632, dtype: "bf16", rowsPerSeg: 4, iterations: 200 },
-  ...[1, 4, 16].map((r) => ({ rows: 4096, cols: 4096, dtype: "bf16", rowsPerSeg: r, iterations: 100 })),
-  ...[4, 16].map((r) => ({ rows: 14336, cols: 4096, dtype: "bf16", rowsPerSeg: r, iterations: 50 })),
-  ...[4, 16].map((r) => ({ rows: 4096, cols: 14336, dtype: "bf16", rowsPerSeg: r, iterations: 50 })),
-];
-const rows = [];
-let ok = true;
-for (const [i, p] of cases.entries()) {
-  let r;
-  try { r = m.losslessGemvTest({ ...p, seed: 500 + i }); } catch (e) { r = { pass: false, error: e.message, code: e.code }; }
-  ok = ok && r.pass;
-  rows.push({ ...p, ...r });
-  console.log(JSON.stringify({ ...p, ...r }));
-}
-require("fs").writeFileSync(process.argv[1] + "/lossless-gemv.json", JSON.stringify({ date: new Date().toISOString(), device: m.deviceInfo(), rows }, null, 1));
-console.log(ok ? "lossless-gemv: all pass" : "lossless-gemv: FAIL");
-process.exit(ok ? 0 : 1);
-' "$out"
+cases=(
+  "rows=37 cols=264 f16=0 rowsPerSeg=4" "rows=5 cols=8 f16=1 rowsPerSeg=1" "rows=300 cols=1032 f16=1 rowsPerSeg=7"
+  "rows=2048 cols=2048 f16=0 rowsPerSeg=1 iterations=200" "rows=2048 cols=2048 f16=0 rowsPerSeg=4 iterations=200"
+  "rows=2048 cols=2048 f16=0 rowsPerSeg=16 iterations=200"
+  "rows=5632 cols=2048 f16=0 rowsPerSeg=4 iterations=200" "rows=2048 cols=5632 f16=0 rowsPerSeg=4 iterations=200"
+  "rows=4096 cols=4096 f16=0 rowsPerSeg=1 iterations=100" "rows=4096 cols=4096 f16=0 rowsPerSeg=4 iterations=100"
+  "rows=4096 cols=4096 f16=0 rowsPerSeg=16 iterations=100"
+  "rows=14336 cols=4096 f16=0 rowsPerSeg=4 iterations=50" "rows=14336 cols=4096 f16=0 rowsPerSeg=16 iterations=50"
+  "rows=4096 cols=14336 f16=0 rowsPerSeg=4 iterations=50" "rows=4096 cols=14336 f16=0 rowsPerSeg=16 iterations=50"
+)
+ok=1
+: > "$out/lossless-gemv.txt"
+for i in "${!cases[@]}"; do
+  # shellcheck disable=SC2086  # the case's key=value words
+  "$bin" lossless_gemv ${cases[$i]} seed=$((500 + i)) | grep -v ' twins passed' | tee -a "$out/lossless-gemv.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || ok=0
+done
+if [ $ok = 1 ]; then echo "lossless-gemv: all pass"; else echo "lossless-gemv: FAIL"; exit 1; fi

@@ -107,26 +107,6 @@ export interface NativeBlockFormat {
   blockBytes: number;
 }
 
-/** What losslessGemvTest reports (native/src/lossless.cc). */
-export interface NativeLosslessGemvResult {
-  n: number;
-  maxAbs: number;
-  atol: number;
-  rtol: number;
-  toleranceRule: string;
-  maxErrOverTol: number;
-  decodeMismatches: number;
-  pass: boolean;
-  first: { i: number; got: number; want: number }[];
-  streamBytes: number;
-  ratio: number;
-  msLossless?: number;
-  msPlain?: number;
-  gbpsLosslessIn?: number;
-  gbpsLosslessOut?: number;
-  gbpsPlain?: number;
-}
-
 /** The functions of the addon. CUDA/nvCOMP functions exist only when buildInfo().cuda / .nvcomp. */
 export interface NativeAddon {
   buildInfo(): NativeBuildInfo;
@@ -146,7 +126,6 @@ export interface NativeAddon {
   losslessDecode?(stream: ArrayBufferView, label?: string): Uint8Array;
   losslessInfo?(stream: ArrayBufferView, label?: string): unknown;
   /** CUDA builds: device decode (bit-exact) + in-register GEMV vs the twin; timing with iterations > 0 */
-  losslessGemvTest?(params: { rows?: number; cols?: number; dtype?: 'bf16' | 'f16'; rowsPerSeg?: number; seed?: number; scale?: number; iterations?: number }): NativeLosslessGemvResult;
   // ---- CUDA (buildInfo().cuda)
   deviceCount?(): number;
   deviceInfo?(): NativeDeviceInfo;

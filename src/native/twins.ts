@@ -33,6 +33,8 @@ export interface TwinRow {
   rtol: number;
   /** the first mismatches (up to 5), or 'threw: …' */
   first: string[];
+  /** further key=number fields after rtol (lossless_gemv: decodeMismatches, streamBytes, compress, msLossless, …) */
+  extra: Record<string, number>;
 }
 
 export interface TwinRun {
@@ -69,8 +71,9 @@ export function parseTwinOutput(stdout: string): { rows: TwinRow[]; summary: str
   for (const line of stdout.split('\n')) {
     const f = line.split('\t');
     if (f[0] === 'CASE' && f.length >= 10) {
-      const kv = Object.fromEntries(f.slice(4).map((x) => [x.slice(0, x.indexOf('=')), Number(x.slice(x.indexOf('=') + 1))]));
-      rows.push({ pass: f[1] === 'PASS', op: f[2]!, shape: f[3]!, n: kv.n!, maxAbs: kv.maxAbs!, ratio: kv.ratio!, fails: kv.fails!, atol: kv.atol!, rtol: kv.rtol!, first: [] });
+      const kv: Record<string, number> = Object.fromEntries(f.slice(4).map((x) => [x.slice(0, x.indexOf('=')), Number(x.slice(x.indexOf('=') + 1))]));
+      const { n, maxAbs, ratio, fails, atol, rtol, ...extra } = kv;
+      rows.push({ pass: f[1] === 'PASS', op: f[2]!, shape: f[3]!, n: n!, maxAbs: maxAbs!, ratio: ratio!, fails: fails!, atol: atol!, rtol: rtol!, first: [], extra });
     } else if (f[0] === 'FIRST' && rows.length) rows.at(-1)!.first.push(f.slice(2).join('\t'));
     else if (/ twins passed/.test(line)) summary = line.trim();
   }
